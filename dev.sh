@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One entry point for newcomers and CI.
+#   ./dev.sh run    install what is missing, build, run the example job on an embedded journal
+#   ./dev.sh test   install what is missing, build, run the whole test suite
+#   ./dev.sh build  install what is missing and build (Release with debug info) into build/
+set -euo pipefail
+cd "$(dirname "$0")"
+build_dir=${REWIND_BUILD_DIR:-build}
+
+build() {
+  scripts/setup.sh
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  local werror=OFF
+  [[ "${CI:-}" == true ]] && werror=ON
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DREWIND_WERROR="$werror" "${launcher[@]}" >/dev/null
+  cmake --build "$build_dir"
+}
+
+case "${1:-}" in
+  build) build ;;
+  run)
+    build
+    data=${REWIND_DATA:-./rewind-data}
+    "$build_dir"/examples/append_and_read --data "$data"
+    ;;
+  test)
+    build
+    cd "$build_dir"
+    ctest --output-on-failure --timeout 600 -j"$(nproc)"
+    ;;
+  *)
+    echo "usage: $0 run|test|build" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,196 @@
+// Journal: the append-only, hash-chained event log every run is stored in.
+//
+// One Journal owns one LMDB environment (a directory). It stores opaque event
+// payloads (the journal never decodes them) in global order, each behind a
+// record header with its run id, run seq and the hash of its run's previous
+// record (FORMAT.md). Nothing is ever deleted or overwritten: there is no API
+// for it, and every write uses MDB_APPEND-style ordered inserts.
+//
+// Writes: any number of threads call Append/AppendAsync. A single writer
+// thread drains all queued requests into one write transaction and one commit
+// (group commit); every request completes only after the transaction holding
+// it is durable (in Durability::kDurable). An append names the seq it expects
+// its run to be at; a mismatch is a Conflict and writes nothing of that
+// request. A failed commit poisons the journal: every later append fails with
+// Unavailable carrying the original cause, until the journal is reopened.
+//
+// Reads never block the writer (LMDB MVCC): each read call runs in its own
+// read-only snapshot. A second process can open the same directory with
+// read_only = true while a writer runs; a second writer process is refused.
+//
+// Thread-safety: all methods are safe to call concurrently. Append callbacks
+// run on the writer thread: they must be short and must not wait on this
+// journal (AppendAsync from a callback is fine; a blocking Append deadlocks).
+// Destroying the Journal completes queued appends first.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rewind/base/bytes.h"
+#include "rewind/base/run_id.h"
+#include "rewind/base/status.h"
+#include "rewind/journal/hash.h"
+
+namespace rwd {
+
+// The on-disk format version this build reads and writes (FORMAT.md).
+inline constexpr std::uint32_t kJournalFormatVersion = 1;
+
+enum class Durability {
+  kDurable,  // each group commit is synced to disk before it is acknowledged
+  kNoSync,   // no sync: survives a process crash, NOT a power loss (tests, benchmarks)
+};
+
+// Named points on the write path where a test can inject a failure.
+enum class FaultPoint {
+  kBeforeCommit,  // the batch is written but not committed: fails as an aborted commit
+  kAfterCommit,   // the batch is durable, yet the commit is reported as failed
+};
+
+struct JournalOptions {
+  std::string directory;  // created (with parents) by a writer when missing
+  Durability durability = Durability::kDurable;
+  bool read_only = false;
+  // The LMDB map starts at this size and doubles when full, up to max_map_bytes;
+  // past that, appends fail with ResourceExhausted (nothing is half-written).
+  std::uint64_t initial_map_bytes = 64ull << 20;
+  std::uint64_t max_map_bytes = 1ull << 40;
+  unsigned max_readers = 256;
+  std::size_t max_payload_bytes = 16u << 20;  // larger payloads: InvalidArgument
+  std::size_t max_batch_bytes = 64u << 20;    // one group commit writes at most this much
+  // Test seam: called at each FaultPoint; a non-ok status is injected there.
+  std::function<Status(FaultPoint)> fault_hook;
+};
+
+// Where a run stands: its last seq and that record's chain hash.
+// A run with no events has seq 0 and an all-zero hash.
+struct RunHead {
+  std::uint64_t seq = 0;
+  Hash hash{};
+  friend bool operator==(const RunHead&, const RunHead&) = default;
+};
+
+struct AppendResult {
+  std::uint64_t first_seq = 0;       // seq of the first appended event
+  std::uint64_t first_position = 0;  // its global position; the rest follow densely
+  RunHead head;                      // the run after the append
+};
+
+// One stored event as seen by a reader. The views are valid only during the
+// visitor call that receives them (they point into LMDB's map).
+struct EventRecord {
+  RunId run;
+  std::uint64_t seq = 0;
+  std::uint64_t position = 0;
+  Hash prev_hash{};
+  ByteView payload;  // the encoded event
+  ByteView stored;   // the exact stored bytes: header + payload
+};
+
+// Called per event in order; a non-ok status stops the read and is returned.
+using EventVisitor = std::function<Status(const EventRecord&)>;
+
+// Counters of this Journal object's writer since Open (not persisted).
+struct JournalStats {
+  std::uint64_t commits = 0;  // successful group commits
+  std::uint64_t appends = 0;  // append requests acknowledged as written
+  std::uint64_t events = 0;   // events in them
+};
+
+// Format and identity, from the journal's meta database.
+struct JournalInfo {
+  std::uint32_t format_version = 0;
+  std::string engine_id;  // 32 hex digits, chosen when the journal was created
+  std::int64_t created_unix_us = 0;
+};
+
+class Journal {
+ public:
+  static constexpr std::uint64_t kEnd = std::numeric_limits<std::uint64_t>::max();
+
+  // Opens (a writer creates when missing) the journal in options.directory.
+  // Errors:
+  //   InvalidArgument     empty directory or inconsistent options
+  //   NotFound            read_only and no journal there
+  //   FailedPrecondition  an LMDB environment that is not a Rewind journal, or a
+  //                       format version this build does not know
+  //   Unavailable         another process holds the journal open for writing
+  //   Corruption          LMDB rejects the data file
+  // Clears stale reader slots (mdb_reader_check). Starts the writer thread
+  // unless read_only.
+  static Result<std::unique_ptr<Journal>> Open(const JournalOptions& options);
+
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Appends `payloads` (at least one) to `run`, whose last seq must be
+  // `expected_seq` (0: the run must not exist yet). Blocks until durable.
+  // Returns the seqs/positions given. Errors:
+  //   Conflict            the run is not at expected_seq (nothing written)
+  //   InvalidArgument     no payloads, a zero run id, or a payload over the limit
+  //   FailedPrecondition  the journal is read-only
+  //   ResourceExhausted   the map reached max_map_bytes or the disk is full
+  //                       (nothing written; appends work again once there is room)
+  //   Unavailable         poisoned by an earlier failed commit, or closing
+  //   Corruption          the run's last stored record fails its checks
+  Result<AppendResult> Append(const RunId& run, std::uint64_t expected_seq,
+                              std::vector<Bytes> payloads);
+
+  using AppendCallback = std::function<void(Result<AppendResult>)>;
+  // As Append, but returns at once; `done` runs on the writer thread once the
+  // outcome is durable (or failed). `done` is called exactly once.
+  void AppendAsync(const RunId& run, std::uint64_t expected_seq, std::vector<Bytes> payloads,
+                   AppendCallback done);
+
+  // The run's head; NotFound for a run with no events.
+  Result<RunHead> Head(const RunId& run) const;
+
+  // Visits the run's events with from_seq <= seq <= to_seq in seq order.
+  // NotFound when the run has no events. Corruption when a record fails its
+  // checksum or does not match the run index.
+  Status ReadRun(const RunId& run, std::uint64_t from_seq, std::uint64_t to_seq,
+                 const EventVisitor& visit) const;
+
+  // Visits events with from_position <= position <= to_position in global order.
+  Status ReadAll(std::uint64_t from_position, std::uint64_t to_position,
+                 const EventVisitor& visit) const;
+
+  // Visits every run that has events, in run id order, with its last seq.
+  Status ForEachRun(const std::function<Status(const RunId&, std::uint64_t last_seq)>& visit) const;
+
+  // The position of the newest committed event (0 for an empty journal).
+  Result<std::uint64_t> LastPosition() const;
+
+  // Checks one run: every record's checksum, seqs dense from 1, each record's
+  // prev hash equal to the chain hash of the one before, and the run index
+  // pointing at records of that run. Returns the head on success; Corruption
+  // naming the run, seq and position of the first problem otherwise.
+  Result<RunHead> VerifyRun(const RunId& run) const;
+
+  // Checks the whole journal: positions dense from 1, every record as in
+  // VerifyRun, and the run index holding exactly the stored records. Returns
+  // the number of events checked.
+  Result<std::uint64_t> VerifyAll() const;
+
+  const JournalInfo& info() const;
+  // Writer counters; all zero for a read-only journal. Mean group size is
+  // appends / commits.
+  JournalStats stats() const;
+  const JournalOptions& options() const;
+
+  // Flushes buffered data to disk; useful after kNoSync appends.
+  Status Sync();
+
+ private:
+  class Impl;
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rwd

@@ -1,0 +1,60 @@
+// Keys and fixed-width integers of the journal's LMDB databases (FORMAT.md).
+//
+//   events  key: global position, u64 big-endian (dense from 1; MDB_APPEND)
+//           value: a record (record.h)
+//   runs    DUPSORT|DUPFIXED; key: run id (16 bytes)
+//           value: run seq u64 BE ‖ global position u64 BE (16 bytes), so the
+//           duplicates of a run sort by seq and seq k is found in O(log n)
+//   meta    text keys → text values (format_version, engine_id, created_unix_us)
+//
+// Big-endian keys make memcmp order numeric order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "rewind/base/bytes.h"
+
+namespace rwd::key {
+
+inline void PutBe64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+}
+inline std::uint64_t GetBe64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+inline void PutLe64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+}
+inline std::uint64_t GetLe64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+using Position = std::array<std::uint8_t, 8>;
+inline Position EncodePosition(std::uint64_t position) {
+  Position k;
+  PutBe64(k.data(), position);
+  return k;
+}
+
+// A `runs` duplicate value: seq then position.
+using RunEntry = std::array<std::uint8_t, 16>;
+inline RunEntry EncodeRunEntry(std::uint64_t seq, std::uint64_t position) {
+  RunEntry e;
+  PutBe64(e.data(), seq);
+  PutBe64(e.data() + 8, position);
+  return e;
+}
+struct DecodedRunEntry {
+  std::uint64_t seq;
+  std::uint64_t position;
+};
+inline DecodedRunEntry DecodeRunEntry(ByteView v) {
+  return {GetBe64(v.data()), GetBe64(v.data() + 8)};
+}
+
+}  // namespace rwd::key

@@ -1,0 +1,178 @@
+#include "journal/src/store.h"
+
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "rewind/base/run_id.h"
+
+namespace rwd::journal_internal {
+namespace {
+
+constexpr unsigned kMaxDbs = 64;  // the journal's own plus room for projections
+
+std::string_view Text(ByteView b) { return AsChars(b); }
+
+template <typename T>
+bool ParseNumber(std::string_view s, T* out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
+  namespace fs = std::filesystem;
+  std::unique_ptr<Store> store(new Store());
+  store->options_ = options;
+  const std::string& dir = options.directory;
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "data.mdb", ec)) {
+    if (options.read_only) {
+      return Err(Code::kNotFound, "no Rewind journal at '" + dir + "' (no data.mdb there)");
+    }
+  }
+  REWIND_ASSIGN_OR_RETURN(store->env_, mdb::Env::Create());
+  MDB_env* env = store->env_.get();
+  if (int rc = mdb_env_set_maxdbs(env, kMaxDbs); rc != MDB_SUCCESS) {
+    return Err(mdb::Error(rc, "mdb_env_set_maxdbs"));
+  }
+  if (int rc = mdb_env_set_maxreaders(env, options.max_readers); rc != MDB_SUCCESS) {
+    return Err(mdb::Error(rc, "mdb_env_set_maxreaders"));
+  }
+  if (int rc = mdb_env_set_mapsize(env, options.initial_map_bytes); rc != MDB_SUCCESS) {
+    return Err(mdb::Error(rc, "mdb_env_set_mapsize"));
+  }
+  unsigned flags = MDB_NOTLS;
+  if (options.read_only) flags |= MDB_RDONLY;
+  if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
+  if (int rc = mdb_env_open(env, dir.c_str(), flags, 0644); rc != MDB_SUCCESS) {
+    if (rc == ENOENT) return Err(Code::kNotFound, "no Rewind journal at '" + dir + "'");
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+      return Err(Code::kCorruption,
+                 "'" + dir + "/data.mdb' is not a valid LMDB file: " + mdb_strerror(rc));
+    }
+    return Err(mdb::Error(rc, "opening journal '" + dir + "'"));
+  }
+  int dead = 0;
+  if (int rc = mdb_reader_check(env, &dead); rc != MDB_SUCCESS) {
+    return Err(mdb::Error(rc, "mdb_reader_check"));
+  }
+  REWIND_RETURN_IF_ERROR(store->OpenDatabases());
+  return store;
+}
+
+Status Store::OpenDatabases() {
+  const bool read_only = options_.read_only;
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, read_only ? BeginRead() : BeginWrite());
+  MDB_txn* txn = g.txn.get();
+  const std::string not_journal = "'" + dir() + "' holds an LMDB environment that is not a Rewind journal";
+  int rc = mdb_dbi_open(txn, "meta", 0, &meta_);
+  bool fresh = false;
+  if (rc == MDB_NOTFOUND) {
+    if (read_only) return Status(Code::kFailedPrecondition, not_journal);
+    // A new journal only where the environment is empty.
+    MDB_dbi main_db;
+    if (int r = mdb_dbi_open(txn, nullptr, 0, &main_db); r != MDB_SUCCESS) {
+      return mdb::Error(r, "opening the main database");
+    }
+    MDB_stat stat;
+    mdb_stat(txn, main_db, &stat);
+    if (stat.ms_entries != 0) return Status(Code::kFailedPrecondition, not_journal);
+    fresh = true;
+    rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_);
+  }
+  if (rc != MDB_SUCCESS) return mdb::Error(rc, "opening the meta database");
+  const unsigned create = fresh ? MDB_CREATE : 0;
+  if (int r = mdb_dbi_open(txn, "events", create, &events_); r != MDB_SUCCESS) {
+    return r == MDB_NOTFOUND ? Status(Code::kCorruption, "journal '" + dir() + "' has no events database")
+                             : mdb::Error(r, "opening the events database");
+  }
+  if (int r = mdb_dbi_open(txn, "runs", create | MDB_DUPSORT | MDB_DUPFIXED, &runs_);
+      r != MDB_SUCCESS) {
+    return r == MDB_NOTFOUND ? Status(Code::kCorruption, "journal '" + dir() + "' has no runs database")
+                             : mdb::Error(r, "opening the runs database");
+  }
+  REWIND_RETURN_IF_ERROR(ReadOrWriteMeta(g.txn, fresh));
+  if (read_only) {
+    g.txn.Abort();  // dbi handles opened in a read txn stay valid after it ends
+    return Status::Ok();
+  }
+  return g.txn.Commit().WithContext("creating journal '" + dir() + "'");
+}
+
+Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
+  if (fresh) {
+    info_.format_version = kJournalFormatVersion;
+    info_.engine_id = RunId::Random().ToString();
+    info_.created_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    const std::string version = std::to_string(info_.format_version);
+    const std::string created = std::to_string(info_.created_unix_us);
+    REWIND_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("format_version"), AsBytes(version), 0, "meta"));
+    REWIND_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("engine_id"), AsBytes(info_.engine_id), 0, "meta"));
+    REWIND_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("created_unix_us"), AsBytes(created), 0, "meta"));
+    return Status::Ok();
+  }
+  auto version = txn.Get(meta_, AsBytes("format_version"));
+  if (!version.has_value()) {
+    return Status(Code::kCorruption, "journal '" + dir() + "' has no format version in its meta database");
+  }
+  if (!ParseNumber(Text(*version), &info_.format_version)) {
+    return Status(Code::kCorruption, "journal '" + dir() + "' has an unreadable format version '" +
+                                         std::string(Text(*version)) + "'");
+  }
+  if (info_.format_version != kJournalFormatVersion) {
+    return Status(Code::kFailedPrecondition,
+                  "journal '" + dir() + "' has format version " + std::to_string(info_.format_version) +
+                      "; this build reads version " + std::to_string(kJournalFormatVersion) +
+                      (info_.format_version > kJournalFormatVersion ? " (it was written by a newer Rewind)"
+                                                                   : ""));
+  }
+  if (auto id = txn.Get(meta_, AsBytes("engine_id")); id.has_value()) {
+    info_.engine_id = std::string(Text(*id));
+  }
+  if (auto created = txn.Get(meta_, AsBytes("created_unix_us")); created.has_value()) {
+    ParseNumber(Text(*created), &info_.created_unix_us);
+  }
+  return Status::Ok();
+}
+
+Result<GuardedTxn> Store::Begin(unsigned flags) const {
+  for (;;) {
+    GuardedTxn g{std::shared_lock<std::shared_mutex>(map_mutex_), mdb::Txn()};
+    const int rc = mdb::Txn::Begin(env_.get(), flags, &g.txn);
+    if (rc == MDB_SUCCESS) return g;
+    if (rc != MDB_MAP_RESIZED) return Err(mdb::Error(rc, "beginning a transaction on '" + dir() + "'"));
+    // Another process grew the map: adopt its size, then try again.
+    g.hold.unlock();
+    std::unique_lock<std::shared_mutex> exclusive(map_mutex_);
+    if (int r = mdb_env_set_mapsize(env_.get(), 0); r != MDB_SUCCESS) {
+      return Err(mdb::Error(r, "adopting the new map size"));
+    }
+  }
+}
+
+Result<GuardedTxn> Store::BeginRead() const { return Begin(MDB_RDONLY); }
+Result<GuardedTxn> Store::BeginWrite() { return Begin(0); }
+
+Status Store::Grow() {
+  std::unique_lock<std::shared_mutex> exclusive(map_mutex_);
+  MDB_envinfo envinfo;
+  mdb_env_info(env_.get(), &envinfo);
+  const std::uint64_t current = envinfo.me_mapsize;
+  if (current >= options_.max_map_bytes) {
+    return Status(Code::kResourceExhausted,
+                  "journal '" + dir() + "' is full: its map reached the limit of " +
+                      std::to_string(options_.max_map_bytes) + " bytes");
+  }
+  const std::uint64_t next = std::min(current * 2, options_.max_map_bytes);
+  if (int rc = mdb_env_set_mapsize(env_.get(), next); rc != MDB_SUCCESS) {
+    return mdb::Error(rc, "growing the map of '" + dir() + "'");
+  }
+  return Status::Ok();
+}
+
+}  // namespace rwd::journal_internal

@@ -1,0 +1,223 @@
+// Rewind events: the C++ face of schemas/events.fbs, with Encode and Decode.
+//
+// Every transition of a run is one Event: when it was recorded, who caused it
+// (absent for the engine's own events), the schema version it was written with,
+// and one body from the closed set below. The run id, run seq and hash chain are
+// the journal's record header (FORMAT.md), not part of the event.
+//
+// Steps are named by their index in the definition a run was started with
+// (RunStarted::steps, or RunForked::start.steps for a fork).
+//
+// These are plain values: copyable, comparable, thread-safe as any value.
+// FlatBuffers never appears in this header; schemas/src/codec.cc is the only
+// translation unit that includes the generated code.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "rewind/base/bytes.h"
+#include "rewind/base/run_id.h"
+#include "rewind/base/status.h"
+
+namespace rwd {
+
+// The schema version this build writes. Decode accepts any version up to it.
+inline constexpr std::uint16_t kSchemaVersion = 1;
+
+// Decode refuses anything larger: no event of ours comes near it.
+inline constexpr std::size_t kMaxEncodedEventBytes = 64u << 20;
+
+enum class ActorKind : std::uint8_t { kSystem = 0, kEngine = 1, kUser = 2 };
+
+struct Actor {
+  ActorKind kind = ActorKind::kSystem;
+  std::string subject;
+  std::string tenant;
+  friend bool operator==(const Actor&, const Actor&) = default;
+};
+
+enum class StepKind : std::uint8_t { kCode = 0, kApproval = 1, kSignal = 2, kSleep = 3 };
+
+struct RetryPolicy {
+  std::uint32_t max_attempts = 1;  // per epoch, the first attempt included
+  std::uint32_t initial_backoff_ms = 0;
+  double multiplier = 2.0;
+  std::uint32_t max_backoff_ms = 0;
+  double jitter = 0.0;  // 0..1
+  friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
+};
+
+struct StepDef {
+  std::string id;
+  StepKind kind = StepKind::kCode;
+  std::vector<std::uint32_t> depends_on;  // indices into the definition's steps
+  RetryPolicy retry;
+  std::uint32_t timeout_ms = 0;  // 0: none
+  std::string handler;
+  std::uint64_t sleep_ms = 0;
+  Bytes config;
+  friend bool operator==(const StepDef&, const StepDef&) = default;
+};
+
+struct RunStarted {
+  std::string workflow;
+  std::uint32_t version = 0;
+  Bytes definition_hash;  // empty or 32 bytes
+  std::vector<StepDef> steps;
+  Bytes input;
+  std::string tenant;
+  std::string idempotency_key;
+  friend bool operator==(const RunStarted&, const RunStarted&) = default;
+};
+
+struct StepStarted {
+  std::uint32_t step = 0;
+  std::uint32_t attempt = 0;
+  std::uint32_t epoch = 0;
+  friend bool operator==(const StepStarted&, const StepStarted&) = default;
+};
+
+struct StepCompleted {
+  std::uint32_t step = 0;
+  std::uint32_t attempt = 0;
+  Bytes output;
+  friend bool operator==(const StepCompleted&, const StepCompleted&) = default;
+};
+
+struct StepFailed {
+  std::uint32_t step = 0;
+  std::uint32_t attempt = 0;
+  std::string code;
+  std::string message;
+  bool retryable = true;
+  friend bool operator==(const StepFailed&, const StepFailed&) = default;
+};
+
+struct RetryScheduled {
+  std::uint32_t step = 0;
+  std::uint32_t next_attempt = 0;
+  std::int64_t due_unix_us = 0;
+  friend bool operator==(const RetryScheduled&, const RetryScheduled&) = default;
+};
+
+struct StepAbandoned {
+  std::uint32_t step = 0;
+  std::uint32_t attempt = 0;
+  friend bool operator==(const StepAbandoned&, const StepAbandoned&) = default;
+};
+
+enum class PauseReason : std::uint8_t { kApprovalRequired = 0, kManual = 1, kSignalWait = 2 };
+
+struct RunPaused {
+  std::uint32_t step = 0;
+  PauseReason reason = PauseReason::kApprovalRequired;
+  std::string message;
+  friend bool operator==(const RunPaused&, const RunPaused&) = default;
+};
+
+struct ApprovalDecided {
+  std::uint32_t step = 0;
+  bool approved = false;
+  Bytes data;
+  friend bool operator==(const ApprovalDecided&, const ApprovalDecided&) = default;
+};
+
+struct SignalReceived {
+  std::string name;
+  Bytes payload;
+  friend bool operator==(const SignalReceived&, const SignalReceived&) = default;
+};
+
+struct TimerScheduled {
+  std::uint32_t step = 0;
+  std::int64_t due_unix_us = 0;
+  friend bool operator==(const TimerScheduled&, const TimerScheduled&) = default;
+};
+
+struct TimerFired {
+  std::uint32_t step = 0;
+  friend bool operator==(const TimerFired&, const TimerFired&) = default;
+};
+
+struct ResumeRequested {
+  std::uint32_t from_step = 0;
+  std::string reason;
+  std::string request_id;
+  Bytes data;
+  friend bool operator==(const ResumeRequested&, const ResumeRequested&) = default;
+};
+
+struct StepOutput {
+  std::uint32_t step = 0;
+  Bytes output;
+  friend bool operator==(const StepOutput&, const StepOutput&) = default;
+};
+
+struct RunForked {
+  RunId parent_run;
+  std::uint64_t parent_seq = 0;
+  std::uint32_t from_step = 0;
+  RunStarted start;  // the parent's definition and input
+  std::vector<StepOutput> kept;
+  friend bool operator==(const RunForked&, const RunForked&) = default;
+};
+
+struct CancelRequested {
+  std::string reason;
+  friend bool operator==(const CancelRequested&, const CancelRequested&) = default;
+};
+
+struct RunCancelled {
+  std::string reason;
+  friend bool operator==(const RunCancelled&, const RunCancelled&) = default;
+};
+
+struct RunCompleted {
+  Bytes output;
+  friend bool operator==(const RunCompleted&, const RunCompleted&) = default;
+};
+
+struct RunFailed {
+  std::uint32_t step = 0;
+  std::string code;
+  std::string message;
+  friend bool operator==(const RunFailed&, const RunFailed&) = default;
+};
+
+// The alternatives are in the schema's union order; keep them so (append only).
+using EventBody =
+    std::variant<RunStarted, StepStarted, StepCompleted, StepFailed, RetryScheduled,
+                 StepAbandoned, RunPaused, ApprovalDecided, SignalReceived, TimerScheduled,
+                 TimerFired, ResumeRequested, RunForked, CancelRequested, RunCancelled,
+                 RunCompleted, RunFailed>;
+
+struct Event {
+  std::int64_t unix_us = 0;     // recorded data; the fold never decides on it
+  std::optional<Actor> actor;   // absent: the engine's own event
+  std::uint16_t schema_version = kSchemaVersion;
+  EventBody body;
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+// The schema's name of a body type: "RunStarted", "StepFailed", ...
+std::string_view EventTypeName(const EventBody& body);
+
+// Encodes `event` as a FlatBuffer (schemas/events.fbs, root Event). Encoding is
+// deterministic: equal events give identical bytes. Always writes the current
+// schema version.
+Bytes Encode(const Event& event);
+
+// Decodes bytes produced by Encode of this or an earlier schema version.
+// Runs the FlatBuffers Verifier with explicit limits, then semantic checks
+// (required fields, id sizes, step indices of a definition). Errors:
+//   Corruption          bytes that are not a valid event (named what failed)
+//   FailedPrecondition  an event from a newer schema version or union member
+// Never reads out of bounds, whatever the input; `bytes` need no alignment.
+Result<Event> Decode(ByteView bytes);
+
+}  // namespace rwd

@@ -1,0 +1,333 @@
+// Encode and Decode between the public event structs and schemas/events.fbs.
+// The only translation unit that includes the generated FlatBuffers code.
+#include <cstring>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "events_generated.h"
+#include "rewind/schemas/events.h"
+
+namespace rwd {
+namespace {
+
+namespace fb = ::rwd::fb;
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+// ---------------------------------------------------------------- encoding
+
+// Optional fields are written only when they differ from their default, so the
+// common event stays small and equal events encode to identical bytes.
+Offset<flatbuffers::String> Str(FlatBufferBuilder& b, const std::string& s) {
+  return s.empty() ? Offset<flatbuffers::String>() : b.CreateString(s);
+}
+Offset<flatbuffers::Vector<std::uint8_t>> Vec(FlatBufferBuilder& b, const Bytes& v) {
+  return v.empty() ? Offset<flatbuffers::Vector<std::uint8_t>>() : b.CreateVector(v);
+}
+
+Offset<fb::RunStarted> EncodeStart(FlatBufferBuilder& b, const RunStarted& e) {
+  std::vector<Offset<fb::StepDef>> steps;
+  steps.reserve(e.steps.size());
+  for (const StepDef& s : e.steps) {
+    const RetryPolicy& r = s.retry;
+    const Offset<fb::RetryPolicy> retry =
+        r == RetryPolicy{} ? Offset<fb::RetryPolicy>()
+                           : fb::CreateRetryPolicy(b, r.max_attempts, r.initial_backoff_ms,
+                                                   r.multiplier, r.max_backoff_ms, r.jitter);
+    const auto deps = s.depends_on.empty() ? Offset<flatbuffers::Vector<std::uint32_t>>()
+                                           : b.CreateVector(s.depends_on);
+    steps.push_back(fb::CreateStepDef(b, b.CreateString(s.id), static_cast<fb::StepKind>(s.kind),
+                                      deps, retry, s.timeout_ms, Str(b, s.handler), s.sleep_ms,
+                                      Vec(b, s.config)));
+  }
+  return fb::CreateRunStarted(b, b.CreateString(e.workflow), e.version, Vec(b, e.definition_hash),
+                              b.CreateVector(steps), Vec(b, e.input), Str(b, e.tenant),
+                              Str(b, e.idempotency_key));
+}
+
+Offset<void> EncodeBody(FlatBufferBuilder& b, const RunStarted& e) {
+  return EncodeStart(b, e).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const StepStarted& e) {
+  return fb::CreateStepStarted(b, e.step, e.attempt, e.epoch).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const StepCompleted& e) {
+  return fb::CreateStepCompleted(b, e.step, e.attempt, Vec(b, e.output)).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const StepFailed& e) {
+  return fb::CreateStepFailed(b, e.step, e.attempt, Str(b, e.code), Str(b, e.message), e.retryable)
+      .Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const RetryScheduled& e) {
+  return fb::CreateRetryScheduled(b, e.step, e.next_attempt, e.due_unix_us).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const StepAbandoned& e) {
+  return fb::CreateStepAbandoned(b, e.step, e.attempt).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const RunPaused& e) {
+  return fb::CreateRunPaused(b, e.step, static_cast<fb::PauseReason>(e.reason), Str(b, e.message))
+      .Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const ApprovalDecided& e) {
+  return fb::CreateApprovalDecided(b, e.step, e.approved, Vec(b, e.data)).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const SignalReceived& e) {
+  return fb::CreateSignalReceived(b, b.CreateString(e.name), Vec(b, e.payload)).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const TimerScheduled& e) {
+  return fb::CreateTimerScheduled(b, e.step, e.due_unix_us).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const TimerFired& e) {
+  return fb::CreateTimerFired(b, e.step).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const ResumeRequested& e) {
+  return fb::CreateResumeRequested(b, e.from_step, Str(b, e.reason), Str(b, e.request_id),
+                                   Vec(b, e.data))
+      .Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const RunForked& e) {
+  const auto parent = b.CreateVector(e.parent_run.bytes().data(), RunId::kSize);
+  const auto start = EncodeStart(b, e.start);
+  std::vector<Offset<fb::StepOutput>> kept;
+  kept.reserve(e.kept.size());
+  for (const StepOutput& k : e.kept) kept.push_back(fb::CreateStepOutput(b, k.step, Vec(b, k.output)));
+  const auto kept_vec = kept.empty() ? Offset<flatbuffers::Vector<Offset<fb::StepOutput>>>()
+                                     : b.CreateVector(kept);
+  return fb::CreateRunForked(b, parent, e.parent_seq, e.from_step, start, kept_vec).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const CancelRequested& e) {
+  return fb::CreateCancelRequested(b, Str(b, e.reason)).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const RunCancelled& e) {
+  return fb::CreateRunCancelled(b, Str(b, e.reason)).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const RunCompleted& e) {
+  return fb::CreateRunCompleted(b, Vec(b, e.output)).Union();
+}
+Offset<void> EncodeBody(FlatBufferBuilder& b, const RunFailed& e) {
+  return fb::CreateRunFailed(b, e.step, Str(b, e.code), Str(b, e.message)).Union();
+}
+
+// The variant's index is the union's type tag minus one (NONE is 0).
+static_assert(std::variant_size_v<EventBody> == static_cast<std::size_t>(fb::Body::MAX));
+
+fb::Body BodyType(const EventBody& body) { return static_cast<fb::Body>(body.index() + 1); }
+
+// ---------------------------------------------------------------- decoding
+
+Bytes ToBytes(const flatbuffers::Vector<std::uint8_t>* v) {
+  return v == nullptr ? Bytes() : Bytes(v->begin(), v->end());
+}
+std::string ToString(const flatbuffers::String* s) {
+  return s == nullptr ? std::string() : s->str();
+}
+
+Status Corrupt(std::string what) { return Status(Code::kCorruption, "event " + std::move(what)); }
+
+Result<RetryPolicy> Decode(const fb::RetryPolicy* r) {
+  if (r == nullptr) return RetryPolicy{};
+  RetryPolicy out{r->max_attempts(), r->initial_backoff_ms(), r->multiplier(), r->max_backoff_ms(),
+                  r->jitter()};
+  if (!(out.multiplier >= 0 && out.multiplier <= 1e6) || !(out.jitter >= 0 && out.jitter <= 1)) {
+    return Err(Corrupt("has a retry policy out of range"));
+  }
+  return out;
+}
+
+Result<RunStarted> Decode(const fb::RunStarted& e) {
+  RunStarted out;
+  out.workflow = e.workflow()->str();
+  out.version = e.version();
+  out.definition_hash = ToBytes(e.definition_hash());
+  if (!out.definition_hash.empty() && out.definition_hash.size() != 32) {
+    return Err(Corrupt("RunStarted has a definition hash of " +
+                       std::to_string(out.definition_hash.size()) + " bytes, not 32"));
+  }
+  const auto& steps = *e.steps();
+  out.steps.reserve(steps.size());
+  for (flatbuffers::uoffset_t i = 0; i < steps.size(); ++i) {
+    const fb::StepDef& s = *steps.Get(i);
+    StepDef def;
+    def.id = s.id()->str();
+    if (def.id.empty()) return Err(Corrupt("RunStarted step " + std::to_string(i) + " has no id"));
+    if (s.kind() > fb::StepKind::MAX) {
+      return Err(Corrupt("RunStarted step '" + def.id + "' has an unknown kind"));
+    }
+    def.kind = static_cast<StepKind>(s.kind());
+    if (s.depends_on() != nullptr) {
+      for (std::uint32_t dep : *s.depends_on()) {
+        if (dep >= steps.size() || dep == i) {
+          return Err(Corrupt("RunStarted step '" + def.id + "' depends on step index " +
+                             std::to_string(dep) + " of " + std::to_string(steps.size())));
+        }
+        def.depends_on.push_back(dep);
+      }
+    }
+    REWIND_ASSIGN_OR_RETURN(def.retry, Decode(s.retry()));
+    def.timeout_ms = s.timeout_ms();
+    def.handler = ToString(s.handler());
+    def.sleep_ms = s.sleep_ms();
+    def.config = ToBytes(s.config());
+    out.steps.push_back(std::move(def));
+  }
+  out.input = ToBytes(e.input());
+  out.tenant = ToString(e.tenant());
+  out.idempotency_key = ToString(e.idempotency_key());
+  return out;
+}
+
+Result<EventBody> DecodeBody(const fb::Event& e) {
+  switch (e.body_type()) {
+    case fb::Body::RunStarted: {
+      REWIND_ASSIGN_OR_RETURN(RunStarted body, Decode(*e.body_as_RunStarted()));
+      return body;
+    }
+    case fb::Body::StepStarted: {
+      const auto* b = e.body_as_StepStarted();
+      return StepStarted{b->step(), b->attempt(), b->epoch()};
+    }
+    case fb::Body::StepCompleted: {
+      const auto* b = e.body_as_StepCompleted();
+      return StepCompleted{b->step(), b->attempt(), ToBytes(b->output())};
+    }
+    case fb::Body::StepFailed: {
+      const auto* b = e.body_as_StepFailed();
+      return StepFailed{b->step(), b->attempt(), ToString(b->code()), ToString(b->message()),
+                        b->retryable()};
+    }
+    case fb::Body::RetryScheduled: {
+      const auto* b = e.body_as_RetryScheduled();
+      return RetryScheduled{b->step(), b->next_attempt(), b->due_unix_us()};
+    }
+    case fb::Body::StepAbandoned: {
+      const auto* b = e.body_as_StepAbandoned();
+      return StepAbandoned{b->step(), b->attempt()};
+    }
+    case fb::Body::RunPaused: {
+      const auto* b = e.body_as_RunPaused();
+      if (b->reason() > fb::PauseReason::MAX) return Err(Corrupt("RunPaused has an unknown reason"));
+      return RunPaused{b->step(), static_cast<PauseReason>(b->reason()), ToString(b->message())};
+    }
+    case fb::Body::ApprovalDecided: {
+      const auto* b = e.body_as_ApprovalDecided();
+      return ApprovalDecided{b->step(), b->approved(), ToBytes(b->data())};
+    }
+    case fb::Body::SignalReceived: {
+      const auto* b = e.body_as_SignalReceived();
+      return SignalReceived{b->name()->str(), ToBytes(b->payload())};
+    }
+    case fb::Body::TimerScheduled: {
+      const auto* b = e.body_as_TimerScheduled();
+      return TimerScheduled{b->step(), b->due_unix_us()};
+    }
+    case fb::Body::TimerFired:
+      return TimerFired{e.body_as_TimerFired()->step()};
+    case fb::Body::ResumeRequested: {
+      const auto* b = e.body_as_ResumeRequested();
+      return ResumeRequested{b->from_step(), ToString(b->reason()), ToString(b->request_id()),
+                             ToBytes(b->data())};
+    }
+    case fb::Body::RunForked: {
+      const auto* b = e.body_as_RunForked();
+      if (b->parent_run()->size() != RunId::kSize) {
+        return Err(Corrupt("RunForked has a parent run id of " +
+                           std::to_string(b->parent_run()->size()) + " bytes, not 16"));
+      }
+      RunForked out;
+      RunId::Bytes parent{};
+      std::memcpy(parent.data(), b->parent_run()->data(), RunId::kSize);
+      out.parent_run = RunId(parent);
+      out.parent_seq = b->parent_seq();
+      out.from_step = b->from_step();
+      REWIND_ASSIGN_OR_RETURN(out.start, Decode(*b->start()));
+      if (b->kept() != nullptr) {
+        for (const fb::StepOutput* k : *b->kept()) {
+          out.kept.push_back(StepOutput{k->step(), ToBytes(k->output())});
+        }
+      }
+      return out;
+    }
+    case fb::Body::CancelRequested:
+      return CancelRequested{ToString(e.body_as_CancelRequested()->reason())};
+    case fb::Body::RunCancelled:
+      return RunCancelled{ToString(e.body_as_RunCancelled()->reason())};
+    case fb::Body::RunCompleted:
+      return RunCompleted{ToBytes(e.body_as_RunCompleted()->output())};
+    case fb::Body::RunFailed: {
+      const auto* b = e.body_as_RunFailed();
+      return RunFailed{b->step(), ToString(b->code()), ToString(b->message())};
+    }
+    case fb::Body::NONE:
+      return Err(Corrupt("has no body"));
+  }
+  return Err(Status(Code::kFailedPrecondition,
+                    "event type " + std::to_string(static_cast<int>(e.body_type())) +
+                        " is newer than this build (written by a later version of Rewind?)"));
+}
+
+}  // namespace
+
+std::string_view EventTypeName(const EventBody& body) {
+  return fb::EnumNameBody(BodyType(body));
+}
+
+Bytes Encode(const Event& event) {
+  thread_local FlatBufferBuilder builder(256);
+  builder.Clear();
+  const Offset<void> body = std::visit([](const auto& b) { return EncodeBody(builder, b); },
+                                       event.body);
+  Offset<fb::Actor> actor;
+  if (event.actor.has_value()) {
+    actor = fb::CreateActor(builder, static_cast<fb::ActorKind>(event.actor->kind),
+                            Str(builder, event.actor->subject), Str(builder, event.actor->tenant));
+  }
+  builder.Finish(fb::CreateEvent(builder, event.unix_us, actor, kSchemaVersion,
+                                 BodyType(event.body), body));
+  return Bytes(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
+}
+
+Result<Event> Decode(ByteView bytes) {
+  if (bytes.size() > kMaxEncodedEventBytes) {
+    return Err(Corrupt("of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+                       std::to_string(kMaxEncodedEventBytes)));
+  }
+  // FlatBuffers reads scalars in place, so the buffer must be 8-byte aligned.
+  // Stored events usually are not (LMDB aligns values to 2): decode from a copy.
+  thread_local std::vector<std::uint64_t> scratch;
+  const std::uint8_t* data = bytes.data();
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+    scratch.resize((bytes.size() + 7) / 8);
+    std::memcpy(scratch.data(), bytes.data(), bytes.size());
+    data = reinterpret_cast<const std::uint8_t*>(scratch.data());
+  }
+  flatbuffers::Verifier::Options options;
+  options.max_depth = 16;
+  options.max_tables = 1u << 20;
+  options.check_alignment = true;
+  flatbuffers::Verifier verifier(data, bytes.size(), options);
+  if (bytes.size() < sizeof(flatbuffers::uoffset_t) || !fb::VerifyEventBuffer(verifier)) {
+    return Err(Corrupt("of " + std::to_string(bytes.size()) +
+                       " bytes fails FlatBuffers verification"));
+  }
+  const fb::Event& e = *fb::GetEvent(data);
+  if (e.schema_version() > kSchemaVersion) {
+    return Err(Status(Code::kFailedPrecondition,
+                      "event schema version " + std::to_string(e.schema_version()) +
+                          " is newer than this build supports (" +
+                          std::to_string(kSchemaVersion) + ")"));
+  }
+  if (e.schema_version() == 0) return Err(Corrupt("has schema version 0"));
+  Event out;
+  out.unix_us = e.unix_us();
+  out.schema_version = e.schema_version();
+  if (const fb::Actor* a = e.actor(); a != nullptr) {
+    if (a->kind() > fb::ActorKind::MAX) return Err(Corrupt("has an unknown actor kind"));
+    out.actor = Actor{static_cast<ActorKind>(a->kind()), ToString(a->subject()),
+                      ToString(a->tenant())};
+  }
+  REWIND_ASSIGN_OR_RETURN(out.body, DecodeBody(e));
+  return out;
+}
+
+}  // namespace rwd
