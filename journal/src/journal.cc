@@ -52,6 +52,93 @@ Result<EventRecord> ReadIndexed(const Store& store, const mdb::Txn& txn, const R
   return ToRecord(view, entry.position, *stored);
 }
 
+Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
+                 std::uint64_t to_seq, const EventVisitor& visit) {
+  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
+  MDB_val k = mdb::Val(run.bytes()), v;
+  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
+  if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
+  // Seek to the first entry with seq >= from_seq (entries sort by seq).
+  const key::RunEntry first = key::EncodeRunEntry(from_seq, 0);
+  v = mdb::Val(first);
+  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_GET_BOTH_RANGE);
+  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_DUP)) {
+    if (v.mv_size != sizeof(key::RunEntry)) {
+      return Status(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
+    }
+    const auto entry = key::DecodeRunEntry(mdb::View(v));
+    if (entry.seq > to_seq) return Status::Ok();
+    REWIND_ASSIGN_OR_RETURN(EventRecord rec, ReadIndexed(store, txn, run, entry));
+    REWIND_RETURN_IF_ERROR(visit(rec));
+  }
+  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading run " + run.ToString());
+  return Status::Ok();
+}
+
+Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_position,
+                 std::uint64_t to_position, const EventVisitor& visit) {
+  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.events()));
+  const key::Position start = key::EncodePosition(from_position);
+  MDB_val k = mdb::Val(start), v;
+  int rc = cursor.Get(&k, &v, MDB_SET_RANGE);
+  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8) return Status(Code::kCorruption, "events database has a malformed key");
+    const std::uint64_t position = key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
+    if (position > to_position) return Status::Ok();
+    REWIND_ASSIGN_OR_RETURN(record::View view, record::Parse(mdb::View(v), position));
+    REWIND_RETURN_IF_ERROR(visit(ToRecord(view, position, mdb::View(v))));
+  }
+  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the global stream");
+  return Status::Ok();
+}
+
+Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& visit) {
+  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
+  MDB_val k, v;
+  int rc = cursor.Get(&k, &v, MDB_FIRST);
+  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_NODUP)) {
+    if (k.mv_size != RunId::kSize) return Status(Code::kCorruption, "run index has a malformed key");
+    RunId::Bytes bytes{};
+    std::memcpy(bytes.data(), k.mv_data, RunId::kSize);
+    if (int r = cursor.Get(&k, &v, MDB_LAST_DUP); r != MDB_SUCCESS) {
+      return mdb::Error(r, "reading the run index");
+    }
+    if (v.mv_size != sizeof(key::RunEntry)) {
+      return Status(Code::kCorruption, "run index entry of run " + RunId(bytes).ToString() + " is malformed");
+    }
+    REWIND_RETURN_IF_ERROR(visit(RunId(bytes), key::DecodeRunEntry(mdb::View(v)).seq));
+  }
+  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the run index");
+  return Status::Ok();
+}
+
+// Follows one run's chain record by record: seqs dense from 1, each prev hash
+// equal to the chain hash of the record before.
+struct ChainCheck {
+  RunHead head;
+  Status Next(const EventRecord& rec) {
+    if (rec.seq != head.seq + 1) {
+      return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) + ": expected seq " +
+                                           std::to_string(head.seq + 1));
+    }
+    if (rec.prev_hash != head.hash) {
+      return Status(Code::kCorruption,
+                    At(rec.run, rec.seq, rec.position) +
+                        ": its previous hash does not match the chain (an earlier event of "
+                        "the run was changed or removed)");
+    }
+    head = RunHead{rec.seq, record::ChainHash(rec.stored)};
+    return Status::Ok();
+  }
+};
+
+Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId& run) {
+  ChainCheck chain;
+  REWIND_RETURN_IF_ERROR(ReadRunIn(store, txn, run, 1, Journal::kEnd,
+                                   [&](const EventRecord& rec) { return chain.Next(rec); }));
+  return chain.head;
+}
+
 }  // namespace
 
 class Journal::Impl {
@@ -137,69 +224,19 @@ Result<RunHead> Journal::Head(const RunId& run) const {
 
 Status Journal::ReadRun(const RunId& run, std::uint64_t from_seq, std::uint64_t to_seq,
                         const EventVisitor& visit) const {
-  const Store& store = *impl_->store;
-  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(g.txn, store.runs()));
-  MDB_val k = mdb::Val(run.bytes()), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
-  // Seek to the first entry with seq >= from_seq (entries sort by seq).
-  const key::RunEntry first = key::EncodeRunEntry(from_seq, 0);
-  v = mdb::Val(first);
-  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_GET_BOTH_RANGE);
-  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_DUP)) {
-    if (v.mv_size != sizeof(key::RunEntry)) {
-      return Status(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
-    }
-    const auto entry = key::DecodeRunEntry(mdb::View(v));
-    if (entry.seq > to_seq) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(EventRecord rec, ReadIndexed(store, g.txn, run, entry));
-    REWIND_RETURN_IF_ERROR(visit(rec));
-  }
-  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading run " + run.ToString());
-  return Status::Ok();
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+  return ReadRunIn(*impl_->store, g.txn, run, from_seq, to_seq, visit);
 }
 
 Status Journal::ReadAll(std::uint64_t from_position, std::uint64_t to_position,
                         const EventVisitor& visit) const {
-  const Store& store = *impl_->store;
-  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(g.txn, store.events()));
-  const key::Position start = key::EncodePosition(from_position);
-  MDB_val k = mdb::Val(start), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_RANGE);
-  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT)) {
-    if (k.mv_size != 8) return Status(Code::kCorruption, "events database has a malformed key");
-    const std::uint64_t position = key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
-    if (position > to_position) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(record::View view, record::Parse(mdb::View(v), position));
-    REWIND_RETURN_IF_ERROR(visit(ToRecord(view, position, mdb::View(v))));
-  }
-  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the global stream");
-  return Status::Ok();
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+  return ReadAllIn(*impl_->store, g.txn, from_position, to_position, visit);
 }
 
-Status Journal::ForEachRun(
-    const std::function<Status(const RunId&, std::uint64_t last_seq)>& visit) const {
-  const Store& store = *impl_->store;
-  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(g.txn, store.runs()));
-  MDB_val k, v;
-  int rc = cursor.Get(&k, &v, MDB_FIRST);
-  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_NODUP)) {
-    if (k.mv_size != RunId::kSize) return Status(Code::kCorruption, "run index has a malformed key");
-    RunId::Bytes bytes{};
-    std::memcpy(bytes.data(), k.mv_data, RunId::kSize);
-    if (int r = cursor.Get(&k, &v, MDB_LAST_DUP); r != MDB_SUCCESS) {
-      return mdb::Error(r, "reading the run index");
-    }
-    if (v.mv_size != sizeof(key::RunEntry)) {
-      return Status(Code::kCorruption, "run index entry of run " + RunId(bytes).ToString() + " is malformed");
-    }
-    REWIND_RETURN_IF_ERROR(visit(RunId(bytes), key::DecodeRunEntry(mdb::View(v)).seq));
-  }
-  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the run index");
-  return Status::Ok();
+Status Journal::ForEachRun(const RunVisitor& visit) const {
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+  return ForEachRunIn(*impl_->store, g.txn, visit);
 }
 
 Result<std::uint64_t> Journal::LastPosition() const {
@@ -215,64 +252,42 @@ Result<std::uint64_t> Journal::LastPosition() const {
 }
 
 Result<RunHead> Journal::VerifyRun(const RunId& run) const {
-  RunHead head;
-  REWIND_RETURN_IF_ERROR(ReadRun(run, 1, kEnd, [&](const EventRecord& rec) -> Status {
-    if (rec.seq != head.seq + 1) {
-      return Status(Code::kCorruption, At(run, rec.seq, rec.position) + ": expected seq " +
-                                           std::to_string(head.seq + 1));
-    }
-    if (rec.prev_hash != head.hash) {
-      return Status(Code::kCorruption, At(run, rec.seq, rec.position) +
-                                           ": previous hash does not match the chain (history "
-                                           "before it was changed)");
-    }
-    head = RunHead{rec.seq, record::ChainHash(rec.stored)};
-    return Status::Ok();
-  }));
-  return head;
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+  return VerifyRunIn(*impl_->store, g.txn, run);
 }
 
 Result<std::uint64_t> Journal::VerifyAll() const {
+  const Store& store = *impl_->store;
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
   // Pass 1: the global stream is dense and every run's chain links up.
-  std::unordered_map<RunId, RunHead> heads;
+  std::unordered_map<RunId, ChainCheck> chains;
   std::uint64_t expected_position = 1;
-  REWIND_RETURN_IF_ERROR(ReadAll(1, kEnd, [&](const EventRecord& rec) -> Status {
+  REWIND_RETURN_IF_ERROR(ReadAllIn(store, g.txn, 1, kEnd, [&](const EventRecord& rec) -> Status {
     if (rec.position != expected_position) {
       return Status(Code::kCorruption, "position " + std::to_string(expected_position) +
                                            " is missing (next stored is " +
                                            std::to_string(rec.position) + ")");
     }
     ++expected_position;
-    RunHead& head = heads[rec.run];
-    if (rec.seq != head.seq + 1) {
-      return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) + ": expected seq " +
-                                           std::to_string(head.seq + 1));
-    }
-    if (rec.prev_hash != head.hash) {
-      return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) +
-                                           ": previous hash does not match the chain");
-    }
-    head = RunHead{rec.seq, record::ChainHash(rec.stored)};
-    return Status::Ok();
+    return chains[rec.run].Next(rec);
   }));
   // Pass 2: the run index holds exactly those events, each where it should be.
   std::uint64_t runs_seen = 0;
-  REWIND_RETURN_IF_ERROR(ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
+  REWIND_RETURN_IF_ERROR(ForEachRunIn(store, g.txn, [&](const RunId& run, std::uint64_t) -> Status {
     ++runs_seen;
-    auto it = heads.find(run);
-    if (it == heads.end() || it->second.seq != last_seq) {
+    auto it = chains.find(run);
+    const RunHead stream_head = it == chains.end() ? RunHead{} : it->second.head;
+    REWIND_ASSIGN_OR_RETURN(RunHead index_head, VerifyRunIn(store, g.txn, run));
+    if (index_head != stream_head) {
       return Status(Code::kCorruption, "run " + run.ToString() + ": the run index ends at seq " +
-                                           std::to_string(last_seq) + " but the journal holds " +
-                                           std::to_string(it == heads.end() ? 0 : it->second.seq));
-    }
-    REWIND_ASSIGN_OR_RETURN(RunHead head, VerifyRun(run));
-    if (head != it->second) {
-      return Status(Code::kCorruption, "run " + run.ToString() + ": the run index disagrees with the stream");
+                                           std::to_string(index_head.seq) +
+                                           " but the stream holds the run up to seq " +
+                                           std::to_string(stream_head.seq));
     }
     return Status::Ok();
   }));
-  if (runs_seen != heads.size()) {
-    return Err(Code::kCorruption, std::to_string(heads.size() - runs_seen) +
+  if (runs_seen != chains.size()) {
+    return Err(Code::kCorruption, std::to_string(chains.size() - runs_seen) +
                                       " run(s) in the stream are missing from the run index");
   }
   return expected_position - 1;

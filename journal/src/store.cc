@@ -95,11 +95,8 @@ Status Store::OpenDatabases() {
                              : mdb::Error(r, "opening the runs database");
   }
   REWIND_RETURN_IF_ERROR(ReadOrWriteMeta(g.txn, fresh));
-  if (read_only) {
-    g.txn.Abort();  // dbi handles opened in a read txn stay valid after it ends
-    return Status::Ok();
-  }
-  return g.txn.Commit().WithContext("creating journal '" + dir() + "'");
+  // Committing (also a read-only txn) keeps the dbi handles; aborting would close them.
+  return g.txn.Commit().WithContext("opening journal '" + dir() + "'");
 }
 
 Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {

@@ -94,6 +94,8 @@ struct EventRecord {
 
 // Called per event in order; a non-ok status stops the read and is returned.
 using EventVisitor = std::function<Status(const EventRecord&)>;
+// Called per run with its last seq; a non-ok status stops the scan and is returned.
+using RunVisitor = std::function<Status(const RunId&, std::uint64_t last_seq)>;
 
 // Counters of this Journal object's writer since Open (not persisted).
 struct JournalStats {
@@ -162,7 +164,7 @@ class Journal {
                  const EventVisitor& visit) const;
 
   // Visits every run that has events, in run id order, with its last seq.
-  Status ForEachRun(const std::function<Status(const RunId&, std::uint64_t last_seq)>& visit) const;
+  Status ForEachRun(const RunVisitor& visit) const;
 
   // The position of the newest committed event (0 for an empty journal).
   Result<std::uint64_t> LastPosition() const;
@@ -173,9 +175,9 @@ class Journal {
   // naming the run, seq and position of the first problem otherwise.
   Result<RunHead> VerifyRun(const RunId& run) const;
 
-  // Checks the whole journal: positions dense from 1, every record as in
-  // VerifyRun, and the run index holding exactly the stored records. Returns
-  // the number of events checked.
+  // Checks the whole journal in one snapshot: positions dense from 1, every
+  // record as in VerifyRun, and the run index holding exactly the stored
+  // records. Returns the number of events checked.
   Result<std::uint64_t> VerifyAll() const;
 
   const JournalInfo& info() const;

@@ -1,0 +1,80 @@
+#include "tests/journal/raw_store.h"
+
+#include <gtest/gtest.h>
+#include <xxhash.h>
+
+#include <stdexcept>
+
+#include "journal/src/key_codec.h"
+
+namespace rwd::test {
+namespace {
+
+void Check(int rc, const char* what) {
+  if (rc != MDB_SUCCESS) throw std::runtime_error(std::string(what) + ": " + mdb_strerror(rc));
+}
+
+}  // namespace
+
+RawStore::RawStore(const std::string& dir) {
+  Check(mdb_env_create(&env_), "mdb_env_create");
+  Check(mdb_env_set_maxdbs(env_, 64), "set_maxdbs");
+  Check(mdb_env_open(env_, dir.c_str(), 0, 0644), "mdb_env_open");
+}
+
+RawStore::~RawStore() { mdb_env_close(env_); }
+
+MDB_dbi RawStore::Open(MDB_txn* txn, const char* name) {
+  MDB_dbi dbi;
+  const unsigned flags = std::string(name) == "runs" ? MDB_DUPSORT | MDB_DUPFIXED : 0;
+  Check(mdb_dbi_open(txn, name, flags, &dbi), name);
+  return dbi;
+}
+
+std::optional<Bytes> RawStore::GetEvent(std::uint64_t position) {
+  MDB_txn* txn;
+  Check(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "begin");
+  const key::Position k = key::EncodePosition(position);
+  MDB_val kv{k.size(), const_cast<std::uint8_t*>(k.data())}, v;
+  std::optional<Bytes> out;
+  if (mdb_get(txn, Open(txn, "events"), &kv, &v) == MDB_SUCCESS) {
+    const auto* p = static_cast<const std::uint8_t*>(v.mv_data);
+    out = Bytes(p, p + v.mv_size);
+  }
+  mdb_txn_abort(txn);
+  return out;
+}
+
+void RawStore::PutEvent(std::uint64_t position, const Bytes& stored) {
+  MDB_txn* txn;
+  Check(mdb_txn_begin(env_, nullptr, 0, &txn), "begin");
+  const key::Position k = key::EncodePosition(position);
+  MDB_val kv{k.size(), const_cast<std::uint8_t*>(k.data())};
+  MDB_val v{stored.size(), const_cast<std::uint8_t*>(stored.data())};
+  Check(mdb_put(txn, Open(txn, "events"), &kv, &v, 0), "put event");
+  Check(mdb_txn_commit(txn), "commit");
+}
+
+void RawStore::DeleteEvent(std::uint64_t position) {
+  MDB_txn* txn;
+  Check(mdb_txn_begin(env_, nullptr, 0, &txn), "begin");
+  const key::Position k = key::EncodePosition(position);
+  MDB_val kv{k.size(), const_cast<std::uint8_t*>(k.data())};
+  Check(mdb_del(txn, Open(txn, "events"), &kv, nullptr), "delete event");
+  Check(mdb_txn_commit(txn), "commit");
+}
+
+void RawStore::PutMeta(const std::string& key, const std::string& value) {
+  MDB_txn* txn;
+  Check(mdb_txn_begin(env_, nullptr, 0, &txn), "begin");
+  MDB_val kv{key.size(), const_cast<char*>(key.data())};
+  MDB_val v{value.size(), const_cast<char*>(value.data())};
+  Check(mdb_put(txn, Open(txn, "meta"), &kv, &v, 0), "put meta");
+  Check(mdb_txn_commit(txn), "commit");
+}
+
+void ResealRecord(Bytes* stored) {
+  key::PutLe64(stored->data(), XXH3_64bits(stored->data() + 8, stored->size() - 8));
+}
+
+}  // namespace rwd::test
