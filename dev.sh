@@ -23,7 +23,7 @@ case "${1:-}" in
   run)
     build
     data=${REWIND_DATA:-./rewind-data}
-    "$build_dir"/examples/append_and_read --data "$data"
+    "$build_dir"/examples/journal_tour --data "$data"
     ;;
   test)
     build

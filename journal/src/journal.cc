@@ -194,7 +194,7 @@ void Journal::AppendAsync(const RunId& run, std::uint64_t expected_seq, std::vec
                           " bytes exceeds the limit of " +
                           std::to_string(impl_->options.max_payload_bytes)));
     }
-    bytes += p.size();
+    bytes += p.size() + record::kHeaderSize;
   }
   impl_->writer->Enqueue(AppendRequest{run, expected_seq, std::move(payloads), std::move(done), bytes});
 }

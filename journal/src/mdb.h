@@ -76,7 +76,9 @@ class Txn {
   static int Begin(MDB_env* env, unsigned flags, Txn* out);
 
   MDB_txn* get() const { return txn_; }
-  Status Commit();
+  // Commits; `lmdb_rc` (optional) receives LMDB's code, for callers that must
+  // tell MDB_MAP_FULL (grow and redo) from ENOSPC (the disk is full).
+  Status Commit(int* lmdb_rc = nullptr);
   void Abort();
 
   // Get: NotFound when absent. The view is valid until the txn ends or writes.

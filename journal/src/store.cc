@@ -102,7 +102,7 @@ Status Store::OpenDatabases() {
 Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
   if (fresh) {
     info_.format_version = kJournalFormatVersion;
-    info_.engine_id = RunId::Random().ToString();
+    info_.engine_id = RunId::New().ToString();
     info_.created_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();

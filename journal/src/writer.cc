@@ -152,7 +152,13 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch,
     poison_ = Status(Code::kUnavailable, "commit failed: " + s.message());
     return poison_;
   }
-  if (Status s = g.txn.Commit(); !s.ok()) {
+  int commit_rc = MDB_SUCCESS;
+  if (Status s = g.txn.Commit(&commit_rc); !s.ok()) {
+    if (commit_rc == MDB_MAP_FULL) {
+      // Commit allocates pages too (free list, database records): grow and redo.
+      *map_full = true;
+      return s;
+    }
     if (s.code() == Code::kResourceExhausted) {
       // ENOSPC while writing pages: LMDB aborted the transaction before its
       // meta page, so the journal is intact and a later batch may succeed.

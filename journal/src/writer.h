@@ -34,7 +34,7 @@ struct AppendRequest {
   std::uint64_t expected_seq = 0;
   std::vector<Bytes> payloads;
   Journal::AppendCallback done;
-  std::size_t bytes = 0;  // payload bytes, for batch sizing
+  std::size_t bytes = 0;  // record bytes (headers included), for batch sizing
 };
 
 class Writer {

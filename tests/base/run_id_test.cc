@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "tests/support/matchers.h"
 
 namespace rwd {
@@ -17,11 +20,17 @@ RC_GTEST_PROP(RunIdTest, ParseOfToStringIsIdentity, (const std::array<std::uint8
   RC_ASSERT(*parsed == id);
 }
 
-TEST(RunIdTest, RandomIdsAreNonZeroAndDistinct) {
-  const RunId a = RunId::Random();
-  const RunId b = RunId::Random();
+TEST(RunIdTest, NewIdsAreNonZeroAndDistinct) {
+  const RunId a = RunId::New();
+  const RunId b = RunId::New();
   EXPECT_FALSE(a.IsZero());
   EXPECT_NE(a, b);
+}
+
+TEST(RunIdTest, NewIdsStartWithTheTimeSoLaterRunsSortAfter) {
+  const RunId a = RunId::New();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the next millisecond
+  EXPECT_LT(a, RunId::New());
 }
 
 TEST(RunIdTest, ParseAcceptsUpperCase) {

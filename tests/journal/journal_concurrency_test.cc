@@ -21,7 +21,7 @@ class JournalConcurrencyTest : public JournalTest {};
 TEST_F(JournalConcurrencyTest, ThreadsOnTheirOwnRunsLoseAndDuplicateNothing) {
   auto j = OpenOrDie();
   std::vector<RunId> runs(kThreads);
-  for (auto& r : runs) r = RunId::Random();
+  for (auto& r : runs) r = RunId::New();
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {

@@ -48,8 +48,8 @@ class JournalTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  const RunId a_ = RunId::Random();
-  const RunId b_ = RunId::Random();
+  const RunId a_ = RunId::New();
+  const RunId b_ = RunId::New();
 };
 
 }  // namespace rwd::test

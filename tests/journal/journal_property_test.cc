@@ -59,7 +59,7 @@ struct Model {
 class Harness {
  public:
   Harness() {
-    for (auto& id : ids_) id = RunId::Random();
+    for (auto& id : ids_) id = RunId::New();
     Open();
   }
   void Open() {
@@ -161,7 +161,7 @@ RC_GTEST_PROP(JournalPropertyTest, FlippingAnyBitOfAnyStoredEventIsCorruption, (
   JournalOptions o;
   o.directory = dir.Sub("j");
   o.durability = Durability::kNoSync;
-  const RunId run = RunId::Random();
+  const RunId run = RunId::New();
   {
     auto j = Journal::Open(o);
     RC_ASSERT(j.has_value());

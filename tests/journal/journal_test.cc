@@ -266,6 +266,20 @@ TEST_F(JournalTest, MapGrowsByItselfWhenFull) {
   EXPECT_THAT(j->VerifyAll(), IsOk());
 }
 
+TEST_F(JournalTest, MapGrowsWhenItFillsDuringCommitAcrossManyRuns) {
+  // Many runs touched per commit make LMDB allocate at commit time too.
+  JournalOptions o = Options();
+  o.initial_map_bytes = 64 << 10;
+  auto j = OpenOrDie(o);
+  std::vector<RunId> runs(64);
+  for (auto& r : runs) r = RunId::New();
+  for (std::uint64_t i = 0; i < 30'000; ++i) {
+    auto& run = runs[i % runs.size()];
+    ASSERT_THAT(j->Append(run, i / runs.size(), Payloads({"event"})), IsOk()) << "append " << i;
+  }
+  EXPECT_EQ(*j->VerifyAll(), 30'000u);
+}
+
 TEST_F(JournalTest, MapAtItsLimitIsResourceExhaustedAndLosesNothing) {
   JournalOptions o = Options();
   o.initial_map_bytes = 256 << 10;

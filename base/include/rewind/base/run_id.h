@@ -1,8 +1,11 @@
 // RunId: the 16-byte identity of a workflow run.
 //
-// Run ids are random (128 bits from the OS's entropy source), printed as 32
-// lower-case hex digits, and ordered bytewise, which is the order of the
-// journal's per-run index. A value type; thread-safe as any value.
+// A new id is time-ordered, like UUIDv7: 48 bits of Unix milliseconds
+// (big-endian) then 80 random bits from the OS's entropy source. Runs started
+// together therefore sit together in the journal's run index (ordered bytewise),
+// so a commit that touches many active runs dirties few index pages, and ids
+// sort roughly by start time. Printed as 32 lower-case hex digits.
+// A value type; thread-safe as any value.
 #pragma once
 
 #include <array>
@@ -22,12 +25,12 @@ class RunId {
   static constexpr std::size_t kSize = 16;
   using Bytes = std::array<std::uint8_t, kSize>;
 
-  // The all-zero id; never produced by Random().
+  // The all-zero id; never produced by New().
   RunId() = default;
   explicit RunId(const Bytes& bytes) : bytes_(bytes) {}
 
-  // A fresh id from std::random_device (getrandom on Linux).
-  static RunId Random();
+  // A fresh id: the current time, then randomness (getrandom on Linux).
+  static RunId New();
 
   // Parses 32 hex digits (either case). InvalidArgument names the text otherwise.
   static Result<RunId> Parse(std::string_view hex);
@@ -49,9 +52,11 @@ class RunId {
 template <>
 struct std::hash<rwd::RunId> {
   std::size_t operator()(const rwd::RunId& id) const noexcept {
-    // Ids are uniformly random: any 8 of their bytes are a good hash.
+    // The last 8 bytes of an id are random: a good hash as they are.
     std::size_t h = 0;
-    for (std::size_t i = 0; i < sizeof(h); ++i) h = (h << 8) | id.bytes()[i];
+    for (std::size_t i = rwd::RunId::kSize - sizeof(h); i < rwd::RunId::kSize; ++i) {
+      h = (h << 8) | id.bytes()[i];
+    }
     return h;
   }
 };

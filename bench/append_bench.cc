@@ -1,0 +1,445 @@
+// append_bench: what a journal append costs, next to what LMDB alone costs.
+//
+// For each configuration (N concurrent appenders; durable or nosync) it runs N
+// threads that each append one event at a time to their own run and wait for
+// the ack, and reports events/s, ack latency p50/p99 and the mean group-commit
+// size the journal's writer achieved. Then it measures a floor: one thread
+// writing records of the same size straight into LMDB, with the journal's two
+// databases, flags and sync mode, committing batches of that same mean group
+// size. journal/raw is the share of LMDB's throughput the journal keeps; the
+// rest is the journal's own cost (queueing, thread hand-offs, checksums and
+// hashes, run-head bookkeeping).
+//
+// Each figure is the median of --reps repetitions, each in a fresh directory
+// on the filesystem of --dir, measured for --seconds after --warmup seconds.
+// Output: a table for people, then one JSON object per configuration per line
+// for scripts (every other line starts with something other than '{').
+#include <lmdb.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "journal/src/key_codec.h"
+#include "journal/src/mdb.h"
+#include "journal/src/record.h"
+#include "rewind/base/run_id.h"
+#include "rewind/journal/journal.h"
+
+namespace rwd {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Settings {
+  std::vector<unsigned> appenders{1, 64};
+  Durability durability = Durability::kDurable;
+  double seconds = 2.0;
+  double warmup_seconds = 0.5;
+  unsigned reps = 3;
+  std::string dir = "bench-tmp";
+  std::size_t payload_bytes = 100;  // a typical encoded event
+};
+
+// The LMDB map of both the journal and the floor: large enough that neither
+// grows during a measurement (growth is rare in steady state and not what is
+// measured here). LMDB only reserves address space for it.
+constexpr std::uint64_t kMapBytes = std::uint64_t{64} << 30;
+
+const char* DurabilityName(Durability d) { return d == Durability::kDurable ? "durable" : "nosync"; }
+
+// ---------------------------------------------------------------------------
+// Measurement helpers
+
+// The timeline of one measurement: a warm-up (thread start-up, the run index
+// reaching its steady shape, warm caches), then the measured interval. Work counts when it
+// completes inside the interval, so the journal's threads and the raw loop
+// are counted alike and no thread has to be told when the interval starts.
+class Window {
+ public:
+  Window(double warmup_seconds, double seconds)
+      : begin_(Clock::now() + ToDuration(warmup_seconds)), end_(begin_ + ToDuration(seconds)) {}
+
+  Clock::time_point begin() const { return begin_; }
+  Clock::time_point end() const { return end_; }
+  bool Contains(Clock::time_point t) const { return t >= begin_ && t < end_; }
+  bool Over(Clock::time_point t) const { return t >= end_; }
+  double seconds() const { return std::chrono::duration<double>(end_ - begin_).count(); }
+
+ private:
+  static Clock::duration ToDuration(double seconds) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  }
+  Clock::time_point begin_;
+  Clock::time_point end_;
+};
+
+double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+// Nearest-rank percentile, q in (0, 1]; reorders `samples`; 0 when empty.
+// The median of an even count is the lower middle.
+double Percentile(std::vector<double>& samples, double q) {
+  if (samples.empty()) return 0;
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
+  const auto nth = samples.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1) - 1);
+  std::nth_element(samples.begin(), nth, samples.end());
+  return *nth;
+}
+
+template <typename T>
+double MedianOf(const std::vector<T>& reps, double T::*field) {
+  std::vector<double> values;
+  for (const T& r : reps) values.push_back(r.*field);
+  return Percentile(values, 0.5);
+}
+
+// A fresh, uniquely named directory under `parent`, removed with its contents
+// on destruction. `parent` is created when missing and then removed again once
+// empty. Use one at a time: a parent made by one is left to that one.
+class ScratchDir {
+ public:
+  static Result<std::unique_ptr<ScratchDir>> Create(const fs::path& parent, const std::string& prefix) {
+    std::error_code ec;
+    const bool made_parent = fs::create_directory(parent, ec);
+    if (ec) return Err(Code::kUnavailable, "cannot create '" + parent.string() + "': " + ec.message());
+    std::string pattern = (parent / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return Err(Code::kUnavailable, "cannot create '" + pattern + "': " + std::strerror(errno));
+    }
+    return std::unique_ptr<ScratchDir>(new ScratchDir(pattern, made_parent ? parent : fs::path()));
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    if (!made_parent_.empty()) fs::remove(made_parent_, ec);  // a no-op unless empty
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+ private:
+  ScratchDir(fs::path path, fs::path made_parent)
+      : path_(std::move(path)), made_parent_(std::move(made_parent)) {}
+  fs::path path_;
+  fs::path made_parent_;
+};
+
+// Runs `measure(directory)` settings.reps times, each in a fresh directory.
+template <typename T>
+Result<std::vector<T>> Repeat(const Settings& settings, const std::string& prefix,
+                              const std::function<Result<T>(const fs::path&)>& measure) {
+  std::vector<T> results;
+  for (unsigned i = 0; i < settings.reps; ++i) {
+    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, prefix));
+    REWIND_ASSIGN_OR_RETURN(T result, measure(scratch->path()));
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------
+// The journal
+
+struct JournalFigures {
+  double events_per_s = 0;
+  double ack_p50_us = 0;
+  double ack_p99_us = 0;
+  double mean_group = 0;  // append requests per commit in the measured interval
+};
+
+// What one appender thread saw in the measured interval.
+struct AppenderTally {
+  std::uint64_t events = 0;
+  std::vector<double> ack_us;
+  Status error;
+};
+
+// One appender: one event per Append to its own run, expecting the seq the
+// previous ack returned, until the window is over.
+void Appender(Journal& journal, const Window& window, const Bytes& payload, AppenderTally& tally) {
+  const RunId run = RunId::New();
+  std::uint64_t seq = 0;
+  for (Clock::time_point sent = Clock::now(); !window.Over(sent); sent = Clock::now()) {
+    Result<AppendResult> result = journal.Append(run, seq, {payload});
+    const Clock::time_point acked = Clock::now();
+    if (!result.has_value()) {
+      tally.error = result.error();
+      return;
+    }
+    seq = result->head.seq;
+    if (window.Contains(acked)) {
+      ++tally.events;
+      tally.ack_us.push_back(Micros(acked - sent));
+    }
+  }
+}
+
+Result<JournalFigures> Summarize(std::vector<AppenderTally>& tallies, const Window& window,
+                                 const JournalStats& before, const JournalStats& after) {
+  std::uint64_t events = 0;
+  std::vector<double> ack_us;
+  for (AppenderTally& t : tallies) {
+    if (!t.error.ok()) return Err(t.error.WithContext("append"));
+    events += t.events;
+    ack_us.insert(ack_us.end(), t.ack_us.begin(), t.ack_us.end());
+  }
+  const std::uint64_t commits = after.commits - before.commits;
+  JournalFigures figures;
+  figures.events_per_s = static_cast<double>(events) / window.seconds();
+  figures.ack_p50_us = Percentile(ack_us, 0.50);
+  figures.ack_p99_us = Percentile(ack_us, 0.99);
+  figures.mean_group =
+      commits == 0 ? 0 : static_cast<double>(after.appends - before.appends) / static_cast<double>(commits);
+  return figures;
+}
+
+Result<JournalFigures> MeasureJournal(const fs::path& dir, const Settings& settings, unsigned appenders) {
+  JournalOptions options;
+  options.directory = dir.string();
+  options.durability = settings.durability;
+  options.initial_map_bytes = kMapBytes;
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, Journal::Open(options));
+  const Bytes payload(settings.payload_bytes, std::uint8_t{0x5a});
+  std::vector<AppenderTally> tallies(appenders);
+  const Window window(settings.warmup_seconds, settings.seconds);
+  std::vector<std::thread> threads;
+  for (AppenderTally& tally : tallies) {
+    threads.emplace_back(Appender, std::ref(*journal), std::cref(window), std::cref(payload),
+                         std::ref(tally));
+  }
+  // The group size comes from the writer's counters over the same interval.
+  std::this_thread::sleep_until(window.begin());
+  const JournalStats before = journal->stats();
+  std::this_thread::sleep_until(window.end());
+  const JournalStats after = journal->stats();
+  for (std::thread& t : threads) t.join();
+  return Summarize(tallies, window, before, after);
+}
+
+// ---------------------------------------------------------------------------
+// The raw LMDB floor
+
+Status LmdbStatus(int rc, const std::string& what) {
+  if (rc == MDB_SUCCESS) return Status::Ok();
+  return Status(Code::kInternal, "raw floor: " + what + ": " + mdb_strerror(rc));
+}
+
+// The journal's events and runs databases written directly: same flags, same
+// put flags, same record size, no checksum, hash, queue or thread hand-off.
+class RawFloor {
+ public:
+  // `runs` runs are written round-robin, so a batch of g events touches g
+  // different runs, as a group commit of g single-event appends from g
+  // appenders does (each appender has at most one append in flight).
+  static Result<std::unique_ptr<RawFloor>> Open(const fs::path& dir, Durability durability, unsigned runs,
+                                                std::size_t record_bytes) {
+    std::unique_ptr<RawFloor> floor(new RawFloor(runs, record_bytes));
+    MDB_env* env = nullptr;
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_create(&env), "mdb_env_create"));
+    floor->env_.reset(env);
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_maxdbs(env, 2), "mdb_env_set_maxdbs"));
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_mapsize(env, kMapBytes), "mdb_env_set_mapsize"));
+    const unsigned flags = MDB_NOTLS | (durability == Durability::kNoSync ? MDB_NOSYNC : 0u);
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_open(env, dir.c_str(), flags, 0644), "mdb_env_open"));
+    MDB_txn* txn = nullptr;
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin"));
+    int rc = mdb_dbi_open(txn, "events", MDB_CREATE, &floor->events_);
+    if (rc == MDB_SUCCESS) {
+      rc = mdb_dbi_open(txn, "runs", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &floor->runs_);
+    }
+    if (rc != MDB_SUCCESS) {
+      mdb_txn_abort(txn);
+      return Err(LmdbStatus(rc, "mdb_dbi_open"));
+    }
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_commit(txn), "creating the databases"));
+    return floor;
+  }
+
+  // Writes `group` records in one transaction and commits it.
+  Status CommitBatch(std::size_t group) {
+    MDB_txn* txn = nullptr;
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(env_.get(), nullptr, 0, &txn), "mdb_txn_begin"));
+    for (std::size_t i = 0; i < group; ++i) {
+      if (Status s = Put(txn); !s.ok()) {
+        mdb_txn_abort(txn);
+        return s;
+      }
+    }
+    return LmdbStatus(mdb_txn_commit(txn), "mdb_txn_commit");
+  }
+
+ private:
+  RawFloor(unsigned runs, std::size_t record_bytes)
+      : seqs_(runs, 0), record_(record_bytes, std::uint8_t{0x5a}) {
+    for (unsigned i = 0; i < runs; ++i) run_ids_.push_back(RunId::New());
+  }
+
+  // LMDB never looks into values, so one constant record stands for all.
+  Status Put(MDB_txn* txn) {
+    const std::size_t run = next_run_;
+    next_run_ = (next_run_ + 1) % run_ids_.size();
+    const std::uint64_t seq = ++seqs_[run];
+    const key::Position position = key::EncodePosition(position_);
+    const key::RunEntry entry = key::EncodeRunEntry(seq, position_);
+    MDB_val k = mdb::Val(position), v = mdb::Val(record_);
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_put(txn, events_, &k, &v, MDB_APPEND), "put events"));
+    MDB_val rk = mdb::Val(run_ids_[run].bytes()), rv = mdb::Val(entry);
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_put(txn, runs_, &rk, &rv, MDB_APPENDDUP), "put runs"));
+    ++position_;
+    return Status::Ok();
+  }
+
+  std::unique_ptr<MDB_env, decltype(&mdb_env_close)> env_{nullptr, &mdb_env_close};
+  MDB_dbi events_ = 0;
+  MDB_dbi runs_ = 0;
+  std::vector<RunId> run_ids_;
+  std::vector<std::uint64_t> seqs_;
+  std::size_t next_run_ = 0;
+  std::uint64_t position_ = 1;
+  Bytes record_;
+};
+
+// Events/s of the floor, committing batches of exactly `group` events.
+Result<double> MeasureFloor(const fs::path& dir, const Settings& settings, unsigned runs, std::size_t group) {
+  REWIND_ASSIGN_OR_RETURN(
+      std::unique_ptr<RawFloor> floor,
+      RawFloor::Open(dir, settings.durability, runs, record::kHeaderSize + settings.payload_bytes));
+  const Window window(settings.warmup_seconds, settings.seconds);
+  std::uint64_t events = 0;
+  for (Clock::time_point t = Clock::now(); !window.Over(t);) {
+    REWIND_RETURN_IF_ERROR(floor->CommitBatch(group));
+    t = Clock::now();
+    if (window.Contains(t)) events += group;
+  }
+  return static_cast<double>(events) / window.seconds();
+}
+
+// ---------------------------------------------------------------------------
+// One configuration, and the report
+
+struct Row {
+  unsigned appenders = 0;
+  Durability durability = Durability::kDurable;
+  JournalFigures journal;  // each field the median over the repetitions
+  double raw_events_per_s = 0;
+  double ratio() const { return raw_events_per_s > 0 ? journal.events_per_s / raw_events_per_s : 0; }
+};
+
+Result<Row> MeasureConfiguration(const Settings& settings, unsigned appenders) {
+  REWIND_ASSIGN_OR_RETURN(std::vector<JournalFigures> journal_reps,
+                          Repeat<JournalFigures>(settings, "journal", [&](const fs::path& dir) {
+                            return MeasureJournal(dir, settings, appenders);
+                          }));
+  Row row;
+  row.appenders = appenders;
+  row.durability = settings.durability;
+  row.journal = JournalFigures{MedianOf(journal_reps, &JournalFigures::events_per_s),
+                               MedianOf(journal_reps, &JournalFigures::ack_p50_us),
+                               MedianOf(journal_reps, &JournalFigures::ack_p99_us),
+                               MedianOf(journal_reps, &JournalFigures::mean_group)};
+  // The floor commits batches of the size the journal's writer achieved, so the
+  // ratio shows the journal's own cost, not how well it batched.
+  const auto group = static_cast<std::size_t>(std::max(1.0, std::round(row.journal.mean_group)));
+  REWIND_ASSIGN_OR_RETURN(std::vector<double> raw_reps,
+                          Repeat<double>(settings, "raw", [&](const fs::path& dir) {
+                            return MeasureFloor(dir, settings, appenders, group);
+                          }));
+  row.raw_events_per_s = Percentile(raw_reps, 0.5);
+  return row;
+}
+
+void PrintHeader(const Settings& settings) {
+  std::printf(
+      "# append_bench: %zu-byte payloads (+%zu-byte record header), %s, %.2f s measured after "
+      "%.2f s warm-up, median of %u, scratch under '%s'\n",
+      settings.payload_bytes, record::kHeaderSize, DurabilityName(settings.durability), settings.seconds,
+      settings.warmup_seconds, settings.reps, settings.dir.c_str());
+  std::printf("%9s  %-10s %12s %11s %11s %10s %13s %11s\n", "appenders", "durability", "events/s",
+              "ack p50 us", "ack p99 us", "mean group", "raw events/s", "journal/raw");
+}
+
+void PrintRow(const Row& row) {
+  std::printf("%9u  %-10s %12.1f %11.1f %11.1f %10.2f %13.1f %11.3f\n", row.appenders,
+              DurabilityName(row.durability), row.journal.events_per_s, row.journal.ack_p50_us,
+              row.journal.ack_p99_us, row.journal.mean_group, row.raw_events_per_s, row.ratio());
+  std::fflush(stdout);  // rows arrive seconds apart: show each as it is done
+}
+
+void PrintJson(const Row& row) {
+  std::printf(
+      "{\"appenders\":%u,\"durability\":\"%s\",\"events_per_s\":%.1f,\"ack_p50_us\":%.1f,"
+      "\"ack_p99_us\":%.1f,\"mean_group\":%.3f,\"raw_events_per_s\":%.1f,\"ratio\":%.4f}\n",
+      row.appenders, DurabilityName(row.durability), row.journal.events_per_s, row.journal.ack_p50_us,
+      row.journal.ack_p99_us, row.journal.mean_group, row.raw_events_per_s, row.ratio());
+}
+
+int Run(const Settings& settings) {
+  PrintHeader(settings);
+  std::vector<Row> rows;
+  for (unsigned appenders : settings.appenders) {
+    Result<Row> row = MeasureConfiguration(settings, appenders);
+    if (!row.has_value()) {
+      std::fprintf(stderr, "append_bench: %u appenders: %s\n", appenders, row.error().ToString().c_str());
+      return 1;
+    }
+    PrintRow(*row);
+    rows.push_back(*row);
+  }
+  for (const Row& row : rows) PrintJson(row);
+  return 0;
+}
+
+void AddFlags(CLI::App& app, Settings& settings) {
+  app.add_option("--appenders", settings.appenders, "Comma-separated appender counts, one configuration each")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
+  const std::map<std::string, Durability> durabilities{{"durable", Durability::kDurable},
+                                                       {"nosync", Durability::kNoSync}};
+  app.add_option("--durability", settings.durability, "durable (sync each commit, default) or nosync")
+      ->transform(CLI::CheckedTransformer(durabilities));
+  app.add_option("--seconds", settings.seconds, "Measured seconds per measurement")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", settings.warmup_seconds, "Warm-up seconds before each measurement")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--reps", settings.reps, "Repetitions per measurement; figures are medians")
+      ->check(CLI::Range(1u, 99u))
+      ->capture_default_str();
+  app.add_option("--dir", settings.dir,
+                 "Parent of the scratch directories (on the filesystem to measure); "
+                 "created and removed when missing")
+      ->capture_default_str();
+  app.add_option("--payload-bytes", settings.payload_bytes, "Payload bytes per event")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
+}
+
+}  // namespace
+}  // namespace rwd
+
+int main(int argc, char** argv) {
+  rwd::Settings settings;
+  CLI::App app{"Journal append throughput and ack latency, next to a raw LMDB floor"};
+  rwd::AddFlags(app, settings);
+  CLI11_PARSE(app, argc, argv);
+  return rwd::Run(settings);
+}
