@@ -37,13 +37,19 @@ Offset<fb::RunStarted> EncodeStart(FlatBufferBuilder& b, const RunStarted& e) {
                                                    r.multiplier, r.max_backoff_ms, r.jitter);
     const auto deps = s.depends_on.empty() ? Offset<flatbuffers::Vector<std::uint32_t>>()
                                            : b.CreateVector(s.depends_on);
-    steps.push_back(fb::CreateStepDef(b, b.CreateString(s.id), static_cast<fb::StepKind>(s.kind),
-                                      deps, retry, s.timeout_ms, Str(b, s.handler), s.sleep_ms,
-                                      Vec(b, s.config)));
+    const auto id = b.CreateString(s.id);
+    const auto handler = Str(b, s.handler);
+    const auto config = Vec(b, s.config);
+    steps.push_back(fb::CreateStepDef(b, id, static_cast<fb::StepKind>(s.kind), deps, retry,
+                                      s.timeout_ms, handler, s.sleep_ms, config));
   }
-  return fb::CreateRunStarted(b, b.CreateString(e.workflow), e.version, Vec(b, e.definition_hash),
-                              b.CreateVector(steps), Vec(b, e.input), Str(b, e.tenant),
-                              Str(b, e.idempotency_key));
+  const auto workflow = b.CreateString(e.workflow);
+  const auto hash = Vec(b, e.definition_hash);
+  const auto steps_vec = b.CreateVector(steps);
+  const auto input = Vec(b, e.input);
+  const auto tenant = Str(b, e.tenant);
+  const auto key = Str(b, e.idempotency_key);
+  return fb::CreateRunStarted(b, workflow, e.version, hash, steps_vec, input, tenant, key);
 }
 
 Offset<void> EncodeBody(FlatBufferBuilder& b, const RunStarted& e) {
@@ -56,8 +62,9 @@ Offset<void> EncodeBody(FlatBufferBuilder& b, const StepCompleted& e) {
   return fb::CreateStepCompleted(b, e.step, e.attempt, Vec(b, e.output)).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const StepFailed& e) {
-  return fb::CreateStepFailed(b, e.step, e.attempt, Str(b, e.code), Str(b, e.message), e.retryable)
-      .Union();
+  const auto code = Str(b, e.code);
+  const auto message = Str(b, e.message);
+  return fb::CreateStepFailed(b, e.step, e.attempt, code, message, e.retryable).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const RetryScheduled& e) {
   return fb::CreateRetryScheduled(b, e.step, e.next_attempt, e.due_unix_us).Union();
@@ -73,7 +80,9 @@ Offset<void> EncodeBody(FlatBufferBuilder& b, const ApprovalDecided& e) {
   return fb::CreateApprovalDecided(b, e.step, e.approved, Vec(b, e.data)).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const SignalReceived& e) {
-  return fb::CreateSignalReceived(b, b.CreateString(e.name), Vec(b, e.payload)).Union();
+  const auto name = b.CreateString(e.name);
+  const auto payload = Vec(b, e.payload);
+  return fb::CreateSignalReceived(b, name, payload).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const TimerScheduled& e) {
   return fb::CreateTimerScheduled(b, e.step, e.due_unix_us).Union();
@@ -82,9 +91,10 @@ Offset<void> EncodeBody(FlatBufferBuilder& b, const TimerFired& e) {
   return fb::CreateTimerFired(b, e.step).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const ResumeRequested& e) {
-  return fb::CreateResumeRequested(b, e.from_step, Str(b, e.reason), Str(b, e.request_id),
-                                   Vec(b, e.data))
-      .Union();
+  const auto reason = Str(b, e.reason);
+  const auto request_id = Str(b, e.request_id);
+  const auto data = Vec(b, e.data);
+  return fb::CreateResumeRequested(b, e.from_step, reason, request_id, data).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const RunForked& e) {
   const auto parent = b.CreateVector(e.parent_run.bytes().data(), RunId::kSize);
@@ -106,7 +116,9 @@ Offset<void> EncodeBody(FlatBufferBuilder& b, const RunCompleted& e) {
   return fb::CreateRunCompleted(b, Vec(b, e.output)).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const RunFailed& e) {
-  return fb::CreateRunFailed(b, e.step, Str(b, e.code), Str(b, e.message)).Union();
+  const auto code = Str(b, e.code);
+  const auto message = Str(b, e.message);
+  return fb::CreateRunFailed(b, e.step, code, message).Union();
 }
 
 // The variant's index is the union's type tag minus one (NONE is 0).
@@ -279,8 +291,10 @@ Bytes Encode(const Event& event) {
                                        event.body);
   Offset<fb::Actor> actor;
   if (event.actor.has_value()) {
-    actor = fb::CreateActor(builder, static_cast<fb::ActorKind>(event.actor->kind),
-                            Str(builder, event.actor->subject), Str(builder, event.actor->tenant));
+    const auto subject = Str(builder, event.actor->subject);
+    const auto tenant = Str(builder, event.actor->tenant);
+    actor =
+        fb::CreateActor(builder, static_cast<fb::ActorKind>(event.actor->kind), subject, tenant);
   }
   builder.Finish(fb::CreateEvent(builder, event.unix_us, actor, kSchemaVersion,
                                  BodyType(event.body), body));
@@ -296,7 +310,7 @@ Result<Event> Decode(ByteView bytes) {
   // Stored events usually are not (LMDB aligns values to 2): decode from a copy.
   thread_local std::vector<std::uint64_t> scratch;
   const std::uint8_t* data = bytes.data();
-  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+  if (!bytes.empty() && reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
     scratch.resize((bytes.size() + 7) / 8);
     std::memcpy(scratch.data(), bytes.data(), bytes.size());
     data = reinterpret_cast<const std::uint8_t*>(scratch.data());

@@ -208,8 +208,12 @@ struct Event {
 std::string_view EventTypeName(const EventBody& body);
 
 // Encodes `event` as a FlatBuffer (schemas/events.fbs, root Event). Encoding is
-// deterministic: equal events give identical bytes. Always writes the current
-// schema version.
+// deterministic: equal events give identical bytes, whatever the compiler (child
+// objects are built in field order, never inside an argument list). Always
+// writes the current schema version.
+// REQUIRES: a valid event, as Decode checks it (non-empty step ids, dependency
+// indices in range, a 32-byte or empty definition hash, finite retry values,
+// known enum values); the engine builds only such events.
 Bytes Encode(const Event& event);
 
 // Decodes bytes produced by Encode of this or an earlier schema version.

@@ -1,0 +1,86 @@
+// Writes the fuzz seed corpora from SampleEvents(), so they are reproducible:
+//   make_corpus fuzz/corpus
+// decode_fuzzer/: every sample's encoding, a few truncated and damaged ones and
+// an empty input. record_fuzzer/: every encoding as a stored record of one run
+// (seq from 1, each linked to the previous record's chain hash), a few with a
+// damaged byte, one cut short and one with an empty payload.
+// Overwrites these files by name and removes nothing, so a reproducer that was
+// added to the corpus by hand stays.
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "journal/src/record.h"
+#include "rewind/schemas/events.h"
+#include "tests/support/sample_events.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Write(const fs::path& file, rwd::ByteView bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  if (!out.good()) std::fprintf(stderr, "cannot write %s\n", file.c_str());
+  return out.good();
+}
+
+// "07_RunPaused": sorts in sample order and says what is inside.
+std::string Name(std::size_t i, const rwd::Event& event) {
+  char index[8];
+  std::snprintf(index, sizeof index, "%02zu_", i);
+  return index + std::string(rwd::EventTypeName(event.body));
+}
+
+rwd::Bytes Flipped(rwd::Bytes bytes, std::size_t at) {
+  bytes[at] ^= 0xff;
+  return bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s CORPUS_DIR (fuzz/corpus)\n", argv[0]);
+    return 2;
+  }
+  const fs::path decode_dir = fs::path(argv[1]) / "decode_fuzzer";
+  const fs::path record_dir = fs::path(argv[1]) / "record_fuzzer";
+  fs::create_directories(decode_dir);
+  fs::create_directories(record_dir);
+
+  const std::vector<rwd::Event> samples = rwd::test::SampleEvents();
+  // Damaged copies of a few: the first definition, a failure, the fork.
+  const std::vector<std::size_t> damaged = {0, 3, 17};
+  const rwd::RunId run(rwd::RunId::Bytes{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa,
+                                         0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01});
+  rwd::Hash prev{};
+  rwd::Bytes record;
+  bool ok = Write(decode_dir / "empty", rwd::Bytes{});
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const rwd::Bytes encoded = rwd::Encode(samples[i]);
+    const std::string name = Name(i, samples[i]);
+    ok &= Write(decode_dir / ("sample_" + name), encoded);
+    rwd::record::Encode(run, i + 1, prev, encoded, &record);
+    ok &= Write(record_dir / ("record_" + name), record);
+    prev = rwd::record::ChainHash(record);
+  }
+  for (std::size_t i : damaged) {
+    const rwd::Bytes encoded = rwd::Encode(samples[i]);
+    const std::string name = Name(i, samples[i]);
+    const rwd::ByteView view(encoded);
+    ok &= Write(decode_dir / ("truncated_" + name), view.first(encoded.size() / 2));
+    ok &= Write(decode_dir / ("flipped_" + name), Flipped(encoded, encoded.size() / 3));
+    rwd::record::Encode(run, i + 1, rwd::Hash{}, encoded, &record);
+    ok &= Write(record_dir / ("bad_checksum_" + name),
+                Flipped(record, rwd::record::kHeaderSize + encoded.size() / 2));
+  }
+  rwd::record::Encode(run, 1, rwd::Hash{}, rwd::Bytes{}, &record);
+  ok &= Write(record_dir / "header_only", record);
+  ok &= Write(record_dir / "short", rwd::ByteView(record).first(rwd::record::kHeaderSize - 1));
+  return ok ? 0 : 1;
+}
