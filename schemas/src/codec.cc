@@ -59,18 +59,18 @@ Offset<void> EncodeBody(FlatBufferBuilder& b, const StepStarted& e) {
   return fb::CreateStepStarted(b, e.step, e.attempt, e.epoch).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const StepCompleted& e) {
-  return fb::CreateStepCompleted(b, e.step, e.attempt, Vec(b, e.output)).Union();
+  return fb::CreateStepCompleted(b, e.step, e.attempt, Vec(b, e.output), e.epoch).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const StepFailed& e) {
   const auto code = Str(b, e.code);
   const auto message = Str(b, e.message);
-  return fb::CreateStepFailed(b, e.step, e.attempt, code, message, e.retryable).Union();
+  return fb::CreateStepFailed(b, e.step, e.attempt, code, message, e.retryable, e.epoch).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const RetryScheduled& e) {
   return fb::CreateRetryScheduled(b, e.step, e.next_attempt, e.due_unix_us).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const StepAbandoned& e) {
-  return fb::CreateStepAbandoned(b, e.step, e.attempt).Union();
+  return fb::CreateStepAbandoned(b, e.step, e.attempt, e.epoch).Union();
 }
 Offset<void> EncodeBody(FlatBufferBuilder& b, const RunPaused& e) {
   return fb::CreateRunPaused(b, e.step, static_cast<fb::PauseReason>(e.reason), Str(b, e.message))
@@ -201,12 +201,12 @@ Result<EventBody> DecodeBody(const fb::Event& e) {
     }
     case fb::Body::StepCompleted: {
       const auto* b = e.body_as_StepCompleted();
-      return StepCompleted{b->step(), b->attempt(), ToBytes(b->output())};
+      return StepCompleted{b->step(), b->attempt(), ToBytes(b->output()), b->epoch()};
     }
     case fb::Body::StepFailed: {
       const auto* b = e.body_as_StepFailed();
-      return StepFailed{b->step(), b->attempt(), ToString(b->code()), ToString(b->message()),
-                        b->retryable()};
+      return StepFailed{b->step(),           b->attempt(), ToString(b->code()),
+                        ToString(b->message()), b->retryable(), b->epoch()};
     }
     case fb::Body::RetryScheduled: {
       const auto* b = e.body_as_RetryScheduled();
@@ -214,7 +214,7 @@ Result<EventBody> DecodeBody(const fb::Event& e) {
     }
     case fb::Body::StepAbandoned: {
       const auto* b = e.body_as_StepAbandoned();
-      return StepAbandoned{b->step(), b->attempt()};
+      return StepAbandoned{b->step(), b->attempt(), b->epoch()};
     }
     case fb::Body::RunPaused: {
       const auto* b = e.body_as_RunPaused();

@@ -85,10 +85,12 @@ std::string Describe(const StepStarted& e) {
   return Line("StepStarted").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch).str();
 }
 std::string Describe(const StepCompleted& e) {
-  return Line("StepCompleted").Num("step", e.step).Num("attempt", e.attempt).Data("output", e.output).str();
+  return Line("StepCompleted").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch)
+      .Data("output", e.output).str();
 }
 std::string Describe(const StepFailed& e) {
-  return Line("StepFailed").Num("step", e.step).Num("attempt", e.attempt).Text("code", e.code)
+  return Line("StepFailed").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch)
+      .Text("code", e.code)
       .Text("message", e.message).Flag("retryable", e.retryable).str();
 }
 std::string Describe(const RetryScheduled& e) {
@@ -96,7 +98,7 @@ std::string Describe(const RetryScheduled& e) {
       .Signed("due_unix_us", e.due_unix_us).str();
 }
 std::string Describe(const StepAbandoned& e) {
-  return Line("StepAbandoned").Num("step", e.step).Num("attempt", e.attempt).str();
+  return Line("StepAbandoned").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch).str();
 }
 std::string Describe(const RunPaused& e) {
   return Line("RunPaused").Num("step", e.step).Raw("reason", PauseName(e.reason)).Text("message", e.message).str();

@@ -119,6 +119,10 @@ std::vector<Event> SampleEvents() {
       At(i++, RunFailed{3, "timeout", "step 'cool-down' timed out"}),
       At(i++, ApprovalDecided{1, false, Bytes{}}, Actor{ActorKind::kUser, "Zoë", "acme"}),
       Event{-1, std::nullopt, kSchemaVersion, RunCompleted{}},  // before the epoch, no output
+      // Epochs on attempt outcomes (added to schema version 1 before any release).
+      At(i++, StepCompleted{2, 1, ToBytes("again"), 3}),
+      At(i++, StepFailed{2, 2, "exit_status", "exit 1", true, 3}),
+      At(i++, StepAbandoned{2, 3, 3}),
   };
 }
 
@@ -208,14 +212,15 @@ rc::Gen<StepStarted> GenStepStarted() {
 rc::Gen<StepCompleted> GenStepCompleted() {
   return gen::build<StepCompleted>(gen::set(&StepCompleted::step),
                                    gen::set(&StepCompleted::attempt),
-                                   gen::set(&StepCompleted::output, AnyBytes()));
+                                   gen::set(&StepCompleted::output, AnyBytes()),
+                                   gen::set(&StepCompleted::epoch));
 }
 
 rc::Gen<StepFailed> GenStepFailed() {
   return gen::build<StepFailed>(gen::set(&StepFailed::step), gen::set(&StepFailed::attempt),
                                 gen::set(&StepFailed::code, AnyString()),
                                 gen::set(&StepFailed::message, AnyString()),
-                                gen::set(&StepFailed::retryable));
+                                gen::set(&StepFailed::retryable), gen::set(&StepFailed::epoch));
 }
 
 rc::Gen<RetryScheduled> GenRetryScheduled() {
@@ -226,7 +231,8 @@ rc::Gen<RetryScheduled> GenRetryScheduled() {
 
 rc::Gen<StepAbandoned> GenStepAbandoned() {
   return gen::build<StepAbandoned>(gen::set(&StepAbandoned::step),
-                                   gen::set(&StepAbandoned::attempt));
+                                   gen::set(&StepAbandoned::attempt),
+                                   gen::set(&StepAbandoned::epoch));
 }
 
 rc::Gen<RunPaused> GenRunPaused() {

@@ -86,6 +86,7 @@ struct StepCompleted {
   std::uint32_t step = 0;
   std::uint32_t attempt = 0;
   Bytes output;
+  std::uint32_t epoch = 0;
   friend bool operator==(const StepCompleted&, const StepCompleted&) = default;
 };
 
@@ -95,6 +96,7 @@ struct StepFailed {
   std::string code;
   std::string message;
   bool retryable = true;
+  std::uint32_t epoch = 0;
   friend bool operator==(const StepFailed&, const StepFailed&) = default;
 };
 
@@ -108,6 +110,7 @@ struct RetryScheduled {
 struct StepAbandoned {
   std::uint32_t step = 0;
   std::uint32_t attempt = 0;
+  std::uint32_t epoch = 0;
   friend bool operator==(const StepAbandoned&, const StepAbandoned&) = default;
 };
 

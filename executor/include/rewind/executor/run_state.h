@@ -1,0 +1,126 @@
+// RunState and Evolve: what a run's history means. The one definition of it.
+//
+// Evolve(state, event) applies one event to a run's state; folding a run's
+// events in seq order from an empty state gives the run's state after them.
+// Evolve is pure: no I/O, no clock, no randomness; it never reads an event's
+// timestamp to decide anything (it only records it). The same events give the
+// same state on any machine, at any time. Everything that needs run state —
+// the engine, projections, snapshots, time travel, journal-inspect — folds
+// with this function.
+//
+// Evolve also checks that each event is a valid transition from the state
+// before it (a step can only complete while it runs, a resume only applies to
+// a stopped run, ...). An invalid event is Corruption naming the seq and why;
+// the state is then unchanged. The engine's decider (decide.h) never produces
+// an event that Evolve rejects.
+//
+// Resume semantics (DESIGN §4): a ResumeRequested from step N starts a new
+// epoch of the run. Step N, every step that depends on N transitively, and
+// every step not completed are reset: their epoch becomes the new epoch, their
+// attempt counter restarts at 0 (a fresh retry budget) and their memoized
+// output stops counting. Completed steps outside that set keep their outputs
+// and are never executed again. total_attempts keeps counting for auditors.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rewind/base/bytes.h"
+#include "rewind/base/run_id.h"
+#include "rewind/base/status.h"
+#include "rewind/schemas/events.h"
+
+namespace rwd {
+
+enum class RunStatus : std::uint8_t {
+  kPending,    // no events yet
+  kRunning,    // the engine is driving it
+  kPaused,     // waiting for an approval, a signal or an operator
+  kFailed,
+  kCompleted,
+  kCancelled,
+};
+
+enum class StepStatus : std::uint8_t {
+  kPending,    // not started in this epoch (or waiting for dependencies)
+  kRunning,    // an attempt is in flight
+  kFailed,     // the last attempt failed; the decider retries or fails the run
+  kRetryWait,  // a retry is scheduled for due_unix_us
+  kWaiting,    // an approval, a signal or a durable timer
+  kCompleted,  // output is the memoized result
+  kCancelled,  // was running or waiting when the run was cancelled
+};
+
+std::string_view RunStatusName(RunStatus status);    // "running", ...
+std::string_view StepStatusName(StepStatus status);  // "retry_wait", ...
+
+// The definition a run executes, as recorded in its first event. Shared between
+// states of the same run (folding copies the pointer, not the definition).
+using Definition = std::shared_ptr<const RunStarted>;
+
+// No step: for RunPaused{kManual}, which pauses the run as a whole.
+inline constexpr std::uint32_t kNoStep = 0xFFFFFFFF;
+
+struct StepState {
+  StepStatus status = StepStatus::kPending;
+  std::uint32_t epoch = 0;           // the run epoch this step was last reset in
+  std::uint32_t attempts = 0;        // attempts started in the current epoch
+  std::uint32_t total_attempts = 0;  // attempts ever, across epochs
+  Bytes output;                      // the memoized result when completed
+  std::string error_code;            // of the last failed attempt
+  std::string error_message;
+  bool retryable = true;             // of the last failed attempt
+  std::int64_t due_unix_us = 0;      // retry or timer due time (kRetryWait / sleep kWaiting)
+  friend bool operator==(const StepState&, const StepState&) = default;
+};
+
+struct RunState {
+  RunId run;
+  std::uint64_t seq = 0;  // events folded so far
+  Definition definition;  // null until the first event
+  RunStatus status = RunStatus::kPending;
+  std::uint32_t epoch = 0;  // number of resumes (RunForked counts as one)
+  std::vector<StepState> steps;  // indexed like definition->steps
+  std::uint32_t paused_step = kNoStep;  // which step a kPaused run waits on, if any
+  std::vector<SignalReceived> pending_signals;  // arrived before a step waited for them
+  std::vector<std::string> resume_requests;     // request ids of every resume, in order
+  Bytes output;                                 // RunCompleted's
+  std::string error_code;                       // RunFailed's or RunCancelled's cause
+  std::string error_message;
+  std::optional<RunId> parent;  // set for a fork
+  std::uint64_t parent_seq = 0;
+  std::int64_t started_unix_us = 0;  // recorded times, for people; never decided on
+  std::int64_t updated_unix_us = 0;
+
+  // Terminal or paused: the engine has nothing to do until someone acts.
+  bool Stopped() const {
+    return status != RunStatus::kRunning && status != RunStatus::kPending;
+  }
+
+  // Equality compares definitions by value.
+  friend bool operator==(const RunState& a, const RunState& b);
+};
+
+// Applies `event`, the run's event number state.seq + 1, to `state`.
+// On error (Corruption naming the seq and the rule broken) `state` is unchanged.
+Status Evolve(RunState& state, const Event& event);
+
+// Folds `events` (a run's events from seq 1) into a fresh state.
+Result<RunState> Fold(const RunId& run, std::span<const Event> events);
+
+// Checks a definition: at least one step, non-empty unique ids, dependencies
+// on existing other steps, no cycle. InvalidArgument naming the offending step.
+Status ValidateDefinition(const RunStarted& definition);
+
+// Index of the step with id `id`, or nullopt.
+std::optional<std::uint32_t> FindStep(const RunStarted& definition, std::string_view id);
+
+// The steps a resume from `from` resets: `from`, every step depending on it
+// transitively, and every step not completed. Sorted by index.
+std::vector<std::uint32_t> ResetSet(const RunState& state, std::uint32_t from);
+
+}  // namespace rwd
