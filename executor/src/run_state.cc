@@ -37,7 +37,7 @@ bool operator==(const RunState& a, const RunState& b) {
                                (a.definition && b.definition && *a.definition == *b.definition);
   return same_definition && a.run == b.run && a.seq == b.seq && a.status == b.status &&
          a.epoch == b.epoch && a.steps == b.steps && a.paused_step == b.paused_step &&
-         a.pending_signals == b.pending_signals && a.resume_requests == b.resume_requests &&
+         a.pending_signals == b.pending_signals && a.resumes == b.resumes &&
          a.output == b.output && a.error_code == b.error_code &&
          a.error_message == b.error_message && a.parent == b.parent &&
          a.parent_seq == b.parent_seq && a.started_unix_us == b.started_unix_us &&
@@ -315,7 +315,7 @@ class Transition {
       step.output.clear();
       step.due_unix_us = 0;
     }
-    s_.resume_requests.push_back(b.request_id);
+    s_.resumes.push_back(ResumeRecord{b.request_id, b.from_step, s_.epoch, s_.seq + 1, b.data});
     s_.status = RunStatus::kRunning;
     s_.paused_step = kNoStep;
     s_.output.clear();

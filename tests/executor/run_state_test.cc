@@ -154,7 +154,10 @@ TEST(RunStateTest, ResumeResetsTheStepItsDependentsAndUnfinishedStepsOnly) {
   EXPECT_EQ(s.steps[1].epoch, 1u);
   EXPECT_EQ(s.steps[2].epoch, 1u);  // dependent of b
   EXPECT_EQ(s.steps[0].epoch, 0u);
-  EXPECT_EQ(s.resume_requests, (std::vector<std::string>{"req-1"}));
+  ASSERT_EQ(s.resumes.size(), 1u);
+  EXPECT_EQ(s.resumes[0].request_id, "req-1");
+  EXPECT_EQ(s.resumes[0].seq, s.seq);
+  EXPECT_EQ(s.resumes[0].epoch, 1u);
 }
 
 TEST(RunStateTest, ResumeFromAnEarlierCompletedStepResetsEverythingAfterIt) {

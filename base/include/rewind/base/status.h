@@ -88,16 +88,17 @@ Status StatusOf(const Result<T>& r) {
 
 // Returns the error of a Status or Result expression from the enclosing function
 // (which returns Status or Result<U>).
-#define REWIND_RETURN_IF_ERROR(expr)                                         \
-  do {                                                                       \
-    if (::rwd::Status rewind_status_ = ::rwd::internal::StatusOf(expr); \
-        !rewind_status_.ok())                                                \
-      return ::rwd::Err(std::move(rewind_status_));                       \
+#define REWIND_RETURN_IF_ERROR(expr) \
+  REWIND_RETURN_IF_ERROR_IMPL(REWIND_CONCAT(rewind_status_, __COUNTER__), expr)
+#define REWIND_RETURN_IF_ERROR_IMPL(status, expr)                                          \
+  do {                                                                                     \
+    if (::rwd::Status status = ::rwd::internal::StatusOf(expr); !status.ok())              \
+      return ::rwd::Err(std::move(status));                                                \
   } while (false)
 
 // `REWIND_ASSIGN_OR_RETURN(auto x, MakeX());` binds the value or returns the error.
 #define REWIND_ASSIGN_OR_RETURN(lhs, expr) \
-  REWIND_ASSIGN_OR_RETURN_IMPL(REWIND_CONCAT(rewind_result_, __LINE__), lhs, expr)
+  REWIND_ASSIGN_OR_RETURN_IMPL(REWIND_CONCAT(rewind_result_, __COUNTER__), lhs, expr)
 #define REWIND_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)        \
   auto tmp = (expr);                                        \
   if (!tmp.has_value()) return ::rwd::Err(std::move(tmp).error()); \

@@ -78,6 +78,16 @@ struct StepState {
   friend bool operator==(const StepState&, const StepState&) = default;
 };
 
+// One resume of a run, as its ResumeRequested recorded it.
+struct ResumeRecord {
+  std::string request_id;
+  std::uint32_t from_step = 0;
+  std::uint32_t epoch = 0;  // the epoch it started
+  std::uint64_t seq = 0;    // the seq of its ResumeRequested
+  Bytes data;
+  friend bool operator==(const ResumeRecord&, const ResumeRecord&) = default;
+};
+
 struct RunState {
   RunId run;
   std::uint64_t seq = 0;  // events folded so far
@@ -87,7 +97,7 @@ struct RunState {
   std::vector<StepState> steps;  // indexed like definition->steps
   std::uint32_t paused_step = kNoStep;  // which step a kPaused run waits on, if any
   std::vector<SignalReceived> pending_signals;  // arrived before a step waited for them
-  std::vector<std::string> resume_requests;     // request ids of every resume, in order
+  std::vector<ResumeRecord> resumes;            // every resume, in order
   Bytes output;                                 // RunCompleted's
   std::string error_code;                       // RunFailed's or RunCancelled's cause
   std::string error_message;

@@ -1,0 +1,201 @@
+// Engine: runs workflows durably on a journal.
+//
+// Every transition of a run is an event appended to the journal before it
+// takes effect: a step's handler runs only after its StepStarted is durable,
+// and a step's dependents start only after its completion is durable. The run
+// state is the fold of the run's events (run_state.h); the next actions come
+// from the pure decider (decide.h). Handlers run on a thread pool; all
+// decisions of one run are serialized. Step execution is at-least-once: an
+// attempt in flight when the process dies is recorded as StepAbandoned on the
+// next Open and retried; handlers receive an idempotency key to make their
+// side effects exactly-once.
+//
+// Open recovers by itself: runs left running continue (their due retries and
+// timers keep their recorded due times). One engine process owns a journal
+// for writing; tools read it beside the engine.
+//
+// Every call carries a Principal (tenant, subject, roles). The authorization
+// hook decides what it may do; the default lets anyone in a tenant start,
+// signal and read runs, and requires the "operator" role to resume, approve,
+// reject, pause, cancel and fork. A run of another tenant is NotFound, as if it
+// did not exist. Refusals are logged.
+//
+// Thread-safety: every method may be called from any thread concurrently.
+// Destroying the engine stops new work, asks running handlers to stop (their
+// stop_token) and waits for them; what they return then is not recorded and
+// the attempt is retried after the next Open.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rewind/base/bytes.h"
+#include "rewind/base/run_id.h"
+#include "rewind/base/status.h"
+#include "rewind/executor/run_state.h"
+#include "rewind/executor/workflow.h"
+#include "rewind/journal/journal.h"
+#include "rewind/schemas/events.h"
+
+namespace rwd {
+
+inline constexpr std::string_view kOperatorRole = "operator";
+
+struct Principal {
+  std::string tenant = "default";
+  std::string subject;
+  std::vector<std::string> roles;
+  bool HasRole(std::string_view role) const;
+};
+
+enum class Action { kStart, kRead, kSignal, kResume, kApprove, kPause, kCancel, kFork };
+std::string_view ActionName(Action action);
+
+// Decides whether `who` may do `action` on a run of its own tenant (`run` is
+// null for kStart). Ok or PermissionDenied with a reason.
+using Authorizer = std::function<Status(const Principal& who, Action action, const RunState* run)>;
+Status DefaultAuthorizer(const Principal& who, Action action, const RunState* run);
+
+// Supplies handlers for runs whose workflow was not registered, from the
+// definition the run recorded (the CLI runs workflow files whose commands are
+// recorded in the steps' config). Returns nullptr when it cannot.
+using HandlerResolver = std::function<const Workflow*(const RunStarted& definition)>;
+
+// Called after each durable append of a run, with the events appended and the
+// run's state after them. Runs on the run's serialized context: keep it short.
+using RunObserver =
+    std::function<void(const RunState& state, const std::vector<Event>& appended)>;
+
+struct EngineOptions {
+  JournalOptions journal;
+  std::vector<Workflow> workflows;  // registered before recovery runs
+  HandlerResolver resolve;          // for runs of workflows not registered
+  unsigned handler_threads = 2;     // the pool that runs step handlers
+  // Runs in flight (not stopped) at most; Start waits up to start_wait for room,
+  // then fails with Unavailable.
+  std::size_t max_active_runs = 10'000;
+  std::chrono::milliseconds start_wait{5'000};
+  Authorizer authorize = DefaultAuthorizer;
+  // Microseconds since the Unix epoch. Tests drive time through it.
+  std::function<std::int64_t()> clock;
+  RunObserver observer;
+};
+
+struct StartRequest {
+  std::string workflow;  // a registered workflow's name
+  Bytes input;
+  // Optional. Starting again with the same key (same tenant and workflow)
+  // returns the run the first call started and appends nothing.
+  std::string idempotency_key;
+  Principal actor;
+};
+
+struct ResumeRequest {
+  RunId run;
+  // A step id, or a 1-based index in definition order. Empty: the first step
+  // that is not completed.
+  std::string from_step;
+  Principal actor;
+  std::string reason;
+  // Optional. A request id seen before returns that resume's result and
+  // appends nothing.
+  std::string request_id;
+  Bytes data;                           // handed to handlers as resume_data
+  std::optional<std::uint64_t> expected_seq;  // Conflict unless the run is at this seq
+  bool dry_run = false;                 // preview only: append nothing
+};
+
+struct ResumeResult {
+  std::uint32_t from_step = 0;
+  std::string from_step_id;
+  std::vector<std::string> kept;   // completed steps whose outputs stay memoized
+  std::vector<std::string> reset;  // steps that run again with a fresh budget
+  std::uint32_t epoch = 0;         // the epoch the resume starts (would start)
+  std::uint64_t seq = 0;           // the ResumeRequested's seq (0 for a dry run)
+  bool repeated = false;           // the request id was seen before: nothing appended
+};
+
+struct ForkRequest {
+  RunId run;
+  std::string from_step;  // the step the fork re-runs from (id or 1-based index)
+  std::optional<std::uint64_t> at_seq;  // the parent's state at this seq (default: now)
+  Principal actor;
+};
+
+class Engine {
+ public:
+  // Opens the journal, registers options.workflows and recovers: runs left
+  // running get StepAbandoned for attempts in flight and continue. Errors as
+  // Journal::Open, or InvalidArgument for an invalid workflow.
+  static Result<std::unique_ptr<Engine>> Open(EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Registers (or replaces) a workflow by name, and continues runs of it that
+  // were waiting for their handlers since Open.
+  Status Register(Workflow workflow);
+
+  // Starts a run; returns its id once RunStarted is durable. NotFound for an
+  // unknown workflow; Unavailable when max_active_runs stays full.
+  Result<RunId> Start(const StartRequest& request);
+
+  // Resume from a step (DESIGN §4). Conflict for a running run or a stale
+  // expected_seq; NotFound for an unknown run or step; FailedPrecondition when a
+  // dependency of the step is not completed (named); PermissionDenied.
+  Result<ResumeResult> Resume(const ResumeRequest& request);
+
+  // A new run whose state is the parent's at the chosen point, resumed from
+  // `from_step`; the parent is not touched.
+  Result<RunId> Fork(const ForkRequest& request);
+
+  // Decides the approval gate `step` (id or 1-based index) the run is paused at.
+  // FailedPrecondition when the run is not waiting for that approval.
+  Status Approve(const RunId& run, std::string_view step, const Principal& actor, Bytes data = {});
+  Status Reject(const RunId& run, std::string_view step, const Principal& actor, Bytes data = {});
+
+  // Delivers a signal: completes a signal step waiting for `name`, or is kept
+  // until one waits. FailedPrecondition for a finished run.
+  Status Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& actor);
+
+  // Pauses a running run (attempts in flight finish; nothing new starts) until
+  // it is resumed. Conflict when the run is not running.
+  Status Pause(const RunId& run, const Principal& actor, std::string reason);
+
+  // Cancels a run that has not finished; attempts in flight are asked to stop
+  // and their outcomes are not recorded. Conflict for a finished run.
+  Status Cancel(const RunId& run, const Principal& actor, std::string reason);
+
+  // The run's current state (durable events only).
+  Result<RunState> State(const RunId& run, const Principal& actor);
+  // The state after the first `seq` events (time travel).
+  Result<RunState> StateAt(const RunId& run, std::uint64_t seq, const Principal& actor);
+  // The state right after `step`'s last completion, or right before its first
+  // start if it never completed. FailedPrecondition if it never started.
+  Result<RunState> StateAtStep(const RunId& run, std::string_view step, const Principal& actor);
+
+  // Waits until the run is stopped (completed, failed, cancelled or paused) and
+  // the outcomes of its attempts in flight are recorded (a cancelled run records
+  // none), or `timeout` passes (Unavailable); returns its state then.
+  Result<RunState> Await(const RunId& run, const Principal& actor, std::chrono::milliseconds timeout);
+
+  // The run's events, decoded, from seq 1 (for tools and tests).
+  Result<std::vector<Event>> Events(const RunId& run, const Principal& actor);
+
+  Journal& journal();
+
+ private:
+  class Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Resolves a step reference: an id, or a 1-based index in definition order.
+Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view step);
+
+}  // namespace rwd

@@ -1,0 +1,632 @@
+#include "rewind/executor/engine.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <future>
+
+#include "executor/src/engine_impl.h"
+
+namespace rwd {
+
+namespace asio = boost::asio;
+using engine_internal::Ack;
+using engine_internal::RunActor;
+using engine_internal::Runtime;
+
+bool Principal::HasRole(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+std::string_view ActionName(Action action) {
+  switch (action) {
+    case Action::kStart: return "start";
+    case Action::kRead: return "read";
+    case Action::kSignal: return "signal";
+    case Action::kResume: return "resume";
+    case Action::kApprove: return "approve";
+    case Action::kPause: return "pause";
+    case Action::kCancel: return "cancel";
+    case Action::kFork: return "fork";
+  }
+  return "unknown";
+}
+
+Status DefaultAuthorizer(const Principal& who, Action action, const RunState*) {
+  switch (action) {
+    case Action::kStart:
+    case Action::kRead:
+    case Action::kSignal:
+      return Status::Ok();
+    default:
+      if (who.HasRole(kOperatorRole)) return Status::Ok();
+      return Status(Code::kPermissionDenied, "'" + who.subject + "' needs the operator role to " +
+                                                 std::string(ActionName(action)) + " runs");
+  }
+}
+
+Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view step) {
+  if (auto index = FindStep(definition, step)) return *index;
+  std::uint32_t n = 0;
+  const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), n);
+  if (ec == std::errc() && end == step.data() + step.size() && n >= 1 && n <= definition.steps.size()) {
+    return n - 1;
+  }
+  return Err(Code::kNotFound, "workflow '" + definition.workflow + "' has no step '" + std::string(step) +
+                                  "' (give a step id or a 1-based index up to " +
+                                  std::to_string(definition.steps.size()) + ")");
+}
+
+namespace engine_internal {
+namespace {
+
+std::int64_t SystemNowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+RunState NewRunState(const RunId& run) {
+  RunState state;
+  state.run = run;
+  return state;
+}
+
+Actor ActorOf(const Principal& who) { return Actor{ActorKind::kUser, who.subject, who.tenant}; }
+
+std::vector<std::string> StepIds(const RunStarted& def, const std::vector<std::uint32_t>& steps) {
+  std::vector<std::string> out;
+  for (std::uint32_t s : steps) out.push_back(def.steps[s].id);
+  return out;
+}
+
+// A keyed start always maps to the same run id, so a repeated start finds the
+// run instead of needing an index of keys.
+RunId KeyedRunId(const std::string& tenant, const std::string& workflow, const std::string& key) {
+  const std::string material = tenant + '\0' + workflow + '\0' + key;
+  const Hash h = Sha256(AsBytes(material));
+  RunId::Bytes bytes{};
+  std::copy_n(h.begin(), RunId::kSize, bytes.begin());
+  return RunId(bytes);
+}
+
+Result<std::vector<Event>> ReadEvents(const Journal& journal, const RunId& run, std::uint64_t to_seq) {
+  std::vector<Event> events;
+  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, to_seq, [&](const EventRecord& r) -> Status {
+    auto event = Decode(r.payload);
+    if (!event.has_value()) {
+      return event.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
+    }
+    events.push_back(std::move(*event));
+    return Status::Ok();
+  }));
+  return events;
+}
+
+Result<RunState> LoadState(const Journal& journal, const RunId& run, std::uint64_t to_seq = Journal::kEnd) {
+  RunState state;
+  state.run = run;
+  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, to_seq, [&](const EventRecord& r) -> Status {
+    auto event = Decode(r.payload);
+    if (!event.has_value()) {
+      return event.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
+    }
+    return Evolve(state, *event);
+  }));
+  return state;
+}
+
+}  // namespace
+
+Runtime::Runtime(EngineOptions options) : options_(std::move(options)) {
+  if (!options_.clock) options_.clock = SystemNowUs;
+  if (!options_.authorize) options_.authorize = DefaultAuthorizer;
+}
+
+Runtime::~Runtime() {
+  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [run, actor] : actors_) asio::post(actor->strand(), [actor] { actor->StopAttempts(); });
+  }
+  room_.notify_all();
+  if (pool_) pool_->join();
+  work_.reset();
+  io_.stop();
+  for (auto& t : io_threads_) t.join();
+  journal_.reset();  // completes queued appends
+}
+
+Status Runtime::Open() {
+  REWIND_ASSIGN_OR_RETURN(journal_, Journal::Open(options_.journal));
+  for (Workflow& w : options_.workflows) {
+    REWIND_RETURN_IF_ERROR(Register(std::move(w)));
+  }
+  options_.workflows.clear();
+  work_.emplace(io_.get_executor());
+  io_threads_.emplace_back([this] { io_.run(); });
+  pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
+  return Recover();
+}
+
+void Runtime::RunHandler(std::function<void()> work) { asio::post(*pool_, std::move(work)); }
+
+void Runtime::Appended(RunActor& actor, const std::vector<Event>& events) {
+  Track(actor);
+  if (options_.observer) options_.observer(actor.state(), events);
+}
+
+void Runtime::Track(RunActor& actor) {
+  const bool running = !actor.state().Stopped() && !actor.broken();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counted_.find(actor.state().run);
+  if (running && it == counted_.end()) {
+    counted_.emplace(actor.state().run, true);
+    ++active_;
+  } else if (!running && it != counted_.end()) {
+    counted_.erase(it);
+    --active_;
+    room_.notify_all();
+  }
+}
+
+void Runtime::MaybeEvict(const std::shared_ptr<RunActor>& actor) {
+  if (!actor->Idle() || !(actor->state().Stopped() || actor->broken())) return;
+  Track(*actor);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = actors_.find(actor->state().run);
+  if (it != actors_.end() && it->second == actor) actors_.erase(it);
+}
+
+const Workflow* Runtime::FindWorkflow(const RunStarted& definition) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = workflows_.find(definition.workflow);
+    if (it != workflows_.end() && it->second.definition.steps == definition.steps) {
+      return it->second.workflow.get();
+    }
+  }
+  return options_.resolve ? options_.resolve(definition) : nullptr;
+}
+
+Status Runtime::Register(Workflow workflow) {
+  REWIND_ASSIGN_OR_RETURN(RunStarted definition, workflow.Definition());
+  const std::string name = workflow.name();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    workflows_[name] = Registered{std::make_unique<Workflow>(std::move(workflow)), std::move(definition)};
+  }
+  // Runs of this workflow that could not continue at Open continue now.
+  return journal_ ? Recover() : Status::Ok();
+}
+
+Status Runtime::Recover() {
+  std::vector<RunId> candidates;
+  REWIND_RETURN_IF_ERROR(journal_->ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (actors_.count(run) != 0) return Status::Ok();
+    }
+    // Only the last event is read to skip the runs that are done or waiting.
+    std::optional<EventBody> last;
+    REWIND_RETURN_IF_ERROR(journal_->ReadRun(run, last_seq, last_seq, [&](const EventRecord& r) -> Status {
+      REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
+      last = std::move(e.body);
+      return Status::Ok();
+    }));
+    if (last && (std::holds_alternative<RunCompleted>(*last) || std::holds_alternative<RunFailed>(*last) ||
+                 std::holds_alternative<RunCancelled>(*last) || std::holds_alternative<RunPaused>(*last))) {
+      return Status::Ok();
+    }
+    candidates.push_back(run);
+    return Status::Ok();
+  }));
+  for (const RunId& run : candidates) {
+    REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(*journal_, run));
+    if (state.Stopped()) continue;
+    const Workflow* workflow = FindWorkflow(*state.definition);
+    if (workflow == nullptr) {
+      spdlog::warn("run={} workflow={} waits for its workflow to be registered", run.ToString(),
+                   state.definition->workflow);
+      continue;
+    }
+    auto actor = std::make_shared<RunActor>(*this, std::move(state), workflow);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!actors_.emplace(run, actor).second) continue;
+    }
+    Track(*actor);
+    asio::post(actor->strand(), [this, actor] {
+      const RunState& s = actor->working();
+      std::vector<StepAbandoned> abandoned;
+      for (std::uint32_t i = 0; i < s.steps.size(); ++i) {
+        if (s.steps[i].status == StepStatus::kRunning) {
+          abandoned.push_back(StepAbandoned{i, s.steps[i].attempts, s.steps[i].epoch});
+        }
+      }
+      for (const StepAbandoned& a : abandoned) {
+        spdlog::info("run={} step={} attempt={} abandoned by a crash; recovering", s.run.ToString(),
+                     s.definition->steps[a.step].id, a.attempt);
+        (void)actor->Accept(Event{Now(), std::nullopt, kSchemaVersion, a}, [](const Status&) {});
+      }
+      actor->Drive();
+    });
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<RunActor>> Runtime::Actor(const RunId& run) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = actors_.find(run); it != actors_.end()) return it->second;
+  }
+  auto state = LoadState(*journal_, run);
+  if (!state.has_value()) return Err(state.error());
+  const Workflow* workflow = FindWorkflow(*state->definition);
+  auto actor = std::make_shared<RunActor>(*this, std::move(*state), workflow);
+  std::lock_guard<std::mutex> lock(mu_);
+  return actors_.emplace(run, actor).first->second;  // another thread may have loaded it first
+}
+
+template <typename T>
+T Runtime::OnStrand(const std::shared_ptr<RunActor>& actor, std::function<T()> fn) {
+  std::promise<T> promise;
+  asio::post(actor->strand(), [&] { promise.set_value(fn()); });
+  return promise.get_future().get();
+}
+
+Status Runtime::Refused(const Principal& who, Action action, const RunId& run, Status why) {
+  spdlog::warn("refused {} of run={} by subject='{}' tenant='{}': {}", ActionName(action), run.ToString(),
+               who.subject, who.tenant, why.message());
+  return why;
+}
+
+Result<std::shared_ptr<RunActor>> Runtime::Authorized(const RunId& run, const Principal& who, Action action) {
+  auto actor = Actor(run);
+  if (!actor.has_value()) return Err(actor.error());
+  Status verdict = OnStrand<Status>(*actor, [&]() -> Status {
+    const RunState& s = (*actor)->state();
+    if (s.definition->tenant != who.tenant) {
+      return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
+    }
+    return options_.authorize(who, action, &s);
+  });
+  if (!verdict.ok()) {
+    MaybeEvictLater(*actor);
+    return Err(Refused(who, action, run, std::move(verdict)));
+  }
+  return actor;
+}
+
+void Runtime::MaybeEvictLater(const std::shared_ptr<RunActor>& actor) {
+  asio::post(actor->strand(), [this, actor] { MaybeEvict(actor); });
+}
+
+Status Runtime::Submit(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept) {
+  auto done = std::make_shared<std::promise<Status>>();
+  asio::post(actor->strand(), [actor, accept = std::move(accept), done] {
+    Status s = accept(*actor, [done](const Status& durable) { done->set_value(durable); });
+    if (!s.ok()) {
+      done->set_value(s);
+      actor->Drive();  // nothing queued by us; lets an idle actor be forgotten
+      return;
+    }
+    actor->Drive();
+  });
+  return done->get_future().get();
+}
+
+Result<RunId> Runtime::Start(const StartRequest& request) {
+  if (Status s = options_.authorize(request.actor, Action::kStart, nullptr); !s.ok()) {
+    return Err(Refused(request.actor, Action::kStart, RunId(), std::move(s)));
+  }
+  RunStarted started;
+  const Workflow* workflow = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = workflows_.find(request.workflow);
+    if (it == workflows_.end()) return Err(Code::kNotFound, "workflow '" + request.workflow + "' is not registered");
+    started = it->second.definition;
+    workflow = it->second.workflow.get();
+  }
+  started.input = request.input;
+  started.tenant = request.actor.tenant;
+  started.idempotency_key = request.idempotency_key;
+  const RunId run = request.idempotency_key.empty()
+                        ? RunId::New()
+                        : KeyedRunId(request.actor.tenant, request.workflow, request.idempotency_key);
+  if (!request.idempotency_key.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (actors_.count(run) != 0) return run;  // the same start, still in flight
+    }
+    if (journal_->Head(run).has_value()) return run;  // started before
+  }
+  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), workflow);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!room_.wait_for(lock, options_.start_wait,
+                        [&] { return active_ < options_.max_active_runs || stopping_; }) ||
+        stopping_) {
+      return Err(Code::kUnavailable, "the engine is at its limit of " +
+                                         std::to_string(options_.max_active_runs) + " active runs");
+    }
+    if (!actors_.emplace(run, actor).second) return run;
+    counted_.emplace(run, true);
+    ++active_;
+  }
+  const Status durable = Submit(actor, [&](RunActor& a, Ack ack) {
+    return a.Accept(Event{Now(), ActorOf(request.actor), kSchemaVersion, started}, std::move(ack));
+  });
+  if (!durable.ok()) return Err(durable);
+  return run;
+}
+
+Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(request.run, request.actor, Action::kResume));
+  ResumeResult result;
+  auto done = std::make_shared<std::promise<Status>>();
+  auto future = done->get_future();
+  asio::post(actor->strand(), [&, actor, done] {
+    auto finish = [&](Status s) {
+      done->set_value(std::move(s));
+      actor->Drive();
+    };
+    const RunState& w = actor->working();
+    const RunStarted& def = *w.definition;
+    if (!request.request_id.empty()) {
+      for (const ResumeRecord& r : w.resumes) {
+        if (r.request_id != request.request_id) continue;
+        result = ResumeResult{r.from_step, def.steps[r.from_step].id, {}, {}, r.epoch, r.seq, true};
+        return finish(Status::Ok());
+      }
+    }
+    if (!w.Stopped()) {
+      return finish(Status(Code::kConflict, "run " + w.run.ToString() + " is " +
+                                                std::string(RunStatusName(w.status)) +
+                                                "; only failed, paused, cancelled or completed runs resume"));
+    }
+    if (request.expected_seq && *request.expected_seq != w.seq) {
+      return finish(Status(Code::kConflict, "run " + w.run.ToString() + " is at seq " + std::to_string(w.seq) +
+                                                ", not the expected " + std::to_string(*request.expected_seq)));
+    }
+    std::uint32_t from = 0;
+    if (request.from_step.empty()) {
+      while (from < w.steps.size() && w.steps[from].status == StepStatus::kCompleted) ++from;
+      if (from == w.steps.size()) {
+        return finish(Status(Code::kFailedPrecondition,
+                             "every step of run " + w.run.ToString() + " completed; name a step to re-run"));
+      }
+    } else {
+      auto resolved = ResolveStep(def, request.from_step);
+      if (!resolved.has_value()) return finish(resolved.error());
+      from = *resolved;
+    }
+    for (std::uint32_t dep : def.steps[from].depends_on) {
+      if (w.steps[dep].status != StepStatus::kCompleted) {
+        return finish(Status(Code::kFailedPrecondition,
+                             "step '" + def.steps[from].id + "' depends on step '" + def.steps[dep].id +
+                                 "', which is " + std::string(StepStatusName(w.steps[dep].status)) +
+                                 "; resume from '" + def.steps[dep].id + "' instead"));
+      }
+    }
+    const std::vector<std::uint32_t> reset = ResetSet(w, from);
+    std::vector<std::uint32_t> kept;
+    for (std::uint32_t i = 0; i < w.steps.size(); ++i) {
+      if (!std::binary_search(reset.begin(), reset.end(), i)) kept.push_back(i);
+    }
+    result = ResumeResult{from, def.steps[from].id, StepIds(def, kept), StepIds(def, reset), w.epoch + 1, 0, false};
+    if (request.dry_run) return finish(Status::Ok());
+    const std::string request_id = request.request_id.empty() ? RunId::New().ToString() : request.request_id;
+    Status s = actor->Accept(
+        Event{Now(), ActorOf(request.actor), kSchemaVersion,
+              ResumeRequested{from, request.reason, request_id, request.data}},
+        [done](const Status& durable) { done->set_value(durable); });
+    if (!s.ok()) return finish(std::move(s));
+    result.seq = actor->working().seq;
+    actor->Drive();
+  });
+  REWIND_RETURN_IF_ERROR(future.get());
+  spdlog::info("run={} resumed from step='{}' by subject='{}' epoch={}{}", request.run.ToString(),
+               result.from_step_id, request.actor.subject, result.epoch,
+               request.dry_run ? " (dry run)" : result.repeated ? " (repeated request)" : "");
+  return result;
+}
+
+Result<RunId> Runtime::Fork(const ForkRequest& request) {
+  REWIND_ASSIGN_OR_RETURN(auto parent, Authorized(request.run, request.actor, Action::kFork));
+  MaybeEvictLater(parent);
+  REWIND_ASSIGN_OR_RETURN(RunState at, StateAt(request.run, request.at_seq.value_or(Journal::kEnd), request.actor));
+  const RunStarted& def = *at.definition;
+  REWIND_ASSIGN_OR_RETURN(std::uint32_t from, ResolveStep(def, request.from_step));
+  for (std::uint32_t dep : def.steps[from].depends_on) {
+    if (at.steps[dep].status != StepStatus::kCompleted) {
+      return Err(Code::kFailedPrecondition, "step '" + def.steps[from].id + "' depends on step '" +
+                                                def.steps[dep].id + "', which had not completed at seq " +
+                                                std::to_string(at.seq));
+    }
+  }
+  const std::vector<std::uint32_t> reset = ResetSet(at, from);
+  RunForked fork{request.run, at.seq, from, def, {}};
+  for (std::uint32_t i = 0; i < at.steps.size(); ++i) {
+    if (!std::binary_search(reset.begin(), reset.end(), i)) fork.kept.push_back(StepOutput{i, at.steps[i].output});
+  }
+  const RunId run = RunId::New();
+  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), FindWorkflow(def));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    actors_.emplace(run, actor);
+    counted_.emplace(run, true);
+    ++active_;
+  }
+  REWIND_RETURN_IF_ERROR(Submit(actor, [&](RunActor& a, Ack ack) {
+    return a.Accept(Event{Now(), ActorOf(request.actor), kSchemaVersion, fork}, std::move(ack));
+  }));
+  spdlog::info("run={} forked from run={} seq={} at step='{}' by subject='{}'", run.ToString(),
+               request.run.ToString(), at.seq, def.steps[from].id, request.actor.subject);
+  return run;
+}
+
+Status Runtime::DecideApproval(const RunId& run, std::string_view step, const Principal& who, bool approved,
+                               Bytes data) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kApprove));
+  return Submit(actor, [&](RunActor& a, Ack ack) -> Status {
+    const RunState& w = a.working();
+    REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*w.definition, step));
+    if (w.status != RunStatus::kPaused || w.paused_step != index) {
+      return Status(Code::kFailedPrecondition, "run " + run.ToString() + " is not waiting for approval of step '" +
+                                                   w.definition->steps[index].id + "'");
+    }
+    return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, ApprovalDecided{index, approved, std::move(data)}},
+                    std::move(ack), Code::kFailedPrecondition);
+  });
+}
+
+Status Runtime::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& who) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kSignal));
+  return Submit(actor, [&](RunActor& a, Ack ack) {
+    return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, SignalReceived{std::string(name), std::move(payload)}},
+                    std::move(ack), Code::kFailedPrecondition);
+  });
+}
+
+Status Runtime::Pause(const RunId& run, const Principal& who, std::string reason) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kPause));
+  return Submit(actor, [&](RunActor& a, Ack ack) {
+    return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, RunPaused{kNoStep, PauseReason::kManual, reason}},
+                    std::move(ack));
+  });
+}
+
+Status Runtime::Cancel(const RunId& run, const Principal& who, std::string reason) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kCancel));
+  return Submit(actor, [&](RunActor& a, Ack ack) -> Status {
+    REWIND_RETURN_IF_ERROR(
+        a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, CancelRequested{reason}}, [](const Status&) {}));
+    REWIND_RETURN_IF_ERROR(a.Accept(Event{Now(), std::nullopt, kSchemaVersion, RunCancelled{reason}}, std::move(ack)));
+    a.StopAttempts();
+    return Status::Ok();
+  });
+}
+
+Result<RunState> Runtime::State(const RunId& run, const Principal& who) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
+  RunState state = OnStrand<RunState>(actor, [&] { return actor->state(); });
+  MaybeEvictLater(actor);
+  return state;
+}
+
+Result<RunState> Runtime::StateAt(const RunId& run, std::uint64_t seq, const Principal& who) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
+  MaybeEvictLater(actor);
+  REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(*journal_, run, seq));
+  if (seq != Journal::kEnd && state.seq < seq) {
+    return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(state.seq) +
+                                    " events; there is no seq " + std::to_string(seq));
+  }
+  return state;
+}
+
+Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, const Principal& who) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
+  MaybeEvictLater(actor);
+  REWIND_ASSIGN_OR_RETURN(std::vector<Event> events, ReadEvents(*journal_, run, Journal::kEnd));
+  RunState state;
+  state.run = run;
+  REWIND_RETURN_IF_ERROR(Evolve(state, events.front()));
+  REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*state.definition, step));
+  std::uint64_t last_completion = 0, first_start = 0;
+  for (std::uint64_t i = 0; i < events.size(); ++i) {
+    const EventBody& b = events[i].body;
+    if (auto* c = std::get_if<StepCompleted>(&b); c && c->step == index) last_completion = i + 1;
+    if (auto* s = std::get_if<StepStarted>(&b); s && s->step == index && first_start == 0) first_start = i + 1;
+    if (auto* a = std::get_if<ApprovalDecided>(&b); a && a->step == index && a->approved) last_completion = i + 1;
+    if (auto* t = std::get_if<TimerFired>(&b); t && t->step == index) last_completion = i + 1;
+    if (auto* r = std::get_if<RunPaused>(&b); r && r->step == index && first_start == 0) first_start = i + 1;
+    if (auto* t = std::get_if<TimerScheduled>(&b); t && t->step == index && first_start == 0) first_start = i + 1;
+  }
+  if (last_completion == 0 && first_start == 0) {
+    return Err(Code::kFailedPrecondition, "step '" + state.definition->steps[index].id +
+                                              "' never started in run " + run.ToString());
+  }
+  const std::uint64_t seq = last_completion != 0 ? last_completion : first_start - 1;
+  return Fold(run, std::span<const Event>(events.data(), seq));
+}
+
+Result<RunState> Runtime::Await(const RunId& run, const Principal& who, std::chrono::milliseconds timeout) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
+  auto done = std::make_shared<std::promise<RunState>>();
+  auto future = done->get_future();
+  asio::post(actor->strand(), [actor, done] {
+    actor->OnStopped([done](const RunState& s) { done->set_value(s); });
+  });
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    return Err(Code::kUnavailable, "run " + run.ToString() + " is still running after " +
+                                       std::to_string(timeout.count()) + " ms");
+  }
+  RunState state = future.get();
+  MaybeEvictLater(actor);
+  return state;
+}
+
+Result<std::vector<Event>> Runtime::Events(const RunId& run, const Principal& who) {
+  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
+  MaybeEvictLater(actor);
+  return ReadEvents(*journal_, run, Journal::kEnd);
+}
+
+}  // namespace engine_internal
+
+// ---------------------------------------------------------------- Engine
+
+class Engine::Impl : public Runtime {
+  using Runtime::Runtime;
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  REWIND_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Status Engine::Register(Workflow workflow) { return impl_->Register(std::move(workflow)); }
+Result<RunId> Engine::Start(const StartRequest& request) { return impl_->Start(request); }
+Result<ResumeResult> Engine::Resume(const ResumeRequest& request) { return impl_->Resume(request); }
+Result<RunId> Engine::Fork(const ForkRequest& request) { return impl_->Fork(request); }
+Status Engine::Approve(const RunId& run, std::string_view step, const Principal& actor, Bytes data) {
+  return impl_->DecideApproval(run, step, actor, true, std::move(data));
+}
+Status Engine::Reject(const RunId& run, std::string_view step, const Principal& actor, Bytes data) {
+  return impl_->DecideApproval(run, step, actor, false, std::move(data));
+}
+Status Engine::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& actor) {
+  return impl_->Signal(run, name, std::move(payload), actor);
+}
+Status Engine::Pause(const RunId& run, const Principal& actor, std::string reason) {
+  return impl_->Pause(run, actor, std::move(reason));
+}
+Status Engine::Cancel(const RunId& run, const Principal& actor, std::string reason) {
+  return impl_->Cancel(run, actor, std::move(reason));
+}
+Result<RunState> Engine::State(const RunId& run, const Principal& actor) { return impl_->State(run, actor); }
+Result<RunState> Engine::StateAt(const RunId& run, std::uint64_t seq, const Principal& actor) {
+  return impl_->StateAt(run, seq, actor);
+}
+Result<RunState> Engine::StateAtStep(const RunId& run, std::string_view step, const Principal& actor) {
+  return impl_->StateAtStep(run, step, actor);
+}
+Result<RunState> Engine::Await(const RunId& run, const Principal& actor, std::chrono::milliseconds timeout) {
+  return impl_->Await(run, actor, timeout);
+}
+Result<std::vector<Event>> Engine::Events(const RunId& run, const Principal& actor) {
+  return impl_->Events(run, actor);
+}
+Journal& Engine::journal() { return impl_->journal(); }
+
+}  // namespace rwd

@@ -1,0 +1,102 @@
+// Runtime: the engine's shared machinery (Engine::Impl).
+//
+// Owns the journal, the registry of workflows, the io_context whose threads
+// run the actors' strands and timers, the thread pool that runs step
+// handlers, and the map of live actors (one per run with anything going on).
+// Actors are created on demand by loading a run from the journal and are
+// forgotten once idle and stopped; the journal is the only source of truth.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "executor/src/run_actor.h"
+#include "rewind/executor/engine.h"
+
+namespace rwd::engine_internal {
+
+struct Registered {
+  std::unique_ptr<Workflow> workflow;  // stable address: actors keep a pointer
+  RunStarted definition;               // without input, tenant or key
+};
+
+class Runtime {
+ public:
+  explicit Runtime(EngineOptions options);
+  ~Runtime();
+  Status Open();
+
+  // --- for actors ---
+  boost::asio::io_context& io() { return io_; }
+  Journal& journal() { return *journal_; }
+  std::int64_t Now() const { return options_.clock(); }
+  // Runs `work` on the handler pool.
+  void RunHandler(std::function<void()> work);
+  // After each durable append of `actor` (on its strand).
+  void Appended(RunActor& actor, const std::vector<Event>& events);
+  // When `actor` may be forgotten (on its strand).
+  void MaybeEvict(const std::shared_ptr<RunActor>& actor);
+  // The same, from any thread.
+  void MaybeEvictLater(const std::shared_ptr<RunActor>& actor);
+  bool stopping() const { return stopping_.load(); }
+
+  // --- the Engine API ---
+  Status Register(Workflow workflow);
+  Result<RunId> Start(const StartRequest& request);
+  Result<ResumeResult> Resume(const ResumeRequest& request);
+  Result<RunId> Fork(const ForkRequest& request);
+  Status DecideApproval(const RunId& run, std::string_view step, const Principal& actor, bool approved,
+                        Bytes data);
+  Status Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& actor);
+  Status Pause(const RunId& run, const Principal& actor, std::string reason);
+  Status Cancel(const RunId& run, const Principal& actor, std::string reason);
+  Result<RunState> State(const RunId& run, const Principal& actor);
+  Result<RunState> StateAt(const RunId& run, std::uint64_t seq, const Principal& actor);
+  Result<RunState> StateAtStep(const RunId& run, std::string_view step, const Principal& actor);
+  Result<RunState> Await(const RunId& run, const Principal& actor, std::chrono::milliseconds timeout);
+  Result<std::vector<Event>> Events(const RunId& run, const Principal& actor);
+
+ private:
+  // The live actor of `run`, loading the run from the journal if needed.
+  // NotFound for an unknown run.
+  Result<std::shared_ptr<RunActor>> Actor(const RunId& run);
+  // Loads and checks tenant and permission for `action`; NotFound for another
+  // tenant's run, PermissionDenied when the authorizer refuses (both logged).
+  Result<std::shared_ptr<RunActor>> Authorized(const RunId& run, const Principal& who, Action action);
+  // Runs `fn` on the actor's strand and waits for its result.
+  template <typename T>
+  T OnStrand(const std::shared_ptr<RunActor>& actor, std::function<T()> fn);
+  // Accepts `event` on the actor and waits until it is durable.
+  Status Submit(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept);
+  const Workflow* FindWorkflow(const RunStarted& definition);
+  Status Recover();
+  void Track(RunActor& actor);  // keeps the count of active runs
+  Status Refused(const Principal& who, Action action, const RunId& run, Status why);
+
+  EngineOptions options_;
+  std::unique_ptr<Journal> journal_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> io_threads_;
+  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mu_;  // guards what follows
+  std::map<std::string, Registered> workflows_;
+  std::unordered_map<RunId, std::shared_ptr<RunActor>> actors_;
+  std::unordered_map<RunId, bool> counted_;  // runs counted as active
+  std::size_t active_ = 0;
+  std::condition_variable room_;  // signalled when active_ drops
+};
+
+}  // namespace rwd::engine_internal

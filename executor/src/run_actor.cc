@@ -1,0 +1,217 @@
+#include "executor/src/run_actor.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "executor/src/engine_impl.h"
+
+namespace rwd::engine_internal {
+
+namespace asio = boost::asio;
+
+RunActor::RunActor(Runtime& runtime, RunState state, const Workflow* workflow)
+    : runtime_(runtime),
+      strand_(asio::make_strand(runtime.io())),
+      state_(std::move(state)),
+      working_(state_),
+      workflow_(workflow),
+      wake_(strand_) {}
+
+bool RunActor::Idle() const {
+  return !appending_ && pending_.empty() && in_flight_.empty() && waiters_.empty() && !wake_at_;
+}
+
+Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
+  if (broken_) return Status(Code::kUnavailable, "run " + state_.run.ToString() + " cannot be written now");
+  if (Status s = Evolve(working_, event); !s.ok()) {
+    // Evolve explains in terms of the journal ("seq 12: ..."); the caller asked
+    // for something the run no longer allows.
+    return Status(refused_code, s.message());
+  }
+  pending_.push_back(std::move(event));
+  acks_.push_back(std::move(ack));
+  return Status::Ok();
+}
+
+void RunActor::Drive() {
+  if (appending_ || broken_ || runtime_.stopping()) return;
+  const std::int64_t now = runtime_.Now();
+  auto plan = Plan(working_, now);
+  if (!plan.has_value()) return Break(plan.error());
+  std::vector<Event> events = std::move(pending_);
+  pending_.clear();
+  for (EventBody& body : plan->events) events.push_back(Event{now, std::nullopt, kSchemaVersion, std::move(body)});
+  if (events.empty()) {
+    ScheduleWake(plan->wake_unix_us);
+    NotifyIfStopped();
+    runtime_.MaybeEvict(shared_from_this());
+    return;
+  }
+  std::vector<Bytes> payloads;
+  payloads.reserve(events.size());
+  for (const Event& e : events) payloads.push_back(Encode(e));
+  appending_ = true;
+  runtime_.journal().AppendAsync(
+      state_.run, state_.seq, std::move(payloads),
+      [self = shared_from_this(), events = std::move(events), acks = std::move(acks_),
+       dispatch = std::move(plan->dispatch), wake = plan->wake_unix_us](Result<AppendResult> r) mutable {
+        asio::post(self->strand_, [self, r = std::move(r), events = std::move(events),
+                                   acks = std::move(acks), dispatch = std::move(dispatch), wake]() mutable {
+          self->OnAppended(std::move(r), std::move(events), std::move(acks), std::move(dispatch), wake);
+        });
+      });
+  acks_.clear();
+}
+
+void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events, std::vector<Ack> acks,
+                          std::vector<std::uint32_t> dispatch, std::optional<std::int64_t> wake) {
+  appending_ = false;
+  if (!result.has_value()) {
+    for (Ack& ack : acks) ack(result.error());
+    return Break(result.error());
+  }
+  for (const Event& e : events) {
+    if (Status s = Evolve(state_, e); !s.ok()) return Break(Status(Code::kInternal, s.message()));
+  }
+  runtime_.Appended(*this, events);
+  for (Ack& ack : acks) ack(Status::Ok());
+  for (std::uint32_t step : dispatch) Dispatch(step);
+  ScheduleWake(wake);
+  NotifyIfStopped();
+  Drive();
+}
+
+void RunActor::Dispatch(std::uint32_t index) {
+  const StepState& step = state_.steps[index];
+  const StepDef& def = state_.definition->steps[index];
+  const StepHandler* handler = workflow_ != nullptr ? workflow_->handler(index) : nullptr;
+  Attempt& attempt = in_flight_[index];
+  attempt = Attempt{step.epoch, step.attempts, std::stop_source(), nullptr};
+  if (def.timeout_ms > 0) {
+    attempt.timeout = std::make_unique<asio::steady_timer>(strand_, std::chrono::milliseconds(def.timeout_ms));
+    attempt.timeout->async_wait([self = shared_from_this(), index, epoch = step.epoch,
+                                 n = step.attempts](const boost::system::error_code& ec) {
+      if (!ec) self->OnTimeout(index, epoch, n);
+    });
+  }
+  // Everything the handler reads is copied: it runs on another thread.
+  auto context = std::make_shared<StepContext>();
+  auto dependencies = std::make_shared<std::map<std::string, Bytes>>();
+  for (std::uint32_t dep : def.depends_on) {
+    (*dependencies)[state_.definition->steps[dep].id] = state_.steps[dep].output;
+  }
+  auto input = std::make_shared<Bytes>(state_.definition->input);
+  auto resume_data = std::make_shared<Bytes>(state_.resumes.empty() ? Bytes() : state_.resumes.back().data);
+  context->run = state_.run;
+  context->step = &def;  // the definition is immutable and shared; the actor outlives the call
+  context->index = index;
+  context->epoch = step.epoch;
+  context->attempt = step.attempts;
+  context->idempotency_key = IdempotencyKey(state_.run, def, step.epoch, step.attempts);
+  context->input = *input;
+  context->dependencies = dependencies.get();
+  context->resume_data = *resume_data;
+  context->stop = attempt.stop.get_token();
+  runtime_.RunHandler([self = shared_from_this(), definition = state_.definition, context, dependencies,
+                       input, resume_data, handler] {
+    Result<Bytes> result = Err(Code::kFailedPrecondition,
+                               "no handler for step '" + context->step->id + "' of workflow '" +
+                                   definition->workflow + "' (is the workflow registered?)");
+    if (handler != nullptr) {
+      try {
+        result = (*handler)(*context);
+      } catch (const std::exception& e) {
+        result = Err(Code::kInternal, std::string("handler threw: ") + e.what());
+      } catch (...) {
+        result = Err(Code::kInternal, "handler threw a non-standard exception");
+      }
+    }
+    asio::post(self->strand_, [self, index = context->index, epoch = context->epoch,
+                               attempt = context->attempt, result = std::move(result)]() mutable {
+      self->OnOutcome(index, epoch, attempt, std::move(result));
+    });
+  });
+}
+
+void RunActor::OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result) {
+  auto it = in_flight_.find(step);
+  if (it == in_flight_.end() || it->second.epoch != epoch || it->second.attempt != attempt) return;
+  in_flight_.erase(it);  // also cancels its timeout timer
+  Event outcome{runtime_.Now(), std::nullopt, kSchemaVersion, {}};
+  if (result.has_value()) {
+    outcome.body = StepCompleted{step, attempt, std::move(*result), epoch};
+  } else {
+    const Status& e = result.error();
+    outcome.body = StepFailed{step, attempt, std::string(CodeName(e.code())), e.message(),
+                              !IsPermanentFailure(e.code()), epoch};
+  }
+  // Refused when the attempt no longer counts (cancelled or reset meanwhile).
+  if (Status s = Accept(std::move(outcome), [](const Status&) {}); !s.ok()) {
+    spdlog::debug("run={} step={} attempt={} outcome dropped: {}", state_.run.ToString(), step, attempt,
+                  s.message());
+  }
+  Drive();
+}
+
+void RunActor::OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt) {
+  auto it = in_flight_.find(step);
+  if (it == in_flight_.end() || it->second.epoch != epoch || it->second.attempt != attempt) return;
+  it->second.stop.request_stop();
+  const std::uint32_t timeout_ms = state_.definition->steps[step].timeout_ms;
+  OnOutcome(step, epoch, attempt,
+            Err(Code::kUnavailable, "timed out after " + std::to_string(timeout_ms) + " ms"));
+}
+
+void RunActor::ScheduleWake(std::optional<std::int64_t> wake_unix_us) {
+  if (wake_unix_us == wake_at_) return;
+  wake_at_ = wake_unix_us;
+  wake_.cancel();
+  if (!wake_unix_us) return;
+  const std::int64_t delay_us = std::max<std::int64_t>(0, *wake_unix_us - runtime_.Now());
+  wake_.expires_after(std::chrono::microseconds(delay_us));
+  wake_.async_wait([self = shared_from_this(), at = *wake_unix_us](const boost::system::error_code& ec) {
+    if (ec || self->wake_at_ != at) return;
+    self->wake_at_.reset();
+    self->Drive();
+  });
+}
+
+void RunActor::OnStopped(std::function<void(const RunState&)> done) {
+  waiters_.push_back(std::move(done));
+  NotifyIfStopped();
+}
+
+void RunActor::NotifyIfStopped() {
+  // Paused and failed runs still record the outcomes of attempts in flight;
+  // a cancelled run records none, so it is settled at once.
+  const bool settled = in_flight_.empty() || state_.status == RunStatus::kCancelled;
+  if (!state_.Stopped() || appending_ || !pending_.empty() || !settled) return;
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) w(state_);
+}
+
+void RunActor::StopAttempts() {
+  for (auto& [step, attempt] : in_flight_) attempt.stop.request_stop();
+}
+
+void RunActor::Break(const Status& cause) {
+  broken_ = true;
+  spdlog::error("run={} stopped being driven: {}", state_.run.ToString(), cause.ToString());
+  for (Ack& ack : acks_) ack(cause);
+  acks_.clear();
+  pending_.clear();
+  working_ = state_;
+  StopAttempts();
+  in_flight_.clear();
+  wake_.cancel();
+  wake_at_.reset();
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) w(state_);
+  runtime_.MaybeEvict(shared_from_this());
+}
+
+}  // namespace rwd::engine_internal

@@ -1,0 +1,102 @@
+// RunActor: the live half of one run inside the engine.
+//
+// All of a run's work happens on its strand, one thing at a time:
+//   * state_   is the fold of the run's durable events;
+//   * working_ is state_ plus the events accepted but not yet appended
+//     (outcomes of handlers and operators' commands). Every accepted event is
+//     evolved into working_ at once, so a request that no longer fits the run
+//     is refused with a precise reason, in arrival order.
+//   * Drive() appends the accepted events together with what the decider plans
+//     from working_, as one journal append (at most one in flight). When it is
+//     durable, the same events are applied to state_, handlers of newly
+//     started steps are dispatched, and the acks of the accepted events fire.
+// A failed append (the journal is poisoned) fails every pending ack and marks
+// the actor broken; the engine then evicts it and later loads the run afresh.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <stop_token>
+#include <vector>
+
+#include "rewind/executor/decide.h"
+#include "rewind/executor/engine.h"
+
+namespace rwd::engine_internal {
+
+class Runtime;  // what an actor needs of the engine (engine_impl.h)
+
+// Called once the accepted event is durable (ok) or can no longer be (error).
+using Ack = std::function<void(const Status&)>;
+
+class RunActor : public std::enable_shared_from_this<RunActor> {
+ public:
+  // `state` is the run's durable state (seq 0 for a run being started).
+  RunActor(Runtime& runtime, RunState state, const Workflow* workflow);
+
+  boost::asio::strand<boost::asio::io_context::executor_type>& strand() { return strand_; }
+
+  // --- Everything below runs on the strand. ---
+
+  const RunState& state() const { return state_; }
+  const RunState& working() const { return working_; }
+  bool broken() const { return broken_; }
+  // Nothing in flight, queued or scheduled: the engine may forget the actor.
+  bool Idle() const;
+
+  // Evolves `event` into working_ and queues it for the next append. Returns
+  // the refusal (Evolve's reason, code `refused_code`) without queueing when
+  // the event does not fit the run as it will be.
+  Status Accept(Event event, Ack ack, Code refused_code = Code::kConflict);
+
+  // Appends what is queued and planned, if anything and no append is in flight.
+  void Drive();
+
+  // Calls `done` with the durable state once the run is stopped (now if it is).
+  void OnStopped(std::function<void(const RunState&)> done);
+
+  // Handlers: the workflow supplying them (set when resolved later).
+  void set_workflow(const Workflow* workflow) { workflow_ = workflow; }
+  const Workflow* workflow() const { return workflow_; }
+
+  // Asks every attempt in flight to stop (cancel, shutdown).
+  void StopAttempts();
+
+ private:
+  struct Attempt {
+    std::uint32_t epoch = 0;
+    std::uint32_t attempt = 0;
+    std::stop_source stop;
+    std::unique_ptr<boost::asio::steady_timer> timeout;
+  };
+
+  void OnAppended(Result<AppendResult> result, std::vector<Event> events, std::vector<Ack> acks,
+                  std::vector<std::uint32_t> dispatch, std::optional<std::int64_t> wake);
+  void Dispatch(std::uint32_t step);
+  void OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result);
+  void OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt);
+  void ScheduleWake(std::optional<std::int64_t> wake_unix_us);
+  void NotifyIfStopped();
+  void Break(const Status& cause);
+
+  Runtime& runtime_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  RunState state_;
+  RunState working_;
+  const Workflow* workflow_;
+  std::vector<Event> pending_;
+  std::vector<Ack> acks_;
+  bool appending_ = false;
+  bool broken_ = false;
+  std::map<std::uint32_t, Attempt> in_flight_;
+  boost::asio::steady_timer wake_;
+  std::optional<std::int64_t> wake_at_;
+  std::vector<std::function<void(const RunState&)>> waiters_;
+};
+
+}  // namespace rwd::engine_internal

@@ -1,0 +1,405 @@
+#include "rewind/executor/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "tests/executor/engine_fixture.h"
+
+namespace rwd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+Workflow Order(std::shared_ptr<Calls> calls, int charge_failures = 0, std::uint32_t charge_attempts = 3) {
+  Workflow w("order");
+  w.Step("validate", Counting(calls));
+  w.Step("reserve", Counting(calls));
+  w.Step("charge", Counting(calls, charge_failures)).Retry(RetryPolicy{charge_attempts, 0, 2.0, 0, 0});
+  w.Step("ship", Counting(calls));
+  return w;
+}
+
+TEST_F(EngineTest, RunsALinearWorkflowToCompletionWithTheLastOutput) {
+  Open({Order(calls_)});
+  const RunState s = AwaitStopped(StartRun("order"));
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
+  EXPECT_EQ(s.output, ToBytes("ship-out"));
+  EXPECT_EQ((*calls_)["validate"], 1);
+  EXPECT_EQ((*calls_)["ship"], 1);
+}
+
+TEST_F(EngineTest, DependentsSeeTheOutputsOfTheirDependencies) {
+  Workflow w("pipe");
+  w.Step("a", [](const StepContext&) -> Result<Bytes> { return ToBytes("A"); });
+  w.Step("b", [](const StepContext& c) -> Result<Bytes> {
+    Bytes out = c.dependencies->at("a");
+    out.insert(out.end(), c.input.begin(), c.input.end());
+    return out;
+  });
+  Open({std::move(w)});
+  EXPECT_EQ(AwaitStopped(StartRun("pipe")).output, ToBytes("Ainput"));
+}
+
+TEST_F(EngineTest, FailedAttemptsAreRetriedWithinTheBudget) {
+  Open({Order(calls_, 2)});
+  const RunId run = StartRun("order");
+  EXPECT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  EXPECT_EQ((*calls_)["charge"], 3);
+  EXPECT_EQ(Count(run, "RetryScheduled"), 2u);
+}
+
+TEST_F(EngineTest, ExhaustedBudgetFailsTheRunAndResumeFromTheStepFinishesIt) {
+  Open({Order(calls_, 2, 2)});
+  const RunId run = StartRun("order");
+  const RunState failed = AwaitStopped(run);
+  ASSERT_EQ(failed.status, RunStatus::kFailed);
+  EXPECT_NE(failed.error_message.find("'charge' failed after 2 attempt(s)"), std::string::npos);
+  auto r = engine_->Resume(Resume(run, "charge"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->reset, (std::vector<std::string>{"charge", "ship"}));
+  EXPECT_EQ(r->kept, (std::vector<std::string>{"validate", "reserve"}));
+  const RunState done = AwaitStopped(run);
+  EXPECT_EQ(done.status, RunStatus::kCompleted);
+  EXPECT_EQ((*calls_)["validate"], 1) << "completed steps outside the reset set never run again";
+  EXPECT_EQ(done.steps[2].attempts, 1u) << "the budget starts fresh";
+  EXPECT_EQ(done.steps[2].total_attempts, 3u) << "auditors still see every attempt";
+}
+
+TEST_F(EngineTest, ResumeFromAnEarlierStepReRunsItAndItsDependentsOnly) {
+  Workflow w("dag");
+  w.Step("a", Counting(calls_));
+  w.Step("b", Counting(calls_)).After({"a"});
+  w.Step("c", Counting(calls_)).After({});
+  w.Step("d", Counting(calls_)).After({"b", "c"});
+  Open({std::move(w)});
+  const RunId run = StartRun("dag");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  ASSERT_THAT(engine_->Resume(Resume(run, "b")), IsOk());
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  EXPECT_EQ((*calls_)["a"], 1);
+  EXPECT_EQ((*calls_)["c"], 1);
+  EXPECT_EQ((*calls_)["b"], 2);
+  EXPECT_EQ((*calls_)["d"], 2);
+}
+
+TEST_F(EngineTest, ResumeWithoutAStepContinuesFromTheFirstUnfinishedOne) {
+  Open({Order(calls_, 5, 1)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kFailed);
+  auto r = engine_->Resume(Resume(run));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->from_step_id, "charge");
+}
+
+TEST_F(EngineTest, ResumePreconditionsGiveTheirDocumentedErrors) {
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  Workflow w("slow");
+  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
+    released.wait();
+    return Bytes{};
+  });
+  w.Step("b", Counting(calls_));
+  Open({std::move(w), Order(calls_, 9, 1)});
+  const RunId running = StartRun("slow");
+  EXPECT_THAT(engine_->Resume(Resume(running, "wait")), HasCode(Code::kConflict));
+  release->set_value();
+  EXPECT_THAT(engine_->Resume(Resume(RunId::New(), "wait")), HasCode(Code::kNotFound));
+
+  const RunId failed = StartRun("order");
+  ASSERT_EQ(AwaitStopped(failed).status, RunStatus::kFailed);
+  EXPECT_THAT(engine_->Resume(Resume(failed, "no-such-step")), HasCode(Code::kNotFound));
+  const auto missing = engine_->Resume(Resume(failed, "ship"));
+  ASSERT_THAT(missing, HasCode(Code::kFailedPrecondition));
+  EXPECT_NE(missing.error().message().find("'charge'"), std::string::npos);
+  ResumeRequest other_tenant = Resume(failed, "charge");
+  other_tenant.actor = Operator("acme");
+  EXPECT_THAT(engine_->Resume(other_tenant), HasCode(Code::kNotFound));
+  ResumeRequest no_role = Resume(failed, "charge");
+  no_role.actor = User();
+  EXPECT_THAT(engine_->Resume(no_role), HasCode(Code::kPermissionDenied));
+  ResumeRequest stale = Resume(failed, "charge");
+  stale.expected_seq = 1;
+  EXPECT_THAT(engine_->Resume(stale), HasCode(Code::kConflict));
+}
+
+TEST_F(EngineTest, StepsCanBeNamedByTheirOneBasedIndex) {
+  Open({Order(calls_, 9, 1)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kFailed);
+  ResumeRequest r = Resume(run, "3");
+  r.dry_run = true;
+  EXPECT_EQ(engine_->Resume(r)->from_step_id, "charge");
+}
+
+TEST_F(EngineTest, RepeatedRequestIdReturnsTheFirstResultAndAppendsNothing) {
+  Open({Order(calls_, 1, 1)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kFailed);
+  ResumeRequest r = Resume(run, "charge");
+  r.request_id = "req-1";
+  const auto first = engine_->Resume(r);
+  ASSERT_THAT(first, IsOk());
+  AwaitStopped(run);
+  const std::size_t events = Types(run).size();
+  const auto again = engine_->Resume(r);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->repeated);
+  EXPECT_EQ(again->seq, first->seq);
+  EXPECT_EQ(Types(run).size(), events);
+}
+
+TEST_F(EngineTest, DryRunPreviewsAndAppendsNothing) {
+  Open({Order(calls_, 9, 1)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kFailed);
+  const std::size_t events = Types(run).size();
+  ResumeRequest r = Resume(run, "reserve");
+  r.dry_run = true;
+  const auto preview = engine_->Resume(r);
+  ASSERT_THAT(preview, IsOk());
+  EXPECT_EQ(preview->reset, (std::vector<std::string>{"reserve", "charge", "ship"}));
+  EXPECT_EQ(preview->epoch, 1u);
+  EXPECT_EQ(Types(run).size(), events);
+  EXPECT_EQ(engine_->State(run, User())->status, RunStatus::kFailed);
+}
+
+TEST_F(EngineTest, ConcurrentResumesAppendExactlyOneResumeRequested) {
+  // The resumed attempt waits until every resume has answered, so the run
+  // stays running (and un-resumable) throughout.
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  auto first = std::make_shared<std::atomic<bool>>(true);
+  Workflow w("once");
+  w.Step("charge", [first, released](const StepContext&) -> Result<Bytes> {
+    if (first->exchange(false)) return Err(Code::kUnavailable, "declined");
+    released.wait();
+    return Bytes{};
+  }).Retry(RetryPolicy{1, 0, 2.0, 0, 0});
+  Open({std::move(w)});
+  const RunId run = StartRun("once");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kFailed);
+  std::vector<std::future<Result<ResumeResult>>> results;
+  for (int i = 0; i < 8; ++i) {
+    results.push_back(std::async(std::launch::async, [&] { return engine_->Resume(Resume(run, "charge")); }));
+  }
+  int ok = 0, conflicts = 0;
+  for (auto& f : results) {
+    const auto r = f.get();
+    if (r.has_value()) ++ok;
+    if (!r.has_value() && r.error().code() == Code::kConflict) ++conflicts;
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(conflicts, 7);
+  release->set_value();
+  AwaitStopped(run);
+  EXPECT_EQ(Count(run, "ResumeRequested"), 1u);
+}
+
+TEST_F(EngineTest, ApprovalPausesTheRunAndApproveContinuesWithTheData) {
+  Workflow w("release");
+  w.Step("build", Counting(calls_));
+  w.Approval("approve");
+  w.Step("deploy", [](const StepContext& c) -> Result<Bytes> { return c.dependencies->at("approve"); });
+  Open({std::move(w)});
+  const RunId run = StartRun("release");
+  const RunState paused = AwaitStopped(run);
+  ASSERT_EQ(paused.status, RunStatus::kPaused);
+  EXPECT_EQ(paused.paused_step, 1u);
+  EXPECT_THAT(engine_->Approve(run, "approve", User()), HasCode(Code::kPermissionDenied));
+  EXPECT_THAT(engine_->Approve(run, "build", Operator()), HasCode(Code::kFailedPrecondition));
+  ASSERT_THAT(engine_->Approve(run, "approve", Operator(), ToBytes("ticket-7")), IsOk());
+  const RunState done = AwaitStopped(run);
+  EXPECT_EQ(done.status, RunStatus::kCompleted);
+  EXPECT_EQ(done.output, ToBytes("ticket-7"));
+  EXPECT_EQ((*calls_)["build"], 1);
+}
+
+TEST_F(EngineTest, RejectionFailsTheRun) {
+  Workflow w("release");
+  w.Approval("approve");
+  w.Step("deploy", Counting(calls_));
+  Open({std::move(w)});
+  const RunId run = StartRun("release");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kPaused);
+  ASSERT_THAT(engine_->Reject(run, "approve", Operator()), IsOk());
+  EXPECT_EQ(AwaitStopped(run).status, RunStatus::kFailed);
+  EXPECT_EQ((*calls_)["deploy"], 0);
+}
+
+TEST_F(EngineTest, SignalCompletesAWaitingStepAndAnEarlySignalIsKept) {
+  Workflow w("signals");
+  w.Signal("go", "go-live");
+  w.Signal("again", "second");
+  Open({std::move(w)});
+  const RunId run = StartRun("signals");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kPaused);
+  ASSERT_THAT(engine_->Signal(run, "second", ToBytes("early"), User()), IsOk());
+  ASSERT_THAT(engine_->Signal(run, "go-live", ToBytes("now"), User()), IsOk());
+  const RunState done = AwaitStopped(run);
+  EXPECT_EQ(done.status, RunStatus::kCompleted);
+  EXPECT_EQ(done.output, ToBytes("early"));
+}
+
+TEST_F(EngineTest, SleepWaitsThenContinues) {
+  Workflow w("nap");
+  w.Sleep("nap", 20ms);
+  w.Step("after", Counting(calls_));
+  Open({std::move(w)});
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(AwaitStopped(StartRun("nap")).status, RunStatus::kCompleted);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
+}
+
+TEST_F(EngineTest, CancelStopsTheRunAndTheLateOutcomeIsNotRecorded) {
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  Workflow w("slow");
+  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
+    released.wait();
+    return Bytes{};
+  });
+  Open({std::move(w)});
+  const RunId run = StartRun("slow");
+  EXPECT_THAT(engine_->Cancel(run, User(), "no"), HasCode(Code::kPermissionDenied));
+  ASSERT_THAT(engine_->Cancel(run, Operator(), "not needed"), IsOk());
+  release->set_value();
+  EXPECT_EQ(AwaitStopped(run).status, RunStatus::kCancelled);
+  EXPECT_EQ(Count(run, "StepCompleted"), 0u);
+  EXPECT_THAT(engine_->Cancel(run, Operator(), "again"), HasCode(Code::kConflict));
+}
+
+TEST_F(EngineTest, PausedRunContinuesWhenResumed) {
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  Workflow w("slow");
+  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
+    released.wait();
+    return Bytes{};
+  });
+  w.Step("next", Counting(calls_));
+  Open({std::move(w)});
+  const RunId run = StartRun("slow");
+  ASSERT_THAT(engine_->Pause(run, Operator(), "maintenance"), IsOk());
+  release->set_value();
+  const RunState paused = AwaitStopped(run);
+  EXPECT_EQ(paused.status, RunStatus::kPaused);
+  EXPECT_EQ(paused.steps[0].status, StepStatus::kCompleted) << "the attempt in flight finished and was kept";
+  EXPECT_EQ((*calls_)["next"], 0);
+  ASSERT_THAT(engine_->Resume(Resume(run)), IsOk());
+  EXPECT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+}
+
+TEST_F(EngineTest, ForkRunsFromAStepWithoutTouchingTheParent) {
+  Open({Order(calls_)});
+  const RunId parent = StartRun("order");
+  ASSERT_EQ(AwaitStopped(parent).status, RunStatus::kCompleted);
+  const std::size_t parent_events = Types(parent).size();
+  auto child = engine_->Fork(ForkRequest{parent, "charge", std::nullopt, Operator()});
+  ASSERT_THAT(child, IsOk());
+  const RunState s = AwaitStopped(*child);
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
+  EXPECT_EQ(s.parent, parent);
+  EXPECT_EQ((*calls_)["reserve"], 1);
+  EXPECT_EQ((*calls_)["charge"], 2);
+  EXPECT_EQ(Types(parent).size(), parent_events);
+}
+
+TEST_F(EngineTest, StateAtAndStateAtStepTravelToEarlierPoints) {
+  Open({Order(calls_)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  const auto first = engine_->StateAt(run, 1, User());
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->steps[0].status, StepStatus::kPending);
+  const auto at_reserve = engine_->StateAtStep(run, "reserve", User());
+  ASSERT_THAT(at_reserve, IsOk());
+  EXPECT_EQ(at_reserve->steps[1].status, StepStatus::kCompleted);
+  EXPECT_NE(at_reserve->steps[2].status, StepStatus::kCompleted);
+  EXPECT_THAT(engine_->StateAt(run, 999, User()), HasCode(Code::kNotFound));
+  EXPECT_THAT(engine_->StateAt(run, 1, User("acme")), HasCode(Code::kNotFound));
+}
+
+TEST_F(EngineTest, StartWithTheSameIdempotencyKeyReturnsTheSameRun) {
+  Open({Order(calls_)});
+  const StartRequest req{"order", {}, "order-42", User()};
+  const auto a = engine_->Start(req);
+  const auto b = engine_->Start(req);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(*a, *b);
+  AwaitStopped(*a);
+  EXPECT_EQ((*calls_)["validate"], 1);
+}
+
+TEST_F(EngineTest, UnknownWorkflowIsNotFound) {
+  Open({Order(calls_)});
+  EXPECT_THAT(engine_->Start(StartRequest{"nope", {}, "", User()}), HasCode(Code::kNotFound));
+}
+
+TEST_F(EngineTest, HandlerExceptionsAndTimeoutsFailTheAttempt) {
+  Workflow w("bad");
+  w.Step("throws", [](const StepContext&) -> Result<Bytes> { throw std::runtime_error("kaput"); });
+  Workflow t("slow");
+  t.Step("hangs", [](const StepContext& c) -> Result<Bytes> {
+     while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+     return Bytes{};
+   }).Timeout(20ms);
+  Open({std::move(w), std::move(t)});
+  const RunState thrown = AwaitStopped(StartRun("bad"));
+  EXPECT_EQ(thrown.status, RunStatus::kFailed);
+  EXPECT_NE(thrown.steps[0].error_message.find("kaput"), std::string::npos);
+  const RunState timed_out = AwaitStopped(StartRun("slow"));
+  EXPECT_EQ(timed_out.status, RunStatus::kFailed);
+  EXPECT_NE(timed_out.steps[0].error_message.find("timed out"), std::string::npos);
+}
+
+TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
+  auto first_call = std::make_shared<std::atomic<bool>>(true);
+  auto make = [&] {
+    Workflow w("crashy");
+    w.Step("a", Counting(calls_));
+    w.Step("b", [first_call](const StepContext& c) -> Result<Bytes> {
+      if (first_call->exchange(false)) {  // the first engine "crashes" inside this attempt
+        while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+        return Err(Code::kUnavailable, "interrupted");
+      }
+      return ToBytes("b-out");
+    });  // the default policy retries: an abandoned attempt counts as a failed one
+    return w;
+  };
+  Open({make()});
+  const RunId run = StartRun("crashy");
+  while (engine_->State(run, User())->steps[1].status != StepStatus::kRunning) std::this_thread::sleep_for(1ms);
+  engine_.reset();  // the outcome of the interrupted attempt is not recorded
+  Open({make()});
+  const RunState done = AwaitStopped(run);
+  EXPECT_EQ(done.status, RunStatus::kCompleted);
+  EXPECT_EQ(Count(run, "StepAbandoned"), 1u);
+  EXPECT_EQ((*calls_)["a"], 1);
+}
+
+TEST_F(EngineTest, StartWaitsForRoomAndThenIsUnavailable) {
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  Workflow w("slow");
+  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
+    released.wait();
+    return Bytes{};
+  });
+  EngineOptions o = Options();
+  o.workflows.push_back(std::move(w));
+  o.max_active_runs = 1;
+  o.start_wait = 50ms;
+  Open(std::move(o));
+  const RunId first = StartRun("slow");
+  EXPECT_THAT(engine_->Start(StartRequest{"slow", {}, "", User()}), HasCode(Code::kUnavailable));
+  release->set_value();
+  AwaitStopped(first);
+  EXPECT_THAT(engine_->Start(StartRequest{"slow", {}, "", User()}), IsOk());
+}
+
+}  // namespace
+}  // namespace rwd::test
