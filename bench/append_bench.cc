@@ -214,7 +214,7 @@ Result<JournalFigures> MeasureJournal(const fs::path& dir, const Settings& setti
   JournalOptions options;
   options.directory = dir.string();
   options.durability = settings.durability;
-  options.initial_map_bytes = kMapBytes;
+  options.max_map_bytes = kMapBytes;
   REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, Journal::Open(options));
   const Bytes payload(settings.payload_bytes, std::uint8_t{0x5a});
   std::vector<AppenderTally> tallies(appenders);

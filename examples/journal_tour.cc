@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     if (!event.has_value()) return event.error();
     std::printf("%8llu  %s %4llu  %.8s  %s\n", static_cast<unsigned long long>(r.position),
                 r.run.ToString().c_str(), static_cast<unsigned long long>(r.seq),
-                rwd::ToHex(r.prev_hash).c_str(), rwd::DescribeEvent(*event).c_str());
+                rwd::HexEncode(r.prev_hash).c_str(), rwd::DescribeEvent(*event).c_str());
     return rwd::Status::Ok();
   });
   if (!read.ok()) return Fail(read);
@@ -118,6 +118,6 @@ int main(int argc, char** argv) {
   std::printf("\nverified %llu events: checksums, dense positions, every run's hash chain\n",
               static_cast<unsigned long long>(*verified));
   std::printf("chain head of this run: seq %llu hash %s\n", static_cast<unsigned long long>(head->seq),
-              rwd::ToHex(head->hash).c_str());
+              rwd::HexEncode(head->hash).c_str());
   return 0;
 }

@@ -1,7 +1,12 @@
 #include "rewind/journal/journal.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <future>
 #include <optional>
 #include <string>
@@ -9,6 +14,7 @@
 #include <unordered_map>
 
 #include "journal/src/key_codec.h"
+#include "journal/src/read.h"
 #include "journal/src/record.h"
 #include "journal/src/store.h"
 #include "journal/src/writer.h"
@@ -16,149 +22,74 @@
 
 namespace rwd {
 
-using journal_internal::AppendRequest;
-using journal_internal::GuardedTxn;
-using journal_internal::Store;
-using journal_internal::Writer;
-using journal_internal::WriterLock;
+using namespace journal_internal;
 
 namespace {
 
-std::string At(const RunId& run, std::uint64_t seq, std::uint64_t position) {
-  return "run " + run.ToString() + " seq " + std::to_string(seq) + " (position " +
-         std::to_string(position) + ")";
-}
-
-EventRecord ToRecord(const record::View& view, std::uint64_t position, ByteView stored) {
-  return EventRecord{view.run, view.seq, position, view.prev_hash, view.payload, stored};
-}
-
-// Reads and checks the record a run index entry points at.
-Result<EventRecord> ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run,
-                                const key::DecodedRunEntry& entry) {
-  auto stored = txn.Get(store.events(), key::EncodePosition(entry.position));
-  if (!stored.has_value()) {
-    return Err(stored.error().code() == Code::kNotFound
-                   ? Status(Code::kCorruption, At(run, entry.seq, entry.position) +
-                                                   ": the run index points at a missing event")
-                   : stored.error());
-  }
-  REWIND_ASSIGN_OR_RETURN(record::View view, record::Parse(*stored, entry.position));
-  if (view.run != run || view.seq != entry.seq) {
-    return Err(Code::kCorruption, At(run, entry.seq, entry.position) +
-                                      ": the run index points at an event of run " +
-                                      view.run.ToString() + " seq " + std::to_string(view.seq));
-  }
-  return ToRecord(view, entry.position, *stored);
-}
-
-Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
-                 std::uint64_t to_seq, const EventVisitor& visit) {
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
-  MDB_val k = mdb::Val(run.bytes()), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
-  // Seek to the first entry with seq >= from_seq (entries sort by seq).
-  const key::RunEntry first = key::EncodeRunEntry(from_seq, 0);
-  v = mdb::Val(first);
-  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_GET_BOTH_RANGE);
-  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_DUP)) {
-    if (v.mv_size != sizeof(key::RunEntry)) {
-      return Status(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
+// LMDB allows one environment per file per process (a second one's close
+// drops the first one's locks on lock.mdb). Open directories are registered by
+// device and inode, so a second Journal on the same directory is refused.
+class OpenJournals {
+ public:
+  static Result<std::pair<dev_t, ino_t>> Claim(const std::string& dir) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) {
+      return Err(Code::kNotFound, "no Rewind journal at '" + dir + "': " + std::strerror(errno));
     }
-    const auto entry = key::DecodeRunEntry(mdb::View(v));
-    if (entry.seq > to_seq) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(EventRecord rec, ReadIndexed(store, txn, run, entry));
-    REWIND_RETURN_IF_ERROR(visit(rec));
+    const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+    std::lock_guard<std::mutex> lock(mu());
+    if (!open().insert(id).second) {
+      return Err(Code::kFailedPrecondition,
+                 "journal '" + dir + "' is already open in this process; share that Journal");
+    }
+    return id;
   }
-  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading run " + run.ToString());
-  return Status::Ok();
-}
-
-Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_position,
-                 std::uint64_t to_position, const EventVisitor& visit) {
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.events()));
-  const key::Position start = key::EncodePosition(from_position);
-  MDB_val k = mdb::Val(start), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_RANGE);
-  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT)) {
-    if (k.mv_size != 8) return Status(Code::kCorruption, "events database has a malformed key");
-    const std::uint64_t position = key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
-    if (position > to_position) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(record::View view, record::Parse(mdb::View(v), position));
-    REWIND_RETURN_IF_ERROR(visit(ToRecord(view, position, mdb::View(v))));
+  static void Release(const std::pair<dev_t, ino_t>& id) {
+    std::lock_guard<std::mutex> lock(mu());
+    open().erase(id);
   }
-  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the global stream");
-  return Status::Ok();
-}
 
-Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& visit) {
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
-  MDB_val k, v;
-  int rc = cursor.Get(&k, &v, MDB_FIRST);
-  for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_NODUP)) {
-    if (k.mv_size != RunId::kSize) return Status(Code::kCorruption, "run index has a malformed key");
-    RunId::Bytes bytes{};
-    std::memcpy(bytes.data(), k.mv_data, RunId::kSize);
-    if (int r = cursor.Get(&k, &v, MDB_LAST_DUP); r != MDB_SUCCESS) {
-      return mdb::Error(r, "reading the run index");
-    }
-    if (v.mv_size != sizeof(key::RunEntry)) {
-      return Status(Code::kCorruption, "run index entry of run " + RunId(bytes).ToString() + " is malformed");
-    }
-    REWIND_RETURN_IF_ERROR(visit(RunId(bytes), key::DecodeRunEntry(mdb::View(v)).seq));
+ private:
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
   }
-  if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the run index");
-  return Status::Ok();
-}
-
-// Follows one run's chain record by record: seqs dense from 1, each prev hash
-// equal to the chain hash of the record before.
-struct ChainCheck {
-  RunHead head;
-  Status Next(const EventRecord& rec) {
-    if (rec.seq != head.seq + 1) {
-      return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) + ": expected seq " +
-                                           std::to_string(head.seq + 1));
-    }
-    if (rec.prev_hash != head.hash) {
-      return Status(Code::kCorruption,
-                    At(rec.run, rec.seq, rec.position) +
-                        ": its previous hash does not match the chain (an earlier event of "
-                        "the run was changed or removed)");
-    }
-    head = RunHead{rec.seq, record::ChainHash(rec.stored)};
-    return Status::Ok();
+  static std::set<std::pair<dev_t, ino_t>>& open() {
+    static std::set<std::pair<dev_t, ino_t>> s;
+    return s;
   }
 };
-
-Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId& run) {
-  ChainCheck chain;
-  REWIND_RETURN_IF_ERROR(ReadRunIn(store, txn, run, 1, Journal::kEnd,
-                                   [&](const EventRecord& rec) { return chain.Next(rec); }));
-  return chain.head;
-}
 
 }  // namespace
 
 class Journal::Impl {
  public:
+  ~Impl() {
+    if (writer) writer->Stop();  // completes queued appends while everything is alive
+    writer.reset();
+    store.reset();
+    lock = WriterLock();
+    if (claimed) OpenJournals::Release(*claimed);
+  }
   JournalOptions options;
-  WriterLock lock;  // destroyed last: no other writer until everything is closed
+  std::optional<std::pair<dev_t, ino_t>> claimed;
+  WriterLock lock;
   std::unique_ptr<Store> store;
-  std::unique_ptr<Writer> writer;  // destroyed first: drains the queue
+  std::unique_ptr<Writer> writer;
 };
 
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Journal::~Journal() {
-  if (impl_) impl_->writer.reset();
-}
+Journal::~Journal() = default;
 
 Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   if (options.directory.empty()) return Err(Code::kInvalidArgument, "journal directory is empty");
-  if (options.initial_map_bytes == 0 || options.initial_map_bytes > options.max_map_bytes) {
-    return Err(Code::kInvalidArgument, "initial_map_bytes must be in 1..max_map_bytes");
+  if (options.max_map_bytes < (1u << 20)) {
+    return Err(Code::kInvalidArgument, "max_map_bytes must be at least 1 MiB");
+  }
+  if (options.max_payload_bytes == 0 || options.max_payload_bytes > kMaxPayloadBytesLimit) {
+    return Err(Code::kInvalidArgument,
+               "max_payload_bytes must be in 1.." + std::to_string(kMaxPayloadBytesLimit));
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -169,6 +100,9 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
       return Err(Code::kUnavailable,
                  "cannot create journal directory '" + options.directory + "': " + ec.message());
     }
+  }
+  REWIND_ASSIGN_OR_RETURN(impl->claimed, OpenJournals::Claim(options.directory));
+  if (!options.read_only) {
     REWIND_ASSIGN_OR_RETURN(impl->lock, WriterLock::Acquire(options.directory));
   }
   REWIND_ASSIGN_OR_RETURN(impl->store, Store::Open(options));
@@ -180,7 +114,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
 
 void Journal::AppendAsync(const RunId& run, std::uint64_t expected_seq, std::vector<Bytes> payloads,
                           AppendCallback done) {
-  if (impl_->writer == nullptr) {
+  if (impl_->options.read_only) {
     return done(Err(Code::kFailedPrecondition,
                     "journal '" + impl_->options.directory + "' is open read-only"));
   }
@@ -209,17 +143,10 @@ Result<AppendResult> Journal::Append(const RunId& run, std::uint64_t expected_se
 }
 
 Result<RunHead> Journal::Head(const RunId& run) const {
-  const Store& store = *impl_->store;
-  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(g.txn, store.runs()));
-  MDB_val k = mdb::Val(run.bytes()), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
-  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_LAST_DUP);
-  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the head of run " + run.ToString()));
-  REWIND_ASSIGN_OR_RETURN(EventRecord rec,
-                          ReadIndexed(store, g.txn, run, key::DecodeRunEntry(mdb::View(v))));
-  return RunHead{rec.seq, record::ChainHash(rec.stored)};
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+  REWIND_ASSIGN_OR_RETURN(RunHead head, ReadHead(*impl_->store, g.txn, run));
+  if (head.seq == 0) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
+  return head;
 }
 
 Status Journal::ReadRun(const RunId& run, std::uint64_t from_seq, std::uint64_t to_seq,
@@ -301,6 +228,9 @@ JournalStats Journal::stats() const {
 }
 
 Status Journal::Sync() {
+  if (impl_->options.read_only) {
+    return Status(Code::kFailedPrecondition, "journal '" + impl_->options.directory + "' is open read-only");
+  }
   if (int rc = mdb_env_sync(impl_->store->env(), 1); rc != MDB_SUCCESS) {
     return mdb::Error(rc, "syncing '" + impl_->options.directory + "'");
   }

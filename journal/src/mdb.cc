@@ -46,12 +46,10 @@ int Txn::Begin(MDB_env* env, unsigned flags, Txn* out) {
   return mdb_txn_begin(env, nullptr, flags, &out->txn_);
 }
 
-Status Txn::Commit(int* lmdb_rc) {
+Status Txn::Commit() {
   MDB_txn* txn = txn_;
   txn_ = nullptr;  // mdb_txn_commit frees the txn whatever it returns
-  const int rc = mdb_txn_commit(txn);
-  if (lmdb_rc != nullptr) *lmdb_rc = rc;
-  if (rc != MDB_SUCCESS) return Error(rc, "commit");
+  if (int rc = mdb_txn_commit(txn); rc != MDB_SUCCESS) return Error(rc, "commit");
   return Status::Ok();
 }
 

@@ -19,9 +19,11 @@
 
 namespace rwd::mdb {
 
-// Maps an LMDB return code to a Status: MDB_NOTFOUND → NotFound, MDB_MAP_FULL →
-// ResourceExhausted, MDB_CORRUPTED/MDB_PAGE_NOTFOUND/MDB_INVALID → Corruption,
-// ENOSPC → ResourceExhausted, others → Internal or Unavailable (I/O errors).
+// Maps an LMDB return code to a Status:
+//   MDB_NOTFOUND → NotFound
+//   MDB_MAP_FULL, ENOSPC, EDQUOT, MDB_READERS_FULL, MDB_TXN_FULL → ResourceExhausted
+//   MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH → Corruption
+//   EIO, MDB_PANIC, EROFS → Unavailable;  anything else → Internal
 Status Error(int rc, std::string_view what);
 
 inline MDB_val Val(ByteView b) {
@@ -76,9 +78,7 @@ class Txn {
   static int Begin(MDB_env* env, unsigned flags, Txn* out);
 
   MDB_txn* get() const { return txn_; }
-  // Commits; `lmdb_rc` (optional) receives LMDB's code, for callers that must
-  // tell MDB_MAP_FULL (grow and redo) from ENOSPC (the disk is full).
-  Status Commit(int* lmdb_rc = nullptr);
+  Status Commit();
   void Abort();
 
   // Get: NotFound when absent. The view is valid until the txn ends or writes.

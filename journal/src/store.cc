@@ -1,6 +1,11 @@
 #include "journal/src/store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <system_error>
@@ -13,6 +18,17 @@ namespace {
 constexpr unsigned kMaxDbs = 64;  // the journal's own plus room for projections
 
 std::string_view Text(ByteView b) { return AsChars(b); }
+
+Status SyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    return Status(Code::kUnavailable, "cannot sync directory '" + dir + "': " + std::strerror(err));
+  }
+  ::close(fd);
+  return Status::Ok();
+}
 
 template <typename T>
 bool ParseNumber(std::string_view s, T* out) {
@@ -41,8 +57,8 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
   if (int rc = mdb_env_set_maxreaders(env, options.max_readers); rc != MDB_SUCCESS) {
     return Err(mdb::Error(rc, "mdb_env_set_maxreaders"));
   }
-  if (int rc = mdb_env_set_mapsize(env, options.initial_map_bytes); rc != MDB_SUCCESS) {
-    return Err(mdb::Error(rc, "mdb_env_set_mapsize"));
+  if (int rc = mdb_env_set_mapsize(env, options.max_map_bytes); rc != MDB_SUCCESS) {
+    return Err(mdb::Error(rc, "reserving a map of " + std::to_string(options.max_map_bytes) + " bytes"));
   }
   unsigned flags = MDB_NOTLS;
   if (options.read_only) flags |= MDB_RDONLY;
@@ -52,6 +68,13 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
       return Err(Code::kCorruption,
                  "'" + dir + "/data.mdb' is not a valid LMDB file: " + mdb_strerror(rc));
+    }
+    if (rc == ENOMEM) {
+      return Err(Code::kResourceExhausted, "cannot reserve a map of " + std::to_string(options.max_map_bytes) +
+                                               " bytes for '" + dir + "' (lower max_map_bytes)");
+    }
+    if (rc == EACCES || rc == EROFS) {
+      return Err(Code::kPermissionDenied, "cannot open journal '" + dir + "': " + mdb_strerror(rc));
     }
     return Err(mdb::Error(rc, "opening journal '" + dir + "'"));
   }
@@ -96,7 +119,10 @@ Status Store::OpenDatabases() {
   }
   REWIND_RETURN_IF_ERROR(ReadOrWriteMeta(g.txn, fresh));
   // Committing (also a read-only txn) keeps the dbi handles; aborting would close them.
-  return g.txn.Commit().WithContext("opening journal '" + dir() + "'");
+  REWIND_RETURN_IF_ERROR(g.txn.Commit().WithContext("opening journal '" + dir() + "'"));
+  // A new journal's files must survive a power loss along with its first
+  // events: sync the directory entries once.
+  return fresh ? SyncDirectory(dir()) : Status::Ok();
 }
 
 Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
@@ -139,37 +165,27 @@ Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
 
 Result<GuardedTxn> Store::Begin(unsigned flags) const {
   for (;;) {
-    GuardedTxn g{std::shared_lock<std::shared_mutex>(map_mutex_), mdb::Txn()};
+    GuardedTxn g{std::shared_lock<std::shared_timed_mutex>(map_mutex_), mdb::Txn()};
+    if (!broken_.ok()) return Err(broken_);
     const int rc = mdb::Txn::Begin(env_.get(), flags, &g.txn);
     if (rc == MDB_SUCCESS) return g;
     if (rc != MDB_MAP_RESIZED) return Err(mdb::Error(rc, "beginning a transaction on '" + dir() + "'"));
-    // Another process grew the map: adopt its size, then try again.
+    // The writer was reopened with a larger map: adopt its size, then retry.
     g.hold.unlock();
-    std::unique_lock<std::shared_mutex> exclusive(map_mutex_);
-    if (int r = mdb_env_set_mapsize(env_.get(), 0); r != MDB_SUCCESS) {
-      return Err(mdb::Error(r, "adopting the new map size"));
+    std::unique_lock<std::shared_timed_mutex> exclusive(map_mutex_, std::defer_lock);
+    if (!exclusive.try_lock_for(std::chrono::seconds(1))) {
+      return Err(Code::kUnavailable, "the map of '" + dir() +
+                                         "' was resized by its writer while a read was open; retry the read");
     }
+    if (int r = mdb_env_set_mapsize(env_.get(), 0); r != MDB_SUCCESS) {
+      broken_ = Status(Code::kUnavailable, "the map of '" + dir() + "' was lost adopting a new size (" +
+                                               mdb_strerror(r) + "); reopen the journal");
+    }
+    if (!broken_.ok()) return Err(broken_);
   }
 }
 
 Result<GuardedTxn> Store::BeginRead() const { return Begin(MDB_RDONLY); }
 Result<GuardedTxn> Store::BeginWrite() { return Begin(0); }
-
-Status Store::Grow() {
-  std::unique_lock<std::shared_mutex> exclusive(map_mutex_);
-  MDB_envinfo envinfo;
-  mdb_env_info(env_.get(), &envinfo);
-  const std::uint64_t current = envinfo.me_mapsize;
-  if (current >= options_.max_map_bytes) {
-    return Status(Code::kResourceExhausted,
-                  "journal '" + dir() + "' is full: its map reached the limit of " +
-                      std::to_string(options_.max_map_bytes) + " bytes");
-  }
-  const std::uint64_t next = std::min(current * 2, options_.max_map_bytes);
-  if (int rc = mdb_env_set_mapsize(env_.get(), next); rc != MDB_SUCCESS) {
-    return mdb::Error(rc, "growing the map of '" + dir() + "'");
-  }
-  return Status::Ok();
-}
 
 }  // namespace rwd::journal_internal

@@ -1,10 +1,19 @@
 // Store: the LMDB environment of a journal, its named databases, and the guard
-// that lets the map grow while other threads read.
+// for adopting a map size another process set.
 //
-// LMDB may only change the map size while this process has no transaction
-// open. Every transaction therefore holds `map_mutex` shared for its whole
-// life, and Grow() / adopting a size another process set (MDB_MAP_RESIZED)
-// take it exclusively. Transactions are short, so growth waits briefly.
+// The map is reserved at its maximum (JournalOptions::max_map_bytes) when the
+// environment opens. Without MDB_WRITEMAP that costs address space only: the
+// file still grows page by page as events arrive, so the journal "grows by
+// itself" and MDB_MAP_FULL means the configured limit was reached. The writer
+// process never remaps, so its readers and its writer never wait for each
+// other, and there is no window in which a failed remap leaves LMDB without a
+// map (LMDB unmaps before it maps again).
+//
+// A read-only process can still meet MDB_MAP_RESIZED (its writer was reopened
+// with a larger limit). LMDB may only adopt the new size while the process has
+// no transaction open, so every transaction holds `map_mutex_` shared; adopting
+// takes it exclusively, waiting at most a second (a nested read in the same
+// thread would otherwise wait for itself) before answering Unavailable.
 #pragma once
 
 #include <lmdb.h>
@@ -22,7 +31,7 @@ namespace rwd::journal_internal {
 // A transaction together with the shared hold on the map guard it needs.
 // Members are destroyed in reverse order: the txn ends before the hold.
 struct GuardedTxn {
-  std::shared_lock<std::shared_mutex> hold;
+  std::shared_lock<std::shared_timed_mutex> hold;
   mdb::Txn txn;
 };
 
@@ -34,10 +43,6 @@ class Store {
 
   Result<GuardedTxn> BeginRead() const;
   Result<GuardedTxn> BeginWrite();
-
-  // Doubles the map size, up to options.max_map_bytes. ResourceExhausted when
-  // it is already there. REQUIRES: the caller holds no transaction.
-  Status Grow();
 
   MDB_env* env() const { return env_.get(); }
   MDB_dbi events() const { return events_; }
@@ -59,7 +64,8 @@ class Store {
   MDB_dbi runs_ = 0;
   MDB_dbi meta_ = 0;
   JournalInfo info_;
-  mutable std::shared_mutex map_mutex_;
+  mutable std::shared_timed_mutex map_mutex_;
+  mutable Status broken_;  // set (under map_mutex_ held exclusively) if LMDB lost its map
 };
 
 }  // namespace rwd::journal_internal

@@ -1,9 +1,10 @@
 #include "journal/src/writer.h"
 
-#include <cerrno>
+#include <numeric>
 #include <string>
 
 #include "journal/src/key_codec.h"
+#include "journal/src/read.h"
 #include "journal/src/record.h"
 
 namespace rwd::journal_internal {
@@ -11,7 +12,7 @@ namespace {
 
 constexpr std::size_t kMaxCachedHeads = 1u << 16;
 
-std::string RunText(const RunId& run) { return "run " + run.ToString(); }
+const Status kNotWritten(Code::kInternal, "not written");
 
 }  // namespace
 
@@ -33,7 +34,9 @@ Result<std::unique_ptr<Writer>> Writer::Start(Store& store) {
   return writer;
 }
 
-Writer::~Writer() {
+Writer::~Writer() { Stop(); }
+
+void Writer::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -45,7 +48,9 @@ Writer::~Writer() {
 void Writer::Enqueue(AppendRequest request) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
+    // Appends made by callbacks while stopping are still taken: the loop drains
+    // the queue before it exits. Only a stopped writer refuses.
+    if (!stopping_ || thread_.get_id() == std::this_thread::get_id()) {
       queue_.push_back(std::move(request));
       wake_.notify_one();
       return;
@@ -76,42 +81,58 @@ void Writer::Loop() {
   }
 }
 
-void Writer::CommitBatch(std::vector<AppendRequest>& batch,
-                         std::vector<Result<AppendResult>>& results) {
-  results.assign(batch.size(), Err(Code::kInternal, "not written"));
-  Status status = poison_;
-  while (status.ok()) {
-    bool map_full = false;
-    status = TryBatch(batch, results, &map_full);
-    if (!map_full) break;
-    status = store_.Grow();  // ok: redo the batch in the larger map
+void Writer::CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<AppendResult>>& results) {
+  results.assign(batch.size(), Err(kNotWritten));
+  if (!poison_.ok()) {
+    for (auto& r : results) r = Err(poison_);
+    return;
   }
+  std::vector<bool> in_batch_conflict(batch.size(), false);
+  std::vector<std::size_t> all(batch.size());
+  std::iota(all.begin(), all.end(), 0);
+  Status status = TryBatch(batch, all, results, in_batch_conflict);
   if (status.ok()) return;
-  // The whole batch failed: requests that had been written share the cause;
-  // those refused on their own (conflicts) keep their own error.
-  for (auto& r : results) {
-    if (r.has_value() || r.error().code() == Code::kInternal) r = Err(status);
+  if (status.code() == Code::kResourceExhausted && batch.size() > 1) {
+    // Perhaps one request does not fit where the others would: try each alone.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const std::size_t one[] = {i};
+      in_batch_conflict.assign(batch.size(), false);
+      Status alone = TryBatch(batch, one, results, in_batch_conflict);
+      if (!alone.ok() && alone.code() != Code::kResourceExhausted) {
+        poison_ = Status(Code::kUnavailable, alone.message());
+        for (std::size_t j = i; j < batch.size(); ++j) results[j] = Err(poison_);
+        return;
+      }
+      if (!alone.ok()) results[i] = Err(alone);
+    }
+    return;
+  }
+  if (status.code() != Code::kResourceExhausted) poison_ = Status(Code::kUnavailable, status.message());
+  const Status& cause = status.code() == Code::kResourceExhausted ? status : poison_;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Result<AppendResult>& r = results[i];
+    if (r.has_value() || r.error() == kNotWritten || in_batch_conflict[i]) r = Err(cause);
   }
 }
 
-Status Writer::TryBatch(std::vector<AppendRequest>& batch,
-                        std::vector<Result<AppendResult>>& results, bool* map_full) {
+Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::size_t> indices,
+                        std::vector<Result<AppendResult>>& results, std::vector<bool>& in_batch_conflict) {
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store_.BeginWrite());
   touched_.clear();
   std::uint64_t position = next_position_;
-  std::uint64_t touched_appends = 0;
-  // A put that fails leaves the transaction unusable: stop and report.
-  auto put_failed = [&](int rc, const char* what) {
-    if (rc == MDB_MAP_FULL) *map_full = true;
-    Status s = mdb::Error(rc, std::string("appending to '") + store_.dir() + "' (" + what + ")");
-    if (!*map_full) poison_ = Status(Code::kUnavailable, s.message());
-    return s;
+  std::uint64_t appended = 0;
+  auto put = [&](MDB_dbi dbi, ByteView k, ByteView v, unsigned flags, const char* what) -> Status {
+    MDB_val key = mdb::Val(k), value = mdb::Val(v);
+    const int rc = mdb_put(g.txn.get(), dbi, &key, &value, flags);
+    if (rc == MDB_SUCCESS) return Status::Ok();
+    return mdb::Error(rc, std::string("appending to '") + store_.dir() + "' (" + what + ")");
   };
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  for (std::size_t i : indices) {
     AppendRequest& request = batch[i];
     RunHead head;
-    if (auto it = touched_.find(request.run); it != touched_.end()) {
-      head = it->second;
+    const auto in_batch = touched_.find(request.run);
+    if (in_batch != touched_.end()) {
+      head = in_batch->second;
     } else {
       auto loaded = LoadHead(g.txn, request.run);
       if (!loaded.has_value()) {
@@ -121,85 +142,43 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch,
       head = *loaded;
     }
     if (head.seq != request.expected_seq) {
-      results[i] = Err(Code::kConflict, RunText(request.run) + ": expected seq " +
-                                            std::to_string(request.expected_seq) +
-                                            " but the run is at seq " + std::to_string(head.seq));
+      results[i] = Err(Code::kConflict, "run " + request.run.ToString() + ": expected seq " +
+                                            std::to_string(request.expected_seq) + " but the run is at seq " +
+                                            std::to_string(head.seq));
+      in_batch_conflict[i] = in_batch != touched_.end();
       continue;
     }
     AppendResult result{head.seq + 1, position, {}};
     for (const Bytes& payload : request.payloads) {
       ++head.seq;
       record::Encode(request.run, head.seq, head.hash, payload, &record_);
-      const key::Position pos = key::EncodePosition(position);
-      const key::RunEntry entry = key::EncodeRunEntry(head.seq, position);
-      MDB_val k = mdb::Val(pos), v = mdb::Val(record_);
-      if (int rc = mdb_put(g.txn.get(), store_.events(), &k, &v, MDB_APPEND); rc != MDB_SUCCESS) {
-        return put_failed(rc, "events");
-      }
-      MDB_val rk = mdb::Val(request.run.bytes()), rv = mdb::Val(entry);
-      if (int rc = mdb_put(g.txn.get(), store_.runs(), &rk, &rv, MDB_APPENDDUP); rc != MDB_SUCCESS) {
-        return put_failed(rc, "runs");
-      }
+      REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(position), record_, MDB_APPEND, "events"));
+      REWIND_RETURN_IF_ERROR(put(store_.runs(), request.run.bytes(), key::EncodeRunEntry(head.seq, position),
+                                 MDB_APPENDDUP, "runs"));
       head.hash = record::ChainHash(record_);
       ++position;
     }
     result.head = head;
     touched_[request.run] = head;
     results[i] = result;
-    ++touched_appends;
+    ++appended;
   }
-  if (Status s = Inject(FaultPoint::kBeforeCommit); !s.ok()) {
-    poison_ = Status(Code::kUnavailable, "commit failed: " + s.message());
-    return poison_;
-  }
-  int commit_rc = MDB_SUCCESS;
-  if (Status s = g.txn.Commit(&commit_rc); !s.ok()) {
-    if (commit_rc == MDB_MAP_FULL) {
-      // Commit allocates pages too (free list, database records): grow and redo.
-      *map_full = true;
-      return s;
-    }
-    if (s.code() == Code::kResourceExhausted) {
-      // ENOSPC while writing pages: LMDB aborted the transaction before its
-      // meta page, so the journal is intact and a later batch may succeed.
-      return Status(Code::kResourceExhausted, "appending to '" + store_.dir() + "': " + s.message());
-    }
-    poison_ = Status(Code::kUnavailable, "commit of '" + store_.dir() + "' failed: " + s.message());
-    return poison_;
-  }
+  REWIND_RETURN_IF_ERROR(Inject(FaultPoint::kBeforeCommit).WithContext("commit failed"));
+  // ENOSPC while writing pages at commit aborts before the meta page is
+  // written: the journal is intact (ResourceExhausted, no poison).
+  REWIND_RETURN_IF_ERROR(g.txn.Commit().WithContext("committing to '" + store_.dir() + "'"));
   commits_.fetch_add(1, std::memory_order_relaxed);
   events_.fetch_add(position - next_position_, std::memory_order_relaxed);
-  appends_.fetch_add(touched_appends, std::memory_order_relaxed);
+  appends_.fetch_add(appended, std::memory_order_relaxed);
   next_position_ = position;
   if (heads_.size() + touched_.size() > kMaxCachedHeads) heads_.clear();
   for (const auto& [run, head] : touched_) heads_[run] = head;
-  if (Status s = Inject(FaultPoint::kAfterCommit); !s.ok()) {
-    poison_ = Status(Code::kUnavailable, "commit failed: " + s.message());
-    return poison_;
-  }
-  return Status::Ok();
+  return Inject(FaultPoint::kAfterCommit).WithContext("commit failed");
 }
 
 Result<RunHead> Writer::LoadHead(const mdb::Txn& txn, const RunId& run) {
   if (auto it = heads_.find(run); it != heads_.end()) return it->second;
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store_.runs()));
-  MDB_val k = mdb::Val(run.bytes()), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) return RunHead{};
-  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_LAST_DUP);
-  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the head of " + RunText(run)));
-  if (v.mv_size != sizeof(key::RunEntry)) {
-    return Err(Code::kCorruption, "run index entry of " + RunText(run) + " is malformed");
-  }
-  const auto entry = key::DecodeRunEntry(mdb::View(v));
-  REWIND_ASSIGN_OR_RETURN(ByteView stored, txn.Get(store_.events(), key::EncodePosition(entry.position)));
-  REWIND_ASSIGN_OR_RETURN(record::View view, record::Parse(stored, entry.position));
-  if (view.run != run || view.seq != entry.seq) {
-    return Err(Code::kCorruption, RunText(run) + " seq " + std::to_string(entry.seq) +
-                                      ": the run index points at position " +
-                                      std::to_string(entry.position) + ", which holds another event");
-  }
-  return RunHead{entry.seq, record::ChainHash(stored)};
+  return ReadHead(store_, txn, run);
 }
 
 JournalStats Writer::stats() const {

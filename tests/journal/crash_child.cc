@@ -37,7 +37,6 @@ int main(int argc, char** argv) {
   }
   rwd::JournalOptions options;
   options.directory = argv[1];
-  options.initial_map_bytes = 1 << 20;  // small, so the map also grows under the killer
   auto journal = rwd::Journal::Open(options);
   if (!journal.has_value()) {
     std::fprintf(stderr, "open: %s\n", journal.error().ToString().c_str());

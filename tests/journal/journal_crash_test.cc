@@ -105,5 +105,22 @@ TEST(JournalCrashTest, AcknowledgedEventsSurviveSigkillAtRandomMoments) {
   EXPECT_GT(acked.events, rounds);
 }
 
+TEST(JournalCrashTest, SecondWriterProcessIsRefusedWithTheHoldersPid) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("journal");
+  ChildProcess child("journal_crash_child", {dir});
+  std::vector<std::string> lines;
+  while (lines.empty() && child.ReadLines(2000, &lines)) {
+  }
+  ASSERT_FALSE(lines.empty());
+  JournalOptions o;
+  o.directory = dir;
+  const auto second = Journal::Open(o);
+  ASSERT_THAT(second, HasCode(Code::kUnavailable));
+  EXPECT_NE(second.error().message().find("another process (pid "), std::string::npos) << second.error().message();
+  child.KillAndDrain(&lines);
+  EXPECT_THAT(Journal::Open(o), IsOk()) << "the lock dies with its holder";
+}
+
 }  // namespace
 }  // namespace rwd::test

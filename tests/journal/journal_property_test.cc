@@ -67,7 +67,6 @@ class Harness {
     JournalOptions o;
     o.directory = dir_.Sub("j");
     o.durability = Durability::kNoSync;
-    o.initial_map_bytes = 128 << 10;  // small: the property also exercises map growth
     auto j = Journal::Open(o);
     RC_ASSERT(j.has_value());
     journal_ = std::move(*j);

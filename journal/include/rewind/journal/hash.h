@@ -14,7 +14,4 @@ using Hash = std::array<std::uint8_t, 32>;
 // SHA-256 of `bytes` (OpenSSL EVP). Thread-safe.
 Hash Sha256(ByteView bytes);
 
-// 64 lower-case hex digits.
-inline std::string ToHex(const Hash& h) { return HexEncode(h); }
-
 }  // namespace rwd

@@ -14,14 +14,24 @@
 // request. A failed commit poisons the journal: every later append fails with
 // Unavailable carrying the original cause, until the journal is reopened.
 //
-// Reads never block the writer (LMDB MVCC): each read call runs in its own
-// read-only snapshot. A second process can open the same directory with
-// read_only = true while a writer runs; a second writer process is refused.
+// Reads never block the writer, nor the writer them (LMDB MVCC): each read
+// call runs in its own read-only snapshot. A second process can open the same
+// directory with read_only = true while a writer runs; a second writer process
+// is refused. Within one process a directory is open at most once (LMDB's
+// rule): share the Journal object.
+//
+// The LMDB map is reserved at max_map_bytes when the journal opens; that is
+// address space only, the file grows as events arrive. Appends past the limit
+// fail with ResourceExhausted and write nothing; a larger limit at the next
+// open makes room.
 //
 // Thread-safety: all methods are safe to call concurrently. Append callbacks
-// run on the writer thread: they must be short and must not wait on this
-// journal (AppendAsync from a callback is fine; a blocking Append deadlocks).
-// Destroying the Journal completes queued appends first.
+// run on the writer thread — or, for a request refused before it is queued
+// (read-only, invalid, closing), on the calling thread before AppendAsync
+// returns. They must be short and must not wait on this journal (AppendAsync
+// from a callback is fine; a blocking Append deadlocks). Visitors of the read
+// calls must not wait for appends either. Destroying the Journal completes
+// queued appends first.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +51,9 @@ namespace rwd {
 // The on-disk format version this build reads and writes (FORMAT.md).
 inline constexpr std::uint32_t kJournalFormatVersion = 1;
 
+// No payload may be larger, whatever the options (the event decoder's limit).
+inline constexpr std::size_t kMaxPayloadBytesLimit = 64u << 20;
+
 enum class Durability {
   kDurable,  // each group commit is synced to disk before it is acknowledged
   kNoSync,   // no sync: survives a process crash, NOT a power loss (tests, benchmarks)
@@ -56,13 +69,15 @@ struct JournalOptions {
   std::string directory;  // created (with parents) by a writer when missing
   Durability durability = Durability::kDurable;
   bool read_only = false;
-  // The LMDB map starts at this size and doubles when full, up to max_map_bytes;
-  // past that, appends fail with ResourceExhausted (nothing is half-written).
-  std::uint64_t initial_map_bytes = 64ull << 20;
-  std::uint64_t max_map_bytes = 1ull << 40;
+  // The most the journal's data file may hold (reserved as address space at
+  // open; at least 1 MiB). Past it appends fail with ResourceExhausted.
+  std::uint64_t max_map_bytes = 256ull << 30;
   unsigned max_readers = 256;
-  std::size_t max_payload_bytes = 16u << 20;  // larger payloads: InvalidArgument
-  std::size_t max_batch_bytes = 64u << 20;    // one group commit writes at most this much
+  // Larger payloads are InvalidArgument; at most kMaxPayloadBytesLimit.
+  std::size_t max_payload_bytes = 16u << 20;
+  // A group commit takes queued requests while they fit in this many record
+  // bytes; a single larger request is committed on its own.
+  std::size_t max_batch_bytes = 64u << 20;
   // Test seam: called at each FaultPoint; a non-ok status is injected there.
   std::function<Status(FaultPoint)> fault_hook;
 };
@@ -99,8 +114,8 @@ using RunVisitor = std::function<Status(const RunId&, std::uint64_t last_seq)>;
 
 // Counters of this Journal object's writer since Open (not persisted).
 struct JournalStats {
-  std::uint64_t commits = 0;  // successful group commits
-  std::uint64_t appends = 0;  // append requests acknowledged as written
+  std::uint64_t commits = 0;  // durable group commits
+  std::uint64_t appends = 0;  // append requests in them
   std::uint64_t events = 0;   // events in them
 };
 
@@ -117,11 +132,15 @@ class Journal {
 
   // Opens (a writer creates when missing) the journal in options.directory.
   // Errors:
-  //   InvalidArgument     empty directory or inconsistent options
+  //   InvalidArgument     empty directory or options out of range
   //   NotFound            read_only and no journal there
-  //   FailedPrecondition  an LMDB environment that is not a Rewind journal, or a
-  //                       format version this build does not know
-  //   Unavailable         another process holds the journal open for writing
+  //   FailedPrecondition  an LMDB environment that is not a Rewind journal, a
+  //                       format version this build does not know, or the
+  //                       directory already open in this process
+  //   Unavailable         another process holds the journal open for writing,
+  //                       or the directory cannot be created
+  //   PermissionDenied    the files cannot be opened for this user
+  //   ResourceExhausted   the map cannot be reserved (lower max_map_bytes)
   //   Corruption          LMDB rejects the data file
   // Clears stale reader slots (mdb_reader_check). Starts the writer thread
   // unless read_only.
@@ -140,7 +159,9 @@ class Journal {
   //   ResourceExhausted   the map reached max_map_bytes or the disk is full
   //                       (nothing written; appends work again once there is room)
   //   Unavailable         poisoned by an earlier failed commit, or closing
-  //   Corruption          the run's last stored record fails its checks
+  //   Corruption          the run's last stored record fails its checks (when
+  //                       the writer reads it: the head of a recently written
+  //                       run is remembered, not re-read)
   Result<AppendResult> Append(const RunId& run, std::uint64_t expected_seq,
                               std::vector<Bytes> payloads);
 
@@ -187,6 +208,7 @@ class Journal {
   const JournalOptions& options() const;
 
   // Flushes buffered data to disk; useful after kNoSync appends.
+  // FailedPrecondition for a read-only journal.
   Status Sync();
 
  private:

@@ -1,0 +1,44 @@
+// Reads inside a transaction: the pieces every read path of the journal shares
+// (Journal's read calls, the writer's head lookup, verification).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "journal/src/key_codec.h"
+#include "journal/src/mdb.h"
+#include "journal/src/record.h"
+#include "journal/src/store.h"
+#include "rewind/journal/journal.h"
+
+namespace rwd::journal_internal {
+
+// "run <id> seq <n> (position <p>)", for messages.
+std::string At(const RunId& run, std::uint64_t seq, std::uint64_t position);
+
+// The record a run index entry points at, checked to be that run's seq.
+// Corruption when it is missing, damaged or another event.
+Result<EventRecord> ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run,
+                                const key::DecodedRunEntry& entry);
+
+// The run's head as stored; seq 0 and a zero hash for a run with no events.
+// Corruption for a malformed index entry or a damaged last record.
+Result<RunHead> ReadHead(const Store& store, const mdb::Txn& txn, const RunId& run);
+
+Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
+                 std::uint64_t to_seq, const EventVisitor& visit);
+Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_position,
+                 std::uint64_t to_position, const EventVisitor& visit);
+Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& visit);
+
+// Follows one run's chain record by record: seqs dense from 1, each prev hash
+// equal to the chain hash of the record before.
+struct ChainCheck {
+  RunHead head;
+  Status Next(const EventRecord& rec);
+};
+
+Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId& run);
+
+}  // namespace rwd::journal_internal
