@@ -101,7 +101,7 @@ Status Store::OpenDatabases() {
       return mdb::Error(r, "opening the main database");
     }
     MDB_stat stat;
-    mdb_stat(txn, main_db, &stat);
+    if (int r = mdb_stat(txn, main_db, &stat); r != MDB_SUCCESS) return mdb::Error(r, "reading the main database");
     if (stat.ms_entries != 0) return Status(Code::kFailedPrecondition, not_journal);
     fresh = true;
     rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_);

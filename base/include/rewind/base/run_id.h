@@ -29,7 +29,7 @@ class RunId {
   RunId() = default;
   explicit RunId(const Bytes& bytes) : bytes_(bytes) {}
 
-  // A fresh id: the current time, then randomness (getrandom on Linux).
+  // A fresh id: the current time, then 80 bits from getrandom(2).
   static RunId New();
 
   // Parses 32 hex digits (either case). InvalidArgument names the text otherwise.
