@@ -57,7 +57,7 @@ std::string IdempotencyKey(const RunId& run, const StepDef& step, std::uint32_t 
   return run.ToString() + "/" + step.id + "/" + std::to_string(epoch) + "/" + std::to_string(attempt);
 }
 
-Decision Decide(const RunState& s, std::int64_t now) {
+Decision Decide(const RunState& s, std::int64_t now, std::uint32_t max_parallel) {
   Decision d;
   if (s.status != RunStatus::kRunning || !s.definition) return d;
   const auto& defs = s.definition->steps;
@@ -65,10 +65,14 @@ Decision Decide(const RunState& s, std::int64_t now) {
 
   bool in_flight = false;       // an attempt is running
   bool progressing = false;     // something will happen without anyone acting
+  std::uint32_t running = 0;
   std::optional<std::uint32_t> terminal_failure;
   for (std::uint32_t i = 0; i < n; ++i) {
     const StepState& step = s.steps[i];
-    if (step.status == StepStatus::kRunning) in_flight = progressing = true;
+    if (step.status == StepStatus::kRunning) {
+      in_flight = progressing = true;
+      ++running;
+    }
     if (step.status == StepStatus::kFailed && !CanRetry(defs[i], step) && !terminal_failure) {
       terminal_failure = i;
     }
@@ -87,6 +91,7 @@ Decision Decide(const RunState& s, std::int64_t now) {
 
   std::optional<std::uint32_t> gate;  // the first approval or signal wait that could pause the run
   bool all_completed = true;
+  auto may_start = [&] { return max_parallel == 0 || running < max_parallel; };
   for (std::uint32_t i = 0; i < n; ++i) {
     const StepDef& def = defs[i];
     const StepState& step = s.steps[i];
@@ -100,8 +105,10 @@ Decision Decide(const RunState& s, std::int64_t now) {
       case StepStatus::kRetryWait:
         progressing = true;
         if (step.due_unix_us <= now) {
+          if (!may_start()) break;
           d.events.emplace_back(StepStarted{i, step.attempts + 1, step.epoch});
           d.dispatch.push_back(i);
+          ++running;
         } else {
           WakeAt(d, step.due_unix_us);
         }
@@ -118,9 +125,11 @@ Decision Decide(const RunState& s, std::int64_t now) {
         if (!DependenciesDone(s, i)) break;
         switch (def.kind) {
           case StepKind::kCode:
+            progressing = true;
+            if (!may_start()) break;
             d.events.emplace_back(StepStarted{i, step.attempts + 1, step.epoch});
             d.dispatch.push_back(i);
-            progressing = true;
+            ++running;
             break;
           case StepKind::kSleep:
             d.events.emplace_back(TimerScheduled{i, now + static_cast<std::int64_t>(def.sleep_ms) * 1000});
@@ -158,13 +167,13 @@ Decision Decide(const RunState& s, std::int64_t now) {
   return d;
 }
 
-Result<Decision> Plan(RunState& state, std::int64_t now) {
+Result<Decision> Plan(RunState& state, std::int64_t now, std::uint32_t max_parallel) {
   Decision plan;
   // Each round either appends events that change the state or ends the loop;
   // the bound only guards against a decider bug.
   const std::size_t max_rounds = 4 * state.steps.size() + 8;
   for (std::size_t round = 0; round < max_rounds; ++round) {
-    Decision d = Decide(state, now);
+    Decision d = Decide(state, now, max_parallel);
     plan.wake_unix_us = d.wake_unix_us;  // the last round's view of what is pending
     if (d.events.empty()) return plan;
     for (EventBody& body : d.events) {

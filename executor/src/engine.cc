@@ -106,19 +106,6 @@ Result<std::vector<Event>> ReadEvents(const Journal& journal, const RunId& run, 
   return events;
 }
 
-Result<RunState> LoadState(const Journal& journal, const RunId& run, std::uint64_t to_seq = Journal::kEnd) {
-  RunState state;
-  state.run = run;
-  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, to_seq, [&](const EventRecord& r) -> Status {
-    auto event = Decode(r.payload);
-    if (!event.has_value()) {
-      return event.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
-    }
-    return Evolve(state, *event);
-  }));
-  return state;
-}
-
 }  // namespace
 
 Runtime::Runtime(EngineOptions options) : options_(std::move(options)) {
@@ -174,11 +161,26 @@ void Runtime::Track(RunActor& actor) {
 }
 
 void Runtime::MaybeEvict(const std::shared_ptr<RunActor>& actor) {
-  if (!actor->Idle() || !(actor->state().Stopped() || actor->broken())) return;
-  Track(*actor);
+  if (actor->evicted() || !actor->Idle()) return;
+  if (actor->load_status().ok() && !actor->state().Stopped() && !actor->broken()) return;
+  if (actor->load_status().ok()) Track(*actor);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = actors_.find(actor->state().run);
   if (it != actors_.end() && it->second == actor) actors_.erase(it);
+  actor->set_evicted();
+}
+
+Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) const {
+  RunState state;
+  state.run = run;
+  REWIND_RETURN_IF_ERROR(journal_->ReadRun(run, 1, to_seq, [&](const EventRecord& r) -> Status {
+    auto event = Decode(r.payload);
+    if (!event.has_value()) {
+      return event.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
+    }
+    return Evolve(state, *event);
+  }));
+  return state;
 }
 
 const Workflow* Runtime::FindWorkflow(const RunStarted& definition) {
@@ -225,7 +227,7 @@ Status Runtime::Recover() {
     return Status::Ok();
   }));
   for (const RunId& run : candidates) {
-    REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(*journal_, run));
+    REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(run));
     if (state.Stopped()) continue;
     const Workflow* workflow = FindWorkflow(*state.definition);
     if (workflow == nullptr) {
@@ -258,24 +260,16 @@ Status Runtime::Recover() {
   return Status::Ok();
 }
 
-Result<std::shared_ptr<RunActor>> Runtime::Actor(const RunId& run) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = actors_.find(run); it != actors_.end()) return it->second;
-  }
-  auto state = LoadState(*journal_, run);
-  if (!state.has_value()) return Err(state.error());
-  const Workflow* workflow = FindWorkflow(*state->definition);
-  auto actor = std::make_shared<RunActor>(*this, std::move(*state), workflow);
+std::shared_ptr<RunActor> Runtime::Actor(const RunId& run) {
   std::lock_guard<std::mutex> lock(mu_);
-  return actors_.emplace(run, actor).first->second;  // another thread may have loaded it first
-}
-
-template <typename T>
-T Runtime::OnStrand(const std::shared_ptr<RunActor>& actor, std::function<T()> fn) {
-  std::promise<T> promise;
-  asio::post(actor->strand(), [&] { promise.set_value(fn()); });
-  return promise.get_future().get();
+  if (auto it = actors_.find(run); it != actors_.end()) return it->second;
+  RunState empty;
+  empty.run = run;
+  auto actor = std::make_shared<RunActor>(*this, std::move(empty), nullptr, /*loaded=*/false);
+  actors_.emplace(run, actor);
+  // Queued while the map is locked: no request can reach the strand before it.
+  asio::post(actor->strand(), [actor] { actor->Load(); });
+  return actor;
 }
 
 Status Runtime::Refused(const Principal& who, Action action, const RunId& run, Status why) {
@@ -284,39 +278,60 @@ Status Runtime::Refused(const Principal& who, Action action, const RunId& run, S
   return why;
 }
 
-Result<std::shared_ptr<RunActor>> Runtime::Authorized(const RunId& run, const Principal& who, Action action) {
-  auto actor = Actor(run);
-  if (!actor.has_value()) return Err(actor.error());
-  Status verdict = OnStrand<Status>(*actor, [&]() -> Status {
-    const RunState& s = (*actor)->state();
-    if (s.definition->tenant != who.tenant) {
-      return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
-    }
-    return options_.authorize(who, action, &s);
-  });
-  if (!verdict.ok()) {
-    MaybeEvictLater(*actor);
-    return Err(Refused(who, action, run, std::move(verdict)));
+template <typename T>
+Result<T> Runtime::WithRun(const RunId& run, const Principal& who, Action action,
+                           std::function<Result<T>(RunActor&)> fn) {
+  // An actor evicted between lookup and its turn on the strand sends us back
+  // for a fresh one; that can only happen a few times in a row.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::shared_ptr<RunActor> actor = Actor(run);
+    auto done = std::make_shared<std::promise<std::optional<Result<T>>>>();
+    auto future = done->get_future();
+    asio::post(actor->strand(), [&, actor, done] {
+      if (actor->evicted()) return done->set_value(std::nullopt);
+      Status verdict = actor->load_status();
+      if (verdict.ok() && actor->state().definition->tenant != who.tenant) {
+        verdict = Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
+      }
+      if (verdict.ok()) verdict = options_.authorize(who, action, &actor->state());
+      if (!verdict.ok()) {
+        if (verdict.code() != Code::kNotFound || actor->load_status().ok()) {
+          verdict = Refused(who, action, run, std::move(verdict));
+        }
+        done->set_value(Result<T>(Err(std::move(verdict))));
+      } else {
+        done->set_value(fn(*actor));
+      }
+      MaybeEvict(actor);
+    });
+    if (std::optional<Result<T>> result = future.get()) return std::move(*result);
   }
-  return actor;
+  return Err(Code::kInternal, "run " + run.ToString() + " kept being unloaded");
 }
 
-void Runtime::MaybeEvictLater(const std::shared_ptr<RunActor>& actor) {
-  asio::post(actor->strand(), [this, actor] { MaybeEvict(actor); });
+Status Runtime::Submit(const RunId& run, const Principal& who, Action action,
+                       std::function<Status(RunActor&, Ack)> accept) {
+  auto durable = std::make_shared<std::promise<Status>>();
+  auto future = durable->get_future();
+  const Result<bool> accepted = WithRun<bool>(run, who, action, [&](RunActor& a) -> Result<bool> {
+    Status s = accept(a, [durable](const Status& st) { durable->set_value(st); });
+    a.Drive();
+    if (!s.ok()) return Err(std::move(s));
+    return true;
+  });
+  if (!accepted.has_value()) return accepted.error();
+  return future.get();
 }
 
-Status Runtime::Submit(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept) {
-  auto done = std::make_shared<std::promise<Status>>();
-  asio::post(actor->strand(), [actor, accept = std::move(accept), done] {
-    Status s = accept(*actor, [done](const Status& durable) { done->set_value(durable); });
-    if (!s.ok()) {
-      done->set_value(s);
-      actor->Drive();  // nothing queued by us; lets an idle actor be forgotten
-      return;
-    }
+Status Runtime::SubmitNew(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept) {
+  auto durable = std::make_shared<std::promise<Status>>();
+  auto future = durable->get_future();
+  asio::post(actor->strand(), [actor, accept = std::move(accept), durable] {
+    Status s = accept(*actor, [durable](const Status& st) { durable->set_value(st); });
+    if (!s.ok()) durable->set_value(s);
     actor->Drive();
   });
-  return done->get_future().get();
+  return future.get();
 }
 
 Result<RunId> Runtime::Start(const StartRequest& request) {
@@ -358,7 +373,7 @@ Result<RunId> Runtime::Start(const StartRequest& request) {
     counted_.emplace(run, true);
     ++active_;
   }
-  const Status durable = Submit(actor, [&](RunActor& a, Ack ack) {
+  const Status durable = SubmitNew(actor, [&](RunActor& a, Ack ack) {
     return a.Accept(Event{Now(), ActorOf(request.actor), kSchemaVersion, started}, std::move(ack));
   });
   if (!durable.ok()) return Err(durable);
@@ -366,80 +381,77 @@ Result<RunId> Runtime::Start(const StartRequest& request) {
 }
 
 Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(request.run, request.actor, Action::kResume));
-  ResumeResult result;
-  auto done = std::make_shared<std::promise<Status>>();
-  auto future = done->get_future();
-  asio::post(actor->strand(), [&, actor, done] {
-    auto finish = [&](Status s) {
-      done->set_value(std::move(s));
-      actor->Drive();
-    };
-    const RunState& w = actor->working();
-    const RunStarted& def = *w.definition;
-    if (!request.request_id.empty()) {
-      for (const ResumeRecord& r : w.resumes) {
-        if (r.request_id != request.request_id) continue;
-        result = ResumeResult{r.from_step, def.steps[r.from_step].id, {}, {}, r.epoch, r.seq, true};
-        return finish(Status::Ok());
-      }
-    }
-    if (!w.Stopped()) {
-      return finish(Status(Code::kConflict, "run " + w.run.ToString() + " is " +
-                                                std::string(RunStatusName(w.status)) +
-                                                "; only failed, paused, cancelled or completed runs resume"));
-    }
-    if (request.expected_seq && *request.expected_seq != w.seq) {
-      return finish(Status(Code::kConflict, "run " + w.run.ToString() + " is at seq " + std::to_string(w.seq) +
-                                                ", not the expected " + std::to_string(*request.expected_seq)));
-    }
-    std::uint32_t from = 0;
-    if (request.from_step.empty()) {
-      while (from < w.steps.size() && w.steps[from].status == StepStatus::kCompleted) ++from;
-      if (from == w.steps.size()) {
-        return finish(Status(Code::kFailedPrecondition,
-                             "every step of run " + w.run.ToString() + " completed; name a step to re-run"));
-      }
-    } else {
-      auto resolved = ResolveStep(def, request.from_step);
-      if (!resolved.has_value()) return finish(resolved.error());
-      from = *resolved;
-    }
-    for (std::uint32_t dep : def.steps[from].depends_on) {
-      if (w.steps[dep].status != StepStatus::kCompleted) {
-        return finish(Status(Code::kFailedPrecondition,
-                             "step '" + def.steps[from].id + "' depends on step '" + def.steps[dep].id +
-                                 "', which is " + std::string(StepStatusName(w.steps[dep].status)) +
-                                 "; resume from '" + def.steps[dep].id + "' instead"));
-      }
-    }
-    const std::vector<std::uint32_t> reset = ResetSet(w, from);
-    std::vector<std::uint32_t> kept;
-    for (std::uint32_t i = 0; i < w.steps.size(); ++i) {
-      if (!std::binary_search(reset.begin(), reset.end(), i)) kept.push_back(i);
-    }
-    result = ResumeResult{from, def.steps[from].id, StepIds(def, kept), StepIds(def, reset), w.epoch + 1, 0, false};
-    if (request.dry_run) return finish(Status::Ok());
-    const std::string request_id = request.request_id.empty() ? RunId::New().ToString() : request.request_id;
-    Status s = actor->Accept(
-        Event{Now(), ActorOf(request.actor), kSchemaVersion,
-              ResumeRequested{from, request.reason, request_id, request.data}},
-        [done](const Status& durable) { done->set_value(durable); });
-    if (!s.ok()) return finish(std::move(s));
-    result.seq = actor->working().seq;
-    actor->Drive();
-  });
-  REWIND_RETURN_IF_ERROR(future.get());
+  auto durable = std::make_shared<std::promise<Status>>();
+  auto appended = durable->get_future();
+  const Result<ResumeResult> result = WithRun<ResumeResult>(
+      request.run, request.actor, Action::kResume, [&](RunActor& actor) -> Result<ResumeResult> {
+        const RunState& w = actor.working();
+        const RunStarted& def = *w.definition;
+        if (!request.request_id.empty()) {
+          for (const ResumeRecord& r : w.resumes) {
+            if (r.request_id != request.request_id) continue;
+            durable->set_value(Status::Ok());
+            return ResumeResult{r.from_step, def.steps[r.from_step].id, {}, {}, r.epoch, r.seq, true};
+          }
+        }
+        if (!w.Stopped()) {
+          return Err(Code::kConflict, "run " + w.run.ToString() + " is " + std::string(RunStatusName(w.status)) +
+                                          "; only failed, paused, cancelled or completed runs resume");
+        }
+        if (request.expected_seq && *request.expected_seq != w.seq) {
+          return Err(Code::kConflict, "run " + w.run.ToString() + " is at seq " + std::to_string(w.seq) +
+                                          ", not the expected " + std::to_string(*request.expected_seq));
+        }
+        std::uint32_t from = 0;
+        if (request.from_step.empty()) {
+          while (from < w.steps.size() && w.steps[from].status == StepStatus::kCompleted) ++from;
+          if (from == w.steps.size()) {
+            return Err(Code::kFailedPrecondition,
+                       "every step of run " + w.run.ToString() + " completed; name a step to re-run");
+          }
+        } else {
+          REWIND_ASSIGN_OR_RETURN(from, ResolveStep(def, request.from_step));
+        }
+        for (std::uint32_t dep : def.steps[from].depends_on) {
+          if (w.steps[dep].status != StepStatus::kCompleted) {
+            return Err(Code::kFailedPrecondition,
+                       "step '" + def.steps[from].id + "' depends on step '" + def.steps[dep].id + "', which is " +
+                           std::string(StepStatusName(w.steps[dep].status)) + "; resume from '" +
+                           def.steps[dep].id + "' instead");
+          }
+        }
+        const std::vector<std::uint32_t> reset = ResetSet(w, from);
+        std::vector<std::uint32_t> kept;
+        for (std::uint32_t i = 0; i < w.steps.size(); ++i) {
+          if (!std::binary_search(reset.begin(), reset.end(), i)) kept.push_back(i);
+        }
+        ResumeResult out{from, def.steps[from].id, StepIds(def, kept), StepIds(def, reset), w.epoch + 1, 0, false};
+        if (request.dry_run) {
+          durable->set_value(Status::Ok());
+          return out;
+        }
+        const std::string request_id = request.request_id.empty() ? RunId::New().ToString() : request.request_id;
+        REWIND_RETURN_IF_ERROR(actor.Accept(
+            Event{Now(), ActorOf(request.actor), kSchemaVersion,
+                  ResumeRequested{from, request.reason, request_id, request.data}},
+            [durable](const Status& st) { durable->set_value(st); }));
+        out.seq = actor.working().seq;
+        actor.Drive();
+        return out;
+      });
+  if (!result.has_value()) return result;
+  REWIND_RETURN_IF_ERROR(appended.get());
   spdlog::info("run={} resumed from step='{}' by subject='{}' epoch={}{}", request.run.ToString(),
-               result.from_step_id, request.actor.subject, result.epoch,
-               request.dry_run ? " (dry run)" : result.repeated ? " (repeated request)" : "");
+               result->from_step_id, request.actor.subject, result->epoch,
+               request.dry_run ? " (dry run)" : result->repeated ? " (repeated request)" : "");
   return result;
 }
 
 Result<RunId> Runtime::Fork(const ForkRequest& request) {
-  REWIND_ASSIGN_OR_RETURN(auto parent, Authorized(request.run, request.actor, Action::kFork));
-  MaybeEvictLater(parent);
   REWIND_ASSIGN_OR_RETURN(RunState at, StateAt(request.run, request.at_seq.value_or(Journal::kEnd), request.actor));
+  if (Status s = options_.authorize(request.actor, Action::kFork, &at); !s.ok()) {
+    return Err(Refused(request.actor, Action::kFork, request.run, std::move(s)));
+  }
   const RunStarted& def = *at.definition;
   REWIND_ASSIGN_OR_RETURN(std::uint32_t from, ResolveStep(def, request.from_step));
   for (std::uint32_t dep : def.steps[from].depends_on) {
@@ -462,7 +474,7 @@ Result<RunId> Runtime::Fork(const ForkRequest& request) {
     counted_.emplace(run, true);
     ++active_;
   }
-  REWIND_RETURN_IF_ERROR(Submit(actor, [&](RunActor& a, Ack ack) {
+  REWIND_RETURN_IF_ERROR(SubmitNew(actor, [&](RunActor& a, Ack ack) {
     return a.Accept(Event{Now(), ActorOf(request.actor), kSchemaVersion, fork}, std::move(ack));
   }));
   spdlog::info("run={} forked from run={} seq={} at step='{}' by subject='{}'", run.ToString(),
@@ -472,8 +484,7 @@ Result<RunId> Runtime::Fork(const ForkRequest& request) {
 
 Status Runtime::DecideApproval(const RunId& run, std::string_view step, const Principal& who, bool approved,
                                Bytes data) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kApprove));
-  return Submit(actor, [&](RunActor& a, Ack ack) -> Status {
+  return Submit(run, who, Action::kApprove, [&](RunActor& a, Ack ack) -> Status {
     const RunState& w = a.working();
     REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*w.definition, step));
     if (w.status != RunStatus::kPaused || w.paused_step != index) {
@@ -486,24 +497,21 @@ Status Runtime::DecideApproval(const RunId& run, std::string_view step, const Pr
 }
 
 Status Runtime::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& who) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kSignal));
-  return Submit(actor, [&](RunActor& a, Ack ack) {
+  return Submit(run, who, Action::kSignal, [&](RunActor& a, Ack ack) {
     return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, SignalReceived{std::string(name), std::move(payload)}},
                     std::move(ack), Code::kFailedPrecondition);
   });
 }
 
 Status Runtime::Pause(const RunId& run, const Principal& who, std::string reason) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kPause));
-  return Submit(actor, [&](RunActor& a, Ack ack) {
+  return Submit(run, who, Action::kPause, [&](RunActor& a, Ack ack) {
     return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, RunPaused{kNoStep, PauseReason::kManual, reason}},
                     std::move(ack));
   });
 }
 
 Status Runtime::Cancel(const RunId& run, const Principal& who, std::string reason) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kCancel));
-  return Submit(actor, [&](RunActor& a, Ack ack) -> Status {
+  return Submit(run, who, Action::kCancel, [&](RunActor& a, Ack ack) -> Status {
     REWIND_RETURN_IF_ERROR(
         a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, CancelRequested{reason}}, [](const Status&) {}));
     REWIND_RETURN_IF_ERROR(a.Accept(Event{Now(), std::nullopt, kSchemaVersion, RunCancelled{reason}}, std::move(ack)));
@@ -513,16 +521,16 @@ Status Runtime::Cancel(const RunId& run, const Principal& who, std::string reaso
 }
 
 Result<RunState> Runtime::State(const RunId& run, const Principal& who) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
-  RunState state = OnStrand<RunState>(actor, [&] { return actor->state(); });
-  MaybeEvictLater(actor);
-  return state;
+  return WithRun<RunState>(run, who, Action::kRead, [](RunActor& a) -> Result<RunState> { return a.state(); });
+}
+
+Status Runtime::MayRead(const RunId& run, const Principal& who) {
+  return internal::StatusOf(WithRun<bool>(run, who, Action::kRead, [](RunActor&) -> Result<bool> { return true; }));
 }
 
 Result<RunState> Runtime::StateAt(const RunId& run, std::uint64_t seq, const Principal& who) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
-  MaybeEvictLater(actor);
-  REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(*journal_, run, seq));
+  REWIND_RETURN_IF_ERROR(MayRead(run, who));
+  REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(run, seq));
   if (seq != Journal::kEnd && state.seq < seq) {
     return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(state.seq) +
                                     " events; there is no seq " + std::to_string(seq));
@@ -531,8 +539,7 @@ Result<RunState> Runtime::StateAt(const RunId& run, std::uint64_t seq, const Pri
 }
 
 Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, const Principal& who) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
-  MaybeEvictLater(actor);
+  REWIND_RETURN_IF_ERROR(MayRead(run, who));
   REWIND_ASSIGN_OR_RETURN(std::vector<Event> events, ReadEvents(*journal_, run, Journal::kEnd));
   RunState state;
   state.run = run;
@@ -557,24 +564,21 @@ Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, c
 }
 
 Result<RunState> Runtime::Await(const RunId& run, const Principal& who, std::chrono::milliseconds timeout) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
   auto done = std::make_shared<std::promise<RunState>>();
   auto future = done->get_future();
-  asio::post(actor->strand(), [actor, done] {
-    actor->OnStopped([done](const RunState& s) { done->set_value(s); });
-  });
+  REWIND_RETURN_IF_ERROR(WithRun<bool>(run, who, Action::kRead, [done](RunActor& a) -> Result<bool> {
+    a.OnStopped([done](const RunState& s) { done->set_value(s); });
+    return true;
+  }));
   if (future.wait_for(timeout) != std::future_status::ready) {
     return Err(Code::kUnavailable, "run " + run.ToString() + " is still running after " +
                                        std::to_string(timeout.count()) + " ms");
   }
-  RunState state = future.get();
-  MaybeEvictLater(actor);
-  return state;
+  return future.get();
 }
 
 Result<std::vector<Event>> Runtime::Events(const RunId& run, const Principal& who) {
-  REWIND_ASSIGN_OR_RETURN(auto actor, Authorized(run, who, Action::kRead));
-  MaybeEvictLater(actor);
+  REWIND_RETURN_IF_ERROR(MayRead(run, who));
   return ReadEvents(*journal_, run, Journal::kEnd);
 }
 

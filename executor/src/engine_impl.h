@@ -40,15 +40,19 @@ class Runtime {
   boost::asio::io_context& io() { return io_; }
   Journal& journal() { return *journal_; }
   std::int64_t Now() const { return options_.clock(); }
+  std::uint32_t max_parallel_steps() const { return options_.max_parallel_steps; }
   // Runs `work` on the handler pool.
   void RunHandler(std::function<void()> work);
   // After each durable append of `actor` (on its strand).
   void Appended(RunActor& actor, const std::vector<Event>& events);
   // When `actor` may be forgotten (on its strand).
   void MaybeEvict(const std::shared_ptr<RunActor>& actor);
-  // The same, from any thread.
-  void MaybeEvictLater(const std::shared_ptr<RunActor>& actor);
   bool stopping() const { return stopping_.load(); }
+  // The run's durable state, folded from the journal up to `to_seq`.
+  Result<RunState> LoadState(const RunId& run, std::uint64_t to_seq = Journal::kEnd) const;
+  // The registered workflow (or the resolver's) whose steps equal the
+  // definition's; nullptr if none.
+  const Workflow* FindWorkflow(const RunStarted& definition);
 
   // --- the Engine API ---
   Status Register(Workflow workflow);
@@ -67,19 +71,21 @@ class Runtime {
   Result<std::vector<Event>> Events(const RunId& run, const Principal& actor);
 
  private:
-  // The live actor of `run`, loading the run from the journal if needed.
-  // NotFound for an unknown run.
-  Result<std::shared_ptr<RunActor>> Actor(const RunId& run);
-  // Loads and checks tenant and permission for `action`; NotFound for another
-  // tenant's run, PermissionDenied when the authorizer refuses (both logged).
-  Result<std::shared_ptr<RunActor>> Authorized(const RunId& run, const Principal& who, Action action);
-  // Runs `fn` on the actor's strand and waits for its result.
+  // The live actor of `run`; a new one is inserted and queued to load first.
+  std::shared_ptr<RunActor> Actor(const RunId& run);
+  // Runs `fn` on the run's actor (loaded, not evicted) after checking that
+  // `who` is of the run's tenant (NotFound otherwise) and may do `action`
+  // (PermissionDenied); refusals are logged. Waits for and returns its result.
   template <typename T>
-  T OnStrand(const std::shared_ptr<RunActor>& actor, std::function<T()> fn);
-  // Accepts `event` on the actor and waits until it is durable.
-  Status Submit(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept);
-  const Workflow* FindWorkflow(const RunStarted& definition);
+  Result<T> WithRun(const RunId& run, const Principal& who, Action action, std::function<Result<T>(RunActor&)> fn);
+  // WithRun for a request that appends: `accept` queues events with the given
+  // ack; waits until they are durable (or refused).
+  Status Submit(const RunId& run, const Principal& who, Action action, std::function<Status(RunActor&, Ack)> accept);
+  // Submits to a run that is being created (no checks: it has no events yet).
+  Status SubmitNew(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept);
   Status Recover();
+  // Ok when `who` may read the run (tenant and authorizer).
+  Status MayRead(const RunId& run, const Principal& who);
   void Track(RunActor& actor);  // keeps the count of active runs
   Status Refused(const Principal& who, Action action, const RunId& run, Status why);
 

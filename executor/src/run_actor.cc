@@ -11,17 +11,31 @@ namespace rwd::engine_internal {
 
 namespace asio = boost::asio;
 
-RunActor::RunActor(Runtime& runtime, RunState state, const Workflow* workflow)
+RunActor::RunActor(Runtime& runtime, RunState state, const Workflow* workflow, bool loaded)
     : runtime_(runtime),
       strand_(asio::make_strand(runtime.io())),
       state_(std::move(state)),
       working_(state_),
       workflow_(workflow),
-      wake_(strand_) {}
+      wake_(strand_),
+      load_status_(loaded ? Status::Ok() : Status(Code::kUnavailable, "not loaded yet")) {}
+
+void RunActor::Load() {
+  auto loaded = runtime_.LoadState(state_.run);
+  if (!loaded.has_value()) {
+    load_status_ = loaded.error();
+    return;
+  }
+  state_ = std::move(*loaded);
+  working_ = state_;
+  workflow_ = runtime_.FindWorkflow(*state_.definition);
+  load_status_ = Status::Ok();
+}
 
 bool RunActor::Idle() const {
   return !appending_ && pending_.empty() && in_flight_.empty() && waiters_.empty() && !wake_at_;
 }
+
 
 Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
   if (broken_) return Status(Code::kUnavailable, "run " + state_.run.ToString() + " cannot be written now");
@@ -38,7 +52,7 @@ Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
 void RunActor::Drive() {
   if (appending_ || broken_ || runtime_.stopping()) return;
   const std::int64_t now = runtime_.Now();
-  auto plan = Plan(working_, now);
+  auto plan = Plan(working_, now, runtime_.max_parallel_steps());
   if (!plan.has_value()) return Break(plan.error());
   std::vector<Event> events = std::move(pending_);
   pending_.clear();

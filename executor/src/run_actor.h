@@ -12,6 +12,14 @@
 //     started steps are dispatched, and the acks of the accepted events fire.
 // A failed append (the journal is poisoned) fails every pending ack and marks
 // the actor broken; the engine then evicts it and later loads the run afresh.
+//
+// Lifecycle: the engine inserts an actor into its map before the actor has
+// loaded its run, and queues Load() as the first task of its strand, so every
+// later request queues behind the load. Once idle and stopped the actor is
+// evicted (on its strand, under the engine's map lock) and refuses further
+// work: a request that reaches an evicted actor is retried on a fresh one,
+// which loads the run from the journal — exactly the evicted one's state,
+// since nothing of it was in flight.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -36,12 +44,20 @@ using Ack = std::function<void(const Status&)>;
 
 class RunActor : public std::enable_shared_from_this<RunActor> {
  public:
-  // `state` is the run's durable state (seq 0 for a run being started).
-  RunActor(Runtime& runtime, RunState state, const Workflow* workflow);
+  // `state` is the run's durable state (seq 0 for a run being started); with
+  // `loaded` false the actor waits for Load() to read it from the journal.
+  RunActor(Runtime& runtime, RunState state, const Workflow* workflow, bool loaded = true);
 
   boost::asio::strand<boost::asio::io_context::executor_type>& strand() { return strand_; }
 
   // --- Everything below runs on the strand. ---
+
+  // Reads the run from the journal and resolves its handlers.
+  void Load();
+  // Ok once loaded; the load error (NotFound, Corruption) otherwise.
+  const Status& load_status() const { return load_status_; }
+  bool evicted() const { return evicted_; }
+  void set_evicted() { evicted_ = true; }
 
   const RunState& state() const { return state_; }
   const RunState& working() const { return working_; }
@@ -93,10 +109,12 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   std::vector<Ack> acks_;
   bool appending_ = false;
   bool broken_ = false;
+  bool evicted_ = false;
   std::map<std::uint32_t, Attempt> in_flight_;
   boost::asio::steady_timer wake_;
   std::optional<std::int64_t> wake_at_;
   std::vector<std::function<void(const RunState&)>> waiters_;
+  Status load_status_;
 };
 
 }  // namespace rwd::engine_internal

@@ -1,5 +1,6 @@
 // Encode and Decode between the public event structs and schemas/events.fbs.
 // The only translation unit that includes the generated FlatBuffers code.
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -121,6 +122,18 @@ Offset<void> EncodeBody(FlatBufferBuilder& b, const RunFailed& e) {
   return fb::CreateRunFailed(b, e.step, code, message).Union();
 }
 
+// The thread's builder, reused so that a common Encode allocates only its
+// result. capacity() says how much it holds on to between calls.
+class Builder : public FlatBufferBuilder {
+ public:
+  explicit Builder(std::size_t initial_size) : FlatBufferBuilder(initial_size) {}
+  std::size_t capacity() const { return buf_.capacity(); }
+};
+
+// A thread-local buffer that grew beyond this for one big event is freed after
+// it, rather than kept at its peak for the thread's lifetime.
+constexpr std::size_t kKeepBufferBytes = 1u << 20;
+
 // The variant's index is the union's type tag minus one (NONE is 0).
 static_assert(std::variant_size_v<EventBody> == static_cast<std::size_t>(fb::Body::MAX));
 
@@ -128,14 +141,56 @@ fb::Body BodyType(const EventBody& body) { return static_cast<fb::Body>(body.ind
 
 // ---------------------------------------------------------------- decoding
 
-Bytes ToBytes(const flatbuffers::Vector<std::uint8_t>* v) {
-  return v == nullptr ? Bytes() : Bytes(v->begin(), v->end());
+// The Verifier checks bounds, not sharing: a valid buffer may name one string,
+// vector or table from many places (up to max_tables), and Decode makes one
+// copy per reference, so a small input could expand without bound (one 16 MB
+// config named by 100 000 steps). Decode therefore copies against a budget of
+// the input's size. Encode never shares a sub-object, and each charge is
+// covered by bytes that belong to that item alone in its encoding, so an event
+// from Encode always fits:
+//   charge                        encoded as (at least)
+//   string, byte vector: length   4 (length) + length [+ 1 NUL]
+//   depends_on: 4 per index       4 (length) + 4 per index
+//   step: kStepCost + id length   4 (reference) + 8 (table: soffset, id) + 5 + id length
+//   kept output: kKeptCost        4 (reference) + 4 (table: soffset)
+// The per-element charges also bound the structs Decode reserves up front.
+constexpr std::size_t kStepCost = 16;
+constexpr std::size_t kKeptCost = 8;
+
+class Budget {
+ public:
+  explicit Budget(std::size_t bytes) : left_(bytes) {}
+
+  // Takes `n` bytes; false, and overrun() from then on, if fewer are left.
+  bool Take(std::size_t n) {
+    if (n > left_) {
+      overrun_ = true;
+      left_ = 0;
+      return false;
+    }
+    left_ -= n;
+    return true;
+  }
+  bool overrun() const { return overrun_; }
+
+ private:
+  std::size_t left_;
+  bool overrun_ = false;
+};
+
+// Copies are empty once the budget is overrun; Decode then answers Corruption
+// whatever the checks that saw the empty copies said.
+Bytes ToBytes(const flatbuffers::Vector<std::uint8_t>* v, Budget& budget) {
+  if (v == nullptr || !budget.Take(v->size())) return Bytes();
+  return Bytes(v->begin(), v->end());
 }
-std::string ToString(const flatbuffers::String* s) {
-  return s == nullptr ? std::string() : s->str();
+std::string ToString(const flatbuffers::String* s, Budget& budget) {
+  if (s == nullptr || !budget.Take(s->size())) return std::string();
+  return s->str();
 }
 
 Status Corrupt(std::string what) { return Status(Code::kCorruption, "event " + std::move(what)); }
+Status Expanded() { return Corrupt("expands beyond its encoded size (shared sub-objects)"); }
 
 Result<RetryPolicy> Decode(const fb::RetryPolicy* r) {
   if (r == nullptr) return RetryPolicy{};
@@ -147,28 +202,32 @@ Result<RetryPolicy> Decode(const fb::RetryPolicy* r) {
   return out;
 }
 
-Result<RunStarted> Decode(const fb::RunStarted& e) {
+Result<RunStarted> Decode(const fb::RunStarted& e, Budget& budget) {
   RunStarted out;
-  out.workflow = e.workflow()->str();
+  out.workflow = ToString(e.workflow(), budget);
   out.version = e.version();
-  out.definition_hash = ToBytes(e.definition_hash());
+  out.definition_hash = ToBytes(e.definition_hash(), budget);
   if (!out.definition_hash.empty() && out.definition_hash.size() != 32) {
     return Err(Corrupt("RunStarted has a definition hash of " +
                        std::to_string(out.definition_hash.size()) + " bytes, not 32"));
   }
   const auto& steps = *e.steps();
+  if (!budget.Take(steps.size() * kStepCost)) return Err(Expanded());
   out.steps.reserve(steps.size());
   for (flatbuffers::uoffset_t i = 0; i < steps.size(); ++i) {
     const fb::StepDef& s = *steps.Get(i);
     StepDef def;
-    def.id = s.id()->str();
+    def.id = ToString(s.id(), budget);
+    if (budget.overrun()) return Err(Expanded());
     if (def.id.empty()) return Err(Corrupt("RunStarted step " + std::to_string(i) + " has no id"));
     if (s.kind() > fb::StepKind::MAX) {
       return Err(Corrupt("RunStarted step '" + def.id + "' has an unknown kind"));
     }
     def.kind = static_cast<StepKind>(s.kind());
-    if (s.depends_on() != nullptr) {
-      for (std::uint32_t dep : *s.depends_on()) {
+    if (const auto* deps = s.depends_on(); deps != nullptr) {
+      if (!budget.Take(deps->size() * sizeof(std::uint32_t))) return Err(Expanded());
+      def.depends_on.reserve(deps->size());
+      for (std::uint32_t dep : *deps) {
         if (dep >= steps.size() || dep == i) {
           return Err(Corrupt("RunStarted step '" + def.id + "' depends on step index " +
                              std::to_string(dep) + " of " + std::to_string(steps.size())));
@@ -178,21 +237,56 @@ Result<RunStarted> Decode(const fb::RunStarted& e) {
     }
     REWIND_ASSIGN_OR_RETURN(def.retry, Decode(s.retry()));
     def.timeout_ms = s.timeout_ms();
-    def.handler = ToString(s.handler());
+    def.handler = ToString(s.handler(), budget);
     def.sleep_ms = s.sleep_ms();
-    def.config = ToBytes(s.config());
+    def.config = ToBytes(s.config(), budget);
+    if (budget.overrun()) return Err(Expanded());
     out.steps.push_back(std::move(def));
   }
-  out.input = ToBytes(e.input());
-  out.tenant = ToString(e.tenant());
-  out.idempotency_key = ToString(e.idempotency_key());
+  out.input = ToBytes(e.input(), budget);
+  out.tenant = ToString(e.tenant(), budget);
+  out.idempotency_key = ToString(e.idempotency_key(), budget);
+  if (budget.overrun()) return Err(Expanded());
   return out;
 }
 
-Result<EventBody> DecodeBody(const fb::Event& e) {
+Result<RunForked> Decode(const fb::RunForked& e, Budget& budget) {
+  if (e.parent_run()->size() != RunId::kSize) {
+    return Err(Corrupt("RunForked has a parent run id of " +
+                       std::to_string(e.parent_run()->size()) + " bytes, not 16"));
+  }
+  RunForked out;
+  RunId::Bytes parent{};
+  std::memcpy(parent.data(), e.parent_run()->data(), RunId::kSize);
+  out.parent_run = RunId(parent);
+  out.parent_seq = e.parent_seq();
+  out.from_step = e.from_step();
+  REWIND_ASSIGN_OR_RETURN(out.start, Decode(*e.start(), budget));
+  const std::size_t n = out.start.steps.size();
+  if (out.from_step >= n) {
+    return Err(Corrupt("RunForked starts from step index " + std::to_string(out.from_step) +
+                       " of " + std::to_string(n)));
+  }
+  if (const auto* kept = e.kept(); kept != nullptr) {
+    if (!budget.Take(kept->size() * kKeptCost)) return Err(Expanded());
+    out.kept.reserve(kept->size());
+    for (flatbuffers::uoffset_t i = 0; i < kept->size(); ++i) {
+      const fb::StepOutput& k = *kept->Get(i);
+      if (k.step() >= n) {
+        return Err(Corrupt("RunForked kept output " + std::to_string(i) + " is for step index " +
+                           std::to_string(k.step()) + " of " + std::to_string(n)));
+      }
+      out.kept.push_back(StepOutput{k.step(), ToBytes(k.output(), budget)});
+      if (budget.overrun()) return Err(Expanded());
+    }
+  }
+  return out;
+}
+
+Result<EventBody> DecodeBody(const fb::Event& e, Budget& budget) {
   switch (e.body_type()) {
     case fb::Body::RunStarted: {
-      REWIND_ASSIGN_OR_RETURN(RunStarted body, Decode(*e.body_as_RunStarted()));
+      REWIND_ASSIGN_OR_RETURN(RunStarted body, Decode(*e.body_as_RunStarted(), budget));
       return body;
     }
     case fb::Body::StepStarted: {
@@ -201,12 +295,16 @@ Result<EventBody> DecodeBody(const fb::Event& e) {
     }
     case fb::Body::StepCompleted: {
       const auto* b = e.body_as_StepCompleted();
-      return StepCompleted{b->step(), b->attempt(), ToBytes(b->output()), b->epoch()};
+      return StepCompleted{b->step(), b->attempt(), ToBytes(b->output(), budget), b->epoch()};
     }
     case fb::Body::StepFailed: {
       const auto* b = e.body_as_StepFailed();
-      return StepFailed{b->step(),           b->attempt(), ToString(b->code()),
-                        ToString(b->message()), b->retryable(), b->epoch()};
+      return StepFailed{b->step(),
+                        b->attempt(),
+                        ToString(b->code(), budget),
+                        ToString(b->message(), budget),
+                        b->retryable(),
+                        b->epoch()};
     }
     case fb::Body::RetryScheduled: {
       const auto* b = e.body_as_RetryScheduled();
@@ -219,15 +317,16 @@ Result<EventBody> DecodeBody(const fb::Event& e) {
     case fb::Body::RunPaused: {
       const auto* b = e.body_as_RunPaused();
       if (b->reason() > fb::PauseReason::MAX) return Err(Corrupt("RunPaused has an unknown reason"));
-      return RunPaused{b->step(), static_cast<PauseReason>(b->reason()), ToString(b->message())};
+      return RunPaused{b->step(), static_cast<PauseReason>(b->reason()),
+                       ToString(b->message(), budget)};
     }
     case fb::Body::ApprovalDecided: {
       const auto* b = e.body_as_ApprovalDecided();
-      return ApprovalDecided{b->step(), b->approved(), ToBytes(b->data())};
+      return ApprovalDecided{b->step(), b->approved(), ToBytes(b->data(), budget)};
     }
     case fb::Body::SignalReceived: {
       const auto* b = e.body_as_SignalReceived();
-      return SignalReceived{b->name()->str(), ToBytes(b->payload())};
+      return SignalReceived{ToString(b->name(), budget), ToBytes(b->payload(), budget)};
     }
     case fb::Body::TimerScheduled: {
       const auto* b = e.body_as_TimerScheduled();
@@ -237,45 +336,65 @@ Result<EventBody> DecodeBody(const fb::Event& e) {
       return TimerFired{e.body_as_TimerFired()->step()};
     case fb::Body::ResumeRequested: {
       const auto* b = e.body_as_ResumeRequested();
-      return ResumeRequested{b->from_step(), ToString(b->reason()), ToString(b->request_id()),
-                             ToBytes(b->data())};
+      return ResumeRequested{b->from_step(), ToString(b->reason(), budget),
+                             ToString(b->request_id(), budget), ToBytes(b->data(), budget)};
     }
     case fb::Body::RunForked: {
-      const auto* b = e.body_as_RunForked();
-      if (b->parent_run()->size() != RunId::kSize) {
-        return Err(Corrupt("RunForked has a parent run id of " +
-                           std::to_string(b->parent_run()->size()) + " bytes, not 16"));
-      }
-      RunForked out;
-      RunId::Bytes parent{};
-      std::memcpy(parent.data(), b->parent_run()->data(), RunId::kSize);
-      out.parent_run = RunId(parent);
-      out.parent_seq = b->parent_seq();
-      out.from_step = b->from_step();
-      REWIND_ASSIGN_OR_RETURN(out.start, Decode(*b->start()));
-      if (b->kept() != nullptr) {
-        for (const fb::StepOutput* k : *b->kept()) {
-          out.kept.push_back(StepOutput{k->step(), ToBytes(k->output())});
-        }
-      }
-      return out;
+      REWIND_ASSIGN_OR_RETURN(RunForked body, Decode(*e.body_as_RunForked(), budget));
+      return body;
     }
     case fb::Body::CancelRequested:
-      return CancelRequested{ToString(e.body_as_CancelRequested()->reason())};
+      return CancelRequested{ToString(e.body_as_CancelRequested()->reason(), budget)};
     case fb::Body::RunCancelled:
-      return RunCancelled{ToString(e.body_as_RunCancelled()->reason())};
+      return RunCancelled{ToString(e.body_as_RunCancelled()->reason(), budget)};
     case fb::Body::RunCompleted:
-      return RunCompleted{ToBytes(e.body_as_RunCompleted()->output())};
+      return RunCompleted{ToBytes(e.body_as_RunCompleted()->output(), budget)};
     case fb::Body::RunFailed: {
       const auto* b = e.body_as_RunFailed();
-      return RunFailed{b->step(), ToString(b->code()), ToString(b->message())};
+      return RunFailed{b->step(), ToString(b->code(), budget), ToString(b->message(), budget)};
     }
     case fb::Body::NONE:
       return Err(Corrupt("has no body"));
   }
-  return Err(Status(Code::kFailedPrecondition,
-                    "event type " + std::to_string(static_cast<int>(e.body_type())) +
-                        " is newer than this build (written by a later version of Rewind?)"));
+  // A newer body type comes with a newer schema version, which Decode refused.
+  return Err(Corrupt("has body type " + std::to_string(static_cast<int>(e.body_type())) +
+                     ", unknown in schema version " + std::to_string(e.schema_version())));
+}
+
+// Decode of a buffer aligned for FlatBuffers.
+Result<Event> DecodeAligned(const std::uint8_t* data, std::size_t size) {
+  // An honest event holds at most one table per 4 bytes (a table starts with
+  // its 4-byte vtable offset); more means shared tables, or a huge verify.
+  flatbuffers::Verifier::Options options;
+  options.max_depth = 16;
+  options.max_tables = static_cast<flatbuffers::uoffset_t>(size / 4 + 16);
+  options.check_alignment = true;
+  flatbuffers::Verifier verifier(data, size, options);
+  if (size < sizeof(flatbuffers::uoffset_t) || !fb::VerifyEventBuffer(verifier)) {
+    return Err(Corrupt("of " + std::to_string(size) + " bytes fails FlatBuffers verification"));
+  }
+  const fb::Event& e = *fb::GetEvent(data);
+  if (e.schema_version() > kSchemaVersion) {
+    return Err(Status(Code::kFailedPrecondition,
+                      "event schema version " + std::to_string(e.schema_version()) +
+                          " is newer than this build supports (" +
+                          std::to_string(kSchemaVersion) + ")"));
+  }
+  if (e.schema_version() == 0) return Err(Corrupt("has schema version 0"));
+  Budget budget(size);
+  Event out;
+  out.unix_us = e.unix_us();
+  out.schema_version = e.schema_version();
+  if (const fb::Actor* a = e.actor(); a != nullptr) {
+    if (a->kind() > fb::ActorKind::MAX) return Err(Corrupt("has an unknown actor kind"));
+    out.actor = Actor{static_cast<ActorKind>(a->kind()), ToString(a->subject(), budget),
+                      ToString(a->tenant(), budget)};
+  }
+  Result<EventBody> body = DecodeBody(e, budget);
+  if (budget.overrun()) return Err(Expanded());
+  if (!body.has_value()) return Err(std::move(body).error());
+  out.body = std::move(*body);
+  return out;
 }
 
 }  // namespace
@@ -285,7 +404,7 @@ std::string_view EventTypeName(const EventBody& body) {
 }
 
 Bytes Encode(const Event& event) {
-  thread_local FlatBufferBuilder builder(256);
+  thread_local Builder builder(256);
   builder.Clear();
   const Offset<void> body = std::visit([](const auto& b) { return EncodeBody(builder, b); },
                                        event.body);
@@ -298,7 +417,9 @@ Bytes Encode(const Event& event) {
   }
   builder.Finish(fb::CreateEvent(builder, event.unix_us, actor, kSchemaVersion,
                                  BodyType(event.body), body));
-  return Bytes(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
+  Bytes out(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
+  if (builder.capacity() > kKeepBufferBytes) builder.Reset();
+  return out;
 }
 
 Result<Event> Decode(ByteView bytes) {
@@ -308,39 +429,18 @@ Result<Event> Decode(ByteView bytes) {
   }
   // FlatBuffers reads scalars in place, so the buffer must be 8-byte aligned.
   // Stored events usually are not (LMDB aligns values to 2): decode from a copy.
-  thread_local std::vector<std::uint64_t> scratch;
   const std::uint8_t* data = bytes.data();
-  if (!bytes.empty() && reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
-    scratch.resize((bytes.size() + 7) / 8);
-    std::memcpy(scratch.data(), bytes.data(), bytes.size());
-    data = reinterpret_cast<const std::uint8_t*>(scratch.data());
+  if (bytes.empty() || reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) == 0) {
+    return DecodeAligned(data, bytes.size());
   }
-  flatbuffers::Verifier::Options options;
-  options.max_depth = 16;
-  options.max_tables = 1u << 20;
-  options.check_alignment = true;
-  flatbuffers::Verifier verifier(data, bytes.size(), options);
-  if (bytes.size() < sizeof(flatbuffers::uoffset_t) || !fb::VerifyEventBuffer(verifier)) {
-    return Err(Corrupt("of " + std::to_string(bytes.size()) +
-                       " bytes fails FlatBuffers verification"));
+  thread_local std::vector<std::uint64_t> scratch;
+  scratch.resize((bytes.size() + 7) / 8);
+  std::memcpy(scratch.data(), data, bytes.size());
+  Result<Event> out =
+      DecodeAligned(reinterpret_cast<const std::uint8_t*>(scratch.data()), bytes.size());
+  if (scratch.capacity() * sizeof(std::uint64_t) > kKeepBufferBytes) {
+    scratch = std::vector<std::uint64_t>();
   }
-  const fb::Event& e = *fb::GetEvent(data);
-  if (e.schema_version() > kSchemaVersion) {
-    return Err(Status(Code::kFailedPrecondition,
-                      "event schema version " + std::to_string(e.schema_version()) +
-                          " is newer than this build supports (" +
-                          std::to_string(kSchemaVersion) + ")"));
-  }
-  if (e.schema_version() == 0) return Err(Corrupt("has schema version 0"));
-  Event out;
-  out.unix_us = e.unix_us();
-  out.schema_version = e.schema_version();
-  if (const fb::Actor* a = e.actor(); a != nullptr) {
-    if (a->kind() > fb::ActorKind::MAX) return Err(Corrupt("has an unknown actor kind"));
-    out.actor = Actor{static_cast<ActorKind>(a->kind()), ToString(a->subject()),
-                      ToString(a->tenant())};
-  }
-  REWIND_ASSIGN_OR_RETURN(out.body, DecodeBody(e));
   return out;
 }
 

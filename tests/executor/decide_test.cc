@@ -26,6 +26,14 @@ TEST(DecideTest, FreshRunStartsEveryRootStep) {
   EXPECT_EQ(Only<StepStarted>(d).size(), 2u);
 }
 
+TEST(DecideTest, ParallelLimitStartsOnlyThatManyStepsInDefinitionOrder) {
+  RunBuilder b(Definition({Def("a"), Def("b", {}), Def("c", {})}));
+  EXPECT_EQ(Decide(b.state(), kNow, 1).dispatch, (std::vector<std::uint32_t>{0}));
+  EXPECT_EQ(Decide(b.state(), kNow, 2).dispatch, (std::vector<std::uint32_t>{0, 1}));
+  b.Apply(StepStarted{0, 1, 0});
+  EXPECT_TRUE(Decide(b.state(), kNow, 1).dispatch.empty());
+}
+
 TEST(DecideTest, CompletedStepStartsTheStepsThatWereWaitingForIt) {
   RunBuilder b(Definition({Def("a"), Def("b", {0})}));
   b.Complete(0);

@@ -36,6 +36,21 @@ RC_GTEST_PROP(SampleEventsTest, GeneratedDefinitionsOnlyDependOnOtherSteps,
   }
 }
 
+RC_GTEST_PROP(SampleEventsTest, GeneratedForksOnlyReferToStepsOfTheirDefinition,
+              (const RunForked& fork)) {
+  RC_ASSERT(fork.from_step < fork.start.steps.size());
+  for (const StepOutput& kept : fork.kept) RC_ASSERT(kept.step < fork.start.steps.size());
+}
+
+TEST(SampleEventsTest, ForksOnlyReferToStepsOfTheirDefinition) {
+  for (const Event& event : SampleEvents()) {
+    const auto* fork = std::get_if<RunForked>(&event.body);
+    if (fork == nullptr) continue;
+    EXPECT_LT(fork->from_step, fork->start.steps.size());
+    for (const StepOutput& kept : fork->kept) EXPECT_LT(kept.step, fork->start.steps.size());
+  }
+}
+
 RC_GTEST_PROP(SampleEventsTest, GeneratedEventsHaveTheCurrentSchemaVersion, (const Event& event)) {
   RC_ASSERT(event.schema_version == kSchemaVersion);
 }

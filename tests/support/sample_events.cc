@@ -274,11 +274,21 @@ rc::Gen<StepOutput> GenStepOutput() {
 }
 
 rc::Gen<RunForked> GenRunForked() {
-  return gen::build<RunForked>(
-      gen::set(&RunForked::parent_run, gen::construct<RunId>(Any<RunId::Bytes>())),
-      gen::set(&RunForked::parent_seq), gen::set(&RunForked::from_step),
-      gen::set(&RunForked::start, GenRunStarted()),
-      gen::set(&RunForked::kept, gen::container<std::vector<StepOutput>>(GenStepOutput())));
+  // A fork starts from, and keeps outputs of, steps of its (non-empty) definition.
+  const auto start =
+      gen::suchThat(GenRunStarted(), [](const RunStarted& s) { return !s.steps.empty(); });
+  return gen::mapcat(start, [](RunStarted s) {
+    const auto n = static_cast<std::uint32_t>(s.steps.size());
+    const auto kept = gen::build<StepOutput>(
+        gen::set(&StepOutput::step, gen::inRange<std::uint32_t>(0, n)),
+        gen::set(&StepOutput::output, AnyBytes()));
+    return gen::build<RunForked>(
+        gen::set(&RunForked::parent_run, gen::construct<RunId>(Any<RunId::Bytes>())),
+        gen::set(&RunForked::parent_seq),
+        gen::set(&RunForked::from_step, gen::inRange<std::uint32_t>(0, n)),
+        gen::set(&RunForked::start, gen::just(std::move(s))),
+        gen::set(&RunForked::kept, gen::container<std::vector<StepOutput>>(kept)));
+  });
 }
 
 rc::Gen<CancelRequested> GenCancelRequested() {

@@ -9,7 +9,8 @@
 // The generators produce only events that Decode accepts: step ids non-empty,
 // depends_on indices in range and never the step itself, definition hashes
 // empty or 32 bytes, retry multipliers in [0, 1e6] and jitter in [0, 1] (finite
-// doubles only), schema_version = kSchemaVersion. A generated event therefore
+// doubles only), forks of a non-empty definition whose from_step and kept steps
+// index it, schema_version = kSchemaVersion. A generated event therefore
 // round-trips through Encode and Decode.
 #pragma once
 
@@ -53,6 +54,7 @@ rc::Gen<TimerScheduled> GenTimerScheduled();
 rc::Gen<TimerFired> GenTimerFired();
 rc::Gen<ResumeRequested> GenResumeRequested();
 rc::Gen<StepOutput> GenStepOutput();
+// A fork of a 1-5 step definition, from and keeping steps within it.
 rc::Gen<RunForked> GenRunForked();
 rc::Gen<CancelRequested> GenCancelRequested();
 rc::Gen<RunCancelled> GenRunCancelled();

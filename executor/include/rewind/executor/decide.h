@@ -7,6 +7,8 @@
 // rejects for the state it was given.
 //
 // Rules, for a running run (a stopped run gets an empty decision):
+//   * at most `max_parallel` code steps run at once (0: no limit); with 1 the
+//     run executes one step at a time, in definition order, deterministically;
 //   * a failed step is retried (RetryScheduled with a deterministic backoff)
 //     while its policy allows and the failure is retryable; otherwise the run
 //     fails, once no other attempt is in flight (no new steps start meanwhile);
@@ -35,14 +37,14 @@ struct Decision {
 };
 
 // One round of decisions for `state` at `now_unix_us`.
-Decision Decide(const RunState& state, std::int64_t now_unix_us);
+Decision Decide(const RunState& state, std::int64_t now_unix_us, std::uint32_t max_parallel = 0);
 
 // Decides, applies the decision to `state`, and repeats until a round decides
 // nothing more: the events of all rounds, the steps to dispatch once they are
 // durable, and the earliest wake-up. `state` ends as it will be once the events
 // are appended. Returns Internal if Decide produced an event Evolve refused (a
 // bug), leaving `state` at the last good event.
-Result<Decision> Plan(RunState& state, std::int64_t now_unix_us);
+Result<Decision> Plan(RunState& state, std::int64_t now_unix_us, std::uint32_t max_parallel = 0);
 
 // The delay before attempt `next_attempt` (>= 2) of `step`, in microseconds:
 // initial * multiplier^(next_attempt - 2), capped at max, minus a jitter share

@@ -79,6 +79,10 @@ struct EngineOptions {
   // Runs in flight (not stopped) at most; Start waits up to start_wait for room,
   // then fails with Unavailable.
   std::size_t max_active_runs = 10'000;
+  // Code steps of one run running at once (0: as many as are ready). With 1 a
+  // run executes one step at a time in definition order, so the same fault
+  // schedule always records the same events.
+  std::uint32_t max_parallel_steps = 0;
   std::chrono::milliseconds start_wait{5'000};
   Authorizer authorize = DefaultAuthorizer;
   // Microseconds since the Unix epoch. Tests drive time through it.

@@ -211,20 +211,39 @@ struct Event {
 std::string_view EventTypeName(const EventBody& body);
 
 // Encodes `event` as a FlatBuffer (schemas/events.fbs, root Event). Encoding is
-// deterministic: equal events give identical bytes, whatever the compiler (child
-// objects are built in field order, never inside an argument list). Always
-// writes the current schema version.
+// deterministic: equal events give identical bytes, whatever the compiler. Child
+// objects are built in field order before the table that holds them; a child is
+// built inside the argument list of its table's Create call only where it is
+// that call's one child, so the unspecified order of argument evaluation never
+// matters. Every string, vector and table is written once, never shared between
+// references (only FlatBuffers' vtables are); Decode's size bound relies on
+// this. Always writes the current schema version.
 // REQUIRES: a valid event, as Decode checks it (non-empty step ids, dependency
 // indices in range, a 32-byte or empty definition hash, finite retry values,
-// known enum values); the engine builds only such events.
+// known enum values, fork step indices in range); the engine builds only such
+// events.
+// Thread-safe. Each thread reuses one builder; one that grew beyond 1 MiB for a
+// big event is freed after it.
 Bytes Encode(const Event& event);
 
 // Decodes bytes produced by Encode of this or an earlier schema version.
-// Runs the FlatBuffers Verifier with explicit limits, then semantic checks
-// (required fields, id sizes, step indices of a definition). Errors:
-//   Corruption          bytes that are not a valid event (named what failed)
-//   FailedPrecondition  an event from a newer schema version or union member
+// Runs the FlatBuffers Verifier with explicit limits (nesting depth 16, at most
+// bytes.size() / 4 + 16 tables), then semantic checks (required fields, id
+// sizes, step indices of a definition, a fork's from_step and kept steps
+// within its definition). Memory is bounded by the input, whatever it is: the
+// strings and vectors of the result together hold at most bytes.size() bytes,
+// and it holds at most one StepDef per 16 and one StepOutput per 8 input bytes.
+// A buffer that names one sub-object from several places (valid FlatBuffers,
+// never written by Encode) is refused when its copies would exceed that.
+// Errors:
+//   Corruption          bytes that are not a valid event (named what failed),
+//                       including a body type unknown to the event's own
+//                       schema version and an event that "expands beyond its
+//                       encoded size (shared sub-objects)"
+//   FailedPrecondition  an event of a newer schema version than kSchemaVersion
 // Never reads out of bounds, whatever the input; `bytes` need no alignment.
+// Thread-safe. A misaligned input is copied to a per-thread buffer, which is
+// freed after the call when it grew beyond 1 MiB.
 Result<Event> Decode(ByteView bytes);
 
 }  // namespace rwd
