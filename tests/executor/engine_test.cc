@@ -217,6 +217,73 @@ TEST_F(EngineTest, ApprovalPausesTheRunAndApproveContinuesWithTheData) {
   EXPECT_EQ((*calls_)["build"], 1);
 }
 
+TEST_F(EngineTest, ResumingARunPausedAtItsGateAsksForTheApprovalAgain) {
+  Workflow w("release");
+  w.Step("build", Counting(calls_));
+  w.Approval("approve");
+  w.Step("deploy", Counting(calls_));
+  Open({std::move(w)});
+  const RunId run = StartRun("release");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kPaused);
+  const auto r = engine_->Resume(Resume(run));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->from_step_id, "approve");
+  const RunState again = AwaitStopped(run);
+  EXPECT_EQ(again.status, RunStatus::kPaused);
+  EXPECT_EQ(again.paused_step, 1u);
+  EXPECT_EQ((*calls_)["build"], 1);
+  ASSERT_THAT(engine_->Approve(run, "approve", Operator()), IsOk());
+  EXPECT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+}
+
+TEST_F(EngineTest, ResumeOfACancelledDagSkipsSucceededTasksAndReRunsTheRest) {
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  Workflow w("dag");
+  w.Step("left", Counting(calls_));
+  w.Step("right", [released, calls = calls_](const StepContext& c) -> Result<Bytes> {
+     calls->Add(c.step->id);
+     if (c.epoch == 0) released.wait();  // the first epoch is cancelled while here
+     return Bytes{};
+   }).After({});
+  w.Step("join", Counting(calls_)).After({"left", "right"});
+  Open({std::move(w)});
+  const RunId run = StartRun("dag");
+  while (engine_->State(run, User())->steps[0].status != StepStatus::kCompleted) std::this_thread::sleep_for(1ms);
+  ASSERT_THAT(engine_->Cancel(run, Operator(), "wrong input"), IsOk());
+  release->set_value();
+  const RunState cancelled = AwaitStopped(run);
+  ASSERT_EQ(cancelled.status, RunStatus::kCancelled);
+  EXPECT_EQ(cancelled.steps[1].status, StepStatus::kCancelled);
+  ASSERT_THAT(engine_->Resume(Resume(run)), IsOk());
+  EXPECT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  EXPECT_EQ((*calls_)["left"], 1) << "a succeeded task is a satisfied dependency";
+  EXPECT_EQ((*calls_)["right"], 2);
+  EXPECT_EQ((*calls_)["join"], 1);
+}
+
+TEST_F(EngineTest, ResumeOfACompletedRunFromAnUnknownStepIsNotFound) {
+  Open({Order(calls_)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  EXPECT_THAT(engine_->Resume(Resume(run, "refund")), HasCode(Code::kNotFound));
+  EXPECT_THAT(engine_->Resume(Resume(run)), HasCode(Code::kFailedPrecondition)) << "nothing left to continue";
+  EXPECT_THAT(engine_->Resume(Resume(run, "ship")), IsOk()) << "a completed run can be re-run from a step";
+}
+
+TEST_F(EngineTest, OtherTenantsCannotSeeOrTouchARun) {
+  Open({Order(calls_)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  const Principal stranger = Operator("acme");
+  EXPECT_THAT(engine_->State(run, stranger), HasCode(Code::kNotFound));
+  EXPECT_THAT(engine_->Events(run, stranger), HasCode(Code::kNotFound));
+  EXPECT_THAT(engine_->Cancel(run, stranger, "x"), HasCode(Code::kNotFound));
+  EXPECT_THAT(engine_->Signal(run, "x", {}, stranger), HasCode(Code::kNotFound));
+  EXPECT_THAT(engine_->Fork(ForkRequest{run, "ship", std::nullopt, stranger}), HasCode(Code::kNotFound));
+  EXPECT_THAT(engine_->Await(run, stranger, 1s), HasCode(Code::kNotFound));
+}
+
 TEST_F(EngineTest, RejectionFailsTheRun) {
   Workflow w("release");
   w.Approval("approve");
