@@ -128,14 +128,15 @@ Runtime::~Runtime() {
 }
 
 Status Runtime::Open() {
-  REWIND_ASSIGN_OR_RETURN(journal_, Journal::Open(options_.journal));
   for (Workflow& w : options_.workflows) {
-    REWIND_RETURN_IF_ERROR(Register(std::move(w)));
+    REWIND_RETURN_IF_ERROR(Register(std::move(w)));  // no journal yet: recovery waits
   }
   options_.workflows.clear();
+  REWIND_ASSIGN_OR_RETURN(journal_, Journal::Open(options_.journal));
+  // Everything an actor may use exists before the first strand task can run.
+  pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
   work_.emplace(io_.get_executor());
   io_threads_.emplace_back([this] { io_.run(); });
-  pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
   return Recover();
 }
 
@@ -309,11 +310,31 @@ Result<T> Runtime::WithRun(const RunId& run, const Principal& who, Action action
   return Err(Code::kInternal, "run " + run.ToString() + " kept being unloaded");
 }
 
+namespace {
+
+// A process that lacks a run's handlers must not make it continue: its code
+// steps would fail for want of a handler. It may still pause or cancel it.
+Status CanDrive(const RunActor& a) {
+  if (a.workflow() != nullptr) return Status::Ok();
+  for (const StepDef& step : a.state().definition->steps) {
+    if (step.kind == StepKind::kCode) {
+      return Status(Code::kFailedPrecondition,
+                    "this process has no handlers for workflow '" + a.state().definition->workflow +
+                        "' (version " + std::to_string(a.state().definition->version) +
+                        "); continue run " + a.state().run.ToString() + " where that workflow is registered");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Runtime::Submit(const RunId& run, const Principal& who, Action action,
                        std::function<Status(RunActor&, Ack)> accept) {
   auto durable = std::make_shared<std::promise<Status>>();
   auto future = durable->get_future();
   const Result<bool> accepted = WithRun<bool>(run, who, action, [&](RunActor& a) -> Result<bool> {
+    if (action != Action::kPause && action != Action::kCancel) REWIND_RETURN_IF_ERROR(CanDrive(a));
     Status s = accept(a, [durable](const Status& st) { durable->set_value(st); });
     a.Drive();
     if (!s.ok()) return Err(std::move(s));
@@ -387,6 +408,7 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
       request.run, request.actor, Action::kResume, [&](RunActor& actor) -> Result<ResumeResult> {
         const RunState& w = actor.working();
         const RunStarted& def = *w.definition;
+        if (!request.dry_run) REWIND_RETURN_IF_ERROR(CanDrive(actor));
         if (!request.request_id.empty()) {
           for (const ResumeRecord& r : w.resumes) {
             if (r.request_id != request.request_id) continue;
@@ -467,7 +489,12 @@ Result<RunId> Runtime::Fork(const ForkRequest& request) {
     if (!std::binary_search(reset.begin(), reset.end(), i)) fork.kept.push_back(StepOutput{i, at.steps[i].output});
   }
   const RunId run = RunId::New();
-  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), FindWorkflow(def));
+  const Workflow* workflow = FindWorkflow(def);
+  if (workflow == nullptr) {
+    return Err(Code::kFailedPrecondition, "this process has no handlers for workflow '" + def.workflow +
+                                              "'; fork run " + request.run.ToString() + " where it is registered");
+  }
+  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), workflow);
   {
     std::lock_guard<std::mutex> lock(mu_);
     actors_.emplace(run, actor);

@@ -30,6 +30,11 @@ StepBuilder& StepBuilder::Timeout(std::chrono::milliseconds timeout) {
   return *this;
 }
 
+StepBuilder& StepBuilder::Handler(std::string name) {
+  workflow_->steps_[index_].def.handler = std::move(name);
+  return *this;
+}
+
 StepBuilder& StepBuilder::Config(Bytes config) {
   workflow_->steps_[index_].def.config = std::move(config);
   return *this;

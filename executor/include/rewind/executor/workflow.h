@@ -77,6 +77,9 @@ class StepBuilder {
   StepBuilder& Timeout(std::chrono::milliseconds timeout);
   // Opaque settings recorded with the definition (the CLI keeps commands here).
   StepBuilder& Config(Bytes config);
+  // Names the handler in the recorded definition (code steps; the CLI records
+  // "shell" for its command steps). Informational: handlers are the functions.
+  StepBuilder& Handler(std::string name);
 
  private:
   friend class Workflow;

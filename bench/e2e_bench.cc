@@ -1,0 +1,541 @@
+// e2e_bench: what a whole workflow run costs, next to what its commits cost.
+//
+// The workflow is five no-op code steps in a line (each handler returns an
+// empty output at once), so what is measured is the engine: journal appends,
+// the decider, the actor's strand, hand-offs to and from the handler pool.
+// A run takes 12 events; the engine appends them in 6 commits when runs go one
+// at a time (RunStarted with the first StepStarted, then each StepCompleted
+// with what it unblocks).
+//
+// Two modes, each repeated --reps times on a fresh engine in a fresh directory
+// under --dir; each figure is the median over the repetitions.
+//
+//   latency     one run at a time, Start then Await, --runs of them after
+//               --warmup-runs: p50/p99 of Start→Await in ms, and the journal
+//               commits per run from Journal::stats().
+//   throughput  --in-flight runs started by --starters threads (Start blocks
+//               until RunStarted is durable, so one thread cannot keep many
+//               starts in flight), then awaited by the same threads; runs/s and
+//               events/s over the whole batch, from the first Start to the last
+//               Await. p50/p99 here are Start→RunCompleted durable per run (the
+//               engine's observer); commits per run shows the group commit.
+//
+// The floor is what one durable commit costs on the same journal at the same
+// time: single-event Journal::Append calls, one at a time, to a run of its own
+// in the engine's journal, with payloads copied from a warm-up run's events.
+// Disk sync times on a shared machine drift by 10x within seconds, so the floor
+// is sampled beside the measurement, not before it: in latency mode one append
+// after each measured run, in throughput mode --floor-appends before and after
+// the batch. "commit p50" is their median; floor = commits per run × commit
+// p50; ratio = p50 / floor in latency mode (the least a run can take if each of
+// its commits must be durable before the next is decided), and the batch's
+// mean time per run (1 / runs/s) / floor in throughput mode, i.e. batch time /
+// (commits in the batch × commit p50): how far the batch is from a writer doing
+// nothing but syncs.
+//
+// Output: a table for people, then one JSON object per mode per line for
+// scripts (every other line starts with something other than '{').
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "rewind/base/run_id.h"
+#include "rewind/base/status.h"
+#include "rewind/executor/engine.h"
+#include "rewind/executor/workflow.h"
+#include "rewind/journal/journal.h"
+#include "rewind/schemas/events.h"
+
+namespace rwd {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kWorkflowName = "noop5";
+constexpr int kSteps = 5;
+
+// Address space only (LMDB reserves it); large enough never to grow mid-run.
+constexpr std::uint64_t kMapBytes = std::uint64_t{64} << 30;
+
+struct Settings {
+  std::vector<std::string> modes{"latency", "throughput"};
+  Durability durability = Durability::kDurable;
+  unsigned runs = 500;           // latency: sequential runs measured
+  unsigned warmup_runs = 50;     // before each engine measurement, sequential
+  unsigned in_flight = 1000;     // throughput: runs in one batch
+  unsigned starters = 32;        // throughput: threads calling Start
+  unsigned handler_threads = 2;  // EngineOptions::handler_threads
+  unsigned floor_appends = 100;  // throughput: floor appends before and after the batch, each
+  unsigned reps = 3;
+  double timeout_seconds = 120;  // per Await
+  std::string dir = "bench-tmp";
+};
+
+const char* DurabilityName(Durability d) { return d == Durability::kDurable ? "durable" : "nosync"; }
+
+// ---------------------------------------------------------------------------
+// Measurement helpers (as in append_bench.cc)
+
+double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Nearest-rank percentile, q in (0, 1]; reorders `samples`; 0 when empty.
+double Percentile(std::vector<double>& samples, double q) {
+  if (samples.empty()) return 0;
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
+  const auto nth = samples.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1) - 1);
+  std::nth_element(samples.begin(), nth, samples.end());
+  return *nth;
+}
+
+template <typename T>
+double MedianOf(const std::vector<T>& reps, double T::*field) {
+  std::vector<double> values;
+  for (const T& r : reps) values.push_back(r.*field);
+  return Percentile(values, 0.5);
+}
+
+// A fresh, uniquely named directory under `parent`, removed with its contents
+// on destruction; `parent` is created when missing and removed again once
+// empty. Use one at a time.
+class ScratchDir {
+ public:
+  static Result<std::unique_ptr<ScratchDir>> Create(const fs::path& parent, const std::string& prefix) {
+    std::error_code ec;
+    const bool made_parent = fs::create_directory(parent, ec);
+    if (ec) return Err(Code::kUnavailable, "cannot create '" + parent.string() + "': " + ec.message());
+    std::string pattern = (parent / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return Err(Code::kUnavailable, "cannot create '" + pattern + "': " + std::strerror(errno));
+    }
+    return std::unique_ptr<ScratchDir>(new ScratchDir(pattern, made_parent ? parent : fs::path()));
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    if (!made_parent_.empty()) fs::remove(made_parent_, ec);  // a no-op unless empty
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+ private:
+  ScratchDir(fs::path path, fs::path made_parent) : path_(std::move(path)), made_parent_(std::move(made_parent)) {}
+  fs::path path_;
+  fs::path made_parent_;
+};
+
+// Runs `measure(directory)` settings.reps times, each in a fresh directory.
+template <typename T>
+Result<std::vector<T>> Repeat(const Settings& settings, const std::string& prefix,
+                              const std::function<Result<T>(const fs::path&)>& measure) {
+  std::vector<T> results;
+  for (unsigned i = 0; i < settings.reps; ++i) {
+    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, prefix));
+    REWIND_ASSIGN_OR_RETURN(T result, measure(scratch->path()));
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+JournalOptions JournalOptionsFor(const fs::path& dir, const Settings& settings) {
+  JournalOptions options;
+  options.directory = dir.string();
+  options.durability = settings.durability;
+  options.max_map_bytes = kMapBytes;
+  return options;
+}
+
+// ---------------------------------------------------------------------------
+// The workflow and the engine
+
+Workflow NoopWorkflow() {
+  Workflow workflow(kWorkflowName);
+  for (int i = 1; i <= kSteps; ++i) {
+    workflow.Step("step" + std::to_string(i), [](const StepContext&) -> Result<Bytes> { return Bytes(); });
+  }
+  return workflow;
+}
+
+Principal BenchPrincipal() {
+  Principal who;
+  who.subject = "e2e_bench";
+  return who;
+}
+
+Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, const Settings& settings,
+                                           std::size_t max_active_runs, RunObserver observer = nullptr) {
+  EngineOptions options;
+  options.journal = JournalOptionsFor(dir, settings);
+  options.workflows.push_back(NoopWorkflow());
+  options.handler_threads = settings.handler_threads;
+  options.max_active_runs = max_active_runs;
+  options.observer = std::move(observer);
+  return Engine::Open(std::move(options));
+}
+
+std::chrono::milliseconds AwaitTimeout(const Settings& settings) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(settings.timeout_seconds * 1000));
+}
+
+// Start, then Await; Ok only for a run that completed.
+Result<RunId> RunOnce(Engine& engine, const Settings& settings) {
+  StartRequest request;
+  request.workflow = kWorkflowName;
+  request.actor = BenchPrincipal();
+  REWIND_ASSIGN_OR_RETURN(RunId run, engine.Start(request));
+  REWIND_ASSIGN_OR_RETURN(RunState state, engine.Await(run, request.actor, AwaitTimeout(settings)));
+  if (state.status != RunStatus::kCompleted) {
+    return Err(Code::kInternal, "run " + run.ToString() + " ended " + std::string(RunStatusName(state.status)) +
+                                    ": " + state.error_message);
+  }
+  return run;
+}
+
+// Runs --warmup-runs runs (at least one); returns the encoded events of the
+// last one, the floor's payloads.
+Result<std::vector<Bytes>> Warm(Engine& engine, const Settings& settings) {
+  RunId last;
+  for (unsigned i = 0; i < std::max(settings.warmup_runs, 1u); ++i) {
+    Result<RunId> run = RunOnce(engine, settings);
+    if (!run.has_value()) return Err(run.error().WithContext("warm-up"));
+    last = *run;
+  }
+  REWIND_ASSIGN_OR_RETURN(std::vector<Event> events, engine.Events(last, BenchPrincipal()));
+  std::vector<Bytes> payloads;
+  for (const Event& e : events) payloads.push_back(Encode(e));
+  return payloads;
+}
+
+// ---------------------------------------------------------------------------
+// The floor: single-event appends, one at a time, to a run of its own in the
+// engine's journal. Nothing of the engine reads that run (recovery would, at
+// the next Open; the directory is gone by then), and its payloads are real
+// events, so tools reading the journal still decode it.
+
+class Floor {
+ public:
+  Floor(Journal& journal, std::vector<Bytes> payloads) : journal_(journal), payloads_(std::move(payloads)) {}
+
+  // Appends one event and records how long the durable commit took.
+  Status Sample() {
+    const Bytes& payload = payloads_[seq_ % payloads_.size()];
+    const Clock::time_point sent = Clock::now();
+    REWIND_ASSIGN_OR_RETURN(AppendResult result, journal_.Append(run_, seq_, {payload}));
+    commit_ms_.push_back(Millis(Clock::now() - sent));
+    seq_ = result.head.seq;
+    return Status::Ok();
+  }
+  // The commits sampled, not counted against the engine.
+  std::uint64_t commits() const { return commit_ms_.size(); }
+  std::uint64_t events() const { return commit_ms_.size(); }
+  double P50() { return Percentile(commit_ms_, 0.5); }
+
+ private:
+  Journal& journal_;
+  std::vector<Bytes> payloads_;
+  const RunId run_ = RunId::New();
+  std::uint64_t seq_ = 0;
+  std::vector<double> commit_ms_;
+};
+
+// ---------------------------------------------------------------------------
+// Figures of one repetition
+
+struct Figures {
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double commits_per_run = 0;
+  double events_per_run = 0;
+  double runs_per_s = 0;
+  double events_per_s = 0;
+  double commit_p50_ms = 0;  // the floor's
+  double floor_ms = 0;       // commits_per_run × commit_p50_ms
+  double ratio = 0;          // see the top of the file
+};
+
+// `run_ms` per run; `elapsed` for all `runs`; journal counters around them,
+// less the floor's own commits.
+Figures Summarize(std::vector<double>& run_ms, unsigned runs, Clock::duration elapsed, const JournalStats& before,
+                  const JournalStats& after, Floor& floor, bool ratio_of_p50) {
+  const double n = runs;
+  const double seconds = Seconds(elapsed);
+  const auto commits = static_cast<double>(after.commits - before.commits - floor.commits());
+  const auto events = static_cast<double>(after.events - before.events - floor.events());
+  Figures f;
+  f.p50_ms = Percentile(run_ms, 0.50);
+  f.p99_ms = Percentile(run_ms, 0.99);
+  f.commits_per_run = commits / n;
+  f.events_per_run = events / n;
+  f.runs_per_s = n / seconds;
+  f.events_per_s = events / seconds;
+  f.commit_p50_ms = floor.P50();
+  f.floor_ms = f.commits_per_run * f.commit_p50_ms;
+  const double measured_ms = ratio_of_p50 ? f.p50_ms : seconds * 1000 / n;
+  f.ratio = f.floor_ms > 0 ? measured_ms / f.floor_ms : 0;
+  return f;
+}
+
+// ---------------------------------------------------------------------------
+// Latency: one run at a time
+
+Result<Figures> MeasureLatency(const fs::path& dir, const Settings& settings) {
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, OpenEngine(dir, settings, EngineOptions{}.max_active_runs));
+  REWIND_ASSIGN_OR_RETURN(std::vector<Bytes> payloads, Warm(*engine, settings));
+  Floor floor(engine->journal(), std::move(payloads));
+  std::vector<double> run_ms;
+  run_ms.reserve(settings.runs);
+  Clock::duration elapsed{};
+  const JournalStats before = engine->journal().stats();
+  for (unsigned i = 0; i < settings.runs; ++i) {
+    const Clock::time_point t0 = Clock::now();
+    REWIND_RETURN_IF_ERROR(RunOnce(*engine, settings));
+    const Clock::duration took = Clock::now() - t0;
+    run_ms.push_back(Millis(took));
+    elapsed += took;
+    REWIND_RETURN_IF_ERROR(floor.Sample().WithContext("floor"));
+  }
+  const JournalStats after = engine->journal().stats();
+  return Summarize(run_ms, settings.runs, elapsed, before, after, floor, /*ratio_of_p50=*/true);
+}
+
+// ---------------------------------------------------------------------------
+// Throughput: many runs in flight
+
+// When each run stopped, as the engine's observer saw it (on the run's strand).
+class StopLog {
+ public:
+  void Observe(const RunState& state) {
+    if (!state.Stopped()) return;
+    const Clock::time_point now = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_.emplace_back(state.run, now);
+  }
+  std::unordered_map<RunId, Clock::time_point> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::unordered_map<RunId, Clock::time_point> out(stopped_.begin(), stopped_.end());
+    stopped_.clear();
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<RunId, Clock::time_point>> stopped_;
+};
+
+struct StarterTally {
+  std::vector<std::pair<RunId, Clock::time_point>> started;  // with the time Start was called
+  Status error;
+};
+
+// Starts `count` runs one after the other once `go` opens, then awaits them.
+void Starter(Engine& engine, const Settings& settings, unsigned count, std::latch& go, StarterTally& tally) {
+  StartRequest request;
+  request.workflow = kWorkflowName;
+  request.actor = BenchPrincipal();
+  tally.started.reserve(count);
+  go.arrive_and_wait();
+  for (unsigned i = 0; i < count; ++i) {
+    const Clock::time_point t = Clock::now();
+    Result<RunId> run = engine.Start(request);
+    if (!run.has_value()) {
+      tally.error = run.error().WithContext("start");
+      return;
+    }
+    tally.started.emplace_back(*run, t);
+  }
+  for (const auto& [run, t] : tally.started) {
+    Result<RunState> state = engine.Await(run, request.actor, AwaitTimeout(settings));
+    if (!state.has_value()) {
+      tally.error = state.error().WithContext("await");
+      return;
+    }
+    if (state->status != RunStatus::kCompleted) {
+      tally.error = Status(Code::kInternal, "run " + run.ToString() + " ended " +
+                                                std::string(RunStatusName(state->status)));
+      return;
+    }
+  }
+}
+
+Status SampleFloor(Floor& floor, unsigned n) {
+  for (unsigned i = 0; i < n; ++i) REWIND_RETURN_IF_ERROR(floor.Sample().WithContext("floor"));
+  return Status::Ok();
+}
+
+Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings) {
+  StopLog stops;  // outlives the engine, which calls it
+  REWIND_ASSIGN_OR_RETURN(
+      std::unique_ptr<Engine> engine,
+      OpenEngine(dir, settings, std::max<std::size_t>(settings.in_flight, EngineOptions{}.max_active_runs),
+                 [&stops](const RunState& state, const std::vector<Event>&) { stops.Observe(state); }));
+  REWIND_ASSIGN_OR_RETURN(std::vector<Bytes> payloads, Warm(*engine, settings));
+  (void)stops.Take();
+  Floor floor(engine->journal(), std::move(payloads));
+  const JournalStats before = engine->journal().stats();
+  REWIND_RETURN_IF_ERROR(SampleFloor(floor, settings.floor_appends));
+
+  const unsigned starters = std::min(settings.starters, settings.in_flight);
+  std::vector<StarterTally> tallies(starters);
+  std::latch go(static_cast<std::ptrdiff_t>(starters) + 1);
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < starters; ++i) {
+    // The first in_flight % starters threads start one run more.
+    const unsigned count = settings.in_flight / starters + (i < settings.in_flight % starters ? 1 : 0);
+    threads.emplace_back(Starter, std::ref(*engine), std::cref(settings), count, std::ref(go),
+                         std::ref(tallies[i]));
+  }
+  go.arrive_and_wait();
+  const Clock::time_point begin = Clock::now();
+  for (std::thread& t : threads) t.join();
+  const Clock::duration elapsed = Clock::now() - begin;
+
+  REWIND_RETURN_IF_ERROR(SampleFloor(floor, settings.floor_appends));
+  const JournalStats after = engine->journal().stats();
+  const std::unordered_map<RunId, Clock::time_point> stopped = stops.Take();
+  std::vector<double> run_ms;
+  for (const StarterTally& tally : tallies) {
+    if (!tally.error.ok()) return Err(tally.error);
+    for (const auto& [run, t] : tally.started) {
+      auto it = stopped.find(run);
+      if (it == stopped.end()) return Err(Code::kInternal, "run " + run.ToString() + " was never seen stopping");
+      run_ms.push_back(Millis(it->second - t));
+    }
+  }
+  return Summarize(run_ms, settings.in_flight, elapsed, before, after, floor, /*ratio_of_p50=*/false);
+}
+
+// ---------------------------------------------------------------------------
+// Rows and the report
+
+struct Row {
+  std::string mode;
+  unsigned runs = 0;
+  Figures figures;  // each field the median over the repetitions
+};
+
+Figures MedianFigures(const std::vector<Figures>& reps) {
+  return Figures{MedianOf(reps, &Figures::p50_ms),         MedianOf(reps, &Figures::p99_ms),
+                 MedianOf(reps, &Figures::commits_per_run), MedianOf(reps, &Figures::events_per_run),
+                 MedianOf(reps, &Figures::runs_per_s),      MedianOf(reps, &Figures::events_per_s),
+                 MedianOf(reps, &Figures::commit_p50_ms),   MedianOf(reps, &Figures::floor_ms),
+                 MedianOf(reps, &Figures::ratio)};
+}
+
+void PrintHeader(const Settings& settings) {
+  std::printf(
+      "# e2e_bench: %d-step no-op linear workflow, %s, median of %u; latency: %u runs after %u warm-up; "
+      "throughput: %u in flight from %u starter threads, %u handler threads, %u floor appends before and after; "
+      "scratch under '%s'\n",
+      kSteps, DurabilityName(settings.durability), settings.reps, settings.runs, settings.warmup_runs,
+      settings.in_flight, settings.starters, settings.handler_threads, settings.floor_appends, settings.dir.c_str());
+  std::printf("%-10s %-8s %6s %9s %9s %11s %10s %12s %9s %7s %9s %10s\n", "mode", "durable", "runs", "p50 ms",
+              "p99 ms", "commits/run", "events/run", "commit p50ms", "floor ms", "ratio", "runs/s", "events/s");
+}
+
+void PrintRow(const Settings& settings, const Row& row) {
+  const Figures& f = row.figures;
+  std::printf("%-10s %-8s %6u %9.3f %9.3f %11.3f %10.2f %12.4f %9.3f %7.2f %9.1f %10.1f\n", row.mode.c_str(),
+              DurabilityName(settings.durability), row.runs, f.p50_ms, f.p99_ms, f.commits_per_run, f.events_per_run,
+              f.commit_p50_ms, f.floor_ms, f.ratio, f.runs_per_s, f.events_per_s);
+  std::fflush(stdout);  // rows arrive seconds apart: show each as it is done
+}
+
+void PrintJson(const Settings& settings, const Row& row) {
+  const Figures& f = row.figures;
+  std::printf(
+      "{\"mode\":\"%s\",\"durability\":\"%s\",\"runs\":%u,\"p50_ms\":%.4f,\"p99_ms\":%.4f,"
+      "\"commits_per_run\":%.3f,\"floor_ms\":%.4f,\"ratio\":%.3f,\"runs_per_s\":%.1f,\"events_per_s\":%.1f}\n",
+      row.mode.c_str(), DurabilityName(settings.durability), row.runs, f.p50_ms, f.p99_ms, f.commits_per_run,
+      f.floor_ms, f.ratio, f.runs_per_s, f.events_per_s);
+}
+
+int Run(const Settings& settings) {
+  PrintHeader(settings);
+  std::vector<Row> rows;
+  for (const std::string& mode : settings.modes) {
+    const bool latency = mode == "latency";
+    Result<std::vector<Figures>> reps = Repeat<Figures>(settings, mode, [&](const fs::path& dir) {
+      return latency ? MeasureLatency(dir, settings) : MeasureThroughput(dir, settings);
+    });
+    if (!reps.has_value()) {
+      std::fprintf(stderr, "e2e_bench: %s: %s\n", mode.c_str(), reps.error().ToString().c_str());
+      return 1;
+    }
+    rows.push_back(Row{mode, latency ? settings.runs : settings.in_flight, MedianFigures(*reps)});
+    PrintRow(settings, rows.back());
+  }
+  for (const Row& row : rows) PrintJson(settings, row);
+  return 0;
+}
+
+void AddFlags(CLI::App& app, Settings& settings) {
+  app.add_option("--modes", settings.modes, "Comma-separated modes to measure, in order: latency, throughput")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"latency", "throughput"}))
+      ->capture_default_str();
+  const std::map<std::string, Durability> durabilities{{"durable", Durability::kDurable},
+                                                       {"nosync", Durability::kNoSync}};
+  app.add_option("--durability", settings.durability, "durable (sync each commit, default) or nosync")
+      ->transform(CLI::CheckedTransformer(durabilities));
+  app.add_option("--runs", settings.runs, "Latency: sequential runs measured")
+      ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+  app.add_option("--warmup-runs", settings.warmup_runs, "Sequential runs before each measurement (at least 1 is run)")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--in-flight", settings.in_flight, "Throughput: runs started and awaited as one batch")
+      ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+  app.add_option("--starters", settings.starters, "Throughput: threads calling Start (then Await)")
+      ->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
+  app.add_option("--handler-threads", settings.handler_threads, "EngineOptions::handler_threads")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
+  app.add_option("--floor-appends", settings.floor_appends,
+                 "Throughput: single-event floor appends before the batch, and again after it")
+      ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+  app.add_option("--reps", settings.reps, "Repetitions per mode; figures are medians")
+      ->check(CLI::Range(1u, 99u))
+      ->capture_default_str();
+  app.add_option("--timeout", settings.timeout_seconds, "Seconds an Await may take before the bench fails")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--dir", settings.dir,
+                 "Parent of the scratch directories (on the filesystem to measure); "
+                 "created and removed when missing")
+      ->capture_default_str();
+}
+
+}  // namespace
+}  // namespace rwd
+
+int main(int argc, char** argv) {
+  rwd::Settings settings;
+  CLI::App app{"End-to-end workflow latency and throughput, next to a journal commit floor"};
+  rwd::AddFlags(app, settings);
+  CLI11_PARSE(app, argc, argv);
+  return rwd::Run(settings);
+}

@@ -1,0 +1,877 @@
+#include "rewind/executor/workflow_file.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <system_error>
+#include <vector>
+
+#include "rewind/executor/shell_step.h"
+
+namespace rwd {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr std::string_view kKindCommand = "command";
+constexpr std::size_t kMaxFileBytes = 16u << 20;
+// Keeps due times (microseconds since the epoch) far from overflow.
+constexpr std::uint64_t kMaxSleepMs = 100ull * 365 * 24 * 3600 * 1000;
+constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+
+// ---------------------------------------------------------------------------
+// Where things are in the text.
+
+struct LineColumn {
+  std::size_t line = 1;
+  std::size_t column = 1;
+};
+
+LineColumn Locate(std::string_view text, std::size_t offset) {
+  offset = std::min(offset, text.size());
+  LineColumn lc;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++lc.line;
+      line_start = i + 1;
+    }
+  }
+  lc.column = offset - line_start + 1;
+  return lc;
+}
+
+// RFC 6901: "~" -> "~0", "/" -> "~1".
+std::string PointerToken(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Byte offsets of every value and object key of a document nlohmann accepted,
+// by JSON pointer, and the first key repeated within one object. An explicit
+// stack, not recursion: nesting depth is the file's choice.
+class PositionIndex {
+ public:
+  explicit PositionIndex(std::string_view text) : text_(text) { Scan(); }
+
+  // Offset of the value at `pointer`, else of its nearest ancestor.
+  std::size_t Value(std::string pointer) const { return Find(values_, std::move(pointer)); }
+  // Offset of the key naming the member at `pointer`, else as Value().
+  std::size_t Key(const std::string& pointer) const {
+    auto it = keys_.find(pointer);
+    return it != keys_.end() ? it->second : Value(pointer);
+  }
+  // The pointer of the first member whose key repeats an earlier one.
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+ private:
+  struct Frame {
+    bool object = false;
+    std::string pointer;
+    std::size_t count = 0;
+    std::set<std::string> keys;
+  };
+
+  static std::size_t Find(const std::map<std::string, std::size_t>& m, std::string pointer) {
+    for (;;) {
+      auto it = m.find(pointer);
+      if (it != m.end()) return it->second;
+      if (pointer.empty()) return 0;
+      pointer.erase(pointer.rfind('/'));
+    }
+  }
+
+  bool AtEnd() const { return pos_ >= text_.size(); }
+  void SkipSpace() {
+    while (!AtEnd() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  void SkipString() {
+    ++pos_;  // the opening quote
+    while (!AtEnd() && text_[pos_] != '"') pos_ += text_[pos_] == '\\' ? 2 : 1;
+    ++pos_;
+  }
+  // At a key: records it and returns the member's pointer.
+  std::string ReadKey(Frame& frame) {
+    const std::size_t start = pos_;
+    SkipString();
+    const std::string key =
+        Json::parse(text_.substr(start, std::min(pos_, text_.size()) - start), nullptr, false).get<std::string>();
+    const std::string pointer = frame.pointer + "/" + PointerToken(key);
+    keys_[pointer] = start;
+    if (!frame.keys.insert(key).second && !duplicate_) duplicate_ = pointer;
+    SkipSpace();
+    ++pos_;  // ':'
+    return pointer;
+  }
+  void Scan() {
+    if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;  // nlohmann skips a UTF-8 BOM too
+    std::vector<Frame> stack;
+    std::string pointer;
+    bool want_value = true;
+    for (;;) {
+      SkipSpace();
+      if (AtEnd()) return;
+      const char c = text_[pos_];
+      if (want_value) {
+        values_[pointer] = pos_;
+        if (c == '{' || c == '[') {
+          stack.push_back(Frame{c == '{', pointer, 0, {}});
+          ++pos_;
+          SkipSpace();
+          if (!AtEnd() && (text_[pos_] == '}' || text_[pos_] == ']')) {
+            ++pos_;
+            stack.pop_back();
+            want_value = false;
+          } else {
+            pointer = stack.back().object ? ReadKey(stack.back()) : stack.back().pointer + "/0";
+            stack.back().count = 1;
+          }
+          continue;
+        }
+        if (c == '"') {
+          SkipString();
+        } else {
+          while (!AtEnd() && std::string_view(",]} \t\n\r").find(text_[pos_]) == std::string_view::npos) ++pos_;
+        }
+        want_value = false;
+        continue;
+      }
+      if (stack.empty()) return;
+      ++pos_;  // ',' or the closing bracket
+      if (c == ',') {
+        SkipSpace();
+        Frame& top = stack.back();
+        pointer = top.object ? ReadKey(top) : top.pointer + "/" + std::to_string(top.count);
+        ++top.count;
+        want_value = true;
+      } else {
+        stack.pop_back();
+      }
+    }
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  std::map<std::string, std::size_t> values_;
+  std::map<std::string, std::size_t> keys_;
+  std::optional<std::string> duplicate_;
+};
+
+// ---------------------------------------------------------------------------
+// Checking values. A Problem names the place (pointer, field path) and what is
+// wrong; the caller turns it into a message.
+
+// A place in the document: its pointer, and its field path within a step
+// ("retry.max_attempts", "depends_on[1]") or the file.
+struct Where {
+  std::string pointer;
+  std::string field;
+  Where Member(std::string_view key) const {
+    return Where{pointer + "/" + PointerToken(key), field.empty() ? std::string(key) : field + "." + std::string(key)};
+  }
+  Where Element(std::size_t i) const {
+    return Where{pointer + "/" + std::to_string(i), field + "[" + std::to_string(i) + "]"};
+  }
+};
+
+struct Problem {
+  Where where;
+  std::string what;
+  bool at_key = false;  // point at the member's key rather than its value
+};
+
+template <typename T>
+using Checked = std::expected<T, Problem>;
+
+std::unexpected<Problem> Bad(const Where& where, std::string what, bool at_key = false) {
+  return std::unexpected<Problem>(Problem{where, std::move(what), at_key});
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Unknown members of `object` are an error naming the first one in the text
+// (and the known name it most resembles).
+std::optional<Problem> UnknownMember(const Json& object, const Where& where, const PositionIndex* index,
+                                     std::initializer_list<std::string_view> known) {
+  std::optional<std::pair<std::size_t, std::string>> first;
+  for (const auto& item : object.items()) {
+    if (std::find(known.begin(), known.end(), item.key()) != known.end()) continue;
+    const std::size_t at = index != nullptr ? index->Key(where.Member(item.key()).pointer) : 0;
+    if (!first || at < first->first) first = {at, item.key()};
+  }
+  if (!first) return std::nullopt;
+  std::string what = "unknown field";
+  std::string_view best;
+  std::size_t best_distance = 3;  // suggest only close names
+  for (std::string_view k : known) {
+    const std::size_t d = EditDistance(first->second, k);
+    if (d < best_distance) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  if (!best.empty()) what += " (did you mean " + Quoted(best) + "?)";
+  return Problem{where.Member(first->second), what, true};
+}
+
+const char* TypeName(const Json& v) {
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "an array";
+  if (v.is_string()) return "a string";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number()) return "a number";
+  return "null";
+}
+
+Checked<std::string> String(const Json& v, const Where& where, bool allow_empty = false) {
+  if (!v.is_string()) return Bad(where, std::string("must be a string, not ") + TypeName(v));
+  const std::string& s = v.get_ref<const std::string&>();
+  if (!allow_empty && s.empty()) return Bad(where, "must not be empty");
+  if (s.find('\0') != std::string::npos) return Bad(where, "must not contain NUL characters");
+  return s;
+}
+
+Checked<std::uint64_t> Integer(const Json& v, const Where& where, std::uint64_t min, std::uint64_t max) {
+  if (!v.is_number()) return Bad(where, std::string("must be a number, not ") + TypeName(v));
+  std::uint64_t n = 0;
+  if (v.is_number_unsigned()) {
+    n = v.get<std::uint64_t>();
+  } else if (v.is_number_integer()) {
+    if (v.get<std::int64_t>() < 0) return Bad(where, "must not be negative");
+  } else {
+    // 3.0 and 1e3 are whole numbers too.
+    const double d = v.get<double>();
+    if (d < 0) return Bad(where, "must not be negative");
+    if (d != std::floor(d)) return Bad(where, "must be a whole number");
+    if (d > static_cast<double>(max)) return Bad(where, "must be at most " + std::to_string(max));
+    n = static_cast<std::uint64_t>(d);
+  }
+  if (n < min) return Bad(where, "must be at least " + std::to_string(min));
+  if (n > max) return Bad(where, "must be at most " + std::to_string(max));
+  return n;
+}
+
+Checked<double> Real(const Json& v, const Where& where, double min, double max) {
+  if (!v.is_number()) return Bad(where, std::string("must be a number, not ") + TypeName(v));
+  const double d = v.get<double>();
+  if (d < 0 && min >= 0) return Bad(where, "must not be negative");
+  if (!std::isfinite(d) || d < min || d > max) {
+    return Bad(where, "must be between " + Json(min).dump() + " and " + Json(max).dump());
+  }
+  return d;
+}
+
+// The "run" of a command step: a script or a non-empty argv.
+Checked<ShellCommand> Run(const Json& v, const Where& where) {
+  if (v.is_string()) {
+    auto script = String(v, where);
+    if (!script) return std::unexpected(script.error());
+    return ShellCommand::Script(*script);
+  }
+  if (!v.is_array()) {
+    return Bad(where, std::string("must be a string (a /bin/sh script) or an array of strings (argv), not ") +
+                          TypeName(v));
+  }
+  if (v.empty()) return Bad(where, "must not be an empty array");
+  ShellCommand command;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    auto arg = String(v[i], where.Element(i), /*allow_empty=*/i > 0);
+    if (!arg) return std::unexpected(arg.error());
+    command.argv.push_back(*arg);
+  }
+  return command;
+}
+
+bool ValidEnvName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+Checked<std::map<std::string, std::string>> Env(const Json& v, const Where& where, const PositionIndex* index) {
+  if (!v.is_object()) return Bad(where, std::string("must be an object, not ") + TypeName(v));
+  // In text order, so the first bad entry is the one reported.
+  std::vector<std::pair<std::size_t, std::string>> names;
+  for (const auto& item : v.items()) {
+    names.emplace_back(index != nullptr ? index->Key(where.Member(item.key()).pointer) : 0, item.key());
+  }
+  std::sort(names.begin(), names.end());
+  std::map<std::string, std::string> env;
+  for (const auto& [at, name] : names) {
+    const Where w = where.Member(name);
+    if (!ValidEnvName(name)) return Bad(w, "is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)", true);
+    if (name.rfind("REWIND_", 0) == 0) return Bad(w, "REWIND_ variables are set by the engine", true);
+    auto value = String(v[name], w, /*allow_empty=*/true);
+    if (!value) return std::unexpected(value.error());
+    env[name] = *value;
+  }
+  return env;
+}
+
+Checked<RetryPolicy> Retry(const Json& v, const Where& where, const PositionIndex* index) {
+  if (!v.is_object()) return Bad(where, std::string("must be an object, not ") + TypeName(v));
+  if (auto p = UnknownMember(v, where, index,
+                             {"max_attempts", "initial_backoff_ms", "multiplier", "max_backoff_ms", "jitter"})) {
+    return std::unexpected(*p);
+  }
+  RetryPolicy policy = kDefaultRetry;
+  const auto u32 = [&](const char* key, std::uint64_t min, std::uint32_t* out) -> std::optional<Problem> {
+    if (!v.contains(key)) return std::nullopt;
+    auto n = Integer(v[key], where.Member(key), min, kMaxU32);
+    if (!n) return n.error();
+    *out = static_cast<std::uint32_t>(*n);
+    return std::nullopt;
+  };
+  const auto real = [&](const char* key, double min, double max, double* out) -> std::optional<Problem> {
+    if (!v.contains(key)) return std::nullopt;
+    auto d = Real(v[key], where.Member(key), min, max);
+    if (!d) return d.error();
+    *out = *d;
+    return std::nullopt;
+  };
+  if (auto p = u32("max_attempts", 1, &policy.max_attempts)) return std::unexpected(*p);
+  if (auto p = u32("initial_backoff_ms", 0, &policy.initial_backoff_ms)) return std::unexpected(*p);
+  if (auto p = real("multiplier", 1.0, 1e6, &policy.multiplier)) return std::unexpected(*p);
+  if (auto p = u32("max_backoff_ms", 0, &policy.max_backoff_ms)) return std::unexpected(*p);
+  if (auto p = real("jitter", 0.0, 1.0, &policy.jitter)) return std::unexpected(*p);
+  return policy;
+}
+
+// The canonical record of a command: {"env":{...},"run":...}, compact, keys
+// sorted (nlohmann's object is a std::map).
+Bytes CommandConfig(const Json& run, const std::map<std::string, std::string>& env) {
+  Json config = Json::object();
+  config["env"] = Json(env);
+  config["run"] = run;
+  return ToBytes(config.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+// The command a recorded config describes (the inverse of CommandConfig).
+Checked<ShellCommand> CommandFromConfig(const Json& config) {
+  const Where root{"", ""};
+  if (!config.is_object()) return Bad(root, std::string("must be an object, not ") + TypeName(config));
+  if (auto p = UnknownMember(config, root, nullptr, {"env", "run"})) return std::unexpected(*p);
+  if (!config.contains("run")) return Bad(root.Member("run"), "is required");
+  auto command = Run(config["run"], root.Member("run"));
+  if (!command) return command;
+  if (config.contains("env")) {
+    auto env = Env(config["env"], root.Member("env"), nullptr);
+    if (!env) return std::unexpected(env.error());
+    command->env = std::move(*env);
+  }
+  return command;
+}
+
+// ---------------------------------------------------------------------------
+// The file.
+
+StepKind KindOf(std::string_view name, bool* known) {
+  *known = true;
+  if (name == kKindCommand) return StepKind::kCode;
+  if (name == "approval") return StepKind::kApproval;
+  if (name == "signal") return StepKind::kSignal;
+  if (name == "sleep") return StepKind::kSleep;
+  *known = false;
+  return StepKind::kCode;
+}
+
+std::string_view KindName(StepKind kind) {
+  switch (kind) {
+    case StepKind::kCode:
+      return kKindCommand;
+    case StepKind::kApproval:
+      return "approval";
+    case StepKind::kSignal:
+      return "signal";
+    case StepKind::kSleep:
+      return "sleep";
+  }
+  return "?";
+}
+
+// One step as the file says it.
+struct FileStep {
+  std::string label;  // "step 'charge'" or "step 3"
+  Where where;        // the step object
+  std::string id;
+  StepKind kind = StepKind::kCode;
+  std::optional<std::vector<std::string>> depends_on;
+  ShellCommand command;
+  Json run;
+  RetryPolicy retry = kDefaultRetry;
+  std::uint32_t timeout_ms = 0;
+  std::string signal;
+  std::uint64_t sleep_ms = 0;
+};
+
+class FileParser {
+ public:
+  FileParser(std::string_view text, std::string_view source, const Json& doc)
+      : text_(text), source_(source), doc_(doc), index_(text) {}
+
+  Result<Workflow> Parse() {
+    if (index_.duplicate()) {
+      const std::string& pointer = *index_.duplicate();
+      const std::string key = Json::json_pointer(pointer).back();
+      return Err(ErrorAt(index_.Key(pointer), "", "key " + Quoted(key) + " appears twice in one object"));
+    }
+    if (!doc_.is_object()) return Err(ErrorAt(0, "", "the workflow must be a JSON object"));
+    const Where root{"", ""};
+    if (auto p = UnknownMember(doc_, root, &index_, {"name", "version", "steps"})) return Err(Report(*p, ""));
+    if (!doc_.contains("name")) return Err(Report(Problem{root, "field 'name' is required"}, ""));
+    auto name = String(doc_["name"], root.Member("name"));
+    if (!name) return Err(Report(name.error(), ""));
+    std::uint32_t version = 1;
+    if (doc_.contains("version")) {
+      auto v = Integer(doc_["version"], root.Member("version"), 1, kMaxU32);
+      if (!v) return Err(Report(v.error(), ""));
+      version = static_cast<std::uint32_t>(*v);
+    }
+    if (!doc_.contains("steps")) return Err(Report(Problem{root, "field 'steps' is required"}, ""));
+    const Json& steps = doc_["steps"];
+    const Where steps_at = root.Member("steps");
+    if (!steps.is_array()) {
+      return Err(Report(Problem{steps_at, std::string("must be an array, not ") + TypeName(steps)}, ""));
+    }
+    if (steps.empty()) return Err(Report(Problem{steps_at, "must list at least one step"}, ""));
+
+    std::vector<FileStep> parsed;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      FileStep step;
+      step.where = Where{steps_at.Element(i).pointer, ""};
+      step.label = "step " + std::to_string(i + 1);
+      if (auto p = ParseStep(steps[i], &step)) return Err(Report(*p, step.label));
+      parsed.push_back(std::move(step));
+    }
+    REWIND_RETURN_IF_ERROR(CheckGraph(parsed));
+    return Build(*name, version, parsed);
+  }
+
+ private:
+  // "<source>:<line>:<column>: <context>: <what>"
+  Status ErrorAt(std::size_t offset, const std::string& context, const std::string& what) const {
+    const LineColumn lc = Locate(text_, offset);
+    return Status(Code::kInvalidArgument, std::string(source_) + ":" + std::to_string(lc.line) + ":" +
+                                              std::to_string(lc.column) + ": " +
+                                              (context.empty() ? "" : context + ": ") + what);
+  }
+  Status Report(const Problem& p, const std::string& step_label) const {
+    std::string context = step_label;
+    if (!p.where.field.empty()) {
+      context += (context.empty() ? "" : ", ") + std::string("field ") + Quoted(p.where.field);
+    }
+    const std::size_t at = p.at_key ? index_.Key(p.where.pointer) : index_.Value(p.where.pointer);
+    return ErrorAt(at, context, p.what);
+  }
+
+  std::optional<Problem> ParseStep(const Json& v, FileStep* step) {
+    const Where& at = step->where;
+    if (!v.is_object()) return Problem{at, std::string("must be an object, not ") + TypeName(v)};
+    // Every message names the step by its id once it has a usable one.
+    if (v.contains("id") && v["id"].is_string() && !v["id"].get_ref<const std::string&>().empty()) {
+      step->label = "step " + Quoted(v["id"].get_ref<const std::string&>());
+    }
+    if (auto p = UnknownMember(v, at, &index_,
+                               {"id", "kind", "run", "depends_on", "retry", "timeout_ms", "env", "signal",
+                                "sleep_ms"})) {
+      return p;
+    }
+    if (!v.contains("id")) return Problem{at, "field 'id' is required"};
+    auto id = String(v["id"], at.Member("id"));
+    if (!id) return id.error();
+    step->id = *id;
+    if (v.contains("kind")) {
+      auto kind = String(v["kind"], at.Member("kind"));
+      if (!kind) return kind.error();
+      bool known = false;
+      step->kind = KindOf(*kind, &known);
+      if (!known) {
+        return Problem{at.Member("kind"), "unknown kind " + Quoted(*kind) +
+                                              " (expected 'command', 'approval', 'signal' or 'sleep')"};
+      }
+    }
+    if (v.contains("depends_on")) {
+      const Json& deps = v["depends_on"];
+      const Where dw = at.Member("depends_on");
+      if (!deps.is_array()) return Problem{dw, std::string("must be an array of step ids, not ") + TypeName(deps)};
+      step->depends_on.emplace();
+      for (std::size_t i = 0; i < deps.size(); ++i) {
+        auto dep = String(deps[i], dw.Element(i));
+        if (!dep) return dep.error();
+        step->depends_on->push_back(*dep);
+      }
+    }
+    // Fields that belong to other kinds are errors, not ignored.
+    const bool command = step->kind == StepKind::kCode;
+    for (const char* key : {"run", "retry", "timeout_ms", "env"}) {
+      if (!command && v.contains(key)) {
+        return Problem{at.Member(key), "only command steps have it (this is a " +
+                                           std::string(KindName(step->kind)) + " step)", true};
+      }
+    }
+    if (step->kind != StepKind::kSignal && v.contains("signal")) {
+      return Problem{at.Member("signal"), "only signal steps have it", true};
+    }
+    if (step->kind != StepKind::kSleep && v.contains("sleep_ms")) {
+      return Problem{at.Member("sleep_ms"), "only sleep steps have it", true};
+    }
+    switch (step->kind) {
+      case StepKind::kCode: {
+        if (!v.contains("run")) return Problem{at, "field 'run' is required for a command step"};
+        auto run = Run(v["run"], at.Member("run"));
+        if (!run) return run.error();
+        step->command = std::move(*run);
+        step->run = v["run"];
+        if (v.contains("env")) {
+          auto env = Env(v["env"], at.Member("env"), &index_);
+          if (!env) return env.error();
+          step->command.env = std::move(*env);
+        }
+        if (v.contains("retry")) {
+          auto retry = Retry(v["retry"], at.Member("retry"), &index_);
+          if (!retry) return retry.error();
+          step->retry = *retry;
+        }
+        if (v.contains("timeout_ms")) {
+          auto t = Integer(v["timeout_ms"], at.Member("timeout_ms"), 0, kMaxU32);
+          if (!t) return t.error();
+          step->timeout_ms = static_cast<std::uint32_t>(*t);
+        }
+        break;
+      }
+      case StepKind::kSignal: {
+        step->signal = step->id;
+        if (v.contains("signal")) {
+          auto s = String(v["signal"], at.Member("signal"));
+          if (!s) return s.error();
+          step->signal = *s;
+        }
+        break;
+      }
+      case StepKind::kSleep: {
+        if (!v.contains("sleep_ms")) return Problem{at, "field 'sleep_ms' is required for a sleep step"};
+        auto ms = Integer(v["sleep_ms"], at.Member("sleep_ms"), 0, kMaxSleepMs);
+        if (!ms) return ms.error();
+        step->sleep_ms = *ms;
+        break;
+      }
+      case StepKind::kApproval:
+        break;
+    }
+    return std::nullopt;
+  }
+
+  // Ids unique, dependencies known, listed once, not the step itself, with
+  // distinct REWIND_OUTPUT_ names, and no cycle.
+  Status CheckGraph(const std::vector<FileStep>& steps) const {
+    std::map<std::string, std::size_t> by_id;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      auto [it, fresh] = by_id.emplace(steps[i].id, i);
+      if (!fresh) {
+        return Report(Problem{steps[i].where.Member("id"),
+                              "the id is already used by step " + std::to_string(it->second + 1)},
+                      steps[i].label);
+      }
+    }
+    std::vector<std::vector<std::size_t>> deps(steps.size());
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const FileStep& s = steps[i];
+      if (!s.depends_on) {
+        if (i > 0) deps[i].push_back(i - 1);
+        continue;
+      }
+      std::map<std::string, std::string> stems;
+      for (std::size_t k = 0; k < s.depends_on->size(); ++k) {
+        const std::string& dep = (*s.depends_on)[k];
+        const Where w = s.where.Member("depends_on").Element(k);
+        auto it = by_id.find(dep);
+        if (it == by_id.end()) return Report(Problem{w, "unknown step " + Quoted(dep)}, s.label);
+        if (it->second == i) return Report(Problem{w, "a step cannot depend on itself"}, s.label);
+        const std::string stem = OutputVariableStem(dep);
+        auto [seen, fresh] = stems.emplace(stem, dep);
+        if (!fresh) {
+          return Report(Problem{w, seen->second == dep
+                                       ? Quoted(dep) + " is listed twice"
+                                       : Quoted(seen->second) + " and " + Quoted(dep) +
+                                             " would both be REWIND_OUTPUT_" + stem},
+                        s.label);
+        }
+        deps[i].push_back(it->second);
+      }
+    }
+    // Kahn's algorithm; what stays unordered is on or behind a cycle.
+    std::vector<std::size_t> waiting(steps.size());
+    std::vector<std::vector<std::size_t>> dependents(steps.size());
+    std::vector<std::size_t> ready;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      waiting[i] = deps[i].size();
+      if (waiting[i] == 0) ready.push_back(i);
+      for (std::size_t d : deps[i]) dependents[d].push_back(i);
+    }
+    while (!ready.empty()) {
+      const std::size_t done = ready.back();
+      ready.pop_back();
+      for (std::size_t next : dependents[done]) {
+        if (--waiting[next] == 0) ready.push_back(next);
+      }
+    }
+    std::size_t at = 0;
+    while (at < steps.size() && waiting[at] == 0) ++at;
+    if (at == steps.size()) return Status::Ok();
+    // After as many hops as there are steps along unordered dependencies the
+    // walk is on the cycle; walk it once more to name it.
+    const auto next_on_cycle = [&](std::size_t i) {
+      for (std::size_t d : deps[i]) {
+        if (waiting[d] != 0) return d;
+      }
+      return i;
+    };
+    for (std::size_t hop = 0; hop < steps.size(); ++hop) at = next_on_cycle(at);
+    std::vector<std::size_t> cycle{at};
+    for (std::size_t i = next_on_cycle(at); i != at; i = next_on_cycle(i)) cycle.push_back(i);
+    // Report it at a step whose depends_on the file spells out (a default
+    // dependency points backwards, so a cycle has at least one).
+    std::size_t blame = at;
+    for (std::size_t i : cycle) {
+      if (steps[i].depends_on) {
+        blame = i;
+        break;
+      }
+    }
+    std::string path;
+    const auto it = std::find(cycle.begin(), cycle.end(), blame);
+    std::rotate(cycle.begin(), it, cycle.end());
+    for (std::size_t i : cycle) path += steps[i].id + " -> ";
+    path += steps[blame].id;
+    return Report(Problem{steps[blame].where.Member("depends_on"), "dependency cycle: " + path}, steps[blame].label);
+  }
+
+  Result<Workflow> Build(const std::string& name, std::uint32_t version, const std::vector<FileStep>& steps) const {
+    Workflow w(name, version);
+    for (const FileStep& s : steps) {
+      std::optional<StepBuilder> b;
+      switch (s.kind) {
+        case StepKind::kCode:
+          b.emplace(w.Step(s.id, ShellStep(s.command)));
+          b->Retry(s.retry)
+              .Timeout(std::chrono::milliseconds(s.timeout_ms))
+              .Config(CommandConfig(s.run, s.command.env))
+              .Handler("shell");
+          break;
+        case StepKind::kApproval:
+          b.emplace(w.Approval(s.id));
+          break;
+        case StepKind::kSignal:
+          b.emplace(w.Signal(s.id, s.signal));
+          break;
+        case StepKind::kSleep:
+          b.emplace(w.Sleep(s.id, std::chrono::milliseconds(static_cast<std::int64_t>(s.sleep_ms))));
+          break;
+      }
+      if (s.depends_on) b->After(*s.depends_on);
+    }
+    // Checked above already; a failure here would be a gap in those checks.
+    if (auto d = w.Definition(); !d.has_value()) {
+      return Err(Code::kInvalidArgument, std::string(source_) + ": " + d.error().message());
+    }
+    return w;
+  }
+
+  std::string_view text_;
+  std::string_view source_;
+  const Json& doc_;
+  PositionIndex index_;
+};
+
+// nlohmann's message without its "[json.exception...] parse error at line L,
+// column C: " prefix (we give the position ourselves).
+std::string ParserMessage(const std::string& what) {
+  const std::size_t column = what.find("column ");
+  const std::size_t colon = column == std::string::npos ? std::string::npos : what.find(": ", column);
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
+}  // namespace
+
+Result<Workflow> ParseWorkflowFile(std::string_view json_text, std::string_view source_name) {
+  Json doc;
+  try {
+    doc = Json::parse(json_text);
+  } catch (const Json::parse_error& e) {
+    const LineColumn lc = Locate(json_text, e.byte > 0 ? e.byte - 1 : 0);
+    return Err(Code::kInvalidArgument, std::string(source_name) + ":" + std::to_string(lc.line) + ":" +
+                                           std::to_string(lc.column) + ": " + ParserMessage(e.what()));
+  } catch (const Json::exception& e) {
+    // A number too large for a double ("number overflow parsing '1e400'").
+    std::string message = e.what();
+    const std::size_t end = message.rfind('\'');
+    const std::size_t begin = end == std::string::npos ? end : message.rfind('\'', end - 1);
+    std::string where(source_name);
+    if (begin != std::string::npos) {
+      const std::size_t at = json_text.find(message.substr(begin + 1, end - begin - 1));
+      if (at != std::string_view::npos) {
+        const LineColumn lc = Locate(json_text, at);
+        where += ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+      }
+    }
+    const std::size_t bracket = message.find("] ");
+    if (bracket != std::string::npos) message.erase(0, bracket + 2);
+    return Err(Code::kInvalidArgument, where + ": " + message);
+  }
+  return FileParser(json_text, source_name, doc).Parse();
+}
+
+Result<Workflow> LoadWorkflowFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    const Code code = err == ENOENT || err == ENOTDIR ? Code::kNotFound : Code::kFailedPrecondition;
+    return Err(code, "cannot open workflow file " + path + ": " + std::generic_category().message(err));
+  }
+  std::string text;
+  char buf[64 << 10];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Err(Code::kFailedPrecondition,
+                 "cannot read workflow file " + path + ": " + std::generic_category().message(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxFileBytes) {
+      ::close(fd);
+      return Err(Code::kInvalidArgument, path + ": larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB");
+    }
+  }
+  ::close(fd);
+  return ParseWorkflowFile(text, path);
+}
+
+Result<Workflow> WorkflowFromDefinition(const RunStarted& recorded) {
+  const auto refuse = [&](const StepDef& def, const std::string& what) {
+    return Err(Code::kInvalidArgument,
+               "workflow '" + recorded.workflow + "' step '" + def.id + "' cannot run from its record: " + what);
+  };
+  Workflow w(recorded.workflow, recorded.version);
+  for (const StepDef& def : recorded.steps) {
+    // What the builder cannot express would make the rebuilt definition differ.
+    if (def.kind != StepKind::kSleep && def.sleep_ms != 0) {
+      return refuse(def, "sleep_ms on a step that does not sleep");
+    }
+    if (def.kind == StepKind::kCode && def.handler != "shell") {
+      return refuse(def, "handler '" + def.handler + "' is not a shell command");
+    }
+    if (def.kind != StepKind::kSignal && def.kind != StepKind::kCode && !def.handler.empty()) {
+      return refuse(def, "handler '" + def.handler + "' on a step that takes none");
+    }
+    std::optional<StepBuilder> b;
+    switch (def.kind) {
+      case StepKind::kCode: {
+        const Json config = Json::parse(AsChars(def.config), nullptr, /*allow_exceptions=*/false);
+        if (config.is_discarded()) return refuse(def, "its config is not JSON");
+        auto command = CommandFromConfig(config);
+        if (!command) {
+          const std::string field = command.error().where.field;
+          return refuse(def, "config" + (field.empty() ? std::string() : " field '" + field + "'") + ": " +
+                                 command.error().what);
+        }
+        b.emplace(w.Step(def.id, ShellStep(std::move(*command))));
+        b->Handler(def.handler);
+        break;
+      }
+      case StepKind::kApproval:
+        b.emplace(w.Approval(def.id));
+        break;
+      case StepKind::kSignal:
+        b.emplace(w.Signal(def.id, def.handler));
+        break;
+      case StepKind::kSleep:
+        if (def.sleep_ms > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+          return refuse(def, "sleep_ms out of range");
+        }
+        b.emplace(w.Sleep(def.id, std::chrono::milliseconds(static_cast<std::int64_t>(def.sleep_ms))));
+        break;
+      default:
+        return refuse(def, "unknown step kind");
+    }
+    b->Retry(def.retry).Timeout(std::chrono::milliseconds(def.timeout_ms)).Config(def.config);
+    std::vector<std::string> after;
+    for (std::uint32_t dep : def.depends_on) {
+      if (dep >= recorded.steps.size()) return refuse(def, "it depends on an unknown step");
+      after.push_back(recorded.steps[dep].id);
+    }
+    b->After(after);
+  }
+  REWIND_ASSIGN_OR_RETURN(const RunStarted rebuilt, w.Definition());
+  if (rebuilt.steps != recorded.steps) {
+    return Err(Code::kInvalidArgument,
+               "workflow '" + recorded.workflow + "': its recorded steps cannot be rebuilt exactly");
+  }
+  return w;
+}
+
+HandlerResolver ShellWorkflowResolver() {
+  struct Cache {
+    std::mutex mu;
+    std::map<Hash, std::unique_ptr<Workflow>> by_hash;
+  };
+  auto cache = std::make_shared<Cache>();
+  return [cache](const RunStarted& definition) -> const Workflow* {
+    const Hash hash = DefinitionHash(definition);
+    std::lock_guard<std::mutex> lock(cache->mu);
+    auto it = cache->by_hash.find(hash);
+    if (it != cache->by_hash.end()) return it->second.get();
+    auto workflow = WorkflowFromDefinition(definition);
+    if (!workflow.has_value()) {
+      spdlog::debug("resolve workflow={} refused: {}", definition.workflow, workflow.error().message());
+      return nullptr;
+    }
+    auto owned = std::make_unique<Workflow>(std::move(*workflow));
+    const Workflow* out = owned.get();
+    cache->by_hash.emplace(hash, std::move(owned));
+    return out;
+  };
+}
+
+}  // namespace rwd

@@ -1,0 +1,288 @@
+#include "tools/rewind/commands.h"
+
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "rewind/executor/engine.h"
+#include "rewind/executor/workflow_file.h"
+#include "tools/rewind/exit_codes.h"
+#include "tools/rewind/render.h"
+
+namespace rwd::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs whose progress this process prints (all of them for `serve`).
+class Followed {
+ public:
+  void Add(const RunId& run) {
+    std::lock_guard<std::mutex> lock(mu_);
+    runs_.insert(run);
+  }
+  void All() {
+    std::lock_guard<std::mutex> lock(mu_);
+    all_ = true;
+  }
+  bool Has(const RunId& run) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return all_ || runs_.count(run) != 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<RunId> runs_;
+  bool all_ = false;
+};
+
+Principal Me(const Context& c) {
+  std::string user;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr) user = pw->pw_name;
+  if (user.empty()) user = "uid-" + std::to_string(getuid());
+  return Principal{c.tenant, user, {std::string(kOperatorRole)}};
+}
+
+std::int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int Fail(const Context& c, const Status& s) {
+  const int code = ExitCodeFor(s.code());
+  if (c.json) {
+    std::cout << ErrorJson(s, code) << std::endl;
+  } else {
+    std::cerr << "rewind: " << s.ToString() << std::endl;
+  }
+  return code;
+}
+
+// The engine on the journal, printing progress of followed runs (unless JSON).
+struct Session {
+  std::unique_ptr<Engine> engine;
+  std::shared_ptr<Followed> followed = std::make_shared<Followed>();
+  Principal me;
+};
+
+Result<Session> Open(const Context& c) {
+  Session s;
+  s.me = Me(c);
+  EngineOptions o;
+  o.journal.directory = c.data_dir;
+  o.resolve = ShellWorkflowResolver();
+  if (!c.json) {
+    o.observer = [followed = s.followed](const RunState& state, const std::vector<Event>& appended) {
+      if (!followed->Has(state.run)) return;
+      for (const std::string& line : ProgressLines(state, appended, NowUs())) std::cout << line << '\n';
+      std::cout.flush();
+    };
+  }
+  REWIND_ASSIGN_OR_RETURN(s.engine, Engine::Open(std::move(o)));
+  return s;
+}
+
+Result<RunId> ParseRun(const std::string& text) { return RunId::Parse(text); }
+
+Result<Bytes> ReadInput(const std::string& input) {
+  if (input.empty() || input[0] != '@') return ToBytes(input);
+  std::ifstream in(input.substr(1), std::ios::binary);
+  if (!in) return Err(Code::kNotFound, "cannot read input file '" + input.substr(1) + "'");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return ToBytes(buf.str());
+}
+
+// Waits until the run stops (completed, failed, cancelled or paused), then
+// reports it and returns the exit status for its state.
+int Follow(const Context& c, Session& s, const RunId& run) {
+  for (;;) {
+    auto state = s.engine->Await(run, s.me, 1h);
+    if (!state.has_value() && state.error().code() == Code::kUnavailable) continue;  // still running
+    if (!state.has_value()) return Fail(c, state.error());
+    if (c.json) {
+      std::cout << RunJson(*state) << std::endl;
+    } else {
+      std::cout << "run " << run.ToString() << " " << RunStatusName(state->status) << std::endl;
+    }
+    return ExitCodeFor(state->status);
+  }
+}
+
+}  // namespace
+
+int RunFile(const Context& c, const std::string& file, const std::string& input,
+            const std::string& idempotency_key) {
+  auto workflow = LoadWorkflowFile(file);
+  if (!workflow.has_value()) return Fail(c, workflow.error());
+  auto bytes = ReadInput(input);
+  if (!bytes.has_value()) return Fail(c, bytes.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  const std::string name = workflow->name();
+  if (auto r = s->engine->Register(std::move(*workflow)); !r.ok()) return Fail(c, r);
+  s->followed->All();  // a new run's id is known only once RunStarted is appended
+  auto run = s->engine->Start(StartRequest{name, std::move(*bytes), idempotency_key, s->me});
+  if (!run.has_value()) return Fail(c, run.error());
+  return Follow(c, *s, *run);
+}
+
+int Resume(const Context& c, const std::string& run_text, const std::string& from_step, const std::string& reason,
+           const std::string& request_id, const std::string& resume_data, bool dry_run) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  s->followed->Add(*run);
+  ResumeRequest r;
+  r.run = *run;
+  r.from_step = from_step;
+  r.actor = s->me;
+  r.reason = reason;
+  r.request_id = request_id;
+  r.data = ToBytes(resume_data);
+  r.dry_run = dry_run;
+  auto result = s->engine->Resume(r);
+  if (!result.has_value()) return Fail(c, result.error());
+  if (dry_run) {
+    if (c.json) {
+      std::cout << ResumeJson(*run, *result, true) << std::endl;
+    } else {
+      std::cout << "a resume from '" << result->from_step_id << "' would start epoch " << result->epoch << "\n";
+      std::cout << "  keep (memoized): ";
+      for (const auto& k : result->kept) std::cout << k << ' ';
+      std::cout << "\n  run again with a fresh retry budget: ";
+      for (const auto& k : result->reset) std::cout << k << ' ';
+      std::cout << "\nnothing was appended" << std::endl;
+    }
+    return kExitOk;
+  }
+  if (!c.json) {
+    std::cout << "run " << run->ToString() << " resumed from '" << result->from_step_id << "' (epoch "
+              << result->epoch << (result->repeated ? ", repeated request: nothing appended" : "") << ")"
+              << std::endl;
+  }
+  return Follow(c, *s, *run);
+}
+
+int Decide(const Context& c, const std::string& run_text, const std::string& step, bool approve,
+           const std::string& note) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  s->followed->Add(*run);
+  const Status done = approve ? s->engine->Approve(*run, step, s->me, ToBytes(note))
+                                   : s->engine->Reject(*run, step, s->me, ToBytes(note));
+  if (!done.ok()) return Fail(c, done);
+  return Follow(c, *s, *run);
+}
+
+int Cancel(const Context& c, const std::string& run_text, const std::string& reason) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  if (auto done = s->engine->Cancel(*run, s->me, reason); !done.ok()) return Fail(c, done);
+  return Follow(c, *s, *run) == kExitRunFailed ? kExitOk : kExitRunFailed;
+}
+
+int Pause(const Context& c, const std::string& run_text, const std::string& reason) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  if (auto done = s->engine->Pause(*run, s->me, reason); !done.ok()) return Fail(c, done);
+  return Follow(c, *s, *run) == kExitPaused ? kExitOk : kExitRunFailed;
+}
+
+int Fork(const Context& c, const std::string& run_text, const std::string& from_step,
+         std::optional<std::uint64_t> at_seq) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  s->followed->All();
+  auto child = s->engine->Fork(ForkRequest{*run, from_step, at_seq, s->me});
+  if (!child.has_value()) return Fail(c, child.error());
+  if (!c.json) std::cout << "forked run " << run->ToString() << " as " << child->ToString() << std::endl;
+  return Follow(c, *s, *child);
+}
+
+int Signal(const Context& c, const std::string& run_text, const std::string& name, const std::string& payload) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  s->followed->Add(*run);
+  if (auto done = s->engine->Signal(*run, name, ToBytes(payload), s->me); !done.ok()) return Fail(c, done);
+  return Follow(c, *s, *run);
+}
+
+int ShowStatus(const Context& c, const std::string& run_text) {
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  if (!run_text.empty()) {
+    auto run = ParseRun(run_text);
+    if (!run.has_value()) return Fail(c, run.error());
+    auto state = s->engine->State(*run, s->me);
+    if (!state.has_value()) return Fail(c, state.error());
+    std::cout << (c.json ? RunJson(*state) + "\n" : RunText(*state));
+    return kExitOk;
+  }
+  std::vector<RunId> ids;
+  const Status listed = s->engine->journal().ForEachRun([&](const RunId& run, std::uint64_t) {
+    ids.push_back(run);
+    return Status::Ok();
+  });
+  if (!listed.ok()) return Fail(c, listed);
+  std::vector<RunState> runs;
+  for (const RunId& id : ids) {
+    auto state = s->engine->State(id, s->me);
+    if (state.has_value()) runs.push_back(std::move(*state));  // other tenants' runs are NotFound: skipped
+  }
+  std::cout << (c.json ? RunListJson(runs) + "\n" : RunListText(runs));
+  return kExitOk;
+}
+
+int ShowState(const Context& c, const std::string& run_text, std::optional<std::uint64_t> at_seq,
+          const std::string& at_step) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  auto state = at_seq ? s->engine->StateAt(*run, *at_seq, s->me) : s->engine->StateAtStep(*run, at_step, s->me);
+  if (!state.has_value()) return Fail(c, state.error());
+  if (c.json) {
+    std::cout << RunJson(*state) << std::endl;
+  } else {
+    std::cout << "state of run " << run->ToString() << " at seq " << state->seq << ":\n" << RunText(*state);
+  }
+  return kExitOk;
+}
+
+int Serve(const Context& c) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any engine thread exists
+  auto s = Open(c);
+  if (!s.has_value()) return Fail(c, s.error());
+  s->followed->All();
+  if (!c.json) std::cout << "serving journal " << c.data_dir << " (Ctrl-C stops)" << std::endl;
+  int sig = 0;
+  sigwait(&stop, &sig);
+  if (!c.json) std::cout << "stopping: runs in flight continue at the next start" << std::endl;
+  return kExitOk;
+}
+
+}  // namespace rwd::cli

@@ -1,0 +1,34 @@
+// The rewind CLI's commands, each returning the process exit status
+// (exit_codes.h). They open the engine on the journal in `data_dir`, act as the
+// local OS user with the operator role in `tenant`, print human text (or, with
+// `json`, exactly one JSON object on stdout at the end), and print errors on
+// stderr (as JSON on stdout with `json`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace rwd::cli {
+
+struct Context {
+  std::string data_dir;
+  std::string tenant = "default";
+  bool json = false;
+};
+
+int RunFile(const Context& c, const std::string& file, const std::string& input,
+            const std::string& idempotency_key);
+int Resume(const Context& c, const std::string& run, const std::string& from_step, const std::string& reason,
+           const std::string& request_id, const std::string& resume_data, bool dry_run);
+int Decide(const Context& c, const std::string& run, const std::string& step, bool approve, const std::string& note);
+int Cancel(const Context& c, const std::string& run, const std::string& reason);
+int Pause(const Context& c, const std::string& run, const std::string& reason);
+int Fork(const Context& c, const std::string& run, const std::string& from_step, std::optional<std::uint64_t> at_seq);
+int Signal(const Context& c, const std::string& run, const std::string& name, const std::string& payload);
+int ShowStatus(const Context& c, const std::string& run);
+int ShowState(const Context& c, const std::string& run, std::optional<std::uint64_t> at_seq,
+          const std::string& at_step);
+int Serve(const Context& c);
+
+}  // namespace rwd::cli
