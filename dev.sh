@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for newcomers and CI.
-#   ./dev.sh run    install what is missing, build, run the example job on an embedded journal
+#   ./dev.sh run    install what is missing, build, run the walkthrough (examples/walkthrough.sh)
+#                   on the embedded journal in $REWIND_DATA (default ./rewind-data)
 #   ./dev.sh test   install what is missing, build, run the whole test suite
 #   ./dev.sh build  install what is missing and build (Release with debug info) into build/
 set -euo pipefail
@@ -22,8 +23,7 @@ case "${1:-}" in
   build) build ;;
   run)
     build
-    data=${REWIND_DATA:-./rewind-data}
-    "$build_dir"/examples/journal_tour --data "$data"
+    REWIND="$build_dir/tools/rewind" examples/walkthrough.sh
     ;;
   test)
     build

@@ -156,19 +156,21 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
     if (c.json) {
       std::cout << ResumeJson(*run, *result, true) << std::endl;
     } else {
-      std::cout << "a resume from '" << result->from_step_id << "' would start epoch " << result->epoch << "\n";
-      std::cout << "  keep (memoized): ";
-      for (const auto& k : result->kept) std::cout << k << ' ';
-      std::cout << "\n  run again with a fresh retry budget: ";
-      for (const auto& k : result->reset) std::cout << k << ' ';
-      std::cout << "\nnothing was appended" << std::endl;
+      auto list = [](const std::vector<std::string>& ids) {
+        std::string out;
+        for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+        return out.empty() ? std::string("(none)") : out;
+      };
+      std::cout << "a resume from '" << result->from_step_id << "' would start epoch " << result->epoch << "\n"
+                << "  kept, with their outputs:           " << list(result->kept) << "\n"
+                << "  run again with a fresh retry budget: " << list(result->reset) << "\n"
+                << "nothing was appended" << std::endl;
     }
     return kExitOk;
   }
-  if (!c.json) {
-    std::cout << "run " << run->ToString() << " resumed from '" << result->from_step_id << "' (epoch "
-              << result->epoch << (result->repeated ? ", repeated request: nothing appended" : "") << ")"
-              << std::endl;
+  if (!c.json && result->repeated) {
+    std::cout << "request '" << request_id << "' was seen before (epoch " << result->epoch
+              << "): nothing appended" << std::endl;
   }
   return Follow(c, *s, *run);
 }
