@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,25 @@ inline StepHandler Counting(std::shared_ptr<Calls> calls, int failures = 0) {
     return ToBytes(c.step->id + "-out");
   };
 }
+
+// A gate handlers wait at until the test opens it: steps that stay "running"
+// for as long as a test needs, without sleeping.
+class Gate {
+ public:
+  void Wait() const { opened_.wait(); }
+  void Open() { open_->set_value(); }
+  // A handler that waits at the gate, then returns an empty output.
+  StepHandler Handler() const {
+    return [opened = opened_](const StepContext&) -> Result<Bytes> {
+      opened.wait();
+      return Bytes{};
+    };
+  }
+
+ private:
+  std::shared_ptr<std::promise<void>> open_ = std::make_shared<std::promise<void>>();
+  std::shared_future<void> opened_ = open_->get_future().share();
+};
 
 class EngineTest : public ::testing::Test {
  protected:

@@ -94,18 +94,14 @@ TEST_F(EngineTest, ResumeWithoutAStepContinuesFromTheFirstUnfinishedOne) {
 }
 
 TEST_F(EngineTest, ResumePreconditionsGiveTheirDocumentedErrors) {
-  auto release = std::make_shared<std::promise<void>>();
-  auto released = release->get_future().share();
+  Gate gate;
   Workflow w("slow");
-  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
-    released.wait();
-    return Bytes{};
-  });
+  w.Step("wait", gate.Handler());
   w.Step("b", Counting(calls_));
   Open({std::move(w), Order(calls_, 9, 1)});
   const RunId running = StartRun("slow");
   EXPECT_THAT(engine_->Resume(Resume(running, "wait")), HasCode(Code::kConflict));
-  release->set_value();
+  gate.Open();
   EXPECT_THAT(engine_->Resume(Resume(RunId::New(), "wait")), HasCode(Code::kNotFound));
 
   const RunId failed = StartRun("order");
@@ -169,13 +165,12 @@ TEST_F(EngineTest, DryRunPreviewsAndAppendsNothing) {
 TEST_F(EngineTest, ConcurrentResumesAppendExactlyOneResumeRequested) {
   // The resumed attempt waits until every resume has answered, so the run
   // stays running (and un-resumable) throughout.
-  auto release = std::make_shared<std::promise<void>>();
-  auto released = release->get_future().share();
+  Gate gate;
   auto first = std::make_shared<std::atomic<bool>>(true);
   Workflow w("once");
-  w.Step("charge", [first, released](const StepContext&) -> Result<Bytes> {
+  w.Step("charge", [first, gate](const StepContext&) -> Result<Bytes> {
     if (first->exchange(false)) return Err(Code::kUnavailable, "declined");
-    released.wait();
+    gate.Wait();
     return Bytes{};
   }).Retry(RetryPolicy{1, 0, 2.0, 0, 0});
   Open({std::move(w)});
@@ -193,7 +188,7 @@ TEST_F(EngineTest, ConcurrentResumesAppendExactlyOneResumeRequested) {
   }
   EXPECT_EQ(ok, 1);
   EXPECT_EQ(conflicts, 7);
-  release->set_value();
+  gate.Open();
   AwaitStopped(run);
   EXPECT_EQ(Count(run, "ResumeRequested"), 1u);
 }
@@ -237,13 +232,12 @@ TEST_F(EngineTest, ResumingARunPausedAtItsGateAsksForTheApprovalAgain) {
 }
 
 TEST_F(EngineTest, ResumeOfACancelledDagSkipsSucceededTasksAndReRunsTheRest) {
-  auto release = std::make_shared<std::promise<void>>();
-  auto released = release->get_future().share();
+  Gate gate;
   Workflow w("dag");
   w.Step("left", Counting(calls_));
-  w.Step("right", [released, calls = calls_](const StepContext& c) -> Result<Bytes> {
+  w.Step("right", [gate, calls = calls_](const StepContext& c) -> Result<Bytes> {
      calls->Add(c.step->id);
-     if (c.epoch == 0) released.wait();  // the first epoch is cancelled while here
+     if (c.epoch == 0) gate.Wait();  // the first epoch is cancelled while here
      return Bytes{};
    }).After({});
   w.Step("join", Counting(calls_)).After({"left", "right"});
@@ -251,7 +245,7 @@ TEST_F(EngineTest, ResumeOfACancelledDagSkipsSucceededTasksAndReRunsTheRest) {
   const RunId run = StartRun("dag");
   while (engine_->State(run, User())->steps[0].status != StepStatus::kCompleted) std::this_thread::sleep_for(1ms);
   ASSERT_THAT(engine_->Cancel(run, Operator(), "wrong input"), IsOk());
-  release->set_value();
+  gate.Open();
   const RunState cancelled = AwaitStopped(run);
   ASSERT_EQ(cancelled.status, RunStatus::kCancelled);
   EXPECT_EQ(cancelled.steps[1].status, StepStatus::kCancelled);
@@ -321,36 +315,28 @@ TEST_F(EngineTest, SleepWaitsThenContinues) {
 }
 
 TEST_F(EngineTest, CancelStopsTheRunAndTheLateOutcomeIsNotRecorded) {
-  auto release = std::make_shared<std::promise<void>>();
-  auto released = release->get_future().share();
+  Gate gate;
   Workflow w("slow");
-  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
-    released.wait();
-    return Bytes{};
-  });
+  w.Step("wait", gate.Handler());
   Open({std::move(w)});
   const RunId run = StartRun("slow");
   EXPECT_THAT(engine_->Cancel(run, User(), "no"), HasCode(Code::kPermissionDenied));
   ASSERT_THAT(engine_->Cancel(run, Operator(), "not needed"), IsOk());
-  release->set_value();
+  gate.Open();
   EXPECT_EQ(AwaitStopped(run).status, RunStatus::kCancelled);
   EXPECT_EQ(Count(run, "StepCompleted"), 0u);
   EXPECT_THAT(engine_->Cancel(run, Operator(), "again"), HasCode(Code::kConflict));
 }
 
 TEST_F(EngineTest, PausedRunContinuesWhenResumed) {
-  auto release = std::make_shared<std::promise<void>>();
-  auto released = release->get_future().share();
+  Gate gate;
   Workflow w("slow");
-  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
-    released.wait();
-    return Bytes{};
-  });
+  w.Step("wait", gate.Handler());
   w.Step("next", Counting(calls_));
   Open({std::move(w)});
   const RunId run = StartRun("slow");
   ASSERT_THAT(engine_->Pause(run, Operator(), "maintenance"), IsOk());
-  release->set_value();
+  gate.Open();
   const RunState paused = AwaitStopped(run);
   EXPECT_EQ(paused.status, RunStatus::kPaused);
   EXPECT_EQ(paused.steps[0].status, StepStatus::kCompleted) << "the attempt in flight finished and was kept";
@@ -449,13 +435,9 @@ TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
 }
 
 TEST_F(EngineTest, StartWaitsForRoomAndThenIsUnavailable) {
-  auto release = std::make_shared<std::promise<void>>();
-  auto released = release->get_future().share();
+  Gate gate;
   Workflow w("slow");
-  w.Step("wait", [released](const StepContext&) -> Result<Bytes> {
-    released.wait();
-    return Bytes{};
-  });
+  w.Step("wait", gate.Handler());
   EngineOptions o = Options();
   o.workflows.push_back(std::move(w));
   o.max_active_runs = 1;
@@ -463,7 +445,7 @@ TEST_F(EngineTest, StartWaitsForRoomAndThenIsUnavailable) {
   Open(std::move(o));
   const RunId first = StartRun("slow");
   EXPECT_THAT(engine_->Start(StartRequest{"slow", {}, "", User()}), HasCode(Code::kUnavailable));
-  release->set_value();
+  gate.Open();
   AwaitStopped(first);
   EXPECT_THAT(engine_->Start(StartRequest{"slow", {}, "", User()}), IsOk());
 }
