@@ -184,12 +184,12 @@ Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) cons
   return state;
 }
 
-const Workflow* Runtime::FindWorkflow(const RunStarted& definition) {
+std::shared_ptr<const Workflow> Runtime::FindWorkflow(const RunStarted& definition) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = workflows_.find(definition.workflow);
     if (it != workflows_.end() && it->second.definition.steps == definition.steps) {
-      return it->second.workflow.get();
+      return it->second.workflow;
     }
   }
   return options_.resolve ? options_.resolve(definition) : nullptr;
@@ -200,20 +200,16 @@ Status Runtime::Register(Workflow workflow) {
   const std::string name = workflow.name();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    workflows_[name] = Registered{std::make_unique<Workflow>(std::move(workflow)), std::move(definition)};
+    workflows_[name] = Registered{std::make_shared<const Workflow>(std::move(workflow)), std::move(definition)};
   }
   // Runs of this workflow that could not continue at Open continue now.
   return journal_ ? Recover() : Status::Ok();
 }
 
 Status Runtime::Recover() {
+  // Only the last event of each run is read to skip the runs that are done.
   std::vector<RunId> candidates;
   REWIND_RETURN_IF_ERROR(journal_->ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (actors_.count(run) != 0) return Status::Ok();
-    }
-    // Only the last event is read to skip the runs that are done or waiting.
     std::optional<EventBody> last;
     REWIND_RETURN_IF_ERROR(journal_->ReadRun(run, last_seq, last_seq, [&](const EventRecord& r) -> Status {
       REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
@@ -221,42 +217,17 @@ Status Runtime::Recover() {
       return Status::Ok();
     }));
     if (last && (std::holds_alternative<RunCompleted>(*last) || std::holds_alternative<RunFailed>(*last) ||
-                 std::holds_alternative<RunCancelled>(*last) || std::holds_alternative<RunPaused>(*last))) {
+                 std::holds_alternative<RunCancelled>(*last))) {
       return Status::Ok();
     }
     candidates.push_back(run);
     return Status::Ok();
   }));
+  // A new actor recovers as it loads; one loaded earlier without handlers
+  // (its workflow was registered only now) recovers when asked again.
   for (const RunId& run : candidates) {
-    REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(run));
-    if (state.Stopped()) continue;
-    const Workflow* workflow = FindWorkflow(*state.definition);
-    if (workflow == nullptr) {
-      spdlog::warn("run={} workflow={} waits for its workflow to be registered", run.ToString(),
-                   state.definition->workflow);
-      continue;
-    }
-    auto actor = std::make_shared<RunActor>(*this, std::move(state), workflow);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!actors_.emplace(run, actor).second) continue;
-    }
-    Track(*actor);
-    asio::post(actor->strand(), [this, actor] {
-      const RunState& s = actor->working();
-      std::vector<StepAbandoned> abandoned;
-      for (std::uint32_t i = 0; i < s.steps.size(); ++i) {
-        if (s.steps[i].status == StepStatus::kRunning) {
-          abandoned.push_back(StepAbandoned{i, s.steps[i].attempts, s.steps[i].epoch});
-        }
-      }
-      for (const StepAbandoned& a : abandoned) {
-        spdlog::info("run={} step={} attempt={} abandoned by a crash; recovering", s.run.ToString(),
-                     s.definition->steps[a.step].id, a.attempt);
-        (void)actor->Accept(Event{Now(), std::nullopt, kSchemaVersion, a}, [](const Status&) {});
-      }
-      actor->Drive();
-    });
+    std::shared_ptr<RunActor> actor = Actor(run);
+    asio::post(actor->strand(), [actor] { actor->ResolveAndRecover(); });
   }
   return Status::Ok();
 }
@@ -291,6 +262,9 @@ Result<T> Runtime::WithRun(const RunId& run, const Principal& who, Action action
     asio::post(actor->strand(), [&, actor, done] {
       if (actor->evicted()) return done->set_value(std::nullopt);
       Status verdict = actor->load_status();
+      if (verdict.ok() && !actor->state().definition) {  // a run still being started
+        verdict = Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
+      }
       if (verdict.ok() && actor->state().definition->tenant != who.tenant) {
         verdict = Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
       }
@@ -360,13 +334,13 @@ Result<RunId> Runtime::Start(const StartRequest& request) {
     return Err(Refused(request.actor, Action::kStart, RunId(), std::move(s)));
   }
   RunStarted started;
-  const Workflow* workflow = nullptr;
+  std::shared_ptr<const Workflow> workflow;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = workflows_.find(request.workflow);
     if (it == workflows_.end()) return Err(Code::kNotFound, "workflow '" + request.workflow + "' is not registered");
     started = it->second.definition;
-    workflow = it->second.workflow.get();
+    workflow = it->second.workflow;
   }
   started.input = request.input;
   started.tenant = request.actor.tenant;
@@ -374,30 +348,60 @@ Result<RunId> Runtime::Start(const StartRequest& request) {
   const RunId run = request.idempotency_key.empty()
                         ? RunId::New()
                         : KeyedRunId(request.actor.tenant, request.workflow, request.idempotency_key);
-  if (!request.idempotency_key.empty()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (actors_.count(run) != 0) return run;  // the same start, still in flight
+  if (request.idempotency_key.empty()) return StartNew(run, std::move(started), std::move(workflow), request.actor);
+  // A keyed start: a repeated one waits for the first one's outcome.
+  std::promise<Status> first;
+  std::shared_future<Status> earlier;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = starting_.find(run); it != starting_.end()) {
+      earlier = it->second;
+    } else {
+      starting_.emplace(run, first.get_future().share());
     }
-    if (journal_->Head(run).has_value()) return run;  // started before
   }
-  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), workflow);
+  if (earlier.valid()) {
+    REWIND_RETURN_IF_ERROR(earlier.get());
+    return run;
+  }
+  Result<RunId> result = run;
+  if (!journal_->Head(run).has_value()) {  // not started before
+    result = StartNew(run, std::move(started), std::move(workflow), request.actor);
+    // A keyed run that finished and was forgotten between the check and the
+    // append makes the append a Conflict: it was started before after all.
+    if (!result.has_value() && result.error().code() == Code::kConflict && journal_->Head(run).has_value()) {
+      result = run;
+    }
+  }
+  first.set_value(internal::StatusOf(result));
+  std::lock_guard<std::mutex> lock(mu_);
+  starting_.erase(run);
+  return result;
+}
+
+Status Runtime::WaitForRoom(std::unique_lock<std::mutex>& lock) {
+  if (!room_.wait_for(lock, options_.start_wait, [&] { return active_ < options_.max_active_runs || stopping_; }) ||
+      stopping_) {
+    return Status(Code::kUnavailable,
+                  "the engine is at its limit of " + std::to_string(options_.max_active_runs) + " active runs");
+  }
+  return Status::Ok();
+}
+
+Result<RunId> Runtime::StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
+                                const Principal& who) {
+  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), std::move(workflow));
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!room_.wait_for(lock, options_.start_wait,
-                        [&] { return active_ < options_.max_active_runs || stopping_; }) ||
-        stopping_) {
-      return Err(Code::kUnavailable, "the engine is at its limit of " +
-                                         std::to_string(options_.max_active_runs) + " active runs");
+    REWIND_RETURN_IF_ERROR(WaitForRoom(lock));
+    if (!actors_.emplace(run, actor).second) {
+      return Err(Code::kConflict, "run " + run.ToString() + " exists already");
     }
-    if (!actors_.emplace(run, actor).second) return run;
-    counted_.emplace(run, true);
-    ++active_;
+    if (counted_.emplace(run, true).second) ++active_;
   }
-  const Status durable = SubmitNew(actor, [&](RunActor& a, Ack ack) {
-    return a.Accept(Event{Now(), ActorOf(request.actor), kSchemaVersion, started}, std::move(ack));
-  });
-  if (!durable.ok()) return Err(durable);
+  REWIND_RETURN_IF_ERROR(SubmitNew(actor, [&](RunActor& a, Ack ack) {
+    return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, std::move(first)}, std::move(ack));
+  }));
   return run;
 }
 
@@ -488,22 +492,12 @@ Result<RunId> Runtime::Fork(const ForkRequest& request) {
   for (std::uint32_t i = 0; i < at.steps.size(); ++i) {
     if (!std::binary_search(reset.begin(), reset.end(), i)) fork.kept.push_back(StepOutput{i, at.steps[i].output});
   }
-  const RunId run = RunId::New();
-  const Workflow* workflow = FindWorkflow(def);
+  std::shared_ptr<const Workflow> workflow = FindWorkflow(def);
   if (workflow == nullptr) {
     return Err(Code::kFailedPrecondition, "this process has no handlers for workflow '" + def.workflow +
                                               "'; fork run " + request.run.ToString() + " where it is registered");
   }
-  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), workflow);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    actors_.emplace(run, actor);
-    counted_.emplace(run, true);
-    ++active_;
-  }
-  REWIND_RETURN_IF_ERROR(SubmitNew(actor, [&](RunActor& a, Ack ack) {
-    return a.Accept(Event{Now(), ActorOf(request.actor), kSchemaVersion, fork}, std::move(ack));
-  }));
+  REWIND_ASSIGN_OR_RETURN(const RunId run, StartNew(RunId::New(), std::move(fork), std::move(workflow), request.actor));
   spdlog::info("run={} forked from run={} seq={} at step='{}' by subject='{}'", run.ToString(),
                request.run.ToString(), at.seq, def.steps[from].id, request.actor.subject);
   return run;
@@ -556,6 +550,7 @@ Status Runtime::MayRead(const RunId& run, const Principal& who) {
 }
 
 Result<RunState> Runtime::StateAt(const RunId& run, std::uint64_t seq, const Principal& who) {
+  if (seq == 0) return Err(Code::kInvalidArgument, "seq counts events from 1: there is no state at seq 0");
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
   REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(run, seq));
   if (seq != Journal::kEnd && state.seq < seq) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,7 +27,7 @@
 namespace rwd::engine_internal {
 
 struct Registered {
-  std::unique_ptr<Workflow> workflow;  // stable address: actors keep a pointer
+  std::shared_ptr<const Workflow> workflow;  // shared with the actors running it: replacing it frees nothing in use
   RunStarted definition;               // without input, tenant or key
 };
 
@@ -45,6 +46,8 @@ class Runtime {
   void RunHandler(std::function<void()> work);
   // After each durable append of `actor` (on its strand).
   void Appended(RunActor& actor, const std::vector<Event>& events);
+  // Keeps the count of active runs (on the actor's strand).
+  void Track(RunActor& actor);
   // When `actor` may be forgotten (on its strand).
   void MaybeEvict(const std::shared_ptr<RunActor>& actor);
   bool stopping() const { return stopping_.load(); }
@@ -52,7 +55,7 @@ class Runtime {
   Result<RunState> LoadState(const RunId& run, std::uint64_t to_seq = Journal::kEnd) const;
   // The registered workflow (or the resolver's) whose steps equal the
   // definition's; nullptr if none.
-  const Workflow* FindWorkflow(const RunStarted& definition);
+  std::shared_ptr<const Workflow> FindWorkflow(const RunStarted& definition);
 
   // --- the Engine API ---
   Status Register(Workflow workflow);
@@ -81,12 +84,18 @@ class Runtime {
   // WithRun for a request that appends: `accept` queues events with the given
   // ack; waits until they are durable (or refused).
   Status Submit(const RunId& run, const Principal& who, Action action, std::function<Status(RunActor&, Ack)> accept);
+  // Starts a new run whose first event is `first` (RunStarted or RunForked):
+  // waits for room, registers its actor, appends. Conflict if it exists.
+  Result<RunId> StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
+                         const Principal& who);
+  // Waits up to start_wait until fewer than max_active_runs runs are active.
+  // REQUIRES: `lock` holds mu_. Unavailable when it stays full or the engine stops.
+  Status WaitForRoom(std::unique_lock<std::mutex>& lock);
   // Submits to a run that is being created (no checks: it has no events yet).
   Status SubmitNew(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept);
   Status Recover();
   // Ok when `who` may read the run (tenant and authorizer).
   Status MayRead(const RunId& run, const Principal& who);
-  void Track(RunActor& actor);  // keeps the count of active runs
   Status Refused(const Principal& who, Action action, const RunId& run, Status why);
 
   EngineOptions options_;
@@ -101,6 +110,8 @@ class Runtime {
   std::map<std::string, Registered> workflows_;
   std::unordered_map<RunId, std::shared_ptr<RunActor>> actors_;
   std::unordered_map<RunId, bool> counted_;  // runs counted as active
+  // Keyed starts in flight: a repeated start waits for the first one's outcome.
+  std::unordered_map<RunId, std::shared_future<Status>> starting_;
   std::size_t active_ = 0;
   std::condition_variable room_;  // signalled when active_ drops
 };

@@ -11,12 +11,12 @@ namespace rwd::engine_internal {
 
 namespace asio = boost::asio;
 
-RunActor::RunActor(Runtime& runtime, RunState state, const Workflow* workflow, bool loaded)
+RunActor::RunActor(Runtime& runtime, RunState state, std::shared_ptr<const Workflow> workflow, bool loaded)
     : runtime_(runtime),
       strand_(asio::make_strand(runtime.io())),
       state_(std::move(state)),
       working_(state_),
-      workflow_(workflow),
+      workflow_(std::move(workflow)),
       wake_(strand_),
       load_status_(loaded ? Status::Ok() : Status(Code::kUnavailable, "not loaded yet")) {}
 
@@ -28,8 +28,31 @@ void RunActor::Load() {
   }
   state_ = std::move(*loaded);
   working_ = state_;
-  workflow_ = runtime_.FindWorkflow(*state_.definition);
   load_status_ = Status::Ok();
+  runtime_.Track(*this);
+  ResolveAndRecover();
+}
+
+void RunActor::ResolveAndRecover() {
+  if (!load_status_.ok() || broken_ || evicted_ || !state_.definition) return;
+  if (!workflow_) workflow_ = runtime_.FindWorkflow(*state_.definition);
+  if (!workflow_) return;
+  std::vector<StepAbandoned> orphans;
+  for (std::uint32_t i = 0; i < working_.steps.size(); ++i) {
+    const StepState& s = working_.steps[i];
+    if (s.status == StepStatus::kRunning && in_flight_.count(i) == 0) {
+      orphans.push_back(StepAbandoned{i, s.attempts, s.epoch});
+    }
+  }
+  for (const StepAbandoned& a : orphans) {
+    spdlog::info("run={} step={} attempt={} was in flight when its process stopped; retrying",
+                 state_.run.ToString(), state_.definition->steps[a.step].id, a.attempt);
+    (void)Accept(Event{runtime_.Now(), std::nullopt, kSchemaVersion, a}, [](const Status&) {});
+  }
+  // A stopped run with nothing to record needs no driving; driving it would
+  // let it be forgotten before the requests queued behind its load.
+  if (orphans.empty() && state_.Stopped()) return;
+  Drive();
 }
 
 bool RunActor::Idle() const {
@@ -100,7 +123,10 @@ void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events
 void RunActor::Dispatch(std::uint32_t index) {
   const StepState& step = state_.steps[index];
   const StepDef& def = state_.definition->steps[index];
-  const StepHandler* handler = workflow_ != nullptr ? workflow_->handler(index) : nullptr;
+  // The handler is copied: it runs on the pool and must outlive a replacement
+  // of its workflow.
+  const StepHandler* found = workflow_ != nullptr ? workflow_->handler(index) : nullptr;
+  std::shared_ptr<const StepHandler> handler = found ? std::make_shared<const StepHandler>(*found) : nullptr;
   Attempt& attempt = in_flight_[index];
   attempt = Attempt{step.epoch, step.attempts, std::stop_source(), nullptr};
   if (def.timeout_ms > 0) {

@@ -46,14 +46,20 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
  public:
   // `state` is the run's durable state (seq 0 for a run being started); with
   // `loaded` false the actor waits for Load() to read it from the journal.
-  RunActor(Runtime& runtime, RunState state, const Workflow* workflow, bool loaded = true);
+  RunActor(Runtime& runtime, RunState state, std::shared_ptr<const Workflow> workflow, bool loaded = true);
 
   boost::asio::strand<boost::asio::io_context::executor_type>& strand() { return strand_; }
 
   // --- Everything below runs on the strand. ---
 
-  // Reads the run from the journal and resolves its handlers.
+  // Reads the run from the journal, then ResolveAndRecover().
   void Load();
+  // Finds the run's handlers if it has none yet, and records every attempt the
+  // journal shows running but this actor does not run as StepAbandoned (an
+  // attempt of a process that died), then drives the run. A run that is
+  // loaded while running is always such an orphan: the engine never forgets
+  // an actor that is driving a run. No-op without handlers.
+  void ResolveAndRecover();
   // Ok once loaded; the load error (NotFound, Corruption) otherwise.
   const Status& load_status() const { return load_status_; }
   bool evicted() const { return evicted_; }
@@ -77,8 +83,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   void OnStopped(std::function<void(const RunState&)> done);
 
   // Handlers: the workflow supplying them (set when resolved later).
-  void set_workflow(const Workflow* workflow) { workflow_ = workflow; }
-  const Workflow* workflow() const { return workflow_; }
+  const Workflow* workflow() const { return workflow_.get(); }
 
   // Asks every attempt in flight to stop (cancel, shutdown).
   void StopAttempts();
@@ -104,7 +109,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   RunState state_;
   RunState working_;
-  const Workflow* workflow_;
+  std::shared_ptr<const Workflow> workflow_;
   std::vector<Event> pending_;
   std::vector<Ack> acks_;
   bool appending_ = false;

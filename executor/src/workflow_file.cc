@@ -854,23 +854,22 @@ Result<Workflow> WorkflowFromDefinition(const RunStarted& recorded) {
 HandlerResolver ShellWorkflowResolver() {
   struct Cache {
     std::mutex mu;
-    std::map<Hash, std::unique_ptr<Workflow>> by_hash;
+    std::map<Hash, std::shared_ptr<const Workflow>> by_hash;
   };
   auto cache = std::make_shared<Cache>();
-  return [cache](const RunStarted& definition) -> const Workflow* {
+  return [cache](const RunStarted& definition) -> std::shared_ptr<const Workflow> {
     const Hash hash = DefinitionHash(definition);
     std::lock_guard<std::mutex> lock(cache->mu);
     auto it = cache->by_hash.find(hash);
-    if (it != cache->by_hash.end()) return it->second.get();
+    if (it != cache->by_hash.end()) return it->second;
     auto workflow = WorkflowFromDefinition(definition);
     if (!workflow.has_value()) {
       spdlog::debug("resolve workflow={} refused: {}", definition.workflow, workflow.error().message());
       return nullptr;
     }
-    auto owned = std::make_unique<Workflow>(std::move(*workflow));
-    const Workflow* out = owned.get();
-    cache->by_hash.emplace(hash, std::move(owned));
-    return out;
+    auto owned = std::make_shared<const Workflow>(std::move(*workflow));
+    cache->by_hash.emplace(hash, owned);
+    return owned;
   };
 }
 

@@ -292,7 +292,7 @@ TEST_F(WorkflowFileTest, TheResolverAnswersTheSameWorkflowForTheSameDefinition) 
   const auto recorded = ParseWorkflowFile(OneStep(R"("id": "a", "run": "x")"), "f")->Definition();
   ASSERT_THAT(recorded, IsOk());
   const HandlerResolver resolve = ShellWorkflowResolver();
-  const Workflow* first = resolve(*recorded);
+  const std::shared_ptr<const Workflow> first = resolve(*recorded);
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(resolve(*recorded), first);
   EXPECT_EQ(first->Definition()->steps, recorded->steps);

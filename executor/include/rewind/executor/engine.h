@@ -63,8 +63,9 @@ Status DefaultAuthorizer(const Principal& who, Action action, const RunState* ru
 
 // Supplies handlers for runs whose workflow was not registered, from the
 // definition the run recorded (the CLI runs workflow files whose commands are
-// recorded in the steps' config). Returns nullptr when it cannot.
-using HandlerResolver = std::function<const Workflow*(const RunStarted& definition)>;
+// recorded in the steps' config). Returns nullptr when it cannot. May be
+// called from any engine thread.
+using HandlerResolver = std::function<std::shared_ptr<const Workflow>(const RunStarted& definition)>;
 
 // Called after each durable append of a run, with the events appended and the
 // run's state after them. Runs on the run's serialized context: keep it short.
