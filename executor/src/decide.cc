@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace rwd {
@@ -17,15 +18,28 @@ bool DependenciesDone(const RunState& s, std::uint32_t step) {
   return true;
 }
 
-const SignalReceived* ArrivedSignal(const RunState& s, const std::string& name) {
-  for (const SignalReceived& sig : s.pending_signals) {
-    if (sig.name == name) return &sig;
+// The first signal named `name` that arrived early and is not yet claimed in
+// this round (one signal completes one step).
+const SignalReceived* ArrivedSignal(const RunState& s, const std::string& name, std::vector<bool>& claimed) {
+  for (std::size_t i = 0; i < s.pending_signals.size(); ++i) {
+    if (!claimed[i] && s.pending_signals[i].name == name) {
+      claimed[i] = true;
+      return &s.pending_signals[i];
+    }
   }
   return nullptr;
 }
 
 bool CanRetry(const StepDef& def, const StepState& step) {
   return step.retryable && step.attempts < std::max<std::uint32_t>(def.retry.max_attempts, 1);
+}
+
+constexpr double kMaxDelayMs = 1e12;
+
+// now + delay without overflow.
+std::int64_t DueAt(std::int64_t now, std::int64_t delay_us) {
+  return delay_us > std::numeric_limits<std::int64_t>::max() - now ? std::numeric_limits<std::int64_t>::max()
+                                                                   : now + delay_us;
 }
 
 void WakeAt(Decision& d, std::int64_t due) {
@@ -39,7 +53,9 @@ std::int64_t BackoffMicros(const RetryPolicy& policy, const RunId& run, std::uin
   const double exponent = next_attempt >= 2 ? static_cast<double>(next_attempt - 2) : 0.0;
   double delay_ms = static_cast<double>(policy.initial_backoff_ms) * std::pow(policy.multiplier, exponent);
   if (policy.max_backoff_ms > 0) delay_ms = std::min(delay_ms, static_cast<double>(policy.max_backoff_ms));
-  if (!std::isfinite(delay_ms) || delay_ms < 0) delay_ms = static_cast<double>(policy.max_backoff_ms);
+  // Without a cap the delay grows until it saturates at kMaxDelayMs (~32 years).
+  if (!std::isfinite(delay_ms) || delay_ms > kMaxDelayMs) delay_ms = kMaxDelayMs;
+  if (delay_ms < 0) delay_ms = 0;
   if (policy.jitter > 0) {
     std::uint8_t seed[RunId::kSize + 12];
     std::memcpy(seed, run.bytes().data(), RunId::kSize);
@@ -92,6 +108,7 @@ Decision Decide(const RunState& s, std::int64_t now, std::uint32_t max_parallel)
   std::optional<std::uint32_t> gate;  // the first approval or signal wait that could pause the run
   bool all_completed = true;
   auto may_start = [&] { return max_parallel == 0 || running < max_parallel; };
+  std::vector<bool> claimed(s.pending_signals.size(), false);
   for (std::uint32_t i = 0; i < n; ++i) {
     const StepDef& def = defs[i];
     const StepState& step = s.steps[i];
@@ -99,7 +116,7 @@ Decision Decide(const RunState& s, std::int64_t now, std::uint32_t max_parallel)
     switch (step.status) {
       case StepStatus::kFailed:  // retryable, within budget (terminal failures returned above)
         d.events.emplace_back(RetryScheduled{
-            i, step.attempts + 1, now + BackoffMicros(def.retry, s.run, i, step.epoch, step.attempts + 1)});
+            i, step.attempts + 1, DueAt(now, BackoffMicros(def.retry, s.run, i, step.epoch, step.attempts + 1))});
         progressing = true;
         break;
       case StepStatus::kRetryWait:
@@ -132,11 +149,12 @@ Decision Decide(const RunState& s, std::int64_t now, std::uint32_t max_parallel)
             ++running;
             break;
           case StepKind::kSleep:
-            d.events.emplace_back(TimerScheduled{i, now + static_cast<std::int64_t>(def.sleep_ms) * 1000});
+            d.events.emplace_back(TimerScheduled{
+                i, DueAt(now, static_cast<std::int64_t>(std::min<std::uint64_t>(def.sleep_ms, 1'000'000'000'000) * 1000))});
             progressing = true;
             break;
           case StepKind::kSignal:
-            if (const SignalReceived* sig = ArrivedSignal(s, def.handler)) {
+            if (const SignalReceived* sig = ArrivedSignal(s, def.handler, claimed)) {
               d.events.emplace_back(StepStarted{i, step.attempts + 1, step.epoch});
               d.events.emplace_back(StepCompleted{i, step.attempts + 1, sig->payload, step.epoch});
               progressing = true;

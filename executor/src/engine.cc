@@ -424,6 +424,13 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
           return Err(Code::kConflict, "run " + w.run.ToString() + " is " + std::string(RunStatusName(w.status)) +
                                           "; only failed, paused, cancelled or completed runs resume");
         }
+        for (std::uint32_t i = 0; i < w.steps.size(); ++i) {
+          if (w.steps[i].status == StepStatus::kRunning) {
+            return Err(Code::kConflict, "run " + w.run.ToString() + " is " + std::string(RunStatusName(w.status)) +
+                                            " but step '" + def.steps[i].id +
+                                            "' is still running; wait for it (Await), then resume");
+          }
+        }
         if (request.expected_seq && *request.expected_seq != w.seq) {
           return Err(Code::kConflict, "run " + w.run.ToString() + " is at seq " + std::to_string(w.seq) +
                                           ", not the expected " + std::to_string(*request.expected_seq));

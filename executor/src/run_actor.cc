@@ -114,7 +114,17 @@ void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events
   }
   runtime_.Appended(*this, events);
   for (Ack& ack : acks) ack(Status::Ok());
-  for (std::uint32_t step : dispatch) Dispatch(step);
+  for (std::uint32_t step : dispatch) {
+    // Skip attempts that stopped counting while their StepStarted was being
+    // appended (a cancel, a shutdown): nothing would stop them otherwise.
+    const StepState& now = working_.steps[step];
+    const StepState& started = state_.steps[step];
+    if (runtime_.stopping() || now.status != StepStatus::kRunning || now.epoch != started.epoch ||
+        now.attempts != started.attempts) {
+      continue;
+    }
+    Dispatch(step);
+  }
   ScheduleWake(wake);
   NotifyIfStopped();
   Drive();

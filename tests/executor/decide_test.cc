@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <limits>
+
 #include "tests/executor/run_builder.h"
 
 namespace rwd::test {
@@ -95,6 +97,30 @@ TEST(DecideTest, SignalThatArrivedEarlyIsConsumedWithoutPausing) {
   const auto completed = Only<StepCompleted>(Decide(b.state(), kNow));
   ASSERT_EQ(completed.size(), 1u);
   EXPECT_EQ(completed[0].output, ToBytes("payload"));
+}
+
+TEST(DecideTest, OneEarlySignalCompletesOneOfTwoStepsWaitingForIt) {
+  RunBuilder b(Definition({Def("first", {}, StepKind::kSignal), Def("second", {}, StepKind::kSignal)}));
+  b.Apply(SignalReceived{"go", ToBytes("once")});
+  EXPECT_EQ(Only<StepCompleted>(Decide(b.state(), kNow)).size(), 1u);
+}
+
+TEST(DecideTest, UncappedBackoffSaturatesInsteadOfOverflowing) {
+  StepDef s = Def("s", {}, StepKind::kCode, 100);
+  s.retry.initial_backoff_ms = 1000;
+  const RunId run = RunId::New();
+  std::int64_t last = 0;
+  for (std::uint32_t attempt = 2; attempt < 100; ++attempt) {
+    const std::int64_t d = BackoffMicros(s.retry, run, 0, 0, attempt);
+    EXPECT_GE(d, last) << "attempt " << attempt;
+    last = d;
+  }
+  RunBuilder b(Definition({s}));
+  for (int i = 0; i < 60; ++i) b.FailAttempt(0).Apply(RetryScheduled{0, b.state().steps[0].attempts + 1, 0});
+  b.FailAttempt(0);
+  const auto retry = Only<RetryScheduled>(Decide(b.state(), std::numeric_limits<std::int64_t>::max() - 5));
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0].due_unix_us, std::numeric_limits<std::int64_t>::max());
 }
 
 TEST(DecideTest, SleepSchedulesItsTimerAndFiresItWhenDue) {
