@@ -137,7 +137,7 @@ Status Runtime::Open() {
   pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
   work_.emplace(io_.get_executor());
   io_threads_.emplace_back([this] { io_.run(); });
-  return Recover();
+  return options_.recover ? Recover() : Status::Ok();
 }
 
 void Runtime::RunHandler(std::function<void()> work) { asio::post(*pool_, std::move(work)); }
@@ -203,7 +203,7 @@ Status Runtime::Register(Workflow workflow) {
     workflows_[name] = Registered{std::make_shared<const Workflow>(std::move(workflow)), std::move(definition)};
   }
   // Runs of this workflow that could not continue at Open continue now.
-  return journal_ ? Recover() : Status::Ok();
+  return journal_ && options_.recover ? Recover() : Status::Ok();
 }
 
 Status Runtime::Recover() {
@@ -570,25 +570,9 @@ Result<RunState> Runtime::StateAt(const RunId& run, std::uint64_t seq, const Pri
 Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, const Principal& who) {
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
   REWIND_ASSIGN_OR_RETURN(std::vector<Event> events, ReadEvents(*journal_, run, Journal::kEnd));
-  RunState state;
-  state.run = run;
-  REWIND_RETURN_IF_ERROR(Evolve(state, events.front()));
-  REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*state.definition, step));
-  std::uint64_t last_completion = 0, first_start = 0;
-  for (std::uint64_t i = 0; i < events.size(); ++i) {
-    const EventBody& b = events[i].body;
-    if (auto* c = std::get_if<StepCompleted>(&b); c && c->step == index) last_completion = i + 1;
-    if (auto* s = std::get_if<StepStarted>(&b); s && s->step == index && first_start == 0) first_start = i + 1;
-    if (auto* a = std::get_if<ApprovalDecided>(&b); a && a->step == index && a->approved) last_completion = i + 1;
-    if (auto* t = std::get_if<TimerFired>(&b); t && t->step == index) last_completion = i + 1;
-    if (auto* r = std::get_if<RunPaused>(&b); r && r->step == index && first_start == 0) first_start = i + 1;
-    if (auto* t = std::get_if<TimerScheduled>(&b); t && t->step == index && first_start == 0) first_start = i + 1;
-  }
-  if (last_completion == 0 && first_start == 0) {
-    return Err(Code::kFailedPrecondition, "step '" + state.definition->steps[index].id +
-                                              "' never started in run " + run.ToString());
-  }
-  const std::uint64_t seq = last_completion != 0 ? last_completion : first_start - 1;
+  REWIND_ASSIGN_OR_RETURN(RunState first, Fold(run, std::span<const Event>(events.data(), 1)));
+  REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*first.definition, step));
+  REWIND_ASSIGN_OR_RETURN(std::uint64_t seq, SeqAtStep(events, index));
   return Fold(run, std::span<const Event>(events.data(), seq));
 }
 

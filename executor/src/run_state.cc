@@ -453,6 +453,25 @@ Status Evolve(RunState& state, const Event& event) {
   return Status::Ok();
 }
 
+Result<std::uint64_t> SeqAtStep(std::span<const Event> events, std::uint32_t step) {
+  // Folding tells what each event did to the step, whatever kind of event
+  // completed it (a handler, an approval, a signal, a timer, a fork's copy).
+  RunState state;
+  std::uint64_t last_completion = 0, first_start = 0;
+  StepStatus before = StepStatus::kPending;
+  for (std::uint64_t i = 0; i < events.size(); ++i) {
+    REWIND_RETURN_IF_ERROR(Evolve(state, events[i]));
+    if (step >= state.steps.size()) return Err(Code::kNotFound, "no step index " + std::to_string(step));
+    const StepStatus now = state.steps[step].status;
+    if (now == StepStatus::kCompleted && before != StepStatus::kCompleted) last_completion = i + 1;
+    if (now != StepStatus::kPending && first_start == 0) first_start = i + 1;
+    before = now;
+  }
+  if (last_completion != 0) return last_completion;
+  if (first_start != 0) return first_start - 1;
+  return Err(Code::kFailedPrecondition, "step '" + state.definition->steps[step].id + "' never started");
+}
+
 Result<RunState> Fold(const RunId& run, std::span<const Event> events) {
   RunState state;
   state.run = run;

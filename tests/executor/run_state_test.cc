@@ -214,6 +214,35 @@ TEST(RunStateTest, ForkStartsInEpochOneWithTheKeptOutputs) {
   EXPECT_EQ(s.steps[1].status, StepStatus::kPending);
 }
 
+std::vector<Event> Events(std::initializer_list<EventBody> bodies) {
+  std::vector<Event> out;
+  for (const EventBody& b : bodies) out.push_back(Event{0, std::nullopt, kSchemaVersion, b});
+  return out;
+}
+
+TEST(RunStateTest, SeqAtStepIsRightAfterTheLastCompletionWhateverCompletedIt) {
+  const RunStarted def = Definition({Def("a"), Def("wait", {0}, StepKind::kSignal)});
+  const auto events = Events({def, StepStarted{0, 1, 0}, StepCompleted{0, 1, {}, 0},
+                              RunPaused{1, PauseReason::kSignalWait, ""}, SignalReceived{"go", {}}});
+  EXPECT_EQ(*SeqAtStep(events, 0), 3u);
+  EXPECT_EQ(*SeqAtStep(events, 1), 5u) << "a signal completes a signal step";
+}
+
+TEST(RunStateTest, SeqAtStepOfAnUnfinishedStepIsRightBeforeItStarted) {
+  const auto events = Events({Definition({Def("a"), Def("b", {0})}), StepStarted{0, 1, 0}});
+  EXPECT_EQ(*SeqAtStep(events, 0), 1u);
+  EXPECT_THAT(SeqAtStep(events, 1), HasCode(Code::kFailedPrecondition));
+}
+
+TEST(RunStateTest, SeqAtStepOfAStepAForkKeptIsTheForkItself) {
+  RunForked fork;
+  fork.parent_run = RunId::New();
+  fork.start = Definition({Def("a"), Def("b", {0})});
+  fork.from_step = 1;
+  fork.kept = {StepOutput{0, ToBytes("A")}};
+  EXPECT_EQ(*SeqAtStep(Events({fork}), 0), 1u);
+}
+
 TEST(RunStateTest, DefinitionsWithCyclesDuplicatesOrNoStepsAreInvalid) {
   const Status cycle = ValidateDefinition(Definition({Def("root"), Def("a", {0, 2}), Def("b", {1})}));
   ASSERT_THAT(cycle, HasCode(Code::kInvalidArgument));

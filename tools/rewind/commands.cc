@@ -73,11 +73,14 @@ struct Session {
   Principal me;
 };
 
-Result<Session> Open(const Context& c) {
+// `recover`: drive every unfinished run (serve); the one-shot commands only
+// drive the run they act on, so they never take attempts of other runs.
+Result<Session> Open(const Context& c, bool recover = false) {
   Session s;
   s.me = Me(c);
   EngineOptions o;
   o.journal.directory = c.data_dir;
+  o.recover = recover;
   o.resolve = ShellWorkflowResolver();
   if (!c.json) {
     o.observer = [followed = s.followed](const RunState& state, const std::vector<Event>& appended) {
@@ -194,7 +197,8 @@ int Cancel(const Context& c, const std::string& run_text, const std::string& rea
   auto s = Open(c);
   if (!s.has_value()) return Fail(c, s.error());
   if (auto done = s->engine->Cancel(*run, s->me, reason); !done.ok()) return Fail(c, done);
-  return Follow(c, *s, *run) == kExitRunFailed ? kExitOk : kExitRunFailed;
+  const int followed = Follow(c, *s, *run);
+  return followed == kExitRunFailed ? kExitOk : followed;  // cancelled is what was asked
 }
 
 int Pause(const Context& c, const std::string& run_text, const std::string& reason) {
@@ -203,7 +207,8 @@ int Pause(const Context& c, const std::string& run_text, const std::string& reas
   auto s = Open(c);
   if (!s.has_value()) return Fail(c, s.error());
   if (auto done = s->engine->Pause(*run, s->me, reason); !done.ok()) return Fail(c, done);
-  return Follow(c, *s, *run) == kExitPaused ? kExitOk : kExitRunFailed;
+  const int followed = Follow(c, *s, *run);
+  return followed == kExitPaused ? kExitOk : followed;  // paused is what was asked
 }
 
 int Fork(const Context& c, const std::string& run_text, const std::string& from_step,
@@ -229,39 +234,86 @@ int Signal(const Context& c, const std::string& run_text, const std::string& nam
   return Follow(c, *s, *run);
 }
 
+// status and state only read: a read-only journal, so they work beside a
+// running `rewind serve` and never drive a run.
+Result<std::unique_ptr<Journal>> OpenReadOnly(const Context& c) {
+  JournalOptions o;
+  o.directory = c.data_dir;
+  o.read_only = true;
+  return Journal::Open(o);
+}
+
+// The run's events, if it belongs to the caller's tenant (NotFound otherwise).
+Result<std::vector<Event>> TenantEvents(const Context& c, const Journal& journal, const RunId& run) {
+  std::vector<Event> events;
+  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
+    REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
+    events.push_back(std::move(e));
+    return Status::Ok();
+  }));
+  REWIND_ASSIGN_OR_RETURN(RunState first, Fold(run, std::span<const Event>(events.data(), 1)));
+  if (first.definition->tenant != c.tenant) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
+  return events;
+}
+
 int ShowStatus(const Context& c, const std::string& run_text) {
-  auto s = Open(c);
-  if (!s.has_value()) return Fail(c, s.error());
+  auto journal = OpenReadOnly(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
   if (!run_text.empty()) {
     auto run = ParseRun(run_text);
     if (!run.has_value()) return Fail(c, run.error());
-    auto state = s->engine->State(*run, s->me);
+    auto events = TenantEvents(c, **journal, *run);
+    if (!events.has_value()) return Fail(c, events.error());
+    auto state = Fold(*run, *events);
     if (!state.has_value()) return Fail(c, state.error());
     std::cout << (c.json ? RunJson(*state) + "\n" : RunText(*state));
     return kExitOk;
   }
   std::vector<RunId> ids;
-  const Status listed = s->engine->journal().ForEachRun([&](const RunId& run, std::uint64_t) {
+  const Status listed = (*journal)->ForEachRun([&](const RunId& run, std::uint64_t) {
     ids.push_back(run);
     return Status::Ok();
   });
   if (!listed.ok()) return Fail(c, listed);
   std::vector<RunState> runs;
   for (const RunId& id : ids) {
-    auto state = s->engine->State(id, s->me);
-    if (state.has_value()) runs.push_back(std::move(*state));  // other tenants' runs are NotFound: skipped
+    auto events = TenantEvents(c, **journal, id);
+    if (!events.has_value() && events.error().code() == Code::kNotFound) continue;  // another tenant's
+    if (!events.has_value()) return Fail(c, events.error());
+    auto state = Fold(id, *events);
+    if (!state.has_value()) return Fail(c, state.error());
+    runs.push_back(std::move(*state));
   }
   std::cout << (c.json ? RunListJson(runs) + "\n" : RunListText(runs));
   return kExitOk;
 }
 
 int ShowState(const Context& c, const std::string& run_text, std::optional<std::uint64_t> at_seq,
-          const std::string& at_step) {
+              const std::string& at_step) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c);
-  if (!s.has_value()) return Fail(c, s.error());
-  auto state = at_seq ? s->engine->StateAt(*run, *at_seq, s->me) : s->engine->StateAtStep(*run, at_step, s->me);
+  auto journal = OpenReadOnly(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = TenantEvents(c, **journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  std::uint64_t seq = 0;
+  if (at_seq) {
+    if (*at_seq == 0 || *at_seq > events->size()) {
+      return Fail(c, Status(Code::kInvalidArgument, "run " + run->ToString() + " has " +
+                                                        std::to_string(events->size()) + " events; --at-seq takes 1.." +
+                                                        std::to_string(events->size())));
+    }
+    seq = *at_seq;
+  } else {
+    auto first = Fold(*run, std::span<const Event>(events->data(), 1));
+    if (!first.has_value()) return Fail(c, first.error());
+    auto index = ResolveStep(*first->definition, at_step);
+    if (!index.has_value()) return Fail(c, index.error());
+    auto found = SeqAtStep(*events, *index);
+    if (!found.has_value()) return Fail(c, found.error());
+    seq = *found;
+  }
+  auto state = Fold(*run, std::span<const Event>(events->data(), seq));
   if (!state.has_value()) return Fail(c, state.error());
   if (c.json) {
     std::cout << RunJson(*state) << std::endl;
@@ -277,7 +329,7 @@ int Serve(const Context& c) {
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any engine thread exists
-  auto s = Open(c);
+  auto s = Open(c, /*recover=*/true);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->All();
   if (!c.json) std::cout << "serving journal " << c.data_dir << " (Ctrl-C stops)" << std::endl;

@@ -86,6 +86,10 @@ struct EngineOptions {
   std::uint32_t max_parallel_steps = 0;
   std::chrono::milliseconds start_wait{5'000};
   Authorizer authorize = DefaultAuthorizer;
+  // Recover every unfinished run at Open and whenever a workflow is registered
+  // (what a service wants). One-shot tools set false: the runs they touch still
+  // recover as they load, the others are left to the process that serves them.
+  bool recover = true;
   // Microseconds since the Unix epoch. Tests drive time through it.
   std::function<std::int64_t()> clock;
   RunObserver observer;

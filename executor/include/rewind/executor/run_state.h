@@ -126,6 +126,12 @@ Result<RunState> Fold(const RunId& run, std::span<const Event> events);
 // on existing other steps, no cycle. InvalidArgument naming the offending step.
 Status ValidateDefinition(const RunStarted& definition);
 
+// Time travel to a step: how many of `events` (a run's events from seq 1) to
+// fold for the state right after step `step` last became completed, or, if it
+// never completed, right before it first left pending. FailedPrecondition if it
+// never left pending; Corruption if the events do not fold.
+Result<std::uint64_t> SeqAtStep(std::span<const Event> events, std::uint32_t step);
+
 // Index of the step with id `id`, or nullopt.
 std::optional<std::uint32_t> FindStep(const RunStarted& definition, std::string_view id);
 
