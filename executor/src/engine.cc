@@ -286,6 +286,17 @@ Result<T> Runtime::WithRun(const RunId& run, const Principal& who, Action action
 
 namespace {
 
+// What a resume of `state` from `from` keeps and resets (seq left at 0).
+ResumeResult Preview(const RunState& state, std::uint32_t from) {
+  const RunStarted& def = *state.definition;
+  const std::vector<std::uint32_t> reset = ResetSet(state, from);
+  std::vector<std::uint32_t> kept;
+  for (std::uint32_t i = 0; i < state.steps.size(); ++i) {
+    if (!std::binary_search(reset.begin(), reset.end(), i)) kept.push_back(i);
+  }
+  return ResumeResult{from, def.steps[from].id, StepIds(def, kept), StepIds(def, reset), state.epoch + 1, 0, false};
+}
+
 // A process that lacks a run's handlers must not make it continue: its code
 // steps would fail for want of a handler. It may still pause or cancel it.
 Status CanDrive(const RunActor& a) {
@@ -416,8 +427,13 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
         if (!request.request_id.empty()) {
           for (const ResumeRecord& r : w.resumes) {
             if (r.request_id != request.request_id) continue;
+            // The first result, recomputed from the state right before that resume.
             durable->set_value(Status::Ok());
-            return ResumeResult{r.from_step, def.steps[r.from_step].id, {}, {}, r.epoch, r.seq, true};
+            REWIND_ASSIGN_OR_RETURN(RunState before, LoadState(w.run, r.seq - 1));
+            ResumeResult first = Preview(before, r.from_step);
+            first.seq = r.seq;
+            first.repeated = true;
+            return first;
           }
         }
         if (!w.Stopped()) {
@@ -437,7 +453,15 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
         }
         std::uint32_t from = 0;
         if (request.from_step.empty()) {
-          while (from < w.steps.size() && w.steps[from].status == StepStatus::kCompleted) ++from;
+          // The first unfinished step whose dependencies completed (DESIGN §4.5).
+          auto ready = [&](std::uint32_t i) {
+            if (w.steps[i].status == StepStatus::kCompleted) return false;
+            for (std::uint32_t dep : def.steps[i].depends_on) {
+              if (w.steps[dep].status != StepStatus::kCompleted) return false;
+            }
+            return true;
+          };
+          while (from < w.steps.size() && !ready(from)) ++from;
           if (from == w.steps.size()) {
             return Err(Code::kFailedPrecondition,
                        "every step of run " + w.run.ToString() + " completed; name a step to re-run");
@@ -453,12 +477,7 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
                            def.steps[dep].id + "' instead");
           }
         }
-        const std::vector<std::uint32_t> reset = ResetSet(w, from);
-        std::vector<std::uint32_t> kept;
-        for (std::uint32_t i = 0; i < w.steps.size(); ++i) {
-          if (!std::binary_search(reset.begin(), reset.end(), i)) kept.push_back(i);
-        }
-        ResumeResult out{from, def.steps[from].id, StepIds(def, kept), StepIds(def, reset), w.epoch + 1, 0, false};
+        ResumeResult out = Preview(w, from);
         if (request.dry_run) {
           durable->set_value(Status::Ok());
           return out;

@@ -139,13 +139,6 @@ void RunActor::Dispatch(std::uint32_t index) {
   std::shared_ptr<const StepHandler> handler = found ? std::make_shared<const StepHandler>(*found) : nullptr;
   Attempt& attempt = in_flight_[index];
   attempt = Attempt{step.epoch, step.attempts, std::stop_source(), nullptr};
-  if (def.timeout_ms > 0) {
-    attempt.timeout = std::make_unique<asio::steady_timer>(strand_, std::chrono::milliseconds(def.timeout_ms));
-    attempt.timeout->async_wait([self = shared_from_this(), index, epoch = step.epoch,
-                                 n = step.attempts](const boost::system::error_code& ec) {
-      if (!ec) self->OnTimeout(index, epoch, n);
-    });
-  }
   // Everything the handler reads is copied: it runs on another thread.
   auto context = std::make_shared<StepContext>();
   auto dependencies = std::make_shared<std::map<std::string, Bytes>>();
@@ -166,6 +159,13 @@ void RunActor::Dispatch(std::uint32_t index) {
   context->stop = attempt.stop.get_token();
   runtime_.RunHandler([self = shared_from_this(), definition = state_.definition, context, dependencies,
                        input, resume_data, handler] {
+    // The timeout counts from now, when the handler starts, not from when the
+    // attempt was queued behind others on the pool.
+    if (context->step->timeout_ms > 0) {
+      asio::post(self->strand_, [self, index = context->index, epoch = context->epoch, n = context->attempt] {
+        self->ArmTimeout(index, epoch, n);
+      });
+    }
     Result<Bytes> result = Err(Code::kFailedPrecondition,
                                "no handler for step '" + context->step->id + "' of workflow '" +
                                    definition->workflow + "' (is the workflow registered?)");
@@ -203,6 +203,16 @@ void RunActor::OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t 
                   s.message());
   }
   Drive();
+}
+
+void RunActor::ArmTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt) {
+  auto it = in_flight_.find(step);
+  if (it == in_flight_.end() || it->second.epoch != epoch || it->second.attempt != attempt) return;
+  const auto timeout = std::chrono::milliseconds(state_.definition->steps[step].timeout_ms);
+  it->second.timeout = std::make_unique<asio::steady_timer>(strand_, timeout);
+  it->second.timeout->async_wait([self = shared_from_this(), step, epoch, attempt](const boost::system::error_code& ec) {
+    if (!ec) self->OnTimeout(step, epoch, attempt);
+  });
 }
 
 void RunActor::OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt) {

@@ -100,6 +100,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
                   std::vector<std::uint32_t> dispatch, std::optional<std::int64_t> wake);
   void Dispatch(std::uint32_t step);
   void OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result);
+  void ArmTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt);
   void OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt);
   void ScheduleWake(std::optional<std::int64_t> wake_unix_us);
   void NotifyIfStopped();

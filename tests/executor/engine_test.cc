@@ -144,6 +144,9 @@ TEST_F(EngineTest, RepeatedRequestIdReturnsTheFirstResultAndAppendsNothing) {
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->repeated);
   EXPECT_EQ(again->seq, first->seq);
+  EXPECT_EQ(again->reset, first->reset) << "the first result, not a new one";
+  EXPECT_EQ(again->kept, first->kept);
+  EXPECT_EQ(again->epoch, first->epoch);
   EXPECT_EQ(Types(run).size(), events);
 }
 
