@@ -684,34 +684,48 @@ class FileParser {
     return Report(Problem{steps[blame].where.Member("depends_on"), "dependency cycle: " + path}, steps[blame].label);
   }
 
+  // The file becomes the definition a run records, and the runnable workflow
+  // is rebuilt from that record: a run started from the file and a run
+  // recovered from the journal get their handlers from the same code.
   Result<Workflow> Build(const std::string& name, std::uint32_t version, const std::vector<FileStep>& steps) const {
-    Workflow w(name, version);
-    for (const FileStep& s : steps) {
-      std::optional<StepBuilder> b;
+    RunStarted def;
+    def.workflow = name;
+    def.version = version;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const FileStep& s = steps[i];
+      StepDef d;
+      d.id = s.id;
+      d.kind = s.kind;
+      if (!s.depends_on) {
+        if (i > 0) d.depends_on = {static_cast<std::uint32_t>(i - 1)};
+      } else {
+        for (const std::string& dep : *s.depends_on) {
+          for (std::size_t j = 0; j < steps.size(); ++j) {
+            if (steps[j].id == dep) d.depends_on.push_back(static_cast<std::uint32_t>(j));
+          }
+        }
+      }
       switch (s.kind) {
         case StepKind::kCode:
-          b.emplace(w.Step(s.id, ShellStep(s.command)));
-          b->Retry(s.retry)
-              .Timeout(std::chrono::milliseconds(s.timeout_ms))
-              .Config(CommandConfig(s.run, s.command.env))
-              .Handler("shell");
-          break;
-        case StepKind::kApproval:
-          b.emplace(w.Approval(s.id));
+          d.retry = s.retry;
+          d.timeout_ms = s.timeout_ms;
+          d.handler = "shell";
+          d.config = CommandConfig(s.run, s.command.env);
           break;
         case StepKind::kSignal:
-          b.emplace(w.Signal(s.id, s.signal));
+          d.handler = s.signal;
           break;
         case StepKind::kSleep:
-          b.emplace(w.Sleep(s.id, std::chrono::milliseconds(static_cast<std::int64_t>(s.sleep_ms))));
+          d.sleep_ms = s.sleep_ms;
+          break;
+        case StepKind::kApproval:
           break;
       }
-      if (s.depends_on) b->After(*s.depends_on);
+      def.steps.push_back(std::move(d));
     }
     // Checked above already; a failure here would be a gap in those checks.
-    if (auto d = w.Definition(); !d.has_value()) {
-      return Err(Code::kInvalidArgument, std::string(source_) + ": " + d.error().message());
-    }
+    auto w = WorkflowFromDefinition(def);
+    if (!w.has_value()) return Err(Code::kInvalidArgument, std::string(source_) + ": " + w.error().message());
     return w;
   }
 

@@ -33,6 +33,7 @@
 #include "tests/executor/engine_crash_workflow.h"
 #include "rewind/schemas/describe.h"
 #include "tests/support/child_process.h"
+#include "tests/support/kill_schedule.h"
 #include "tests/support/matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -45,11 +46,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kOutput = "e(d(b(a()),c(a())))";
-
-std::uint64_t EnvOr(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 // One execution of a handler: run hex, step id, epoch, attempt.
 using Exec = std::tuple<std::string, std::string, std::uint32_t, std::uint32_t>;
@@ -153,12 +149,9 @@ void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map
 }
 
 TEST(EngineCrashTest, RunsSurviveSigkillAtRandomMomentsAndCompletedStepsNeverRerun) {
-  const std::uint64_t seed = EnvOr("REWIND_ENGINE_CRASH_SEED", std::random_device{}());
-  const std::uint64_t rounds = EnvOr("REWIND_ENGINE_CRASH_ROUNDS", 50);
-  std::printf("engine crash seed %llu (REWIND_ENGINE_CRASH_SEED=%llu reproduces), %llu rounds\n",
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
-              static_cast<unsigned long long>(rounds));
-  std::mt19937_64 rng(seed);
+  KillSchedule schedule("REWIND_ENGINE_CRASH", 50);
+  const std::uint64_t rounds = schedule.rounds();
+  std::mt19937_64& rng = schedule.rng();
   TempDir tmp;
   const std::string dir = tmp.Sub("journal");
   const std::string exec_log = tmp.Sub("exec.log");

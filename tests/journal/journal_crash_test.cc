@@ -15,16 +15,12 @@
 
 #include "rewind/journal/journal.h"
 #include "tests/support/child_process.h"
+#include "tests/support/kill_schedule.h"
 #include "tests/support/matchers.h"
 #include "tests/support/temp_dir.h"
 
 namespace rwd::test {
 namespace {
-
-std::uint64_t EnvOr(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 struct Acked {
   std::map<std::string, std::uint64_t> last_seq;  // run hex -> highest acknowledged seq
@@ -62,12 +58,9 @@ void CheckSurvivors(const std::string& dir, const Acked& acked) {
 }
 
 TEST(JournalCrashTest, AcknowledgedEventsSurviveSigkillAtRandomMoments) {
-  const std::uint64_t seed = EnvOr("REWIND_CRASH_SEED", std::random_device{}());
-  const std::uint64_t rounds = EnvOr("REWIND_CRASH_ROUNDS", 30);
-  std::printf("crash seed %llu (REWIND_CRASH_SEED=%llu reproduces), %llu rounds\n",
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
-              static_cast<unsigned long long>(rounds));
-  std::mt19937_64 rng(seed);
+  KillSchedule schedule("REWIND_CRASH", 30);
+  const std::uint64_t rounds = schedule.rounds();
+  std::mt19937_64& rng = schedule.rng();
   TempDir tmp;
   const std::string dir = tmp.Sub("journal");
   Acked acked;

@@ -5,14 +5,14 @@
 //
 //   [u32 little-endian length][length bytes of an encoded event], repeated
 //
-// Every version from 1 to kSchemaVersion must have its fixture, and each must
+// Every version from 1 to kSchemaVersion must have its fixture (written once by
+// tests/schemas/write_fixture when the version is bumped), and each must
 // decode to the first entries of SampleEvents() (which is append-only), with
 // schema_version N. Committed fixtures are never rewritten: a test that fails
 // here means the change breaks stored journals, not that the fixture is stale.
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -59,19 +59,6 @@ std::vector<Bytes> ReadFrames(const std::filesystem::path& file) {
   return frames;
 }
 
-void WriteFrames(const std::filesystem::path& file, const std::vector<Event>& events) {
-  std::ofstream out(file, std::ios::binary);
-  for (const Event& event : events) {
-    const Bytes bytes = Encode(event);
-    const auto n = static_cast<std::uint32_t>(bytes.size());
-    const char length[4] = {static_cast<char>(n), static_cast<char>(n >> 8),
-                            static_cast<char>(n >> 16), static_cast<char>(n >> 24)};
-    out.write(length, 4);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(n));
-  }
-  ASSERT_TRUE(out.good()) << "writing " << file;
-}
-
 TEST(FixtureTest, EveryCommittedFixtureDecodesToTheSampleEvents) {
   const std::vector<Event> samples = SampleEvents();
   for (int version = 1; version <= kSchemaVersion; ++version) {
@@ -86,22 +73,6 @@ TEST(FixtureTest, EveryCommittedFixtureDecodesToTheSampleEvents) {
       EXPECT_EQ(*decoded, expected) << "v" << version << " event " << i;
     }
   }
-}
-
-// Writes fixtures/events_v<kSchemaVersion>.bin when REWIND_REGENERATE_FIXTURES=1:
-//   REWIND_REGENERATE_FIXTURES=1 schemas_test --gtest_filter='FixtureTest.*'
-// Only ever for a NEW file, after bumping kSchemaVersion; an existing fixture is
-// never rewritten (this test refuses to), since it stands for journals already
-// on disk. Commit the new file with the schema change.
-TEST(FixtureTest, WritesTheFixtureOfANewSchemaVersionOnlyWhenAsked) {
-  const char* regenerate = std::getenv("REWIND_REGENERATE_FIXTURES");
-  if (regenerate == nullptr || std::string(regenerate) != "1") {
-    GTEST_SKIP() << "set REWIND_REGENERATE_FIXTURES=1 to write a new fixture";
-  }
-  const std::filesystem::path file = FixturePath(kSchemaVersion);
-  ASSERT_FALSE(std::filesystem::exists(file)) << file << " exists; fixtures are never rewritten";
-  WriteFrames(file, SampleEvents());
-  EXPECT_EQ(ReadFrames(file).size(), SampleEvents().size());
 }
 
 }  // namespace
