@@ -189,6 +189,7 @@ class Transition {
     }
     step.status = StepStatus::kRunning;
     step.attempts = b.attempt;
+    step.started_unix_us = e_.unix_us;
     ++step.total_attempts;
     return Status::Ok();
   }

@@ -1,5 +1,7 @@
 #include "rewind/journal/journal.h"
 
+#include <lmdb.h>
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -19,6 +21,7 @@
 #include "journal/src/store.h"
 #include "journal/src/writer.h"
 #include "journal/src/writer_lock.h"
+#include "rewind/journal/tables.h"
 
 namespace rwd {
 
@@ -76,6 +79,8 @@ class Journal::Impl {
   WriterLock lock;
   std::unique_ptr<Store> store;
   std::unique_ptr<Writer> writer;
+  std::mutex tables_mu;  // LMDB: one mdb_dbi_open at a time per process
+  std::unordered_map<std::string, unsigned> tables;
 };
 
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -167,15 +172,8 @@ Status Journal::ForEachRun(const RunVisitor& visit) const {
 }
 
 Result<std::uint64_t> Journal::LastPosition() const {
-  const Store& store = *impl_->store;
-  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(g.txn, store.events()));
-  MDB_val k, v;
-  const int rc = cursor.Get(&k, &v, MDB_LAST);
-  if (rc == MDB_NOTFOUND) return std::uint64_t{0};
-  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the last position"));
-  if (k.mv_size != 8) return Err(Code::kCorruption, "events database has a malformed key");
-  return key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+  return ReadLastPosition(*impl_->store, g.txn);
 }
 
 Result<RunHead> Journal::VerifyRun(const RunId& run) const {
@@ -225,6 +223,62 @@ const JournalOptions& Journal::options() const { return impl_->options; }
 
 JournalStats Journal::stats() const {
   return impl_->writer ? impl_->writer->stats() : JournalStats{};
+}
+
+Result<Table> Journal::OpenTable(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return Err(Code::kInvalidArgument, "table name '" + name + "' must have 1..64 characters");
+  }
+  std::lock_guard<std::mutex> lock(impl_->tables_mu);
+  if (auto it = impl_->tables.find(name); it != impl_->tables.end()) return Table(it->second, name);
+  // Tables live under their own prefix, apart from the journal's databases.
+  const std::string db_name = "table." + name;
+  MDB_dbi dbi = 0;
+  auto open = [&](mdb::Txn& txn, unsigned flags) -> Status {
+    const int rc = mdb_dbi_open(txn.get(), db_name.c_str(), flags, &dbi);
+    if (rc == MDB_NOTFOUND) {
+      return Status(Code::kNotFound, "journal '" + impl_->options.directory + "' has no table '" + name + "'");
+    }
+    if (rc != MDB_SUCCESS) return mdb::Error(rc, "opening table '" + name + "'");
+    return Status::Ok();
+  };
+  if (impl_->options.read_only) {
+    REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+    REWIND_RETURN_IF_ERROR(open(g.txn, 0));
+    // Committing keeps the handle (aborting would close it).
+    REWIND_RETURN_IF_ERROR(g.txn.Commit().WithContext("opening table '" + name + "'"));
+  } else {
+    REWIND_RETURN_IF_ERROR(Update([&](WriteView& view) { return open(view.txn(), MDB_CREATE); }));
+  }
+  impl_->tables.emplace(name, dbi);
+  return Table(dbi, name);
+}
+
+Status Journal::View(const std::function<Status(const ReadView&)>& read) const {
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
+  return read(ReadView(*impl_->store, g.txn));
+}
+
+void Journal::UpdateAsync(UpdateFn write, std::function<void(const Status&)> done) {
+  if (impl_->options.read_only) {
+    return done(Status(Code::kFailedPrecondition, "journal '" + impl_->options.directory + "' is open read-only"));
+  }
+  impl_->writer->Enqueue(WriteJob{std::move(write), std::move(done)});
+}
+
+Status Journal::Update(UpdateFn write) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  UpdateAsync(std::move(write), [&promise](const Status& s) { promise.set_value(s); });
+  return future.get();
+}
+
+Status Journal::SetCommitHook(CommitHook hook) {
+  if (impl_->options.read_only) {
+    return Status(Code::kFailedPrecondition, "journal '" + impl_->options.directory + "' is open read-only");
+  }
+  impl_->writer->SetHook(std::move(hook));
+  return Status::Ok();
 }
 
 Status Journal::Sync() {

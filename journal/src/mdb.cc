@@ -46,6 +46,11 @@ int Txn::Begin(MDB_env* env, unsigned flags, Txn* out) {
   return mdb_txn_begin(env, nullptr, flags, &out->txn_);
 }
 
+int Txn::BeginNested(const Txn& parent, Txn* out) {
+  out->Abort();
+  return mdb_txn_begin(mdb_txn_env(parent.txn_), parent.txn_, 0, &out->txn_);
+}
+
 Status Txn::Commit() {
   MDB_txn* txn = txn_;
   txn_ = nullptr;  // mdb_txn_commit frees the txn whatever it returns

@@ -76,6 +76,10 @@ class Txn {
   // Raw begin; callers that may meet MDB_MAP_RESIZED go through the journal's
   // map guard instead of calling this directly.
   static int Begin(MDB_env* env, unsigned flags, Txn* out);
+  // A nested write transaction of `parent` (LMDB without MDB_WRITEMAP): its
+  // writes join the parent's on Commit and vanish on Abort. The parent must
+  // not be used until the child ends.
+  static int BeginNested(const Txn& parent, Txn* out);
 
   MDB_txn* get() const { return txn_; }
   Status Commit();

@@ -120,6 +120,29 @@ Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId
 }
 
 
+Result<std::uint64_t> ReadLastSeq(const Store& store, const mdb::Txn& txn, const RunId& run) {
+  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
+  MDB_val k = mdb::Val(run.bytes()), v;
+  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
+  if (rc == MDB_NOTFOUND) return std::uint64_t{0};
+  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_LAST_DUP);
+  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the last seq of run " + run.ToString()));
+  if (v.mv_size != sizeof(key::RunEntry)) {
+    return Err(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
+  }
+  return key::DecodeRunEntry(mdb::View(v)).seq;
+}
+
+Result<std::uint64_t> ReadLastPosition(const Store& store, const mdb::Txn& txn) {
+  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.events()));
+  MDB_val k, v;
+  const int rc = cursor.Get(&k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return std::uint64_t{0};
+  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the last position"));
+  if (k.mv_size != 8) return Err(Code::kCorruption, "events database has a malformed key");
+  return key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
+}
+
 Result<RunHead> ReadHead(const Store& store, const mdb::Txn& txn, const RunId& run) {
   REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
   MDB_val k = mdb::Val(run.bytes()), v;

@@ -26,6 +26,12 @@ Result<EventRecord> ReadIndexed(const Store& store, const mdb::Txn& txn, const R
 // Corruption for a malformed index entry or a damaged last record.
 Result<RunHead> ReadHead(const Store& store, const mdb::Txn& txn, const RunId& run);
 
+// The run's last seq without reading its record (0 for a run with no events).
+Result<std::uint64_t> ReadLastSeq(const Store& store, const mdb::Txn& txn, const RunId& run);
+
+// The newest event's position (0 for an empty journal).
+Result<std::uint64_t> ReadLastPosition(const Store& store, const mdb::Txn& txn);
+
 Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
                  std::uint64_t to_seq, const EventVisitor& visit);
 Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_position,

@@ -15,7 +15,7 @@
 namespace rwd::journal_internal {
 namespace {
 
-constexpr unsigned kMaxDbs = 64;  // the journal's own plus room for projections
+constexpr unsigned kMaxDbs = 128;  // the journal's own three plus tables
 
 std::string_view Text(ByteView b) { return AsChars(b); }
 

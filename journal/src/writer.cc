@@ -1,6 +1,8 @@
 #include "journal/src/writer.h"
 
+#include <future>
 #include <numeric>
+#include <optional>
 #include <string>
 
 #include "journal/src/key_codec.h"
@@ -11,6 +13,8 @@ namespace rwd::journal_internal {
 namespace {
 
 constexpr std::size_t kMaxCachedHeads = 1u << 16;
+// Record buffers are reused across batches up to this many bytes.
+constexpr std::size_t kMaxHeldRecordBytes = 4u << 20;
 
 const Status kNotWritten(Code::kInternal, "not written");
 
@@ -20,15 +24,8 @@ Result<std::unique_ptr<Writer>> Writer::Start(Store& store) {
   std::unique_ptr<Writer> writer(new Writer(store));
   {
     REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
-    REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(g.txn, store.events()));
-    MDB_val k, v;
-    const int rc = cursor.Get(&k, &v, MDB_LAST);
-    if (rc == MDB_SUCCESS) {
-      if (k.mv_size != 8) return Err(Code::kCorruption, "events database has a malformed key");
-      writer->next_position_ = key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data)) + 1;
-    } else if (rc != MDB_NOTFOUND) {
-      return Err(mdb::Error(rc, "reading the last position"));
-    }
+    REWIND_ASSIGN_OR_RETURN(std::uint64_t last, ReadLastPosition(store, g.txn));
+    writer->next_position_ = last + 1;
   }
   writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
   return writer;
@@ -59,26 +56,77 @@ void Writer::Enqueue(AppendRequest request) {
   request.done(Err(Code::kUnavailable, "journal '" + store_.dir() + "' is closing"));
 }
 
+void Writer::Enqueue(WriteJob job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_ || thread_.get_id() == std::this_thread::get_id()) {
+      jobs_.push_back(std::move(job));
+      wake_.notify_one();
+      return;
+    }
+  }
+  job.done(Status(Code::kUnavailable, "journal '" + store_.dir() + "' is closing"));
+}
+
+void Writer::SetHook(CommitHook hook) {
+  std::promise<void> installed;
+  Enqueue(WriteJob{nullptr, [&](const Status&) {
+                     hook_ = std::move(hook);
+                     installed.set_value();
+                   }});
+  installed.get_future().wait();
+}
+
 void Writer::Loop() {
   std::vector<AppendRequest> batch;
   std::vector<Result<AppendResult>> results;
   for (;;) {
+    std::optional<WriteJob> job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued is done
-      std::size_t bytes = 0;
-      while (!queue_.empty() &&
-             (batch.empty() || bytes + queue_.front().bytes <= store_.options().max_batch_bytes)) {
-        bytes += queue_.front().bytes;
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !jobs_.empty(); });
+      if (queue_.empty() && jobs_.empty()) return;  // stopping, and everything queued is done
+      // Jobs and append batches take turns, so neither waits for more than one of the other.
+      if (!jobs_.empty() && (queue_.empty() || job_turn_)) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+        job_turn_ = false;
+      } else {
+        std::size_t bytes = 0;
+        while (!queue_.empty() &&
+               (batch.empty() || bytes + queue_.front().bytes <= store_.options().max_batch_bytes)) {
+          bytes += queue_.front().bytes;
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        job_turn_ = true;
       }
+    }
+    if (job) {
+      RunJob(*job);
+      continue;
     }
     CommitBatch(batch, results);
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
     batch.clear();
   }
+}
+
+void Writer::RunJob(WriteJob& job) {
+  if (!job.write) return job.done(Status::Ok());
+  if (!poison_.ok()) return job.done(poison_);
+  auto g = store_.BeginWrite();
+  if (!g.has_value()) return job.done(g.error());
+  WriteView view(store_, g->txn);
+  Status status = job.write(view);
+  if (status.ok()) {
+    status = Commit(g->txn);
+    if (!status.ok() && status.code() != Code::kResourceExhausted) {
+      poison_ = Status(Code::kUnavailable, status.message());
+    }
+  }
+  if (status.ok()) status = Inject(FaultPoint::kAfterCommit).WithContext("commit failed");
+  job.done(status);
 }
 
 void Writer::CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<AppendResult>>& results) {
@@ -119,6 +167,7 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
                         std::vector<Result<AppendResult>>& results, std::vector<bool>& in_batch_conflict) {
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store_.BeginWrite());
   touched_.clear();
+  written_.clear();
   std::uint64_t position = next_position_;
   std::uint64_t appended = 0;
   auto put = [&](MDB_dbi dbi, ByteView k, ByteView v, unsigned flags, const char* what) -> Status {
@@ -150,12 +199,17 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
     }
     AppendResult result{head.seq + 1, position, {}};
     for (const Bytes& payload : request.payloads) {
+      if (records_.size() <= written_.size()) records_.emplace_back();
+      Bytes& stored = records_[written_.size()];
+      const Hash prev = head.hash;
       ++head.seq;
-      record::Encode(request.run, head.seq, head.hash, payload, &record_);
-      REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(position), record_, MDB_APPEND, "events"));
+      record::Encode(request.run, head.seq, prev, payload, &stored);
+      REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(position), stored, MDB_APPEND, "events"));
       REWIND_RETURN_IF_ERROR(put(store_.runs(), request.run.bytes(), key::EncodeRunEntry(head.seq, position),
                                  MDB_APPENDDUP, "runs"));
-      head.hash = record::ChainHash(record_);
+      head.hash = record::ChainHash(stored);
+      written_.push_back(EventRecord{request.run, head.seq, position, prev,
+                                     ByteView(stored).subspan(record::kHeaderSize), stored});
       ++position;
     }
     result.head = head;
@@ -163,17 +217,43 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
     results[i] = result;
     ++appended;
   }
-  REWIND_RETURN_IF_ERROR(Inject(FaultPoint::kBeforeCommit).WithContext("commit failed"));
+  const bool hooked = hook_.apply && !written_.empty();
+  if (hooked) ApplyHook(g.txn, written_);
   // ENOSPC while writing pages at commit aborts before the meta page is
   // written: the journal is intact (ResourceExhausted, no poison).
-  REWIND_RETURN_IF_ERROR(g.txn.Commit().WithContext("committing to '" + store_.dir() + "'"));
-  commits_.fetch_add(1, std::memory_order_relaxed);
-  events_.fetch_add(position - next_position_, std::memory_order_relaxed);
-  appends_.fetch_add(appended, std::memory_order_relaxed);
-  next_position_ = position;
-  if (heads_.size() + touched_.size() > kMaxCachedHeads) heads_.clear();
-  for (const auto& [run, head] : touched_) heads_[run] = head;
-  return Inject(FaultPoint::kAfterCommit).WithContext("commit failed");
+  Status status = Commit(g.txn);
+  if (status.ok()) {
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    events_.fetch_add(position - next_position_, std::memory_order_relaxed);
+    appends_.fetch_add(appended, std::memory_order_relaxed);
+    next_position_ = position;
+    if (heads_.size() + touched_.size() > kMaxCachedHeads) heads_.clear();
+    for (const auto& [run, head] : touched_) heads_[run] = head;
+    status = Inject(FaultPoint::kAfterCommit).WithContext("commit failed");
+  }
+  if (hooked && hook_.finished) hook_.finished(status);
+  ReleaseRecords();
+  return status;
+}
+
+bool Writer::ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records) {
+  mdb::Txn nested;
+  if (mdb::Txn::BeginNested(txn, &nested) != MDB_SUCCESS) return false;
+  WriteView view(store_, nested);
+  if (!hook_.apply(view, records).ok()) return false;  // `nested` aborts
+  return nested.Commit().ok();
+}
+
+Status Writer::Commit(mdb::Txn& txn) {
+  REWIND_RETURN_IF_ERROR(Inject(FaultPoint::kBeforeCommit).WithContext("commit failed"));
+  return txn.Commit().WithContext("committing to '" + store_.dir() + "'");
+}
+
+void Writer::ReleaseRecords() {
+  written_.clear();
+  std::size_t held = 0;
+  for (const Bytes& r : records_) held += r.capacity();
+  if (held > kMaxHeldRecordBytes) records_.clear();
 }
 
 Result<RunHead> Writer::LoadHead(const mdb::Txn& txn, const RunId& run) {

@@ -18,12 +18,19 @@
 // When a batch fails, requests that were refused as Conflict only because of
 // an earlier request of the same batch get the batch's error instead: that
 // earlier request was not written after all.
+//
+// Table updates (Journal::UpdateAsync) are jobs: each runs in a transaction of
+// its own between group commits, taking turns with append batches so that a
+// stream of jobs delays appends by at most one job. A job that fails writes
+// nothing; its commit failing is classified as a batch's is. The commit hook
+// runs inside each batch's transaction in a nested transaction (tables.h).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -32,6 +39,7 @@
 
 #include "journal/src/store.h"
 #include "rewind/journal/journal.h"
+#include "rewind/journal/tables.h"
 
 namespace rwd::journal_internal {
 
@@ -41,6 +49,11 @@ struct AppendRequest {
   std::vector<Bytes> payloads;
   Journal::AppendCallback done;
   std::size_t bytes = 0;  // record bytes (headers included), for batch sizing
+};
+
+struct WriteJob {
+  std::function<Status(WriteView&)> write;  // null: no transaction, only `done`
+  std::function<void(const Status&)> done;
 };
 
 class Writer {
@@ -55,6 +68,11 @@ class Writer {
 
   // Queues `request`; its callback runs on the writer thread.
   void Enqueue(AppendRequest request);
+  // Queues `job`; its `done` runs on the writer thread.
+  void Enqueue(WriteJob job);
+  // Installs `hook` for the batches after the current one; returns once the
+  // writer no longer uses the previous hook. REQUIRES: not on the writer thread.
+  void SetHook(CommitHook hook);
 
   JournalStats stats() const;
 
@@ -67,6 +85,14 @@ class Writer {
   Status TryBatch(std::vector<AppendRequest>& batch, std::span<const std::size_t> indices,
                   std::vector<Result<AppendResult>>& results, std::vector<bool>& in_batch_conflict);
   Result<RunHead> LoadHead(const mdb::Txn& txn, const RunId& run);
+  // Runs the commit hook on `records` in a nested transaction of `txn`.
+  // Returns false when it failed (its writes are undone).
+  bool ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records);
+  void RunJob(WriteJob& job);
+  // Commits `txn` after the kBeforeCommit fault point.
+  Status Commit(mdb::Txn& txn);
+  // Drops the batch's record views; frees the buffers if they grew large.
+  void ReleaseRecords();
   Status Inject(FaultPoint point) const;
 
   Store& store_;
@@ -74,13 +100,17 @@ class Writer {
   std::uint64_t next_position_ = 1;
   std::unordered_map<RunId, RunHead> heads_;    // committed heads of recent runs (bounded)
   std::unordered_map<RunId, RunHead> touched_;  // heads written by the current transaction
-  Bytes record_;
+  std::vector<Bytes> records_;        // the current batch's stored records
+  std::vector<EventRecord> written_;  // views of them, for the commit hook
+  CommitHook hook_;
   Status poison_;
   std::atomic<std::uint64_t> commits_{0}, appends_{0}, events_{0};
 
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<AppendRequest> queue_;
+  std::deque<WriteJob> jobs_;
+  bool job_turn_ = false;  // the next round runs a job if one is queued
   bool stopping_ = false;
   std::thread thread_;
 };

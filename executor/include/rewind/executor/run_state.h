@@ -75,6 +75,7 @@ struct StepState {
   std::string error_message;
   bool retryable = true;             // of the last failed attempt
   std::int64_t due_unix_us = 0;      // retry or timer due time (kRetryWait / sleep kWaiting)
+  std::int64_t started_unix_us = 0;  // recorded time of the last StepStarted (for latency)
   friend bool operator==(const StepState&, const StepState&) = default;
 };
 

@@ -48,6 +48,11 @@
 
 namespace rwd {
 
+class Table;
+class ReadView;
+class WriteView;
+struct CommitHook;
+
 // The on-disk format version this build reads and writes (FORMAT.md).
 inline constexpr std::uint32_t kJournalFormatVersion = 1;
 
@@ -206,6 +211,31 @@ class Journal {
   // appends / commits.
   JournalStats stats() const;
   const JournalOptions& options() const;
+
+  // --- Tables: derived data beside the events (tables.h) ---
+
+  // Opens table `name` (1..64 characters), creating it unless the journal is
+  // read-only; NotFound then when it does not exist. Opening a name again
+  // returns the same handle.
+  Result<Table> OpenTable(const std::string& name);
+
+  // Calls `read` with one consistent snapshot of events and tables.
+  Status View(const std::function<Status(const ReadView&)>& read) const;
+
+  // Runs `write` on the writer thread in a transaction of its own between
+  // group commits and commits it when it returns Ok (durably, as appends);
+  // otherwise nothing it wrote stays. Appends wait while it runs: keep each
+  // update short (a bounded batch). `done` runs on the writer thread with the
+  // outcome, exactly once. FailedPrecondition for a read-only journal;
+  // Unavailable once poisoned or closing.
+  using UpdateFn = std::function<Status(WriteView&)>;
+  void UpdateAsync(UpdateFn write, std::function<void(const Status&)> done);
+  Status Update(UpdateFn write);  // blocks until done
+
+  // Installs `hook` (an empty hook removes it). Batches committed after this
+  // returns use it; the previous hook is no longer called. REQUIRES: not called
+  // from an append callback or a hook. FailedPrecondition when read-only.
+  Status SetCommitHook(CommitHook hook);
 
   // Flushes buffered data to disk; useful after kNoSync appends.
   // FailedPrecondition for a read-only journal.
