@@ -1,0 +1,43 @@
+#include "projections/src/pass.h"
+
+#include <cassert>
+
+namespace rwd::projections_internal {
+
+Status Pass::Apply(std::span<Target> targets, const EventRecord& record) {
+  bool wanted = false;
+  for (const Target& t : targets) wanted |= t.header.checkpoint < record.position;
+  if (!wanted) return Status::Ok();
+  REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
+  RunState* state = cache_.Stage(record.run, record.seq - 1);
+  if (state == nullptr) {
+    REWIND_ASSIGN_OR_RETURN(RunState loaded, LoadState(txn_, snapshots_, record.run, record.seq - 1));
+    state = &cache_.Stage(std::move(loaded));
+  }
+  REWIND_RETURN_IF_ERROR(Evolve(*state, event).WithContext("position " + std::to_string(record.position)));
+  const std::uint64_t sum = RecordSum(record.stored);
+  const Change change{record, event, *state};
+  for (Target& t : targets) {
+    if (t.header.checkpoint >= record.position) continue;
+    assert(t.header.checkpoint + 1 == record.position);
+    if (Status s = t.projection->Apply(txn_, t.table, change); !s.ok()) {
+      culprit_ = t.projection;
+      return s.WithContext("projection " + std::string(t.projection->name()) + " at position " +
+                           std::to_string(record.position));
+    }
+    t.header.checkpoint = record.position;
+    t.header.checkpoint_sum = sum;
+    t.moved = true;
+  }
+  return Status::Ok();
+}
+
+Status Pass::Finish(std::span<Target> targets) {
+  for (Target& t : targets) {
+    if (t.moved) REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn_, t.table, t.header));
+    t.moved = false;
+  }
+  return Status::Ok();
+}
+
+}  // namespace rwd::projections_internal

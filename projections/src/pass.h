@@ -1,0 +1,50 @@
+// Pass: applies events to projections, folding each event into its run's
+// state once for all of them.
+//
+// A target is a projection with the table it writes in this pass (its active
+// slot, or the slot being rebuilt) and that table's header. Events must come
+// in position order without gaps; each target takes those after its own
+// checkpoint, which then advances. Finish writes the moved headers, in the
+// same transaction as the data.
+#pragma once
+
+#include <span>
+
+#include "projections/src/projection.h"
+#include "projections/src/run_states.h"
+#include "projections/src/slot.h"
+
+namespace rwd::projections_internal {
+
+struct Target {
+  Projection* projection = nullptr;
+  Table table;
+  SlotHeader header;
+  bool moved = false;
+};
+
+class Pass {
+ public:
+  // `snapshots`: where to find snapshots of earlier states (null: none).
+  Pass(WriteView& txn, StateCache& cache, const Table* snapshots)
+      : txn_(txn), cache_(cache), snapshots_(snapshots) {}
+
+  // Applies `record` to every target whose checkpoint is below its position.
+  // REQUIRES: such a target's checkpoint is record.position - 1.
+  Status Apply(std::span<Target> targets, const EventRecord& record);
+
+  // Writes the header of every target that moved.
+  Status Finish(std::span<Target> targets);
+
+  // After a failed Apply: the projection whose own Apply failed (null when
+  // the event itself could not be decoded or folded, which fails them all).
+  const Projection* culprit() const { return culprit_; }
+
+ private:
+  const Projection* culprit_ = nullptr;
+  WriteView& txn_;
+  StateCache& cache_;
+  const Table* snapshots_;
+};
+
+}  // namespace rwd::projections_internal

@@ -1,0 +1,49 @@
+// Projection: one read model folded from the journal's global stream.
+//
+// The runner (pass.h) folds each event into its run's state once and hands
+// the event, with the run's state after it, to every projection it applies;
+// a projection turns that into writes to its own table. Projections that are
+// current are applied in the append's own transaction (so every one of them
+// reads its writes); one that is behind catches up in bounded updates. Apply must be a
+// deterministic function of the events applied so far (no clock, no
+// randomness, no process state): a table rebuilt from the journal must equal,
+// byte for byte, the table maintained event by event.
+//
+// Each projection's table reserves keys starting with 0x00 for the runner's
+// slot header (slot.h); projections write keys starting with any other byte.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "rewind/executor/run_state.h"
+#include "rewind/journal/journal.h"
+#include "rewind/journal/tables.h"
+#include "rewind/schemas/events.h"
+
+namespace rwd::projections_internal {
+
+// One applied event: the stored record, its decoded event and its run's state
+// right after it.
+struct Change {
+  const EventRecord& record;
+  const Event& event;
+  const RunState& state;
+};
+
+class Projection {
+ public:
+  virtual ~Projection() = default;
+  // A stable name, used in table names and by the CLI.
+  virtual std::string_view name() const = 0;
+  // Bumped whenever what Apply writes changes: a stored projection of another
+  // version is rebuilt.
+  virtual std::uint32_t version() const = 0;
+  // Settings that shape the table (snapshots: K); a change rebuilds as a
+  // version bump does.
+  virtual std::uint64_t config() const { return 0; }
+  // Applies one change to `table`.
+  virtual Status Apply(WriteView& txn, const Table& table, const Change& change) = 0;
+};
+
+}  // namespace rwd::projections_internal

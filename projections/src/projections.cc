@@ -1,0 +1,565 @@
+#include "rewind/projections/projections.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "projections/src/builtins.h"
+#include "projections/src/pass.h"
+#include "projections/src/run_states.h"
+#include "projections/src/slot.h"
+#include "rewind/journal/tables.h"
+
+namespace rwd {
+
+using namespace projections_internal;
+
+namespace {
+
+struct Entry {
+  std::unique_ptr<Projection> projection;
+  Table slots[2];
+};
+
+// What one projection's two slots hold.
+struct Slots {
+  SlotHeader headers[2];
+  int active = -1;    // the usable active slot (this build's version and config)
+  int building = -1;  // the slot being rebuilt
+};
+
+bool Usable(const SlotHeader& h, const Projection& p) {
+  return h.role == SlotRole::kActive && h.version == p.version() && h.config == p.config();
+}
+
+Result<Slots> Inspect(const ReadView& view, const Entry& e) {
+  Slots s;
+  for (int i = 0; i < 2; ++i) {
+    REWIND_ASSIGN_OR_RETURN(s.headers[i], ReadSlotHeader(view, e.slots[i]));
+    if (s.headers[i].role == SlotRole::kBuilding) s.building = i;
+  }
+  const bool both_active = s.headers[0].role == SlotRole::kActive && s.headers[1].role == SlotRole::kActive;
+  for (int i = 0; i < 2 && !both_active; ++i) {
+    if (Usable(s.headers[i], *e.projection)) s.active = i;
+  }
+  return s;
+}
+
+// Does the checkpoint name an event of this journal?
+Result<bool> CheckpointHolds(const ReadView& view, const SlotHeader& h, std::uint64_t last) {
+  if (h.checkpoint == 0) return h.checkpoint_sum == 0;
+  if (h.checkpoint > last) return false;
+  bool same = false;
+  REWIND_RETURN_IF_ERROR(view.ReadAll(h.checkpoint, h.checkpoint, [&](const EventRecord& r) {
+    same = r.position == h.checkpoint && RecordSum(r.stored) == h.checkpoint_sum;
+    return Status::Ok();
+  }));
+  return same;
+}
+
+std::string Percent(std::uint64_t done, std::uint64_t total) {
+  return total == 0 ? "100%" : std::to_string(done * 100 / total) + "%";
+}
+
+}  // namespace
+
+std::string_view ProjectionHealthName(ProjectionHealth health) {
+  switch (health) {
+    case ProjectionHealth::kCurrent: return "current";
+    case ProjectionHealth::kBehind: return "behind";
+    case ProjectionHealth::kRebuilding: return "rebuilding";
+    case ProjectionHealth::kMissing: return "missing";
+    case ProjectionHealth::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+class Projections::Impl {
+ public:
+  Impl(Journal& journal, const ProjectionsOptions& options)
+      : journal_(journal), options_(options), cache_(options.cached_runs) {}
+
+  ~Impl() {
+    if (!writer_) return;
+    (void)journal_.SetCommitHook(CommitHook{});
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+
+  Status Init() {
+    writer_ = !journal_.options().read_only;
+    for (auto& projection : BuiltinProjections(options_)) {
+      Entry e;
+      bool found = true;
+      for (int i = 0; i < 2 && found; ++i) {
+        auto table = journal_.OpenTable(SlotTableName(projection->name(), i));
+        if (!table.has_value() && table.error().code() != Code::kNotFound) return table.error();
+        found = table.has_value();
+        if (found) e.slots[i] = *table;
+      }
+      if (!found) {  // read-only, and never built in this journal
+        missing_.insert(std::string(projection->name()));
+        continue;
+      }
+      e.projection = std::move(projection);
+      entries_.push_back(std::move(e));
+    }
+    if (!writer_) return Status::Ok();
+    REWIND_RETURN_IF_ERROR(journal_.Update([&](WriteView& txn) { return PrepareSlots(txn); }));
+    REWIND_RETURN_IF_ERROR(journal_.SetCommitHook(CommitHook{
+        [this](WriteView& txn, std::span<const EventRecord> records) { return HookApply(txn, records); },
+        [this](const Status& commit) { commit.ok() ? cache_.Commit() : cache_.Discard(); }}));
+    if (options_.background) {
+      work_ = true;
+      worker_ = std::thread([this] { WorkerLoop(); });
+    }
+    return Status::Ok();
+  }
+
+  // ---- maintenance (writer thread: hook and Step) ----
+
+  // An active slot whose checkpoint does not name an event of this journal
+  // (restored from elsewhere, or ahead of it) is hidden, so it is rebuilt.
+  // A slot whose header cannot be read is cleared: it is derived data.
+  //
+  // On an empty journal a projection without tables starts active and empty:
+  // there is nothing to rebuild.
+  Status PrepareSlots(WriteView& txn) {
+    REWIND_ASSIGN_OR_RETURN(std::uint64_t last, txn.LastPosition());
+    for (Entry& e : entries_) {
+      if (last == 0) {
+        REWIND_ASSIGN_OR_RETURN(Slots slots, Inspect(txn, e));
+        if (slots.active < 0 && slots.building < 0) {
+          for (int i = 0; i < 2; ++i) REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[i]));
+          const Projection& p = *e.projection;
+          REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[0], SlotHeader{SlotRole::kActive, p.version(), p.config()}));
+        }
+      }
+      for (int i = 0; i < 2; ++i) {
+        auto header = ReadSlotHeader(txn, e.slots[i]);
+        if (!header.has_value()) {
+          REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[i]));
+          continue;
+        }
+        if (header->role != SlotRole::kActive) continue;
+        REWIND_ASSIGN_OR_RETURN(bool holds, CheckpointHolds(txn, *header, last));
+        if (holds) continue;
+        header->role = SlotRole::kEmpty;
+        REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[i], *header));
+      }
+    }
+    return Status::Ok();
+  }
+
+  bool Failed(const Entry& e) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_.count(std::string(e.projection->name())) != 0;
+  }
+
+  // The table snapshots are read from while folding: the one the pass
+  // writes, else the usable active one.
+  const Table* SnapshotSource(std::span<const Target> targets, const ReadView& view) {
+    for (const Target& t : targets) {
+      if (t.projection->name() == kSnapshotsName) return &t.table;
+    }
+    for (const Entry& e : entries_) {
+      if (e.projection->name() != kSnapshotsName || Failed(e)) continue;
+      auto slots = Inspect(view, e);
+      if (slots.has_value() && slots->active >= 0) return &e.slots[slots->active];
+    }
+    return nullptr;
+  }
+
+  Status HookApply(WriteView& txn, std::span<const EventRecord> records) {
+    const std::uint64_t first = records.front().position;
+    std::vector<Target> targets;
+    bool behind = false;
+    for (Entry& e : entries_) {
+      if (Failed(e)) continue;
+      auto inspected = Inspect(txn, e);
+      if (!inspected.has_value()) {
+        MarkFailed(e, inspected.error());
+        continue;
+      }
+      const Slots& slots = *inspected;
+      if (slots.active < 0 || slots.headers[slots.active].checkpoint + 1 != first) {
+        behind = true;
+        continue;
+      }
+      targets.push_back(Target{e.projection.get(), e.slots[slots.active], slots.headers[slots.active]});
+    }
+    if (behind) Wake();
+    if (targets.empty()) return Status::Ok();
+    Pass pass(txn, cache_, SnapshotSource(targets, txn));
+    for (const EventRecord& r : records) {
+      if (Status s = pass.Apply(targets, r); !s.ok()) {
+        // Nothing of this batch stays in any projection; the others catch up.
+        if (s.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), s);
+        Wake();
+        return s;
+      }
+    }
+    return pass.Finish(targets);
+  }
+
+  struct StepReport {
+    bool more = false;
+    std::uint64_t done = 0, total = 0;
+    std::string building;  // names being rebuilt
+  };
+
+  // One bounded update: catch up or rebuild every projection that needs it
+  // by at most batch_events events; flip rebuilt slots that reached the end.
+  Status Step(WriteView& txn, StepReport* report) {
+    REWIND_ASSIGN_OR_RETURN(std::uint64_t last, txn.LastPosition());
+    std::vector<Target> targets;
+    std::vector<int> building_slot;  // per target: the slot being built, or -1
+    for (Entry& e : entries_) {
+      if (Failed(e)) continue;
+      const Projection& p = *e.projection;
+      bool requested;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        requested = requested_.erase(std::string(p.name())) != 0;
+      }
+      auto inspected = Inspect(txn, e);
+      if (!inspected.has_value() && !requested) {
+        MarkFailed(e, inspected.error());
+        continue;
+      }
+      // A rebuild asked for starts over whatever the slots hold.
+      Slots slots = inspected.value_or(Slots{});
+      int slot = slots.building;
+      if (slot >= 0 && (slots.headers[slot].version != p.version() || slots.headers[slot].config != p.config())) {
+        slot = -1;  // a rebuild by another version: start over
+        requested = true;
+      }
+      if (slot < 0 && (requested || slots.active < 0)) {
+        slot = slots.active == 0 ? 1 : 0;
+        if (slots.building >= 0) slot = slots.building;
+        slots.headers[slot] = SlotHeader{SlotRole::kBuilding, p.version(), p.config(), 0, 0};
+        REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[slot]));
+        REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[slot], slots.headers[slot]));
+      }
+      if (slot < 0) {
+        if (slots.headers[slots.active].checkpoint >= last) continue;
+        slot = slots.active;
+      }
+      targets.push_back(Target{e.projection.get(), e.slots[slot], slots.headers[slot]});
+      building_slot.push_back(slots.headers[slot].role == SlotRole::kBuilding ? slot : -1);
+    }
+    if (targets.empty()) return Status::Ok();
+    std::uint64_t from = last + 1;
+    for (const Target& t : targets) from = std::min(from, t.header.checkpoint + 1);
+    const std::uint64_t to = std::min<std::uint64_t>(last, from + options_.batch_events - 1);
+    Pass pass(txn, cache_, SnapshotSource(targets, txn));
+    // The records' views stay valid while the pass writes: it writes only
+    // tables, never the pages of the events database.
+    Status applied = txn.ReadAll(from, to, [&](const EventRecord& r) { return pass.Apply(targets, r); });
+    if (!applied.ok()) {
+      if (applied.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), applied);
+      return applied;
+    }
+    REWIND_RETURN_IF_ERROR(pass.Finish(targets));
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      Target& t = targets[i];
+      if (building_slot[i] >= 0) {
+        report->building += (report->building.empty() ? "" : ",") + std::string(t.projection->name());
+        report->done = report->total == 0 ? t.header.checkpoint : std::min(report->done, t.header.checkpoint);
+        report->total = last;
+      }
+      if (t.header.checkpoint < last) {
+        report->more = true;
+        continue;
+      }
+      if (building_slot[i] < 0) continue;
+      // Complete: swap it in and empty the old slot, in this one transaction.
+      const Entry& e = *std::find_if(entries_.begin(), entries_.end(),
+                                     [&](const Entry& x) { return x.projection.get() == t.projection; });
+      const int old = 1 - building_slot[i];
+      REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[old]));
+      REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[old], SlotHeader{}));
+      t.header.role = SlotRole::kActive;
+      REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, t.table, t.header));
+    }
+    return Status::Ok();
+  }
+
+  void MarkFailed(const Entry& e, const Status& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_[std::string(e.projection->name())] = error.ToString();
+  }
+
+  void MarkFailed(std::span<const Target> targets, const Projection* culprit, const Status& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Target& t : targets) {
+      if (culprit == nullptr || culprit == t.projection) failed_[std::string(t.projection->name())] = error.ToString();
+    }
+  }
+
+  // Runs one Step as an update; the state cache keeps what it folded only if
+  // the update commits.
+  Status RunStep(StepReport* report) {
+    std::promise<Status> done;
+    journal_.UpdateAsync([&](WriteView& txn) { return Step(txn, report); },
+                         [&](const Status& s) {
+                           s.ok() ? cache_.Commit() : cache_.Discard();
+                           done.set_value(s);
+                         });
+    return done.get_future().get();
+  }
+
+  Status CatchUp(const ProgressFn& progress) {
+    if (!writer_) {
+      return Status(Code::kFailedPrecondition, "projections of a read-only journal cannot be brought up to date");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<std::uint64_t> first_done;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return Status(Code::kUnavailable, "projections are closing");
+      }
+      StepReport report;
+      const std::size_t failed_before = FailedCount();
+      if (Status s = RunStep(&report); !s.ok()) {
+        // A projection that failed is skipped from now on: go on with the others.
+        if (FailedCount() > failed_before) continue;
+        return s;
+      }
+      if (progress && !report.building.empty()) {
+        if (!first_done) first_done = report.done;
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        RebuildProgress p{report.building, report.done, report.total, 0, 0};
+        if (seconds > 0) p.events_per_second = static_cast<double>(report.done - *first_done) / seconds;
+        if (p.events_per_second > 0) p.seconds_left = static_cast<double>(report.total - report.done) / p.events_per_second;
+        progress(p);
+      }
+      if (!report.more) break;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.empty()) {
+      return Status(Code::kCorruption, "projection " + failed_.begin()->first + " failed: " + failed_.begin()->second);
+    }
+    return Status::Ok();
+  }
+
+  std::size_t FailedCount() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_.size();
+  }
+
+  Status Rebuild(std::span<const std::string> names, const ProgressFn& progress) {
+    if (!writer_) return Status(Code::kFailedPrecondition, "projections of a read-only journal cannot be rebuilt");
+    std::vector<std::string> chosen(names.begin(), names.end());
+    if (chosen.empty()) chosen = Projections::Names();
+    for (const std::string& name : chosen) {
+      if (!Find(name)) return Status(Code::kNotFound, "no projection named '" + name + "'");
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const std::string& name : chosen) {
+        requested_.insert(name);
+        failed_.erase(name);
+      }
+    }
+    return CatchUp(progress);
+  }
+
+  void Wake() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      work_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  void WorkerLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || work_; });
+      if (stop_) return;
+      work_ = false;
+      lock.unlock();
+      const Status s = CatchUp(nullptr);
+      lock.lock();
+      // Out of space: try again later (failures mark their projection and stop).
+      if (s.code() == Code::kResourceExhausted) cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+      if (s.code() == Code::kResourceExhausted) work_ = true;
+    }
+  }
+
+  // ---- reads ----
+
+  const Entry* Find(std::string_view name) const {
+    for (const Entry& e : entries_) {
+      if (e.projection->name() == name) return &e;
+    }
+    return nullptr;
+  }
+
+  // The usable active table of `name` in `view`; FailedPrecondition naming
+  // why there is none.
+  Result<const Table*> Active(const ReadView& view, std::string_view name) const {
+    const Entry* e = Find(name);
+    if (e == nullptr) {
+      return Err(Code::kFailedPrecondition, "projection " + std::string(name) + " does not exist in this journal yet");
+    }
+    REWIND_ASSIGN_OR_RETURN(Slots slots, Inspect(view, *e));
+    if (slots.active < 0) {
+      std::string why = slots.building >= 0
+                            ? "is being rebuilt (" + Percent(slots.headers[slots.building].checkpoint,
+                                                             view.LastPosition().value_or(0)) + ")"
+                            : "is not built";
+      return Err(Code::kFailedPrecondition, "projection " + std::string(name) + " " + why +
+                                                "; `rewind projections rebuild` builds it");
+    }
+    return &e->slots[slots.active];
+  }
+
+  template <typename T>
+  Result<T> Read(std::string_view name, const std::function<Result<T>(const ReadView&, const Table&)>& read) const {
+    std::optional<Result<T>> out;
+    REWIND_RETURN_IF_ERROR(journal_.View([&](const ReadView& view) -> Status {
+      auto table = Active(view, name);
+      if (!table.has_value()) return table.error();
+      out = read(view, **table);
+      return Status::Ok();
+    }));
+    return std::move(*out);
+  }
+
+  Result<RunState> StateAt(const RunId& run, std::uint64_t seq) const {
+    if (seq == 0) return Err(Code::kInvalidArgument, "there is no state at seq 0; seqs start at 1");
+    std::optional<Result<RunState>> out;
+    REWIND_RETURN_IF_ERROR(journal_.View([&](const ReadView& view) -> Status {
+      REWIND_ASSIGN_OR_RETURN(std::uint64_t last, view.LastSeq(run));
+      if (last == 0) return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
+      const std::uint64_t at = seq == Journal::kEnd ? last : seq;
+      auto snapshots = Active(view, kSnapshotsName);
+      out = LoadState(view, snapshots.has_value() ? *snapshots : nullptr, run, at);
+      // A damaged snapshot must not hide the state: fold from the first event.
+      if (!out->has_value() && out->error().code() == Code::kCorruption && snapshots.has_value()) {
+        out = LoadState(view, nullptr, run, at);
+      }
+      return Status::Ok();
+    }));
+    return std::move(*out);
+  }
+
+  std::vector<ProjectionStatus> StatusAll() const {
+    std::vector<ProjectionStatus> out;
+    std::uint64_t last = 0;
+    (void)journal_.View([&](const ReadView& view) -> Status {
+      last = view.LastPosition().value_or(0);
+      for (const Entry& e : entries_) {
+        ProjectionStatus st{std::string(e.projection->name()), e.projection->version()};
+        st.journal_position = last;
+        auto slots = Inspect(view, e);
+        if (!slots.has_value()) {
+          st.health = ProjectionHealth::kFailed;
+          st.error = slots.error().ToString();
+        } else {
+          for (const SlotHeader& h : slots->headers) {
+            if (h.role == SlotRole::kActive) st.stored_version = h.version;
+          }
+          if (slots->active >= 0) st.checkpoint = slots->headers[slots->active].checkpoint;
+          if (slots->building >= 0) st.rebuild_checkpoint = slots->headers[slots->building].checkpoint;
+          st.health = slots->building >= 0  ? ProjectionHealth::kRebuilding
+                      : slots->active < 0   ? ProjectionHealth::kMissing
+                      : st.checkpoint < last ? ProjectionHealth::kBehind
+                                             : ProjectionHealth::kCurrent;
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        if (auto it = failed_.find(st.name); it != failed_.end()) {
+          st.health = ProjectionHealth::kFailed;
+          st.error = it->second;
+        }
+        out.push_back(std::move(st));
+      }
+      return Status::Ok();
+    });
+    for (const std::string& name : missing_) {
+      ProjectionStatus st{name};
+      st.journal_position = last;
+      out.push_back(std::move(st));
+    }
+    return out;
+  }
+
+ private:
+  Journal& journal_;
+  const ProjectionsOptions options_;
+  bool writer_ = false;
+  std::vector<Entry> entries_;
+  std::set<std::string> missing_;  // read-only: never built in this journal
+  StateCache cache_;               // writer thread only (hook, Step, their completions)
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> requested_;           // rebuilds asked for, not yet started
+  std::map<std::string, std::string> failed_;  // name → error; skipped until rebuilt
+  bool work_ = false;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+Result<std::unique_ptr<Projections>> Projections::Open(Journal& journal, ProjectionsOptions options) {
+  if (options.snapshot_every == 0) return Err(Code::kInvalidArgument, "snapshot_every must be at least 1");
+  if (options.batch_events == 0) return Err(Code::kInvalidArgument, "batch_events must be at least 1");
+  auto impl = std::make_unique<Impl>(journal, options);
+  REWIND_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Projections>(new Projections(std::move(impl)));
+}
+
+Projections::Projections(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Projections::~Projections() = default;
+
+Status Projections::CatchUp(const ProgressFn& progress) { return impl_->CatchUp(progress); }
+
+Status Projections::Rebuild(std::span<const std::string> names, const ProgressFn& progress) {
+  return impl_->Rebuild(names, progress);
+}
+
+std::vector<ProjectionStatus> Projections::Health() const { return impl_->StatusAll(); }
+
+std::vector<std::string> Projections::Names() {
+  return {std::string(kRunsName), std::string(kStepStatsName), std::string(kAuditName), std::string(kSnapshotsName)};
+}
+
+Result<RunPage> Projections::ListRuns(const RunQuery& query) const {
+  return impl_->Read<RunPage>(kRunsName, [&](const ReadView& v, const Table& t) { return ReadRunPage(v, t, query); });
+}
+
+Result<RunSummary> Projections::Summary(const RunId& run) const {
+  return impl_->Read<RunSummary>(kRunsName, [&](const ReadView& v, const Table& t) -> Result<RunSummary> {
+    REWIND_ASSIGN_OR_RETURN(std::optional<RunSummary> s, ReadSummary(v, t, run));
+    if (!s) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
+    return std::move(*s);
+  });
+}
+
+Result<std::vector<StepStats>> Projections::Stats(const std::string& workflow) const {
+  return impl_->Read<std::vector<StepStats>>(
+      kStepStatsName, [&](const ReadView& v, const Table& t) { return ReadStepStats(v, t, workflow); });
+}
+
+Result<std::vector<AuditEntry>> Projections::Audit(const AuditQuery& query) const {
+  return impl_->Read<std::vector<AuditEntry>>(
+      kAuditName, [&](const ReadView& v, const Table& t) { return ReadAudit(v, t, query); });
+}
+
+Result<RunState> Projections::StateAt(const RunId& run, std::uint64_t seq) const {
+  return impl_->StateAt(run, seq);
+}
+
+}  // namespace rwd

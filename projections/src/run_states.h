@@ -1,0 +1,59 @@
+// Run states for projections: loading a run's state at a seq from snapshots
+// and the journal, and a cache of recent states so that following events
+// cost one Evolve each.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <optional>
+#include <unordered_map>
+
+#include "rewind/base/bytes.h"
+#include "rewind/executor/run_state.h"
+#include "rewind/journal/journal.h"
+#include "rewind/journal/tables.h"
+#include "rewind/schemas/events.h"
+
+namespace rwd::projections_internal {
+
+// The event stored in `record`; Corruption naming its run, seq and position.
+Result<Event> DecodeRecord(const EventRecord& record);
+
+// The definition a run's first event (RunStarted or RunForked) records.
+Result<Definition> DefinitionOf(const Event& first, const RunId& run);
+
+// Snapshot keys: 's' ‖ run id ‖ seq (u64 big-endian).
+Bytes SnapshotKey(const RunId& run, std::uint64_t seq);
+
+// The state of `run` after its first `seq` events: the newest snapshot at or
+// before seq in `snapshots` (none: fold from the first event), then the rest
+// folded from the journal. Errors: NotFound for a run with fewer events;
+// Corruption for an event that does not decode or fold, or a damaged
+// snapshot.
+Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const RunId& run,
+                           std::uint64_t seq);
+
+// Recent run states, each the state after some seq of its run. Entries are
+// facts about committed events: changes made while a transaction is open are
+// staged and kept only if it commits. Not thread-safe (the writer thread
+// owns it).
+class StateCache {
+ public:
+  explicit StateCache(std::size_t capacity) : capacity_(capacity) {}
+
+  // The state of `run` after `seq` events, for changing: a staged state, or a
+  // copy of the committed one. Nullptr when neither is at that seq.
+  RunState* Stage(const RunId& run, std::uint64_t seq);
+  // Stages `state` (replacing any staged state of its run); returns it.
+  RunState& Stage(RunState state);
+  void Commit();   // the transaction committed: staged states become entries
+  void Discard();  // it did not: staged states are dropped
+
+ private:
+  std::size_t capacity_;
+  std::unordered_map<RunId, RunState> staged_;
+  std::list<RunState> lru_;  // most recent first
+  std::unordered_map<RunId, std::list<RunState>::iterator> index_;
+};
+
+}  // namespace rwd::projections_internal

@@ -1,0 +1,190 @@
+// runs: the run summary and the run index.
+//
+// Keys (keys.h encodings; lp = u16-length-prefixed string, time = start
+// time in µs, u64 big-endian):
+//   'r' run                          → summary (read_models.fbs Summary)
+//   'A' time run                     every run
+//   'T' lp(tenant) time run          by tenant
+//   'S' lp(tenant) status time run   by tenant and status
+//   'X' status time run              by status, every tenant
+//   'W' lp(tenant) lp(workflow) time run
+// Index entries have empty values; a run's entries move when its status does.
+#include <algorithm>
+
+#include "projections/src/builtins.h"
+#include "projections/src/keys.h"
+#include "projections/src/read_model_codec.h"
+
+namespace rwd::projections_internal {
+namespace {
+
+constexpr std::size_t kIndexSuffix = 8 + RunId::kSize;  // time, run
+
+Bytes SummaryKey(const RunId& run) { return KeyBuilder('r').Run(run).Take(); }
+
+std::vector<Bytes> IndexKeys(const RunSummary& s) {
+  const auto status = static_cast<std::uint8_t>(s.status);
+  return {
+      KeyBuilder('A').Time(s.started_unix_us).Run(s.run).Take(),
+      KeyBuilder('T').Str(s.tenant).Time(s.started_unix_us).Run(s.run).Take(),
+      KeyBuilder('S').Str(s.tenant).U8(status).Time(s.started_unix_us).Run(s.run).Take(),
+      KeyBuilder('X').U8(status).Time(s.started_unix_us).Run(s.run).Take(),
+      KeyBuilder('W').Str(s.tenant).Str(s.workflow).Time(s.started_unix_us).Run(s.run).Take(),
+  };
+}
+
+std::string Truncated(std::string s) {
+  if (s.size() > kMaxSummaryErrorBytes) s.resize(kMaxSummaryErrorBytes);
+  return s;
+}
+
+// The step a run is at: the first one in flight, failing or waiting; else the
+// one a pause waits on; else the last completed one.
+std::string CurrentStep(const RunState& state) {
+  const auto& defs = state.definition->steps;
+  for (std::size_t i = 0; i < state.steps.size(); ++i) {
+    switch (state.steps[i].status) {
+      case StepStatus::kRunning:
+      case StepStatus::kFailed:
+      case StepStatus::kRetryWait:
+      case StepStatus::kWaiting: return defs[i].id;
+      default: break;
+    }
+  }
+  if (state.paused_step != kNoStep && state.paused_step < defs.size()) return defs[state.paused_step].id;
+  for (std::size_t i = state.steps.size(); i-- > 0;) {
+    if (state.steps[i].status == StepStatus::kCompleted) return defs[i].id;
+  }
+  return {};
+}
+
+class RunsProjection final : public Projection {
+ public:
+  std::string_view name() const override { return kRunsName; }
+  std::uint32_t version() const override { return 1; }
+
+  Status Apply(WriteView& txn, const Table& table, const Change& change) override {
+    const RunSummary now = Summarize(change.state);
+    const Bytes key = SummaryKey(now.run);
+    std::optional<RunStatus> before;
+    if (change.state.seq > 1) {
+      REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> old, txn.Get(table, key));
+      if (!old) return Status(Code::kCorruption, "run " + now.run.ToString() + " has no summary to update");
+      REWIND_ASSIGN_OR_RETURN(RunSummary previous, DecodeSummary(*old));
+      before = previous.status;
+    }
+    if (before != now.status) {
+      if (before) {
+        RunSummary old_keys = now;
+        old_keys.status = *before;
+        for (const Bytes& k : IndexKeys(old_keys)) REWIND_RETURN_IF_ERROR(txn.Delete(table, k));
+      }
+      for (const Bytes& k : IndexKeys(now)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
+    }
+    return txn.Put(table, key, EncodeSummary(now));
+  }
+};
+
+}  // namespace
+
+RunSummary Summarize(const RunState& state) {
+  RunSummary s;
+  s.run = state.run;
+  s.status = state.status;
+  s.started_unix_us = state.started_unix_us;
+  s.updated_unix_us = state.updated_unix_us;
+  s.events = state.seq;
+  s.epoch = state.epoch;
+  s.resumes = static_cast<std::uint32_t>(state.resumes.size());
+  s.parent = state.parent;
+  if (!state.definition) return s;
+  const RunStarted& def = *state.definition;
+  s.tenant = def.tenant;
+  s.workflow = def.workflow;
+  s.workflow_version = def.version;
+  s.current_step = CurrentStep(state);
+  s.steps_total = static_cast<std::uint32_t>(state.steps.size());
+  for (const StepState& step : state.steps) {
+    s.steps_completed += step.status == StepStatus::kCompleted ? 1 : 0;
+    s.attempts += step.total_attempts;
+  }
+  if (!state.error_code.empty() || !state.error_message.empty()) {
+    s.error_code = state.error_code;
+    s.error_message = Truncated(state.error_message);
+  } else if (auto idx = FindStep(def, s.current_step); idx && !state.steps[*idx].error_code.empty()) {
+    s.error_code = state.steps[*idx].error_code;
+    s.error_message = Truncated(state.steps[*idx].error_message);
+  }
+  return s;
+}
+
+Result<std::optional<RunSummary>> ReadSummary(const ReadView& view, const Table& table, const RunId& run) {
+  REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> bytes, view.Get(table, SummaryKey(run)));
+  if (!bytes) return std::optional<RunSummary>();
+  REWIND_ASSIGN_OR_RETURN(RunSummary s, DecodeSummary(*bytes));
+  return std::optional<RunSummary>(std::move(s));
+}
+
+Result<RunPage> ReadRunPage(const ReadView& view, const Table& table, const RunQuery& query) {
+  if (query.limit == 0) return Err(Code::kInvalidArgument, "a run listing needs a limit of at least 1");
+  // The narrowest index the query names; the summary filters the rest.
+  std::optional<std::uint8_t> status;
+  if (query.status) status = static_cast<std::uint8_t>(*query.status);
+  KeyBuilder prefix('A');
+  if (query.tenant && status) {
+    prefix = KeyBuilder('S');
+    prefix.Str(*query.tenant).U8(*status);
+  } else if (query.tenant && query.workflow) {
+    prefix = KeyBuilder('W');
+    prefix.Str(*query.tenant).Str(*query.workflow);
+  } else if (query.tenant) {
+    prefix = KeyBuilder('T');
+    prefix.Str(*query.tenant);
+  } else if (status) {
+    prefix = KeyBuilder('X');
+    prefix.U8(*status);
+  }
+  const Bytes& p = prefix.bytes();
+  Bytes start;
+  if (!query.page.empty()) {
+    start.resize(p.size() + kIndexSuffix);
+    if (query.page.size() != 2 * start.size() || !HexDecode(query.page, start) || !HasPrefix(start, p)) {
+      return Err(Code::kInvalidArgument, "the page token '" + query.page + "' does not belong to this query");
+    }
+  }
+  REWIND_ASSIGN_OR_RETURN(TableCursor cursor, view.Cursor(table));
+  Result<bool> at = false;
+  if (query.newest_first) {
+    at = cursor.SeekAtOrBefore(start.empty() ? PrefixEnd(p, kIndexSuffix) : start);
+    if (at.has_value() && *at && !start.empty() && std::ranges::equal(cursor.key(), start)) at = cursor.Prev();
+  } else {
+    at = cursor.Seek(start.empty() ? p : start);
+    if (at.has_value() && *at && !start.empty() && std::ranges::equal(cursor.key(), start)) at = cursor.Next();
+  }
+  RunPage page;
+  Bytes last_key;
+  for (; at.has_value() && *at && HasPrefix(cursor.key(), p);
+       at = query.newest_first ? cursor.Prev() : cursor.Next()) {
+    if (cursor.key().size() != p.size() + kIndexSuffix) {
+      return Err(Code::kCorruption, "run index of table '" + table.name() + "' holds a malformed key");
+    }
+    if (page.runs.size() == query.limit) {
+      page.next = HexEncode(last_key);
+      break;
+    }
+    RunId::Bytes id{};
+    std::copy(cursor.key().end() - RunId::kSize, cursor.key().end(), id.begin());
+    last_key.assign(cursor.key().begin(), cursor.key().end());
+    REWIND_ASSIGN_OR_RETURN(std::optional<RunSummary> s, ReadSummary(view, table, RunId(id)));
+    if (!s) return Err(Code::kCorruption, "run index names run " + RunId(id).ToString() + " without a summary");
+    if (query.status && s->status != *query.status) continue;
+    if (query.workflow && s->workflow != *query.workflow) continue;
+    page.runs.push_back(std::move(*s));
+  }
+  if (!at.has_value()) return Err(at.error());
+  return page;
+}
+
+std::unique_ptr<Projection> MakeRunsProjection() { return std::make_unique<RunsProjection>(); }
+
+}  // namespace rwd::projections_internal

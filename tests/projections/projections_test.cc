@@ -1,0 +1,309 @@
+#include "rewind/projections/projections.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/projections/projections_fixture.h"
+
+namespace rwd::test {
+namespace {
+
+using ::testing::ElementsAre;
+
+RunStarted TwoSteps(std::string workflow = "orders", std::string tenant = "acme") {
+  return Workflow(std::move(workflow), std::move(tenant), {Def("charge"), Def("ship", {0}, StepKind::kCode, 3)});
+}
+
+std::vector<RunId> Ids(const RunPage& page) {
+  std::vector<RunId> ids;
+  for (const RunSummary& s : page.runs) ids.push_back(s.run);
+  return ids;
+}
+
+TEST_F(ProjectionsTest, ARunIsSummarizedAsSoonAsItsAppendIsAcknowledged) {
+  RunWriter run(*journal_, TwoSteps());
+  run.Complete(0).Apply(StepStarted{1, 1, 0});
+  auto summary = projections_->Summary(run.run());
+  ASSERT_TRUE(summary.has_value()) << summary.error().ToString();
+  EXPECT_EQ(summary->status, RunStatus::kRunning);
+  EXPECT_EQ(summary->tenant, "acme");
+  EXPECT_EQ(summary->workflow, "orders");
+  EXPECT_EQ(summary->current_step, "ship");
+  EXPECT_EQ(summary->steps_completed, 1u);
+  EXPECT_EQ(summary->attempts, 2u);
+  EXPECT_EQ(summary->events, 4u);
+}
+
+TEST_F(ProjectionsTest, AFailedRunShowsItsErrorAndStatus) {
+  RunWriter run(*journal_, TwoSteps());
+  run.Complete(0).FailAttempt(1, false).Fail(1);
+  auto summary = projections_->Summary(run.run());
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->status, RunStatus::kFailed);
+  EXPECT_EQ(summary->error_code, "boom");
+  EXPECT_EQ(summary->current_step, "ship");
+}
+
+TEST_F(ProjectionsTest, UnknownRunIsNotFound) {
+  EXPECT_THAT(projections_->Summary(RunId::New()).error(), HasCode(Code::kNotFound));
+}
+
+TEST_F(ProjectionsTest, ListingFiltersByTenantStatusAndWorkflowNewestFirst) {
+  RunWriter a(*journal_, TwoSteps("orders", "acme"), 1'000'000);
+  RunWriter b(*journal_, TwoSteps("billing", "acme"), 2'000'000);
+  RunWriter c(*journal_, TwoSteps("orders", "globex"), 3'000'000);
+  RunWriter d(*journal_, TwoSteps("orders", "acme"), 4'000'000);
+  a.Complete(0).FailAttempt(1, false).Fail(1);
+  d.Complete(0).FailAttempt(1, false).Fail(1);
+
+  auto all = projections_->ListRuns(RunQuery{});
+  ASSERT_TRUE(all.has_value());
+  EXPECT_THAT(Ids(*all), ElementsAre(d.run(), c.run(), b.run(), a.run()));
+
+  auto failed = projections_->ListRuns(RunQuery{.tenant = "acme", .status = RunStatus::kFailed});
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_THAT(Ids(*failed), ElementsAre(d.run(), a.run()));
+
+  auto orders = projections_->ListRuns(RunQuery{.tenant = "acme", .workflow = "orders", .newest_first = false});
+  ASSERT_TRUE(orders.has_value());
+  EXPECT_THAT(Ids(*orders), ElementsAre(a.run(), d.run()));
+
+  auto running = projections_->ListRuns(RunQuery{.status = RunStatus::kRunning});
+  ASSERT_TRUE(running.has_value());
+  EXPECT_THAT(Ids(*running), ElementsAre(c.run(), b.run()));
+}
+
+TEST_F(ProjectionsTest, ListingPagesThroughEveryRunOnce) {
+  std::vector<RunId> written;
+  for (int i = 0; i < 7; ++i) written.push_back(RunWriter(*journal_, TwoSteps(), 1'000'000 + i).run());
+  std::vector<RunId> seen;
+  RunQuery query{.tenant = "acme", .limit = 3};
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = projections_->ListRuns(query);
+    ASSERT_TRUE(page.has_value()) << page.error().ToString();
+    for (const RunSummary& s : page->runs) seen.push_back(s.run);
+    if (page->next.empty()) break;
+    query.page = page->next;
+  }
+  std::reverse(written.begin(), written.end());
+  EXPECT_EQ(seen, written);
+}
+
+TEST_F(ProjectionsTest, APageTokenOfAnotherQueryIsRefused) {
+  for (int i = 0; i < 3; ++i) RunWriter(*journal_, TwoSteps());
+  auto page = projections_->ListRuns(RunQuery{.limit = 1});
+  ASSERT_TRUE(page.has_value());
+  EXPECT_THAT(projections_->ListRuns(RunQuery{.tenant = "acme", .page = page->next}).error(),
+              HasCode(Code::kInvalidArgument));
+}
+
+TEST_F(ProjectionsTest, StepStatsCountAttemptsFailuresRetriesAndLatency) {
+  RunWriter run(*journal_, TwoSteps());
+  run.Complete(0).FailAttempt(1).Apply(RetryScheduled{1, 2, 0}).Complete(1).Finish();
+  auto stats = projections_->Stats("orders");
+  ASSERT_TRUE(stats.has_value()) << stats.error().ToString();
+  ASSERT_EQ(stats->size(), 2u);  // by step name
+  const StepStats& ship = (*stats)[1];
+  EXPECT_EQ(ship.step, "ship");
+  EXPECT_EQ(ship.executions, 2u);
+  EXPECT_EQ(ship.failures, 1u);
+  EXPECT_EQ(ship.completions, 1u);
+  EXPECT_EQ(ship.retries, 1u);
+  EXPECT_EQ(ship.latency_count, 2u);
+  EXPECT_EQ(ship.max_us, 1000u);  // the writer records 1 ms between events
+  EXPECT_EQ((*stats)[0].step, "charge");
+  EXPECT_EQ((*stats)[0].completions, 1u);
+  EXPECT_TRUE(projections_->Stats("nothing")->empty());
+}
+
+TEST_F(ProjectionsTest, AuditRecordsWhoActedOnWhichRun) {
+  RunWriter run(*journal_, TwoSteps());
+  run.Complete(0).FailAttempt(1, false).Fail(1);
+  run.Apply(ResumeRequested{1, "fixed the card", "req-1", {}}, Operator("alice"));
+  run.Apply(CancelRequested{"customer left"}, Operator("bob"));
+  RunWriter other(*journal_, TwoSteps());
+  other.Apply(SignalReceived{"poke", {}}, Operator("bob"));
+
+  auto all = projections_->Audit(AuditQuery{});
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].action, AuditAction::kSignal);
+  EXPECT_EQ((*all)[1].action, AuditAction::kCancel);
+  EXPECT_EQ((*all)[1].detail, "customer left");
+  EXPECT_EQ((*all)[2].action, AuditAction::kResume);
+  EXPECT_EQ((*all)[2].actor, "alice");
+  EXPECT_EQ((*all)[2].step, "ship");
+  EXPECT_EQ((*all)[2].tenant, "acme");
+
+  auto by_bob = projections_->Audit(AuditQuery{.actor = "bob"});
+  ASSERT_TRUE(by_bob.has_value());
+  EXPECT_EQ(by_bob->size(), 2u);
+  auto of_run = projections_->Audit(AuditQuery{.run = run.run()});
+  ASSERT_TRUE(of_run.has_value());
+  EXPECT_EQ(of_run->size(), 2u);
+  auto older = projections_->Audit(AuditQuery{.before_position = (*all)[1].position});
+  ASSERT_TRUE(older.has_value());
+  ASSERT_EQ(older->size(), 1u);
+  EXPECT_EQ((*older)[0].action, AuditAction::kResume);
+}
+
+TEST_F(ProjectionsTest, StateAtEqualsAFreshFoldAtEverySeq) {
+  RunWriter run(*journal_, Workflow("loop", "acme", {Def("a", {}, StepKind::kCode, 100)}));
+  for (int i = 0; i < 12; ++i) run.FailAttempt(0).Apply(RetryScheduled{0, run.state().steps[0].attempts + 1, 0});
+  run.Complete(0).Finish();
+  std::vector<Event> events;
+  ASSERT_THAT(journal_->ReadRun(run.run(), 1, Journal::kEnd, [&](const EventRecord& r) {
+    events.push_back(*Decode(r.payload));
+    return Status::Ok();
+  }),
+              IsOk());
+  for (std::uint64_t seq = 1; seq <= events.size(); ++seq) {
+    auto via_snapshots = projections_->StateAt(run.run(), seq);
+    ASSERT_TRUE(via_snapshots.has_value()) << via_snapshots.error().ToString();
+    auto fresh = Fold(run.run(), std::span(events).first(seq));
+    ASSERT_TRUE(fresh.has_value());
+    EXPECT_EQ(*via_snapshots, *fresh) << "at seq " << seq;
+  }
+  EXPECT_EQ(*projections_->StateAt(run.run(), Journal::kEnd), run.state());
+  EXPECT_THAT(projections_->StateAt(run.run(), events.size() + 1).error(), HasCode(Code::kNotFound));
+  EXPECT_THAT(projections_->StateAt(run.run(), 0).error(), HasCode(Code::kInvalidArgument));
+}
+
+TEST_F(ProjectionsTest, RebuildGivesTheTablesMaintainedEventByEvent) {
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0).FailAttempt(1, false).Fail(1).Apply(ResumeRequested{0, "again", "r", {}}, Operator()).Complete(0);
+  RunWriter b(*journal_, TwoSteps("billing", "globex"));
+  b.Complete(0).Complete(1).Finish();
+  const auto incremental = DumpAll();
+  std::vector<RebuildProgress> progress;
+  ASSERT_THAT(projections_->Rebuild({}, [&](const RebuildProgress& p) { progress.push_back(p); }), IsOk());
+  EXPECT_EQ(DumpAll(), incremental);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back().done, progress.back().total);
+  for (const ProjectionStatus& st : projections_->Health()) {
+    EXPECT_EQ(st.health, ProjectionHealth::kCurrent) << st.name << ": " << st.error;
+  }
+}
+
+TEST_F(ProjectionsTest, AppendsDuringARebuildReachTheRebuiltTables) {
+  RunWriter a(*journal_, TwoSteps());
+  for (int i = 0; i < 5; ++i) RunWriter(*journal_, TwoSteps()).Complete(0);
+  std::unique_ptr<RunWriter> late;
+  bool appended = false;
+  ASSERT_THAT(projections_->Rebuild({}, [&](const RebuildProgress&) {
+    if (!appended) {
+      a.Complete(0);  // while the new slot is half built
+      late = std::make_unique<RunWriter>(*journal_, TwoSteps("late", "acme"));
+      appended = true;
+    }
+  }),
+              IsOk());
+  const auto rebuilt = DumpAll();
+  ASSERT_THAT(projections_->Rebuild({}), IsOk());
+  EXPECT_EQ(DumpAll(), rebuilt);
+  EXPECT_EQ(projections_->Summary(late->run())->workflow, "late");
+  EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 1u);
+}
+
+TEST_F(ProjectionsTest, ProjectionsOpenedOnAnUnprojectedJournalCatchUp) {
+  projections_.reset();
+  journal_.reset();
+  std::filesystem::remove_all(JournalOpts().directory);
+  journal_ = std::move(*Journal::Open(JournalOpts()));
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0).Complete(1).Finish();
+  OpenAll(Opts());
+  for (const ProjectionStatus& st : projections_->Health()) EXPECT_EQ(st.health, ProjectionHealth::kMissing);
+  EXPECT_THAT(projections_->Summary(a.run()).error(), HasCode(Code::kFailedPrecondition));
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
+  EXPECT_EQ(projections_->Summary(a.run())->status, RunStatus::kCompleted);
+}
+
+TEST_F(ProjectionsTest, ProjectionsBehindTheJournalCatchUpToTheSameTables) {
+  RunWriter a(*journal_, TwoSteps());
+  projections_.reset();
+  a.Complete(0);  // appended while no projections were attached
+  OpenAll(Opts());
+  RunWriter b(*journal_, TwoSteps());  // not applied inline: the projections are behind
+  for (const ProjectionStatus& st : projections_->Health()) EXPECT_EQ(st.health, ProjectionHealth::kBehind);
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
+  const auto caught_up = DumpAll();
+  ASSERT_THAT(projections_->Rebuild({}), IsOk());
+  EXPECT_EQ(DumpAll(), caught_up);
+}
+
+TEST_F(ProjectionsTest, ANewSnapshotIntervalRebuildsSnapshotsOnOpen) {
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0).Complete(1).Finish();
+  ProjectionsOptions o = Opts();
+  o.snapshot_every = 2;
+  OpenAll(o);
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
+  std::size_t snapshots = DumpActive(*journal_, "snapshots").size() - 1;  // minus the header
+  EXPECT_EQ(snapshots, 3u);  // after events 2, 4 and 6
+  RunState fresh;
+  fresh.run = a.run();
+  ASSERT_THAT(journal_->ReadRun(a.run(), 1, 5, [&](const EventRecord& r) { return Evolve(fresh, *Decode(r.payload)); }),
+              IsOk());
+  EXPECT_EQ(*projections_->StateAt(a.run(), 5), fresh);
+}
+
+TEST_F(ProjectionsTest, ACheckpointThatNamesAnotherEventIsRebuiltOnOpen) {
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0);
+  const auto good = DumpAll();
+  // Make the runs table claim to follow a different event at its checkpoint.
+  auto table = journal_->OpenTable(projections_internal::SlotTableName("runs", 0));
+  ASSERT_TRUE(table.has_value());
+  ASSERT_THAT(journal_->Update([&](WriteView& w) -> Status {
+    REWIND_ASSIGN_OR_RETURN(auto h, projections_internal::ReadSlotHeader(w, *table));
+    h.checkpoint_sum ^= 1;
+    return projections_internal::WriteSlotHeader(w, *table, h);
+  }),
+              IsOk());
+  OpenAll(Opts());
+  EXPECT_THAT(projections_->Summary(a.run()).error(), HasCode(Code::kFailedPrecondition));
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
+  EXPECT_EQ(DumpAll(), good);
+}
+
+TEST_F(ProjectionsTest, ADamagedValueFailsItsProjectionUntilRebuilt) {
+  RunWriter a(*journal_, TwoSteps());
+  auto table = journal_->OpenTable(projections_internal::SlotTableName("runs", 0));
+  ASSERT_TRUE(table.has_value());
+  Bytes key = {'r'};
+  key.insert(key.end(), a.run().bytes().begin(), a.run().bytes().end());
+  ASSERT_THAT(journal_->Update([&](WriteView& w) { return w.Put(*table, key, AsBytes("garbage")); }), IsOk());
+  a.Complete(0);  // the runs projection cannot update the damaged summary
+  ASSERT_THAT(projections_->CatchUp().code(), Code::kCorruption);
+  auto health = projections_->Health();
+  EXPECT_EQ(health[0].name, "runs");
+  EXPECT_EQ(health[0].health, ProjectionHealth::kFailed);
+  EXPECT_EQ(health[1].health, ProjectionHealth::kCurrent);  // the others went on
+  ASSERT_THAT(projections_->Rebuild(std::vector<std::string>{"runs"}), IsOk());
+  EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 1u);
+}
+
+TEST_F(ProjectionsTest, AReadOnlyJournalServesQueries) {
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0);
+  projections_.reset();
+  journal_.reset();
+  JournalOptions o = JournalOpts();
+  o.read_only = true;
+  auto ro = Journal::Open(o);
+  ASSERT_TRUE(ro.has_value());
+  auto p = Projections::Open(**ro, Opts());
+  ASSERT_TRUE(p.has_value()) << p.error().ToString();
+  EXPECT_EQ((*p)->Summary(a.run())->steps_completed, 1u);
+  EXPECT_THAT((*p)->CatchUp(), HasCode(Code::kFailedPrecondition));
+  p->reset();
+}
+
+TEST_F(ProjectionsTest, UnknownProjectionNameIsNotFound) {
+  EXPECT_THAT(projections_->Rebuild(std::vector<std::string>{"nope"}), HasCode(Code::kNotFound));
+}
+
+}  // namespace
+}  // namespace rwd::test
