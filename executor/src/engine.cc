@@ -124,7 +124,8 @@ Runtime::~Runtime() {
   work_.reset();
   io_.stop();
   for (auto& t : io_threads_) t.join();
-  journal_.reset();  // completes queued appends
+  projections_.reset();  // appends still queued are projected at the next Open
+  journal_.reset();      // completes queued appends
 }
 
 Status Runtime::Open() {
@@ -133,6 +134,9 @@ Status Runtime::Open() {
   }
   options_.workflows.clear();
   REWIND_ASSIGN_OR_RETURN(journal_, Journal::Open(options_.journal));
+  if (options_.projections) {
+    REWIND_ASSIGN_OR_RETURN(projections_, Projections::Open(*journal_, *options_.projections));
+  }
   // Everything an actor may use exists before the first strand task can run.
   pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
   work_.emplace(io_.get_executor());
@@ -174,6 +178,8 @@ void Runtime::MaybeEvict(const std::shared_ptr<RunActor>& actor) {
 Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) const {
   RunState state;
   state.run = run;
+  if (to_seq == 0) return state;
+  if (projections_) return projections_->StateAt(run, to_seq);
   REWIND_RETURN_IF_ERROR(journal_->ReadRun(run, 1, to_seq, [&](const EventRecord& r) -> Status {
     auto event = Decode(r.payload);
     if (!event.has_value()) {
@@ -181,6 +187,10 @@ Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) cons
     }
     return Evolve(state, *event);
   }));
+  if (to_seq != Journal::kEnd && state.seq < to_seq) {
+    return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(state.seq) +
+                                    " events; there is no seq " + std::to_string(to_seq));
+  }
   return state;
 }
 
@@ -578,12 +588,7 @@ Status Runtime::MayRead(const RunId& run, const Principal& who) {
 Result<RunState> Runtime::StateAt(const RunId& run, std::uint64_t seq, const Principal& who) {
   if (seq == 0) return Err(Code::kInvalidArgument, "seq counts events from 1: there is no state at seq 0");
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
-  REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(run, seq));
-  if (seq != Journal::kEnd && state.seq < seq) {
-    return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(state.seq) +
-                                    " events; there is no seq " + std::to_string(seq));
-  }
-  return state;
+  return LoadState(run, seq);
 }
 
 Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, const Principal& who) {
@@ -651,6 +656,8 @@ Status Engine::Cancel(const RunId& run, const Principal& actor, std::string reas
   return impl_->Cancel(run, actor, std::move(reason));
 }
 Result<RunState> Engine::State(const RunId& run, const Principal& actor) { return impl_->State(run, actor); }
+Projections* Engine::projections() { return impl_->projections(); }
+
 Result<RunState> Engine::StateAt(const RunId& run, std::uint64_t seq, const Principal& actor) {
   return impl_->StateAt(run, seq, actor);
 }

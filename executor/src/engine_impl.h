@@ -40,6 +40,7 @@ class Runtime {
   // --- for actors ---
   boost::asio::io_context& io() { return io_; }
   Journal& journal() { return *journal_; }
+  Projections* projections() { return projections_.get(); }
   std::int64_t Now() const { return options_.clock(); }
   std::uint32_t max_parallel_steps() const { return options_.max_parallel_steps; }
   // Runs `work` on the handler pool.
@@ -51,7 +52,10 @@ class Runtime {
   // When `actor` may be forgotten (on its strand).
   void MaybeEvict(const std::shared_ptr<RunActor>& actor);
   bool stopping() const { return stopping_.load(); }
-  // The run's durable state, folded from the journal up to `to_seq`.
+  // The run's durable state after `to_seq` events (kEnd: all), from the
+  // newest snapshot at or before it plus the events after (without
+  // projections: folded from the first event). NotFound for an unknown run
+  // or a seq past its end.
   Result<RunState> LoadState(const RunId& run, std::uint64_t to_seq = Journal::kEnd) const;
   // The registered workflow (or the resolver's) whose steps equal the
   // definition's; nullptr if none.
@@ -100,6 +104,7 @@ class Runtime {
 
   EngineOptions options_;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Projections> projections_;  // on journal_, destroyed before it
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;

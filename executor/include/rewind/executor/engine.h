@@ -40,6 +40,7 @@
 #include "rewind/executor/run_state.h"
 #include "rewind/executor/workflow.h"
 #include "rewind/journal/journal.h"
+#include "rewind/projections/projections.h"
 #include "rewind/schemas/events.h"
 
 namespace rwd {
@@ -74,6 +75,10 @@ using RunObserver =
 
 struct EngineOptions {
   JournalOptions journal;
+  // The read models every append maintains (projections.h): run index and
+  // summaries, step statistics, audit index, snapshots (which make StateAt and
+  // loading a run cost at most K folds). nullopt: none.
+  std::optional<ProjectionsOptions> projections = ProjectionsOptions{};
   std::vector<Workflow> workflows;  // registered before recovery runs
   HandlerResolver resolve;          // for runs of workflows not registered
   unsigned handler_threads = 2;     // the pool that runs step handlers
@@ -197,6 +202,10 @@ class Engine {
   Result<std::vector<Event>> Events(const RunId& run, const Principal& actor);
 
   Journal& journal();
+  // The projections on the journal (queries, health, rebuild); null when
+  // EngineOptions::projections was nullopt. Queries are not tenant-checked:
+  // callers serving users filter by tenant (RunQuery::tenant).
+  Projections* projections();
 
  private:
   class Impl;
