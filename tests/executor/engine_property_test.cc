@@ -16,8 +16,10 @@
 //       (max_parallel_steps = 1) records the same events apart from times and
 //       ids. (With parallel branches, which dependents start before a failure
 //       is recorded depends on timing, so only sequential runs can promise it.)
+//   (8) the projections the engine maintained with every append equal a
+//       rebuild from the journal, byte for byte.
 //
-// Properties (1)-(6) are checked on a run with full parallelism and an operator
+// Properties (1)-(6) and (8) are checked on a run with full parallelism and an operator
 // that also pauses the run at racy moments.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -30,6 +32,7 @@
 
 #include "rewind/executor/engine.h"
 #include "rewind/schemas/describe.h"
+#include "tests/projections/projections_fixture.h"
 #include "tests/support/temp_dir.h"
 
 namespace rwd::test {
@@ -308,6 +311,19 @@ std::vector<Event> RunScenario(const Scenario& s, bool check) {
       }
     }
     RC_ASSERT(log->Snapshot() == started);
+    // (8) The projections the engine maintained with every append equal, byte
+    // for byte, a rebuild from the journal; summaries match the folds.
+    Projections& projections = *(*engine)->projections();
+    std::map<std::string, std::map<Bytes, Bytes>> maintained, rebuilt;
+    for (const std::string& name : Projections::Names()) maintained[name] = DumpActive((*engine)->journal(), name);
+    RC_ASSERT(projections.Rebuild({}).ok());
+    for (const std::string& name : Projections::Names()) rebuilt[name] = DumpActive((*engine)->journal(), name);
+    RC_ASSERT(maintained == rebuilt);
+    for (const RunId& r : runs) {
+      auto summary = projections.Summary(r);
+      RC_ASSERT(summary.has_value());
+      RC_ASSERT(summary->status == FoldOrFail(r, Record(**engine, r).events).status);
+    }
   }
   return Record(**engine, *run).events;
 }

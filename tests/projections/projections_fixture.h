@@ -73,7 +73,7 @@ inline Actor Operator(std::string subject = "alice", std::string tenant = "acme"
   return Actor{ActorKind::kUser, std::move(subject), std::move(tenant)};
 }
 
-inline RunStarted Workflow(std::string name, std::string tenant, std::vector<StepDef> steps) {
+inline RunStarted WorkflowDef(std::string name, std::string tenant, std::vector<StepDef> steps) {
   RunStarted def = Definition(std::move(steps));
   def.workflow = std::move(name);
   def.tenant = std::move(tenant);

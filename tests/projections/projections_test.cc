@@ -12,7 +12,7 @@ namespace {
 using ::testing::ElementsAre;
 
 RunStarted TwoSteps(std::string workflow = "orders", std::string tenant = "acme") {
-  return Workflow(std::move(workflow), std::move(tenant), {Def("charge"), Def("ship", {0}, StepKind::kCode, 3)});
+  return WorkflowDef(std::move(workflow), std::move(tenant), {Def("charge"), Def("ship", {0}, StepKind::kCode, 3)});
 }
 
 std::vector<RunId> Ids(const RunPage& page) {
@@ -149,7 +149,7 @@ TEST_F(ProjectionsTest, AuditRecordsWhoActedOnWhichRun) {
 }
 
 TEST_F(ProjectionsTest, StateAtEqualsAFreshFoldAtEverySeq) {
-  RunWriter run(*journal_, Workflow("loop", "acme", {Def("a", {}, StepKind::kCode, 100)}));
+  RunWriter run(*journal_, WorkflowDef("loop", "acme", {Def("a", {}, StepKind::kCode, 100)}));
   for (int i = 0; i < 12; ++i) run.FailAttempt(0).Apply(RetryScheduled{0, run.state().steps[0].attempts + 1, 0});
   run.Complete(0).Finish();
   std::vector<Event> events;
