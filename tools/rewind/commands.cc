@@ -56,16 +56,6 @@ std::int64_t NowUs() {
       .count();
 }
 
-int Fail(const Context& c, const Status& s) {
-  const int code = ExitCodeFor(s.code());
-  if (c.json) {
-    std::cout << ErrorJson(s, code) << std::endl;
-  } else {
-    std::cerr << "rewind: " << s.ToString() << std::endl;
-  }
-  return code;
-}
-
 // The engine on the journal, printing progress of followed runs (unless JSON).
 struct Session {
   std::unique_ptr<Engine> engine;
@@ -121,6 +111,16 @@ int Follow(const Context& c, Session& s, const RunId& run) {
 }
 
 }  // namespace
+
+int Fail(const Context& c, const Status& s) {
+  const int code = ExitCodeFor(s.code());
+  if (c.json) {
+    std::cout << ErrorJson(s, code) << std::endl;
+  } else {
+    std::cerr << "rewind: " << s.ToString() << std::endl;
+  }
+  return code;
+}
 
 int RunFile(const Context& c, const std::string& file, const std::string& input,
             const std::string& idempotency_key) {

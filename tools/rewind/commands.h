@@ -6,8 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "rewind/base/status.h"
+#include "rewind/journal/journal.h"
 
 namespace rwd::cli {
 
@@ -30,5 +34,14 @@ int ShowStatus(const Context& c, const std::string& run);
 int ShowState(const Context& c, const std::string& run, std::optional<std::uint64_t> at_seq,
           const std::string& at_step);
 int Serve(const Context& c);
+
+// --- Shared by the commands (here and in query_commands.h) ---
+
+// Prints `s` as an error (stderr, or JSON on stdout with c.json) and returns
+// its exit status.
+int Fail(const Context& c, const Status& s);
+// The journal in c.data_dir, read-only: works beside a running writer (an
+// engine, `rewind serve`) and on a copy. NotFound when there is no journal.
+Result<std::unique_ptr<Journal>> OpenReadOnly(const Context& c);
 
 }  // namespace rwd::cli

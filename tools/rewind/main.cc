@@ -8,9 +8,11 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tools/rewind/commands.h"
 #include "tools/rewind/exit_codes.h"
+#include "tools/rewind/query_commands.h"
 
 int main(int argc, char** argv) {
   namespace cli = rwd::cli;
@@ -23,11 +25,15 @@ int main(int argc, char** argv) {
   cli::Context c;
   const char* env_data = std::getenv("REWIND_DATA");
   c.data_dir = env_data != nullptr && *env_data != '\0' ? env_data : "./rewind-data";
-  // Options every command takes, also after the command name.
-  auto common = [&](CLI::App* cmd) {
+  // Options every command takes, also after the command name; the commands
+  // that act on runs also take the tenant they act in.
+  auto data_and_json = [&](CLI::App* cmd) {
     cmd->add_option("--data", c.data_dir, "journal directory (default $REWIND_DATA or ./rewind-data)");
-    cmd->add_option("--tenant", c.tenant, "tenant to act in (default: default)");
     cmd->add_flag("--json", c.json, "machine-readable output: one JSON object on stdout");
+  };
+  auto common = [&](CLI::App* cmd) {
+    data_and_json(cmd);
+    cmd->add_option("--tenant", c.tenant, "tenant to act in (default: default)");
   };
 
   std::string file, input, key, run, step, reason, request_id, resume_data, name, payload, note;
@@ -92,6 +98,43 @@ int main(int argc, char** argv) {
   CLI::App* serve = app.add_subcommand("serve", "drive every run of the journal until stopped");
   common(serve);
 
+  // Queries over the projections (read-only; they filter by tenant only when asked).
+  cli::RunsArgs runs_args;
+  CLI::App* runs = app.add_subcommand("runs", "list runs from the run index, newest first");
+  auto* runs_tenant = runs->add_option("--tenant", runs_args.tenant, "only this tenant's runs (default: every tenant)");
+  bool all_tenants = false;  // the default; the flag says so explicitly
+  runs->add_flag("--all-tenants", all_tenants, "every tenant's runs (the default)")->excludes(runs_tenant);
+  runs->add_option("--status", runs_args.status, "pending, running, paused, failed, completed or cancelled");
+  runs->add_option("--workflow", runs_args.workflow, "only runs of this workflow");
+  runs->add_option("--limit", runs_args.limit, "at most N runs (default 50)")->check(CLI::Range(1, 1000000));
+  runs->add_flag("--oldest-first", runs_args.oldest_first, "oldest first by start time");
+  runs->add_option("--page", runs_args.page, "continue a listing: the token its previous page printed");
+  data_and_json(runs);
+
+  CLI::App* stats = app.add_subcommand("stats", "per workflow and step: executions, failures, retries, latencies");
+  std::string workflow;
+  stats->add_option("--workflow", workflow, "only this workflow's steps");
+  data_and_json(stats);
+
+  cli::AuditArgs audit_args;
+  CLI::App* audit = app.add_subcommand("audit", "who resumed, forked, approved, rejected, cancelled, signalled, paused");
+  audit->add_option("--run", audit_args.run, "only this run's entries");
+  audit->add_option("--actor", audit_args.actor, "only entries of this actor (user name)");
+  audit->add_option("--tenant", audit_args.tenant, "only entries on this tenant's runs (default: every tenant)");
+  audit->add_option("--limit", audit_args.limit, "at most N entries (default 100)")->check(CLI::Range(1, 1000000));
+  audit->add_option("--before", audit_args.before, "only entries before this journal position (the next page)");
+  data_and_json(audit);
+
+  CLI::App* projections = app.add_subcommand("projections", "the read models behind runs, stats and audit");
+  projections->require_subcommand(1);
+  CLI::App* projections_status = projections->add_subcommand("status", "each projection's health and checkpoint");
+  data_and_json(projections_status);
+  std::vector<std::string> names;
+  CLI::App* rebuild = projections->add_subcommand(
+      "rebuild", "rebuild projections from the journal (needs the journal to itself: stop the engine first)");
+  rebuild->add_option("NAME", names, "runs, step_stats, audit or snapshots (default: all)");
+  data_and_json(rebuild);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,5 +158,10 @@ int main(int argc, char** argv) {
     return cli::ShowState(c, run, at_seq, step);
   }
   if (*serve) return cli::Serve(c);
+  if (*runs) return cli::ListRuns(c, runs_args);
+  if (*stats) return cli::ShowStats(c, workflow);
+  if (*audit) return cli::ShowAudit(c, audit_args);
+  if (*projections_status) return cli::ShowProjections(c);
+  if (*rebuild) return cli::RebuildProjections(c, names);
   return cli::kExitUsage;
 }

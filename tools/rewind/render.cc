@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 namespace rwd::cli {
 namespace {
@@ -73,6 +75,134 @@ std::string Seconds(std::int64_t us) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f s", static_cast<double>(us) / 1e6);
   return buf;
+}
+
+// --- Tables of read models ---
+
+struct Column {
+  const char* name;
+  bool right = false;  // numbers
+};
+
+// Columns two spaces apart, each as wide as its widest cell; the last one is
+// not padded. Widths count bytes: cells are expected to be mostly ASCII.
+std::string Table(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(columns.size());
+  for (std::size_t i = 0; i < columns.size(); ++i) width[i] = std::string_view(columns[i].name).size();
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::string pad(width[i] - cells[i].size(), ' ');
+      if (i > 0) text += "  ";
+      if (columns[i].right) {
+        text += pad + cells[i];
+      } else {
+        text += cells[i];
+        if (i + 1 < cells.size()) text += pad;
+      }
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out += text + "\n";
+  };
+  std::vector<std::string> header;
+  for (const Column& c : columns) header.emplace_back(c.name);
+  line(header);
+  for (const auto& row : rows) line(row);
+  return out;
+}
+
+// One line of at most `max` bytes (cut at a UTF-8 character boundary).
+std::string Clip(std::string text, std::size_t max) {
+  for (char& ch : text) {
+    if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+  }
+  if (text.size() <= max) return text;
+  std::size_t n = max - 3;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n) + "...";
+}
+
+std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
+
+// 2024-05-01T12:00:03Z
+std::string IsoTime(std::int64_t unix_us) {
+  if (unix_us <= 0) return "-";
+  const std::time_t t = static_cast<std::time_t>(unix_us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// 850us, 1.2ms, 3.0s, 2.5min, 1.1h
+std::string Duration(std::uint64_t us) {
+  if (us < 1000) return std::to_string(us) + "us";
+  const double d = static_cast<double>(us);
+  char buf[32];
+  if (us < 1'000'000) {
+    std::snprintf(buf, sizeof(buf), "%.1fms", d / 1e3);
+  } else if (us < 60'000'000) {
+    std::snprintf(buf, sizeof(buf), "%.1fs", d / 1e6);
+  } else if (us < 3'600'000'000) {
+    std::snprintf(buf, sizeof(buf), "%.1fmin", d / 60e6);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1fh", d / 3600e6);
+  }
+  return buf;
+}
+
+// 1,000,000
+std::string Grouped(std::uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string Number(std::uint64_t n) { return std::to_string(n); }
+
+json SummaryObject(const RunSummary& s) {
+  return json{{"run_id", s.run.ToString()},
+              {"tenant", s.tenant},
+              {"workflow", s.workflow},
+              {"version", s.workflow_version},
+              {"status", RunStatusName(s.status)},
+              {"current_step", s.current_step.empty() ? json(nullptr) : json(s.current_step)},
+              {"started_unix_us", s.started_unix_us},
+              {"updated_unix_us", s.updated_unix_us},
+              {"events", s.events},
+              {"epoch", s.epoch},
+              {"resumes", s.resumes},
+              {"steps_total", s.steps_total},
+              {"steps_completed", s.steps_completed},
+              {"attempts", s.attempts},
+              {"error", Error(s.error_code, s.error_message)},
+              {"parent_run", s.parent ? json(s.parent->ToString()) : json(nullptr)}};
+}
+
+json StatusObject(const ProjectionStatus& s) {
+  return json{{"name", s.name},
+              {"health", ProjectionHealthName(s.health)},
+              {"version", s.version},
+              {"stored_version", s.stored_version},
+              {"checkpoint", s.checkpoint},
+              {"rebuild_checkpoint", s.rebuild_checkpoint},
+              {"journal_position", s.journal_position},
+              {"error", s.error.empty() ? json(nullptr) : json(s.error)}};
+}
+
+json StatusArray(const std::vector<ProjectionStatus>& status) {
+  json list = json::array();
+  for (const ProjectionStatus& s : status) list.push_back(StatusObject(s));
+  return list;
 }
 
 }  // namespace
@@ -221,6 +351,141 @@ std::vector<std::string> ProgressLines(const RunState& after, const std::vector<
     if (!line.empty()) lines.push_back("run " + run + "  " + line);
   }
   return lines;
+}
+
+std::string RunPageJson(const RunPage& page) {
+  json list = json::array();
+  for (const RunSummary& s : page.runs) list.push_back(SummaryObject(s));
+  return Dump(json{{"runs", std::move(list)}, {"next_page", page.next.empty() ? json(nullptr) : json(page.next)}});
+}
+
+std::string RunPageText(const RunPage& page) {
+  if (page.runs.empty()) return "no runs\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const RunSummary& s : page.runs) {
+    const std::string error = s.error_message.empty() ? s.error_code : s.error_code + ": " + s.error_message;
+    rows.push_back({s.run.ToString(), s.tenant, s.workflow, std::string(RunStatusName(s.status)),
+                    OrDash(s.current_step), IsoTime(s.started_unix_us), IsoTime(s.updated_unix_us),
+                    Number(s.events), Number(s.epoch), Number(s.attempts), Clip(error, 48)});
+  }
+  std::string out = Table({{"run"}, {"tenant"}, {"workflow"}, {"status"}, {"step"}, {"started"}, {"updated"},
+                           {"events", true}, {"epoch", true}, {"attempts", true}, {"error"}},
+                          rows);
+  if (!page.next.empty()) out += "more runs: --page " + page.next + "\n";
+  return out;
+}
+
+std::string StepStatsJson(const std::vector<StepStats>& stats) {
+  json list = json::array();
+  for (const StepStats& s : stats) {
+    list.push_back(json{{"workflow", s.workflow},
+                        {"step", s.step},
+                        {"executions", s.executions},
+                        {"completions", s.completions},
+                        {"failures", s.failures},
+                        {"abandoned", s.abandoned},
+                        {"retries", s.retries},
+                        {"resumes", s.resumes},
+                        {"latency_count", s.latency_count},
+                        {"p50_us", s.p50_us},
+                        {"p90_us", s.p90_us},
+                        {"p99_us", s.p99_us},
+                        {"max_us", s.max_us}});
+  }
+  return Dump(json{{"stats", std::move(list)}});
+}
+
+std::string StepStatsText(const std::vector<StepStats>& stats) {
+  if (stats.empty()) return "no step executions\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const StepStats& s : stats) {
+    auto latency = [&](std::uint64_t us) { return s.latency_count == 0 ? std::string("-") : Duration(us); };
+    rows.push_back({s.workflow, s.step, Number(s.executions), Number(s.completions), Number(s.failures),
+                    Number(s.abandoned), Number(s.retries), Number(s.resumes), latency(s.p50_us),
+                    latency(s.p90_us), latency(s.p99_us), latency(s.max_us)});
+  }
+  return Table({{"workflow"}, {"step"}, {"executions", true}, {"completions", true}, {"failures", true},
+                {"abandoned", true}, {"retries", true}, {"resumes", true}, {"p50", true}, {"p90", true},
+                {"p99", true}, {"max", true}},
+               rows);
+}
+
+std::string AuditJson(const std::vector<AuditEntry>& entries, std::optional<std::uint64_t> next_before) {
+  json list = json::array();
+  for (const AuditEntry& e : entries) {
+    list.push_back(json{{"position", e.position},
+                        {"run_id", e.run.ToString()},
+                        {"seq", e.seq},
+                        {"unix_us", e.unix_us},
+                        {"action", AuditActionName(e.action)},
+                        {"actor", e.actor},
+                        {"actor_tenant", e.actor_tenant},
+                        {"tenant", e.tenant},
+                        {"step", e.step},
+                        {"detail", e.detail}});
+  }
+  return Dump(json{{"entries", std::move(list)}, {"next_before", next_before ? json(*next_before) : json(nullptr)}});
+}
+
+std::string AuditText(const std::vector<AuditEntry>& entries, std::optional<std::uint64_t> next_before) {
+  if (entries.empty()) return "no audit entries\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const AuditEntry& e : entries) {
+    rows.push_back({IsoTime(e.unix_us), e.run.ToString(), Number(e.seq), std::string(AuditActionName(e.action)),
+                    e.actor.empty() ? "(engine)" : e.actor, e.tenant, OrDash(e.step), Clip(e.detail, 60)});
+  }
+  std::string out = Table({{"time"}, {"run"}, {"seq", true}, {"action"}, {"actor"}, {"tenant"}, {"step"},
+                           {"detail"}},
+                          rows);
+  if (next_before) out += "older entries: --before " + std::to_string(*next_before) + "\n";
+  return out;
+}
+
+std::string ProjectionsJson(const std::vector<ProjectionStatus>& status) {
+  return Dump(json{{"projections", StatusArray(status)}});
+}
+
+std::string ProjectionsText(const std::vector<ProjectionStatus>& status) {
+  std::vector<std::vector<std::string>> rows;
+  auto version = [](std::uint32_t v) { return v == 0 ? std::string("-") : std::to_string(v); };
+  for (const ProjectionStatus& s : status) {
+    rows.push_back({s.name, std::string(ProjectionHealthName(s.health)),
+                    version(s.version) + "/" + version(s.stored_version), Number(s.checkpoint),
+                    Number(s.journal_position),
+                    s.health == ProjectionHealth::kRebuilding ? Number(s.rebuild_checkpoint) : "-", s.error});
+  }
+  return Table({{"projection"}, {"health"}, {"version"}, {"checkpoint", true}, {"journal", true},
+                {"rebuild", true}, {"error"}},
+               rows);
+}
+
+std::string RebuildJson(const RebuildFigures& f, const std::vector<ProjectionStatus>& after) {
+  return Dump(json{{"rebuilt", f.names},
+                   {"events", f.events},
+                   {"seconds", f.seconds},
+                   {"events_per_second", f.events_per_second()},
+                   {"projections", StatusArray(after)}});
+}
+
+std::string RebuildText(const RebuildFigures& f, const std::vector<ProjectionStatus>& after) {
+  std::string names;
+  for (const std::string& n : f.names) names += (names.empty() ? "" : ", ") + n;
+  char figures[128];
+  std::snprintf(figures, sizeof(figures), " events in %.2f s (%s events/s)\n", f.seconds,
+                Grouped(static_cast<std::uint64_t>(f.events_per_second())).c_str());
+  return "rebuilt " + names + ": " + Grouped(f.events) + figures + ProjectionsText(after);
+}
+
+std::string RebuildProgressLine(const RebuildProgress& p) {
+  const std::uint64_t percent = p.total == 0 ? 100 : p.done * 100 / p.total;
+  std::string line = "rebuilding " + p.name + ": " + Grouped(p.done) + " / " + Grouped(p.total) + " events (" +
+                     std::to_string(percent) + "%)";
+  if (p.events_per_second > 0) {
+    char left[64];
+    std::snprintf(left, sizeof(left), ", %.1f s left", p.seconds_left);
+    line += ", " + Grouped(static_cast<std::uint64_t>(p.events_per_second)) + " events/s" + left;
+  }
+  return line;
 }
 
 }  // namespace rwd::cli

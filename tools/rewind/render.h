@@ -7,12 +7,31 @@
 //   attempts, total_attempts, output, error}], resumes [{request_id,
 //   from_step, epoch, seq}].
 // Byte fields (outputs) are strings; bytes that are not UTF-8 are replaced.
+//
+// The projection commands (runs, stats, audit, projections) print read models
+// (read_models.h) as tables with columns sized to their contents, and as JSON:
+//   runs         {"runs": [{run_id, tenant, workflow, version, status,
+//                current_step, started_unix_us, updated_unix_us, events, epoch,
+//                resumes, steps_total, steps_completed, attempts, error,
+//                parent_run}], "next_page"}
+//   stats        {"stats": [{workflow, step, executions, completions, failures,
+//                abandoned, retries, resumes, latency_count, p50_us, p90_us,
+//                p99_us, max_us}]}
+//   audit        {"entries": [{position, run_id, seq, unix_us, action, actor,
+//                actor_tenant, tenant, step, detail}], "next_before"}
+//   projections  {"projections": [{name, health, version, stored_version,
+//                checkpoint, rebuild_checkpoint, journal_position, error}]}
+//   rebuild      {"rebuilt": [names], events, seconds, events_per_second,
+//                "projections": [as above]}
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "rewind/executor/engine.h"
+#include "rewind/projections/projections.h"
 
 namespace rwd::cli {
 
@@ -34,5 +53,35 @@ std::string RunListText(const std::vector<RunState>& runs);
 // Progress lines for events just appended to a run (empty for events not worth a line).
 std::vector<std::string> ProgressLines(const RunState& after, const std::vector<Event>& appended,
                                        std::int64_t now_unix_us);
+
+// --- Read models (the projection commands) ---
+
+// A page of run summaries; next_page is null on the last page.
+std::string RunPageJson(const RunPage& page);
+// A table of the page, then how to ask for the next page, if any.
+std::string RunPageText(const RunPage& page);
+
+std::string StepStatsJson(const std::vector<StepStats>& stats);
+// A table, latencies in human units (850us, 1.2ms, 3.0s).
+std::string StepStatsText(const std::vector<StepStats>& stats);
+
+// `next_before`: the --before position of the next (older) page, if any.
+std::string AuditJson(const std::vector<AuditEntry>& entries, std::optional<std::uint64_t> next_before);
+std::string AuditText(const std::vector<AuditEntry>& entries, std::optional<std::uint64_t> next_before);
+
+std::string ProjectionsJson(const std::vector<ProjectionStatus>& status);
+std::string ProjectionsText(const std::vector<ProjectionStatus>& status);
+
+// What a rebuild did: which projections were asked for, and how fast.
+struct RebuildFigures {
+  std::vector<std::string> names;
+  std::uint64_t events = 0;  // the journal's events, each folded once
+  double seconds = 0;
+  double events_per_second() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
+};
+std::string RebuildJson(const RebuildFigures& figures, const std::vector<ProjectionStatus>& after);
+std::string RebuildText(const RebuildFigures& figures, const std::vector<ProjectionStatus>& after);
+// "rebuilding runs,step_stats: 412,000 / 1,000,000 events (41%), 850,000 events/s, 0.7 s left"
+std::string RebuildProgressLine(const RebuildProgress& progress);
 
 }  // namespace rwd::cli

@@ -1,0 +1,151 @@
+#include "tools/rewind/query_commands.h"
+
+#include <chrono>
+#include <iostream>
+#include <string_view>
+
+#include "rewind/projections/projections.h"
+#include "tools/rewind/exit_codes.h"
+#include "tools/rewind/render.h"
+
+namespace rwd::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr RunStatus kStatuses[] = {RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused,
+                                   RunStatus::kFailed,  RunStatus::kCompleted, RunStatus::kCancelled};
+
+std::optional<RunStatus> ParseStatus(std::string_view name) {
+  for (RunStatus s : kStatuses) {
+    if (RunStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::string StatusNames() {
+  std::string out;
+  for (RunStatus s : kStatuses) out += (out.empty() ? "" : ", ") + std::string(RunStatusName(s));
+  return out;
+}
+
+// A read-only journal and its projections; the projections go first.
+struct Reader {
+  std::unique_ptr<Journal> journal;
+  std::unique_ptr<Projections> projections;
+};
+
+Result<Reader> OpenReader(const Context& c) {
+  Reader r;
+  REWIND_ASSIGN_OR_RETURN(r.journal, OpenReadOnly(c));
+  REWIND_ASSIGN_OR_RETURN(r.projections, Projections::Open(*r.journal));
+  return r;
+}
+
+// A query that found its projection missing or not built fails with
+// FailedPrecondition; make sure the message says how to build it (the
+// projections name the command for some causes, not for a missing table).
+int FailQuery(const Context& c, const Status& s) {
+  constexpr std::string_view kHint = "rewind projections rebuild";
+  if (s.code() != Code::kFailedPrecondition || s.message().find(kHint) != std::string::npos) return Fail(c, s);
+  return Fail(c, Status(s.code(), s.message() + "; `" + std::string(kHint) + "` builds it"));
+}
+
+}  // namespace
+
+int ListRuns(const Context& c, const RunsArgs& args) {
+  RunQuery q;
+  if (!args.status.empty()) {
+    q.status = ParseStatus(args.status);
+    if (!q.status) {
+      std::cerr << "rewind runs: unknown status '" << args.status << "'; one of: " << StatusNames() << std::endl;
+      return kExitUsage;
+    }
+  }
+  q.tenant = args.tenant;
+  if (!args.workflow.empty()) q.workflow = args.workflow;
+  q.limit = args.limit;
+  q.newest_first = !args.oldest_first;
+  q.page = args.page;
+  auto r = OpenReader(c);
+  if (!r.has_value()) return Fail(c, r.error());
+  auto page = r->projections->ListRuns(q);
+  if (!page.has_value()) return FailQuery(c, page.error());
+  std::cout << (c.json ? RunPageJson(*page) + "\n" : RunPageText(*page));
+  return kExitOk;
+}
+
+int ShowStats(const Context& c, const std::string& workflow) {
+  auto r = OpenReader(c);
+  if (!r.has_value()) return Fail(c, r.error());
+  auto stats = r->projections->Stats(workflow);
+  if (!stats.has_value()) return FailQuery(c, stats.error());
+  std::cout << (c.json ? StepStatsJson(*stats) + "\n" : StepStatsText(*stats));
+  return kExitOk;
+}
+
+int ShowAudit(const Context& c, const AuditArgs& args) {
+  AuditQuery q;
+  if (!args.run.empty()) {
+    auto run = RunId::Parse(args.run);
+    if (!run.has_value()) return Fail(c, run.error());
+    q.run = *run;
+  }
+  if (!args.actor.empty()) q.actor = args.actor;
+  q.tenant = args.tenant;
+  q.limit = args.limit;
+  q.before_position = args.before;
+  auto r = OpenReader(c);
+  if (!r.has_value()) return Fail(c, r.error());
+  auto entries = r->projections->Audit(q);
+  if (!entries.has_value()) return FailQuery(c, entries.error());
+  // A full page may have older entries: they are before its last (oldest) one.
+  std::optional<std::uint64_t> next;
+  if (!entries->empty() && entries->size() == q.limit) next = entries->back().position;
+  std::cout << (c.json ? AuditJson(*entries, next) + "\n" : AuditText(*entries, next));
+  return kExitOk;
+}
+
+int ShowProjections(const Context& c) {
+  auto r = OpenReader(c);
+  if (!r.has_value()) return Fail(c, r.error());
+  const std::vector<ProjectionStatus> status = r->projections->Health();
+  std::cout << (c.json ? ProjectionsJson(status) + "\n" : ProjectionsText(status));
+  return kExitOk;
+}
+
+int RebuildProjections(const Context& c, const std::vector<std::string>& names) {
+  // A writer creates a journal where there is none: make sure there is one,
+  // so a mistyped --data is NotFound as for every other command.
+  if (auto probe = OpenReadOnly(c); !probe.has_value()) return Fail(c, probe.error());
+  JournalOptions o;
+  o.directory = c.data_dir;
+  auto journal = Journal::Open(o);  // Unavailable while an engine holds it
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto projections = Projections::Open(**journal, ProjectionsOptions{.background = false});
+  if (!projections.has_value()) return Fail(c, projections.error());
+
+  const auto start = std::chrono::steady_clock::now();
+  auto last_line = start;
+  ProgressFn progress;
+  if (!c.json) {
+    progress = [&](const RebuildProgress& p) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_line < 250ms) return;  // at most ~4 lines a second
+      last_line = now;
+      std::cerr << RebuildProgressLine(p) << std::endl;
+    };
+  }
+  const Status rebuilt = (*projections)->Rebuild(names, progress);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!rebuilt.ok()) return Fail(c, rebuilt);
+
+  auto last = (*journal)->LastPosition();
+  if (!last.has_value()) return Fail(c, last.error());
+  RebuildFigures figures{names.empty() ? Projections::Names() : names, *last, seconds};
+  const std::vector<ProjectionStatus> after = (*projections)->Health();
+  std::cout << (c.json ? RebuildJson(figures, after) + "\n" : RebuildText(figures, after));
+  return kExitOk;
+}
+
+}  // namespace rwd::cli
