@@ -34,7 +34,9 @@ Status Pass::Apply(std::span<Target> targets, const EventRecord& record) {
 
 Status Pass::Finish(std::span<Target> targets) {
   for (Target& t : targets) {
-    if (t.moved) REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn_, t.table, t.header));
+    if (!t.moved) continue;
+    REWIND_RETURN_IF_ERROR(t.projection->Flush(txn_, t.table));
+    REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn_, t.table, t.header));
     t.moved = false;
   }
   return Status::Ok();

@@ -26,14 +26,17 @@ struct Target {
 class Pass {
  public:
   // `snapshots`: where to find snapshots of earlier states (null: none).
-  Pass(WriteView& txn, StateCache& cache, const Table* snapshots)
-      : txn_(txn), cache_(cache), snapshots_(snapshots) {}
+  // Begins a pass of every projection in `targets`.
+  Pass(WriteView& txn, StateCache& cache, const Table* snapshots, std::span<Target> targets)
+      : txn_(txn), cache_(cache), snapshots_(snapshots) {
+    for (Target& t : targets) t.projection->Begin();
+  }
 
   // Applies `record` to every target whose checkpoint is below its position.
   // REQUIRES: such a target's checkpoint is record.position - 1.
   Status Apply(std::span<Target> targets, const EventRecord& record);
 
-  // Writes the header of every target that moved.
+  // Flushes every target that moved and writes its header.
   Status Finish(std::span<Target> targets);
 
   // After a failed Apply: the projection whose own Apply failed (null when

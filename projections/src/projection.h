@@ -42,8 +42,12 @@ class Projection {
   // Settings that shape the table (snapshots: K); a change rebuilds as a
   // version bump does.
   virtual std::uint64_t config() const { return 0; }
-  // Applies one change to `table`.
+  // Applies one change to `table`. A projection may keep what it changes in
+  // memory until Flush, which ends every pass that applied changes; Begin
+  // starts each pass and drops whatever an abandoned pass left.
+  virtual void Begin() {}
   virtual Status Apply(WriteView& txn, const Table& table, const Change& change) = 0;
+  virtual Status Flush(WriteView& /*txn*/, const Table& /*table*/) { return Status::Ok(); }
 };
 
 }  // namespace rwd::projections_internal

@@ -199,7 +199,7 @@ class Projections::Impl {
     }
     if (behind) Wake();
     if (targets.empty()) return Status::Ok();
-    Pass pass(txn, cache_, SnapshotSource(targets, txn));
+    Pass pass(txn, cache_, SnapshotSource(targets, txn), targets);
     for (const EventRecord& r : records) {
       if (Status s = pass.Apply(targets, r); !s.ok()) {
         // Nothing of this batch stays in any projection; the others catch up.
@@ -239,13 +239,12 @@ class Projections::Impl {
       // A rebuild asked for starts over whatever the slots hold.
       Slots slots = inspected.value_or(Slots{});
       int slot = slots.building;
-      if (slot >= 0 && (slots.headers[slot].version != p.version() || slots.headers[slot].config != p.config())) {
-        slot = -1;  // a rebuild by another version: start over
-        requested = true;
-      }
-      if (slot < 0 && (requested || slots.active < 0)) {
-        slot = slots.active == 0 ? 1 : 0;
-        if (slots.building >= 0) slot = slots.building;
+      // A rebuild asked for, or one begun by another version, starts over; an
+      // interrupted one otherwise continues from its checkpoint.
+      const bool restart = requested || (slot >= 0 && (slots.headers[slot].version != p.version() ||
+                                                       slots.headers[slot].config != p.config()));
+      if (restart || (slot < 0 && slots.active < 0)) {
+        slot = slots.building >= 0 ? slots.building : slots.active == 0 ? 1 : 0;
         slots.headers[slot] = SlotHeader{SlotRole::kBuilding, p.version(), p.config(), 0, 0};
         REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[slot]));
         REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[slot], slots.headers[slot]));
@@ -261,7 +260,7 @@ class Projections::Impl {
     std::uint64_t from = last + 1;
     for (const Target& t : targets) from = std::min(from, t.header.checkpoint + 1);
     const std::uint64_t to = std::min<std::uint64_t>(last, from + options_.batch_events - 1);
-    Pass pass(txn, cache_, SnapshotSource(targets, txn));
+    Pass pass(txn, cache_, SnapshotSource(targets, txn), targets);
     // The records' views stay valid while the pass writes: it writes only
     // tables, never the pages of the events database.
     Status applied = txn.ReadAll(from, to, [&](const EventRecord& r) { return pass.Apply(targets, r); });

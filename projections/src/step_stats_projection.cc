@@ -5,6 +5,7 @@
 // StepCompleted or StepFailed (times are recorded data: the projection reads
 // them, it never reads a clock).
 #include <algorithm>
+#include <map>
 #include <tuple>
 
 #include "projections/src/builtins.h"
@@ -50,26 +51,44 @@ std::optional<Effect> EffectOf(const Event& e, const RunState& state) {
   return std::nullopt;
 }
 
+// Counters change in memory during a pass and are written once at its end:
+// a busy step would otherwise be decoded and encoded for every event.
 class StepStatsProjection final : public Projection {
  public:
   std::string_view name() const override { return kStepStatsName; }
   std::uint32_t version() const override { return 1; }
 
+  void Begin() override { touched_.clear(); }
+
   Status Apply(WriteView& txn, const Table& table, const Change& change) override {
     const RunState& state = change.state;
     const std::optional<Effect> effect = EffectOf(change.event, state);
     if (!effect) return Status::Ok();
-    const Bytes key = CountersKey(state.definition->workflow, state.definition->steps[effect->step].id);
-    StepCounters counters;
-    REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> stored, txn.Get(table, key));
-    if (stored) {
-      REWIND_ASSIGN_OR_RETURN(counters, DecodeStepCounters(*stored));
+    Bytes key = CountersKey(state.definition->workflow, state.definition->steps[effect->step].id);
+    auto it = touched_.find(key);
+    if (it == touched_.end()) {
+      StepCounters stored_counters;
+      REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> stored, txn.Get(table, key));
+      if (stored) {
+        REWIND_ASSIGN_OR_RETURN(stored_counters, DecodeStepCounters(*stored));
+      }
+      it = touched_.emplace(std::move(key), std::move(stored_counters)).first;
     }
+    StepCounters& counters = it->second;
     ++(counters.*(effect->counter));
     if (effect->retry) ++counters.retries;
     if (effect->latency) counters.latency.Record(*effect->latency);
-    return txn.Put(table, key, EncodeStepCounters(counters));
+    return Status::Ok();
   }
+
+  Status Flush(WriteView& txn, const Table& table) override {
+    for (const auto& [key, counters] : touched_) REWIND_RETURN_IF_ERROR(txn.Put(table, key, EncodeStepCounters(counters)));
+    touched_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  std::map<Bytes, StepCounters> touched_;
 };
 
 // Splits a key 'w' lp lp into its two names.

@@ -301,6 +301,32 @@ TEST_F(ProjectionsTest, AReadOnlyJournalServesQueries) {
   p->reset();
 }
 
+TEST_F(ProjectionsTest, ARequestedRebuildStartsOverAHalfBuiltSlot) {
+  RunWriter a(*journal_, TwoSteps());
+  for (int i = 0; i < 10; ++i) RunWriter(*journal_, TwoSteps()).Complete(0);
+  a.Complete(0);
+  // Damage the slot being rebuilt while it is half built: that rebuild fails.
+  bool damaged = false;
+  auto fail = projections_->Rebuild(std::vector<std::string>{"runs"}, [&](const RebuildProgress&) {
+    if (damaged) return;
+    damaged = true;
+    for (int slot = 0; slot < 2; ++slot) {
+      auto table = journal_->OpenTable(projections_internal::SlotTableName("runs", slot));
+      Bytes key = {'r'};
+      key.insert(key.end(), a.run().bytes().begin(), a.run().bytes().end());
+      (void)journal_->Update([&](WriteView& w) -> Status {
+        REWIND_ASSIGN_OR_RETURN(auto h, projections_internal::ReadSlotHeader(w, *table));
+        if (h.role != projections_internal::SlotRole::kBuilding) return Status::Ok();
+        return w.Put(*table, key, AsBytes("garbage"));
+      });
+    }
+  });
+  ASSERT_THAT(fail, HasCode(Code::kCorruption));
+  // Asking again starts from an empty slot, so the damage is gone.
+  ASSERT_THAT(projections_->Rebuild(std::vector<std::string>{"runs"}), IsOk());
+  EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 1u);
+}
+
 TEST_F(ProjectionsTest, UnknownProjectionNameIsNotFound) {
   EXPECT_THAT(projections_->Rebuild(std::vector<std::string>{"nope"}), HasCode(Code::kNotFound));
 }

@@ -5,8 +5,8 @@
 //   * each projection has exactly one active slot, whose checkpoint names the
 //     journal's last event; the other slot is empty or being built;
 //   * the active slot is a complete projection: byte for byte what the
-//     interrupted rebuild, resumed by CatchUp, swaps in, and what a fresh
-//     Rebuild gives;
+//     interrupted rebuild swaps in once CatchUp resumes it (or a requested
+//     Rebuild takes it over), and what a fresh Rebuild gives;
 //   * queries answer: Summary counts a run's events, StateAt equals a fold.
 // Kills land anywhere in a rebuild, near its final swap, right after one, or
 // while the child starts. The random schedule comes from a printed seed
@@ -47,7 +47,9 @@ using Tables = std::map<std::string, std::map<Bytes, Bytes>>;
 
 // Events written before the first kill: enough that one rebuild takes dozens
 // of updates of the child's 64 events.
-constexpr std::uint64_t kSetupEvents = 2500;
+constexpr std::uint64_t kSetupEvents = 2000;
+// The child's and this process's events per update.
+constexpr std::uint64_t kBatchEvents = 64;
 
 enum class KillAt { kAnyPoint, kNearTheSwap, kRightAfterASwap, kDuringStartUp };
 
@@ -58,7 +60,6 @@ struct ChildLog {
   std::uint64_t appends = 0;
   std::uint64_t done = 0, total = 0;  // of the newest rebuild update
   std::uint64_t rebuilt = 0;          // rebuilds completed in this child
-  bool ready = false;
 
   void Add(const std::string& line) {
     std::istringstream in(line);
@@ -76,9 +77,7 @@ struct ChildLog {
       in >> done >> total;
     } else if (word == "rebuilt") {
       ++rebuilt;
-    } else if (word == "ready") {
-      ready = true;
-    } else {
+    } else if (word != "ready") {
       ADD_FAILURE() << "unexpected child output: " << line;
     }
   }
@@ -88,12 +87,16 @@ struct Tally {
   std::uint64_t kills = 0;
   std::uint64_t mid_rebuild = 0;  // kills that left a slot being built
   std::uint64_t past_half = 0;    // ... more than half built
-  std::uint64_t swaps = 0;        // rebuilds the children completed
-  std::uint64_t appends = 0;      // acknowledged by the children
-  std::map<KillAt, std::pair<std::uint64_t, std::uint64_t>> by_point;  // kills, of them mid-rebuild
-  double rebuild_ms_max = 0;      // of a fresh Rebuild in this process
+  std::uint64_t resumed = 0;      // interrupted rebuilds finished by CatchUp
+  std::uint64_t restarted = 0;    // ... started over by a requested Rebuild
+  std::uint64_t requested_but_resumed = 0;
+  std::uint64_t swaps = 0;    // rebuilds the children completed
+  std::uint64_t appends = 0;  // acknowledged by the children
+  std::uint64_t events = 0;   // in the journal at the end
+  double rebuild_ms_max = 0;  // of a fresh Rebuild in this process
   double rebuild_ms_sum = 0;
-  std::uint64_t events = 0;       // in the journal at the end
+  // Per kill point: kills, and how many of them left a slot being built.
+  std::map<KillAt, std::pair<std::uint64_t, std::uint64_t>> by_point;
 };
 
 std::string HowItEnded(int wait_status) {
@@ -117,8 +120,8 @@ std::string FirstDifference(const Tables& want, const Tables& got) {
     auto b = it->second.begin();
     for (; a != entries.end() && b != it->second.end() && *a == *b; ++a, ++b) {
     }
-    std::string where = name + " (" + std::to_string(entries.size()) + " vs " + std::to_string(it->second.size()) +
-                        " entries): ";
+    const std::string where =
+        name + " (" + std::to_string(entries.size()) + " vs " + std::to_string(it->second.size()) + " entries): ";
     if (a == entries.end()) return where + "extra entries";
     if (b == it->second.end()) return where + "missing entries";
     return where + (a->first == b->first ? "a value differs" : "a key differs") + " at entry " +
@@ -240,20 +243,6 @@ void CheckReopened(const std::string& dir, const ChildLog& log, std::mt19937_64&
   ASSERT_THAT(journal, IsOk());
   Journal& j = **journal;
   CheckEvents(j, log);
-  for (const std::string& name : Projections::Names()) {
-    Table t[2] = {*j.OpenTable(SlotTableName(name, 0)), *j.OpenTable(SlotTableName(name, 1))};
-    (void)j.Update([&](WriteView& w) -> Status {
-      SlotHeader h[2];
-      for (int i = 0; i < 2; ++i) { REWIND_ASSIGN_OR_RETURN(h[i], ReadSlotHeader(w, t[i])); }
-      for (int i = 0; i < 2; ++i) {
-        if (h[i].role != SlotRole::kBuilding) continue;
-        SlotHeader a = h[1 - i];
-        REWIND_RETURN_IF_ERROR(WriteSlotHeader(w, t[i], a));
-        REWIND_RETURN_IF_ERROR(WriteSlotHeader(w, t[1 - i], SlotHeader{}));
-      }
-      return Status::Ok();
-    });
-  }
   std::map<std::string, SlotHeader> building;
   const std::uint64_t last = *j.LastPosition();
   tally.events = last;
@@ -267,7 +256,8 @@ void CheckReopened(const std::string& dir, const ChildLog& log, std::mt19937_64&
   if (testing::Test::HasFailure()) return;
   const Tables at_reopen = DumpAll(j);
 
-  auto projections = Projections::Open(j, ProjectionsOptions{.snapshot_every = 4, .batch_events = 64, .background = false});
+  auto projections =
+      Projections::Open(j, ProjectionsOptions{.snapshot_every = 4, .batch_events = kBatchEvents, .background = false});
   ASSERT_THAT(projections, IsOk());
   Projections& p = **projections;
   for (const ProjectionStatus& st : p.Health()) {
@@ -278,19 +268,30 @@ void CheckReopened(const std::string& dir, const ChildLog& log, std::mt19937_64&
   // The old tables serve reads while the rebuild waits to resume.
   if (!log.last_acked_run.empty()) CheckQueries(j, p, *RunId::Parse(log.last_acked_run), rng);
 
+  // Most rounds let CatchUp resume the interrupted rebuild; some ask for a new
+  // rebuild over it, which starts over.
+  const bool restart = rng() % 3 == 0;
   std::optional<std::uint64_t> first_done;
-  ASSERT_THAT(p.CatchUp([&](const RebuildProgress& progress) {
+  const ProgressFn first = [&](const RebuildProgress& progress) {
     if (!first_done) first_done = progress.done;
-  }),
-              IsOk());
-  if (!building.empty()) {
+  };
+  ASSERT_THAT(restart ? p.Rebuild({}, first) : p.CatchUp(first), IsOk());
+  if (restart) {
+    ASSERT_TRUE(first_done.has_value()) << "Rebuild reported no progress";
+    if (!building.empty()) {
+      EXPECT_LE(*first_done, kBatchEvents) << "a requested rebuild continued an interrupted one";
+      ++(*first_done <= kBatchEvents ? tally.restarted : tally.requested_but_resumed);
+    }
+  } else if (!building.empty()) {
     ASSERT_TRUE(first_done.has_value()) << "CatchUp did not resume the rebuild";
     EXPECT_GT(*first_done, resume_from) << "the rebuild started over instead of resuming from its checkpoint";
+    ++tally.resumed;
   }
   for (const std::string& name : Projections::Names()) {
-    EXPECT_FALSE(CheckSlots(j, name).has_value()) << name << ": the resumed rebuild did not finish";
+    EXPECT_FALSE(CheckSlots(j, name).has_value()) << name << ": the interrupted rebuild did not finish";
   }
-  EXPECT_EQ(FirstDifference(at_reopen, DumpAll(j)), "") << "the resumed rebuild differs from the tables at the kill";
+  EXPECT_EQ(FirstDifference(at_reopen, DumpAll(j)), "")
+      << "the finished rebuild differs from the tables at the kill (" << (restart ? "restarted" : "resumed") << ")";
   const auto start = Clock::now();
   ASSERT_THAT(p.Rebuild({}), IsOk());
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -310,7 +311,7 @@ void CheckReopened(const std::string& dir, const ChildLog& log, std::mt19937_64&
 }
 
 TEST(RebuildCrashTest, AKilledRebuildLeavesTheOldProjectionOrTheWholeNewOne) {
-  KillSchedule schedule("REWIND_REBUILD_CRASH", 16);
+  KillSchedule schedule("REWIND_REBUILD_CRASH", 24);
   const std::uint64_t rounds = schedule.rounds();
   std::mt19937_64& rng = schedule.rng();
   TempDir tmp;
@@ -388,13 +389,16 @@ TEST(RebuildCrashTest, AKilledRebuildLeavesTheOldProjectionOrTheWholeNewOne) {
   std::printf(
       "survived %llu kills, %llu of them during a rebuild (%llu past half); by kill point (during a rebuild): "
       "anywhere %s, near a swap %s, right after one %s, at start-up %s; the children completed %llu rebuilds "
-      "and %llu appends; a fresh rebuild of the %llu events took %.0f ms on average, %.0f ms at most\n",
+      "and %llu appends; interrupted rebuilds: %llu resumed by CatchUp, %llu started over and %llu resumed by a "
+      "requested Rebuild; a fresh rebuild of the %llu events took %.0f ms on average, %.0f ms at most\n",
       static_cast<unsigned long long>(tally.kills), static_cast<unsigned long long>(tally.mid_rebuild),
       static_cast<unsigned long long>(tally.past_half), point(KillAt::kAnyPoint).c_str(),
       point(KillAt::kNearTheSwap).c_str(), point(KillAt::kRightAfterASwap).c_str(),
       point(KillAt::kDuringStartUp).c_str(), static_cast<unsigned long long>(tally.swaps),
-      static_cast<unsigned long long>(tally.appends), static_cast<unsigned long long>(tally.events),
-      tally.rebuild_ms_sum / static_cast<double>(tally.kills), tally.rebuild_ms_max);
+      static_cast<unsigned long long>(tally.appends), static_cast<unsigned long long>(tally.resumed),
+      static_cast<unsigned long long>(tally.restarted), static_cast<unsigned long long>(tally.requested_but_resumed),
+      static_cast<unsigned long long>(tally.events), tally.rebuild_ms_sum / static_cast<double>(tally.kills),
+      tally.rebuild_ms_max);
   RecordProperty("kills", static_cast<int>(tally.kills));
   RecordProperty("kills_mid_rebuild", static_cast<int>(tally.mid_rebuild));
   EXPECT_GE(tally.mid_rebuild, 1u) << "no kill landed during a rebuild";

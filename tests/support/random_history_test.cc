@@ -5,8 +5,8 @@
 #include <rapidcheck/gtest.h>
 
 #include <map>
-#include <set>
 #include <string>
+#include <utility>
 #include <variant>
 
 #include "rewind/executor/run_state.h"
