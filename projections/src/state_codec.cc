@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "schemas/src/decode_budget.h"
 #include "state_generated.h"
 
 namespace rwd {
@@ -92,37 +93,9 @@ constexpr std::size_t kKeepBufferBytes = 1u << 20;
 //   step, signal, resume: kTableCost   4 (reference) + 4 (table: soffset)
 constexpr std::size_t kTableCost = 8;
 
-class Budget {
- public:
-  explicit Budget(std::size_t bytes) : left_(bytes) {}
-
-  // Takes `n` bytes; false, and overrun() from then on, if fewer are left.
-  bool Take(std::size_t n) {
-    if (n > left_) {
-      overrun_ = true;
-      left_ = 0;
-      return false;
-    }
-    left_ -= n;
-    return true;
-  }
-  bool overrun() const { return overrun_; }
-
- private:
-  std::size_t left_;
-  bool overrun_ = false;
-};
-
-// Copies are empty once the budget is overrun; DecodeState then answers
-// Corruption whatever the checks that saw the empty copies said.
-Bytes ToBytes(const flatbuffers::Vector<std::uint8_t>* v, Budget& budget) {
-  if (v == nullptr || !budget.Take(v->size())) return Bytes();
-  return Bytes(v->begin(), v->end());
-}
-std::string ToString(const flatbuffers::String* s, Budget& budget) {
-  if (s == nullptr || !budget.Take(s->size())) return std::string();
-  return s->str();
-}
+using fb_decode::Budget;
+using fb_decode::ToBytes;
+using fb_decode::ToString;
 
 RunId FromId(const fbs::RunId& id) {
   RunId::Bytes bytes{};

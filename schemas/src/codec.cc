@@ -8,6 +8,7 @@
 
 #include "events_generated.h"
 #include "rewind/schemas/events.h"
+#include "schemas/src/decode_budget.h"
 
 namespace rwd {
 namespace {
@@ -157,37 +158,9 @@ fb::Body BodyType(const EventBody& body) { return static_cast<fb::Body>(body.ind
 constexpr std::size_t kStepCost = 16;
 constexpr std::size_t kKeptCost = 8;
 
-class Budget {
- public:
-  explicit Budget(std::size_t bytes) : left_(bytes) {}
-
-  // Takes `n` bytes; false, and overrun() from then on, if fewer are left.
-  bool Take(std::size_t n) {
-    if (n > left_) {
-      overrun_ = true;
-      left_ = 0;
-      return false;
-    }
-    left_ -= n;
-    return true;
-  }
-  bool overrun() const { return overrun_; }
-
- private:
-  std::size_t left_;
-  bool overrun_ = false;
-};
-
-// Copies are empty once the budget is overrun; Decode then answers Corruption
-// whatever the checks that saw the empty copies said.
-Bytes ToBytes(const flatbuffers::Vector<std::uint8_t>* v, Budget& budget) {
-  if (v == nullptr || !budget.Take(v->size())) return Bytes();
-  return Bytes(v->begin(), v->end());
-}
-std::string ToString(const flatbuffers::String* s, Budget& budget) {
-  if (s == nullptr || !budget.Take(s->size())) return std::string();
-  return s->str();
-}
+using fb_decode::Budget;
+using fb_decode::ToBytes;
+using fb_decode::ToString;
 
 Status Corrupt(std::string what) { return Status(Code::kCorruption, "event " + std::move(what)); }
 Status Expanded() { return Corrupt("expands beyond its encoded size (shared sub-objects)"); }
