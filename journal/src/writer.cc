@@ -236,12 +236,13 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   return status;
 }
 
-bool Writer::ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records) {
+void Writer::ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records) {
+  // The hook owns its failures (it records them); here they only undo its writes.
   mdb::Txn nested;
-  if (mdb::Txn::BeginNested(txn, &nested) != MDB_SUCCESS) return false;
+  if (mdb::Txn::BeginNested(txn, &nested) != MDB_SUCCESS) return;
   WriteView view(store_, nested);
-  if (!hook_.apply(view, records).ok()) return false;  // `nested` aborts
-  return nested.Commit().ok();
+  if (!hook_.apply(view, records).ok()) return;  // `nested` aborts
+  (void)nested.Commit();
 }
 
 Status Writer::Commit(mdb::Txn& txn) {

@@ -85,9 +85,9 @@ class Writer {
   Status TryBatch(std::vector<AppendRequest>& batch, std::span<const std::size_t> indices,
                   std::vector<Result<AppendResult>>& results, std::vector<bool>& in_batch_conflict);
   Result<RunHead> LoadHead(const mdb::Txn& txn, const RunId& run);
-  // Runs the commit hook on `records` in a nested transaction of `txn`.
-  // Returns false when it failed (its writes are undone).
-  bool ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records);
+  // Runs the commit hook on `records` in a nested transaction of `txn`; when
+  // it fails its writes are undone and the batch goes on.
+  void ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records);
   void RunJob(WriteJob& job);
   // Commits `txn` after the kBeforeCommit fault point.
   Status Commit(mdb::Txn& txn);

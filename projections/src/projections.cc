@@ -222,7 +222,11 @@ class Projections::Impl {
   Status Step(WriteView& txn, StepReport* report) {
     REWIND_ASSIGN_OR_RETURN(std::uint64_t last, txn.LastPosition());
     std::vector<Target> targets;
-    std::vector<int> building_slot;  // per target: the slot being built, or -1
+    struct Owner {
+      const Entry* entry;
+      int slot;  // the slot the target writes
+    };
+    std::vector<Owner> owners;  // per target
     for (Entry& e : entries_) {
       if (Failed(e)) continue;
       const Projection& p = *e.projection;
@@ -254,7 +258,7 @@ class Projections::Impl {
         slot = slots.active;
       }
       targets.push_back(Target{e.projection.get(), e.slots[slot], slots.headers[slot]});
-      building_slot.push_back(slots.headers[slot].role == SlotRole::kBuilding ? slot : -1);
+      owners.push_back(Owner{&e, slot});
     }
     if (targets.empty()) return Status::Ok();
     std::uint64_t from = last + 1;
@@ -271,7 +275,8 @@ class Projections::Impl {
     REWIND_RETURN_IF_ERROR(pass.Finish(targets));
     for (std::size_t i = 0; i < targets.size(); ++i) {
       Target& t = targets[i];
-      if (building_slot[i] >= 0) {
+      const bool building = t.header.role == SlotRole::kBuilding;
+      if (building) {
         report->building += (report->building.empty() ? "" : ",") + std::string(t.projection->name());
         report->done = report->total == 0 ? t.header.checkpoint : std::min(report->done, t.header.checkpoint);
         report->total = last;
@@ -280,13 +285,11 @@ class Projections::Impl {
         report->more = true;
         continue;
       }
-      if (building_slot[i] < 0) continue;
+      if (!building) continue;
       // Complete: swap it in and empty the old slot, in this one transaction.
-      const Entry& e = *std::find_if(entries_.begin(), entries_.end(),
-                                     [&](const Entry& x) { return x.projection.get() == t.projection; });
-      const int old = 1 - building_slot[i];
-      REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[old]));
-      REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[old], SlotHeader{}));
+      const Table& old = owners[i].entry->slots[1 - owners[i].slot];
+      REWIND_RETURN_IF_ERROR(txn.Clear(old));
+      REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, old, SlotHeader{}));
       t.header.role = SlotRole::kActive;
       REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, t.table, t.header));
     }

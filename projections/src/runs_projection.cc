@@ -10,6 +10,7 @@
 //   'W' lp(tenant) lp(workflow) time run
 // Index entries have empty values; a run's entries move when its status does.
 #include <algorithm>
+#include <unordered_map>
 
 #include "projections/src/builtins.h"
 #include "projections/src/keys.h"
@@ -58,31 +59,55 @@ std::string CurrentStep(const RunState& state) {
   return {};
 }
 
+// A run's summary and index entries change in memory during a pass and are
+// written once at its end: on the append path a batch usually holds several
+// events of one run, and a rebuild meets each run many times per update.
 class RunsProjection final : public Projection {
  public:
   std::string_view name() const override { return kRunsName; }
   std::uint32_t version() const override { return 1; }
 
+  void Begin() override { touched_.clear(); }
+
   Status Apply(WriteView& txn, const Table& table, const Change& change) override {
-    const RunSummary now = Summarize(change.state);
-    const Bytes key = SummaryKey(now.run);
-    std::optional<RunStatus> before;
-    if (change.state.seq > 1) {
-      REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> old, txn.Get(table, key));
-      if (!old) return Status(Code::kCorruption, "run " + now.run.ToString() + " has no summary to update");
-      REWIND_ASSIGN_OR_RETURN(RunSummary previous, DecodeSummary(*old));
-      before = previous.status;
-    }
-    if (before != now.status) {
-      if (before) {
-        RunSummary old_keys = now;
-        old_keys.status = *before;
-        for (const Bytes& k : IndexKeys(old_keys)) REWIND_RETURN_IF_ERROR(txn.Delete(table, k));
+    auto it = touched_.find(change.state.run);
+    if (it == touched_.end()) {
+      Touched t;
+      if (change.state.seq > 1) {  // the run has a stored summary: its index entries name its status
+        REWIND_ASSIGN_OR_RETURN(std::optional<RunSummary> stored, ReadSummary(txn, table, change.state.run));
+        if (!stored) {
+          return Status(Code::kCorruption, "run " + change.state.run.ToString() + " has no summary to update");
+        }
+        t.stored_status = stored->status;
       }
-      for (const Bytes& k : IndexKeys(now)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
+      it = touched_.emplace(change.state.run, std::move(t)).first;
     }
-    return txn.Put(table, key, EncodeSummary(now));
+    it->second.now = Summarize(change.state);
+    return Status::Ok();
   }
+
+  Status Flush(WriteView& txn, const Table& table) override {
+    for (const auto& [run, t] : touched_) {
+      if (t.stored_status != t.now.status) {
+        if (t.stored_status) {
+          RunSummary old_keys = t.now;  // tenant, workflow and start time never change
+          old_keys.status = *t.stored_status;
+          for (const Bytes& k : IndexKeys(old_keys)) REWIND_RETURN_IF_ERROR(txn.Delete(table, k));
+        }
+        for (const Bytes& k : IndexKeys(t.now)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
+      }
+      REWIND_RETURN_IF_ERROR(txn.Put(table, SummaryKey(run), EncodeSummary(t.now)));
+    }
+    touched_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  struct Touched {
+    std::optional<RunStatus> stored_status;  // as the table has it; none for a new run
+    RunSummary now;
+  };
+  std::unordered_map<RunId, Touched> touched_;
 };
 
 }  // namespace

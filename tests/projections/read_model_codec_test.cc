@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rewind/schemas/events.h"
+#include "tests/support/flatbuffer_layout.h"
 #include "tests/support/matchers.h"
 #include "tests/support/sample_events.h"
 
@@ -151,38 +152,10 @@ AuditEntry Audit() {
 
 // ---------------------------------------------------------------- layout
 
-// Just enough of the FlatBuffers layout to damage a field in place (see
-// state_codec_test.cc): the buffer starts with the root table's u32 offset; a
-// table starts with an i32 distance back to its vtable, which holds two u16
-// sizes and then one u16 offset per field (every scalar is written).
-std::uint32_t U32(const Bytes& b, std::size_t at) {
-  std::uint32_t v = 0;
-  for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t{b[at + i]} << (8 * i);
-  return v;
-}
-void PutU32(Bytes& b, std::size_t at, std::uint32_t v) {
-  for (std::size_t i = 0; i < 4; ++i) b[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-void PutU16(Bytes& b, std::size_t at, std::uint16_t v) {
-  b[at] = static_cast<std::uint8_t>(v);
-  b[at + 1] = static_cast<std::uint8_t>(v >> 8);
-}
-void PutU64(Bytes& b, std::size_t at, std::uint64_t v) {
-  for (std::size_t i = 0; i < 8; ++i) b[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::size_t Root(const Bytes& b) { return U32(b, 0); }
-std::size_t Field(const Bytes& b, std::size_t field) {
-  const std::size_t table = Root(b);
-  const std::size_t vtable =
-      table - static_cast<std::size_t>(static_cast<std::int32_t>(U32(b, table)));
-  const std::size_t entry = vtable + 4 + 2 * field;
-  return table + (b[entry] | (std::size_t{b[entry + 1]} << 8));
-}
-// The first element of the vector in field `field`.
-std::size_t FirstElement(const Bytes& b, std::size_t field) {
-  const std::size_t at = Field(b, field);
-  return at + U32(b, at) + 4;
-}
+using namespace test::fb_layout;
+
+std::size_t Field(const Bytes& b, std::size_t field) { return test::fb_layout::Field(b, Root(b), field); }
+std::size_t FirstElement(const Bytes& b, std::size_t field) { return test::fb_layout::FirstElement(b, Root(b), field); }
 // Fields of read_models.fbs by index.
 constexpr std::size_t kVersion = 0;
 constexpr std::size_t kSummaryStatus = 5, kAuditAction = 5;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/executor/run_builder.h"
+#include "tests/support/flatbuffer_layout.h"
 #include "tests/support/matchers.h"
 #include "tests/support/sample_events.h"
 
@@ -184,34 +185,11 @@ std::vector<RunState> SampleStates() {
 
 // ---------------------------------------------------------------- layout
 
-// Just enough of the FlatBuffers layout to damage a field in place: an offset
-// field holds the distance (u32, little-endian) forward to its target; the
-// buffer starts with the root table's offset; a table starts with an i32
-// distance back to its vtable, which holds two u16 sizes and then one u16
-// offset per field from the table's start (EncodeState writes every scalar).
-std::uint32_t U32(const Bytes& b, std::size_t at) {
-  std::uint32_t v = 0;
-  for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t{b[at + i]} << (8 * i);
-  return v;
-}
-void PutU32(Bytes& b, std::size_t at, std::uint32_t v) {
-  for (std::size_t i = 0; i < 4; ++i) b[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::size_t Deref(const Bytes& b, std::size_t at) { return at + U32(b, at); }
-std::size_t Field(const Bytes& b, std::size_t table, std::size_t field) {
-  const std::size_t vtable = table - static_cast<std::size_t>(static_cast<std::int32_t>(U32(b, table)));
-  const std::size_t entry = vtable + 4 + 2 * field;
-  return table + (b[entry] | (std::size_t{b[entry + 1]} << 8));
-}
+using namespace fb_layout;
+
 // Fields of state.fbs by index.
 constexpr std::size_t kVersion = 0, kStatus = 3, kSteps = 5, kPausedStep = 6, kResumes = 8;
 constexpr std::size_t kStepStatus = 0, kResumeFromStep = 1;
-
-std::size_t Root(const Bytes& b) { return Deref(b, 0); }
-// The table of element `i` of the vector of tables in field `field` of `table`.
-std::size_t Element(const Bytes& b, std::size_t table, std::size_t field, std::size_t i) {
-  return Deref(b, Deref(b, Field(b, table, field)) + 4 + 4 * i);
-}
 
 // A running state of kRun with five steps, a pending signal, a resume and outputs.
 RunState Fixture() {

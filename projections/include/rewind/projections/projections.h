@@ -109,7 +109,11 @@ class Projections {
   // NotFound for an unknown name.
   Status Rebuild(std::span<const std::string> names, const ProgressFn& progress = nullptr);
 
+  // Where each projection stands, in Names() order (read-only: those never
+  // built in this journal last, as kMissing). Reads one snapshot; never fails
+  // (a projection whose header cannot be read is reported kFailed).
   std::vector<ProjectionStatus> Health() const;
+  // The built-in projections: runs, step_stats, audit, snapshots.
   static std::vector<std::string> Names();
 
   // --- Queries ---
