@@ -105,4 +105,14 @@ Status WriteView::Clear(const Table& table) {
   return Status::Ok();
 }
 
+Status WriteView::Nested(const std::function<Status(WriteView& nested)>& writes) {
+  mdb::Txn nested;
+  if (int rc = mdb::Txn::BeginNested(txn(), &nested); rc != MDB_SUCCESS) {
+    return mdb::Error(rc, "beginning a nested transaction");
+  }
+  WriteView view(*store_, nested);
+  REWIND_RETURN_IF_ERROR(writes(view));  // `nested` aborts
+  return nested.Commit();
+}
+
 }  // namespace rwd

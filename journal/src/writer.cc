@@ -238,11 +238,8 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
 
 void Writer::ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records) {
   // The hook owns its failures (it records them); here they only undo its writes.
-  mdb::Txn nested;
-  if (mdb::Txn::BeginNested(txn, &nested) != MDB_SUCCESS) return;
-  WriteView view(store_, nested);
-  if (!hook_.apply(view, records).ok()) return;  // `nested` aborts
-  (void)nested.Commit();
+  WriteView view(store_, txn);
+  (void)view.Nested([&](WriteView& nested) { return hook_.apply(nested, records); });
 }
 
 Status Writer::Commit(mdb::Txn& txn) {

@@ -11,8 +11,14 @@ Status Pass::Apply(std::span<Target> targets, const EventRecord& record) {
   REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
   RunState* state = cache_.Stage(record.run, record.seq - 1);
   if (state == nullptr) {
-    REWIND_ASSIGN_OR_RETURN(RunState loaded, LoadState(txn_, snapshots_, record.run, record.seq - 1));
-    state = &cache_.Stage(std::move(loaded));
+    auto loaded = LoadState(txn_, snapshots_, record.run, record.seq - 1);
+    if (!loaded.has_value() && loaded.error().code() == Code::kCorruption && snapshots_ != nullptr) {
+      auto folded = LoadState(txn_, nullptr, record.run, record.seq - 1);
+      if (folded.has_value() && snapshot_damage_.ok()) snapshot_damage_ = loaded.error();
+      loaded = std::move(folded);
+    }
+    if (!loaded.has_value()) return loaded.error();
+    state = &cache_.Stage(std::move(*loaded));
   }
   REWIND_RETURN_IF_ERROR(Evolve(*state, event).WithContext("position " + std::to_string(record.position)));
   const std::uint64_t sum = RecordSum(record.stored);

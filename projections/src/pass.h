@@ -43,8 +43,13 @@ class Pass {
   // the event itself could not be decoded or folded, which fails them all).
   const Projection* culprit() const { return culprit_; }
 
+  // The first snapshot found damaged. Such a run is folded from its first
+  // event instead, so the pass goes on; the snapshots table needs a rebuild.
+  const Status& snapshot_damage() const { return snapshot_damage_; }
+
  private:
   const Projection* culprit_ = nullptr;
+  Status snapshot_damage_;
   WriteView& txn_;
   StateCache& cache_;
   const Table* snapshots_;

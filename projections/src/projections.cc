@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "projections/src/builtins.h"
 #include "projections/src/pass.h"
 #include "projections/src/run_states.h"
@@ -147,12 +149,15 @@ class Projections::Impl {
       for (int i = 0; i < 2; ++i) {
         auto header = ReadSlotHeader(txn, e.slots[i]);
         if (!header.has_value()) {
+          spdlog::warn("projection {}: {}; clearing it", e.projection->name(), header.error().ToString());
           REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[i]));
           continue;
         }
         if (header->role != SlotRole::kActive) continue;
         REWIND_ASSIGN_OR_RETURN(bool holds, CheckpointHolds(txn, *header, last));
         if (holds) continue;
+        spdlog::warn("projection {}: its checkpoint (position {}) does not name an event of this journal; rebuilding it",
+                     e.projection->name(), header->checkpoint);
         header->role = SlotRole::kEmpty;
         REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[i], *header));
       }
@@ -165,6 +170,14 @@ class Projections::Impl {
     return failed_.count(std::string(e.projection->name())) != 0;
   }
 
+  // Neither failed nor waiting for the rebuild that repairs it: its active
+  // table can be maintained inline and read from while folding.
+  bool Sound(const Entry& e) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string name(e.projection->name());
+    return failed_.count(name) == 0 && repairing_.count(name) == 0;
+  }
+
   // The table snapshots are read from while folding: the one the pass
   // writes, else the usable active one.
   const Table* SnapshotSource(std::span<const Target> targets, const ReadView& view) {
@@ -172,19 +185,31 @@ class Projections::Impl {
       if (t.projection->name() == kSnapshotsName) return &t.table;
     }
     for (const Entry& e : entries_) {
-      if (e.projection->name() != kSnapshotsName || Failed(e)) continue;
+      if (e.projection->name() != kSnapshotsName || !Sound(e)) continue;
       auto slots = Inspect(view, e);
       if (slots.has_value() && slots->active >= 0) return &e.slots[slots->active];
     }
     return nullptr;
   }
 
+  // Applies an append batch to every current projection. One that fails is
+  // set aside (MarkFailed) and the batch is applied again, in a fresh nested
+  // transaction, to the others: they keep reading their writes.
   Status HookApply(WriteView& txn, std::span<const EventRecord> records) {
+    for (;;) {
+      const std::uint64_t failures_before = Failures();
+      const Status s = txn.Nested([&](WriteView& nested) { return HookPass(nested, records); });
+      if (s.ok() || Failures() == failures_before) return s;
+      cache_.Discard();
+    }
+  }
+
+  Status HookPass(WriteView& txn, std::span<const EventRecord> records) {
     const std::uint64_t first = records.front().position;
     std::vector<Target> targets;
     bool behind = false;
     for (Entry& e : entries_) {
-      if (Failed(e)) continue;
+      if (!Sound(e)) continue;
       auto inspected = Inspect(txn, e);
       if (!inspected.has_value()) {
         MarkFailed(e, inspected.error());
@@ -202,19 +227,31 @@ class Projections::Impl {
     Pass pass(txn, cache_, SnapshotSource(targets, txn), targets);
     for (const EventRecord& r : records) {
       if (Status s = pass.Apply(targets, r); !s.ok()) {
-        // Nothing of this batch stays in any projection; the others catch up.
         if (s.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), s);
+        ReportSnapshotDamage(pass);
         Wake();
         return s;
       }
     }
+    ReportSnapshotDamage(pass);
     return pass.Finish(targets);
+  }
+
+  // A snapshot the pass could not decode (it folded the run from its first
+  // event instead) means the snapshots table is damaged: repair it.
+  void ReportSnapshotDamage(const Pass& pass) {
+    if (pass.snapshot_damage().ok()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    FailLocked(std::string(kSnapshotsName), pass.snapshot_damage());
+    work_ = true;
+    cv_.notify_all();
   }
 
   struct StepReport {
     bool more = false;
     std::uint64_t done = 0, total = 0;
-    std::string building;  // names being rebuilt
+    std::string building;                // names being rebuilt
+    std::vector<std::string> flipped;    // rebuilt and swapped in
   };
 
   // One bounded update: catch up or rebuild every projection that needs it
@@ -268,6 +305,7 @@ class Projections::Impl {
     // The records' views stay valid while the pass writes: it writes only
     // tables, never the pages of the events database.
     Status applied = txn.ReadAll(from, to, [&](const EventRecord& r) { return pass.Apply(targets, r); });
+    ReportSnapshotDamage(pass);
     if (!applied.ok()) {
       if (applied.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), applied);
       return applied;
@@ -292,19 +330,44 @@ class Projections::Impl {
       REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, old, SlotHeader{}));
       t.header.role = SlotRole::kActive;
       REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, t.table, t.header));
+      report->flipped.emplace_back(t.projection->name());
     }
     return Status::Ok();
   }
 
   void MarkFailed(const Entry& e, const Status& error) {
     std::lock_guard<std::mutex> lock(mu_);
-    failed_[std::string(e.projection->name())] = error.ToString();
+    FailLocked(std::string(e.projection->name()), error);
   }
 
   void MarkFailed(std::span<const Target> targets, const Projection* culprit, const Status& error) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Target& t : targets) {
-      if (culprit == nullptr || culprit == t.projection) failed_[std::string(t.projection->name())] = error.ToString();
+      if (culprit == nullptr || culprit == t.projection) FailLocked(std::string(t.projection->name()), error);
+    }
+  }
+
+  // A projection that failed (a damaged value or header, say) is derived
+  // data: it is rebuilt once by itself. If that rebuild fails as well, the
+  // projection stays failed — skipped, its table left as it is — until a
+  // rebuild is asked for, so a failure that a rebuild reproduces does not
+  // rebuild again and again.
+  void FailLocked(const std::string& name, const Status& error) {
+    ++failures_;
+    if (repairing_.emplace(name, error.ToString()).second) {
+      spdlog::warn("projection {} failed; rebuilding it: {}", name, error.ToString());
+      requested_.insert(name);
+      return;
+    }
+    spdlog::error("projection {} failed again; it stays failed until rebuilt: {}", name, error.ToString());
+    failed_[name] = error.ToString();
+  }
+
+  void Flipped(const std::vector<std::string>& names) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& name : names) {
+      repairing_.erase(name);
+      spdlog::info("projection {} rebuilt and in use", name);
     }
   }
 
@@ -315,6 +378,7 @@ class Projections::Impl {
     journal_.UpdateAsync([&](WriteView& txn) { return Step(txn, report); },
                          [&](const Status& s) {
                            s.ok() ? cache_.Commit() : cache_.Discard();
+                           if (s.ok()) Flipped(report->flipped);
                            done.set_value(s);
                          });
     return done.get_future().get();
@@ -332,10 +396,11 @@ class Projections::Impl {
         if (stop_) return Status(Code::kUnavailable, "projections are closing");
       }
       StepReport report;
-      const std::size_t failed_before = FailedCount();
+      const std::uint64_t failures_before = Failures();
       if (Status s = RunStep(&report); !s.ok()) {
-        // A projection that failed is skipped from now on: go on with the others.
-        if (FailedCount() > failed_before) continue;
+        // A projection that failed is being rebuilt or skipped from now on:
+        // go on with the others.
+        if (Failures() > failures_before) continue;
         return s;
       }
       if (progress && !report.building.empty()) {
@@ -355,9 +420,9 @@ class Projections::Impl {
     return Status::Ok();
   }
 
-  std::size_t FailedCount() const {
+  std::uint64_t Failures() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return failed_.size();
+    return failures_;
   }
 
   Status Rebuild(std::span<const std::string> names, const ProgressFn& progress) {
@@ -485,6 +550,9 @@ class Projections::Impl {
         if (auto it = failed_.find(st.name); it != failed_.end()) {
           st.health = ProjectionHealth::kFailed;
           st.error = it->second;
+        } else if (auto repair = repairing_.find(st.name); repair != repairing_.end()) {
+          st.health = ProjectionHealth::kRebuilding;
+          st.error = repair->second;
         }
         out.push_back(std::move(st));
       }
@@ -509,7 +577,9 @@ class Projections::Impl {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> requested_;           // rebuilds asked for, not yet started
-  std::map<std::string, std::string> failed_;  // name → error; skipped until rebuilt
+  std::map<std::string, std::string> failed_;     // name → error; skipped until rebuilt
+  std::map<std::string, std::string> repairing_;  // name → error; rebuilt once by itself
+  std::uint64_t failures_ = 0;                    // MarkFailed calls so far
   bool work_ = false;
   bool stop_ = false;
   std::thread worker_;

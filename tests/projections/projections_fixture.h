@@ -10,12 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "projections/src/keys.h"
+#include "projections/src/run_states.h"
 #include "projections/src/slot.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/projections/projections.h"
 #include "tests/executor/run_builder.h"
 #include "tests/support/matchers.h"
+#include "tests/support/random_history.h"
 #include "tests/support/temp_dir.h"
 
 namespace rwd::test {
@@ -68,6 +71,14 @@ class RunWriter {
   std::int64_t clock_;
   RunState state_;
 };
+
+// Appends one append of a generated history, as the engine would.
+inline Status AppendToJournal(Journal& journal, const HistoryAppend& append) {
+  std::vector<Bytes> payloads;
+  for (const Event& e : append.events) payloads.push_back(Encode(e));
+  auto appended = journal.Append(append.run, append.expected_seq, std::move(payloads));
+  return appended.has_value() ? Status::Ok() : appended.error();
+}
 
 inline Actor Operator(std::string subject = "alice", std::string tenant = "acme") {
   return Actor{ActorKind::kUser, std::move(subject), std::move(tenant)};
@@ -131,6 +142,28 @@ class ProjectionsTest : public ::testing::Test {
     projections_ = std::move(*p);
   }
   void SetUp() override { OpenAll(Opts()); }
+
+  // The role the header of slot `slot` of projection `name` gives it.
+  projections_internal::SlotRole SlotRoleOf(std::string_view name, int slot) {
+    auto table = journal_->OpenTable(projections_internal::SlotTableName(name, slot));
+    EXPECT_TRUE(table.has_value());
+    projections_internal::SlotHeader header;
+    EXPECT_THAT(journal_->View([&](const ReadView& view) -> Status {
+      REWIND_ASSIGN_OR_RETURN(header, projections_internal::ReadSlotHeader(view, *table));
+      return Status::Ok();
+    }),
+                IsOk());
+    return header.role;
+  }
+
+  // Overwrites the summary of `run` in slot `slot` of the runs projection
+  // with bytes that do not decode.
+  void DamageSummary(const RunId& run, int slot) {
+    auto table = journal_->OpenTable(projections_internal::SlotTableName("runs", slot));
+    ASSERT_TRUE(table.has_value());
+    const Bytes key = projections_internal::KeyBuilder('r').Run(run).Take();
+    ASSERT_THAT(journal_->Update([&](WriteView& w) { return w.Put(*table, key, AsBytes("garbage")); }), IsOk());
+  }
 
   std::map<std::string, std::map<Bytes, Bytes>> DumpAll() {
     std::map<std::string, std::map<Bytes, Bytes>> out;

@@ -57,9 +57,7 @@ RC_GTEST_PROP(ProjectionsPropertyTest, RebuiltEqualsMaintainedWhateverTheInterle
         break;
       }
     }
-    std::vector<Bytes> payloads;
-    for (const Event& e : history[i].events) payloads.push_back(Encode(e));
-    RC_ASSERT(journal->Append(history[i].run, history[i].expected_seq, std::move(payloads)).has_value());
+    RC_ASSERT(AppendToJournal(*journal, history[i]).ok());
   }
   attach();
   RC_ASSERT(projections->CatchUp().ok());

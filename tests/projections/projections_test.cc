@@ -268,21 +268,44 @@ TEST_F(ProjectionsTest, ACheckpointThatNamesAnotherEventIsRebuiltOnOpen) {
   EXPECT_EQ(DumpAll(), good);
 }
 
-TEST_F(ProjectionsTest, ADamagedValueFailsItsProjectionUntilRebuilt) {
+TEST_F(ProjectionsTest, ADamagedValueIsRebuiltOnceFound) {
   RunWriter a(*journal_, TwoSteps());
-  auto table = journal_->OpenTable(projections_internal::SlotTableName("runs", 0));
-  ASSERT_TRUE(table.has_value());
-  Bytes key = {'r'};
-  key.insert(key.end(), a.run().bytes().begin(), a.run().bytes().end());
-  ASSERT_THAT(journal_->Update([&](WriteView& w) { return w.Put(*table, key, AsBytes("garbage")); }), IsOk());
+  DamageSummary(a.run(), /*slot=*/0);
   a.Complete(0);  // the runs projection cannot update the damaged summary
-  ASSERT_THAT(projections_->CatchUp().code(), Code::kCorruption);
   auto health = projections_->Health();
   EXPECT_EQ(health[0].name, "runs");
-  EXPECT_EQ(health[0].health, ProjectionHealth::kFailed);
+  EXPECT_EQ(health[0].health, ProjectionHealth::kRebuilding);
+  EXPECT_THAT(health[0].error, testing::HasSubstr("run summary"));
   EXPECT_EQ(health[1].health, ProjectionHealth::kCurrent);  // the others went on
-  ASSERT_THAT(projections_->Rebuild(std::vector<std::string>{"runs"}), IsOk());
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
   EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 1u);
+  const auto repaired = DumpAll();
+  ASSERT_THAT(projections_->Rebuild({}), IsOk());
+  EXPECT_EQ(DumpAll(), repaired);
+}
+
+TEST_F(ProjectionsTest, ADamagedSnapshotIsFoldedAroundAndRebuilt) {
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0).FailAttempt(1);  // 5 events: a snapshot after the 4th
+  auto table = journal_->OpenTable(projections_internal::SlotTableName("snapshots", 0));
+  ASSERT_TRUE(table.has_value());
+  ASSERT_THAT(journal_->Update([&](WriteView& w) {
+    return w.Put(*table, projections_internal::SnapshotKey(a.run(), 4), AsBytes("garbage"));
+  }),
+              IsOk());
+  const RunState fresh = a.state();
+  EXPECT_EQ(*projections_->StateAt(a.run(), 5), fresh);  // folded from the first event
+  OpenAll(Opts());  // a cold cache: the next append loads the run through its snapshot
+  a.Complete(1);
+  for (const ProjectionStatus& st : projections_->Health()) {
+    EXPECT_EQ(st.health, st.name == "snapshots" ? ProjectionHealth::kRebuilding : ProjectionHealth::kCurrent)
+        << st.name;
+  }
+  EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 2u);
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
+  const auto repaired = DumpAll();
+  ASSERT_THAT(projections_->Rebuild({}), IsOk());
+  EXPECT_EQ(DumpAll(), repaired);
 }
 
 TEST_F(ProjectionsTest, AReadOnlyJournalServesQueries) {
@@ -301,30 +324,29 @@ TEST_F(ProjectionsTest, AReadOnlyJournalServesQueries) {
   p->reset();
 }
 
-TEST_F(ProjectionsTest, ARequestedRebuildStartsOverAHalfBuiltSlot) {
+TEST_F(ProjectionsTest, AProjectionWhoseRepairFailsStaysFailedUntilARebuildIsAsked) {
   RunWriter a(*journal_, TwoSteps());
   for (int i = 0; i < 10; ++i) RunWriter(*journal_, TwoSteps()).Complete(0);
   a.Complete(0);
-  // Damage the slot being rebuilt while it is half built: that rebuild fails.
-  bool damaged = false;
-  auto fail = projections_->Rebuild(std::vector<std::string>{"runs"}, [&](const RebuildProgress&) {
-    if (damaged) return;
-    damaged = true;
+  // Damage the slot being rebuilt while it is half built, in the rebuild
+  // asked for and in the repair that follows its failure.
+  bool damaging = true;
+  auto damage_building = [&](const RebuildProgress&) {
+    if (!damaging) return;
     for (int slot = 0; slot < 2; ++slot) {
-      auto table = journal_->OpenTable(projections_internal::SlotTableName("runs", slot));
-      Bytes key = {'r'};
-      key.insert(key.end(), a.run().bytes().begin(), a.run().bytes().end());
-      (void)journal_->Update([&](WriteView& w) -> Status {
-        REWIND_ASSIGN_OR_RETURN(auto h, projections_internal::ReadSlotHeader(w, *table));
-        if (h.role != projections_internal::SlotRole::kBuilding) return Status::Ok();
-        return w.Put(*table, key, AsBytes("garbage"));
-      });
+      if (SlotRoleOf("runs", slot) == projections_internal::SlotRole::kBuilding) DamageSummary(a.run(), slot);
     }
-  });
-  ASSERT_THAT(fail, HasCode(Code::kCorruption));
+  };
+  ASSERT_THAT(projections_->Rebuild(std::vector<std::string>{"runs"}, damage_building), HasCode(Code::kCorruption));
+  EXPECT_EQ(projections_->Health()[0].health, ProjectionHealth::kFailed);
+  RunWriter late(*journal_, TwoSteps());  // a failed projection is left alone; the others go on
+  EXPECT_EQ(projections_->Health()[1].health, ProjectionHealth::kCurrent);
   // Asking again starts from an empty slot, so the damage is gone.
-  ASSERT_THAT(projections_->Rebuild(std::vector<std::string>{"runs"}), IsOk());
+  damaging = false;
+  ASSERT_THAT(projections_->Rebuild(std::vector<std::string>{"runs"}, damage_building), IsOk());
   EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 1u);
+  EXPECT_EQ(projections_->Summary(late.run())->events, 1u);
+  EXPECT_EQ(projections_->Health()[0].health, ProjectionHealth::kCurrent);
 }
 
 TEST_F(ProjectionsTest, UnknownProjectionNameIsNotFound) {

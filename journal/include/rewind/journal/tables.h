@@ -115,6 +115,11 @@ class WriteView : public ReadView {
   Status Delete(const Table& table, ByteView key);
   // Removes every entry of the table (the table stays open).
   Status Clear(const Table& table);
+  // Runs `writes` in a nested transaction: what it wrote joins this
+  // transaction when it returns Ok and is undone when it fails (its error is
+  // returned). Views and cursors of this transaction must not be used while
+  // `writes` runs.
+  Status Nested(const std::function<Status(WriteView& nested)>& writes);
 
  // Made by the journal only.
   WriteView(const journal_internal::Store& store, mdb::Txn& txn) : ReadView(store, txn) {}

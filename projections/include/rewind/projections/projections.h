@@ -23,7 +23,12 @@
 // a half-built one. A crash during a rebuild leaves the old one in place, and
 // the rebuild continues from its own checkpoint at the next Open. Open
 // rebuilds a projection whose version (or settings) changed, that is missing,
-// or whose checkpoint does not name an event of this journal.
+// or whose checkpoint does not name an event of this journal. A projection
+// found damaged while applying events (a value or header that does not
+// decode) is rebuilt once by itself, the others going on meanwhile; if that
+// rebuild fails too, the projection stays kFailed until Rebuild is asked for.
+// A damaged snapshot never hides a state: the run is folded from its first
+// event instead.
 //
 // A rebuilt projection equals, byte for byte, the one maintained event by
 // event: projections are deterministic functions of the journal.
@@ -78,7 +83,7 @@ struct ProjectionStatus {
   std::uint64_t checkpoint = 0;           // of the active table
   std::uint64_t rebuild_checkpoint = 0;   // of the table being rebuilt
   std::uint64_t journal_position = 0;     // the journal's last position
-  std::string error;                      // for kFailed
+  std::string error;                      // kFailed, or kRebuilding after a failure: what failed
 };
 
 struct RebuildProgress {
