@@ -48,6 +48,17 @@ Status DefaultAuthorizer(const Principal& who, Action action, const RunState*) {
   }
 }
 
+namespace {
+
+// A principal's names are recorded as the actor of its events.
+Status CheckPrincipal(const Principal& who) {
+  if (who.subject.size() <= kMaxNameBytes && who.tenant.size() <= kMaxNameBytes) return Status::Ok();
+  return Status(Code::kInvalidArgument, "a principal's subject and tenant are at most " +
+                                            std::to_string(kMaxNameBytes) + " bytes");
+}
+
+}  // namespace
+
 Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view step) {
   if (auto index = FindStep(definition, step)) return *index;
   std::uint32_t n = 0;
@@ -263,6 +274,7 @@ Status Runtime::Refused(const Principal& who, Action action, const RunId& run, S
 template <typename T>
 Result<T> Runtime::WithRun(const RunId& run, const Principal& who, Action action,
                            std::function<Result<T>(RunActor&)> fn) {
+  if (Status s = CheckPrincipal(who); !s.ok()) return Err(Refused(who, action, run, std::move(s)));
   // An actor evicted between lookup and its turn on the strand sends us back
   // for a fresh one; that can only happen a few times in a row.
   for (int attempt = 0; attempt < 100; ++attempt) {
@@ -351,7 +363,9 @@ Status Runtime::SubmitNew(const std::shared_ptr<RunActor>& actor, std::function<
 }
 
 Result<RunId> Runtime::Start(const StartRequest& request) {
-  if (Status s = options_.authorize(request.actor, Action::kStart, nullptr); !s.ok()) {
+  Status s = CheckPrincipal(request.actor);
+  if (s.ok()) s = options_.authorize(request.actor, Action::kStart, nullptr);
+  if (!s.ok()) {
     return Err(Refused(request.actor, Action::kStart, RunId(), std::move(s)));
   }
   RunStarted started;

@@ -51,13 +51,27 @@ std::optional<std::uint32_t> FindStep(const RunStarted& definition, std::string_
   return std::nullopt;
 }
 
+namespace {
+
+Status CheckNameLength(std::string_view what, std::string_view name) {
+  if (name.size() <= kMaxNameBytes) return Status::Ok();
+  return Status(Code::kInvalidArgument, std::string(what) + " '" + std::string(name.substr(0, 32)) + "...' has " +
+                                            std::to_string(name.size()) + " bytes, over the limit of " +
+                                            std::to_string(kMaxNameBytes));
+}
+
+}  // namespace
+
 Status ValidateDefinition(const RunStarted& definition) {
   const auto& steps = definition.steps;
+  REWIND_RETURN_IF_ERROR(CheckNameLength("workflow name", definition.workflow));
+  REWIND_RETURN_IF_ERROR(CheckNameLength("tenant", definition.tenant));
   if (steps.empty()) return Status(Code::kInvalidArgument, "workflow '" + definition.workflow + "' has no steps");
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].id.empty()) {
       return Status(Code::kInvalidArgument, "step " + std::to_string(i + 1) + " has an empty id");
     }
+    REWIND_RETURN_IF_ERROR(CheckNameLength("step id", steps[i].id));
     for (std::size_t j = 0; j < i; ++j) {
       if (steps[j].id == steps[i].id) {
         return Status(Code::kInvalidArgument, "step id '" + steps[i].id + "' is used twice");
@@ -138,6 +152,14 @@ namespace {
 class Transition {
  public:
   Transition(RunState& state, const Event& event) : s_(state), e_(event) {}
+
+  // Names key the read models (kMaxNameBytes).
+  Status CheckActor() const {
+    if (!e_.actor || (e_.actor->subject.size() <= kMaxNameBytes && e_.actor->tenant.size() <= kMaxNameBytes)) {
+      return Status::Ok();
+    }
+    return Refuse("the actor's subject or tenant is longer than " + std::to_string(kMaxNameBytes) + " bytes");
+  }
 
   Status Apply(const RunStarted& b) {
     if (s_.seq != 0) return Refuse("RunStarted is not the run's first event");
@@ -448,6 +470,7 @@ Status Evolve(RunState& state, const Event& event) {
   // Every rule checks all its preconditions before it changes anything, so a
   // refused event leaves `state` as it was without copying it.
   Transition transition(state, event);
+  REWIND_RETURN_IF_ERROR(transition.CheckActor());
   REWIND_RETURN_IF_ERROR(std::visit([&](const auto& body) { return transition.Apply(body); }, event.body));
   ++state.seq;
   state.updated_unix_us = event.unix_us;

@@ -277,8 +277,7 @@ Status Journal::SetCommitHook(CommitHook hook) {
   if (impl_->options.read_only) {
     return Status(Code::kFailedPrecondition, "journal '" + impl_->options.directory + "' is open read-only");
   }
-  impl_->writer->SetHook(std::move(hook));
-  return Status::Ok();
+  return impl_->writer->SetHook(std::move(hook));
 }
 
 Status Journal::Sync() {

@@ -68,13 +68,18 @@ void Writer::Enqueue(WriteJob job) {
   job.done(Status(Code::kUnavailable, "journal '" + store_.dir() + "' is closing"));
 }
 
-void Writer::SetHook(CommitHook hook) {
-  std::promise<void> installed;
+Status Writer::SetHook(CommitHook hook) {
+  std::promise<Status> installed;
   Enqueue(WriteJob{nullptr, [&](const Status&) {
+                     if (hook.apply && hook_.apply) {
+                       installed.set_value(Status(Code::kFailedPrecondition,
+                                                  "journal '" + store_.dir() + "' has a commit hook already"));
+                       return;
+                     }
                      hook_ = std::move(hook);
-                     installed.set_value();
+                     installed.set_value(Status::Ok());
                    }});
-  installed.get_future().wait();
+  return installed.get_future().get();
 }
 
 void Writer::Loop() {

@@ -71,8 +71,9 @@ class Writer {
   // Queues `job`; its `done` runs on the writer thread.
   void Enqueue(WriteJob job);
   // Installs `hook` for the batches after the current one; returns once the
-  // writer no longer uses the previous hook. REQUIRES: not on the writer thread.
-  void SetHook(CommitHook hook);
+  // writer no longer uses the previous hook. FailedPrecondition when a hook
+  // is installed and `hook` is not empty. REQUIRES: not on the writer thread.
+  Status SetHook(CommitHook hook);
 
   JournalStats stats() const;
 

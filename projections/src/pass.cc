@@ -41,8 +41,12 @@ Status Pass::Apply(std::span<Target> targets, const EventRecord& record) {
 Status Pass::Finish(std::span<Target> targets) {
   for (Target& t : targets) {
     if (!t.moved) continue;
-    REWIND_RETURN_IF_ERROR(t.projection->Flush(txn_, t.table));
-    REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn_, t.table, t.header));
+    Status s = t.projection->Flush(txn_, t.table);
+    if (s.ok()) s = WriteSlotHeader(txn_, t.table, t.header);
+    if (!s.ok()) {
+      culprit_ = t.projection;
+      return s.WithContext("projection " + std::string(t.projection->name()));
+    }
     t.moved = false;
   }
   return Status::Ok();

@@ -39,8 +39,9 @@ class Pass {
   // Flushes every target that moved and writes its header.
   Status Finish(std::span<Target> targets);
 
-  // After a failed Apply: the projection whose own Apply failed (null when
-  // the event itself could not be decoded or folded, which fails them all).
+  // After a failed Apply or Finish: the projection whose own Apply, Flush or
+  // header write failed (null when the event itself could not be decoded or
+  // folded, which fails them all).
   const Projection* culprit() const { return culprit_; }
 
   // The first snapshot found damaged. Such a run is folded from its first

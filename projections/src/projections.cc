@@ -33,16 +33,27 @@ struct Slots {
   SlotHeader headers[2];
   int active = -1;    // the usable active slot (this build's version and config)
   int building = -1;  // the slot being rebuilt
+  int damaged = -1;   // a slot whose header does not decode (read as empty)
+  Status damage;      // why
 };
 
 bool Usable(const SlotHeader& h, const Projection& p) {
   return h.role == SlotRole::kActive && h.version == p.version() && h.config == p.config();
 }
 
+// Fails only when the headers cannot be read at all; one that does not
+// decode marks its slot damaged.
 Result<Slots> Inspect(const ReadView& view, const Entry& e) {
   Slots s;
   for (int i = 0; i < 2; ++i) {
-    REWIND_ASSIGN_OR_RETURN(s.headers[i], ReadSlotHeader(view, e.slots[i]));
+    auto header = ReadSlotHeader(view, e.slots[i]);
+    if (!header.has_value()) {
+      if (header.error().code() != Code::kCorruption) return Err(header.error());
+      s.damaged = i;
+      s.damage = header.error();
+      continue;
+    }
+    s.headers[i] = *header;
     if (s.headers[i].role == SlotRole::kBuilding) s.building = i;
   }
   const bool both_active = s.headers[0].role == SlotRole::kActive && s.headers[1].role == SlotRole::kActive;
@@ -50,6 +61,15 @@ Result<Slots> Inspect(const ReadView& view, const Entry& e) {
     if (Usable(s.headers[i], *e.projection)) s.active = i;
   }
   return s;
+}
+
+// Where a rebuild goes: the slot being rebuilt, else a damaged one, else
+// one that no reader uses (an old version's table stays until the swap).
+int RebuildSlot(const Slots& s) {
+  if (s.building >= 0) return s.building;
+  if (s.damaged >= 0) return s.damaged;
+  if (s.active >= 0) return 1 - s.active;
+  return s.headers[0].role == SlotRole::kActive ? 1 : 0;
 }
 
 // Does the checkpoint name an event of this journal?
@@ -84,11 +104,10 @@ std::string_view ProjectionHealthName(ProjectionHealth health) {
 class Projections::Impl {
  public:
   Impl(Journal& journal, const ProjectionsOptions& options)
-      : journal_(journal), options_(options), cache_(options.cached_runs) {}
+      : journal_(journal), options_(options), cache_(options.cached_runs), rebuild_cache_(options.cached_runs) {}
 
   ~Impl() {
-    if (!writer_) return;
-    (void)journal_.SetCommitHook(CommitHook{});
+    if (hooked_) (void)journal_.SetCommitHook(CommitHook{});
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
@@ -117,9 +136,14 @@ class Projections::Impl {
     }
     if (!writer_) return Status::Ok();
     REWIND_RETURN_IF_ERROR(journal_.Update([&](WriteView& txn) { return PrepareSlots(txn); }));
-    REWIND_RETURN_IF_ERROR(journal_.SetCommitHook(CommitHook{
-        [this](WriteView& txn, std::span<const EventRecord> records) { return HookApply(txn, records); },
-        [this](const Status& commit) { commit.ok() ? cache_.Commit() : cache_.Discard(); }}));
+    REWIND_RETURN_IF_ERROR(journal_
+                               .SetCommitHook(CommitHook{
+                                   [this](WriteView& txn, std::span<const EventRecord> records) {
+                                     return HookApply(txn, records);
+                                   },
+                                   [this](const Status& commit) { commit.ok() ? cache_.Commit() : cache_.Discard(); }})
+                               .WithContext("attaching projections"));
+    hooked_ = true;
     if (options_.background) {
       work_ = true;
       worker_ = std::thread([this] { WorkerLoop(); });
@@ -129,8 +153,8 @@ class Projections::Impl {
 
   // ---- maintenance (writer thread: hook and Step) ----
 
-  // An active slot whose checkpoint does not name an event of this journal
-  // (restored from elsewhere, or ahead of it) is hidden, so it is rebuilt.
+  // A slot whose checkpoint does not name an event of this journal (restored
+  // from elsewhere, or ahead of it) is set aside, so it is rebuilt.
   // A slot whose header cannot be read is cleared: it is derived data.
   //
   // On an empty journal a projection without tables starts active and empty:
@@ -153,7 +177,7 @@ class Projections::Impl {
           REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[i]));
           continue;
         }
-        if (header->role != SlotRole::kActive) continue;
+        if (header->role == SlotRole::kEmpty) continue;
         REWIND_ASSIGN_OR_RETURN(bool holds, CheckpointHolds(txn, *header, last));
         if (holds) continue;
         spdlog::warn("projection {}: its checkpoint (position {}) does not name an event of this journal; rebuilding it",
@@ -211,8 +235,8 @@ class Projections::Impl {
     for (Entry& e : entries_) {
       if (!Sound(e)) continue;
       auto inspected = Inspect(txn, e);
-      if (!inspected.has_value()) {
-        MarkFailed(e, inspected.error());
+      if (!inspected.has_value() || inspected->damaged >= 0) {
+        MarkFailed(e, inspected.has_value() ? inspected->damage : inspected.error());
         continue;
       }
       const Slots& slots = *inspected;
@@ -225,26 +249,25 @@ class Projections::Impl {
     if (behind) Wake();
     if (targets.empty()) return Status::Ok();
     Pass pass(txn, cache_, SnapshotSource(targets, txn), targets);
-    for (const EventRecord& r : records) {
-      if (Status s = pass.Apply(targets, r); !s.ok()) {
-        if (s.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), s);
-        ReportSnapshotDamage(pass);
-        Wake();
-        return s;
-      }
-    }
-    ReportSnapshotDamage(pass);
-    return pass.Finish(targets);
+    return RunPass(pass, targets, [&]() -> Status {
+      for (const EventRecord& r : records) REWIND_RETURN_IF_ERROR(pass.Apply(targets, r));
+      return Status::Ok();
+    });
   }
 
-  // A snapshot the pass could not decode (it folded the run from its first
-  // event instead) means the snapshots table is damaged: repair it.
-  void ReportSnapshotDamage(const Pass& pass) {
-    if (pass.snapshot_damage().ok()) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    FailLocked(std::string(kSnapshotsName), pass.snapshot_damage());
-    work_ = true;
-    cv_.notify_all();
+  // Feeds the pass (`feed` calls pass.Apply) and finishes it. A projection
+  // that failed is marked; running out of space fails none of them (the
+  // work is done again later). A snapshot the pass could not decode (it
+  // folded that run from its first event instead) marks the snapshots.
+  Status RunPass(Pass& pass, std::span<Target> targets, const std::function<Status()>& feed) {
+    Status s = feed();
+    if (s.ok()) s = pass.Finish(targets);
+    if (!s.ok() && s.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), s);
+    if (!pass.snapshot_damage().ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      FailLocked(std::string(kSnapshotsName), pass.snapshot_damage());
+    }
+    return s;
   }
 
   struct StepReport {
@@ -252,6 +275,7 @@ class Projections::Impl {
     std::uint64_t done = 0, total = 0;
     std::string building;                // names being rebuilt
     std::vector<std::string> flipped;    // rebuilt and swapped in
+    std::vector<std::string> requested;  // rebuilds asked for that this step began
   };
 
   // One bounded update: catch up or rebuild every projection that needs it
@@ -272,20 +296,19 @@ class Projections::Impl {
         std::lock_guard<std::mutex> lock(mu_);
         requested = requested_.erase(std::string(p.name())) != 0;
       }
-      auto inspected = Inspect(txn, e);
-      if (!inspected.has_value() && !requested) {
-        MarkFailed(e, inspected.error());
+      if (requested) report->requested.emplace_back(p.name());
+      REWIND_ASSIGN_OR_RETURN(Slots slots, Inspect(txn, e));
+      if (slots.damaged >= 0 && !requested) {
+        MarkFailed(e, slots.damage);  // which asks for the rebuild that repairs it
         continue;
       }
-      // A rebuild asked for starts over whatever the slots hold.
-      Slots slots = inspected.value_or(Slots{});
       int slot = slots.building;
       // A rebuild asked for, or one begun by another version, starts over; an
       // interrupted one otherwise continues from its checkpoint.
       const bool restart = requested || (slot >= 0 && (slots.headers[slot].version != p.version() ||
                                                        slots.headers[slot].config != p.config()));
       if (restart || (slot < 0 && slots.active < 0)) {
-        slot = slots.building >= 0 ? slots.building : slots.active == 0 ? 1 : 0;
+        slot = RebuildSlot(slots);
         slots.headers[slot] = SlotHeader{SlotRole::kBuilding, p.version(), p.config(), 0, 0};
         REWIND_RETURN_IF_ERROR(txn.Clear(e.slots[slot]));
         REWIND_RETURN_IF_ERROR(WriteSlotHeader(txn, e.slots[slot], slots.headers[slot]));
@@ -299,18 +322,20 @@ class Projections::Impl {
     }
     if (targets.empty()) return Status::Ok();
     std::uint64_t from = last + 1;
-    for (const Target& t : targets) from = std::min(from, t.header.checkpoint + 1);
-    const std::uint64_t to = std::min<std::uint64_t>(last, from + options_.batch_events - 1);
-    Pass pass(txn, cache_, SnapshotSource(targets, txn), targets);
+    bool rebuilding = false;
+    for (const Target& t : targets) {
+      from = std::min(from, t.header.checkpoint + 1);
+      rebuilding |= t.header.role == SlotRole::kBuilding;
+    }
+    const std::uint64_t to = from > last || last - from < options_.batch_events ? last : from + options_.batch_events - 1;
+    // A rebuild folds old states of old runs: it keeps them out of the cache
+    // the appends use.
+    Pass pass(txn, rebuilding ? rebuild_cache_ : cache_, SnapshotSource(targets, txn), targets);
     // The records' views stay valid while the pass writes: it writes only
     // tables, never the pages of the events database.
-    Status applied = txn.ReadAll(from, to, [&](const EventRecord& r) { return pass.Apply(targets, r); });
-    ReportSnapshotDamage(pass);
-    if (!applied.ok()) {
-      if (applied.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), applied);
-      return applied;
-    }
-    REWIND_RETURN_IF_ERROR(pass.Finish(targets));
+    REWIND_RETURN_IF_ERROR(RunPass(pass, targets, [&] {
+      return txn.ReadAll(from, to, [&](const EventRecord& r) { return pass.Apply(targets, r); });
+    }));
     for (std::size_t i = 0; i < targets.size(); ++i) {
       Target& t = targets[i];
       const bool building = t.header.role == SlotRole::kBuilding;
@@ -357,10 +382,18 @@ class Projections::Impl {
     if (repairing_.emplace(name, error.ToString()).second) {
       spdlog::warn("projection {} failed; rebuilding it: {}", name, error.ToString());
       requested_.insert(name);
+      work_ = true;
+      cv_.notify_all();
       return;
     }
     spdlog::error("projection {} failed again; it stays failed until rebuilt: {}", name, error.ToString());
     failed_[name] = error.ToString();
+  }
+
+  // Rebuilds asked for whose first step did not commit are asked for again.
+  void Requeue(const std::vector<std::string>& names) {
+    std::lock_guard<std::mutex> lock(mu_);
+    requested_.insert(names.begin(), names.end());
   }
 
   void Flipped(const std::vector<std::string>& names) {
@@ -377,8 +410,15 @@ class Projections::Impl {
     std::promise<Status> done;
     journal_.UpdateAsync([&](WriteView& txn) { return Step(txn, report); },
                          [&](const Status& s) {
-                           s.ok() ? cache_.Commit() : cache_.Discard();
-                           if (s.ok()) Flipped(report->flipped);
+                           if (s.ok()) {
+                             cache_.Commit();
+                             rebuild_cache_.Commit();
+                             Flipped(report->flipped);
+                           } else {
+                             cache_.Discard();
+                             rebuild_cache_.Discard();
+                             Requeue(report->requested);
+                           }
                            done.set_value(s);
                          });
     return done.get_future().get();
@@ -388,8 +428,8 @@ class Projections::Impl {
     if (!writer_) {
       return Status(Code::kFailedPrecondition, "projections of a read-only journal cannot be brought up to date");
     }
-    const auto start = std::chrono::steady_clock::now();
-    std::optional<std::uint64_t> first_done;
+    // The rate counts from the first report of the rebuild under way.
+    std::optional<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_from;
     for (;;) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -404,10 +444,11 @@ class Projections::Impl {
         return s;
       }
       if (progress && !report.building.empty()) {
-        if (!first_done) first_done = report.done;
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const auto now = std::chrono::steady_clock::now();
+        if (!rate_from || report.done < rate_from->second) rate_from.emplace(now, report.done);
+        const double seconds = std::chrono::duration<double>(now - rate_from->first).count();
         RebuildProgress p{report.building, report.done, report.total, 0, 0};
-        if (seconds > 0) p.events_per_second = static_cast<double>(report.done - *first_done) / seconds;
+        if (seconds > 0) p.events_per_second = static_cast<double>(report.done - rate_from->second) / seconds;
         if (p.events_per_second > 0) p.seconds_left = static_cast<double>(report.total - report.done) / p.events_per_second;
         progress(p);
       }
@@ -545,6 +586,10 @@ class Projections::Impl {
                       : slots->active < 0   ? ProjectionHealth::kMissing
                       : st.checkpoint < last ? ProjectionHealth::kBehind
                                              : ProjectionHealth::kCurrent;
+          if (slots->damaged >= 0) {  // until a rebuild repairs it
+            st.health = ProjectionHealth::kFailed;
+            st.error = slots->damage.ToString();
+          }
         }
         std::lock_guard<std::mutex> lock(mu_);
         if (auto it = failed_.find(st.name); it != failed_.end()) {
@@ -573,6 +618,8 @@ class Projections::Impl {
   std::vector<Entry> entries_;
   std::set<std::string> missing_;  // read-only: never built in this journal
   StateCache cache_;               // writer thread only (hook, Step, their completions)
+  StateCache rebuild_cache_;       // the same, for steps that rebuild
+  bool hooked_ = false;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -55,9 +55,13 @@ Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const R
         REWIND_ASSIGN_OR_RETURN(definition, DefinitionOf(event, run));
         return Status::Ok();
       }));
+      const std::string where = "snapshot of run " + run.ToString() + " in '" + snapshots->name() + "'";
       auto decoded = DecodeState(cursor.value(), run, std::move(definition));
-      if (!decoded.has_value()) {
-        return Err(decoded.error().WithContext("snapshot of run " + run.ToString() + " in '" + snapshots->name() + "'"));
+      if (!decoded.has_value()) return Err(decoded.error().WithContext(where));
+      const std::uint64_t keyed = ReadBe64(cursor.key().data() + 1 + RunId::kSize);
+      if (decoded->seq != keyed) {
+        return Err(Code::kCorruption, where + ": the state is at seq " + std::to_string(decoded->seq) +
+                                          ", its key says " + std::to_string(keyed));
       }
       state = std::move(*decoded);
     }
@@ -86,7 +90,8 @@ RunState& StateCache::Stage(RunState state) {
 void StateCache::Commit() {
   for (auto& [run, state] : staged_) {
     if (auto it = index_.find(run); it != index_.end()) {
-      *it->second = std::move(state);
+      // A catch-up may fold an older state than the one kept: keep the newer.
+      if (state.seq >= it->second->seq) *it->second = std::move(state);
       lru_.splice(lru_.begin(), lru_, it->second);
       continue;
     }

@@ -27,9 +27,10 @@ struct Effect {
   std::optional<std::uint64_t> latency;  // of the attempt it ends
 };
 
+// Recorded times may go back (clock steps): such an attempt took 0.
 std::uint64_t Latency(const Event& ended, const StepState& step) {
-  const std::int64_t took = ended.unix_us - step.started_unix_us;
-  return took < 0 ? 0 : static_cast<std::uint64_t>(took);
+  if (ended.unix_us <= step.started_unix_us) return 0;
+  return static_cast<std::uint64_t>(ended.unix_us) - static_cast<std::uint64_t>(step.started_unix_us);
 }
 
 std::optional<Effect> EffectOf(const Event& e, const RunState& state) {

@@ -281,6 +281,20 @@ TEST_F(EngineTest, OtherTenantsCannotSeeOrTouchARun) {
   EXPECT_THAT(engine_->Await(run, stranger, 1s), HasCode(Code::kNotFound));
 }
 
+TEST_F(EngineTest, APrincipalWithAnOverlongNameIsRefused) {
+  Open({Order(calls_)});
+  const RunId run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  const std::uint64_t before = *engine_->journal().LastPosition();
+  Principal wordy = Operator();
+  wordy.subject.assign(kMaxNameBytes + 1, 's');
+  EXPECT_THAT(engine_->Start(StartRequest{"order", {}, "", wordy}), HasCode(Code::kInvalidArgument));
+  EXPECT_THAT(engine_->Cancel(run, wordy, "x"), HasCode(Code::kInvalidArgument));
+  wordy = Operator(std::string(kMaxNameBytes + 1, 't'));
+  EXPECT_THAT(engine_->State(run, wordy), HasCode(Code::kInvalidArgument));
+  EXPECT_EQ(*engine_->journal().LastPosition(), before);
+}
+
 TEST_F(EngineTest, RejectionFailsTheRun) {
   Workflow w("release");
   w.Approval("approve");

@@ -253,6 +253,26 @@ TEST(RunStateTest, DefinitionsWithCyclesDuplicatesOrNoStepsAreInvalid) {
   EXPECT_THAT(ValidateDefinition(Linear()), IsOk());
 }
 
+TEST(RunStateTest, NamesLongerThanTheLimitAreInvalid) {
+  const std::string longest(kMaxNameBytes, 'n'), too_long(kMaxNameBytes + 1, 'n');
+  RunStarted def = Definition({Def(longest)});
+  def.workflow = def.tenant = longest;
+  EXPECT_THAT(ValidateDefinition(def), IsOk());
+  for (int which = 0; which < 3; ++which) {
+    RunStarted bad = def;
+    (which == 0 ? bad.workflow : which == 1 ? bad.tenant : bad.steps[0].id) = too_long;
+    EXPECT_THAT(ValidateDefinition(bad), HasCode(Code::kInvalidArgument)) << which;
+  }
+}
+
+TEST(RunStateTest, AnEventWhoseActorHasALongerNameIsRefused) {
+  RunBuilder b(Linear());
+  Event e{0, Actor{ActorKind::kUser, std::string(kMaxNameBytes + 1, 's'), "t"}, kSchemaVersion, StepStarted{0, 1, 0}};
+  EXPECT_THAT(Evolve(b.state(), e), HasCode(Code::kCorruption));
+  e.actor->subject.resize(kMaxNameBytes);
+  EXPECT_THAT(Evolve(b.state(), e), IsOk());
+}
+
 TEST(RunStateTest, RunStartedWithACyclicDefinitionIsRefused) {
   RunState s;
   EXPECT_THAT(Evolve(s, Event{0, std::nullopt, kSchemaVersion, Definition({Def("a", {1}), Def("b", {0})})}),

@@ -175,6 +175,25 @@ TEST_F(TablesTest, RemovedCommitHookIsNoLongerCalled) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+TEST_F(TablesTest, ASecondCommitHookIsRefusedUntilTheFirstIsRemoved) {
+  auto counting = [](std::atomic<int>& calls) {
+    return CommitHook{[&calls](WriteView&, std::span<const EventRecord>) {
+                        ++calls;
+                        return Status::Ok();
+                      },
+                      nullptr};
+  };
+  std::atomic<int> first{0}, second{0};
+  ASSERT_THAT(journal_->SetCommitHook(counting(first)), IsOk());
+  EXPECT_THAT(journal_->SetCommitHook(counting(second)), HasCode(Code::kFailedPrecondition));
+  ASSERT_TRUE(journal_->Append(a_, 0, Payloads({"one"})).has_value());
+  ASSERT_THAT(journal_->SetCommitHook(CommitHook{}), IsOk());
+  ASSERT_THAT(journal_->SetCommitHook(counting(second)), IsOk());
+  ASSERT_TRUE(journal_->Append(a_, 1, Payloads({"two"})).has_value());
+  EXPECT_EQ(first.load(), 1);
+  EXPECT_EQ(second.load(), 1);
+}
+
 TEST_F(TablesTest, CommitHookLearnsOfAFailedCommit) {
   journal_.reset();
   std::atomic<bool> fail{false};

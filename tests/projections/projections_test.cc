@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <limits>
+#include <thread>
 
 #include "tests/projections/projections_fixture.h"
 
@@ -347,6 +350,101 @@ TEST_F(ProjectionsTest, AProjectionWhoseRepairFailsStaysFailedUntilARebuildIsAsk
   EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 1u);
   EXPECT_EQ(projections_->Summary(late.run())->events, 1u);
   EXPECT_EQ(projections_->Health()[0].health, ProjectionHealth::kCurrent);
+}
+
+TEST_F(ProjectionsTest, ADamagedSpareSlotIsRepairedInTheBackgroundWhileTheActiveOneServes) {
+  ProjectionsOptions o = Opts();
+  o.background = true;
+  OpenAll(o);
+  RunWriter a(*journal_, TwoSteps());
+  ASSERT_EQ(SlotRoleOf("runs", 0), projections_internal::SlotRole::kActive);
+  auto spare = journal_->OpenTable(projections_internal::SlotTableName("runs", 1));
+  ASSERT_TRUE(spare.has_value());
+  ASSERT_THAT(journal_->Update([&](WriteView& w) {
+    return w.Put(*spare, projections_internal::kSlotHeaderKey, AsBytes("not a header"));
+  }),
+              IsOk());
+  EXPECT_EQ(projections_->Summary(a.run())->events, 1u);  // the active slot still serves
+  a.Complete(0);  // finds the damage: the worker repairs it by itself
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (projections_->Health()[0].health != ProjectionHealth::kCurrent ||
+          SlotRoleOf("runs", 1) != projections_internal::SlotRole::kActive)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(projections_->Health()[0].health, ProjectionHealth::kCurrent);
+  EXPECT_EQ(SlotRoleOf("runs", 1), projections_internal::SlotRole::kActive);  // rebuilt where the damage was
+  EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 1u);
+}
+
+TEST_F(ProjectionsTest, ASnapshotStoredUnderAnotherSeqIsFoldedAround) {
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0).FailAttempt(1).FailAttempt(1).Complete(1);  // 9 events: snapshots after 4 and 8
+  auto table = journal_->OpenTable(projections_internal::SlotTableName("snapshots", 0));
+  ASSERT_TRUE(table.has_value());
+  ASSERT_THAT(journal_->Update([&](WriteView& w) -> Status {
+    REWIND_ASSIGN_OR_RETURN(auto later, w.Get(*table, projections_internal::SnapshotKey(a.run(), 8)));
+    if (!later) return Status(Code::kNotFound, "no snapshot after 8 events");
+    const Bytes copy(later->begin(), later->end());
+    return w.Put(*table, projections_internal::SnapshotKey(a.run(), 4), copy);
+  }),
+              IsOk());
+  RunState fresh;
+  fresh.run = a.run();
+  ASSERT_THAT(journal_->ReadRun(a.run(), 1, 6, [&](const EventRecord& r) { return Evolve(fresh, *Decode(r.payload)); }),
+              IsOk());
+  EXPECT_EQ(*projections_->StateAt(a.run(), 6), fresh);
+}
+
+TEST_F(ProjectionsTest, AJournalTakesOneProjectionsAtATime) {
+  auto second = Projections::Open(*journal_, Opts());
+  ASSERT_FALSE(second.has_value());
+  EXPECT_THAT(second.error(), HasCode(Code::kFailedPrecondition));
+  RunWriter a(*journal_, TwoSteps());  // the first still follows the appends
+  EXPECT_EQ(projections_->Summary(a.run())->events, 1u);
+}
+
+TEST_F(ProjectionsTest, AnUnboundedBatchCatchesUpInOneStep) {
+  projections_.reset();
+  RunWriter a(*journal_, TwoSteps());
+  a.Complete(0).Complete(1);
+  ProjectionsOptions o = Opts();
+  o.batch_events = std::numeric_limits<std::size_t>::max();
+  OpenAll(o);
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
+  EXPECT_EQ(projections_->Summary(a.run())->steps_completed, 2u);
+}
+
+TEST_F(ProjectionsTest, ARebuildAskedForSurvivesAStepThatRanOutOfSpace) {
+  projections_.reset();
+  journal_.reset();
+  std::filesystem::remove_all(JournalOpts().directory);
+  JournalOptions jo = JournalOpts();
+  jo.max_map_bytes = 1 << 20;
+  journal_ = std::move(*Journal::Open(jo));
+  OpenAll(Opts());
+  for (int i = 0; i < 40; ++i) RunWriter(*journal_, TwoSteps()).Complete(0).Complete(1).Finish();
+  // Ballast that leaves no room for a second copy of the projections.
+  auto ballast = journal_->OpenTable("ballast");
+  ASSERT_TRUE(ballast.has_value());
+  std::uint64_t i = 0;
+  for (std::size_t size : {4000, 400, 40}) {
+    for (;; ++i) {
+      const Bytes key = projections_internal::KeyBuilder('b').U64(i).Take();
+      if (!journal_->Update([&](WriteView& w) { return w.Put(*ballast, key, Bytes(size, 0xAB)); }).ok()) break;
+    }
+  }
+  ProjectionsOptions o = Opts();
+  o.batch_events = 100'000;  // the rebuild is one step, too large for the room left
+  OpenAll(o);
+  ASSERT_EQ(SlotRoleOf("runs", 0), projections_internal::SlotRole::kActive);
+  ASSERT_THAT(projections_->Rebuild(std::vector<std::string>{"runs"}), HasCode(Code::kResourceExhausted));
+  ASSERT_EQ(SlotRoleOf("runs", 1), projections_internal::SlotRole::kEmpty) << "the first step did not commit";
+  ASSERT_THAT(journal_->Update([&](WriteView& w) { return w.Clear(*ballast); }), IsOk());
+  // LMDB reuses freed pages once no snapshot can see them: two commits on.
+  for (int k = 0; k < 2; ++k) RunWriter(*journal_, TwoSteps());
+  ASSERT_THAT(projections_->CatchUp(), IsOk());
+  EXPECT_EQ(SlotRoleOf("runs", 1), projections_internal::SlotRole::kActive) << "the rebuild was done";
 }
 
 TEST_F(ProjectionsTest, UnknownProjectionNameIsNotFound) {

@@ -4,7 +4,7 @@
 # projection is the old one or the complete new one, never a partial one, and
 # that the interrupted rebuild resumes.
 add_executable(rebuild_crash_child rebuild_crash_child.cc)
-target_link_libraries(rebuild_crash_child PRIVATE rewind::projections Threads::Threads rewind_warnings)
+target_link_libraries(rebuild_crash_child PRIVATE rewind::projections spdlog::spdlog Threads::Threads rewind_warnings)
 rewind_add_test(rebuild_crash_test
   SOURCES rebuild_crash_test.cc
   LIBS rewind::projections)

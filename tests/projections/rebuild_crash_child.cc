@@ -26,6 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "rewind/executor/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/projections/projections.h"
@@ -194,4 +197,9 @@ int Main(int argc, char** argv) {
 
 }  // namespace rwd::test
 
-int main(int argc, char** argv) { return rwd::test::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Standard output carries the protocol to the parent.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("stderr"));
+  spdlog::set_level(spdlog::level::warn);
+  return rwd::test::Main(argc, argv);
+}

@@ -18,7 +18,8 @@
 // hook decides what it may do; the default lets anyone in a tenant start,
 // signal and read runs, and requires the "operator" role to resume, approve,
 // reject, pause, cancel and fork. A run of another tenant is NotFound, as if it
-// did not exist. Refusals are logged.
+// did not exist. A subject or tenant longer than kMaxNameBytes is
+// InvalidArgument. Refusals are logged.
 //
 // Thread-safety: every method may be called from any thread concurrently.
 // Destroying the engine stops new work, asks running handlers to stop (their

@@ -124,7 +124,8 @@ Status Evolve(RunState& state, const Event& event);
 Result<RunState> Fold(const RunId& run, std::span<const Event> events);
 
 // Checks a definition: at least one step, non-empty unique ids, dependencies
-// on existing other steps, no cycle. InvalidArgument naming the offending step.
+// on existing other steps, no cycle, and workflow name, tenant and step ids
+// of at most kMaxNameBytes. InvalidArgument naming the offending step.
 Status ValidateDefinition(const RunStarted& definition);
 
 // Time travel to a step: how many of `events` (a run's events from seq 1) to

@@ -233,8 +233,10 @@ class Journal {
   Status Update(UpdateFn write);  // blocks until done
 
   // Installs `hook` (an empty hook removes it). Batches committed after this
-  // returns use it; the previous hook is no longer called. REQUIRES: not called
-  // from an append callback or a hook. FailedPrecondition when read-only.
+  // returns use it; the previous hook is no longer called. One hook at a
+  // time: FailedPrecondition when one is installed already (remove it
+  // first), and when read-only. REQUIRES: not called from an append callback
+  // or a hook.
   Status SetCommitHook(CommitHook hook);
 
   // Flushes buffered data to disk; useful after kNoSync appends.

@@ -32,6 +32,11 @@ inline constexpr std::uint16_t kSchemaVersion = 1;
 // Decode refuses anything larger: no event of ours comes near it.
 inline constexpr std::size_t kMaxEncodedEventBytes = 64u << 20;
 
+// Tenants, workflow names, step ids and actor subjects are at most this long
+// (in bytes): they key the read models. Definitions and actors longer than
+// that are refused where they enter, and an event carrying one does not fold.
+inline constexpr std::size_t kMaxNameBytes = 128;
+
 enum class ActorKind : std::uint8_t { kSystem = 0, kEngine = 1, kUser = 2 };
 
 struct Actor {
