@@ -14,12 +14,23 @@ expect() {
   local want=$1; shift
   local out status
   out=$("$@" 2>&1); status=$?
+  output=$out
   printf '%s\n' "$out"
   if [[ $status -ne $want ]]; then
     echo "walkthrough: expected exit status $want, got $status" >&2
     exit 1
   fi
   last=$(printf '%s\n' "$out" | tail -n 1)
+}
+# Checks that the last command's output mentions each of its arguments.
+mentions() {
+  local word
+  for word in "$@"; do
+    if ! grep -qF -- "$word" <<<"$output"; then
+      echo "walkthrough: expected '$word' in the output" >&2
+      exit 1
+    fi
+  done
 }
 
 say "1. Order 42 asks for 12 items; 'validate' allows at most 10, so the run fails (exit 1)" \
@@ -48,5 +59,14 @@ expect 0 "$rewind" state "$run" --at-step reserve
 say "7. The first attempt at the run, before the resume: the state after its first 4 events" \
     "rewind state $run --at-seq 4"
 expect 0 "$rewind" state "$run" --at-seq 4
+
+say "8. The run among all runs, who acted on it and why, and how each step of 'order' fared" \
+    "rewind runs --workflow order; rewind audit --run $run; rewind stats --workflow order"
+expect 0 "$rewind" runs --workflow order
+mentions "$run" completed
+expect 0 "$rewind" audit --run "$run"
+mentions resume "customer lowered the quantity" approve "approved by finance"
+expect 0 "$rewind" stats --workflow order
+mentions validate charge ship
 
 printf '\nWalkthrough complete. The journal is in %s; every event above is in it.\n' "$REWIND_DATA"

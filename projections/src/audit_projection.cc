@@ -3,6 +3,8 @@
 // Keys: 'p' position → AuditEntry (read_models.fbs Audit), and index entries
 // with empty values, all ending in the position (u64 big-endian):
 //   'r' run position;  'a' lp(actor) position;  't' lp(tenant) position
+#include <algorithm>
+
 #include "projections/src/builtins.h"
 #include "projections/src/keys.h"
 #include "projections/src/read_model_codec.h"
@@ -14,6 +16,17 @@ Bytes EntryKey(std::uint64_t position) { return KeyBuilder('p').U64(position).Ta
 
 std::string StepId(const RunState& state, std::uint32_t step) {
   return step < state.definition->steps.size() ? state.definition->steps[step].id : std::string();
+}
+
+// An approval's data as the entry's detail: the note itself when it is text
+// (no control characters; at most kMaxAuditNoteBytes, cut at a character
+// boundary), else its size.
+std::string NoteOf(const Bytes& data) {
+  const bool text = std::none_of(data.begin(), data.end(), [](std::uint8_t b) { return b < 0x20 || b == 0x7F; });
+  if (!text) return std::to_string(data.size()) + " bytes of data";
+  std::size_t n = std::min(data.size(), kMaxAuditNoteBytes);
+  while (n < data.size() && n > 0 && (data[n] & 0xC0) == 0x80) --n;  // not inside a UTF-8 sequence
+  return std::string(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 // The audit entry an event makes, if it records a person's (or a service's)
@@ -32,6 +45,7 @@ std::optional<AuditEntry> EntryOf(const Change& c) {
   } else if (const auto* d = std::get_if<ApprovalDecided>(&c.event.body)) {
     a.action = d->approved ? AuditAction::kApprove : AuditAction::kReject;
     a.step = StepId(state, d->step);
+    if (!d->data.empty()) a.detail = NoteOf(d->data);
   } else if (const auto* x = std::get_if<CancelRequested>(&c.event.body)) {
     a.action = AuditAction::kCancel;
     a.detail = x->reason;
@@ -59,7 +73,7 @@ std::optional<AuditEntry> EntryOf(const Change& c) {
 class AuditProjection final : public Projection {
  public:
   std::string_view name() const override { return kAuditName; }
-  std::uint32_t version() const override { return 1; }
+  std::uint32_t version() const override { return 2; }  // 2: approvals' notes
 
   Status Apply(WriteView& txn, const Table& table, const Change& change) override {
     const std::optional<AuditEntry> entry = EntryOf(change);

@@ -151,6 +151,27 @@ TEST_F(ProjectionsTest, AuditRecordsWhoActedOnWhichRun) {
   EXPECT_EQ((*older)[0].action, AuditAction::kResume);
 }
 
+TEST_F(ProjectionsTest, AuditKeepsAnApprovalsNoteWhenItIsText) {
+  const RunStarted gates =
+      WorkflowDef("release", "acme", {Def("a", {}, StepKind::kApproval), Def("b", {0}, StepKind::kApproval)});
+  const std::string long_note = std::string(kMaxAuditNoteBytes - 1, 'x') + "\u00e9";  // é straddles the limit
+  std::vector<std::pair<Bytes, std::string>> cases = {
+      {ToBytes("approved by finance"), "approved by finance"},
+      {Bytes{0x01, 0x02, 0x03}, "3 bytes of data"},
+      {ToBytes(long_note), std::string(kMaxAuditNoteBytes - 1, 'x')},
+  };
+  for (const auto& [data, detail] : cases) {
+    RunWriter run(*journal_, gates);
+    run.Apply(RunPaused{0, PauseReason::kApprovalRequired, ""});
+    run.Apply(ApprovalDecided{0, true, data}, Operator());
+    auto entries = projections_->Audit(AuditQuery{.run = run.run()});
+    ASSERT_TRUE(entries.has_value());
+    ASSERT_EQ(entries->size(), 1u);
+    EXPECT_EQ((*entries)[0].action, AuditAction::kApprove);
+    EXPECT_EQ((*entries)[0].detail, detail);
+  }
+}
+
 TEST_F(ProjectionsTest, StateAtEqualsAFreshFoldAtEverySeq) {
   RunWriter run(*journal_, WorkflowDef("loop", "acme", {Def("a", {}, StepKind::kCode, 100)}));
   for (int i = 0; i < 12; ++i) run.FailAttempt(0).Apply(RetryScheduled{0, run.state().steps[0].attempts + 1, 0});

@@ -84,9 +84,12 @@ struct AuditEntry {
   std::string actor_tenant;  // the tenant the actor acted as
   std::string tenant;        // the run's tenant
   std::string step;          // the step concerned, if any
-  std::string detail;        // reason, signal name, request id, parent run
+  std::string detail;        // reason, approval note, signal name, parent run
   friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
 };
+
+// An approval's or rejection's note longer than this is cut in the audit.
+inline constexpr std::size_t kMaxAuditNoteBytes = 512;
 
 struct AuditQuery {
   std::optional<RunId> run;
