@@ -220,7 +220,8 @@ TEST_F(QueryCommandsTest, AQueryOnAJournalWithoutProjectionsAsksForARebuild) {
   const json j = Json({"runs"}, 12);
   EXPECT_EQ(j["error"]["code"], "failed_precondition");
   EXPECT_NE(j["error"]["message"].get<std::string>().find("rewind projections rebuild"), std::string::npos) << j;
-  for (const json& p : Json({"projections", "status"})["projections"]) EXPECT_EQ(p["health"], "missing") << p;
+  const json status = Json({"projections", "status"});
+  for (const json& p : status["projections"]) EXPECT_EQ(p["health"], "missing") << p;
 }
 
 TEST_F(QueryCommandsTest, ARebuildMakesAJournalWithoutProjectionsQueryable) {
