@@ -45,6 +45,8 @@
 // judged: these machines are shared.
 #include <sys/resource.h>
 
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -779,6 +781,7 @@ void ApplySmoke(const Flags& flags, Settings& settings) {
 }  // namespace rwd
 
 int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);  // the tables only
   rwd::Settings settings;
   CLI::App app{"Projection rebuild rate and StateAt latency, next to plain folds of the journal"};
   const rwd::Flags flags = rwd::AddFlags(app, settings);
