@@ -4,6 +4,8 @@
 // an empty input. record_fuzzer/: every encoding as a stored record of one run
 // (seq from 1, each linked to the previous record's chain hash), a few with a
 // damaged byte, one cut short and one with an empty payload.
+// event_json_fuzzer/: every sample as inspect's JSON, a few with a field
+// removed or of the wrong type, and one that is not JSON.
 // Overwrites these files by name and removes nothing, so a reproducer that was
 // added to the corpus by hand stays.
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "journal/src/record.h"
+#include "rewind/inspect/event_json.h"
 #include "rewind/schemas/events.h"
 #include "tests/support/sample_events.h"
 
@@ -50,8 +53,10 @@ int main(int argc, char** argv) {
   }
   const fs::path decode_dir = fs::path(argv[1]) / "decode_fuzzer";
   const fs::path record_dir = fs::path(argv[1]) / "record_fuzzer";
+  const fs::path json_dir = fs::path(argv[1]) / "event_json_fuzzer";
   fs::create_directories(decode_dir);
   fs::create_directories(record_dir);
+  fs::create_directories(json_dir);
 
   const std::vector<rwd::Event> samples = rwd::test::SampleEvents();
   // Damaged copies of a few: the first definition, a failure, the fork.
@@ -68,6 +73,7 @@ int main(int argc, char** argv) {
     rwd::record::Encode(run, i + 1, prev, encoded, &record);
     ok &= Write(record_dir / ("record_" + name), record);
     prev = rwd::record::ChainHash(record);
+    ok &= Write(json_dir / ("sample_" + name), rwd::AsBytes(rwd::inspect::EventJson(samples[i]).dump()));
   }
   for (std::size_t i : damaged) {
     const rwd::Bytes encoded = rwd::Encode(samples[i]);
@@ -79,6 +85,16 @@ int main(int argc, char** argv) {
     ok &= Write(record_dir / ("bad_checksum_" + name),
                 Flipped(record, rwd::record::kHeaderSize + encoded.size() / 2));
   }
+  for (std::size_t i : damaged) {
+    nlohmann::json j = rwd::inspect::EventJson(samples[i]);
+    const std::string name = Name(i, samples[i]);
+    nlohmann::json missing = j;
+    missing["body"].erase(missing["body"].begin());
+    ok &= Write(json_dir / ("missing_field_" + name), rwd::AsBytes(missing.dump()));
+    j["unix_us"] = "yesterday";
+    ok &= Write(json_dir / ("wrong_type_" + name), rwd::AsBytes(j.dump()));
+  }
+  ok &= Write(json_dir / "not_json", rwd::AsBytes("{\"type\": \"RunStarted\","));
   rwd::record::Encode(run, 1, rwd::Hash{}, rwd::Bytes{}, &record);
   ok &= Write(record_dir / "header_only", record);
   ok &= Write(record_dir / "short", rwd::ByteView(record).first(rwd::record::kHeaderSize - 1));

@@ -157,11 +157,6 @@ concept Table = requires(T& t, int& v) { Fields(v, t); };
 
 // ---- names ----
 
-constexpr std::array<std::string_view, std::variant_size_v<EventBody>> kBodyNames = {
-    "RunStarted",     "StepStarted",    "StepCompleted",   "StepFailed",      "RetryScheduled", "StepAbandoned",
-    "RunPaused",      "ApprovalDecided", "SignalReceived", "TimerScheduled",  "TimerFired",     "ResumeRequested",
-    "RunForked",      "CancelRequested", "RunCancelled",   "RunCompleted",    "RunFailed"};
-
 template <typename E>
 struct EnumNames;
 template <>
@@ -385,8 +380,6 @@ EventBody MakeBody(std::size_t index, std::index_sequence<I...>) {
 
 }  // namespace
 
-std::string_view BodyTypeName(const EventBody& body) { return kBodyNames[body.index()]; }
-
 json BytesJson(ByteView bytes) {
   if (IsUtf8(bytes, /*text=*/true)) return std::string(bytes.begin(), bytes.end());
   return json{{"base64", Base64(bytes)}};
@@ -394,7 +387,7 @@ json BytesJson(ByteView bytes) {
 
 json EventJson(const Event& event) {
   json out = json::object();
-  out["type"] = std::string(BodyTypeName(event.body));
+  out["type"] = std::string(EventTypeName(event.body));
   out["unix_us"] = event.unix_us;
   out["schema_version"] = event.schema_version;
   if (event.actor.has_value()) {
@@ -432,12 +425,13 @@ Result<Event> EventFromJson(const json& j) {
   }
   if (!j["type"].is_string()) return wrong("type: expected a string");
   const auto& type = j["type"].get_ref<const std::string&>();
-  std::size_t index = kBodyNames.size();
-  for (std::size_t i = 0; i < kBodyNames.size(); ++i) {
-    if (kBodyNames[i] == type) index = i;
+  constexpr std::size_t kTypes = std::variant_size_v<EventBody>;
+  std::size_t index = 0;
+  for (; index < kTypes; ++index) {
+    if (EventTypeName(MakeBody(index, std::make_index_sequence<kTypes>())) == type) break;
   }
-  if (index == kBodyNames.size()) return wrong("type: '" + type + "' is no event type");
-  e.body = MakeBody(index, std::make_index_sequence<std::variant_size_v<EventBody>>());
+  if (index == kTypes) return wrong("type: '" + type + "' is no event type");
+  e.body = MakeBody(index, std::make_index_sequence<kTypes>());
   REWIND_RETURN_IF_ERROR(std::visit([&](auto& b) { return Reader::ReadTable(j["body"], b, "body"); }, e.body));
   return e;
 }

@@ -4,7 +4,7 @@
 //   {"type": "StepFailed", "unix_us": 1700000000000000, "schema_version": 1,
 //    "actor": null | {"kind": "system"|"engine"|"user", "subject": "...", "tenant": "..."},
 //    "body": {...}}
-// where "type" is the body's member of the schema's Body union and the body's
+// where "type" is EventTypeName (the schema's Body union member) and the body's
 // fields carry the names of schemas/events.fbs, every field always present:
 //   * numbers are JSON numbers (64-bit values exactly);
 //   * strings are JSON strings, or {"base64": "..."} when not UTF-8;
@@ -35,9 +35,6 @@ nlohmann::json EventJson(const Event& event);
 // a wrong type, a number out of range, an unknown type or enum name, bad hex
 // or base64.
 Result<Event> EventFromJson(const nlohmann::json& json);
-
-// The body's member name in the schema's Body union ("RunStarted", ...).
-std::string_view BodyTypeName(const EventBody& body);
 
 // A byte field as EventJson writes it.
 nlohmann::json BytesJson(ByteView bytes);
