@@ -14,8 +14,12 @@ using nlohmann::json;
 
 // ---- one list of fields per table, read by the writer and the reader ----
 
+// T is X, const or not (the writer visits const tables, the reader others).
+template <typename T, typename X>
+concept Is = std::is_same_v<std::remove_const_t<T>, X>;
+
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, RetryPolicy>
+  requires Is<T, RetryPolicy>
 void Fields(V& v, T& e) {
   v("max_attempts", e.max_attempts);
   v("initial_backoff_ms", e.initial_backoff_ms);
@@ -24,7 +28,7 @@ void Fields(V& v, T& e) {
   v("jitter", e.jitter);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, StepDef>
+  requires Is<T, StepDef>
 void Fields(V& v, T& e) {
   v("id", e.id);
   v("kind", e.kind);
@@ -36,7 +40,7 @@ void Fields(V& v, T& e) {
   v("config", e.config);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, RunStarted>
+  requires Is<T, RunStarted>
 void Fields(V& v, T& e) {
   v("workflow", e.workflow);
   v("version", e.version);
@@ -47,15 +51,14 @@ void Fields(V& v, T& e) {
   v("idempotency_key", e.idempotency_key);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, StepStarted> ||
-           std::is_same_v<std::remove_const_t<T>, StepAbandoned>
+  requires Is<T, StepStarted> || Is<T, StepAbandoned>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("attempt", e.attempt);
   v("epoch", e.epoch);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, StepCompleted>
+  requires Is<T, StepCompleted>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("attempt", e.attempt);
@@ -63,7 +66,7 @@ void Fields(V& v, T& e) {
   v("epoch", e.epoch);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, StepFailed>
+  requires Is<T, StepFailed>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("attempt", e.attempt);
@@ -73,45 +76,45 @@ void Fields(V& v, T& e) {
   v("epoch", e.epoch);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, RetryScheduled>
+  requires Is<T, RetryScheduled>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("next_attempt", e.next_attempt);
   v("due_unix_us", e.due_unix_us);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, RunPaused>
+  requires Is<T, RunPaused>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("reason", e.reason);
   v("message", e.message);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, ApprovalDecided>
+  requires Is<T, ApprovalDecided>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("approved", e.approved);
   v("data", e.data);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, SignalReceived>
+  requires Is<T, SignalReceived>
 void Fields(V& v, T& e) {
   v("name", e.name);
   v("payload", e.payload);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, TimerScheduled>
+  requires Is<T, TimerScheduled>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("due_unix_us", e.due_unix_us);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, TimerFired>
+  requires Is<T, TimerFired>
 void Fields(V& v, T& e) {
   v("step", e.step);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, ResumeRequested>
+  requires Is<T, ResumeRequested>
 void Fields(V& v, T& e) {
   v("from_step", e.from_step);
   v("reason", e.reason);
@@ -119,13 +122,13 @@ void Fields(V& v, T& e) {
   v("data", e.data);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, StepOutput>
+  requires Is<T, StepOutput>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("output", e.output);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, RunForked>
+  requires Is<T, RunForked>
 void Fields(V& v, T& e) {
   v("parent_run", e.parent_run);
   v("parent_seq", e.parent_seq);
@@ -134,18 +137,17 @@ void Fields(V& v, T& e) {
   v("kept", e.kept);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, CancelRequested> ||
-           std::is_same_v<std::remove_const_t<T>, RunCancelled>
+  requires Is<T, CancelRequested> || Is<T, RunCancelled>
 void Fields(V& v, T& e) {
   v("reason", e.reason);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, RunCompleted>
+  requires Is<T, RunCompleted>
 void Fields(V& v, T& e) {
   v("output", e.output);
 }
 template <typename V, typename T>
-  requires std::is_same_v<std::remove_const_t<T>, RunFailed>
+  requires Is<T, RunFailed>
 void Fields(V& v, T& e) {
   v("step", e.step);
   v("code", e.code);
