@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tools/rewind/commands.h"
-#include "tools/rewind/exit_codes.h"
+#include "tools/common/exit_codes.h"
 #include "tools/rewind/query_commands.h"
 
 int main(int argc, char** argv) {

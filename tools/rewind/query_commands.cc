@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "rewind/projections/projections.h"
-#include "tools/rewind/exit_codes.h"
+#include "tools/common/exit_codes.h"
 #include "tools/rewind/render.h"
 
 namespace rwd::cli {

@@ -1,4 +1,4 @@
-// Exit statuses of the rewind CLI (README "Exit statuses").
+// Exit statuses of the command-line tools (README "Exit statuses").
 #pragma once
 
 #include "rewind/base/status.h"

@@ -1,0 +1,36 @@
+// Text helpers the command-line tools share: tables with columns sized to
+// their contents, times, durations and numbers for people.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rwd::cli {
+
+struct Column {
+  const char* name;
+  bool right = false;  // numbers
+};
+
+// Columns two spaces apart, each as wide as its widest cell; the last one is
+// not padded. Widths count bytes: cells are expected to be mostly ASCII.
+std::string Table(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows);
+
+// One line of at most `max` bytes (newlines and tabs become spaces; cut at a
+// UTF-8 character boundary, ending in "...").
+std::string Clip(std::string text, std::size_t max);
+
+// "-" for an empty text.
+std::string OrDash(const std::string& text);
+
+// 2024-05-01T12:00:03Z; "-" for times <= 0.
+std::string IsoTime(std::int64_t unix_us);
+
+// 850us, 1.2ms, 3.0s, 2.5min, 1.1h
+std::string Duration(std::uint64_t us);
+
+// 1,000,000
+std::string Grouped(std::uint64_t n);
+
+}  // namespace rwd::cli
