@@ -147,6 +147,8 @@ Result<AppendResult> Journal::Append(const RunId& run, std::uint64_t expected_se
   return future.get();
 }
 
+Hash ChainHashOf(const EventRecord& record) { return record::ChainHash(record.stored); }
+
 Result<RunHead> Journal::Head(const RunId& run) const {
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
   REWIND_ASSIGN_OR_RETURN(RunHead head, ReadHead(*impl_->store, g.txn, run));

@@ -79,6 +79,10 @@ Status ReadView::ReadAll(std::uint64_t from_position, std::uint64_t to_position,
   return journal_internal::ReadAllIn(*store_, *txn_, from_position, to_position, visit);
 }
 
+Status ReadView::ForEachRun(const RunVisitor& visit) const {
+  return journal_internal::ForEachRunIn(*store_, *txn_, visit);
+}
+
 Result<std::uint64_t> ReadView::LastSeq(const RunId& run) const {
   return journal_internal::ReadLastSeq(*store_, *txn_, run);
 }

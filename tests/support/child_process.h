@@ -34,4 +34,15 @@ class ChildProcess {
 // The directory holding the running test binary.
 std::string TestBinaryDir();
 
+// What a program printed, and how it ended.
+struct ProgramOutput {
+  int exit_code = -1;  // -1: it did not start, or a signal ended it
+  std::string out, err;
+};
+
+// Runs `program` (a path) with `args` to the end. Its stdout and stderr go
+// to files in `scratch_dir`, so no pipe fills up while the caller waits.
+ProgramOutput RunProgram(const std::string& program, const std::vector<std::string>& args,
+                         const std::string& scratch_dir);
+
 }  // namespace rwd::test

@@ -1,71 +1,38 @@
 // The projection commands of the rewind CLI, end to end: the built binary on
 // a journal written by `rewind run examples/order.json` (a failed run,
 // resumed with corrected data, then approved), checked through --json.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "rewind/journal/journal.h"
+#include "tests/support/child_process.h"
 #include "tests/support/matchers.h"
 #include "tests/support/temp_dir.h"
-
-extern char** environ;
 
 namespace rwd::test {
 namespace {
 
 using nlohmann::json;
 
-struct Output {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
 class QueryCommandsTest : public ::testing::Test {
  protected:
-  // Runs `rewind ARGS --data DIR`; stdout and stderr go to files, so no pipe
-  // fills up while the test waits.
-  Output Rewind(std::vector<std::string> args) {
-    args.insert(args.begin(), REWIND_CLI);
+  // Runs `rewind ARGS --data DIR`.
+  ProgramOutput Rewind(std::vector<std::string> args) {
     args.insert(args.end(), {"--data", data_});
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string out = dir_.Sub("stdout"), err = dir_.Sub("stderr");
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&files, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, REWIND_CLI, &files, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&files);
-    EXPECT_EQ(spawned, 0) << "cannot start " << REWIND_CLI;
-    int status = 0;
-    if (spawned == 0) waitpid(pid, &status, 0);
-    const int code = spawned == 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return Output{code, ReadFile(out), ReadFile(err)};
+    ProgramOutput o = RunProgram(REWIND_CLI, args, dir_.path());
+    EXPECT_NE(o.exit_code, -1) << "cannot start " << REWIND_CLI << " or it crashed";
+    return o;
   }
 
   // `rewind ARGS --json`, expecting exit status `want`; its one JSON object.
   json Json(std::vector<std::string> args, int want = 0) {
     args.push_back("--json");
-    const Output o = Rewind(args);
+    const ProgramOutput o = Rewind(args);
     EXPECT_EQ(o.exit_code, want) << "stdout: " << o.out << "\nstderr: " << o.err;
     json j = json::parse(o.out, nullptr, /*allow_exceptions=*/false);
     EXPECT_FALSE(j.is_discarded()) << "not one JSON object: " << o.out;
@@ -174,7 +141,7 @@ TEST_F(QueryCommandsTest, RunsPagesThroughWithTheNextPageToken) {
 
 TEST_F(QueryCommandsTest, AnUnknownStatusIsAUsageErrorNamingTheValidOnes) {
   ResumedAndApprovedOrder();
-  const Output o = Rewind({"runs", "--status", "done"});
+  const ProgramOutput o = Rewind({"runs", "--status", "done"});
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("pending, running, paused, failed, completed, cancelled"), std::string::npos) << o.err;
 }

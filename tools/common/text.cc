@@ -7,7 +7,7 @@
 
 namespace rwd::cli {
 
-std::string Table(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows) {
+std::string TextTable(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> width(columns.size());
   for (std::size_t i = 0; i < columns.size(); ++i) width[i] = std::string_view(columns[i].name).size();
   for (const auto& row : rows) {

@@ -15,7 +15,7 @@ struct Column {
 
 // Columns two spaces apart, each as wide as its widest cell; the last one is
 // not padded. Widths count bytes: cells are expected to be mostly ASCII.
-std::string Table(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows);
+std::string TextTable(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows);
 
 // One line of at most `max` bytes (newlines and tabs become spaces; cut at a
 // UTF-8 character boundary, ending in "...").

@@ -282,7 +282,7 @@ std::string RunPageText(const RunPage& page) {
                     OrDash(s.current_step), IsoTime(s.started_unix_us), IsoTime(s.updated_unix_us),
                     Number(s.events), Number(s.epoch), Number(s.attempts), Clip(error, 48)});
   }
-  std::string out = Table({{"run"}, {"tenant"}, {"workflow"}, {"status"}, {"step"}, {"started"}, {"updated"},
+  std::string out = TextTable({{"run"}, {"tenant"}, {"workflow"}, {"status"}, {"step"}, {"started"}, {"updated"},
                            {"events", true}, {"epoch", true}, {"attempts", true}, {"error"}},
                           rows);
   if (!page.next.empty()) out += "more runs: --page " + page.next + "\n";
@@ -318,7 +318,7 @@ std::string StepStatsText(const std::vector<StepStats>& stats) {
                     Number(s.abandoned), Number(s.retries), Number(s.resumes), latency(s.p50_us),
                     latency(s.p90_us), latency(s.p99_us), latency(s.max_us)});
   }
-  return Table({{"workflow"}, {"step"}, {"executions", true}, {"completions", true}, {"failures", true},
+  return TextTable({{"workflow"}, {"step"}, {"executions", true}, {"completions", true}, {"failures", true},
                 {"abandoned", true}, {"retries", true}, {"resumes", true}, {"p50", true}, {"p90", true},
                 {"p99", true}, {"max", true}},
                rows);
@@ -348,7 +348,7 @@ std::string AuditText(const std::vector<AuditEntry>& entries, std::optional<std:
     rows.push_back({IsoTime(e.unix_us), e.run.ToString(), Number(e.seq), std::string(AuditActionName(e.action)),
                     e.actor.empty() ? "(engine)" : e.actor, e.tenant, OrDash(e.step), Clip(e.detail, 60)});
   }
-  std::string out = Table({{"time"}, {"run"}, {"seq", true}, {"action"}, {"actor"}, {"tenant"}, {"step"},
+  std::string out = TextTable({{"time"}, {"run"}, {"seq", true}, {"action"}, {"actor"}, {"tenant"}, {"step"},
                            {"detail"}},
                           rows);
   if (next_before) out += "older entries: --before " + std::to_string(*next_before) + "\n";
@@ -368,7 +368,7 @@ std::string ProjectionsText(const std::vector<ProjectionStatus>& status) {
                     Number(s.journal_position),
                     s.health == ProjectionHealth::kRebuilding ? Number(s.rebuild_checkpoint) : "-", s.error});
   }
-  return Table({{"projection"}, {"health"}, {"version"}, {"checkpoint", true}, {"journal", true},
+  return TextTable({{"projection"}, {"health"}, {"version"}, {"checkpoint", true}, {"journal", true},
                 {"rebuild", true}, {"error"}},
                rows);
 }

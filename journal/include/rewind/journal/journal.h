@@ -112,6 +112,10 @@ struct EventRecord {
   ByteView stored;   // the exact stored bytes: header + payload
 };
 
+// The record's chain hash (FORMAT.md): SHA-256 of its stored bytes after the
+// checksum, which the run's next record names as its prev_hash.
+Hash ChainHashOf(const EventRecord& record);
+
 // Called per event in order; a non-ok status stops the read and is returned.
 using EventVisitor = std::function<Status(const EventRecord&)>;
 // Called per run with its last seq; a non-ok status stops the scan and is returned.

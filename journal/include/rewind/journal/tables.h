@@ -95,6 +95,7 @@ class ReadView {
                  const EventVisitor& visit) const;
   Status ReadAll(std::uint64_t from_position, std::uint64_t to_position,
                  const EventVisitor& visit) const;
+  Status ForEachRun(const RunVisitor& visit) const;
   // The run's last seq, 0 for a run with no events.
   Result<std::uint64_t> LastSeq(const RunId& run) const;
   Result<std::uint64_t> LastPosition() const;

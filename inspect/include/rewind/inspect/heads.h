@@ -1,0 +1,40 @@
+// Chain heads: where every run of a journal stands, for anchoring outside it.
+//
+// A run's head is its last seq and the chain hash of that record (FORMAT.md);
+// since each record's hash covers the one before, the head commits to the
+// run's whole history. The digest commits to every head at once:
+//   SHA-256 over the runs in run id order of
+//     run id (16 bytes) || last seq (8 bytes, big-endian) || chain hash (32 bytes)
+// so anyone can recompute it from the heads alone. A history rewritten or cut
+// after the heads were saved changes a head (or removes a run) and the digest.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "rewind/base/run_id.h"
+#include "rewind/base/status.h"
+#include "rewind/journal/journal.h"
+
+namespace rwd::inspect {
+
+struct RunHeadEntry {
+  RunId run;
+  RunHead head;
+  friend bool operator==(const RunHeadEntry&, const RunHeadEntry&) = default;
+};
+
+struct Heads {
+  std::vector<RunHeadEntry> runs;  // in run id order
+  std::uint64_t position = 0;      // the journal's last position when read
+  Hash digest{};
+};
+
+// Every run's head, in one snapshot. Corruption when a run's last record
+// fails its checksum.
+Result<Heads> ReadHeads(const Journal& journal);
+
+Hash HeadsDigest(std::span<const RunHeadEntry> runs);
+
+}  // namespace rwd::inspect

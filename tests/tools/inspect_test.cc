@@ -1,0 +1,157 @@
+// journal-inspect, end to end: the built binary on journals written here with
+// the journal's own API, checked through --json (and the exit statuses).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <sstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rewind/inspect/event_json.h"
+#include "rewind/journal/hash.h"
+#include "rewind/journal/journal.h"
+#include "tests/support/child_process.h"
+#include "tests/support/matchers.h"
+#include "tests/support/sample_events.h"
+#include "tests/support/temp_dir.h"
+
+namespace rwd::test {
+namespace {
+
+using nlohmann::json;
+
+class InspectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    JournalOptions o;
+    o.directory = data_;
+    o.durability = Durability::kNoSync;
+    auto journal = Journal::Open(o);
+    ASSERT_TRUE(journal.has_value()) << journal.error().ToString();
+    const std::vector<Event> samples = SampleEvents();
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const RunId& run = i % 3 == 0 ? b_ : a_;
+      auto appended = (*journal)->Append(run, written_[run].size(), {Encode(samples[i])});
+      ASSERT_TRUE(appended.has_value()) << appended.error().ToString();
+      written_[run].push_back(samples[i]);
+    }
+  }
+
+  ProgramOutput Inspect(std::vector<std::string> args) {
+    if (data_flag_) args.insert(args.end(), {"--data", data_});
+    return RunProgram(JOURNAL_INSPECT, args, dir_.path());
+  }
+
+  // `journal-inspect ARGS --json` expecting exit status `want`: its JSON lines.
+  std::vector<json> JsonLines(std::vector<std::string> args, int want = 0) {
+    args.push_back("--json");
+    const ProgramOutput o = Inspect(args);
+    EXPECT_EQ(o.exit_code, want) << "stdout: " << o.out << "\nstderr: " << o.err;
+    std::vector<json> lines;
+    std::istringstream in(o.out);
+    for (std::string line; std::getline(in, line);) {
+      lines.push_back(json::parse(line, nullptr, /*allow_exceptions=*/false));
+      EXPECT_FALSE(lines.back().is_discarded()) << "not JSON: " << line;
+    }
+    return lines;
+  }
+  json Json(std::vector<std::string> args, int want = 0) {
+    auto lines = JsonLines(std::move(args), want);
+    EXPECT_EQ(lines.size(), 1u);
+    return lines.empty() ? json() : lines[0];
+  }
+
+  TempDir dir_;
+  std::string data_ = dir_.Sub("journal");
+  bool data_flag_ = true;
+  RunId a_ = *RunId::Parse("0000000000000000000000000000000a");
+  RunId b_ = *RunId::Parse("0000000000000000000000000000000b");
+  std::map<RunId, std::vector<Event>> written_;
+};
+
+TEST_F(InspectTest, StatCountsRunsEventsAndTypes) {
+  const json j = Json({"stat"});
+  EXPECT_EQ(j["format_version"], kJournalFormatVersion);
+  EXPECT_EQ(j["runs"], 2);
+  EXPECT_EQ(j["events"], SampleEvents().size());
+  std::map<std::string, std::uint64_t> types;
+  for (const Event& e : SampleEvents()) ++types[std::string(EventTypeName(e.body))];
+  EXPECT_EQ(j["events_by_type"].get<decltype(types)>(), types);
+  EXPECT_GT(j["file_bytes"].get<std::uint64_t>(), j["record_bytes"].get<std::uint64_t>());
+}
+
+TEST_F(InspectTest, EventsAreTheStoredEventsLinkedByTheirHashes) {
+  const std::vector<json> lines = JsonLines({"events", a_.ToString()});
+  const std::vector<Event>& events = written_[a_];
+  ASSERT_EQ(lines.size(), events.size());
+  std::string prev(64, '0');
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    json e = lines[i];
+    EXPECT_EQ(e["run_id"], a_.ToString());
+    EXPECT_EQ(e["seq"], i + 1);
+    EXPECT_EQ(e["prev_hash"], prev) << "seq " << i + 1;
+    prev = e["hash"];
+    for (const char* record_field : {"run_id", "seq", "position", "prev_hash", "hash"}) e.erase(record_field);
+    auto decoded = inspect::EventFromJson(e);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
+    EXPECT_EQ(*decoded, events[i]);
+  }
+  const std::vector<json> some = JsonLines({"events", a_.ToString(), "--from-seq", "2", "--to-seq", "3"});
+  ASSERT_EQ(some.size(), 2u);
+  EXPECT_EQ(some[0]["seq"], 2);
+  EXPECT_EQ(some[1]["hash"], lines[2]["hash"]);
+}
+
+TEST_F(InspectTest, HeadsAndTheirDigestCanBeRecomputedFromTheEvents) {
+  const json heads = Json({"heads"});
+  ASSERT_EQ(heads["runs"].size(), 2u);
+  Bytes digest_input;
+  for (const json& h : heads["runs"]) {
+    const RunId run = *RunId::Parse(h["run_id"].get<std::string>());
+    const std::vector<json> events = JsonLines({"events", run.ToString()});
+    EXPECT_EQ(h["seq"], events.size());
+    EXPECT_EQ(h["hash"], events.back()["hash"]);
+    digest_input.insert(digest_input.end(), run.bytes().begin(), run.bytes().end());
+    const auto seq = h["seq"].get<std::uint64_t>();
+    for (int i = 7; i >= 0; --i) digest_input.push_back(static_cast<std::uint8_t>(seq >> (8 * i)));
+    Hash hash{};
+    ASSERT_TRUE(HexDecode(h["hash"].get<std::string>(), hash));
+    digest_input.insert(digest_input.end(), hash.begin(), hash.end());
+  }
+  EXPECT_EQ(heads["digest"], HexEncode(Sha256(digest_input)));
+  EXPECT_EQ(heads["position"], SampleEvents().size());
+}
+
+TEST_F(InspectTest, TheHumanFormsNameWhatTheyShow) {
+  const ProgramOutput events = Inspect({"events", a_.ToString()});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_NE(events.out.find("RunStarted"), std::string::npos);
+  const ProgramOutput heads = Inspect({"heads"});
+  ASSERT_EQ(heads.exit_code, 0) << heads.err;
+  EXPECT_NE(heads.out.find("digest of 2 heads"), std::string::npos);
+  const ProgramOutput stat = Inspect({"stat"});
+  ASSERT_EQ(stat.exit_code, 0) << stat.err;
+  EXPECT_NE(stat.out.find("2 runs"), std::string::npos);
+}
+
+TEST_F(InspectTest, BadInputIsAClearErrorAndANonZeroExit) {
+  EXPECT_EQ(Json({"events", "0000000000000000000000000000000c"}, 10)["error"]["code"], "not_found");
+  EXPECT_EQ(Json({"events", "not-a-run"}, 14)["error"]["code"], "invalid_argument");
+  data_ = dir_.Sub("nowhere");
+  const json missing = Json({"stat"}, 10);
+  EXPECT_NE(missing["error"]["message"].get<std::string>().find("nowhere"), std::string::npos) << missing;
+  EXPECT_EQ(Inspect({"frobnicate"}).exit_code, 2);
+}
+
+TEST_F(InspectTest, ItNeverWrites) {
+  const auto before = std::filesystem::last_write_time(data_ + "/data.mdb");
+  for (const auto& args : std::vector<std::vector<std::string>>{{"stat"}, {"heads"}, {"events", a_.ToString()}}) {
+    EXPECT_EQ(Inspect(args).exit_code, 0);
+  }
+  EXPECT_EQ(std::filesystem::last_write_time(data_ + "/data.mdb"), before);
+}
+
+}  // namespace
+}  // namespace rwd::test

@@ -1,0 +1,156 @@
+#include "tools/inspect/commands.h"
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "rewind/inspect/event_json.h"
+#include "rewind/inspect/heads.h"
+#include "rewind/journal/journal.h"
+#include "rewind/journal/tables.h"
+#include "rewind/schemas/describe.h"
+#include "tools/common/exit_codes.h"
+#include "tools/common/text.h"
+
+namespace rwd::inspect_cli {
+namespace {
+
+using nlohmann::json;
+using cli::ExitCodeFor;
+using cli::Grouped;
+using cli::IsoTime;
+using cli::kExitOk;
+using cli::TextTable;
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+int Fail(const Context& c, const Status& s) {
+  const int code = ExitCodeFor(s.code());
+  if (c.json) {
+    std::cout << Dump(json{{"error", {{"code", std::string(CodeName(s.code()))}, {"message", s.message()}}},
+                           {"exit_code", code}})
+              << std::endl;
+  } else {
+    std::cerr << "journal-inspect: " << s.ToString() << std::endl;
+  }
+  return code;
+}
+
+Result<std::unique_ptr<Journal>> Open(const Context& c) {
+  JournalOptions o;
+  o.directory = c.data_dir;
+  o.read_only = true;
+  return Journal::Open(o);
+}
+
+std::string Who(const std::optional<Actor>& actor) {
+  if (!actor) return "-";
+  return actor->tenant.empty() ? actor->subject : actor->subject + "@" + actor->tenant;
+}
+
+}  // namespace
+
+int Stat(const Context& c) {
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  std::uint64_t runs = 0, events = 0, payload_bytes = 0, stored_bytes = 0;
+  std::map<std::string, std::uint64_t> by_type;
+  const Status read = (*journal)->View([&](const ReadView& view) -> Status {
+    REWIND_RETURN_IF_ERROR(view.ForEachRun([&](const RunId&, std::uint64_t) {
+      ++runs;
+      return Status::Ok();
+    }));
+    return view.ReadAll(1, Journal::kEnd, [&](const EventRecord& r) -> Status {
+      REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
+      ++events;
+      ++by_type[std::string(EventTypeName(e.body))];
+      payload_bytes += r.payload.size();
+      stored_bytes += r.stored.size();
+      return Status::Ok();
+    });
+  });
+  if (!read.ok()) return Fail(c, read);
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(std::filesystem::path(c.data_dir) / "data.mdb", ec);
+  const std::uint64_t file = ec ? 0 : static_cast<std::uint64_t>(file_bytes);
+  const JournalInfo& info = (*journal)->info();
+  const double per_event = events == 0 ? 0.0 : static_cast<double>(file) / static_cast<double>(events);
+  if (c.json) {
+    std::cout << Dump(json{{"format_version", info.format_version},
+                           {"engine_id", info.engine_id},
+                           {"created_unix_us", info.created_unix_us},
+                           {"runs", runs},
+                           {"events", events},
+                           {"events_by_type", by_type},
+                           {"payload_bytes", payload_bytes},
+                           {"record_bytes", stored_bytes},
+                           {"file_bytes", file},
+                           {"file_bytes_per_event", per_event}})
+              << std::endl;
+    return kExitOk;
+  }
+  char per[32];
+  std::snprintf(per, sizeof per, "%.1f", per_event);
+  std::cout << "journal " << c.data_dir << ": format " << info.format_version << ", engine " << info.engine_id
+            << ", created " << IsoTime(info.created_unix_us) << "\n"
+            << Grouped(runs) << " runs, " << Grouped(events) << " events; payloads " << Grouped(payload_bytes)
+            << " B, records " << Grouped(stored_bytes) << " B, data file " << Grouped(file) << " B (" << per
+            << " B per event, projections included)\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [type, n] : by_type) rows.push_back({type, Grouped(n)});
+  std::cout << TextTable({{"type"}, {"events", true}}, rows);
+  return kExitOk;
+}
+
+int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq, std::uint64_t to_seq) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  std::vector<std::vector<std::string>> rows;
+  const Status read = (*journal)->ReadRun(*run, from_seq, to_seq, [&](const EventRecord& r) -> Status {
+    REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
+    if (c.json) {
+      json j{{"run_id", r.run.ToString()},
+             {"seq", r.seq},
+             {"position", r.position},
+             {"prev_hash", HexEncode(r.prev_hash)},
+             {"hash", HexEncode(ChainHashOf(r))}};
+      j.update(inspect::EventJson(e));
+      std::cout << j.dump() << "\n";
+    } else {
+      rows.push_back({std::to_string(r.seq), std::to_string(r.position), IsoTime(e.unix_us), Who(e.actor),
+                      DescribeBody(e.body)});
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return Fail(c, read);
+  if (!c.json) std::cout << TextTable({{"seq", true}, {"position", true}, {"time"}, {"actor"}, {"event"}}, rows);
+  return kExitOk;
+}
+
+int Heads(const Context& c) {
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto heads = inspect::ReadHeads(**journal);
+  if (!heads.has_value()) return Fail(c, heads.error());
+  if (c.json) {
+    json runs = json::array();
+    for (const inspect::RunHeadEntry& e : heads->runs) {
+      runs.push_back(json{{"run_id", e.run.ToString()}, {"seq", e.head.seq}, {"hash", HexEncode(e.head.hash)}});
+    }
+    std::cout << Dump(json{{"position", heads->position}, {"runs", runs}, {"digest", HexEncode(heads->digest)}})
+              << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const inspect::RunHeadEntry& e : heads->runs) {
+    rows.push_back({e.run.ToString(), std::to_string(e.head.seq), HexEncode(e.head.hash)});
+  }
+  std::cout << TextTable({{"run"}, {"seq", true}, {"chain hash"}}, rows) << "digest of " << heads->runs.size()
+            << " heads at position " << heads->position << ": " << HexEncode(heads->digest) << "\n";
+  return kExitOk;
+}
+
+}  // namespace rwd::inspect_cli

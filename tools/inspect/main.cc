@@ -1,0 +1,97 @@
+// journal-inspect: the auditor's read-only view of a journal. It never writes:
+// it opens the journal read-only, so it works beside a running engine and on
+// a copied directory. See README "For auditors".
+//
+// Reading a damaged data file can crash LMDB, which trusts its pages. So the
+// command runs in a child process: when the child dies of a signal, the
+// parent reports that the data file is damaged and exits with
+// kExitReaderCrashed instead of crashing.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include "rewind/journal/journal.h"
+#include "tools/common/exit_codes.h"
+#include "tools/inspect/commands.h"
+
+namespace {
+
+constexpr int kExitReaderCrashed = 21;
+
+int Isolated(const rwd::inspect_cli::Context& c, const std::function<int()>& command) {
+  std::cout.flush();
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  if (child < 0) return command();  // cannot isolate: run in place
+  if (child == 0) {
+    const int code = command();
+    std::cout.flush();
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  const std::string message = "reading the journal in '" + c.data_dir + "' crashed the reader (signal " +
+                              std::to_string(sig) + ", " + strsignal(sig) +
+                              "): its data file is damaged beyond what the checks can report";
+  if (c.json) {
+    std::cout << R"({"error": {"code": "reader_crashed", "message": ")" << message << R"("}, "exit_code": )"
+              << kExitReaderCrashed << "}" << std::endl;
+  } else {
+    std::cerr << "journal-inspect: " << message << std::endl;
+  }
+  return kExitReaderCrashed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace cli = rwd::inspect_cli;
+  CLI::App app{"journal-inspect: read-only audit and time travel over a Rewind journal"};
+  app.require_subcommand(1);
+  cli::Context c;
+  const char* env_data = std::getenv("REWIND_DATA");
+  c.data_dir = env_data != nullptr && *env_data != '\0' ? env_data : "./rewind-data";
+  auto common = [&](CLI::App* cmd) {
+    cmd->add_option("--data", c.data_dir, "journal directory (default $REWIND_DATA or ./rewind-data)");
+    cmd->add_flag("--json", c.json, "machine-readable output (JSON; JSONL for events)");
+  };
+
+  std::string run;
+  std::uint64_t from_seq = 1, to_seq = rwd::Journal::kEnd;
+
+  CLI::App* stat = app.add_subcommand("stat", "counts, sizes, bytes per event, format version");
+  common(stat);
+  CLI::App* events = app.add_subcommand("events", "a run's events with seq, position, time, actor and body");
+  events->add_option("RUN", run, "run id")->required();
+  events->add_option("--from-seq", from_seq, "first seq (default 1)");
+  events->add_option("--to-seq", to_seq, "last seq (default: the run's last)");
+  common(events);
+  CLI::App* heads = app.add_subcommand("heads", "every run's chain head and a digest over all of them");
+  common(heads);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : rwd::cli::kExitUsage;
+  }
+  return Isolated(c, [&] {
+    if (*stat) return cli::Stat(c);
+    if (*events) return cli::Events(c, run, from_seq, to_seq);
+    return cli::Heads(c);
+  });
+}
