@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <future>
 
@@ -59,17 +58,6 @@ Status CheckPrincipal(const Principal& who) {
 
 }  // namespace
 
-Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view step) {
-  if (auto index = FindStep(definition, step)) return *index;
-  std::uint32_t n = 0;
-  const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), n);
-  if (ec == std::errc() && end == step.data() + step.size() && n >= 1 && n <= definition.steps.size()) {
-    return n - 1;
-  }
-  return Err(Code::kNotFound, "workflow '" + definition.workflow + "' has no step '" + std::string(step) +
-                                  "' (give a step id or a 1-based index up to " +
-                                  std::to_string(definition.steps.size()) + ")");
-}
 
 namespace engine_internal {
 namespace {

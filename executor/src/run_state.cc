@@ -1,6 +1,7 @@
 #include "rewind/executor/run_state.h"
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -49,6 +50,18 @@ std::optional<std::uint32_t> FindStep(const RunStarted& definition, std::string_
     if (definition.steps[i].id == id) return static_cast<std::uint32_t>(i);
   }
   return std::nullopt;
+}
+
+Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view step) {
+  if (auto index = FindStep(definition, step)) return *index;
+  std::uint32_t n = 0;
+  const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), n);
+  if (ec == std::errc() && end == step.data() + step.size() && n >= 1 && n <= definition.steps.size()) {
+    return n - 1;
+  }
+  return Err(Code::kNotFound, "workflow '" + definition.workflow + "' has no step '" + std::string(step) +
+                                  "' (give a step id or a 1-based index up to " +
+                                  std::to_string(definition.steps.size()) + ")");
 }
 
 namespace {

@@ -231,11 +231,6 @@ Result<Bytes> FromBase64(std::string_view s, const std::string& where) {
   return out;
 }
 
-json StringJson(const std::string& s) {
-  if (IsUtf8(AsBytes(s), /*text=*/false)) return s;
-  return json{{"base64", Base64(AsBytes(s))}};
-}
-
 // ---- writing ----
 
 struct Writer {
@@ -385,6 +380,13 @@ EventBody MakeBody(std::size_t index, std::index_sequence<I...>) {
 json BytesJson(ByteView bytes) {
   if (IsUtf8(bytes, /*text=*/true)) return std::string(bytes.begin(), bytes.end());
   return json{{"base64", Base64(bytes)}};
+}
+
+std::string_view StepKindName(StepKind kind) { return EnumName(kind); }
+
+json StringJson(const std::string& s) {
+  if (IsUtf8(AsBytes(s), /*text=*/false)) return s;
+  return json{{"base64", Base64(AsBytes(s))}};
 }
 
 json EventJson(const Event& event) {

@@ -9,9 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "rewind/executor/run_state.h"
 #include "rewind/inspect/event_json.h"
+#include "rewind/inspect/state_json.h"
 #include "rewind/journal/hash.h"
 #include "rewind/journal/journal.h"
+#include "tests/executor/run_builder.h"
 #include "tests/support/child_process.h"
 #include "tests/support/matchers.h"
 #include "tests/support/sample_events.h"
@@ -37,6 +40,30 @@ class InspectTest : public ::testing::Test {
       ASSERT_TRUE(appended.has_value()) << appended.error().ToString();
       written_[run].push_back(samples[i]);
     }
+    // A run that folds: b fails, is resumed from b, completes.
+    RunStarted def = Definition({Def("a"), Def("b", {0})});
+    const std::vector<EventBody> bodies = {def,
+                                           StepStarted{0, 1, 0},
+                                           StepCompleted{0, 1, ToBytes("A"), 0},
+                                           StepStarted{1, 1, 0},
+                                           StepFailed{1, 1, "boom", "it broke", false, 0},
+                                           RunFailed{1, "boom", "it broke"},
+                                           ResumeRequested{1, "fixed", "req-1", {}},
+                                           StepStarted{1, 1, 1},
+                                           StepCompleted{1, 1, ToBytes("B"), 1},
+                                           RunCompleted{ToBytes("done")}};
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      std::optional<Actor> actor;
+      if (std::holds_alternative<ResumeRequested>(bodies[i])) actor = Actor{ActorKind::kUser, "alice", "default"};
+      written_[c_].push_back(Event{1'000'000 + static_cast<std::int64_t>(i), actor, kSchemaVersion, bodies[i]});
+      ASSERT_TRUE((*journal)->Append(c_, i, {Encode(written_[c_].back())}).has_value());
+    }
+    ASSERT_TRUE(Fold(c_, written_[c_]).has_value());
+  }
+
+  // The state of run c after its first `seq` events, as StateJson writes it.
+  json StateOfC(std::uint64_t seq) {
+    return inspect::StateJson(*Fold(c_, std::span<const Event>(written_[c_].data(), seq)));
   }
 
   ProgramOutput Inspect(std::vector<std::string> args) {
@@ -68,16 +95,18 @@ class InspectTest : public ::testing::Test {
   bool data_flag_ = true;
   RunId a_ = *RunId::Parse("0000000000000000000000000000000a");
   RunId b_ = *RunId::Parse("0000000000000000000000000000000b");
+  RunId c_ = *RunId::Parse("0000000000000000000000000000000c");
   std::map<RunId, std::vector<Event>> written_;
 };
 
 TEST_F(InspectTest, StatCountsRunsEventsAndTypes) {
   const json j = Json({"stat"});
   EXPECT_EQ(j["format_version"], kJournalFormatVersion);
-  EXPECT_EQ(j["runs"], 2);
-  EXPECT_EQ(j["events"], SampleEvents().size());
+  EXPECT_EQ(j["runs"], 3);
+  EXPECT_EQ(j["events"], SampleEvents().size() + written_[c_].size());
   std::map<std::string, std::uint64_t> types;
   for (const Event& e : SampleEvents()) ++types[std::string(EventTypeName(e.body))];
+  for (const Event& e : written_[c_]) ++types[std::string(EventTypeName(e.body))];
   EXPECT_EQ(j["events_by_type"].get<decltype(types)>(), types);
   EXPECT_GT(j["file_bytes"].get<std::uint64_t>(), j["record_bytes"].get<std::uint64_t>());
 }
@@ -106,7 +135,7 @@ TEST_F(InspectTest, EventsAreTheStoredEventsLinkedByTheirHashes) {
 
 TEST_F(InspectTest, HeadsAndTheirDigestCanBeRecomputedFromTheEvents) {
   const json heads = Json({"heads"});
-  ASSERT_EQ(heads["runs"].size(), 2u);
+  ASSERT_EQ(heads["runs"].size(), 3u);
   Bytes digest_input;
   for (const json& h : heads["runs"]) {
     const RunId run = *RunId::Parse(h["run_id"].get<std::string>());
@@ -121,7 +150,7 @@ TEST_F(InspectTest, HeadsAndTheirDigestCanBeRecomputedFromTheEvents) {
     digest_input.insert(digest_input.end(), hash.begin(), hash.end());
   }
   EXPECT_EQ(heads["digest"], HexEncode(Sha256(digest_input)));
-  EXPECT_EQ(heads["position"], SampleEvents().size());
+  EXPECT_EQ(heads["position"], SampleEvents().size() + written_[c_].size());
 }
 
 TEST_F(InspectTest, TheHumanFormsNameWhatTheyShow) {
@@ -130,14 +159,47 @@ TEST_F(InspectTest, TheHumanFormsNameWhatTheyShow) {
   EXPECT_NE(events.out.find("RunStarted"), std::string::npos);
   const ProgramOutput heads = Inspect({"heads"});
   ASSERT_EQ(heads.exit_code, 0) << heads.err;
-  EXPECT_NE(heads.out.find("digest of 2 heads"), std::string::npos);
+  EXPECT_NE(heads.out.find("digest of 3 heads"), std::string::npos);
   const ProgramOutput stat = Inspect({"stat"});
   ASSERT_EQ(stat.exit_code, 0) << stat.err;
-  EXPECT_NE(stat.out.find("2 runs"), std::string::npos);
+  EXPECT_NE(stat.out.find("3 runs"), std::string::npos);
+  const ProgramOutput state = Inspect({"state", c_.ToString(), "--at-seq", "5"});
+  ASSERT_EQ(state.exit_code, 0) << state.err;
+  EXPECT_NE(state.out.find("after 5 of 10 events"), std::string::npos) << state.out;
+  const ProgramOutput diff = Inspect({"diff", c_.ToString(), "--from", "6", "--to", "7"});
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_NE(diff.out.find("replace /status: \"failed\" -> \"running\""), std::string::npos) << diff.out;
+}
+
+TEST_F(InspectTest, StateAtEverySeqIsTheFoldOfThatPrefix) {
+  for (std::uint64_t seq = 1; seq <= written_[c_].size(); ++seq) {
+    const json j = Json({"state", c_.ToString(), "--at-seq", std::to_string(seq)});
+    EXPECT_EQ(j["at_seq"], seq);
+    EXPECT_EQ(j["state"], StateOfC(seq)) << "seq " << seq;
+  }
+}
+
+TEST_F(InspectTest, StateAtAStepIsRightAfterItLastCompleted) {
+  EXPECT_EQ(Json({"state", c_.ToString(), "--at-step", "a"})["at_seq"], 3);
+  EXPECT_EQ(Json({"state", c_.ToString(), "--at-step", "b"})["at_seq"], 9);  // after the resume
+  EXPECT_EQ(Json({"state", c_.ToString(), "--at-step", "2"})["at_seq"], 9);  // a 1-based index
+  EXPECT_EQ(Json({"state", c_.ToString(), "--at-step", "nope"}, 10)["error"]["code"], "not_found");
+  EXPECT_EQ(Json({"state", c_.ToString(), "--at-seq", "11"}, 10)["error"]["code"], "not_found");
+  EXPECT_EQ(Inspect({"state", c_.ToString()}).exit_code, 2);
+}
+
+TEST_F(InspectTest, ADiffIsThePatchFromOneStateToTheOther) {
+  for (const auto& [from, to] : std::vector<std::pair<int, int>>{{0, 10}, {5, 7}, {3, 3}, {6, 10}}) {
+    const json d = Json({"diff", c_.ToString(), "--from", std::to_string(from), "--to", std::to_string(to)});
+    EXPECT_EQ(d["events"].size(), static_cast<std::size_t>(to - from));
+    const json before = from == 0 ? inspect::StateJson(RunState{c_}) : StateOfC(from);
+    EXPECT_EQ(before.patch(d["changes"]), StateOfC(to)) << from << ".." << to;
+  }
+  EXPECT_EQ(Json({"diff", c_.ToString(), "--from", "7", "--to", "5"}, 14)["error"]["code"], "invalid_argument");
 }
 
 TEST_F(InspectTest, BadInputIsAClearErrorAndANonZeroExit) {
-  EXPECT_EQ(Json({"events", "0000000000000000000000000000000c"}, 10)["error"]["code"], "not_found");
+  EXPECT_EQ(Json({"events", "0000000000000000000000000000000d"}, 10)["error"]["code"], "not_found");
   EXPECT_EQ(Json({"events", "not-a-run"}, 14)["error"]["code"], "invalid_argument");
   data_ = dir_.Sub("nowhere");
   const json missing = Json({"stat"}, 10);

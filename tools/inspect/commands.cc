@@ -7,10 +7,12 @@
 
 #include "rewind/inspect/event_json.h"
 #include "rewind/inspect/heads.h"
+#include "rewind/inspect/state_json.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/schemas/describe.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/run_text.h"
 #include "tools/common/text.h"
 
 namespace rwd::inspect_cli {
@@ -21,6 +23,7 @@ using cli::ExitCodeFor;
 using cli::Grouped;
 using cli::IsoTime;
 using cli::kExitOk;
+using cli::RunText;
 using cli::TextTable;
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -47,6 +50,27 @@ Result<std::unique_ptr<Journal>> Open(const Context& c) {
 std::string Who(const std::optional<Actor>& actor) {
   if (!actor) return "-";
   return actor->tenant.empty() ? actor->subject : actor->subject + "@" + actor->tenant;
+}
+
+// The run's events, decoded, from seq 1.
+Result<std::vector<Event>> RunEvents(const Journal& journal, const RunId& run) {
+  std::vector<Event> events;
+  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
+    auto e = Decode(r.payload);
+    if (!e.has_value()) return e.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
+    events.push_back(std::move(*e));
+    return Status::Ok();
+  }));
+  return events;
+}
+
+// The state after the first `seq` of `events`. NotFound past the end.
+Result<RunState> StateAt(const RunId& run, const std::vector<Event>& events, std::uint64_t seq) {
+  if (seq > events.size()) {
+    return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(events.size()) +
+                                    " events, not " + std::to_string(seq));
+  }
+  return Fold(run, std::span<const Event>(events.data(), seq));
 }
 
 }  // namespace
@@ -127,6 +151,85 @@ int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq
   });
   if (!read.ok()) return Fail(c, read);
   if (!c.json) std::cout << TextTable({{"seq", true}, {"position", true}, {"time"}, {"actor"}, {"event"}}, rows);
+  return kExitOk;
+}
+
+int State(const Context& c, const std::string& run_text, std::optional<std::uint64_t> at_seq,
+          const std::string& at_step) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  if (at_seq == std::optional<std::uint64_t>(0)) {
+    return Fail(c, Status(Code::kInvalidArgument, "--at-seq counts events from 1"));
+  }
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = RunEvents(**journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  std::uint64_t seq = at_seq.value_or(0);
+  if (!at_seq) {
+    auto first = Fold(*run, std::span<const Event>(events->data(), 1));
+    if (!first.has_value()) return Fail(c, first.error());
+    auto step = ResolveStep(*first->definition, at_step);
+    if (!step.has_value()) return Fail(c, step.error());
+    auto at = SeqAtStep(*events, *step);
+    if (!at.has_value()) return Fail(c, at.error());
+    seq = *at;
+  }
+  auto state = StateAt(*run, *events, seq);
+  if (!state.has_value()) return Fail(c, state.error());
+  if (c.json) {
+    std::cout << Dump(json{{"at_seq", seq}, {"state", inspect::StateJson(*state)}}) << std::endl;
+    return kExitOk;
+  }
+  std::cout << "state of run " << run->ToString() << " after " << seq << " of " << events->size() << " events";
+  if (seq > 0) {
+    const Event& last = (*events)[seq - 1];
+    std::cout << " (the last: " << EventTypeName(last.body) << " at " << IsoTime(last.unix_us) << ")";
+  }
+  std::cout << ":\n" << (seq > 0 ? RunText(*state) : std::string("no events: the run had not started\n"));
+  return kExitOk;
+}
+
+int Diff(const Context& c, const std::string& run_text, std::uint64_t from, std::uint64_t to) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  if (from > to) {
+    return Fail(c, Status(Code::kInvalidArgument, "--from " + std::to_string(from) + " is after --to " +
+                                                      std::to_string(to)));
+  }
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = RunEvents(**journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  auto before = StateAt(*run, *events, from);
+  if (!before.has_value()) return Fail(c, before.error());
+  auto after = StateAt(*run, *events, to);
+  if (!after.has_value()) return Fail(c, after.error());
+  const json a = inspect::StateJson(*before), b = inspect::StateJson(*after);
+  const json changes = json::diff(a, b);
+  if (c.json) {
+    json between = json::array();
+    for (std::uint64_t s = from; s < to; ++s) between.push_back(inspect::EventJson((*events)[s]));
+    std::cout << Dump(json{{"run_id", run->ToString()}, {"from", from}, {"to", to}, {"events", between},
+                           {"changes", changes}})
+              << std::endl;
+    return kExitOk;
+  }
+  std::cout << "run " << run->ToString() << " from seq " << from << " to seq " << to << ": " << (to - from)
+            << " events\n";
+  for (std::uint64_t s = from; s < to; ++s) {
+    std::cout << "  " << (s + 1) << "  " << DescribeEvent((*events)[s]) << "\n";
+  }
+  std::cout << changes.size() << " changes\n";
+  for (const json& op : changes) {
+    const std::string path = op["path"];
+    const std::string kind = op["op"];
+    std::cout << "  " << kind << " " << path;
+    if (kind == "replace" || kind == "remove") std::cout << ": " << Dump(a.at(json::json_pointer(path)));
+    if (kind == "replace") std::cout << " -> " << Dump(op["value"]);
+    if (kind == "add") std::cout << ": " << Dump(op["value"]);
+    std::cout << "\n";
+  }
   return kExitOk;
 }
 

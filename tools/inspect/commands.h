@@ -25,6 +25,17 @@ int Stat(const Context& c);
 // run_id, seq, position, prev_hash and hash).
 int Events(const Context& c, const std::string& run, std::uint64_t from_seq, std::uint64_t to_seq);
 
+// Time travel: the run's folded state after its first `at_seq` events, or
+// (`at_step` given) right after that step last completed (before it first
+// started, if it never completed). JSON: {"at_seq", "state"} (state_json.h).
+int State(const Context& c, const std::string& run, std::optional<std::uint64_t> at_seq, const std::string& at_step);
+
+// What changed in the run's state between seq `from` and seq `to`: the
+// events between them and every changed field. JSON: {"run_id", "from", "to",
+// "events": [event objects], "changes": RFC 6902 JSON Patch from the state at
+// `from` to the state at `to`}.
+int Diff(const Context& c, const std::string& run, std::uint64_t from, std::uint64_t to);
+
 // Every run's chain head (last seq and its record's chain hash) and a digest
 // over all of them, read in one snapshot.
 int Heads(const Context& c);

@@ -80,6 +80,20 @@ int main(int argc, char** argv) {
   events->add_option("--from-seq", from_seq, "first seq (default 1)");
   events->add_option("--to-seq", to_seq, "last seq (default: the run's last)");
   common(events);
+  std::optional<std::uint64_t> at_seq;
+  std::string at_step;
+  CLI::App* state = app.add_subcommand("state", "a run's state at a point of its history (time travel)");
+  state->add_option("RUN", run, "run id")->required();
+  auto* seq_opt = state->add_option("--at-seq", at_seq, "after this many events");
+  auto* step_opt = state->add_option("--at-step", at_step, "right after this step last completed (id or 1-based index)");
+  seq_opt->excludes(step_opt);
+  common(state);
+  std::uint64_t diff_from = 0, diff_to = 0;
+  CLI::App* diff = app.add_subcommand("diff", "what changed in a run's state between two seqs");
+  diff->add_option("RUN", run, "run id")->required();
+  diff->add_option("--from", diff_from, "the earlier seq (0: before the first event)")->required();
+  diff->add_option("--to", diff_to, "the later seq")->required();
+  common(diff);
   CLI::App* heads = app.add_subcommand("heads", "every run's chain head and a digest over all of them");
   common(heads);
 
@@ -89,9 +103,15 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : rwd::cli::kExitUsage;
   }
+  if (*state && !at_seq && at_step.empty()) {
+    std::cerr << "journal-inspect state: give --at-seq K or --at-step STEP" << std::endl;
+    return rwd::cli::kExitUsage;
+  }
   return Isolated(c, [&] {
     if (*stat) return cli::Stat(c);
     if (*events) return cli::Events(c, run, from_seq, to_seq);
+    if (*state) return cli::State(c, run, at_seq, at_step);
+    if (*diff) return cli::Diff(c, run, diff_from, diff_to);
     return cli::Heads(c);
   });
 }

@@ -1,5 +1,6 @@
 #include "tools/rewind/render.h"
 
+#include "tools/common/run_text.h"
 #include "tools/common/text.h"
 
 #include <nlohmann/json.hpp>
@@ -16,16 +17,6 @@ using nlohmann::json;
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::string Text(const Bytes& b) { return std::string(AsChars(b)); }
-
-const char* KindName(StepKind kind) {
-  switch (kind) {
-    case StepKind::kCode: return "command";
-    case StepKind::kApproval: return "approval";
-    case StepKind::kSignal: return "signal";
-    case StepKind::kSleep: return "sleep";
-  }
-  return "unknown";
-}
 
 json Error(const std::string& code, const std::string& message) {
   if (code.empty() && message.empty()) return nullptr;
@@ -53,7 +44,7 @@ json RunObject(const RunState& s, bool with_steps) {
     const StepState& st = s.steps[i];
     const bool failed = st.status == StepStatus::kFailed || !st.error_code.empty();
     steps.push_back(json{{"id", def.steps[i].id},
-                         {"kind", KindName(def.steps[i].kind)},
+                         {"kind", StepKindLabel(def.steps[i].kind)},
                          {"status", StepStatusName(st.status)},
                          {"epoch", st.epoch},
                          {"attempts", st.attempts},
@@ -149,41 +140,6 @@ std::string ObjectJson(const std::vector<std::pair<std::string, std::string>>& f
   json j = json::object();
   for (const auto& [k, v] : fields) j[k] = v;
   return Dump(j);
-}
-
-std::string RunText(const RunState& s) {
-  const RunStarted& def = *s.definition;
-  std::string out = "run " + s.run.ToString() + "  " + def.workflow + " v" + std::to_string(def.version) +
-                    "  tenant " + def.tenant + "\n";
-  out += "status " + std::string(RunStatusName(s.status)) + "  seq " + std::to_string(s.seq) + "  epoch " +
-         std::to_string(s.epoch);
-  if (s.parent) out += "  forked from " + s.parent->ToString() + " at seq " + std::to_string(s.parent_seq);
-  out += "\n";
-  if (!s.error_message.empty()) out += "error " + s.error_code + ": " + s.error_message + "\n";
-  if (s.status == RunStatus::kPaused && s.paused_step != kNoStep) {
-    out += "waiting for " + std::string(def.steps[s.paused_step].kind == StepKind::kApproval ? "approval of '"
-                                                                                             : "a signal at '") +
-           def.steps[s.paused_step].id + "'\n";
-  }
-  char line[512];
-  std::snprintf(line, sizeof(line), "  %-3s %-20s %-10s %-11s %8s %6s  %s\n", "#", "step", "kind", "status",
-                "attempts", "epoch", "output / error");
-  out += line;
-  for (std::size_t i = 0; i < s.steps.size(); ++i) {
-    const StepState& st = s.steps[i];
-    std::string detail = st.status == StepStatus::kFailed ? st.error_code + ": " + st.error_message : Text(st.output);
-    for (char& c : detail) {
-      if (c == '\n') c = ' ';
-    }
-    if (detail.size() > 60) detail = detail.substr(0, 57) + "...";
-    const std::string attempts = std::to_string(st.attempts) + "/" + std::to_string(st.total_attempts);
-    std::snprintf(line, sizeof(line), "  %-3zu %-20s %-10s %-11s %8s %6u  %s\n", i + 1, def.steps[i].id.c_str(),
-                  KindName(def.steps[i].kind), std::string(StepStatusName(st.status)).c_str(), attempts.c_str(),
-                  st.epoch, detail.c_str());
-    out += line;
-  }
-  if (!s.output.empty()) out += "output " + Text(s.output) + "\n";
-  return out;
 }
 
 std::string RunListText(const std::vector<RunState>& runs) {

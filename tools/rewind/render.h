@@ -46,8 +46,6 @@ std::string RunListJson(const std::vector<RunState>& runs);
 // Any flat object of string fields, e.g. {"run_id": ..., "status": ...}.
 std::string ObjectJson(const std::vector<std::pair<std::string, std::string>>& fields);
 
-// A multi-line human description of a run and its steps.
-std::string RunText(const RunState& state);
 // One line per run for a listing.
 std::string RunListText(const std::vector<RunState>& runs);
 // Progress lines for events just appended to a run (empty for events not worth a line).

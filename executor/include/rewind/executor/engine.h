@@ -214,7 +214,4 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-// Resolves a step reference: an id, or a 1-based index in definition order.
-Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view step);
-
 }  // namespace rwd

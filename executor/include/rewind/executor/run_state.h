@@ -137,6 +137,10 @@ Result<std::uint64_t> SeqAtStep(std::span<const Event> events, std::uint32_t ste
 // Index of the step with id `id`, or nullopt.
 std::optional<std::uint32_t> FindStep(const RunStarted& definition, std::string_view id);
 
+// Resolves a step reference: an id, or a 1-based index in definition order.
+// NotFound naming the workflow and the valid range otherwise.
+Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view step);
+
 // The steps a resume from `from` resets: `from`, every step depending on it
 // transitively, and every step not completed. Sorted by index.
 std::vector<std::uint32_t> ResetSet(const RunState& state, std::uint32_t from);
