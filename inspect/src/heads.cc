@@ -31,4 +31,36 @@ Hash HeadsDigest(std::span<const RunHeadEntry> runs) {
   return Sha256(input);
 }
 
+nlohmann::json HeadsJson(const Heads& heads) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (const RunHeadEntry& e : heads.runs) {
+    runs.push_back({{"run_id", e.run.ToString()}, {"seq", e.head.seq}, {"hash", HexEncode(e.head.hash)}});
+  }
+  return {{"position", heads.position}, {"runs", std::move(runs)}, {"digest", HexEncode(heads.digest)}};
+}
+
+Result<Heads> HeadsFromJson(const nlohmann::json& j) {
+  auto bad = [](const std::string& what) { return Err(Code::kInvalidArgument, "heads file: " + what); };
+  auto hash = [](const nlohmann::json& v, Hash& out) {
+    return v.is_string() && v.get_ref<const std::string&>().size() == 64 && HexDecode(v.get_ref<const std::string&>(), out);
+  };
+  if (!j.is_object() || !j.contains("runs") || !j["runs"].is_array()) return bad("no \"runs\" array");
+  Heads heads;
+  if (!j.contains("digest") || !hash(j["digest"], heads.digest)) return bad("no \"digest\" of 64 hex digits");
+  if (j.contains("position") && j["position"].is_number_unsigned()) heads.position = j["position"];
+  for (std::size_t i = 0; i < j["runs"].size(); ++i) {
+    const nlohmann::json& r = j["runs"][i];
+    const std::string at = "runs[" + std::to_string(i) + "]";
+    if (!r.is_object() || !r.contains("run_id") || !r["run_id"].is_string()) return bad(at + ": no run_id");
+    auto run = RunId::Parse(r["run_id"].get_ref<const std::string&>());
+    if (!run.has_value()) return bad(at + ": " + run.error().message());
+    RunHeadEntry e{*run, {}};
+    if (!r.contains("seq") || !r["seq"].is_number_unsigned()) return bad(at + ": no seq");
+    e.head.seq = r["seq"];
+    if (!r.contains("hash") || !hash(r["hash"], e.head.hash)) return bad(at + ": no hash of 64 hex digits");
+    heads.runs.push_back(e);
+  }
+  return heads;
+}
+
 }  // namespace rwd::inspect

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <sstream>
 #include <map>
 #include <string>
@@ -15,6 +18,7 @@
 #include "rewind/journal/hash.h"
 #include "rewind/journal/journal.h"
 #include "tests/executor/run_builder.h"
+#include "tests/journal/raw_store.h"
 #include "tests/support/child_process.h"
 #include "tests/support/matchers.h"
 #include "tests/support/sample_events.h"
@@ -196,6 +200,134 @@ TEST_F(InspectTest, ADiffIsThePatchFromOneStateToTheOther) {
     EXPECT_EQ(before.patch(d["changes"]), StateOfC(to)) << from << ".." << to;
   }
   EXPECT_EQ(Json({"diff", c_.ToString(), "--from", "7", "--to", "5"}, 14)["error"]["code"], "invalid_argument");
+}
+
+// ---- verify ----
+
+// The global position of run c's event `seq` (c was written last).
+std::uint64_t PositionOfC(std::uint64_t seq) { return SampleEvents().size() + seq; }
+
+// Does one of the problems concern `run` and mention `words`?
+bool Names(const json& report, const RunId& run, const std::string& words) {
+  for (const json& p : report["problems"]) {
+    if (p["run_id"] == run.ToString() && p["message"].get<std::string>().find(words) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(InspectTest, VerifyPassesASoundRunAndNamesEveryEventThatIsNoValidTransition) {
+  const json one = Json({"verify", c_.ToString()});
+  EXPECT_EQ(one["clean"], true);
+  EXPECT_EQ(one["events"], written_[c_].size());
+  // Runs a and b hold sample events in an order no run could have.
+  const json all = Json({"verify", "--all"}, 20);
+  EXPECT_EQ(all["runs"], 3);
+  std::set<std::string> failed;
+  for (const json& p : all["problems"]) {
+    EXPECT_EQ(p["check"], "fold") << p;
+    EXPECT_GT(p["seq"].get<std::uint64_t>(), 0u);
+    failed.insert(p["run_id"]);
+  }
+  EXPECT_EQ(failed, (std::set<std::string>{a_.ToString(), b_.ToString()}));
+}
+
+TEST_F(InspectTest, VerifyNamesTheRunAndSeqOfADamagedByte) {
+  {
+    RawStore raw(data_);
+    Bytes stored = *raw.GetEvent(PositionOfC(4));
+    stored.back() ^= 0x01;
+    raw.PutEvent(PositionOfC(4), stored);
+  }
+  const json r = Json({"verify", c_.ToString()}, 20);
+  EXPECT_TRUE(Names(r, c_, "position " + std::to_string(PositionOfC(4)))) << r;
+  const ProgramOutput text = Inspect({"verify"});
+  EXPECT_EQ(text.exit_code, 20);
+  EXPECT_NE(text.out.find("run " + c_.ToString()), std::string::npos) << text.out;
+}
+
+TEST_F(InspectTest, VerifyFindsARewrittenEventEvenWithAValidChecksum) {
+  {
+    RawStore raw(data_);
+    Bytes stored = *raw.GetEvent(PositionOfC(9));
+    auto at = std::search(stored.begin(), stored.end(), std::begin("B"), std::begin("B") + 1);
+    ASSERT_NE(at, stored.end());
+    *at = 'X';  // another output, the same size
+    ResealRecord(&stored);
+    raw.PutEvent(PositionOfC(9), stored);
+  }
+  EXPECT_TRUE(Names(Json({"verify", c_.ToString()}, 20), c_, "seq 10"));
+}
+
+TEST_F(InspectTest, VerifyFindsADeletedAndTwoSwappedEvents) {
+  const Bytes second = *RawStore(data_).GetEvent(PositionOfC(2)), third = *RawStore(data_).GetEvent(PositionOfC(3));
+  {
+    RawStore raw(data_);
+    raw.PutEvent(PositionOfC(2), third);
+    raw.PutEvent(PositionOfC(3), second);
+  }
+  const json swapped = Json({"verify", "--all"}, 20);
+  EXPECT_TRUE(Names(swapped, c_, "seq 2")) << swapped;
+  {
+    RawStore raw(data_);  // put them back, and delete the last one instead
+    raw.PutEvent(PositionOfC(2), second);
+    raw.PutEvent(PositionOfC(3), third);
+    raw.DeleteEvent(PositionOfC(10));
+  }
+  const json deleted = Json({"verify", "--all"}, 20);
+  EXPECT_TRUE(std::any_of(deleted["problems"].begin(), deleted["problems"].end(), [&](const json& p) {
+    return p["check"] == "journal" && p["message"].get<std::string>().find(std::to_string(PositionOfC(10))) !=
+                                          std::string::npos;
+  })) << deleted;
+}
+
+TEST_F(InspectTest, VerifyAgainstSavedHeadsCatchesAHistoryRewrittenConsistently) {
+  const ProgramOutput saved = Inspect({"heads", "--json"});
+  ASSERT_EQ(saved.exit_code, 0);
+  const std::string heads_file = dir_.Sub("heads.json");
+  std::ofstream(heads_file) << saved.out;
+  EXPECT_EQ(Json({"verify", "--against", heads_file}, 20)["problems"].size(), 2u) << "only a's and b's fold problems";
+  {
+    // A forger rewrites step b's output and re-chains every later record.
+    RawStore raw(data_);
+    Hash prev{};
+    for (std::uint64_t seq = 1; seq <= written_[c_].size(); ++seq) {
+      Bytes stored = *raw.GetEvent(PositionOfC(seq));
+      if (seq == 9) {
+        auto at = std::search(stored.begin(), stored.end(), std::begin("B"), std::begin("B") + 1);
+        ASSERT_NE(at, stored.end());
+        *at = 'X';
+      }
+      if (seq > 1) std::copy(prev.begin(), prev.end(), stored.begin() + 32);  // prev hash (FORMAT.md)
+      ResealRecord(&stored);
+      raw.PutEvent(PositionOfC(seq), stored);
+      prev = Sha256(ByteView(stored).subspan(8));
+    }
+  }
+  EXPECT_EQ(Json({"verify", c_.ToString()})["clean"], true) << "the chain itself is consistent again";
+  const json against = Json({"verify", c_.ToString(), "--against", heads_file}, 20);
+  ASSERT_EQ(against["problems"].size(), 1u) << against;
+  EXPECT_EQ(against["problems"][0]["check"], "heads");
+  EXPECT_EQ(against["problems"][0]["run_id"], c_.ToString());
+  EXPECT_EQ(against["problems"][0]["seq"], 10);
+  // A saved heads file that was itself edited shows it.
+  json edited = json::parse(saved.out);
+  edited["runs"][0]["seq"] = 1;
+  std::ofstream(heads_file) << edited.dump();
+  const json problems = Json({"verify", c_.ToString(), "--against", heads_file}, 20)["problems"];
+  EXPECT_TRUE(std::any_of(problems.begin(), problems.end(), [](const json& p) {
+    return p["run_id"].is_null() && p["message"].get<std::string>().find("own digest") != std::string::npos;
+  })) << problems;
+}
+
+TEST_F(InspectTest, ATruncatedDataFileIsAnErrorNotACrash) {
+  const std::string file = data_ + "/data.mdb";
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+  for (const auto& args : std::vector<std::vector<std::string>>{{"verify"}, {"stat"}, {"heads"}}) {
+    const ProgramOutput o = Inspect(args);
+    EXPECT_NE(o.exit_code, 0) << args[0];
+    EXPECT_NE(o.exit_code, -1) << args[0] << " crashed";
+    EXPECT_FALSE(o.err.empty()) << args[0];
+  }
 }
 
 TEST_F(InspectTest, BadInputIsAClearErrorAndANonZeroExit) {

@@ -1,6 +1,7 @@
 #include "tools/inspect/commands.h"
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "rewind/inspect/event_json.h"
 #include "rewind/inspect/heads.h"
 #include "rewind/inspect/state_json.h"
+#include "rewind/inspect/verify.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/schemas/describe.h"
@@ -233,18 +235,65 @@ int Diff(const Context& c, const std::string& run_text, std::uint64_t from, std:
   return kExitOk;
 }
 
+int Verify(const Context& c, const std::string& run_text, const std::string& against) {
+  std::optional<RunId> run;
+  if (!run_text.empty()) {
+    auto parsed = RunId::Parse(run_text);
+    if (!parsed.has_value()) return Fail(c, parsed.error());
+    run = *parsed;
+  }
+  std::optional<inspect::Heads> saved;
+  if (!against.empty()) {
+    std::ifstream in(against, std::ios::binary);
+    if (!in) return Fail(c, Status(Code::kNotFound, "cannot read heads file '" + against + "'"));
+    const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Fail(c, Status(Code::kInvalidArgument, "heads file '" + against + "' is not JSON"));
+    auto heads = inspect::HeadsFromJson(j);
+    if (!heads.has_value()) return Fail(c, heads.error().WithContext(against));
+    saved = std::move(*heads);
+  }
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto report = inspect::Verify(**journal, run);
+  if (!report.has_value()) return Fail(c, report.error());
+  if (saved) {
+    auto problems = inspect::VerifyAgainst(**journal, *saved);
+    if (!problems.has_value()) return Fail(c, problems.error());
+    report->problems.insert(report->problems.end(), problems->begin(), problems->end());
+  }
+  if (c.json) {
+    json problems = json::array();
+    for (const inspect::Problem& p : report->problems) {
+      problems.push_back(json{{"run_id", p.run ? json(p.run->ToString()) : json(nullptr)},
+                              {"seq", p.seq},
+                              {"check", p.check},
+                              {"message", p.message}});
+    }
+    std::cout << Dump(json{{"clean", report->clean()},
+                           {"runs", report->runs},
+                           {"events", report->events},
+                           {"problems", problems}})
+              << std::endl;
+  } else {
+    std::cout << "verified " << Grouped(report->runs) << " runs, " << Grouped(report->events) << " events"
+              << (saved ? " and " + std::to_string(saved->runs.size()) + " saved heads" : std::string()) << ": "
+              << (report->clean() ? "clean" : std::to_string(report->problems.size()) + " problems") << "\n";
+    for (const inspect::Problem& p : report->problems) {
+      std::cout << "  " << (p.run ? "run " + p.run->ToString() : std::string("journal"))
+                << (p.seq > 0 ? " seq " + std::to_string(p.seq) : std::string()) << " [" << p.check
+                << "]: " << p.message << "\n";
+    }
+  }
+  return report->clean() ? kExitOk : kExitProblemsFound;
+}
+
 int Heads(const Context& c) {
   auto journal = Open(c);
   if (!journal.has_value()) return Fail(c, journal.error());
   auto heads = inspect::ReadHeads(**journal);
   if (!heads.has_value()) return Fail(c, heads.error());
   if (c.json) {
-    json runs = json::array();
-    for (const inspect::RunHeadEntry& e : heads->runs) {
-      runs.push_back(json{{"run_id", e.run.ToString()}, {"seq", e.head.seq}, {"hash", HexEncode(e.head.hash)}});
-    }
-    std::cout << Dump(json{{"position", heads->position}, {"runs", runs}, {"digest", HexEncode(heads->digest)}})
-              << std::endl;
+    std::cout << Dump(inspect::HeadsJson(*heads)) << std::endl;
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;

@@ -36,6 +36,15 @@ int State(const Context& c, const std::string& run, std::optional<std::uint64_t>
 // `from` to the state at `to`}.
 int Diff(const Context& c, const std::string& run, std::uint64_t from, std::uint64_t to);
 
+// Exit status of a verify that found problems (README "For auditors").
+inline constexpr int kExitProblemsFound = 20;
+
+// Checks one run (`run` not empty) or the whole journal (verify.h), and with
+// `against` not empty also the heads saved in that file. Exit 0 when clean,
+// kExitProblemsFound with the report otherwise. JSON: {"clean", "runs",
+// "events", "problems": [{"run_id" (or null), "seq", "check", "message"}]}.
+int Verify(const Context& c, const std::string& run, const std::string& against);
+
 // Every run's chain head (last seq and its record's chain hash) and a digest
 // over all of them, read in one snapshot.
 int Heads(const Context& c);

@@ -96,6 +96,13 @@ int main(int argc, char** argv) {
   common(diff);
   CLI::App* heads = app.add_subcommand("heads", "every run's chain head and a digest over all of them");
   common(heads);
+  std::string against;
+  bool all = false;
+  CLI::App* verify = app.add_subcommand("verify", "check checksums, chains, decoding and every transition");
+  auto* verify_run = verify->add_option("RUN", run, "one run (default: every run and the journal as a whole)");
+  verify->add_flag("--all", all, "every run and the journal as a whole (the default)")->excludes(verify_run);
+  verify->add_option("--against", against, "also check heads saved earlier by `heads --json`");
+  common(verify);
 
   try {
     app.parse(argc, argv);
@@ -112,6 +119,7 @@ int main(int argc, char** argv) {
     if (*events) return cli::Events(c, run, from_seq, to_seq);
     if (*state) return cli::State(c, run, at_seq, at_step);
     if (*diff) return cli::Diff(c, run, diff_from, diff_to);
+    if (*verify) return cli::Verify(c, run, against);
     return cli::Heads(c);
   });
 }

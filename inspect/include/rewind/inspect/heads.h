@@ -9,6 +9,8 @@
 // after the heads were saved changes a head (or removes a run) and the digest.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -36,5 +38,13 @@ struct Heads {
 Result<Heads> ReadHeads(const Journal& journal);
 
 Hash HeadsDigest(std::span<const RunHeadEntry> runs);
+
+// The heads file (`journal-inspect heads --json`):
+//   {"position": N, "runs": [{"run_id", "seq", "hash"}], "digest"}
+// with hashes as 64 lowercase hex digits.
+nlohmann::json HeadsJson(const Heads& heads);
+// InvalidArgument naming what is malformed. The digest is read as written,
+// not recomputed: VerifyAgainst checks it.
+Result<Heads> HeadsFromJson(const nlohmann::json& json);
 
 }  // namespace rwd::inspect

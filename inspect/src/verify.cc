@@ -1,0 +1,105 @@
+#include "rewind/inspect/verify.h"
+
+#include "rewind/executor/run_state.h"
+#include "rewind/journal/tables.h"
+
+namespace rwd::inspect {
+namespace {
+
+// Decodes and folds the run's events; the first that fails is a problem.
+Status CheckRun(const Journal& journal, const RunId& run, VerifyReport& report) {
+  RunState state;
+  state.run = run;
+  std::optional<Problem> problem;
+  const Status read = journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
+    auto event = Decode(r.payload);
+    if (!event.has_value()) {
+      problem = Problem{run, r.seq, "decode", event.error().ToString()};
+      return Status(Code::kInternal, "stopped at the run's first problem");
+    }
+    if (Status s = Evolve(state, *event); !s.ok()) {
+      problem = Problem{run, r.seq, "fold", s.ToString()};
+      return Status(Code::kInternal, "stopped at the run's first problem");
+    }
+    ++report.events;
+    return Status::Ok();
+  });
+  if (problem) {
+    report.problems.push_back(std::move(*problem));
+  } else if (!read.ok()) {
+    if (read.code() != Code::kCorruption) return read;
+    report.problems.push_back(Problem{run, 0, "chain", read.ToString()});
+  }
+  return Status::Ok();
+}
+
+Status CheckRunFully(const Journal& journal, const RunId& run, VerifyReport& report) {
+  ++report.runs;
+  if (auto head = journal.VerifyRun(run); !head.has_value()) {
+    if (head.error().code() != Code::kCorruption) return head.error();
+    report.problems.push_back(Problem{run, 0, "chain", head.error().ToString()});
+    return Status::Ok();
+  }
+  return CheckRun(journal, run, report);
+}
+
+}  // namespace
+
+Result<VerifyReport> Verify(const Journal& journal, std::optional<RunId> run) {
+  VerifyReport report;
+  if (run) {
+    REWIND_ASSIGN_OR_RETURN(RunHead head, journal.Head(*run));
+    (void)head;
+    REWIND_RETURN_IF_ERROR(CheckRunFully(journal, *run, report));
+    return report;
+  }
+  if (auto all = journal.VerifyAll(); !all.has_value()) {
+    if (all.error().code() != Code::kCorruption) return Err(all.error());
+    report.problems.push_back(Problem{std::nullopt, 0, "journal", all.error().ToString()});
+  }
+  std::vector<RunId> runs;
+  REWIND_RETURN_IF_ERROR(journal.ForEachRun([&](const RunId& r, std::uint64_t) {
+    runs.push_back(r);
+    return Status::Ok();
+  }));
+  for (const RunId& r : runs) REWIND_RETURN_IF_ERROR(CheckRunFully(journal, r, report));
+  return report;
+}
+
+Result<std::vector<Problem>> VerifyAgainst(const Journal& journal, const Heads& saved) {
+  std::vector<Problem> problems;
+  if (HeadsDigest(saved.runs) != saved.digest) {
+    problems.push_back(Problem{std::nullopt, 0, "heads", "the saved heads do not match their own digest"});
+  }
+  REWIND_RETURN_IF_ERROR(journal.View([&](const ReadView& view) -> Status {
+    for (const RunHeadEntry& e : saved.runs) {
+      REWIND_ASSIGN_OR_RETURN(std::uint64_t last, view.LastSeq(e.run));
+      if (last == 0) {
+        problems.push_back(Problem{e.run, e.head.seq, "heads", "the run is gone; it had " +
+                                                                   std::to_string(e.head.seq) + " events"});
+        continue;
+      }
+      if (last < e.head.seq) {
+        problems.push_back(Problem{e.run, e.head.seq, "heads", "the run has " + std::to_string(last) +
+                                                                   " events; it had " +
+                                                                   std::to_string(e.head.seq)});
+        continue;
+      }
+      const Status read = view.ReadRun(e.run, e.head.seq, e.head.seq, [&](const EventRecord& r) {
+        if (ChainHashOf(r) != e.head.hash) {
+          problems.push_back(Problem{e.run, e.head.seq, "heads",
+                                     "the history up to this seq was rewritten: its chain hash is not the saved one"});
+        }
+        return Status::Ok();
+      });
+      if (!read.ok()) {
+        if (read.code() != Code::kCorruption) return read;
+        problems.push_back(Problem{e.run, e.head.seq, "heads", read.ToString()});
+      }
+    }
+    return Status::Ok();
+  }));
+  return problems;
+}
+
+}  // namespace rwd::inspect
