@@ -202,6 +202,44 @@ TEST_F(InspectTest, ADiffIsThePatchFromOneStateToTheOther) {
   EXPECT_EQ(Json({"diff", c_.ToString(), "--from", "7", "--to", "5"}, 14)["error"]["code"], "invalid_argument");
 }
 
+TEST_F(InspectTest, AnExportHoldsEveryEventWithItsHashesInGlobalOrder) {
+  const std::string file = dir_.Sub("export.jsonl");
+  const json summary = Json({"export", "--all", "--out", file});
+  const std::size_t total = SampleEvents().size() + written_[c_].size();
+  EXPECT_EQ(summary["events"], total);
+  EXPECT_EQ(summary["runs"], 3);
+  std::ifstream in(file);
+  std::map<RunId, std::size_t> seen;
+  std::uint64_t position = 0;
+  for (std::string line; std::getline(in, line);) {
+    json e = json::parse(line);
+    EXPECT_EQ(e["position"], ++position);
+    const RunId run = *RunId::Parse(e["run_id"].get<std::string>());
+    for (const char* record_field : {"run_id", "seq", "position", "prev_hash", "hash"}) e.erase(record_field);
+    EXPECT_EQ(*inspect::EventFromJson(e), written_[run][seen[run]++]);
+  }
+  EXPECT_EQ(position, total);
+  EXPECT_EQ(Json({"export", c_.ToString(), "--out", file})["events"], written_[c_].size());
+  EXPECT_EQ(Inspect({"export", "--out", file}).exit_code, 2) << "a RUN or --all";
+}
+
+TEST_F(InspectTest, RawEventsAreReadByFlatcWithTheSchemaAlone) {
+  const std::string raw = dir_.Sub("raw");
+  const json files = Json({"events", c_.ToString(), "--raw", raw, "--from-seq", "5", "--to-seq", "5"})["files"];
+  ASSERT_EQ(files.size(), 1u);
+  const ProgramOutput flatc = RunProgram(FLATC, {"--json", "--strict-json", "--raw-binary", "-o", raw, SCHEMA_FBS, "--",
+                                                 files[0].get<std::string>()},
+                                         dir_.path());
+  ASSERT_EQ(flatc.exit_code, 0) << flatc.err;
+  std::ifstream in(raw + "/5.json");
+  const json decoded = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(decoded.is_discarded());
+  EXPECT_EQ(decoded["body_type"], "StepFailed");
+  EXPECT_EQ(decoded["body"]["retryable"], false);
+  EXPECT_EQ(decoded["body"]["code"], "boom");
+  EXPECT_EQ(decoded["body"]["step"], 1);
+}
+
 // ---- verify ----
 
 // The global position of run c's event `seq` (c was written last).

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "rewind/inspect/event_json.h"
 #include "rewind/inspect/heads.h"
@@ -54,13 +55,30 @@ std::string Who(const std::optional<Actor>& actor) {
   return actor->tenant.empty() ? actor->subject : actor->subject + "@" + actor->tenant;
 }
 
+// One event of an export or of `events --json`: the record's identity and
+// chain, then the event itself.
+json EventLine(const EventRecord& r, const Event& e) {
+  json j{{"run_id", r.run.ToString()},
+         {"seq", r.seq},
+         {"position", r.position},
+         {"prev_hash", HexEncode(r.prev_hash)},
+         {"hash", HexEncode(ChainHashOf(r))}};
+  j.update(inspect::EventJson(e));
+  return j;
+}
+
+Result<Event> DecodeAt(const EventRecord& r) {
+  auto e = Decode(r.payload);
+  if (!e.has_value()) return Err(e.error().WithContext("run " + r.run.ToString() + " seq " + std::to_string(r.seq)));
+  return e;
+}
+
 // The run's events, decoded, from seq 1.
 Result<std::vector<Event>> RunEvents(const Journal& journal, const RunId& run) {
   std::vector<Event> events;
   REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
-    auto e = Decode(r.payload);
-    if (!e.has_value()) return e.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
-    events.push_back(std::move(*e));
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+    events.push_back(std::move(e));
     return Status::Ok();
   }));
   return events;
@@ -129,22 +147,31 @@ int Stat(const Context& c) {
   return kExitOk;
 }
 
-int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq, std::uint64_t to_seq) {
+int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq, std::uint64_t to_seq,
+           const std::string& raw_dir) {
   auto run = RunId::Parse(run_text);
   if (!run.has_value()) return Fail(c, run.error());
   auto journal = Open(c);
   if (!journal.has_value()) return Fail(c, journal.error());
+  std::error_code ec;
+  if (!raw_dir.empty() && !std::filesystem::create_directories(raw_dir, ec) && ec) {
+    return Fail(c, Status(Code::kUnavailable, "cannot create '" + raw_dir + "': " + ec.message()));
+  }
   std::vector<std::vector<std::string>> rows;
+  json files = json::array();
   const Status read = (*journal)->ReadRun(*run, from_seq, to_seq, [&](const EventRecord& r) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
+    if (!raw_dir.empty()) {
+      const std::string file = raw_dir + "/" + std::to_string(r.seq) + ".bin";
+      std::ofstream out(file, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(r.payload.data()), static_cast<std::streamsize>(r.payload.size()));
+      if (!out.good()) return Status(Code::kUnavailable, "cannot write '" + file + "'");
+      files.push_back(file);
+      if (!c.json) std::cout << file << "\n";
+      return Status::Ok();
+    }
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
     if (c.json) {
-      json j{{"run_id", r.run.ToString()},
-             {"seq", r.seq},
-             {"position", r.position},
-             {"prev_hash", HexEncode(r.prev_hash)},
-             {"hash", HexEncode(ChainHashOf(r))}};
-      j.update(inspect::EventJson(e));
-      std::cout << j.dump() << "\n";
+      std::cout << EventLine(r, e).dump() << "\n";
     } else {
       rows.push_back({std::to_string(r.seq), std::to_string(r.position), IsoTime(e.unix_us), Who(e.actor),
                       DescribeBody(e.body)});
@@ -152,7 +179,48 @@ int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq
     return Status::Ok();
   });
   if (!read.ok()) return Fail(c, read);
+  if (!raw_dir.empty()) {
+    if (c.json) std::cout << Dump(json{{"files", files}}) << std::endl;
+    return kExitOk;
+  }
   if (!c.json) std::cout << TextTable({{"seq", true}, {"position", true}, {"time"}, {"actor"}, {"event"}}, rows);
+  return kExitOk;
+}
+
+int Export(const Context& c, const std::string& run_text, const std::string& out_path) {
+  std::optional<RunId> run;
+  if (!run_text.empty()) {
+    auto parsed = RunId::Parse(run_text);
+    if (!parsed.has_value()) return Fail(c, parsed.error());
+    run = *parsed;
+  }
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  if (!out) return Fail(c, Status(Code::kUnavailable, "cannot write '" + out_path + "'"));
+  std::uint64_t events = 0;
+  std::set<RunId> runs;
+  auto write = [&](const EventRecord& r) -> Status {
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+    out << EventLine(r, e).dump() << "\n";
+    if (!out.good()) return Status(Code::kResourceExhausted, "cannot write '" + out_path + "' (disk full?)");
+    ++events;
+    runs.insert(r.run);
+    return Status::Ok();
+  };
+  // One snapshot: an export is the journal at one moment.
+  const Status read = (*journal)->View([&](const ReadView& view) {
+    return run ? view.ReadRun(*run, 1, Journal::kEnd, write) : view.ReadAll(1, Journal::kEnd, write);
+  });
+  out.close();
+  if (!read.ok()) return Fail(c, read);
+  if (!out) return Fail(c, Status(Code::kResourceExhausted, "cannot write '" + out_path + "' (disk full?)"));
+  if (c.json) {
+    std::cout << Dump(json{{"events", events}, {"runs", runs.size()}, {"out", out_path}}) << std::endl;
+  } else {
+    std::cout << "exported " << Grouped(events) << " events of " << Grouped(runs.size()) << " runs to " << out_path
+              << "\n";
+  }
   return kExitOk;
 }
 

@@ -23,7 +23,16 @@ int Stat(const Context& c);
 // The run's events from `from_seq` to `to_seq`: seq, position, time, actor,
 // type and body (JSONL: one event object per line, event_json.h, with
 // run_id, seq, position, prev_hash and hash).
-int Events(const Context& c, const std::string& run, std::uint64_t from_seq, std::uint64_t to_seq);
+// With `raw_dir` not empty, writes each event's exact stored payload (a
+// FlatBuffer of schemas/events.fbs, root Event) to RAW_DIR/<seq>.bin instead,
+// and lists the files.
+int Events(const Context& c, const std::string& run, std::uint64_t from_seq, std::uint64_t to_seq,
+           const std::string& raw_dir);
+
+// Writes the events of one run (`run` not empty) or of every run, in global
+// order, to `out` as JSONL: one line per event as `events --json` prints it.
+// Prints how many events went out (JSON: {"events", "runs", "out"}).
+int Export(const Context& c, const std::string& run, const std::string& out);
 
 // Time travel: the run's folded state after its first `at_seq` events, or
 // (`at_step` given) right after that step last completed (before it first

@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
   events->add_option("RUN", run, "run id")->required();
   events->add_option("--from-seq", from_seq, "first seq (default 1)");
   events->add_option("--to-seq", to_seq, "last seq (default: the run's last)");
+  std::string raw_dir;
+  events->add_option("--raw", raw_dir, "write each event's exact stored bytes to DIR/<seq>.bin instead");
   common(events);
   std::optional<std::uint64_t> at_seq;
   std::string at_step;
@@ -96,8 +98,14 @@ int main(int argc, char** argv) {
   common(diff);
   CLI::App* heads = app.add_subcommand("heads", "every run's chain head and a digest over all of them");
   common(heads);
-  std::string against;
   bool all = false;
+  std::string out;
+  CLI::App* export_cmd = app.add_subcommand("export", "every event of a run, or of all runs, with its hashes, as JSONL");
+  auto* export_run = export_cmd->add_option("RUN", run, "one run");
+  export_cmd->add_flag("--all", all, "every run, in global order")->excludes(export_run);
+  export_cmd->add_option("--out", out, "the file to write")->required();
+  common(export_cmd);
+  std::string against;
   CLI::App* verify = app.add_subcommand("verify", "check checksums, chains, decoding and every transition");
   auto* verify_run = verify->add_option("RUN", run, "one run (default: every run and the journal as a whole)");
   verify->add_flag("--all", all, "every run and the journal as a whole (the default)")->excludes(verify_run);
@@ -110,13 +118,18 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : rwd::cli::kExitUsage;
   }
+  if (*export_cmd && run.empty() && !all) {
+    std::cerr << "journal-inspect export: give a RUN or --all" << std::endl;
+    return rwd::cli::kExitUsage;
+  }
   if (*state && !at_seq && at_step.empty()) {
     std::cerr << "journal-inspect state: give --at-seq K or --at-step STEP" << std::endl;
     return rwd::cli::kExitUsage;
   }
   return Isolated(c, [&] {
     if (*stat) return cli::Stat(c);
-    if (*events) return cli::Events(c, run, from_seq, to_seq);
+    if (*events) return cli::Events(c, run, from_seq, to_seq, raw_dir);
+    if (*export_cmd) return cli::Export(c, run, out);
     if (*state) return cli::State(c, run, at_seq, at_step);
     if (*diff) return cli::Diff(c, run, diff_from, diff_to);
     if (*verify) return cli::Verify(c, run, against);
