@@ -46,6 +46,8 @@ class InspectTest : public ::testing::Test {
     }
     // A run that folds: b fails, is resumed from b, completes.
     RunStarted def = Definition({Def("a"), Def("b", {0})});
+    def.workflow = "release";
+    def.tenant = "acme";
     const std::vector<EventBody> bodies = {def,
                                            StepStarted{0, 1, 0},
                                            StepCompleted{0, 1, ToBytes("A"), 0},
@@ -202,6 +204,31 @@ TEST_F(InspectTest, ADiffIsThePatchFromOneStateToTheOther) {
   EXPECT_EQ(Json({"diff", c_.ToString(), "--from", "7", "--to", "5"}, 14)["error"]["code"], "invalid_argument");
 }
 
+TEST_F(InspectTest, RunsListsEveryRunFoldedAndFilters) {
+  const json all = Json({"runs"});
+  ASSERT_EQ(all["runs"].size(), 3u);
+  std::map<std::string, std::string> status;
+  for (const json& r : all["runs"]) status[r["run_id"]] = r["status"];
+  EXPECT_EQ(status[c_.ToString()], "completed");
+  EXPECT_EQ(status[a_.ToString()], "damaged") << "sample events are no run's history";
+  const json completed = Json({"runs", "--status", "completed"});
+  ASSERT_EQ(completed["runs"].size(), 1u);
+  const json& c = completed["runs"][0];
+  EXPECT_EQ(c["seq"], written_[c_].size());
+  EXPECT_EQ(c["epoch"], 1);
+  EXPECT_EQ(c["tenant"], "acme");
+  EXPECT_EQ(c["workflow"], "release");
+  EXPECT_TRUE(c["damage"].is_null());
+  EXPECT_EQ(Json({"runs", "--status", "damaged"})["runs"].size(), 2u);
+  EXPECT_EQ(Json({"runs", "--tenant", "nobody"})["runs"].size(), 0u);
+  EXPECT_EQ(Json({"runs", "--tenant", "acme", "--workflow", "release"})["runs"].size(), 1u);
+  // c's events were recorded at 1 s after the epoch.
+  EXPECT_EQ(Json({"runs", "--status", "completed", "--until", "1970-01-02"})["runs"].size(), 1u);
+  EXPECT_EQ(Json({"runs", "--status", "completed", "--since", "1970-01-02"})["runs"].size(), 0u);
+  EXPECT_EQ(Json({"runs", "--status", "asleep"}, 14)["error"]["code"], "invalid_argument");
+  EXPECT_EQ(Inspect({"runs", "--since", "last week"}).exit_code, 2);
+}
+
 TEST_F(InspectTest, AnExportHoldsEveryEventWithItsHashesInGlobalOrder) {
   const std::string file = dir_.Sub("export.jsonl");
   const json summary = Json({"export", "--all", "--out", file});
@@ -245,6 +272,16 @@ TEST_F(InspectTest, RawEventsAreReadByFlatcWithTheSchemaAlone) {
 // The global position of run c's event `seq` (c was written last).
 std::uint64_t PositionOfC(std::uint64_t seq) { return SampleEvents().size() + seq; }
 
+// `stored` with its payload replaced by `event`, resealed (FORMAT.md: a
+// 64-byte header, then the payload) as a forger would.
+Bytes Rewritten(const Bytes& stored, const Event& event) {
+  Bytes out(stored.begin(), stored.begin() + 64);
+  const Bytes payload = Encode(event);
+  out.insert(out.end(), payload.begin(), payload.end());
+  ResealRecord(&out);
+  return out;
+}
+
 // Does one of the problems concern `run` and mention `words`?
 bool Names(const json& report, const RunId& run, const std::string& words) {
   for (const json& p : report["problems"]) {
@@ -286,12 +323,9 @@ TEST_F(InspectTest, VerifyNamesTheRunAndSeqOfADamagedByte) {
 TEST_F(InspectTest, VerifyFindsARewrittenEventEvenWithAValidChecksum) {
   {
     RawStore raw(data_);
-    Bytes stored = *raw.GetEvent(PositionOfC(9));
-    auto at = std::search(stored.begin(), stored.end(), std::begin("B"), std::begin("B") + 1);
-    ASSERT_NE(at, stored.end());
-    *at = 'X';  // another output, the same size
-    ResealRecord(&stored);
-    raw.PutEvent(PositionOfC(9), stored);
+    Event forged = written_[c_][8];
+    std::get<StepCompleted>(forged.body).output = ToBytes("X");  // another output
+    raw.PutEvent(PositionOfC(9), Rewritten(*raw.GetEvent(PositionOfC(9)), forged));
   }
   EXPECT_TRUE(Names(Json({"verify", c_.ToString()}, 20), c_, "seq 10"));
 }
@@ -331,9 +365,9 @@ TEST_F(InspectTest, VerifyAgainstSavedHeadsCatchesAHistoryRewrittenConsistently)
     for (std::uint64_t seq = 1; seq <= written_[c_].size(); ++seq) {
       Bytes stored = *raw.GetEvent(PositionOfC(seq));
       if (seq == 9) {
-        auto at = std::search(stored.begin(), stored.end(), std::begin("B"), std::begin("B") + 1);
-        ASSERT_NE(at, stored.end());
-        *at = 'X';
+        Event forged = written_[c_][8];
+        std::get<StepCompleted>(forged.body).output = ToBytes("X");
+        stored = Rewritten(stored, forged);
       }
       if (seq > 1) std::copy(prev.begin(), prev.end(), stored.begin() + 32);  // prev hash (FORMAT.md)
       ResealRecord(&stored);

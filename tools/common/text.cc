@@ -58,6 +58,17 @@ std::string IsoTime(std::int64_t unix_us) {
   return buf;
 }
 
+std::optional<std::int64_t> ParseIsoTime(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0') {
+    tm = std::tm{};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+    if (end == nullptr || *end != '\0') return std::nullopt;
+  }
+  return static_cast<std::int64_t>(timegm(&tm)) * 1'000'000;
+}
+
 std::string Duration(std::uint64_t us) {
   if (us < 1000) return std::to_string(us) + "us";
   const double d = static_cast<double>(us);

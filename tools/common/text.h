@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ std::string OrDash(const std::string& text);
 
 // 2024-05-01T12:00:03Z; "-" for times <= 0.
 std::string IsoTime(std::int64_t unix_us);
+
+// The inverse of IsoTime: "2024-05-01T12:00:03Z" (or a day, "2024-05-01",
+// meaning its midnight UTC) as microseconds since the epoch; nullopt otherwise.
+std::optional<std::int64_t> ParseIsoTime(const std::string& text);
 
 // 850us, 1.2ms, 3.0s, 2.5min, 1.1h
 std::string Duration(std::uint64_t us);

@@ -1,5 +1,6 @@
 #include "tools/inspect/commands.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -94,6 +95,86 @@ Result<RunState> StateAt(const RunId& run, const std::vector<Event>& events, std
 }
 
 }  // namespace
+
+int Runs(const Context& c, const RunFilter& filter) {
+  if (!filter.status.empty() && filter.status != "damaged") {
+    bool known = false;
+    for (RunStatus s : {RunStatus::kPending, RunStatus::kRunning, RunStatus::kPaused, RunStatus::kFailed,
+                        RunStatus::kCompleted, RunStatus::kCancelled}) {
+      known |= RunStatusName(s) == filter.status;
+    }
+    if (!known) return Fail(c, Status(Code::kInvalidArgument, "no run status '" + filter.status + "'"));
+  }
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  // A run whose events do not fold is listed as "damaged", folded as far as
+  // it goes (`verify` tells what is wrong).
+  struct Listed {
+    RunState state;
+    std::string damage;
+    std::string status() const { return damage.empty() ? std::string(RunStatusName(state.status)) : "damaged"; }
+    std::string tenant() const { return state.definition ? state.definition->tenant : std::string(); }
+    std::string workflow() const { return state.definition ? state.definition->workflow : std::string(); }
+  };
+  std::vector<Listed> runs;
+  const Status read = (*journal)->View([&](const ReadView& view) {
+    return view.ForEachRun([&](const RunId& run, std::uint64_t) -> Status {
+      Listed l;
+      l.state.run = run;
+      const Status folded = view.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
+        REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+        return Evolve(l.state, e);
+      });
+      if (!folded.ok()) {
+        if (folded.code() != Code::kCorruption) return folded;
+        l.damage = folded.ToString();
+      }
+      if ((!filter.tenant.empty() && l.tenant() != filter.tenant) ||
+          (!filter.workflow.empty() && l.workflow() != filter.workflow) ||
+          (!filter.status.empty() && l.status() != filter.status) ||
+          (filter.since_unix_us && l.state.started_unix_us < *filter.since_unix_us) ||
+          (filter.until_unix_us && l.state.started_unix_us >= *filter.until_unix_us)) {
+        return Status::Ok();
+      }
+      runs.push_back(std::move(l));
+      return Status::Ok();
+    });
+  });
+  if (!read.ok()) return Fail(c, read);
+  std::stable_sort(runs.begin(), runs.end(), [](const Listed& a, const Listed& b) {
+    return a.state.started_unix_us > b.state.started_unix_us;
+  });
+  if (c.json) {
+    json out = json::array();
+    for (const Listed& l : runs) {
+      const RunState& s = l.state;
+      out.push_back(json{{"run_id", s.run.ToString()},
+                         {"tenant", inspect::StringJson(l.tenant())},
+                         {"workflow", inspect::StringJson(l.workflow())},
+                         {"version", s.definition ? s.definition->version : 0},
+                         {"status", l.status()},
+                         {"seq", s.seq},
+                         {"epoch", s.epoch},
+                         {"started_unix_us", s.started_unix_us},
+                         {"updated_unix_us", s.updated_unix_us},
+                         {"parent_run", s.parent ? json(s.parent->ToString()) : json(nullptr)},
+                         {"damage", l.damage.empty() ? json(nullptr) : inspect::StringJson(l.damage)}});
+    }
+    std::cout << Dump(json{{"runs", out}}) << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const Listed& l : runs) {
+    const RunState& s = l.state;
+    rows.push_back({s.run.ToString(), cli::OrDash(l.tenant()), cli::OrDash(l.workflow()), l.status(),
+                    std::to_string(s.seq), std::to_string(s.epoch), IsoTime(s.started_unix_us),
+                    IsoTime(s.updated_unix_us)});
+  }
+  std::cout << TextTable({{"run"}, {"tenant"}, {"workflow"}, {"status"}, {"events", true}, {"epoch", true},
+                          {"started"}, {"updated"}},
+                         rows);
+  return kExitOk;
+}
 
 int Stat(const Context& c) {
   auto journal = Open(c);

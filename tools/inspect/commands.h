@@ -16,6 +16,19 @@ struct Context {
   bool json = false;
 };
 
+// Which runs `runs` lists; empty or nullopt fields do not filter.
+struct RunFilter {
+  std::string tenant, status, workflow;
+  std::optional<std::int64_t> since_unix_us, until_unix_us;  // started in [since, until)
+};
+
+// Every run of the journal that passes `filter`, newest first by start time,
+// each folded from its events (no projections needed). A run whose events do
+// not fold has status "damaged" (folded as far as it goes). JSON: {"runs":
+// [{run_id, tenant, workflow, version, status, seq, epoch, started_unix_us,
+// updated_unix_us, parent_run, damage (null, or what stopped the fold)}]}.
+int Runs(const Context& c, const RunFilter& filter);
+
 // Counts (runs, events, events by type), sizes, bytes per event, the
 // format version and the journal's identity.
 int Stat(const Context& c);

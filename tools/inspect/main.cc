@@ -22,6 +22,7 @@
 
 #include "rewind/journal/journal.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/text.h"
 #include "tools/inspect/commands.h"
 
 namespace {
@@ -73,6 +74,15 @@ int main(int argc, char** argv) {
   std::string run;
   std::uint64_t from_seq = 1, to_seq = rwd::Journal::kEnd;
 
+  cli::RunFilter filter;
+  std::string since, until;
+  CLI::App* runs = app.add_subcommand("runs", "runs with their status, folded from the journal");
+  runs->add_option("--tenant", filter.tenant, "only this tenant's runs");
+  runs->add_option("--status", filter.status, "pending, running, paused, failed, completed or cancelled");
+  runs->add_option("--workflow", filter.workflow, "only runs of this workflow");
+  runs->add_option("--since", since, "started at or after (2026-11-22 or 2026-11-22T08:00:00Z, UTC)");
+  runs->add_option("--until", until, "started before (same forms)");
+  common(runs);
   CLI::App* stat = app.add_subcommand("stat", "counts, sizes, bytes per event, format version");
   common(stat);
   CLI::App* events = app.add_subcommand("events", "a run's events with seq, position, time, actor and body");
@@ -118,6 +128,15 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : rwd::cli::kExitUsage;
   }
+  for (auto [text, bound] : {std::pair{&since, &filter.since_unix_us}, std::pair{&until, &filter.until_unix_us}}) {
+    if (text->empty()) continue;
+    *bound = rwd::cli::ParseIsoTime(*text);
+    if (!*bound) {
+      std::cerr << "journal-inspect runs: '" << *text << "' is no time (2026-11-22 or 2026-11-22T08:00:00Z)"
+                << std::endl;
+      return rwd::cli::kExitUsage;
+    }
+  }
   if (*export_cmd && run.empty() && !all) {
     std::cerr << "journal-inspect export: give a RUN or --all" << std::endl;
     return rwd::cli::kExitUsage;
@@ -127,6 +146,7 @@ int main(int argc, char** argv) {
     return rwd::cli::kExitUsage;
   }
   return Isolated(c, [&] {
+    if (*runs) return cli::Runs(c, filter);
     if (*stat) return cli::Stat(c);
     if (*events) return cli::Events(c, run, from_seq, to_seq, raw_dir);
     if (*export_cmd) return cli::Export(c, run, out);
