@@ -177,6 +177,28 @@ TEST_F(InspectTest, TheHumanFormsNameWhatTheyShow) {
   EXPECT_NE(diff.out.find("replace /status: \"failed\" -> \"running\""), std::string::npos) << diff.out;
 }
 
+TEST_F(InspectTest, TheTimelineTellsFailuresAndEachResumeWithWhoWhyAndItsEpoch) {
+  const json t = Json({"timeline", c_.ToString()});
+  const json& entries = t["entries"];
+  ASSERT_EQ(entries.size(), written_[c_].size());
+  const json& failed = entries[4];
+  EXPECT_EQ(failed["step"], "b");
+  EXPECT_NE(failed["what"].get<std::string>().find("not retryable): boom: it broke"), std::string::npos) << failed;
+  const json& resume = entries[6];
+  EXPECT_EQ(resume["type"], "ResumeRequested");
+  EXPECT_EQ(resume["step"], "b");
+  EXPECT_EQ(resume["actor"], "alice@default");
+  EXPECT_EQ(resume["epoch"], 1);
+  EXPECT_NE(resume["what"].get<std::string>().find("fixed; epoch 1 begins (was failed"), std::string::npos) << resume;
+  EXPECT_EQ(entries[0]["epoch"], 0);
+  EXPECT_TRUE(entries[0]["step"].is_null());
+  EXPECT_NE(entries[9]["what"].get<std::string>().find("run completed"), std::string::npos);
+  const ProgramOutput text = Inspect({"timeline", c_.ToString()});
+  ASSERT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("alice@default"), std::string::npos) << text.out;
+  EXPECT_EQ(Json({"timeline", a_.ToString()}, 15)["error"]["code"], "corruption") << "a's events do not fold";
+}
+
 TEST_F(InspectTest, StateAtEverySeqIsTheFoldOfThatPrefix) {
   for (std::uint64_t seq = 1; seq <= written_[c_].size(); ++seq) {
     const json j = Json({"state", c_.ToString(), "--at-seq", std::to_string(seq)});

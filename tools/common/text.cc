@@ -48,27 +48,6 @@ std::string Clip(std::string text, std::size_t max) {
 
 std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
 
-std::string IsoTime(std::int64_t unix_us) {
-  if (unix_us <= 0) return "-";
-  const std::time_t t = static_cast<std::time_t>(unix_us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::optional<std::int64_t> ParseIsoTime(const std::string& text) {
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (end == nullptr || *end != '\0') {
-    tm = std::tm{};
-    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-  }
-  return static_cast<std::int64_t>(timegm(&tm)) * 1'000'000;
-}
-
 std::string Duration(std::uint64_t us) {
   if (us < 1000) return std::to_string(us) + "us";
   const double d = static_cast<double>(us);

@@ -1,9 +1,8 @@
 // Text helpers the command-line tools share: tables with columns sized to
-// their contents, times, durations and numbers for people.
+// their contents, durations and numbers for people (times: rewind/base/time.h).
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,13 +23,6 @@ std::string Clip(std::string text, std::size_t max);
 
 // "-" for an empty text.
 std::string OrDash(const std::string& text);
-
-// 2024-05-01T12:00:03Z; "-" for times <= 0.
-std::string IsoTime(std::int64_t unix_us);
-
-// The inverse of IsoTime: "2024-05-01T12:00:03Z" (or a day, "2024-05-01",
-// meaning its midnight UTC) as microseconds since the epoch; nullopt otherwise.
-std::optional<std::int64_t> ParseIsoTime(const std::string& text);
 
 // 850us, 1.2ms, 3.0s, 2.5min, 1.1h
 std::string Duration(std::uint64_t us);

@@ -11,12 +11,14 @@
 #include "rewind/inspect/event_json.h"
 #include "rewind/inspect/heads.h"
 #include "rewind/inspect/state_json.h"
+#include "rewind/inspect/timeline.h"
 #include "rewind/inspect/verify.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/schemas/describe.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/run_text.h"
+#include "rewind/base/time.h"
 #include "tools/common/text.h"
 
 namespace rwd::inspect_cli {
@@ -25,7 +27,6 @@ namespace {
 using nlohmann::json;
 using cli::ExitCodeFor;
 using cli::Grouped;
-using cli::IsoTime;
 using cli::kExitOk;
 using cli::RunText;
 using cli::TextTable;
@@ -302,6 +303,40 @@ int Export(const Context& c, const std::string& run_text, const std::string& out
     std::cout << "exported " << Grouped(events) << " events of " << Grouped(runs.size()) << " runs to " << out_path
               << "\n";
   }
+  return kExitOk;
+}
+
+int TimelineOf(const Context& c, const std::string& run_text) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = RunEvents(**journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  auto timeline = inspect::Timeline(*run, *events);
+  if (!timeline.has_value()) return Fail(c, timeline.error());
+  auto or_null = [](const std::optional<std::string>& s) { return s ? inspect::StringJson(*s) : json(nullptr); };
+  if (c.json) {
+    json entries = json::array();
+    for (const inspect::TimelineEntry& e : *timeline) {
+      entries.push_back(json{{"seq", e.seq},
+                             {"unix_us", e.unix_us},
+                             {"type", e.type},
+                             {"step", or_null(e.step)},
+                             {"actor", or_null(e.actor)},
+                             {"epoch", e.epoch},
+                             {"what", inspect::StringJson(e.what)}});
+    }
+    std::cout << Dump(json{{"run_id", run->ToString()}, {"entries", entries}}) << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const inspect::TimelineEntry& e : *timeline) {
+    rows.push_back({IsoTime(e.unix_us), std::to_string(e.seq), std::to_string(e.epoch), e.step.value_or("-"),
+                    e.actor.value_or("-"), e.what});
+  }
+  std::cout << "run " << run->ToString() << "\n"
+            << TextTable({{"time"}, {"seq", true}, {"epoch", true}, {"step"}, {"who"}, {"what"}}, rows);
   return kExitOk;
 }
 

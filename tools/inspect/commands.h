@@ -47,6 +47,11 @@ int Events(const Context& c, const std::string& run, std::uint64_t from_seq, std
 // Prints how many events went out (JSON: {"events", "runs", "out"}).
 int Export(const Context& c, const std::string& run, const std::string& out);
 
+// The run's history for people (timeline.h): time, seq, epoch, step, who,
+// and what happened. JSON: {"run_id", "entries": [{seq, unix_us, type, step,
+// actor, epoch, what}]} (step and actor null when none).
+int TimelineOf(const Context& c, const std::string& run);
+
 // Time travel: the run's folded state after its first `at_seq` events, or
 // (`at_step` given) right after that step last completed (before it first
 // started, if it never completed). JSON: {"at_seq", "state"} (state_json.h).

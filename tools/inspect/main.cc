@@ -22,6 +22,7 @@
 
 #include "rewind/journal/journal.h"
 #include "tools/common/exit_codes.h"
+#include "rewind/base/time.h"
 #include "tools/common/text.h"
 #include "tools/inspect/commands.h"
 
@@ -92,6 +93,9 @@ int main(int argc, char** argv) {
   std::string raw_dir;
   events->add_option("--raw", raw_dir, "write each event's exact stored bytes to DIR/<seq>.bin instead");
   common(events);
+  CLI::App* timeline = app.add_subcommand("timeline", "a run's history for people: attempts, failures, resumes");
+  timeline->add_option("RUN", run, "run id")->required();
+  common(timeline);
   std::optional<std::uint64_t> at_seq;
   std::string at_step;
   CLI::App* state = app.add_subcommand("state", "a run's state at a point of its history (time travel)");
@@ -130,7 +134,7 @@ int main(int argc, char** argv) {
   }
   for (auto [text, bound] : {std::pair{&since, &filter.since_unix_us}, std::pair{&until, &filter.until_unix_us}}) {
     if (text->empty()) continue;
-    *bound = rwd::cli::ParseIsoTime(*text);
+    *bound = rwd::ParseIsoTime(*text);
     if (!*bound) {
       std::cerr << "journal-inspect runs: '" << *text << "' is no time (2026-11-22 or 2026-11-22T08:00:00Z)"
                 << std::endl;
@@ -151,6 +155,7 @@ int main(int argc, char** argv) {
     if (*events) return cli::Events(c, run, from_seq, to_seq, raw_dir);
     if (*export_cmd) return cli::Export(c, run, out);
     if (*state) return cli::State(c, run, at_seq, at_step);
+    if (*timeline) return cli::TimelineOf(c, run);
     if (*diff) return cli::Diff(c, run, diff_from, diff_to);
     if (*verify) return cli::Verify(c, run, against);
     return cli::Heads(c);

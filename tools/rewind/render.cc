@@ -1,6 +1,7 @@
 #include "tools/rewind/render.h"
 
 #include "tools/common/run_text.h"
+#include "rewind/base/time.h"
 #include "tools/common/text.h"
 
 #include <nlohmann/json.hpp>
