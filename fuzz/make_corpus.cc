@@ -6,6 +6,7 @@
 // damaged byte, one cut short and one with an empty payload.
 // event_json_fuzzer/: every sample as inspect's JSON, a few with a field
 // removed or of the wrong type, and one that is not JSON.
+// heads_fuzzer/: a heads file of two runs and a few damaged ones.
 // Overwrites these files by name and removes nothing, so a reproducer that was
 // added to the corpus by hand stays.
 #include <cstdint>
@@ -17,6 +18,8 @@
 
 #include "journal/src/record.h"
 #include "rewind/inspect/event_json.h"
+#include "rewind/inspect/heads.h"
+#include "rewind/journal/hash.h"
 #include "rewind/schemas/events.h"
 #include "tests/support/sample_events.h"
 
@@ -95,6 +98,22 @@ int main(int argc, char** argv) {
     ok &= Write(json_dir / ("wrong_type_" + name), rwd::AsBytes(j.dump()));
   }
   ok &= Write(json_dir / "not_json", rwd::AsBytes("{\"type\": \"RunStarted\","));
+  // heads_fuzzer/: heads of two runs as `heads --json` writes them, and damaged copies.
+  const fs::path heads_dir = fs::path(argv[1]) / "heads_fuzzer";
+  fs::create_directories(heads_dir);
+  rwd::inspect::Heads heads;
+  heads.position = 7;
+  heads.runs = {{run, rwd::RunHead{3, rwd::Sha256(rwd::AsBytes("three"))}},
+                {rwd::RunId(rwd::RunId::Bytes{0x22}), rwd::RunHead{4, rwd::Sha256(rwd::AsBytes("four"))}}};
+  heads.digest = rwd::inspect::HeadsDigest(heads.runs);
+  const nlohmann::json good = rwd::inspect::HeadsJson(heads);
+  ok &= Write(heads_dir / "two_runs", rwd::AsBytes(good.dump()));
+  nlohmann::json bad = good;
+  bad["runs"][1]["hash"] = "00";
+  ok &= Write(heads_dir / "short_hash", rwd::AsBytes(bad.dump()));
+  bad = good;
+  bad.erase("digest");
+  ok &= Write(heads_dir / "no_digest", rwd::AsBytes(bad.dump()));
   rwd::record::Encode(run, 1, rwd::Hash{}, rwd::Bytes{}, &record);
   ok &= Write(record_dir / "header_only", record);
   ok &= Write(record_dir / "short", rwd::ByteView(record).first(rwd::record::kHeaderSize - 1));
