@@ -21,6 +21,7 @@
 #include <string>
 
 #include "rewind/journal/journal.h"
+#include "tools/common/data_dir.h"
 #include "tools/common/exit_codes.h"
 #include "rewind/base/time.h"
 #include "tools/common/text.h"
@@ -65,10 +66,9 @@ int main(int argc, char** argv) {
   CLI::App app{"journal-inspect: read-only audit and time travel over a Rewind journal"};
   app.require_subcommand(1);
   cli::Context c;
-  const char* env_data = std::getenv("REWIND_DATA");
-  c.data_dir = env_data != nullptr && *env_data != '\0' ? env_data : "./rewind-data";
+  c.data_dir = rwd::cli::DefaultDataDir();
   auto common = [&](CLI::App* cmd) {
-    cmd->add_option("--data", c.data_dir, "journal directory (default $REWIND_DATA or ./rewind-data)");
+    cmd->add_option("--data", c.data_dir, rwd::cli::kDataDirHelp);
     cmd->add_flag("--json", c.json, "machine-readable output (JSON; JSONL for events)");
   };
 

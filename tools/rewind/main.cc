@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tools/rewind/commands.h"
+#include "tools/common/data_dir.h"
 #include "tools/common/exit_codes.h"
 #include "tools/rewind/query_commands.h"
 
@@ -23,12 +24,11 @@ int main(int argc, char** argv) {
   CLI::App app{"rewind: durable, resumable workflows on an embedded journal"};
   app.require_subcommand(1);
   cli::Context c;
-  const char* env_data = std::getenv("REWIND_DATA");
-  c.data_dir = env_data != nullptr && *env_data != '\0' ? env_data : "./rewind-data";
+  c.data_dir = cli::DefaultDataDir();
   // Options every command takes, also after the command name; the commands
   // that act on runs also take the tenant they act in.
   auto data_and_json = [&](CLI::App* cmd) {
-    cmd->add_option("--data", c.data_dir, "journal directory (default $REWIND_DATA or ./rewind-data)");
+    cmd->add_option("--data", c.data_dir, cli::kDataDirHelp);
     cmd->add_flag("--json", c.json, "machine-readable output: one JSON object on stdout");
   };
   auto common = [&](CLI::App* cmd) {
