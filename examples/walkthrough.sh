@@ -2,10 +2,14 @@
 # The README's walkthrough, end to end, on the embedded journal in $REWIND_DATA
 # (default ./rewind-data): a run that fails, a resume from a chosen step with
 # corrected data, a retried payment, an approval, and a look back in time.
-#   examples/walkthrough.sh            (uses build/tools/rewind, or $REWIND)
+# Then an auditor's look at the same journal with journal-inspect.
+#   examples/walkthrough.sh            (uses build/tools/rewind and
+#                                      build/tools/journal-inspect, or $REWIND
+#                                      and $JOURNAL_INSPECT)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rewind=${REWIND:-build/tools/rewind}
+inspect=${JOURNAL_INSPECT:-build/tools/journal-inspect}
 export REWIND_DATA=${REWIND_DATA:-./rewind-data}
 
 say() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
@@ -68,5 +72,17 @@ expect 0 "$rewind" audit --run "$run"
 mentions resume "customer lowered the quantity" approve "approved by finance"
 expect 0 "$rewind" stats --workflow order
 mentions validate charge ship
+
+say "9. An auditor's view: the run's story, its chain verified, the heads to keep elsewhere" \
+    "journal-inspect timeline $run; journal-inspect verify --all; journal-inspect heads --json > heads.json"
+expect 0 "$inspect" timeline "$run"
+mentions "RESUMED from this step: customer lowered the quantity; epoch 1 begins" "approved by finance"
+expect 0 "$inspect" verify --all
+mentions "events: clean"
+heads_file=$(mktemp)
+trap 'rm -f "$heads_file"' EXIT
+"$inspect" heads --json >"$heads_file" || { echo "walkthrough: heads failed" >&2; exit 1; }
+expect 0 "$inspect" verify --all --against "$heads_file"
+mentions "1 saved heads: clean"
 
 printf '\nWalkthrough complete. The journal is in %s; every event above is in it.\n' "$REWIND_DATA"
