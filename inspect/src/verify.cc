@@ -1,6 +1,11 @@
 #include "rewind/inspect/verify.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 #include "rewind/executor/run_state.h"
+#include "rewind/projections/projections.h"
 #include "rewind/journal/tables.h"
 
 namespace rwd::inspect {
@@ -43,6 +48,47 @@ Status CheckRunFully(const Journal& journal, const RunId& run, VerifyReport& rep
   return CheckRun(journal, run, report);
 }
 
+// Removes a directory tree when it goes out of scope.
+struct TempTree {
+  std::string path;
+  ~TempTree() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+Result<std::vector<std::pair<std::string, std::optional<Hash>>>> DigestsOf(const std::string& dir, bool rebuild) {
+  JournalOptions o;
+  o.directory = dir;
+  o.read_only = !rebuild;
+  o.durability = Durability::kNoSync;  // a scratch copy
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, Journal::Open(o));
+  ProjectionsOptions po;
+  po.background = false;
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Projections> projections, Projections::Open(*journal, po));
+  if (rebuild) REWIND_RETURN_IF_ERROR(projections->Rebuild({}));
+  return projections->Digests();
+}
+
+Status CheckProjections(const Journal& journal, VerifyReport& report) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "journal-inspect-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Status(Code::kUnavailable, "cannot make a temporary directory for a copy of the journal");
+  }
+  TempTree copy{pattern};
+  REWIND_RETURN_IF_ERROR(journal.CopyTo(copy.path));
+  REWIND_ASSIGN_OR_RETURN(auto stored, DigestsOf(copy.path, /*rebuild=*/false));
+  REWIND_ASSIGN_OR_RETURN(auto rebuilt, DigestsOf(copy.path, /*rebuild=*/true));
+  for (std::size_t i = 0; i < stored.size() && i < rebuilt.size(); ++i) {
+    if (!stored[i].second || stored[i].second == rebuilt[i].second) continue;
+    report.problems.push_back(Problem{std::nullopt, 0, "projections",
+                                      "projection " + stored[i].first +
+                                          " differs from a fresh rebuild of the journal (`rewind projections "
+                                          "rebuild` repairs it)"});
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<VerifyReport> Verify(const Journal& journal, std::optional<RunId> run) {
@@ -63,6 +109,8 @@ Result<VerifyReport> Verify(const Journal& journal, std::optional<RunId> run) {
     return Status::Ok();
   }));
   for (const RunId& r : runs) REWIND_RETURN_IF_ERROR(CheckRunFully(journal, r, report));
+  // Projections are folds of the events: only worth comparing when those are sound.
+  if (report.clean()) REWIND_RETURN_IF_ERROR(CheckProjections(journal, report));
   return report;
 }
 

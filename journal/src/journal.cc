@@ -282,6 +282,13 @@ Status Journal::SetCommitHook(CommitHook hook) {
   return impl_->writer->SetHook(std::move(hook));
 }
 
+Status Journal::CopyTo(const std::string& directory) const {
+  if (int rc = mdb_env_copy2(impl_->store->env(), directory.c_str(), MDB_CP_COMPACT); rc != MDB_SUCCESS) {
+    return mdb::Error(rc, "copying '" + impl_->options.directory + "' to '" + directory + "'");
+  }
+  return Status::Ok();
+}
+
 Status Journal::Sync() {
   if (impl_->options.read_only) {
     return Status(Code::kFailedPrecondition, "journal '" + impl_->options.directory + "' is open read-only");

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "projections/src/builtins.h"
@@ -564,6 +565,41 @@ class Projections::Impl {
     return std::move(*out);
   }
 
+  Result<std::vector<std::pair<std::string, std::optional<Hash>>>> Digests() const {
+    std::vector<std::pair<std::string, std::optional<Hash>>> out;
+    REWIND_RETURN_IF_ERROR(journal_.View([&](const ReadView& view) -> Status {
+      for (const std::string& name : Projections::Names()) {
+        out.emplace_back(name, std::nullopt);
+        const Entry* e = Find(name);
+        if (e == nullptr) continue;
+        REWIND_ASSIGN_OR_RETURN(Slots slots, Inspect(view, *e));
+        if (slots.active < 0) continue;
+        std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+        if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+          return Status(Code::kInternal, "SHA-256 is unavailable");
+        }
+        auto feed = [&](ByteView bytes) {
+          const std::uint64_t n = bytes.size();
+          EVP_DigestUpdate(ctx.get(), &n, sizeof n);  // lengths keep entries apart
+          EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
+        };
+        REWIND_ASSIGN_OR_RETURN(TableCursor c, view.Cursor(e->slots[slots.active]));
+        for (auto at = c.First();; at = c.Next()) {
+          if (!at.has_value()) return at.error();
+          if (!*at) break;
+          feed(c.key());
+          feed(c.value());
+        }
+        Hash digest{};
+        unsigned int size = 0;
+        EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
+        out.back().second = digest;
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
   std::vector<ProjectionStatus> StatusAll() const {
     std::vector<ProjectionStatus> out;
     std::uint64_t last = 0;
@@ -650,6 +686,10 @@ Status Projections::Rebuild(std::span<const std::string> names, const ProgressFn
 }
 
 std::vector<ProjectionStatus> Projections::Health() const { return impl_->StatusAll(); }
+
+Result<std::vector<std::pair<std::string, std::optional<Hash>>>> Projections::Digests() const {
+  return impl_->Digests();
+}
 
 std::vector<std::string> Projections::Names() {
   return {std::string(kRunsName), std::string(kStepStatsName), std::string(kAuditName), std::string(kSnapshotsName)};

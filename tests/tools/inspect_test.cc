@@ -17,6 +17,8 @@
 #include "rewind/inspect/state_json.h"
 #include "rewind/journal/hash.h"
 #include "rewind/journal/journal.h"
+#include "rewind/journal/tables.h"
+#include "rewind/projections/projections.h"
 #include "tests/executor/run_builder.h"
 #include "tests/journal/raw_store.h"
 #include "tests/support/child_process.h"
@@ -411,6 +413,40 @@ TEST_F(InspectTest, VerifyAgainstSavedHeadsCatchesAHistoryRewrittenConsistently)
   EXPECT_TRUE(std::any_of(problems.begin(), problems.end(), [](const json& p) {
     return p["run_id"].is_null() && p["message"].get<std::string>().find("own digest") != std::string::npos;
   })) << problems;
+}
+
+TEST_F(InspectTest, VerifyComparesProjectionsWithAFreshRebuild) {
+  data_ = dir_.Sub("projected");
+  {
+    JournalOptions o;
+    o.directory = data_;
+    o.durability = Durability::kNoSync;
+    auto journal = Journal::Open(o);
+    ASSERT_TRUE(journal.has_value());
+    ProjectionsOptions po;
+    po.background = false;
+    auto projections = Projections::Open(**journal, po);
+    ASSERT_TRUE(projections.has_value());
+    for (std::size_t i = 0; i < written_[c_].size(); ++i) {
+      ASSERT_TRUE((*journal)->Append(c_, i, {Encode(written_[c_][i])}).has_value());
+    }
+  }
+  EXPECT_EQ(Json({"verify", "--all"})["clean"], true);
+  {
+    // Someone edits the run index behind the journal's back (FORMAT.md: proj.runs.0).
+    JournalOptions o;
+    o.directory = data_;
+    auto journal = Journal::Open(o);
+    ASSERT_TRUE(journal.has_value());
+    auto table = (*journal)->OpenTable("proj.runs.0");
+    ASSERT_TRUE(table.has_value());
+    ASSERT_THAT((*journal)->Update([&](WriteView& w) { return w.Put(*table, AsBytes("A-forged"), {}); }), IsOk());
+  }
+  const json r = Json({"verify", "--all"}, 20);
+  ASSERT_EQ(r["problems"].size(), 1u) << r;
+  EXPECT_EQ(r["problems"][0]["check"], "projections");
+  EXPECT_NE(r["problems"][0]["message"].get<std::string>().find("projection runs"), std::string::npos) << r;
+  EXPECT_EQ(Json({"verify", c_.ToString()})["clean"], true) << "one run's check does not rebuild";
 }
 
 TEST_F(InspectTest, ATruncatedDataFileIsAnErrorNotACrash) {

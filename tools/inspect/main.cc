@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <csignal>
@@ -63,6 +65,9 @@ int Isolated(const rwd::inspect_cli::Context& c, const std::function<int()>& com
 
 int main(int argc, char** argv) {
   namespace cli = rwd::inspect_cli;
+  // Library logs go to stderr, warnings and errors only: stdout is the answer.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("journal-inspect"));
+  spdlog::set_level(spdlog::level::warn);
   CLI::App app{"journal-inspect: read-only audit and time travel over a Rewind journal"};
   app.require_subcommand(1);
   cli::Context c;

@@ -9,7 +9,13 @@
 //             (Journal::VerifyRun);
 //   decode    every event decodes (FlatBuffers verification, known version);
 //   fold      every event is a valid transition from the state before it
-//             (Evolve, the engine's own fold).
+//             (Evolve, the engine's own fold);
+//   projections (every run only) each projection's table in use equals,
+//             byte for byte, a fresh rebuild from the journal. Both are taken
+//             on a compact copy of the journal in a temporary directory, so
+//             the journal itself is never written. Projections built with
+//             other settings than the defaults (another snapshot interval)
+//             are not compared.
 // Each problem names the run, the seq where known, and what is wrong; a run's
 // checks stop at its first problem (what follows depends on it).
 //
@@ -37,7 +43,7 @@ namespace rwd::inspect {
 struct Problem {
   std::optional<RunId> run;  // none for a problem of the journal as a whole
   std::uint64_t seq = 0;     // 0: not known, or the run as a whole
-  std::string check;         // "journal", "chain", "decode", "fold", "heads"
+  std::string check;         // "journal", "chain", "decode", "fold", "projections", "heads"
   std::string message;
 };
 

@@ -243,6 +243,12 @@ class Journal {
   // or a hook.
   Status SetCommitHook(CommitHook hook);
 
+  // Writes a compact copy of the journal as it is in one snapshot (events and
+  // tables) to data.mdb in `directory`, which must exist and hold no journal.
+  // Works on a read-only journal and beside appends. Another Journal can
+  // then open the copy (also for writing).
+  Status CopyTo(const std::string& directory) const;
+
   // Flushes buffered data to disk; useful after kNoSync appends.
   // FailedPrecondition for a read-only journal.
   Status Sync();

@@ -48,6 +48,7 @@
 
 #include "rewind/base/status.h"
 #include "rewind/executor/run_state.h"
+#include "rewind/journal/hash.h"
 #include "rewind/journal/journal.h"
 #include "rewind/projections/read_models.h"
 
@@ -120,6 +121,13 @@ class Projections {
   std::vector<ProjectionStatus> Health() const;
   // The built-in projections: runs, step_stats, audit, snapshots.
   static std::vector<std::string> Names();
+
+  // SHA-256 of each projection's table in use — every key and value in key
+  // order, its header included — in Names() order; nullopt for a projection
+  // with no table in use. Tables with equal contents have equal digests, so
+  // comparing with a fresh rebuild's (on a copy: Journal::CopyTo) shows
+  // whether a projection is what the journal says. Reads one snapshot.
+  Result<std::vector<std::pair<std::string, std::optional<Hash>>>> Digests() const;
 
   // --- Queries ---
   Result<RunPage> ListRuns(const RunQuery& query) const;
