@@ -17,6 +17,7 @@
 #include "rewind/journal/tables.h"
 #include "rewind/schemas/describe.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/json_out.h"
 #include "tools/common/run_text.h"
 #include "rewind/base/time.h"
 #include "tools/common/text.h"
@@ -25,20 +26,17 @@ namespace rwd::inspect_cli {
 namespace {
 
 using nlohmann::json;
+using cli::Dump;
 using cli::ExitCodeFor;
 using cli::Grouped;
 using cli::kExitOk;
 using cli::RunText;
 using cli::TextTable;
 
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 int Fail(const Context& c, const Status& s) {
   const int code = ExitCodeFor(s.code());
   if (c.json) {
-    std::cout << Dump(json{{"error", {{"code", std::string(CodeName(s.code()))}, {"message", s.message()}}},
-                           {"exit_code", code}})
-              << std::endl;
+    std::cout << cli::ErrorJson(s, code) << std::endl;
   } else {
     std::cerr << "journal-inspect: " << s.ToString() << std::endl;
   }

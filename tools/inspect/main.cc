@@ -25,6 +25,7 @@
 #include "rewind/journal/journal.h"
 #include "tools/common/data_dir.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/json_out.h"
 #include "rewind/base/time.h"
 #include "tools/common/text.h"
 #include "tools/inspect/commands.h"
@@ -53,8 +54,7 @@ int Isolated(const rwd::inspect_cli::Context& c, const std::function<int()>& com
                               std::to_string(sig) + ", " + strsignal(sig) +
                               "): its data file is damaged beyond what the checks can report";
   if (c.json) {
-    std::cout << R"({"error": {"code": "reader_crashed", "message": ")" << message << R"("}, "exit_code": )"
-              << kExitReaderCrashed << "}" << std::endl;
+    std::cout << rwd::cli::ErrorJson("reader_crashed", message, kExitReaderCrashed) << std::endl;
   } else {
     std::cerr << "journal-inspect: " << message << std::endl;
   }

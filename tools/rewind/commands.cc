@@ -15,6 +15,7 @@
 #include "rewind/executor/engine.h"
 #include "rewind/executor/workflow_file.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/json_out.h"
 #include "tools/common/run_text.h"
 #include "tools/rewind/render.h"
 

@@ -1,5 +1,6 @@
 #include "tools/rewind/render.h"
 
+#include "tools/common/json_out.h"
 #include "tools/common/run_text.h"
 #include "rewind/base/time.h"
 #include "tools/common/text.h"
@@ -15,7 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::string Text(const Bytes& b) { return std::string(AsChars(b)); }
 
@@ -124,11 +124,6 @@ std::string ResumeJson(const RunId& run, const ResumeResult& r, bool dry_run) {
                    {"seq", r.seq},
                    {"kept", r.kept},
                    {"reset", r.reset}});
-}
-
-std::string ErrorJson(const Status& status, int exit_code) {
-  return Dump(json{{"error", Error(std::string(CodeName(status.code())), status.message())},
-                   {"exit_code", exit_code}});
 }
 
 std::string RunListJson(const std::vector<RunState>& runs) {

@@ -39,8 +39,6 @@ namespace rwd::cli {
 std::string RunJson(const RunState& state);
 // A JSON object for a resume's result (dry run or done).
 std::string ResumeJson(const RunId& run, const ResumeResult& result, bool dry_run);
-// {"error": {"code": ..., "message": ...}, "exit_code": N}
-std::string ErrorJson(const Status& status, int exit_code);
 // {"runs": [run objects without steps]} for a listing.
 std::string RunListJson(const std::vector<RunState>& runs);
 // Any flat object of string fields, e.g. {"run_id": ..., "status": ...}.
