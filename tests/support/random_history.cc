@@ -160,6 +160,7 @@ class Simulation {
   Simulation(HistoryOptions options, const Knobs& knobs) : options_(std::move(options)), knobs_(knobs) {
     if (options_.tenants.empty()) options_.tenants = {"default"};
     if (options_.workflows.empty()) options_.workflows = {"default"};
+    if (options_.max_parallel) knobs_.max_parallel = *options_.max_parallel;
     Draw draw(knobs.seed);
     now_ = kT0 + static_cast<std::int64_t>(draw.Below(86'400'000'000));  // within a day
   }

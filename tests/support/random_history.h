@@ -53,6 +53,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -76,6 +77,9 @@ struct HistoryOptions {
   std::size_t max_appends = 60;  // appends per history, reached near kNominalSize
   std::vector<std::string> tenants = {"acme", "globex"};  // empty: {"default"}
   std::vector<std::string> workflows = {"orders", "billing", "reports"};  // empty: {"default"}
+  // The engine's max_parallel_steps for the whole history; nullopt: drawn per
+  // history (mostly 0, sometimes 1 or 2).
+  std::optional<std::uint32_t> max_parallel;
 };
 
 // A random journal: a sequence of appends, all valid (folding each run's events

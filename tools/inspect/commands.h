@@ -63,7 +63,8 @@ int State(const Context& c, const std::string& run, std::optional<std::uint64_t>
 // `from` to the state at `to`}.
 int Diff(const Context& c, const std::string& run, std::uint64_t from, std::uint64_t to);
 
-// Exit status of a verify that found problems (README "For auditors").
+// Exit status of a verify that found problems, or of a replay-check that
+// found a divergence (README "For auditors").
 inline constexpr int kExitProblemsFound = 20;
 
 // Checks one run (`run` not empty) or the whole journal (verify.h), and with
@@ -71,6 +72,17 @@ inline constexpr int kExitProblemsFound = 20;
 // kExitProblemsFound with the report otherwise. JSON: {"clean", "runs",
 // "events", "problems": [{"run_id" (or null), "seq", "check", "message"}]}.
 int Verify(const Context& c, const std::string& run, const std::string& against);
+
+// Replays the run's history through the definition in `workflow_file` (a
+// workflow file as `rewind` runs it) with the engine's `max_parallel`
+// (replay_check.h). Exit 0 when the definition decides as recorded,
+// kExitProblemsFound naming the first event that differs otherwise. JSON:
+// {"run_id", "workflow", "recorded_version", "candidate_version",
+// "same_definition", "max_parallel", "events", "decision_points",
+// "divergence": null or {"seq", "check", "message", "recorded" (an event
+// object, or null at the end of the history), "decided": [event objects]}}.
+int ReplayCheck(const Context& c, const std::string& run, const std::string& workflow_file,
+                std::uint32_t max_parallel);
 
 // Every run's chain head (last seq and its record's chain hash) and a digest
 // over all of them, read in one snapshot.

@@ -130,6 +130,15 @@ int main(int argc, char** argv) {
   verify->add_flag("--all", all, "every run and the journal as a whole (the default)")->excludes(verify_run);
   verify->add_option("--against", against, "also check heads saved earlier by `heads --json`");
   common(verify);
+  std::string workflow_file;
+  std::uint32_t max_parallel = 0;
+  CLI::App* replay = app.add_subcommand(
+      "replay-check", "replay a run through a workflow file's definition; report the first event decided otherwise");
+  replay->add_option("RUN", run, "run id")->required();
+  replay->add_option("--workflow", workflow_file, "the workflow file (JSON) to check against")->required();
+  replay->add_option("--max-parallel", max_parallel,
+                     "the engine's max parallel steps when the run was recorded (default 0, no limit, as rewind runs)");
+  common(replay);
 
   try {
     app.parse(argc, argv);
@@ -163,6 +172,7 @@ int main(int argc, char** argv) {
     if (*timeline) return cli::TimelineOf(c, run);
     if (*diff) return cli::Diff(c, run, diff_from, diff_to);
     if (*verify) return cli::Verify(c, run, against);
+    if (*replay) return cli::ReplayCheck(c, run, workflow_file, max_parallel);
     return cli::Heads(c);
   });
 }

@@ -1,0 +1,75 @@
+#include "tools/inspect/reading.h"
+
+#include <iostream>
+
+#include "rewind/inspect/event_json.h"
+#include "tools/common/exit_codes.h"
+#include "tools/common/json_out.h"
+
+namespace rwd::inspect_cli {
+
+using nlohmann::json;
+
+int Fail(const Context& c, const Status& s) {
+  const int code = cli::ExitCodeFor(s.code());
+  if (c.json) {
+    std::cout << cli::ErrorJson(s, code) << std::endl;
+  } else {
+    std::cerr << "journal-inspect: " << s.ToString() << std::endl;
+  }
+  return code;
+}
+
+Result<std::unique_ptr<Journal>> Open(const Context& c) {
+  JournalOptions o;
+  o.directory = c.data_dir;
+  o.read_only = true;
+  return Journal::Open(o);
+}
+
+std::string Who(const std::optional<Actor>& actor) {
+  if (!actor) return "-";
+  return actor->tenant.empty() ? actor->subject : actor->subject + "@" + actor->tenant;
+}
+
+json EventLine(const EventRecord& r, const Event& e) {
+  json j{{"run_id", r.run.ToString()},
+         {"seq", r.seq},
+         {"position", r.position},
+         {"prev_hash", HexEncode(r.prev_hash)},
+         {"hash", HexEncode(ChainHashOf(r))}};
+  j.update(inspect::EventJson(e));
+  return j;
+}
+
+Result<Event> DecodeAt(const EventRecord& r) {
+  auto e = Decode(r.payload);
+  if (!e.has_value()) return Err(e.error().WithContext("run " + r.run.ToString() + " seq " + std::to_string(r.seq)));
+  return e;
+}
+
+Result<std::vector<Event>> RunEvents(const Journal& journal, const RunId& run) {
+  std::vector<Event> events;
+  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+    events.push_back(std::move(e));
+    return Status::Ok();
+  }));
+  return events;
+}
+
+Result<RunState> StateAt(const RunId& run, const std::vector<Event>& events, std::uint64_t seq) {
+  if (seq > events.size()) {
+    return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(events.size()) +
+                                    " events, not " + std::to_string(seq));
+  }
+  return Fold(run, std::span<const Event>(events.data(), seq));
+}
+
+Result<std::optional<RunId>> OptionalRun(const std::string& text) {
+  if (text.empty()) return std::optional<RunId>();
+  REWIND_ASSIGN_OR_RETURN(RunId run, RunId::Parse(text));
+  return std::optional<RunId>(run);
+}
+
+}  // namespace rwd::inspect_cli

@@ -1,0 +1,47 @@
+// What journal-inspect's commands share: opening the journal read-only,
+// reading a run's events, and reporting an error (to stderr, or as JSON on
+// stdout with --json) with the exit status of its code.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rewind/base/status.h"
+#include "rewind/executor/run_state.h"
+#include "rewind/journal/journal.h"
+#include "rewind/schemas/events.h"
+#include "tools/inspect/commands.h"
+
+namespace rwd::inspect_cli {
+
+// Reports `s` and returns its exit status.
+int Fail(const Context& c, const Status& s);
+
+// The journal in c.data_dir, opened read-only.
+Result<std::unique_ptr<Journal>> Open(const Context& c);
+
+// "subject@tenant", "subject", or "-" for the engine's own events.
+std::string Who(const std::optional<Actor>& actor);
+
+// One event of an export or of `events --json`: the record's identity and
+// chain (run_id, seq, position, prev_hash, hash), then the event (event_json.h).
+nlohmann::json EventLine(const EventRecord& r, const Event& e);
+
+// The record's event; an error names run and seq.
+Result<Event> DecodeAt(const EventRecord& r);
+
+// The run's events, decoded, from seq 1. NotFound for an unknown run.
+Result<std::vector<Event>> RunEvents(const Journal& journal, const RunId& run);
+
+// The state after the first `seq` of `events`. NotFound past the end.
+Result<RunState> StateAt(const RunId& run, const std::vector<Event>& events, std::uint64_t seq);
+
+// A run named on the command line: nullopt for "" (every run).
+Result<std::optional<RunId>> OptionalRun(const std::string& text);
+
+}  // namespace rwd::inspect_cli

@@ -1,0 +1,236 @@
+// The commands over one run: events, timeline, state, diff, replay-check.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "rewind/executor/workflow_file.h"
+#include "rewind/inspect/replay_check.h"
+#include "rewind/inspect/state_json.h"
+#include "rewind/inspect/timeline.h"
+#include "tools/common/run_text.h"
+#include "rewind/base/time.h"
+#include "rewind/inspect/event_json.h"
+#include "rewind/schemas/describe.h"
+#include "tools/common/exit_codes.h"
+#include "tools/common/json_out.h"
+#include "tools/common/text.h"
+#include "tools/inspect/reading.h"
+
+namespace rwd::inspect_cli {
+
+using nlohmann::json;
+using cli::Dump;
+using cli::Grouped;
+using cli::kExitOk;
+using cli::TextTable;
+
+int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq, std::uint64_t to_seq,
+           const std::string& raw_dir) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  std::error_code ec;
+  if (!raw_dir.empty() && !std::filesystem::create_directories(raw_dir, ec) && ec) {
+    return Fail(c, Status(Code::kUnavailable, "cannot create '" + raw_dir + "': " + ec.message()));
+  }
+  std::vector<std::vector<std::string>> rows;
+  json files = json::array();
+  const Status read = (*journal)->ReadRun(*run, from_seq, to_seq, [&](const EventRecord& r) -> Status {
+    if (!raw_dir.empty()) {
+      const std::string file = raw_dir + "/" + std::to_string(r.seq) + ".bin";
+      std::ofstream out(file, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(r.payload.data()), static_cast<std::streamsize>(r.payload.size()));
+      if (!out.good()) return Status(Code::kUnavailable, "cannot write '" + file + "'");
+      files.push_back(file);
+      if (!c.json) std::cout << file << "\n";
+      return Status::Ok();
+    }
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+    if (c.json) {
+      std::cout << EventLine(r, e).dump() << "\n";
+    } else {
+      rows.push_back({std::to_string(r.seq), std::to_string(r.position), IsoTime(e.unix_us), Who(e.actor),
+                      DescribeBody(e.body)});
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return Fail(c, read);
+  if (!raw_dir.empty()) {
+    if (c.json) std::cout << Dump(json{{"files", files}}) << std::endl;
+    return kExitOk;
+  }
+  if (!c.json) std::cout << TextTable({{"seq", true}, {"position", true}, {"time"}, {"actor"}, {"event"}}, rows);
+  return kExitOk;
+}
+
+
+int TimelineOf(const Context& c, const std::string& run_text) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = RunEvents(**journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  auto timeline = inspect::Timeline(*run, *events);
+  if (!timeline.has_value()) return Fail(c, timeline.error());
+  auto or_null = [](const std::optional<std::string>& s) { return s ? inspect::StringJson(*s) : json(nullptr); };
+  if (c.json) {
+    json entries = json::array();
+    for (const inspect::TimelineEntry& e : *timeline) {
+      entries.push_back(json{{"seq", e.seq},
+                             {"unix_us", e.unix_us},
+                             {"type", e.type},
+                             {"step", or_null(e.step)},
+                             {"actor", or_null(e.actor)},
+                             {"epoch", e.epoch},
+                             {"what", inspect::StringJson(e.what)}});
+    }
+    std::cout << Dump(json{{"run_id", run->ToString()}, {"entries", entries}}) << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const inspect::TimelineEntry& e : *timeline) {
+    rows.push_back({IsoTime(e.unix_us), std::to_string(e.seq), std::to_string(e.epoch), e.step.value_or("-"),
+                    e.actor.value_or("-"), e.what});
+  }
+  std::cout << "run " << run->ToString() << "\n"
+            << TextTable({{"time"}, {"seq", true}, {"epoch", true}, {"step"}, {"who"}, {"what"}}, rows);
+  return kExitOk;
+}
+
+int State(const Context& c, const std::string& run_text, std::optional<std::uint64_t> at_seq,
+          const std::string& at_step) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  if (at_seq == std::optional<std::uint64_t>(0)) {
+    return Fail(c, Status(Code::kInvalidArgument, "--at-seq counts events from 1"));
+  }
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = RunEvents(**journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  std::uint64_t seq = at_seq.value_or(0);
+  if (!at_seq) {
+    auto first = Fold(*run, std::span<const Event>(events->data(), 1));
+    if (!first.has_value()) return Fail(c, first.error());
+    auto step = ResolveStep(*first->definition, at_step);
+    if (!step.has_value()) return Fail(c, step.error());
+    auto at = SeqAtStep(*events, *step);
+    if (!at.has_value()) return Fail(c, at.error());
+    seq = *at;
+  }
+  auto state = StateAt(*run, *events, seq);
+  if (!state.has_value()) return Fail(c, state.error());
+  if (c.json) {
+    std::cout << Dump(json{{"at_seq", seq}, {"state", inspect::StateJson(*state)}}) << std::endl;
+    return kExitOk;
+  }
+  std::cout << "state of run " << run->ToString() << " after " << seq << " of " << events->size() << " events";
+  if (seq > 0) {
+    const Event& last = (*events)[seq - 1];
+    std::cout << " (the last: " << EventTypeName(last.body) << " at " << IsoTime(last.unix_us) << ")";
+  }
+  std::cout << ":\n" << (seq > 0 ? cli::RunText(*state) : std::string("no events: the run had not started\n"));
+  return kExitOk;
+}
+
+int Diff(const Context& c, const std::string& run_text, std::uint64_t from, std::uint64_t to) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  if (from > to) {
+    return Fail(c, Status(Code::kInvalidArgument, "--from " + std::to_string(from) + " is after --to " +
+                                                      std::to_string(to)));
+  }
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = RunEvents(**journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  auto before = StateAt(*run, *events, from);
+  if (!before.has_value()) return Fail(c, before.error());
+  auto after = StateAt(*run, *events, to);
+  if (!after.has_value()) return Fail(c, after.error());
+  const json a = inspect::StateJson(*before), b = inspect::StateJson(*after);
+  const json changes = json::diff(a, b);
+  if (c.json) {
+    json between = json::array();
+    for (std::uint64_t s = from; s < to; ++s) between.push_back(inspect::EventJson((*events)[s]));
+    std::cout << Dump(json{{"run_id", run->ToString()}, {"from", from}, {"to", to}, {"events", between},
+                           {"changes", changes}})
+              << std::endl;
+    return kExitOk;
+  }
+  std::cout << "run " << run->ToString() << " from seq " << from << " to seq " << to << ": " << (to - from)
+            << " events\n";
+  for (std::uint64_t s = from; s < to; ++s) {
+    std::cout << "  " << (s + 1) << "  " << DescribeEvent((*events)[s]) << "\n";
+  }
+  std::cout << changes.size() << " changes\n";
+  for (const json& op : changes) {
+    const std::string path = op["path"];
+    const std::string kind = op["op"];
+    std::cout << "  " << kind << " " << path;
+    if (kind == "replace" || kind == "remove") std::cout << ": " << Dump(a.at(json::json_pointer(path)));
+    if (kind == "replace") std::cout << " -> " << Dump(op["value"]);
+    if (kind == "add") std::cout << ": " << Dump(op["value"]);
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+
+int ReplayCheck(const Context& c, const std::string& run_text, const std::string& workflow_file,
+                std::uint32_t max_parallel) {
+  auto run = RunId::Parse(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto workflow = LoadWorkflowFile(workflow_file);
+  if (!workflow.has_value()) return Fail(c, workflow.error());
+  auto candidate = workflow->Definition();
+  if (!candidate.has_value()) return Fail(c, candidate.error().WithContext(workflow_file));
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto events = RunEvents(**journal, *run);
+  if (!events.has_value()) return Fail(c, events.error());
+  auto report = inspect::ReplayCheck(*run, *events, *candidate, max_parallel);
+  if (!report.has_value()) return Fail(c, report.error().WithContext("run " + run->ToString()));
+  auto recorded = Fold(*run, std::span<const Event>(events->data(), 1));
+  const std::uint32_t recorded_version = recorded.has_value() ? recorded->definition->version : 0;
+  const auto& d = report->divergence;
+  if (c.json) {
+    json divergence = nullptr;
+    if (d) {
+      json decided = json::array();
+      for (const Event& e : d->decided) decided.push_back(inspect::EventJson(e));
+      divergence = json{{"seq", d->seq},
+                        {"check", d->check},
+                        {"message", inspect::StringJson(d->message)},
+                        {"recorded", d->recorded ? inspect::EventJson(*d->recorded) : json(nullptr)},
+                        {"decided", decided}};
+    }
+    std::cout << Dump(json{{"run_id", run->ToString()},
+                           {"workflow", inspect::StringJson(candidate->workflow)},
+                           {"recorded_version", recorded_version},
+                           {"candidate_version", candidate->version},
+                           {"same_definition", report->same_definition},
+                           {"max_parallel", max_parallel},
+                           {"events", report->events},
+                           {"decision_points", report->decision_points},
+                           {"divergence", divergence}})
+              << std::endl;
+  } else {
+    std::cout << "run " << run->ToString() << ": workflow " << candidate->workflow << " v" << recorded_version
+              << " as recorded, v" << candidate->version << " in " << workflow_file << " ("
+              << (report->same_definition ? "same definition" : "definition differs") << ")\n";
+    if (!d) {
+      std::cout << "replayed " << Grouped(report->events) << " events, " << Grouped(report->decision_points)
+                << " decisions (max parallel " << max_parallel << "): the definition decides as recorded\n";
+    } else {
+      std::cout << "replayed " << Grouped(report->events) << " events, " << Grouped(report->decision_points)
+                << " decisions (max parallel " << max_parallel << "), then DIVERGES at seq " << d->seq << " ["
+                << d->check << "]:\n  " << d->message << "\n";
+    }
+  }
+  return d ? kExitProblemsFound : kExitOk;
+}
+
+}  // namespace rwd::inspect_cli
