@@ -85,4 +85,9 @@ trap 'rm -f "$heads_file"' EXIT
 expect 0 "$inspect" verify --all --against "$heads_file"
 mentions "1 saved heads: clean"
 
+say "10. Would the workflow as it is now decide this run the same way?" \
+    "journal-inspect replay-check $run --workflow examples/order.json"
+expect 0 "$inspect" replay-check "$run" --workflow examples/order.json
+mentions "the definition decides as recorded"
+
 printf '\nWalkthrough complete. The journal is in %s; every event above is in it.\n' "$REWIND_DATA"

@@ -60,8 +60,8 @@ Result<Event> WithCandidate(Event first, const RunStarted& candidate, bool& same
     return Err(Code::kCorruption, "seq 1: " + DescribeBody(first.body) + " is not a run's first event");
   }
   if (start->workflow != candidate.workflow) {
-    return Err(Code::kInvalidArgument, "the candidate defines workflow '" + candidate.workflow + "', the run runs '" +
-                                           start->workflow + "'");
+    return Err(Code::kInvalidArgument, "the definition checked is of workflow '" + candidate.workflow +
+                                           "', the run of workflow '" + start->workflow + "'");
   }
   same = SameSteps(*start, candidate);
   start->version = candidate.version;

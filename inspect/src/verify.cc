@@ -11,41 +11,35 @@
 namespace rwd::inspect {
 namespace {
 
-// Decodes and folds the run's events; the first that fails is a problem.
+// Reads the run once: each record continues its chain, decodes, and is a
+// valid transition (Evolve). The first record that fails is the run's problem.
 Status CheckRun(const Journal& journal, const RunId& run, VerifyReport& report) {
+  ++report.runs;
   RunState state;
   state.run = run;
+  ChainCheck chain;
   std::optional<Problem> problem;
+  auto found = [&](std::uint64_t seq, const char* check, const Status& s) {
+    problem = Problem{run, seq, check, s.ToString()};
+    return Status(Code::kInternal, "stopped at the run's first problem");
+  };
   const Status read = journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
+    if (Status s = chain.Next(r); !s.ok()) return found(r.seq, "chain", s);
     auto event = Decode(r.payload);
-    if (!event.has_value()) {
-      problem = Problem{run, r.seq, "decode", event.error().ToString()};
-      return Status(Code::kInternal, "stopped at the run's first problem");
-    }
-    if (Status s = Evolve(state, *event); !s.ok()) {
-      problem = Problem{run, r.seq, "fold", s.ToString()};
-      return Status(Code::kInternal, "stopped at the run's first problem");
-    }
+    if (!event.has_value()) return found(r.seq, "decode", event.error());
+    if (Status s = Evolve(state, *event); !s.ok()) return found(r.seq, "fold", s);
     ++report.events;
     return Status::Ok();
   });
   if (problem) {
     report.problems.push_back(std::move(*problem));
   } else if (!read.ok()) {
+    // A record that cannot be read (checksum, index entry) is the one after
+    // the last good one: the run index lists records in seq order.
     if (read.code() != Code::kCorruption) return read;
-    report.problems.push_back(Problem{run, 0, "chain", read.ToString()});
+    report.problems.push_back(Problem{run, chain.head.seq + 1, "chain", read.ToString()});
   }
   return Status::Ok();
-}
-
-Status CheckRunFully(const Journal& journal, const RunId& run, VerifyReport& report) {
-  ++report.runs;
-  if (auto head = journal.VerifyRun(run); !head.has_value()) {
-    if (head.error().code() != Code::kCorruption) return head.error();
-    report.problems.push_back(Problem{run, 0, "chain", head.error().ToString()});
-    return Status::Ok();
-  }
-  return CheckRun(journal, run, report);
 }
 
 // Removes a directory tree when it goes out of scope.
@@ -95,7 +89,7 @@ Result<VerifyReport> Verify(const Journal& journal, std::optional<RunId> run) {
   VerifyReport report;
   if (run) {
     REWIND_RETURN_IF_ERROR(journal.Head(*run));  // NotFound for a run with no events
-    REWIND_RETURN_IF_ERROR(CheckRunFully(journal, *run, report));
+    REWIND_RETURN_IF_ERROR(CheckRun(journal, *run, report));
     return report;
   }
   if (auto all = journal.VerifyAll(); !all.has_value()) {
@@ -107,7 +101,7 @@ Result<VerifyReport> Verify(const Journal& journal, std::optional<RunId> run) {
     runs.push_back(r);
     return Status::Ok();
   }));
-  for (const RunId& r : runs) REWIND_RETURN_IF_ERROR(CheckRunFully(journal, r, report));
+  for (const RunId& r : runs) REWIND_RETURN_IF_ERROR(CheckRun(journal, r, report));
   // Projections are folds of the events: only worth comparing when those are sound.
   if (report.clean()) REWIND_RETURN_IF_ERROR(CheckProjections(journal, report));
   return report;

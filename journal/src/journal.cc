@@ -149,6 +149,20 @@ Result<AppendResult> Journal::Append(const RunId& run, std::uint64_t expected_se
 
 Hash ChainHashOf(const EventRecord& record) { return record::ChainHash(record.stored); }
 
+Status ChainCheck::Next(const EventRecord& rec) {
+  if (rec.seq != head.seq + 1) {
+    return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) + ": expected seq " +
+                                         std::to_string(head.seq + 1));
+  }
+  if (rec.prev_hash != head.hash) {
+    return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) +
+                                         ": its previous hash does not match the chain (an earlier event of "
+                                         "the run was changed or removed)");
+  }
+  head = RunHead{rec.seq, ChainHashOf(rec)};
+  return Status::Ok();
+}
+
 Result<RunHead> Journal::Head(const RunId& run) const {
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
   REWIND_ASSIGN_OR_RETURN(RunHead head, ReadHead(*impl_->store, g.txn, run));

@@ -95,23 +95,6 @@ Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& v
   return Status::Ok();
 }
 
-// Follows one run's chain record by record: seqs dense from 1, each prev hash
-// equal to the chain hash of the record before.
-Status ChainCheck::Next(const EventRecord& rec) {
-    if (rec.seq != head.seq + 1) {
-      return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) + ": expected seq " +
-                                           std::to_string(head.seq + 1));
-    }
-    if (rec.prev_hash != head.hash) {
-      return Status(Code::kCorruption,
-                    At(rec.run, rec.seq, rec.position) +
-                        ": its previous hash does not match the chain (an earlier event of "
-                        "the run was changed or removed)");
-    }
-    head = RunHead{rec.seq, record::ChainHash(rec.stored)};
-    return Status::Ok();
-}
-
 Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId& run) {
   ChainCheck chain;
   REWIND_RETURN_IF_ERROR(ReadRunIn(store, txn, run, 1, Journal::kEnd,

@@ -38,13 +38,6 @@ Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_pos
                  std::uint64_t to_position, const EventVisitor& visit);
 Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& visit);
 
-// Follows one run's chain record by record: seqs dense from 1, each prev hash
-// equal to the chain hash of the record before.
-struct ChainCheck {
-  RunHead head;
-  Status Next(const EventRecord& rec);
-};
-
 Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId& run);
 
 }  // namespace rwd::journal_internal

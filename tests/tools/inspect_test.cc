@@ -307,9 +307,13 @@ Bytes Rewritten(const Bytes& stored, const Event& event) {
 }
 
 // Does one of the problems concern `run` and mention `words`?
-bool Names(const json& report, const RunId& run, const std::string& words) {
+// Whether `report` has a problem of `run` at `seq` whose message says `words`.
+bool Names(const json& report, const RunId& run, std::uint64_t seq, const std::string& words) {
   for (const json& p : report["problems"]) {
-    if (p["run_id"] == run.ToString() && p["message"].get<std::string>().find(words) != std::string::npos) return true;
+    if (p["run_id"] == run.ToString() && p["seq"] == seq &&
+        p["message"].get<std::string>().find(words) != std::string::npos) {
+      return true;
+    }
   }
   return false;
 }
@@ -338,7 +342,7 @@ TEST_F(InspectTest, VerifyNamesTheRunAndSeqOfADamagedByte) {
     raw.PutEvent(PositionOfC(4), stored);
   }
   const json r = Json({"verify", c_.ToString()}, 20);
-  EXPECT_TRUE(Names(r, c_, "position " + std::to_string(PositionOfC(4)))) << r;
+  EXPECT_TRUE(Names(r, c_, 4, "position " + std::to_string(PositionOfC(4)))) << r;
   const ProgramOutput text = Inspect({"verify"});
   EXPECT_EQ(text.exit_code, 20);
   EXPECT_NE(text.out.find("run " + c_.ToString()), std::string::npos) << text.out;
@@ -351,7 +355,7 @@ TEST_F(InspectTest, VerifyFindsARewrittenEventEvenWithAValidChecksum) {
     std::get<StepCompleted>(forged.body).output = ToBytes("X");  // another output
     raw.PutEvent(PositionOfC(9), Rewritten(*raw.GetEvent(PositionOfC(9)), forged));
   }
-  EXPECT_TRUE(Names(Json({"verify", c_.ToString()}, 20), c_, "seq 10"));
+  EXPECT_TRUE(Names(Json({"verify", c_.ToString()}, 20), c_, 10, "seq 10"));
 }
 
 TEST_F(InspectTest, VerifyFindsADeletedAndTwoSwappedEvents) {
@@ -362,7 +366,7 @@ TEST_F(InspectTest, VerifyFindsADeletedAndTwoSwappedEvents) {
     raw.PutEvent(PositionOfC(3), second);
   }
   const json swapped = Json({"verify", "--all"}, 20);
-  EXPECT_TRUE(Names(swapped, c_, "seq 2")) << swapped;
+  EXPECT_TRUE(Names(swapped, c_, 2, "seq 2")) << swapped;
   {
     RawStore raw(data_);  // put them back, and delete the last one instead
     raw.PutEvent(PositionOfC(2), second);

@@ -116,6 +116,16 @@ struct EventRecord {
 // checksum, which the run's next record names as its prev_hash.
 Hash ChainHashOf(const EventRecord& record);
 
+// Follows one run's chain record by record, as VerifyRun does: seqs dense
+// from 1, each prev_hash equal to the chain hash of the record before. For a
+// reader that checks a run while it reads it for another purpose.
+struct ChainCheck {
+  RunHead head;  // the last record accepted (seq 0 before the first)
+  // Accepts `rec` as the run's next record, or returns Corruption naming its
+  // run, seq and position and what is wrong (head unchanged).
+  Status Next(const EventRecord& rec);
+};
+
 // Called per event in order; a non-ok status stops the read and is returned.
 using EventVisitor = std::function<Status(const EventRecord&)>;
 // Called per run with its last seq; a non-ok status stops the scan and is returned.
