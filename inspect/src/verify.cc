@@ -42,6 +42,8 @@ Status CheckRun(const Journal& journal, const RunId& run, VerifyReport& report) 
   return Status::Ok();
 }
 
+using Digests = std::vector<std::pair<std::string, std::optional<Hash>>>;
+
 // Removes a directory tree when it goes out of scope.
 struct TempTree {
   std::string path;
@@ -51,17 +53,42 @@ struct TempTree {
   }
 };
 
-Result<std::vector<std::pair<std::string, std::optional<Hash>>>> DigestsOf(const std::string& dir, bool rebuild) {
-  JournalOptions o;
-  o.directory = dir;
-  o.read_only = !rebuild;
-  o.durability = Durability::kNoSync;  // a scratch copy
-  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, Journal::Open(o));
+// The options the projections stored in `journal` were built with: the
+// snapshot interval is the snapshots table's config.
+Result<ProjectionsOptions> BuiltWith(Journal& journal) {
   ProjectionsOptions po;
   po.background = false;
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Projections> probe, Projections::Open(journal, po));
+  for (const ProjectionStatus& st : probe->Health()) {
+    if (st.name == "snapshots" && st.stored_config > 0 && st.stored_config <= UINT32_MAX) {
+      po.snapshot_every = static_cast<std::uint32_t>(st.stored_config);
+    }
+  }
+  return po;
+}
+
+// Each projection's digest in the journal copy in `dir`: as stored (read
+// only: a projection never built stays absent), then after a fresh rebuild
+// with the options they were built with.
+Result<std::pair<Digests, Digests>> StoredAndRebuilt(const std::string& dir) {
+  JournalOptions o;
+  o.directory = dir;
+  o.durability = Durability::kNoSync;  // a scratch copy
+  ProjectionsOptions po;
+  Digests stored;
+  {
+    o.read_only = true;
+    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, Journal::Open(o));
+    REWIND_ASSIGN_OR_RETURN(po, BuiltWith(*journal));
+    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Projections> projections, Projections::Open(*journal, po));
+    REWIND_ASSIGN_OR_RETURN(stored, projections->Digests());
+  }
+  o.read_only = false;
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, Journal::Open(o));
   REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Projections> projections, Projections::Open(*journal, po));
-  if (rebuild) REWIND_RETURN_IF_ERROR(projections->Rebuild({}));
-  return projections->Digests();
+  REWIND_RETURN_IF_ERROR(projections->Rebuild({}));
+  REWIND_ASSIGN_OR_RETURN(Digests rebuilt, projections->Digests());
+  return std::pair{std::move(stored), std::move(rebuilt)};
 }
 
 Status CheckProjections(const Journal& journal, VerifyReport& report) {
@@ -71,8 +98,8 @@ Status CheckProjections(const Journal& journal, VerifyReport& report) {
   }
   TempTree copy{pattern};
   REWIND_RETURN_IF_ERROR(journal.CopyTo(copy.path));
-  REWIND_ASSIGN_OR_RETURN(auto stored, DigestsOf(copy.path, /*rebuild=*/false));
-  REWIND_ASSIGN_OR_RETURN(auto rebuilt, DigestsOf(copy.path, /*rebuild=*/true));
+  REWIND_ASSIGN_OR_RETURN(auto digests, StoredAndRebuilt(copy.path));
+  const auto& [stored, rebuilt] = digests;
   for (std::size_t i = 0; i < stored.size() && i < rebuilt.size(); ++i) {
     if (!stored[i].second || stored[i].second == rebuilt[i].second) continue;
     report.problems.push_back(Problem{std::nullopt, 0, "projections",

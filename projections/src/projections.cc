@@ -614,7 +614,10 @@ class Projections::Impl {
           st.error = slots.error().ToString();
         } else {
           for (const SlotHeader& h : slots->headers) {
-            if (h.role == SlotRole::kActive) st.stored_version = h.version;
+            if (h.role == SlotRole::kActive) {
+              st.stored_version = h.version;
+              st.stored_config = h.config;
+            }
           }
           if (slots->active >= 0) st.checkpoint = slots->headers[slots->active].checkpoint;
           if (slots->building >= 0) st.rebuild_checkpoint = slots->headers[slots->building].checkpoint;

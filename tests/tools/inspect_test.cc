@@ -453,6 +453,39 @@ TEST_F(InspectTest, VerifyComparesProjectionsWithAFreshRebuild) {
   EXPECT_EQ(Json({"verify", c_.ToString()})["clean"], true) << "one run's check does not rebuild";
 }
 
+TEST_F(InspectTest, VerifyComparesSnapshotsTakenAtTheIntervalTheyWereBuiltWith) {
+  data_ = dir_.Sub("every3");
+  {
+    JournalOptions o;
+    o.directory = data_;
+    o.durability = Durability::kNoSync;
+    auto journal = Journal::Open(o);
+    ASSERT_TRUE(journal.has_value());
+    ProjectionsOptions po;
+    po.background = false;
+    po.snapshot_every = 3;
+    auto projections = Projections::Open(**journal, po);
+    ASSERT_TRUE(projections.has_value());
+    for (std::size_t i = 0; i < written_[c_].size(); ++i) {
+      ASSERT_TRUE((*journal)->Append(c_, i, {Encode(written_[c_][i])}).has_value());
+    }
+  }
+  EXPECT_EQ(Json({"verify", "--all"})["clean"], true) << "rebuilt every 3 events too";
+  {
+    // A snapshot that no fold produced (FORMAT.md: proj.snapshots.0).
+    JournalOptions o;
+    o.directory = data_;
+    auto journal = Journal::Open(o);
+    ASSERT_TRUE(journal.has_value());
+    auto table = (*journal)->OpenTable("proj.snapshots.0");
+    ASSERT_TRUE(table.has_value());
+    ASSERT_THAT((*journal)->Update([&](WriteView& w) { return w.Put(*table, AsBytes("forged"), {}); }), IsOk());
+  }
+  const json r = Json({"verify", "--all"}, 20);
+  ASSERT_EQ(r["problems"].size(), 1u) << r;
+  EXPECT_NE(r["problems"][0]["message"].get<std::string>().find("projection snapshots"), std::string::npos) << r;
+}
+
 TEST_F(InspectTest, ATruncatedDataFileIsAnErrorNotACrash) {
   const std::string file = data_ + "/data.mdb";
   std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);

@@ -80,6 +80,7 @@ struct ProjectionStatus {
   std::string name;
   std::uint32_t version = 0;         // this build's
   std::uint32_t stored_version = 0;  // the active table's (0: none)
+  std::uint64_t stored_config = 0;   // the active table's config, e.g. the snapshot interval (0: none)
   ProjectionHealth health = ProjectionHealth::kMissing;
   std::uint64_t checkpoint = 0;           // of the active table
   std::uint64_t rebuild_checkpoint = 0;   // of the table being rebuilt
