@@ -36,7 +36,8 @@ Status CheckRun(const Journal& journal, const RunId& run, VerifyReport& report) 
   } else if (!read.ok()) {
     // A record that cannot be read (checksum, index entry) is the one after
     // the last good one: the run index lists records in seq order.
-    if (read.code() != Code::kCorruption) return read;
+    // A run the run index lists but cannot find: its key is damaged.
+    if (read.code() != Code::kCorruption && read.code() != Code::kNotFound) return read;
     report.problems.push_back(Problem{run, chain.head.seq + 1, "chain", read.ToString()});
   }
   return Status::Ok();
@@ -97,9 +98,21 @@ Status CheckProjections(const Journal& journal, VerifyReport& report) {
     return Status(Code::kUnavailable, "cannot make a temporary directory for a copy of the journal");
   }
   TempTree copy{pattern};
-  REWIND_RETURN_IF_ERROR(journal.CopyTo(copy.path));
-  REWIND_ASSIGN_OR_RETURN(auto digests, StoredAndRebuilt(copy.path));
-  const auto& [stored, rebuilt] = digests;
+  auto digests = [&]() -> Result<std::pair<Digests, Digests>> {
+    REWIND_RETURN_IF_ERROR(journal.CopyTo(copy.path));
+    return StoredAndRebuilt(copy.path);
+  }();
+  if (!digests.has_value()) {
+    // Damage the events do not show (a projection table, a free page) can
+    // stop the copy or the rebuild: a finding, not a failure of verify.
+    const Code code = digests.error().code();
+    if (code != Code::kCorruption && code != Code::kFailedPrecondition) return digests.error();
+    report.problems.push_back(Problem{std::nullopt, 0, "projections",
+                                      "the projections could not be compared with a rebuild on a compact copy "
+                                      "of the journal: " + digests.error().ToString()});
+    return Status::Ok();
+  }
+  const auto& [stored, rebuilt] = *digests;
   for (std::size_t i = 0; i < stored.size() && i < rebuilt.size(); ++i) {
     if (!stored[i].second || stored[i].second == rebuilt[i].second) continue;
     report.problems.push_back(Problem{std::nullopt, 0, "projections",
@@ -114,20 +127,28 @@ Status CheckProjections(const Journal& journal, VerifyReport& report) {
 
 Result<VerifyReport> Verify(const Journal& journal, std::optional<RunId> run) {
   VerifyReport report;
+  // Damage met while reading is a finding; other errors (I/O, a missing run) end verify.
+  auto finding = [&](const Status& s, std::optional<RunId> of) -> Status {
+    if (s.ok() || s.code() != Code::kCorruption) return s;
+    report.problems.push_back(Problem{of, 0, "journal", s.ToString()});
+    return Status::Ok();
+  };
   if (run) {
-    REWIND_RETURN_IF_ERROR(journal.Head(*run));  // NotFound for a run with no events
+    // NotFound for a run with no events.
+    if (auto head = journal.Head(*run); !head.has_value()) {
+      REWIND_RETURN_IF_ERROR(finding(head.error(), run));
+      return report;
+    }
     REWIND_RETURN_IF_ERROR(CheckRun(journal, *run, report));
     return report;
   }
-  if (auto all = journal.VerifyAll(); !all.has_value()) {
-    if (all.error().code() != Code::kCorruption) return Err(all.error());
-    report.problems.push_back(Problem{std::nullopt, 0, "journal", all.error().ToString()});
-  }
+  if (auto all = journal.VerifyAll(); !all.has_value()) REWIND_RETURN_IF_ERROR(finding(all.error(), std::nullopt));
   std::vector<RunId> runs;
-  REWIND_RETURN_IF_ERROR(journal.ForEachRun([&](const RunId& r, std::uint64_t) {
-    runs.push_back(r);
-    return Status::Ok();
-  }));
+  REWIND_RETURN_IF_ERROR(finding(journal.ForEachRun([&](const RunId& r, std::uint64_t) {
+                                   runs.push_back(r);
+                                   return Status::Ok();
+                                 }),
+                                 std::nullopt));
   for (const RunId& r : runs) REWIND_RETURN_IF_ERROR(CheckRun(journal, r, report));
   // Projections are folds of the events: only worth comparing when those are sound.
   if (report.clean()) REWIND_RETURN_IF_ERROR(CheckProjections(journal, report));
@@ -139,34 +160,40 @@ Result<std::vector<Problem>> VerifyAgainst(const Journal& journal, const Heads& 
   if (HeadsDigest(saved.runs) != saved.digest) {
     problems.push_back(Problem{std::nullopt, 0, "heads", "the saved heads do not match their own digest"});
   }
-  REWIND_RETURN_IF_ERROR(journal.View([&](const ReadView& view) -> Status {
-    for (const RunHeadEntry& e : saved.runs) {
-      REWIND_ASSIGN_OR_RETURN(std::uint64_t last, view.LastSeq(e.run));
-      if (last == 0) {
-        problems.push_back(Problem{e.run, e.head.seq, "heads", "the run is gone; it had " +
-                                                                   std::to_string(e.head.seq) + " events"});
-        continue;
-      }
-      if (last < e.head.seq) {
-        problems.push_back(Problem{e.run, e.head.seq, "heads", "the run has " + std::to_string(last) +
-                                                                   " events; it had " +
-                                                                   std::to_string(e.head.seq)});
-        continue;
-      }
-      const Status read = view.ReadRun(e.run, e.head.seq, e.head.seq, [&](const EventRecord& r) {
+  auto check = [&](const ReadView& view, const RunHeadEntry& e) -> Status {
+    REWIND_ASSIGN_OR_RETURN(std::uint64_t last, view.LastSeq(e.run));
+    if (last == 0) {
+      problems.push_back(Problem{e.run, e.head.seq, "heads", "the run is gone; it had " +
+                                                                 std::to_string(e.head.seq) + " events"});
+    } else if (last < e.head.seq) {
+      problems.push_back(Problem{e.run, e.head.seq, "heads", "the run has " + std::to_string(last) +
+                                                                 " events; it had " + std::to_string(e.head.seq)});
+    } else {
+      return view.ReadRun(e.run, e.head.seq, e.head.seq, [&](const EventRecord& r) {
         if (ChainHashOf(r) != e.head.hash) {
           problems.push_back(Problem{e.run, e.head.seq, "heads",
                                      "the history up to this seq was rewritten: its chain hash is not the saved one"});
         }
         return Status::Ok();
       });
-      if (!read.ok()) {
-        if (read.code() != Code::kCorruption) return read;
-        problems.push_back(Problem{e.run, e.head.seq, "heads", read.ToString()});
-      }
     }
     return Status::Ok();
-  }));
+  };
+  // Damage met on the way is a finding; it ends the check, since LMDB
+  // refuses further reads in a transaction that met a damaged page.
+  std::optional<RunId> at;
+  const Status read = journal.View([&](const ReadView& view) -> Status {
+    for (const RunHeadEntry& e : saved.runs) {
+      at = e.run;
+      REWIND_RETURN_IF_ERROR(check(view, e));
+    }
+    at.reset();
+    return Status::Ok();
+  });
+  if (!read.ok()) {
+    if (read.code() != Code::kCorruption) return Err(read);
+    problems.push_back(Problem{at, 0, "heads", read.ToString() + " (the remaining saved heads were not checked)"});
+  }
   return problems;
 }
 

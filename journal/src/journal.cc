@@ -218,7 +218,12 @@ Result<std::uint64_t> Journal::VerifyAll() const {
     ++runs_seen;
     auto it = chains.find(run);
     const RunHead stream_head = it == chains.end() ? RunHead{} : it->second.head;
-    REWIND_ASSIGN_OR_RETURN(RunHead index_head, VerifyRunIn(store, g.txn, run));
+    auto verified = VerifyRunIn(store, g.txn, run);
+    if (!verified.has_value() && verified.error().code() == Code::kNotFound) {
+      return Status(Code::kCorruption, "the run index lists run " + run.ToString() +
+                                           " but a lookup cannot find it (its key is damaged)");
+    }
+    REWIND_ASSIGN_OR_RETURN(RunHead index_head, std::move(verified));
     if (index_head != stream_head) {
       return Status(Code::kCorruption, "run " + run.ToString() + ": the run index ends at seq " +
                                            std::to_string(index_head.seq) +

@@ -8,6 +8,7 @@ Status Error(int rc, std::string_view what) {
   std::string message(what);
   message += ": ";
   message += mdb_strerror(rc);
+  if (rc == MDB_BAD_TXN) message += " (a page LMDB read is damaged)";
   switch (rc) {
     case MDB_SUCCESS: return Status::Ok();
     case MDB_NOTFOUND: return Status(Code::kNotFound, std::move(message));
@@ -19,6 +20,14 @@ Status Error(int rc, std::string_view what) {
       return Status(Code::kResourceExhausted, std::move(message));
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
+    // Every transaction that returned an error is aborted, never used again;
+    // one LMDB marks bad met a damaged page it did not report (a duplicate
+    // key's sub-database, for one).
+    case MDB_BAD_TXN:
+    // A tree deeper than LMDB allows, or a database whose stored flags are
+    // not the ones it was created with: damaged pages.
+    case MDB_CURSOR_FULL:
+    case MDB_INCOMPATIBLE:
     case MDB_INVALID:
     case MDB_VERSION_MISMATCH:
       return Status(Code::kCorruption, std::move(message));

@@ -1,6 +1,7 @@
 #include "journal/src/store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +28,28 @@ Status SyncDirectory(const std::string& dir) {
     return Status(Code::kUnavailable, "cannot sync directory '" + dir + "': " + std::strerror(err));
   }
   ::close(fd);
+  return Status::Ok();
+}
+
+// A data file shorter than the pages its last transaction uses was cut short
+// (an interrupted copy, a filled disk, damage): reading those pages through
+// the map would crash the process, so it is refused before any read.
+Status CheckNotCutShort(MDB_env* env, const std::string& dir) {
+  MDB_envinfo info;
+  MDB_stat stat;
+  mdb_filehandle_t fd;
+  if (int rc = mdb_env_info(env, &info); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_info");
+  if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_stat");
+  if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_get_fd");
+  struct ::stat st;
+  if (::fstat(fd, &st) != 0) {
+    return Status(Code::kUnavailable, "cannot stat '" + dir + "/data.mdb': " + std::strerror(errno));
+  }
+  const auto needed = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
+  if (static_cast<std::uint64_t>(st.st_size) < needed) {
+    return Status(Code::kCorruption, "'" + dir + "/data.mdb' is cut short: it has " + std::to_string(st.st_size) +
+                                         " bytes, its last transaction uses " + std::to_string(needed));
+  }
   return Status::Ok();
 }
 
@@ -78,6 +101,7 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
     }
     return Err(mdb::Error(rc, "opening journal '" + dir + "'"));
   }
+  REWIND_RETURN_IF_ERROR(CheckNotCutShort(env, dir));
   int dead = 0;
   if (int rc = mdb_reader_check(env, &dead); rc != MDB_SUCCESS) {
     return Err(mdb::Error(rc, "mdb_reader_check"));
@@ -90,10 +114,16 @@ Status Store::OpenDatabases() {
   const bool read_only = options_.read_only;
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, read_only ? BeginRead() : BeginWrite());
   MDB_txn* txn = g.txn.get();
-  const std::string not_journal = "'" + dir() + "' holds an LMDB environment that is not a Rewind journal";
+  const std::string not_journal = "'" + dir() + "' holds an LMDB environment without a Rewind journal's "
+                                  "databases: another program's, or a journal damaged beyond reading";
   int rc = mdb_dbi_open(txn, "meta", 0, &meta_);
   bool fresh = false;
   if (rc == MDB_NOTFOUND) {
+    // Rewind's other databases without the meta one: a damaged journal.
+    MDB_dbi events;
+    if (mdb_dbi_open(txn, "events", 0, &events) == MDB_SUCCESS) {
+      return Status(Code::kCorruption, "journal '" + dir() + "' is damaged: its meta database cannot be found");
+    }
     if (read_only) return Status(Code::kFailedPrecondition, not_journal);
     // A new journal only where the environment is empty.
     MDB_dbi main_db;
