@@ -7,12 +7,17 @@
 // event_json_fuzzer/: every sample as inspect's JSON, a few with a field
 // removed or of the wrong type, and one that is not JSON.
 // heads_fuzzer/: a heads file of two runs and a few damaged ones.
+// replay_check_fuzzer/: each run of the fixture journal (tests/tools/fixtures)
+// with the workflow file of its workflow, with the next version of it, and
+// with another workflow's file.
 // Overwrites these files by name and removes nothing, so a reproducer that was
 // added to the corpus by hand stays.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +25,7 @@
 #include "rewind/inspect/event_json.h"
 #include "rewind/inspect/heads.h"
 #include "rewind/journal/hash.h"
+#include "rewind/journal/journal.h"
 #include "rewind/schemas/events.h"
 #include "tests/support/sample_events.h"
 
@@ -40,6 +46,64 @@ std::string Name(std::size_t i, const rwd::Event& event) {
   char index[8];
   std::snprintf(index, sizeof index, "%02zu_", i);
   return index + std::string(rwd::EventTypeName(event.body));
+}
+
+void PutLe(rwd::Bytes& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+std::string ReadText(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool WriteReplaySeeds(const fs::path& dir) {
+  const fs::path fixtures = REWIND_FIXTURES;
+  const fs::path copy = fs::temp_directory_path() / "make_corpus_journal";
+  fs::remove_all(copy);
+  fs::copy(fixtures / "journal", copy);
+  rwd::JournalOptions o;
+  o.directory = copy.string();
+  o.read_only = true;
+  auto journal = rwd::Journal::Open(o);
+  if (!journal.has_value()) {
+    std::fprintf(stderr, "cannot open the fixture journal: %s\n", journal.error().ToString().c_str());
+    return false;
+  }
+  const std::map<std::string, std::vector<std::string>> files = {
+      {"order", {"order.json", "order_v2.json", "signal.json"}},
+      {"nightly-batch", {"signal.json", "order.json"}}};
+  bool ok = true;
+  int index = 0;
+  const rwd::Status read = (*journal)->ForEachRun([&](const rwd::RunId& run, std::uint64_t) -> rwd::Status {
+    rwd::Bytes frames;
+    std::string workflow;
+    REWIND_RETURN_IF_ERROR((*journal)->ReadRun(run, 1, rwd::Journal::kEnd, [&](const rwd::EventRecord& r) {
+      if (r.seq == 1) {
+        auto first = rwd::Decode(r.payload);
+        if (first.has_value()) {
+          if (const auto* start = std::get_if<rwd::RunStarted>(&first->body)) workflow = start->workflow;
+          if (const auto* fork = std::get_if<rwd::RunForked>(&first->body)) workflow = fork->start.workflow;
+        }
+      }
+      PutLe(frames, r.payload.size(), 4);
+      frames.insert(frames.end(), r.payload.begin(), r.payload.end());
+      return rwd::Status::Ok();
+    }));
+    ++index;
+    for (const std::string& file : files.at(workflow)) {
+      const std::string text = ReadText(fixtures / file);
+      rwd::Bytes seed;
+      PutLe(seed, text.size(), 2);
+      seed.insert(seed.end(), text.begin(), text.end());
+      seed.insert(seed.end(), frames.begin(), frames.end());
+      ok &= Write(dir / ("run" + std::to_string(index) + "_" + workflow + "_" + file), seed);
+    }
+    return rwd::Status::Ok();
+  });
+  fs::remove_all(copy);
+  if (!read.ok()) std::fprintf(stderr, "cannot read the fixture journal: %s\n", read.ToString().c_str());
+  return ok && read.ok();
 }
 
 rwd::Bytes Flipped(rwd::Bytes bytes, std::size_t at) {
@@ -117,5 +181,8 @@ int main(int argc, char** argv) {
   rwd::record::Encode(run, 1, rwd::Hash{}, rwd::Bytes{}, &record);
   ok &= Write(record_dir / "header_only", record);
   ok &= Write(record_dir / "short", rwd::ByteView(record).first(rwd::record::kHeaderSize - 1));
+  const fs::path replay_dir = fs::path(argv[1]) / "replay_check_fuzzer";
+  fs::create_directories(replay_dir);
+  ok &= WriteReplaySeeds(replay_dir);
   return ok ? 0 : 1;
 }

@@ -13,7 +13,10 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(decode_fuzzer record_fuzzer)
+# Every target: each fuzz/<name>_fuzzer.cc.
+if [[ ${#targets[@]} -eq 0 ]]; then
+  for f in fuzz/*_fuzzer.cc; do targets+=("$(basename "$f" .cc)"); done
+fi
 build_dir=${REWIND_FUZZ_BUILD_DIR:-build-fuzz}
 
 REWIND_WITH_CLANG=1 scripts/setup.sh
