@@ -17,7 +17,9 @@
 //       ids. (With parallel branches, which dependents start before a failure
 //       is recorded depends on timing, so only sequential runs can promise it.)
 //   (8) the projections the engine maintained with every append equal a
-//       rebuild from the journal, byte for byte.
+//       rebuild from the journal, byte for byte;
+//   (9) every history recorded (the run's and its forks') replays through its
+//       own definition without a divergence (journal-inspect replay-check).
 //
 // Properties (1)-(6) and (8) are checked on a run with full parallelism and an operator
 // that also pauses the run at racy moments.
@@ -31,6 +33,7 @@
 #include <xxhash.h>
 
 #include "rewind/executor/engine.h"
+#include "rewind/inspect/replay_check.h"
 #include "rewind/schemas/describe.h"
 #include "tests/projections/projections_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -295,6 +298,21 @@ std::vector<Event> RunScenario(const Scenario& s, bool check) {
   std::size_t choice = 0;
   const std::vector<RunId> forks = Operate(**engine, *run, s, choice, check, true);
   for (const RunId& fork : forks) Operate(**engine, fork, s, choice, check, false);
+  // (9) With both parallelisms: the decider is deterministic over real histories.
+  std::vector<RunId> recorded{*run};
+  recorded.insert(recorded.end(), forks.begin(), forks.end());
+  for (const RunId& r : recorded) {
+    const std::vector<Event> events = Record(**engine, r).events;
+    const Event& first = events.front();
+    const RunStarted& def =
+        std::holds_alternative<RunForked>(first.body) ? std::get<RunForked>(first.body).start : std::get<RunStarted>(first.body);
+    auto replay = inspect::ReplayCheck(r, events, def, check ? 0 : 1);
+    RC_ASSERT(replay.has_value());
+    if (replay->divergence) {
+      RC_FAIL("replay diverges at seq " + std::to_string(replay->divergence->seq) + ": " +
+              replay->divergence->message + "\n" + Dump(**engine, r));
+    }
+  }
   if (check) {
     CheckFolds(**engine, *run);
     for (const RunId& fork : forks) CheckFolds(**engine, fork);

@@ -46,9 +46,14 @@ class Recorder {
     const StepState& s = state_.steps[step];
     return Outside(StepCompleted{step, s.attempts, ToBytes("out"), s.epoch}, decide);
   }
-  Recorder& Fail(std::uint32_t step) {
+  Recorder& Fail(std::uint32_t step, bool retryable = true, bool decide = true) {
     const StepState& s = state_.steps[step];
-    return Outside(StepFailed{step, s.attempts, "boom", "it broke", true, s.epoch});
+    return Outside(StepFailed{step, s.attempts, "boom", "it broke", retryable, s.epoch}, decide);
+  }
+  // The process stopped while the attempt ran; recovery records it.
+  Recorder& Abandon(std::uint32_t step, bool decide = true) {
+    const StepState& s = state_.steps[step];
+    return Outside(StepAbandoned{step, s.attempts, s.epoch}, decide);
   }
   Recorder& Approve(std::uint32_t step) {
     return Outside(ApprovalDecided{step, true, {}}, true, Actor{ActorKind::kUser, "alice", ""});
@@ -282,6 +287,91 @@ TEST(ReplayCheckTest, AnOutsideEventAcceptedBeforeTheEngineDecidedIsNoDivergence
   EXPECT_FALSE(report->divergence.has_value()) << report->divergence->message;
 }
 
+// a (3 attempts, `backoff_ms`), b (one attempt), c: three roots.
+RunStarted Three(std::uint32_t backoff_ms) {
+  StepDef a = Def("a", {}, StepKind::kCode, 3);
+  a.retry.initial_backoff_ms = backoff_ms;
+  return Definition({a, Def("b", {}), Def("c", {})});
+}
+
+// The events after the first (the definition), times and actors included.
+std::vector<Event> AfterStart(const Recorder& r) { return {r.events().begin() + 1, r.events().end()}; }
+
+TEST(ReplayCheckTest, OutsideEventsAppendedTogetherAreNoPointTheEngineDecidedAt) {
+  // c completes; while that append is in flight a fails (retryable) and b
+  // fails for good, so both results go out in one append and the engine
+  // decides once, after both: the run fails. A candidate with another backoff
+  // writes the very same history; the state between the two failures, where
+  // the definitions would schedule different retries, was never decided on.
+  auto record = [](std::uint32_t backoff_ms) {
+    Recorder r(Three(backoff_ms));
+    r.Complete(2).Fail(0, true, /*decide=*/false).Fail(1, /*retryable=*/false);
+    EXPECT_EQ(r.state().status, RunStatus::kFailed);
+    return r;
+  };
+  const Recorder recorded = record(200);
+  ASSERT_EQ(AfterStart(recorded), AfterStart(record(300)));
+  auto report = recorded.Check(Three(300));
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->divergence.has_value()) << report->divergence->message;
+  EXPECT_FALSE(report->same_definition);
+}
+
+TEST(ReplayCheckTest, AttemptsAbandonedTogetherAtRecoveryAreNoPointTheEngineDecidedAt) {
+  auto record = [](std::uint32_t backoff_ms) {
+    Recorder r(Three(backoff_ms));
+    r.Complete(2).Abandon(0, /*decide=*/false).Abandon(1);
+    return r;
+  };
+  const Recorder recorded = record(200);
+  ASSERT_EQ(AfterStart(recorded), AfterStart(record(300)));
+  auto report = recorded.Check(Three(300));
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->divergence.has_value()) << report->divergence->message;
+}
+
+TEST(ReplayCheckTest, AStepThatWouldStartWhileTheRunWaitedForAWakeUpIsFoundThere) {
+  // a fails and waits for its retry; b completes and the engine decides
+  // nothing; the wake-up restarts a. A candidate step c after b would have
+  // started as soon as b completed: the divergence is named at the wake-up's
+  // event, the first after that point.
+  StepDef a = Def("a", {}, StepKind::kCode, 2);
+  a.retry.initial_backoff_ms = 1000;
+  Recorder r(Definition({a, Def("b", {})}));
+  r.Fail(0).Complete(1);
+  const std::uint64_t b_done = r.events().size();
+  r.Wake().Complete(0);
+  ASSERT_EQ(r.state().status, RunStatus::kCompleted);
+  auto report = r.Check(Definition({a, Def("b", {}), Def("c", {1})}));
+  ASSERT_TRUE(report.has_value());
+  ASSERT_TRUE(report->divergence.has_value());
+  EXPECT_EQ(report->divergence->seq, b_done + 1);
+  ASSERT_EQ(report->divergence->decided.size(), 1u);
+  EXPECT_EQ(report->divergence->decided[0].body, EventBody(StepStarted{2, 1, 0}));
+}
+
+TEST(ReplayCheckTest, ARenamedOrMovedStepIsFoundWhereTheHistoryFirstNamesIt) {
+  Recorder r(Definition({Def("charge"), Def("ship", {}), Def("notify", {0, 1})}));
+  r.Complete(0).Complete(1).Complete(2);
+  ASSERT_EQ(r.state().status, RunStatus::kCompleted);
+  // Same shape, other positions: the decisions are the same, but the history
+  // would name the other step.
+  for (const RunStarted& candidate : {Definition({Def("ship"), Def("charge", {}), Def("notify", {0, 1})}),
+                                      Definition({Def("charge_v2"), Def("ship", {}), Def("notify", {0, 1})})}) {
+    auto report = r.Check(candidate);
+    ASSERT_TRUE(report.has_value());
+    ASSERT_TRUE(report->divergence.has_value());
+    EXPECT_EQ(report->divergence->check, "step");
+    EXPECT_EQ(report->divergence->seq, 2u);  // StepStarted of step 1
+    EXPECT_NE(report->divergence->message.find("'charge'"), std::string::npos) << report->divergence->message;
+  }
+  // A new step at the end leaves every recorded position as it was.
+  auto longer = r.Check(Definition({Def("charge"), Def("ship", {}), Def("notify", {0, 1}), Def("audit", {2})}));
+  ASSERT_TRUE(longer.has_value());
+  ASSERT_TRUE(longer->divergence.has_value());
+  EXPECT_EQ(longer->divergence->check, "decision");
+}
+
 TEST(ReplayCheckTest, AnUnfinishedPlanAtTheEndIsADivergence) {
   // The history ends right after a's start (the engine stopped before a
   // completed); a candidate with a second root would have started it too.
@@ -383,6 +473,34 @@ RC_GTEST_PROP(ReplayCheckProperty, EveryEngineHistoryReplaysCleanThroughItsOwnDe
     RC_ASSERT(report->same_definition);
     if (report->divergence) RC_FAIL("run " + run.ToString() + ": seq " + std::to_string(report->divergence->seq) + ": " + report->divergence->message);
     RC_ASSERT(report->events == events.size());
+  }
+}
+
+// A definition change that touches only what a run never exercised — the
+// backoff of runs that never scheduled a retry, the duration of sleeps in runs
+// that never slept — writes the same history, so it replays clean.
+RC_GTEST_PROP(ReplayCheckProperty, AChangeTheRunNeverExercisedReplaysClean, ()) {
+  HistoryOptions options;
+  options.max_parallel = *rc::gen::element<std::uint32_t>(0, 1, 2);
+  const auto history = *GenHistory(options);
+  for (const auto& [run, events] : RunsOf(history)) {
+    bool retried = false, slept = false;
+    for (const Event& e : events) {
+      retried |= std::holds_alternative<RetryScheduled>(e.body);
+      slept |= std::holds_alternative<TimerScheduled>(e.body);
+    }
+    RunStarted candidate = RecordedDefinition(events.front());
+    for (StepDef& step : candidate.steps) {
+      if (!retried) step.retry.initial_backoff_ms += 7;
+      if (!slept) step.sleep_ms += 11;
+    }
+    RC_CLASSIFY(!retried || !slept);
+    auto report = ReplayCheck(run, events, candidate, *options.max_parallel);
+    RC_ASSERT(report.has_value());
+    if (report->divergence) {
+      RC_FAIL("run " + run.ToString() + ": seq " + std::to_string(report->divergence->seq) + ": " +
+              report->divergence->message);
+    }
   }
 }
 

@@ -1,36 +1,48 @@
 // Replay check: would the decider, given a run's recorded history and a
-// candidate definition (the workflow as it is now), have written the same
-// history? It finds decider non-determinism (replaying with the recorded
-// definition and a changed decider) and definition changes that are
-// incompatible with runs already recorded (a step added, removed, reordered,
-// re-wired, or its retry policy or sleep changed).
+// candidate definition (the run's workflow as it is now), have written the
+// same history? It finds decider non-determinism (replaying with the recorded
+// definition after the decider changed) and definition changes that runs
+// already recorded would not survive: a step added, removed, renamed or moved,
+// re-wired dependencies, another kind, retry budget, backoff or sleep.
+// Changes the decider never reads are not divergences: a step's command,
+// environment or timeout (completed steps keep their recorded outputs).
 //
-// How the history is replayed. The candidate's steps (and workflow, version
-// and definition hash) replace those of the run's first event; everything
-// else, input and tenant included, stays as recorded. Then, event by event:
+// How the history is replayed. The candidate's steps, version and definition
+// hash replace those of the run's first event; input, tenant and idempotency
+// key stay as recorded. Then, event by event:
+//   * Steps are recorded by position. Every position an event names must hold
+//     a step of the same id in the candidate, else "step": the history would
+//     name another step (a rename or a move).
 //   * Decision points are where the history shows the decider at work: an
 //     engine event (no actor) only the decider writes — StepStarted,
 //     RetryScheduled, TimerScheduled, TimerFired, RunPaused for an approval or
 //     a signal, RunCompleted, RunFailed. There Plan (decide.h) runs on the
-//     candidate state at that event's recorded time (the engine stamps a
+//     candidate's state at that event's recorded time (the engine stamps a
 //     decision's events with the time it decided), and its events must be the
-//     recorded ones that follow, in order. A plan the history stops following
-//     (an outside event or the end comes first), a recorded decision the plan
-//     does not contain, or an empty plan is a divergence ("decision").
-//   * Before every outside event (a handler's result, a resume, an approval, a
-//     signal, a cancel, a manual pause, ...) and at the end of the history, the
-//     engine may have decided nothing. There the candidate must plan exactly
-//     what the recorded definition plans at the same state and time (the time
-//     of the event before); otherwise the candidate would act where the
-//     recorded run did not, or the reverse ("decision"). With the recorded
-//     definition as candidate this check cannot fail.
+//     recorded ones that follow, in order, each without an actor. A plan the
+//     history stops following (an outside event or the end comes first), a
+//     recorded decision the plan does not contain, or an empty plan is a
+//     divergence, "decision".
+//   * Before every event after a point where no plan is pending (and at the
+//     end), the engine may have driven the run after the event before, at its
+//     time. If the recorded definition plans something there, the history shows
+//     the engine did not (the next event was appended with the one before, as
+//     results queued behind an append or attempts abandoned at recovery are):
+//     nothing to compare. If it plans nothing but the candidate plans
+//     something, that is a "decision" divergence named at the next event. This
+//     check is conservative: an outside event appended together with the one
+//     before (the journal does not record where appends begin) may have kept
+//     the engine from deciding there at all.
 //   * An event the fold refuses under the candidate (a step index it does not
-//     have, an attempt it would not start) is a divergence ("refused").
-// The first divergence ends the replay.
+//     have, an attempt it would not start) is a divergence, "refused".
+// The first divergence ends the replay. With the recorded definition as
+// candidate, no history the engine writes diverges (property-tested on the
+// real engine and on random engine-like histories).
 //
-// `max_parallel` must be the engine's EngineOptions::max_parallel_steps when
-// the run was recorded (the `rewind` CLI runs with 0, no limit): it is not in
-// the journal, and a different value decides differently.
+// `run` must be the run's id: retry jitter is drawn from it. `max_parallel`
+// must be the engine's EngineOptions::max_parallel_steps when the run was
+// recorded (the `rewind` CLI runs with 0, no limit): it is not in the
+// journal, and another value decides differently.
 //
 // Pure: no I/O, no clock. Deterministic for equal inputs.
 #pragma once
@@ -48,11 +60,14 @@
 namespace rwd::inspect {
 
 struct ReplayDivergence {
-  std::uint64_t seq = 0;         // the first recorded event that differs; events + 1 at the end
-  std::string check;             // "decision" or "refused"
+  // The first recorded event the candidate would not have written there (for
+  // a plan where the engine decided nothing: the event after that point);
+  // events + 1 at the end of the history.
+  std::uint64_t seq = 0;
+  std::string check;              // "decision", "step" or "refused"
   std::optional<Event> recorded;  // the recorded event at `seq`; nullopt at the end of the history
-  std::vector<Event> decided;    // what the candidate decides there instead (may be empty)
-  std::string message;           // one line naming the steps involved
+  std::vector<Event> decided;     // what the candidate decides there instead (may be empty)
+  std::string message;            // one line naming the steps involved
 };
 
 struct ReplayReport {
@@ -63,10 +78,11 @@ struct ReplayReport {
 };
 
 // `events`: the run's recorded events from seq 1. `candidate`: a definition
-// (RunStarted as Workflow::Definition makes it; input, tenant and idempotency
-// key are ignored). InvalidArgument when the candidate is not a valid
-// definition or names another workflow; Corruption (naming the seq) when the
-// history does not fold under its own recorded definition (`verify` explains).
+// of the run's workflow (RunStarted as Workflow::Definition makes it; input,
+// tenant and idempotency key are ignored). Errors: InvalidArgument when the
+// candidate is not a valid definition or is of another workflow; NotFound for
+// no events; Corruption (naming the seq) when the history does not fold under
+// its own definition (`verify` explains); Internal when Plan fails (a bug).
 Result<ReplayReport> ReplayCheck(const RunId& run, std::span<const Event> events, const RunStarted& candidate,
                                  std::uint32_t max_parallel);
 
