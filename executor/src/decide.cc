@@ -36,10 +36,11 @@ bool CanRetry(const StepDef& def, const StepState& step) {
 
 constexpr double kMaxDelayMs = 1e12;
 
-// now + delay without overflow.
+// now + delay (delay >= 0) without overflow; `now` is recorded data when a
+// history is replayed, so any value.
 std::int64_t DueAt(std::int64_t now, std::int64_t delay_us) {
-  return delay_us > std::numeric_limits<std::int64_t>::max() - now ? std::numeric_limits<std::int64_t>::max()
-                                                                   : now + delay_us;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  return now > 0 && delay_us > kMax - now ? kMax : now + delay_us;
 }
 
 void WakeAt(Decision& d, std::int64_t due) {

@@ -123,6 +123,20 @@ TEST(DecideTest, UncappedBackoffSaturatesInsteadOfOverflowing) {
   EXPECT_EQ(retry[0].due_unix_us, std::numeric_limits<std::int64_t>::max());
 }
 
+TEST(DecideTest, AnyRecordedTimeIsAValidNowWhenAHistoryIsReplayed) {
+  // A replayed history decides at its recorded times, which a damaged or
+  // forged journal may put anywhere, the far past included.
+  StepDef s = Def("s", {}, StepKind::kCode, 3);
+  s.retry.initial_backoff_ms = 1000;
+  RunBuilder b(Definition({s}));
+  b.FailAttempt(0);
+  for (const std::int64_t now : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-646723031856617760}}) {
+    const auto retry = Only<RetryScheduled>(Decide(b.state(), now));
+    ASSERT_EQ(retry.size(), 1u);
+    EXPECT_EQ(retry[0].due_unix_us, now + BackoffMicros(s.retry, b.state().run, 0, 0, 2));
+  }
+}
+
 TEST(DecideTest, SleepSchedulesItsTimerAndFiresItWhenDue) {
   StepDef nap = Def("nap", {}, StepKind::kSleep);
   nap.sleep_ms = 3;
