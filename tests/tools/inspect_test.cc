@@ -69,6 +69,37 @@ class InspectTest : public ::testing::Test {
     ASSERT_TRUE(Fold(c_, written_[c_]).has_value());
   }
 
+  // Run c alone, in a fresh journal `name` that data_ then names, with the
+  // projections maintained as it is written (a snapshot every `snapshot_every`).
+  void WriteCWithProjections(const std::string& name, std::uint32_t snapshot_every) {
+    data_ = dir_.Sub(name);
+    JournalOptions o;
+    o.directory = data_;
+    o.durability = Durability::kNoSync;
+    auto journal = Journal::Open(o);
+    ASSERT_TRUE(journal.has_value());
+    ProjectionsOptions po;
+    po.background = false;
+    po.snapshot_every = snapshot_every;
+    auto projections = Projections::Open(**journal, po);
+    ASSERT_TRUE(projections.has_value());
+    for (std::size_t i = 0; i < written_[c_].size(); ++i) {
+      ASSERT_TRUE((*journal)->Append(c_, i, {Encode(written_[c_][i])}).has_value());
+    }
+  }
+
+  // Someone puts `key` into projection table `table` (FORMAT.md names them)
+  // behind the journal's back.
+  void Forge(const std::string& table, const std::string& key) {
+    JournalOptions o;
+    o.directory = data_;
+    auto journal = Journal::Open(o);
+    ASSERT_TRUE(journal.has_value());
+    auto t = (*journal)->OpenTable(table);
+    ASSERT_TRUE(t.has_value());
+    ASSERT_THAT((*journal)->Update([&](WriteView& w) { return w.Put(*t, AsBytes(key), {}); }), IsOk());
+  }
+
   // The state of run c after its first `seq` events, as StateJson writes it.
   json StateOfC(std::uint64_t seq) {
     return inspect::StateJson(*Fold(c_, std::span<const Event>(written_[c_].data(), seq)));
@@ -420,32 +451,9 @@ TEST_F(InspectTest, VerifyAgainstSavedHeadsCatchesAHistoryRewrittenConsistently)
 }
 
 TEST_F(InspectTest, VerifyComparesProjectionsWithAFreshRebuild) {
-  data_ = dir_.Sub("projected");
-  {
-    JournalOptions o;
-    o.directory = data_;
-    o.durability = Durability::kNoSync;
-    auto journal = Journal::Open(o);
-    ASSERT_TRUE(journal.has_value());
-    ProjectionsOptions po;
-    po.background = false;
-    auto projections = Projections::Open(**journal, po);
-    ASSERT_TRUE(projections.has_value());
-    for (std::size_t i = 0; i < written_[c_].size(); ++i) {
-      ASSERT_TRUE((*journal)->Append(c_, i, {Encode(written_[c_][i])}).has_value());
-    }
-  }
+  WriteCWithProjections("projected", 64);
   EXPECT_EQ(Json({"verify", "--all"})["clean"], true);
-  {
-    // Someone edits the run index behind the journal's back (FORMAT.md: proj.runs.0).
-    JournalOptions o;
-    o.directory = data_;
-    auto journal = Journal::Open(o);
-    ASSERT_TRUE(journal.has_value());
-    auto table = (*journal)->OpenTable("proj.runs.0");
-    ASSERT_TRUE(table.has_value());
-    ASSERT_THAT((*journal)->Update([&](WriteView& w) { return w.Put(*table, AsBytes("A-forged"), {}); }), IsOk());
-  }
+  Forge("proj.runs.0", "A-forged");  // a run index entry
   const json r = Json({"verify", "--all"}, 20);
   ASSERT_EQ(r["problems"].size(), 1u) << r;
   EXPECT_EQ(r["problems"][0]["check"], "projections");
@@ -454,33 +462,9 @@ TEST_F(InspectTest, VerifyComparesProjectionsWithAFreshRebuild) {
 }
 
 TEST_F(InspectTest, VerifyComparesSnapshotsTakenAtTheIntervalTheyWereBuiltWith) {
-  data_ = dir_.Sub("every3");
-  {
-    JournalOptions o;
-    o.directory = data_;
-    o.durability = Durability::kNoSync;
-    auto journal = Journal::Open(o);
-    ASSERT_TRUE(journal.has_value());
-    ProjectionsOptions po;
-    po.background = false;
-    po.snapshot_every = 3;
-    auto projections = Projections::Open(**journal, po);
-    ASSERT_TRUE(projections.has_value());
-    for (std::size_t i = 0; i < written_[c_].size(); ++i) {
-      ASSERT_TRUE((*journal)->Append(c_, i, {Encode(written_[c_][i])}).has_value());
-    }
-  }
+  WriteCWithProjections("every3", 3);
   EXPECT_EQ(Json({"verify", "--all"})["clean"], true) << "rebuilt every 3 events too";
-  {
-    // A snapshot that no fold produced (FORMAT.md: proj.snapshots.0).
-    JournalOptions o;
-    o.directory = data_;
-    auto journal = Journal::Open(o);
-    ASSERT_TRUE(journal.has_value());
-    auto table = (*journal)->OpenTable("proj.snapshots.0");
-    ASSERT_TRUE(table.has_value());
-    ASSERT_THAT((*journal)->Update([&](WriteView& w) { return w.Put(*table, AsBytes("forged"), {}); }), IsOk());
-  }
+  Forge("proj.snapshots.0", "forged");  // a snapshot no fold produced
   const json r = Json({"verify", "--all"}, 20);
   ASSERT_EQ(r["problems"].size(), 1u) << r;
   EXPECT_NE(r["problems"][0]["message"].get<std::string>().find("projection snapshots"), std::string::npos) << r;
