@@ -166,6 +166,14 @@ class Transition {
  public:
   Transition(RunState& state, const Event& event) : s_(state), e_(event) {}
 
+  // A run begins with its definition: RunStarted, or RunForked for a fork.
+  Status CheckFirst() const {
+    if (s_.seq != 0 || std::holds_alternative<RunStarted>(e_.body) || std::holds_alternative<RunForked>(e_.body)) {
+      return Status::Ok();
+    }
+    return Refuse("the run has no RunStarted or RunForked first");
+  }
+
   // Names key the read models (kMaxNameBytes).
   Status CheckActor() const {
     if (!e_.actor || (e_.actor->subject.size() <= kMaxNameBytes && e_.actor->tenant.size() <= kMaxNameBytes)) {
@@ -483,6 +491,7 @@ Status Evolve(RunState& state, const Event& event) {
   // Every rule checks all its preconditions before it changes anything, so a
   // refused event leaves `state` as it was without copying it.
   Transition transition(state, event);
+  REWIND_RETURN_IF_ERROR(transition.CheckFirst());
   REWIND_RETURN_IF_ERROR(transition.CheckActor());
   REWIND_RETURN_IF_ERROR(std::visit([&](const auto& body) { return transition.Apply(body); }, event.body));
   ++state.seq;

@@ -23,10 +23,22 @@ TEST(RunStateTest, SecondRunStartedIsRefused) {
   EXPECT_THAT(b.Try(Linear()), HasCode(Code::kCorruption));
 }
 
-TEST(RunStateTest, EventBeforeRunStartedIsRefused) {
-  RunState s;
-  EXPECT_THAT(Evolve(s, Event{0, std::nullopt, kSchemaVersion, StepStarted{0, 1, 0}}),
-              HasCode(Code::kCorruption));
+TEST(RunStateTest, EveryEventBeforeRunStartedIsRefused) {
+  // Any body but a definition, those that need none included (a signal, a
+  // cancel, a manual pause), and the state stays empty.
+  const std::vector<EventBody> bodies = {StepStarted{0, 1, 0},
+                                         SignalReceived{"go", {}},
+                                         CancelRequested{"stop"},
+                                         RunCancelled{"stop"},
+                                         RunPaused{kNoStep, PauseReason::kManual, "hold"},
+                                         ResumeRequested{0, "again", "r", {}},
+                                         RunCompleted{}};
+  for (const EventBody& body : bodies) {
+    RunState s;
+    EXPECT_THAT(Evolve(s, Event{0, std::nullopt, kSchemaVersion, body}), HasCode(Code::kCorruption))
+        << EventTypeName(body);
+    EXPECT_EQ(s, RunState{});
+  }
 }
 
 TEST(RunStateTest, StepCannotStartBeforeItsDependenciesComplete) {
