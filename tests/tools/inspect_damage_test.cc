@@ -52,12 +52,14 @@ bool Documented(int status) { return status == 0 || (status >= 10 && status <= 1
 class InspectDamageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Under AddressSanitizer a reader that crashes would exit 1 from ASan's
+    // Under a sanitizer a reader that crashes would exit with the sanitizer's
     // report instead of dying of the signal the tool reports (exit 21): let
-    // signals through, as in a build without it.
-    const char* asan = std::getenv("ASAN_OPTIONS");
-    const std::string options = std::string(asan != nullptr ? asan : "") + ":handle_segv=0:handle_sigbus=0";
-    setenv("ASAN_OPTIONS", options.c_str(), 1);
+    // signals through, as in a build without one.
+    for (const char* name : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+      const char* set = std::getenv(name);
+      const std::string options = std::string(set != nullptr ? set : "") + ":handle_segv=0:handle_sigbus=0";
+      setenv(name, options.c_str(), 1);
+    }
   }
 
   struct Answer {
