@@ -22,7 +22,8 @@
 //
 // The floor is what one durable commit costs on the same journal at the same
 // time: single-event Journal::Append calls, one at a time, to a run of its own
-// in the engine's journal, with payloads copied from a warm-up run's events.
+// in the engine's journal (a valid history of its own, so the projections
+// fold it with every commit too).
 // Disk sync times on a shared machine drift by 10x within seconds, so the floor
 // is sampled beside the measurement, not before it: in latency mode one append
 // after each measured run, in throughput mode --floor-appends before and after
@@ -47,6 +48,7 @@
 #include <filesystem>
 #include <functional>
 #include <latch>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -169,34 +171,30 @@ Result<RunId> RunOnce(Engine& engine, const Settings& settings) {
   return run;
 }
 
-// Runs --warmup-runs runs (at least one); returns the encoded events of the
-// last one, the floor's payloads.
-Result<std::vector<Bytes>> Warm(Engine& engine, const Settings& settings) {
-  RunId last;
+// Runs --warmup-runs runs (at least one).
+Status Warm(Engine& engine, const Settings& settings) {
   for (unsigned i = 0; i < std::max(settings.warmup_runs, 1u); ++i) {
-    Result<RunId> run = RunOnce(engine, settings);
-    if (!run.has_value()) return Err(run.error().WithContext("warm-up"));
-    last = *run;
+    if (Result<RunId> run = RunOnce(engine, settings); !run.has_value()) return run.error().WithContext("warm-up");
   }
-  REWIND_ASSIGN_OR_RETURN(std::vector<Event> events, engine.Events(last, BenchPrincipal()));
-  std::vector<Bytes> payloads;
-  for (const Event& e : events) payloads.push_back(Encode(e));
-  return payloads;
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------
 // The floor: single-event appends, one at a time, to a run of its own in the
-// engine's journal. Nothing of the engine reads that run (recovery would, at
-// the next Open; the directory is gone by then), and its payloads are real
-// events, so tools reading the journal still decode it.
+// engine's journal. Its history is a valid one — a one-step workflow whose
+// step fails and is retried forever: StepStarted, StepFailed, RetryScheduled,
+// StepStarted, ... — so the projections fold it with every commit as they
+// fold the engine's runs, and tools reading the journal accept it. Nothing of
+// the engine drives that run (recovery would, at the next Open; the directory
+// is gone by then).
 
 class Floor {
  public:
-  Floor(Journal& journal, std::vector<Bytes> payloads) : journal_(journal), payloads_(std::move(payloads)) {}
+  explicit Floor(Journal& journal) : journal_(journal) {}
 
   // Appends one event and records how long the durable commit took.
   Status Sample() {
-    const Bytes& payload = payloads_[seq_ % payloads_.size()];
+    const Bytes payload = Encode(Event{0, std::nullopt, kSchemaVersion, Next()});
     const Clock::time_point sent = Clock::now();
     REWIND_ASSIGN_OR_RETURN(AppendResult result, journal_.Append(run_, seq_, {payload}));
     commit_ms_.push_back(Millis(Clock::now() - sent));
@@ -209,8 +207,28 @@ class Floor {
   double P50() { return Percentile(commit_ms_, 0.5); }
 
  private:
+  // The event after seq_.
+  EventBody Next() const {
+    if (seq_ == 0) {
+      StepDef step;
+      step.id = "retried";
+      step.retry.max_attempts = std::numeric_limits<std::uint32_t>::max();
+      RunStarted start;
+      start.workflow = "e2e-floor";
+      start.version = 1;
+      start.steps = {step};
+      start.tenant = "default";
+      return start;
+    }
+    const auto attempt = static_cast<std::uint32_t>((seq_ - 1) / 3 + 1);
+    switch ((seq_ - 1) % 3) {
+      case 0: return StepStarted{0, attempt, 0};
+      case 1: return StepFailed{0, attempt, "floor", "a floor append", true, 0};
+      default: return RetryScheduled{0, attempt + 1, 0};
+    }
+  }
+
   Journal& journal_;
-  std::vector<Bytes> payloads_;
   const RunId run_ = RunId::New();
   std::uint64_t seq_ = 0;
   std::vector<double> commit_ms_;
@@ -253,13 +271,25 @@ Figures Summarize(std::vector<double>& run_ms, unsigned runs, Clock::duration el
   return f;
 }
 
+// The figures count the projections' work only while every projection keeps
+// up: one that failed stops being maintained, and the engine gets faster.
+Status ProjectionsHealthy(Engine& engine) {
+  if (engine.projections() == nullptr) return Status::Ok();
+  for (const ProjectionStatus& st : engine.projections()->Health()) {
+    if (st.health == ProjectionHealth::kFailed) {
+      return Status(Code::kInternal, "projection " + st.name + " failed during the bench: " + st.error);
+    }
+  }
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------------------
 // Latency: one run at a time
 
 Result<Figures> MeasureLatency(const fs::path& dir, const Settings& settings) {
   REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, OpenEngine(dir, settings, EngineOptions{}.max_active_runs));
-  REWIND_ASSIGN_OR_RETURN(std::vector<Bytes> payloads, Warm(*engine, settings));
-  Floor floor(engine->journal(), std::move(payloads));
+  REWIND_RETURN_IF_ERROR(Warm(*engine, settings));
+  Floor floor(engine->journal());
   std::vector<double> run_ms;
   run_ms.reserve(settings.runs);
   Clock::duration elapsed{};
@@ -273,6 +303,7 @@ Result<Figures> MeasureLatency(const fs::path& dir, const Settings& settings) {
     REWIND_RETURN_IF_ERROR(floor.Sample().WithContext("floor"));
   }
   const JournalStats after = engine->journal().stats();
+  REWIND_RETURN_IF_ERROR(ProjectionsHealthy(*engine));
   return Summarize(run_ms, settings.runs, elapsed, before, after, floor, /*ratio_of_p50=*/true);
 }
 
@@ -346,9 +377,9 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
       std::unique_ptr<Engine> engine,
       OpenEngine(dir, settings, std::max<std::size_t>(settings.in_flight, EngineOptions{}.max_active_runs),
                  [&stops](const RunState& state, const std::vector<Event>&) { stops.Observe(state); }));
-  REWIND_ASSIGN_OR_RETURN(std::vector<Bytes> payloads, Warm(*engine, settings));
+  REWIND_RETURN_IF_ERROR(Warm(*engine, settings));
   (void)stops.Take();
-  Floor floor(engine->journal(), std::move(payloads));
+  Floor floor(engine->journal());
   const JournalStats before = engine->journal().stats();
   REWIND_RETURN_IF_ERROR(SampleFloor(floor, settings.floor_appends));
 
@@ -379,6 +410,7 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
       run_ms.push_back(Millis(it->second - t));
     }
   }
+  REWIND_RETURN_IF_ERROR(ProjectionsHealthy(*engine));
   return Summarize(run_ms, settings.in_flight, elapsed, before, after, floor, /*ratio_of_p50=*/false);
 }
 
