@@ -1,6 +1,5 @@
 #include "rewind/inspect/replay_check.h"
 
-#include <memory>
 
 #include "rewind/executor/decide.h"
 #include "rewind/executor/run_state.h"

@@ -19,6 +19,7 @@ namespace rwd::test {
 namespace {
 
 using inspect::ReplayCheck;
+using inspect::ReplayDivergence;
 using inspect::ReplayReport;
 
 constexpr std::int64_t kT0 = 1'800'000'000'000'000;
@@ -102,6 +103,20 @@ class Recorder {
   std::optional<std::int64_t> wake_;
 };
 
+// The divergence a replay names; fails the test, and returns an empty one,
+// when the replay failed or found none.
+ReplayDivergence DivergenceIn(const Result<ReplayReport>& report) {
+  if (!report.has_value()) {
+    ADD_FAILURE() << report.error().ToString();
+    return {};
+  }
+  if (!report->divergence) {
+    ADD_FAILURE() << "no divergence";
+    return {};
+  }
+  return *report->divergence;
+}
+
 // a (3 attempts, 200 ms backoff) -> gate (approval) -> nap (sleep) -> d.
 RunStarted Order() {
   StepDef a = Def("a", {}, StepKind::kCode, 3);
@@ -172,10 +187,7 @@ TEST(ReplayCheckTest, ARemovedStepDivergesWhereItStarted) {
   const Recorder r = OrderCompleted();
   RunStarted candidate = Order();
   candidate.steps.pop_back();
-  auto report = r.Check(candidate);
-  ASSERT_TRUE(report.has_value());
-  ASSERT_TRUE(report->divergence.has_value());
-  const auto& d = *report->divergence;
+  const ReplayDivergence d = DivergenceIn(r.Check(candidate));
   EXPECT_EQ(d.seq, r.SeqOfLast<StepStarted>());
   ASSERT_EQ(d.decided.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<RunCompleted>(d.decided[0].body));
@@ -185,10 +197,7 @@ TEST(ReplayCheckTest, AShorterRetryBudgetFailsTheRunWhereARetryWasScheduled) {
   const Recorder r = OrderCompleted();
   RunStarted candidate = Order();
   candidate.steps[0].retry.max_attempts = 1;
-  auto report = r.Check(candidate);
-  ASSERT_TRUE(report.has_value());
-  ASSERT_TRUE(report->divergence.has_value());
-  const auto& d = *report->divergence;
+  const ReplayDivergence d = DivergenceIn(r.Check(candidate));
   EXPECT_EQ(d.seq, r.SeqOfLast<RetryScheduled>());
   ASSERT_EQ(d.decided.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<RunFailed>(d.decided[0].body));
@@ -198,10 +207,7 @@ TEST(ReplayCheckTest, AnotherBackoffSchedulesTheRetryAtAnotherTime) {
   const Recorder r = OrderCompleted();
   RunStarted candidate = Order();
   candidate.steps[0].retry.initial_backoff_ms = 300;
-  auto report = r.Check(candidate);
-  ASSERT_TRUE(report.has_value());
-  ASSERT_TRUE(report->divergence.has_value());
-  const auto& d = *report->divergence;
+  const ReplayDivergence d = DivergenceIn(r.Check(candidate));
   const std::uint64_t at = r.SeqOfLast<RetryScheduled>();
   EXPECT_EQ(d.seq, at);
   ASSERT_EQ(d.decided.size(), 1u);
@@ -263,10 +269,7 @@ TEST(ReplayCheckTest, AStepThatWouldStartWhileTheRecordedRunWaitedIsFoundBeforeT
   const std::uint64_t b_done = 5;  // RunStarted, StepStarted a, StepStarted b, StepCompleted a, StepCompleted b
   ASSERT_TRUE(std::holds_alternative<StepCompleted>(r.events()[b_done - 1].body));
   RunStarted candidate = Definition({Def("a"), Def("b", {}), Def("c", {0})});
-  auto report = r.Check(candidate);
-  ASSERT_TRUE(report.has_value());
-  ASSERT_TRUE(report->divergence.has_value());
-  const auto& d = *report->divergence;
+  const ReplayDivergence d = DivergenceIn(r.Check(candidate));
   EXPECT_EQ(d.seq, b_done);
   EXPECT_EQ(d.check, "decision");
   ASSERT_EQ(d.decided.size(), 1u);
