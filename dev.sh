@@ -4,6 +4,7 @@
 #                   on the embedded journal in $REWIND_DATA (default ./rewind-data)
 #   ./dev.sh test   install what is missing, build, run the whole test suite
 #   ./dev.sh build  install what is missing and build (Release with debug info) into build/
+#   ./dev.sh bench  the benchmark suite in Release (scripts/bench.sh; arguments pass through)
 set -euo pipefail
 cd "$(dirname "$0")"
 build_dir=${REWIND_BUILD_DIR:-build}
@@ -30,8 +31,12 @@ case "${1:-}" in
     cd "$build_dir"
     ctest --output-on-failure --timeout 600 -j"$(nproc)"
     ;;
+  bench)
+    shift
+    scripts/bench.sh "$@"
+    ;;
   *)
-    echo "usage: $0 run|test|build" >&2
+    echo "usage: $0 run|test|build|bench" >&2
     exit 2
     ;;
 esac

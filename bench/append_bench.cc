@@ -12,8 +12,8 @@
 //
 // Each figure is the median of --reps repetitions, each in a fresh directory
 // on the filesystem of --dir, measured for --seconds after --warmup seconds.
-// Output: a table for people, then one JSON object per configuration per line
-// for scripts (every other line starts with something other than '{').
+// Output: a table for people; with --json FILE also one JSON object per
+// configuration per line in FILE, for scripts and the suite's report.
 #include <lmdb.h>
 
 #include <CLI/CLI.hpp>
@@ -58,6 +58,7 @@ struct Settings {
   double warmup_seconds = 0.5;
   unsigned reps = 3;
   std::string dir = "bench-tmp";
+  std::string json;  // empty: no JSON file
   std::size_t payload_bytes = 100;  // a typical encoded event
 };
 
@@ -338,12 +339,15 @@ void PrintRow(const Row& row) {
   std::fflush(stdout);  // rows arrive seconds apart: show each as it is done
 }
 
-void PrintJson(const Row& row) {
-  std::printf(
-      "{\"appenders\":%u,\"durability\":\"%s\",\"events_per_s\":%.1f,\"ack_p50_us\":%.1f,"
-      "\"ack_p99_us\":%.1f,\"mean_group\":%.3f,\"raw_events_per_s\":%.1f,\"ratio\":%.4f}\n",
-      row.appenders, DurabilityName(row.durability), row.journal.events_per_s, row.journal.ack_p50_us,
-      row.journal.ack_p99_us, row.journal.mean_group, row.raw_events_per_s, row.ratio());
+nlohmann::json JsonOf(const Row& row) {
+  return {{"appenders", row.appenders},
+          {"durability", DurabilityName(row.durability)},
+          {"events_per_s", row.journal.events_per_s},
+          {"ack_p50_us", row.journal.ack_p50_us},
+          {"ack_p99_us", row.journal.ack_p99_us},
+          {"mean_group", row.journal.mean_group},
+          {"raw_events_per_s", row.raw_events_per_s},
+          {"ratio", row.ratio()}};
 }
 
 int Run(const Settings& settings) {
@@ -358,7 +362,12 @@ int Run(const Settings& settings) {
     PrintRow(*row);
     rows.push_back(*row);
   }
-  for (const Row& row : rows) PrintJson(row);
+  bench::JsonRows json("append", settings.json);
+  for (const Row& row : rows) json.Add(JsonOf(row));
+  if (Status s = json.Write(); !s.ok()) {
+    std::fprintf(stderr, "append_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
   return 0;
 }
 
@@ -384,6 +393,7 @@ void AddFlags(CLI::App& app, Settings& settings) {
                  "Parent of the scratch directories (on the filesystem to measure); "
                  "created and removed when missing")
       ->capture_default_str();
+  app.add_option("--json", settings.json, "Also write one JSON object per row to this file");
   app.add_option("--payload-bytes", settings.payload_bytes, "Payload bytes per event")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();

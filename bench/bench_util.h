@@ -1,16 +1,14 @@
-// Helpers the benchmark programs share: percentiles and scratch directories.
+// Helpers the benchmark programs share: percentiles, timing, scratch
+// directories, and the JSON rows every bench writes for the suite's report.
 #pragma once
 
-#include <stdlib.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cmath>
-#include <cstring>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "rewind/base/status.h"
@@ -18,16 +16,16 @@
 namespace rwd::bench {
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d);
+double Millis(Clock::duration d);
+double Micros(Clock::duration d);
+double PerSecond(std::uint64_t n, double seconds);  // 0 for no time
 
 // Nearest-rank percentile, q in (0, 1]; reorders `samples`; 0 when empty.
 // The median of an even count is the lower middle.
-double Percentile(std::vector<double>& samples, double q) {
-  if (samples.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
-  const auto nth = samples.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1) - 1);
-  std::nth_element(samples.begin(), nth, samples.end());
-  return *nth;
-}
+double Percentile(std::vector<double>& samples, double q);
 
 template <typename T>
 double MedianOf(const std::vector<T>& reps, double T::*field) {
@@ -36,36 +34,66 @@ double MedianOf(const std::vector<T>& reps, double T::*field) {
   return Percentile(values, 0.5);
 }
 
+// CPU seconds (user + system) of all threads of this process so far.
+double ProcessCpuSeconds();
+
+// Resident set size of this process now, in bytes (/proc/self/statm).
+std::uint64_t ResidentBytes();
+
+// Bytes the allocator has handed out and not taken back (mallinfo2).
+std::uint64_t HeapBytes();
+
+// The size of `dir`/data.mdb.
+Result<std::uint64_t> DataFileBytes(const fs::path& dir);
+
+// A timed piece of work over `events` events. The CPU time is the whole
+// process's (the journal's writer thread does the projections' work): well
+// below the wall time when the machine is busy with others or when it waits
+// for the disk.
+struct Phase {
+  std::string name;
+  std::uint64_t events = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double events_per_s() const { return PerSecond(events, seconds); }
+};
+
+// Times `work`; its error, or the phase it was.
+Result<Phase> Timed(std::string name, std::uint64_t events, const std::function<Status()>& work);
+
 // A fresh, uniquely named directory under `parent`, removed with its contents
 // on destruction. `parent` is created when missing and then removed again once
 // empty. Use one at a time: a parent made by one is left to that one.
 class ScratchDir {
  public:
-  static Result<std::unique_ptr<ScratchDir>> Create(const fs::path& parent, const std::string& prefix) {
-    std::error_code ec;
-    const bool made_parent = fs::create_directory(parent, ec);
-    if (ec) return Err(Code::kUnavailable, "cannot create '" + parent.string() + "': " + ec.message());
-    std::string pattern = (parent / (prefix + "-XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      return Err(Code::kUnavailable, "cannot create '" + pattern + "': " + std::strerror(errno));
-    }
-    return std::unique_ptr<ScratchDir>(new ScratchDir(pattern, made_parent ? parent : fs::path()));
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    if (!made_parent_.empty()) fs::remove(made_parent_, ec);  // a no-op unless empty
-  }
+  static Result<std::unique_ptr<ScratchDir>> Create(const fs::path& parent, const std::string& prefix);
+  ~ScratchDir();
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
 
   const fs::path& path() const { return path_; }
 
  private:
-  ScratchDir(fs::path path, fs::path made_parent)
-      : path_(std::move(path)), made_parent_(std::move(made_parent)) {}
+  ScratchDir(fs::path path, fs::path made_parent) : path_(std::move(path)), made_parent_(std::move(made_parent)) {}
   fs::path path_;
   fs::path made_parent_;
+};
+
+// The JSON rows of one bench program: one object per line, each with "bench"
+// set to the program's figure group ("append", "fold", ...). The suite's
+// report (bench_report.cc) reads them. An empty path writes nothing.
+class JsonRows {
+ public:
+  JsonRows(std::string bench, std::string path) : bench_(std::move(bench)), path_(std::move(path)) {}
+  // Adds a row; "bench" is set on it.
+  void Add(nlohmann::json row);
+  // Writes every row to the file (replacing it), or says why it cannot.
+  Status Write() const;
+
+ private:
+  std::string bench_;
+  std::string path_;
+  std::vector<nlohmann::json> rows_;
 };
 
 }  // namespace rwd::bench

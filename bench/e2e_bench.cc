@@ -34,8 +34,8 @@
 // (commits in the batch × commit p50): how far the batch is from a writer doing
 // nothing but syncs.
 //
-// Output: a table for people, then one JSON object per mode per line for
-// scripts (every other line starts with something other than '{').
+// Output: a table for people; with --json FILE also one JSON object per mode
+// per line in FILE, for scripts and the suite's report.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/engine_util.h"
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
 #include "rewind/executor/engine.h"
@@ -71,6 +72,7 @@ namespace rwd {
 namespace {
 
 namespace fs = std::filesystem;
+using bench::CommitFloor;
 using bench::MedianOf;
 using bench::Percentile;
 using bench::ScratchDir;
@@ -92,8 +94,10 @@ struct Settings {
   unsigned handler_threads = 2;  // EngineOptions::handler_threads
   unsigned floor_appends = 100;  // throughput: floor appends before and after the batch, each
   unsigned reps = 3;
+  bool projections = true;       // EngineOptions::projections (default) or none
   double timeout_seconds = 120;  // per Await
   std::string dir = "bench-tmp";
+  std::string json;  // empty: no JSON file
 };
 
 const char* DurabilityName(Durability d) { return d == Durability::kDurable ? "durable" : "nosync"; }
@@ -128,28 +132,15 @@ JournalOptions JournalOptionsFor(const fs::path& dir, const Settings& settings) 
 // ---------------------------------------------------------------------------
 // The workflow and the engine
 
-Workflow NoopWorkflow() {
-  Workflow workflow(kWorkflowName);
-  for (int i = 1; i <= kSteps; ++i) {
-    workflow.Step("step" + std::to_string(i), [](const StepContext&) -> Result<Bytes> { return Bytes(); });
-  }
-  return workflow;
-}
-
-Principal BenchPrincipal() {
-  Principal who;
-  who.subject = "e2e_bench";
-  return who;
-}
-
 Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, const Settings& settings,
                                            std::size_t max_active_runs, RunObserver observer = nullptr) {
   EngineOptions options;
   options.journal = JournalOptionsFor(dir, settings);
-  options.workflows.push_back(NoopWorkflow());
+  options.workflows.push_back(bench::NoopWorkflow(kWorkflowName, kSteps));
   options.handler_threads = settings.handler_threads;
   options.max_active_runs = max_active_runs;
   options.observer = std::move(observer);
+  if (!settings.projections) options.projections.reset();
   return Engine::Open(std::move(options));
 }
 
@@ -161,7 +152,7 @@ std::chrono::milliseconds AwaitTimeout(const Settings& settings) {
 Result<RunId> RunOnce(Engine& engine, const Settings& settings) {
   StartRequest request;
   request.workflow = kWorkflowName;
-  request.actor = BenchPrincipal();
+  request.actor = bench::BenchPrincipal();
   REWIND_ASSIGN_OR_RETURN(RunId run, engine.Start(request));
   REWIND_ASSIGN_OR_RETURN(RunState state, engine.Await(run, request.actor, AwaitTimeout(settings)));
   if (state.status != RunStatus::kCompleted) {
@@ -178,61 +169,6 @@ Status Warm(Engine& engine, const Settings& settings) {
   }
   return Status::Ok();
 }
-
-// ---------------------------------------------------------------------------
-// The floor: single-event appends, one at a time, to a run of its own in the
-// engine's journal. Its history is a valid one — a one-step workflow whose
-// step fails and is retried forever: StepStarted, StepFailed, RetryScheduled,
-// StepStarted, ... — so the projections fold it with every commit as they
-// fold the engine's runs, and tools reading the journal accept it. Nothing of
-// the engine drives that run (recovery would, at the next Open; the directory
-// is gone by then).
-
-class Floor {
- public:
-  explicit Floor(Journal& journal) : journal_(journal) {}
-
-  // Appends one event and records how long the durable commit took.
-  Status Sample() {
-    const Bytes payload = Encode(Event{0, std::nullopt, kSchemaVersion, Next()});
-    const Clock::time_point sent = Clock::now();
-    REWIND_ASSIGN_OR_RETURN(AppendResult result, journal_.Append(run_, seq_, {payload}));
-    commit_ms_.push_back(Millis(Clock::now() - sent));
-    seq_ = result.head.seq;
-    return Status::Ok();
-  }
-  // The commits sampled, not counted against the engine.
-  std::uint64_t commits() const { return commit_ms_.size(); }
-  std::uint64_t events() const { return commit_ms_.size(); }
-  double P50() { return Percentile(commit_ms_, 0.5); }
-
- private:
-  // The event after seq_.
-  EventBody Next() const {
-    if (seq_ == 0) {
-      StepDef step;
-      step.id = "retried";
-      step.retry.max_attempts = std::numeric_limits<std::uint32_t>::max();
-      RunStarted start;
-      start.workflow = "e2e-floor";
-      start.version = 1;
-      start.steps = {step};
-      start.tenant = "default";
-      return start;
-    }
-    const auto attempt = static_cast<std::uint32_t>((seq_ - 1) / 3 + 1);
-    switch ((seq_ - 1) % 3) {
-      case 0: return StepStarted{0, attempt, 0};
-      case 1: return StepFailed{0, attempt, "floor", "a floor append", true, 0};
-      default: return RetryScheduled{0, attempt + 1, 0};
-    }
-  }
-
-  Journal& journal_;
-  const RunId run_ = RunId::New();
-  std::uint64_t seq_ = 0;
-  std::vector<double> commit_ms_;
-};
 
 // ---------------------------------------------------------------------------
 // Figures of one repetition
@@ -252,7 +188,7 @@ struct Figures {
 // `run_ms` per run; `elapsed` for all `runs`; journal counters around them,
 // less the floor's own commits.
 Figures Summarize(std::vector<double>& run_ms, unsigned runs, Clock::duration elapsed, const JournalStats& before,
-                  const JournalStats& after, Floor& floor, bool ratio_of_p50) {
+                  const JournalStats& after, CommitFloor& floor, bool ratio_of_p50) {
   const double n = runs;
   const double seconds = Seconds(elapsed);
   const auto commits = static_cast<double>(after.commits - before.commits - floor.commits());
@@ -271,25 +207,13 @@ Figures Summarize(std::vector<double>& run_ms, unsigned runs, Clock::duration el
   return f;
 }
 
-// The figures count the projections' work only while every projection keeps
-// up: one that failed stops being maintained, and the engine gets faster.
-Status ProjectionsHealthy(Engine& engine) {
-  if (engine.projections() == nullptr) return Status::Ok();
-  for (const ProjectionStatus& st : engine.projections()->Health()) {
-    if (st.health == ProjectionHealth::kFailed) {
-      return Status(Code::kInternal, "projection " + st.name + " failed during the bench: " + st.error);
-    }
-  }
-  return Status::Ok();
-}
-
 // ---------------------------------------------------------------------------
 // Latency: one run at a time
 
 Result<Figures> MeasureLatency(const fs::path& dir, const Settings& settings) {
   REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, OpenEngine(dir, settings, EngineOptions{}.max_active_runs));
   REWIND_RETURN_IF_ERROR(Warm(*engine, settings));
-  Floor floor(engine->journal());
+  CommitFloor floor(engine->journal());
   std::vector<double> run_ms;
   run_ms.reserve(settings.runs);
   Clock::duration elapsed{};
@@ -303,7 +227,7 @@ Result<Figures> MeasureLatency(const fs::path& dir, const Settings& settings) {
     REWIND_RETURN_IF_ERROR(floor.Sample().WithContext("floor"));
   }
   const JournalStats after = engine->journal().stats();
-  REWIND_RETURN_IF_ERROR(ProjectionsHealthy(*engine));
+  REWIND_RETURN_IF_ERROR(bench::ProjectionsHealthy(*engine));
   return Summarize(run_ms, settings.runs, elapsed, before, after, floor, /*ratio_of_p50=*/true);
 }
 
@@ -340,7 +264,7 @@ struct StarterTally {
 void Starter(Engine& engine, const Settings& settings, unsigned count, std::latch& go, StarterTally& tally) {
   StartRequest request;
   request.workflow = kWorkflowName;
-  request.actor = BenchPrincipal();
+  request.actor = bench::BenchPrincipal();
   tally.started.reserve(count);
   go.arrive_and_wait();
   for (unsigned i = 0; i < count; ++i) {
@@ -366,10 +290,6 @@ void Starter(Engine& engine, const Settings& settings, unsigned count, std::latc
   }
 }
 
-Status SampleFloor(Floor& floor, unsigned n) {
-  for (unsigned i = 0; i < n; ++i) REWIND_RETURN_IF_ERROR(floor.Sample().WithContext("floor"));
-  return Status::Ok();
-}
 
 Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings) {
   StopLog stops;  // outlives the engine, which calls it
@@ -379,9 +299,9 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
                  [&stops](const RunState& state, const std::vector<Event>&) { stops.Observe(state); }));
   REWIND_RETURN_IF_ERROR(Warm(*engine, settings));
   (void)stops.Take();
-  Floor floor(engine->journal());
+  CommitFloor floor(engine->journal());
   const JournalStats before = engine->journal().stats();
-  REWIND_RETURN_IF_ERROR(SampleFloor(floor, settings.floor_appends));
+  REWIND_RETURN_IF_ERROR(floor.Sample(settings.floor_appends));
 
   const unsigned starters = std::min(settings.starters, settings.in_flight);
   std::vector<StarterTally> tallies(starters);
@@ -398,7 +318,7 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
   for (std::thread& t : threads) t.join();
   const Clock::duration elapsed = Clock::now() - begin;
 
-  REWIND_RETURN_IF_ERROR(SampleFloor(floor, settings.floor_appends));
+  REWIND_RETURN_IF_ERROR(floor.Sample(settings.floor_appends));
   const JournalStats after = engine->journal().stats();
   const std::unordered_map<RunId, Clock::time_point> stopped = stops.Take();
   std::vector<double> run_ms;
@@ -410,7 +330,7 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
       run_ms.push_back(Millis(it->second - t));
     }
   }
-  REWIND_RETURN_IF_ERROR(ProjectionsHealthy(*engine));
+  REWIND_RETURN_IF_ERROR(bench::ProjectionsHealthy(*engine));
   return Summarize(run_ms, settings.in_flight, elapsed, before, after, floor, /*ratio_of_p50=*/false);
 }
 
@@ -450,13 +370,20 @@ void PrintRow(const Settings& settings, const Row& row) {
   std::fflush(stdout);  // rows arrive seconds apart: show each as it is done
 }
 
-void PrintJson(const Settings& settings, const Row& row) {
+nlohmann::json JsonOf(const Settings& settings, const Row& row) {
   const Figures& f = row.figures;
-  std::printf(
-      "{\"mode\":\"%s\",\"durability\":\"%s\",\"runs\":%u,\"p50_ms\":%.4f,\"p99_ms\":%.4f,"
-      "\"commits_per_run\":%.3f,\"floor_ms\":%.4f,\"ratio\":%.3f,\"runs_per_s\":%.1f,\"events_per_s\":%.1f}\n",
-      row.mode.c_str(), DurabilityName(settings.durability), row.runs, f.p50_ms, f.p99_ms, f.commits_per_run,
-      f.floor_ms, f.ratio, f.runs_per_s, f.events_per_s);
+  return {{"mode", row.mode},
+          {"durability", DurabilityName(settings.durability)},
+          {"projections", settings.projections},
+          {"runs", row.runs},
+          {"p50_ms", f.p50_ms},
+          {"p99_ms", f.p99_ms},
+          {"commits_per_run", f.commits_per_run},
+          {"commit_p50_ms", f.commit_p50_ms},
+          {"floor_ms", f.floor_ms},
+          {"ratio", f.ratio},
+          {"runs_per_s", f.runs_per_s},
+          {"events_per_s", f.events_per_s}};
 }
 
 int Run(const Settings& settings) {
@@ -474,7 +401,12 @@ int Run(const Settings& settings) {
     rows.push_back(Row{mode, latency ? settings.runs : settings.in_flight, MedianFigures(*reps)});
     PrintRow(settings, rows.back());
   }
-  for (const Row& row : rows) PrintJson(settings, row);
+  bench::JsonRows json("e2e", settings.json);
+  for (const Row& row : rows) json.Add(JsonOf(settings, row));
+  if (Status s = json.Write(); !s.ok()) {
+    std::fprintf(stderr, "e2e_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
   return 0;
 }
 
@@ -499,6 +431,8 @@ void AddFlags(CLI::App& app, Settings& settings) {
   app.add_option("--starters", settings.starters, "Throughput: threads calling Start (then Await)")
       ->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
+  app.add_option("--projections", settings.projections,
+                 "Maintain the default projections with every commit (true) or none (false)");
   app.add_option("--handler-threads", settings.handler_threads, "EngineOptions::handler_threads")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
@@ -512,6 +446,7 @@ void AddFlags(CLI::App& app, Settings& settings) {
   app.add_option("--timeout", settings.timeout_seconds, "Seconds an Await may take before the bench fails")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--json", settings.json, "Also write one JSON object per row to this file");
   app.add_option("--dir", settings.dir,
                  "Parent of the scratch directories (on the filesystem to measure); "
                  "created and removed when missing")

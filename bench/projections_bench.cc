@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/histories.h"
 #include "rewind/base/bytes.h"
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
@@ -79,9 +80,7 @@ namespace rwd {
 namespace {
 
 namespace fs = std::filesystem;
-using bench::Percentile;
-using bench::ScratchDir;
-using Clock = std::chrono::steady_clock;
+using namespace bench;  // NOLINT: the bench helpers
 
 struct Settings {
   std::uint64_t events = 1'000'000;              // rebuild: at least this many events
@@ -96,35 +95,8 @@ struct Settings {
   bool smoke = false;
 };
 
-// Address space only (LMDB reserves it); large enough never to grow mid-run.
-constexpr std::uint64_t kMapBytes = std::uint64_t{64} << 30;
-// Recorded times start here (2024-01-01); they are data, never a clock.
-constexpr std::int64_t kStartUs = 1'704'067'200'000'000;
-constexpr std::uint32_t kSteps = 5;
-// Events per Append while writing the long run.
-constexpr std::size_t kAppendBatch = 4096;
 // The three StateAt regions reach this far from their centre.
 constexpr std::uint64_t kRegionSpan = 1000;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-double PerSecond(std::uint64_t n, double seconds) { return seconds > 0 ? static_cast<double>(n) / seconds : 0; }
-const char* DurabilityName(Durability d) { return d == Durability::kDurable ? "durable" : "nosync"; }
-
-JournalOptions JournalOptionsFor(const fs::path& dir, Durability durability) {
-  JournalOptions options;
-  options.directory = dir.string();
-  options.durability = durability;
-  options.max_map_bytes = kMapBytes;
-  return options;
-}
-
-Result<std::uint64_t> DataFileBytes(const fs::path& dir) {
-  std::error_code ec;
-  const std::uintmax_t size = fs::file_size(dir / "data.mdb", ec);
-  if (ec) return Err(Code::kUnavailable, "size of '" + (dir / "data.mdb").string() + "': " + ec.message());
-  return static_cast<std::uint64_t>(size);
-}
 
 // Opens Projections the way a writer process does, minus the background
 // thread: CatchUp and Rebuild then run on this thread and can be timed.
@@ -146,262 +118,8 @@ Status RequireCurrent(const Projections& projections) {
   return Status::Ok();
 }
 
-// CPU seconds (user + system) of all threads of this process so far.
-double ProcessCpuSeconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-// A timed piece of work over `events` events. The CPU time is the whole
-// process's (the journal's writer thread does the projections' work): well
-// below the wall time when the machine is busy with others or when it waits
-// for the disk.
-struct Phase {
-  std::string name;
-  std::uint64_t events = 0;
-  double seconds = 0;
-  double cpu_seconds = 0;
-  double events_per_s() const { return PerSecond(events, seconds); }
-};
-
-// Times `work`; its error, or the phase it was.
-Result<Phase> Timed(std::string name, std::uint64_t events, const std::function<Status()>& work) {
-  const double cpu0 = ProcessCpuSeconds();
-  const Clock::time_point t0 = Clock::now();
-  REWIND_RETURN_IF_ERROR(work());
-  const double seconds = Seconds(Clock::now() - t0);
-  return Phase{std::move(name), events, seconds, ProcessCpuSeconds() - cpu0};
-}
-
-// ---------------------------------------------------------------------------
-// Making valid events
-
-// One run's events, each folded with Evolve (so a transition the fold refuses
-// is caught here, not in the measurement) and then encoded. Recorded times
-// advance as the caller says.
-class RunMaker {
- public:
-  RunMaker(const RunId& run, std::int64_t start_us) : clock_us_(start_us) { state_.run = run; }
-
-  Result<Bytes> Make(EventBody body, std::int64_t advance_us, std::optional<Actor> actor = std::nullopt) {
-    clock_us_ += advance_us;
-    const Event event{clock_us_, std::move(actor), kSchemaVersion, std::move(body)};
-    REWIND_RETURN_IF_ERROR(Evolve(state_, event).WithContext("the bench made an invalid event"));
-    return Encode(event);
-  }
-  const StepState& step(std::uint32_t i) const { return state_.steps[i]; }
-  std::int64_t now_us() const { return clock_us_; }
-
- private:
-  RunState state_;
-  std::int64_t clock_us_;
-};
-
-Actor Operator(std::uint64_t tenant) {
-  return Actor{ActorKind::kUser, "operator@example.com", "tenant-" + std::to_string(tenant)};
-}
-
-// ---------------------------------------------------------------------------
-// The rebuild journal: many runs of a realistic mix, interleaved
-
-enum class Fate { kClean, kRetried, kResumed, kCancelled };
-
-struct MixCounts {
-  std::uint64_t clean = 0, retried = 0, resumed = 0, cancelled = 0;
-};
-
-RunStarted CheckoutDefinition(std::uint64_t index) {
-  static const char* const kIds[kSteps] = {"validate", "reserve", "charge", "ship", "notify"};
-  RunStarted def;
-  def.workflow = index % 2 == 0 ? "checkout" : "refund";
-  def.version = 3;
-  def.tenant = "tenant-" + std::to_string(index % 16);
-  def.input = ToBytes("{\"order\":" + std::to_string(100000 + index) + ",\"items\":3,\"currency\":\"EUR\"}");
-  def.idempotency_key = "order-" + std::to_string(100000 + index);
-  for (std::uint32_t i = 0; i < kSteps; ++i) {
-    StepDef step;
-    step.id = kIds[i];
-    step.handler = kIds[i];
-    if (i > 0) step.depends_on = {i - 1};
-    step.retry.max_attempts = 3;
-    step.retry.initial_backoff_ms = 100;
-    step.retry.max_backoff_ms = 10'000;
-    step.timeout_ms = 30'000;
-    def.steps.push_back(std::move(step));
-  }
-  return def;
-}
-
-// One run of the rebuild journal, as the commits the engine would make.
-struct PlannedRun {
-  RunId run = RunId::New();
-  std::vector<std::vector<Bytes>> commits;
-  std::size_t next = 0;   // the next commit to append
-  std::uint64_t seq = 0;  // the run's last appended seq
-  std::uint64_t events = 0;
-};
-
-// Plans run number `index`: its fate drawn from `rng` (85% clean, 9% one
-// retried attempt, 4% failed and resumed by an operator, 2% cancelled), at a
-// step drawn likewise.
-Result<PlannedRun> PlanRun(std::uint64_t index, std::mt19937_64& rng, MixCounts& mix) {
-  std::uniform_int_distribution<int> percent(0, 99);
-  std::uniform_int_distribution<std::uint32_t> any_step(0, kSteps - 1);
-  std::uniform_int_distribution<std::int64_t> step_us(1'000, 200'000);
-  const int roll = percent(rng);
-  const Fate fate = roll < 85   ? Fate::kClean
-                    : roll < 94 ? Fate::kRetried
-                    : roll < 98 ? Fate::kResumed
-                                : Fate::kCancelled;
-  const std::uint32_t fate_step = any_step(rng);
-  switch (fate) {
-    case Fate::kClean:
-      ++mix.clean;
-      break;
-    case Fate::kRetried:
-      ++mix.retried;
-      break;
-    case Fate::kResumed:
-      ++mix.resumed;
-      break;
-    case Fate::kCancelled:
-      ++mix.cancelled;
-      break;
-  }
-
-  PlannedRun plan;
-  RunMaker maker(plan.run, kStartUs + static_cast<std::int64_t>(index) * 1'000);
-  std::vector<Bytes> commit;
-  auto add = [&](EventBody body, std::int64_t advance_us, std::optional<Actor> actor = std::nullopt) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Bytes event, maker.Make(std::move(body), advance_us, std::move(actor)));
-    commit.push_back(std::move(event));
-    return Status::Ok();
-  };
-  auto flush = [&] {
-    plan.events += commit.size();
-    plan.commits.push_back(std::move(commit));
-    commit.clear();
-  };
-  auto start = [&](std::uint32_t i) {
-    const StepState& s = maker.step(i);
-    return add(StepStarted{i, s.attempts + 1, s.epoch}, 500);
-  };
-
-  REWIND_RETURN_IF_ERROR(add(CheckoutDefinition(index), 0));
-  for (std::uint32_t i = 0; i < kSteps; ++i) {
-    REWIND_RETURN_IF_ERROR(start(i));
-    flush();
-    if (i == fate_step && fate == Fate::kRetried) {
-      const StepState& s = maker.step(i);
-      const std::uint32_t attempt = s.attempts, epoch = s.epoch;
-      REWIND_RETURN_IF_ERROR(
-          add(StepFailed{i, attempt, "unavailable", "upstream timed out after 30s", true, epoch}, step_us(rng)));
-      REWIND_RETURN_IF_ERROR(add(RetryScheduled{i, attempt + 1, maker.now_us() + 100'000}, 200));
-      flush();
-      REWIND_RETURN_IF_ERROR(start(i));
-      flush();
-    } else if (i == fate_step && fate == Fate::kResumed) {
-      const StepState& s = maker.step(i);
-      const std::uint32_t attempt = s.attempts, epoch = s.epoch;
-      REWIND_RETURN_IF_ERROR(
-          add(StepFailed{i, attempt, "invalid_input", "card declined: expired", false, epoch}, step_us(rng)));
-      REWIND_RETURN_IF_ERROR(add(RunFailed{i, "invalid_input", "card declined: expired"}, 200));
-      flush();
-      REWIND_RETURN_IF_ERROR(add(ResumeRequested{i, "customer updated the card", "resume-" + std::to_string(index), {}},
-                                 600'000'000, Operator(index % 16)));
-      flush();
-      REWIND_RETURN_IF_ERROR(start(i));
-      flush();
-    } else if (i == fate_step && fate == Fate::kCancelled) {
-      REWIND_RETURN_IF_ERROR(add(CancelRequested{"customer cancelled the order"}, step_us(rng), Operator(index % 16)));
-      REWIND_RETURN_IF_ERROR(add(RunCancelled{"customer cancelled the order"}, 200));
-      flush();
-      return plan;
-    }
-    const StepState& s = maker.step(i);
-    REWIND_RETURN_IF_ERROR(
-        add(StepCompleted{i, s.attempts, ToBytes("{\"ok\":true,\"ref\":\"" + std::to_string(index * 8 + i) + "\"}"),
-                          s.epoch},
-            step_us(rng)));
-  }
-  REWIND_RETURN_IF_ERROR(add(RunCompleted{ToBytes("{\"status\":\"shipped\"}")}, 300));
-  flush();
-  return plan;
-}
-
-struct WriteFigures {
-  std::uint64_t events = 0;
-  std::uint64_t runs = 0;
-  MixCounts mix;
-};
-
-// Writes runs until at least settings.events events are planned, keeping
-// settings.in_flight runs interleaved: each round queues the next commit of
-// every run in flight, then waits for all of them.
-Result<WriteFigures> WriteMixedJournal(Journal& journal, const Settings& settings) {
-  std::mt19937_64 rng(settings.seed);
-  std::vector<PlannedRun> active;
-  WriteFigures out;
-  std::uint64_t planned = 0;
-  for (;;) {
-    while (active.size() < settings.in_flight && planned < settings.events) {
-      REWIND_ASSIGN_OR_RETURN(PlannedRun run, PlanRun(out.runs, rng, out.mix));
-      planned += run.events;
-      ++out.runs;
-      active.push_back(std::move(run));
-    }
-    if (active.empty()) break;
-    std::vector<Status> errors(active.size());
-    std::vector<std::uint64_t> heads(active.size());
-    std::latch done(static_cast<std::ptrdiff_t>(active.size()));
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      PlannedRun& r = active[i];
-      journal.AppendAsync(r.run, r.seq, std::move(r.commits[r.next]), [&, i](Result<AppendResult> result) {
-        if (result.has_value()) {
-          heads[i] = result->head.seq;
-        } else {
-          errors[i] = result.error();
-        }
-        done.count_down();
-      });
-    }
-    done.wait();
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      if (!errors[i].ok()) return Err(errors[i].WithContext("append"));
-      out.events += heads[i] - active[i].seq;
-      active[i].seq = heads[i];
-      ++active[i].next;
-    }
-    std::erase_if(active, [](const PlannedRun& r) { return r.next == r.commits.size(); });
-  }
-  // Durable now, so that the first durable commit after the reopen does not
-  // pay for flushing the whole write.
-  REWIND_RETURN_IF_ERROR(journal.Sync());
-  return out;
-}
-
-// The floor: every event decoded and folded into its run's state in one read
-// snapshot, nothing written. Returns the events folded.
-Result<std::uint64_t> FoldEverything(const Journal& journal) {
-  REWIND_ASSIGN_OR_RETURN(std::uint64_t last, journal.LastPosition());
-  std::unordered_map<RunId, RunState> states;
-  std::uint64_t folded = 0;
-  REWIND_RETURN_IF_ERROR(journal.ReadAll(1, last, [&](const EventRecord& record) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event event, Decode(record.payload));
-    RunState& state = states[record.run];
-    state.run = record.run;
-    REWIND_RETURN_IF_ERROR(Evolve(state, event));
-    ++folded;
-    return Status::Ok();
-  }));
-  if (folded != last) return Err(Code::kInternal, "folded " + std::to_string(folded) + " of " + std::to_string(last));
-  return folded;
-}
-
 struct RebuildReport {
-  WriteFigures mix;
+  MixFigures mix;
   Phase write, floor, catch_up, rebuild;  // write: generating (fold + encode) and appending
   std::uint64_t bytes_written = 0, bytes_catch_up = 0, bytes_rebuild = 0;
 };
@@ -412,7 +130,7 @@ Result<RebuildReport> MeasureRebuild(const fs::path& dir, const Settings& settin
     REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal,
                             Journal::Open(JournalOptionsFor(dir, Durability::kNoSync)));
     REWIND_ASSIGN_OR_RETURN(report.write, Timed("write", 0, [&]() -> Status {
-                              REWIND_ASSIGN_OR_RETURN(report.mix, WriteMixedJournal(*journal, settings));
+                              REWIND_ASSIGN_OR_RETURN(report.mix, WriteMixedJournal(*journal, MixOptions{settings.events, settings.in_flight, settings.seed}));
                               return Status::Ok();
                             }));
     report.write.events = report.mix.events;
@@ -440,65 +158,6 @@ Result<RebuildReport> MeasureRebuild(const fs::path& dir, const Settings& settin
 
 // ---------------------------------------------------------------------------
 // The long run and StateAt
-
-RunStarted PollerDefinition() {
-  RunStarted def;
-  def.workflow = "poller";
-  def.version = 1;
-  def.tenant = "tenant-0";
-  StepDef poll;
-  poll.id = "poll";
-  poll.handler = "poll";
-  poll.retry.max_attempts = std::numeric_limits<std::uint32_t>::max();
-  poll.retry.initial_backoff_ms = 1000;
-  poll.retry.multiplier = 1.0;
-  poll.retry.max_backoff_ms = 1000;
-  def.steps.push_back(std::move(poll));
-  return def;
-}
-
-// Event number `k` (from 1) of the long run: RunStarted, then StepStarted,
-// StepFailed, RetryScheduled for attempt after attempt.
-Result<Bytes> MakePollerEvent(RunMaker& maker, std::uint64_t k) {
-  if (k == 1) return maker.Make(PollerDefinition(), 0);
-  const std::uint32_t attempt = maker.step(0).attempts;  // the last attempt started
-  switch ((k - 2) % 3) {
-    case 0:
-      return maker.Make(StepStarted{0, attempt + 1, 0}, 1'000'000);
-    case 1:
-      return maker.Make(StepFailed{0, attempt, "not_ready", "upstream has no data yet", true, 0}, 20'000);
-    default:
-      return maker.Make(RetryScheduled{0, attempt + 1, maker.now_us() + 1'000'000}, 100);
-  }
-}
-
-// Writes one run of exactly `events` events, `kAppendBatch` per Append.
-Status WriteLongRun(Journal& journal, const RunId& run, std::uint64_t events) {
-  RunMaker maker(run, kStartUs);
-  std::vector<Bytes> batch;
-  std::uint64_t seq = 0;
-  for (std::uint64_t k = 1; k <= events; ++k) {
-    REWIND_ASSIGN_OR_RETURN(Bytes event, MakePollerEvent(maker, k));
-    batch.push_back(std::move(event));
-    if (batch.size() == kAppendBatch || k == events) {
-      REWIND_ASSIGN_OR_RETURN(AppendResult appended, journal.Append(run, seq, std::move(batch)));
-      seq = appended.head.seq;
-      batch.clear();
-    }
-  }
-  return journal.Sync();
-}
-
-// The run's state after `seq` events, folded from its first event.
-Result<RunState> FoldFromStart(const Journal& journal, const RunId& run, std::uint64_t seq) {
-  RunState state;
-  state.run = run;
-  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, seq, [&](const EventRecord& record) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event event, Decode(record.payload));
-    return Evolve(state, event);
-  }));
-  return state;
-}
 
 struct Region {
   std::string name;
@@ -621,15 +280,15 @@ double PerEvent(std::uint64_t bytes, std::uint64_t events) {
 double Ratio(double seconds, double floor_seconds) { return floor_seconds > 0 ? seconds / floor_seconds : 0; }
 
 void PrintRebuild(const Settings& settings, const RebuildReport& r) {
-  const WriteFigures& w = r.mix;
+  const MixFigures& w = r.mix;
   const ProjectionsOptions defaults;
   std::printf(
       "# projections_bench rebuild: %llu events in %llu runs (%s clean, %s retried, %s resumed, %s cancelled), "
       "%u runs in flight while writing (nosync, seed %llu), then %s; ProjectionsOptions defaults "
       "(snapshot_every %u, batch_events %zu, cached_runs %zu); scratch under '%s'\n",
       static_cast<unsigned long long>(w.events), static_cast<unsigned long long>(w.runs),
-      Percent(w.mix.clean, w.runs).c_str(), Percent(w.mix.retried, w.runs).c_str(),
-      Percent(w.mix.resumed, w.runs).c_str(), Percent(w.mix.cancelled, w.runs).c_str(), settings.in_flight,
+      Percent(w.clean, w.runs).c_str(), Percent(w.retried, w.runs).c_str(),
+      Percent(w.resumed, w.runs).c_str(), Percent(w.cancelled, w.runs).c_str(), settings.in_flight,
       static_cast<unsigned long long>(settings.seed), DurabilityName(settings.durability), defaults.snapshot_every,
       defaults.batch_events, defaults.cached_runs, settings.dir.c_str());
   std::printf("%-12s %10s %10s %10s %12s %8s %8s\n", "phase", "events", "seconds", "cpu s", "events/s", "x floor",
@@ -668,38 +327,43 @@ void PrintStateAt(const Settings& settings, const StateAtReport& r) {
   std::fflush(stdout);
 }
 
-void WriteJsonPhase(std::FILE* out, const char* section, const char* phase, const Phase& p, const Phase* floor) {
-  std::fprintf(out,
-               "{\"section\":\"%s\",\"phase\":\"%s\",\"events\":%llu,\"seconds\":%.4f,\"cpu_seconds\":%.4f,"
-               "\"events_per_s\":%.1f",
-               section, phase, static_cast<unsigned long long>(p.events), p.seconds, p.cpu_seconds, p.events_per_s());
+nlohmann::json JsonOf(const char* section, const char* phase, const Phase& p, const Phase* floor) {
+  nlohmann::json row = {{"section", section},          {"phase", phase},
+                        {"events", p.events},          {"seconds", p.seconds},
+                        {"cpu_seconds", p.cpu_seconds}, {"events_per_s", p.events_per_s()}};
   if (floor != nullptr) {
-    std::fprintf(out, ",\"x_floor\":%.3f,\"cpu_x_floor\":%.3f", Ratio(p.seconds, floor->seconds),
-                 Ratio(p.cpu_seconds, floor->cpu_seconds));
+    row["floor_events_per_s"] = floor->events_per_s();
+    row["x_floor"] = Ratio(p.seconds, floor->seconds);
+    row["cpu_x_floor"] = Ratio(p.cpu_seconds, floor->cpu_seconds);
   }
-  std::fprintf(out, "}\n");
+  return row;
 }
 
-void WriteJson(std::FILE* out, const RebuildReport& rebuild, const StateAtReport& state_at) {
-  WriteJsonPhase(out, "rebuild", "write", rebuild.write, nullptr);
-  WriteJsonPhase(out, "rebuild", "floor", rebuild.floor, &rebuild.floor);
-  WriteJsonPhase(out, "rebuild", "catch_up", rebuild.catch_up, &rebuild.floor);
-  WriteJsonPhase(out, "rebuild", "rebuild", rebuild.rebuild, &rebuild.floor);
-  std::fprintf(
-      out,
-      "{\"section\":\"rebuild\",\"phase\":\"data_file\",\"events\":%llu,\"bytes_written\":%llu,"
-      "\"bytes_catch_up\":%llu,\"bytes_rebuild\":%llu}\n",
-      static_cast<unsigned long long>(rebuild.mix.events), static_cast<unsigned long long>(rebuild.bytes_written),
-      static_cast<unsigned long long>(rebuild.bytes_catch_up), static_cast<unsigned long long>(rebuild.bytes_rebuild));
-  WriteJsonPhase(out, "state_at", "catch_up", state_at.catch_up, nullptr);
+Status WriteJson(const std::string& path, const RebuildReport& rebuild, const StateAtReport& state_at) {
+  JsonRows rows("projections", path);
+  rows.Add(JsonOf("rebuild", "write", rebuild.write, nullptr));
+  rows.Add(JsonOf("rebuild", "floor", rebuild.floor, &rebuild.floor));
+  rows.Add(JsonOf("rebuild", "catch_up", rebuild.catch_up, &rebuild.floor));
+  rows.Add(JsonOf("rebuild", "rebuild", rebuild.rebuild, &rebuild.floor));
+  rows.Add({{"section", "rebuild"},
+            {"phase", "data_file"},
+            {"events", rebuild.mix.events},
+            {"bytes_written", rebuild.bytes_written},
+            {"bytes_catch_up", rebuild.bytes_catch_up},
+            {"bytes_rebuild", rebuild.bytes_rebuild}});
+  rows.Add(JsonOf("state_at", "catch_up", state_at.catch_up, nullptr));
   for (const LatencyRow& row : state_at.rows) {
-    std::fprintf(out,
-                 "{\"section\":\"state_at\",\"method\":\"%s\",\"region\":\"%s\",\"lo\":%llu,\"hi\":%llu,"
-                 "\"samples\":%zu,\"p50_us\":%.2f,\"p99_us\":%.2f,\"max_us\":%.2f}\n",
-                 row.method == "StateAt" ? "state_at" : "full_fold", row.region.name.c_str(),
-                 static_cast<unsigned long long>(row.region.lo), static_cast<unsigned long long>(row.region.hi),
-                 row.samples, row.p50_us, row.p99_us, row.max_us);
+    rows.Add({{"section", "state_at"},
+              {"method", row.method == "StateAt" ? "state_at" : "full_fold"},
+              {"region", row.region.name},
+              {"lo", row.region.lo},
+              {"hi", row.region.hi},
+              {"samples", row.samples},
+              {"p50_us", row.p50_us},
+              {"p99_us", row.p99_us},
+              {"max_us", row.max_us}});
   }
+  return rows.Write();
 }
 
 Status RunBench(const Settings& settings) {
@@ -719,12 +383,7 @@ Status RunBench(const Settings& settings) {
     state_at = std::move(*measured);
   }
   PrintStateAt(settings, state_at);
-  if (settings.json.empty()) return Status::Ok();
-  std::unique_ptr<std::FILE, decltype(&std::fclose)> out(std::fopen(settings.json.c_str(), "w"), &std::fclose);
-  if (!out) return Status(Code::kUnavailable, "cannot write '" + settings.json + "'");
-  WriteJson(out.get(), rebuild, state_at);
-  if (std::fflush(out.get()) != 0) return Status(Code::kUnavailable, "cannot write '" + settings.json + "'");
-  return Status::Ok();
+  return WriteJson(settings.json, rebuild, state_at);
 }
 
 struct Flags {

@@ -1,0 +1,184 @@
+// bench_report: the suite's verdict. Reads the JSON rows the bench programs
+// wrote (bench_util.h JsonRows; one file per program), prints every target of
+// the performance brief with the figure measured, its floor and ratio where
+// the bench has one, and whether it is met, and writes all rows and verdicts
+// to one JSON file.
+//
+// A target whose figure is missing is "missing"; with --require-all that is
+// an error (exit 1), which is how the smoke run proves every bench ran and
+// printed its figures. A target not met is reported, never an error: timings
+// on a shared machine are figures to read, not to assert.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+
+// One target of the brief: the row it is read from (bench plus fields that
+// must match), the field, and the bound.
+struct Target {
+  std::string name;
+  std::string bench;
+  json select;  // object: fields a row must have with these values
+  std::string field;
+  bool at_least;  // figure >= bound; otherwise figure <= bound
+  double bound;
+  std::string unit;
+  std::string floor_field;  // the row's floor figure, if any
+  std::string ratio_field;  // the row's ratio to its floor, if any
+  // Reduces the matching rows' figures to one (default: the single match; max for p99 over regions).
+  bool take_max = false;
+};
+
+const std::vector<Target>& Targets() {
+  static const std::vector<Target> targets = {
+      {"append: 256 appenders, share of the raw LMDB floor", "append", {{"appenders", 256}, {"durability", "durable"}},
+       "ratio", true, 0.5, "x", "raw_events_per_s", "ratio"},
+      {"e2e latency p50 (5-step run)", "e2e", {{"mode", "latency"}, {"durability", "durable"}, {"projections", true}},
+       "p50_ms", false, 3, "ms", "floor_ms", "ratio"},
+      {"e2e latency p99 (5-step run)", "e2e", {{"mode", "latency"}, {"durability", "durable"}, {"projections", true}},
+       "p99_ms", false, 10, "ms", "", ""},
+      {"e2e throughput, 1,000 in flight", "e2e",
+       {{"mode", "throughput"}, {"durability", "durable"}, {"projections", true}}, "runs_per_s", true, 30'000, "runs/s",
+       "floor_ms", "ratio"},
+      {"fold", "fold", {{"pass", "fold"}}, "events_per_s", true, 5e6, "events/s", "scan_events_per_s", "x_scan"},
+      {"fold, share of the raw scan floor", "fold", {{"pass", "fold"}}, "x_scan", true, 0.4, "x", "scan_events_per_s",
+       "x_scan"},
+      {"state-at p99, 1M-event run (worst region)", "projections", {{"section", "state_at"}, {"method", "state_at"}},
+       "p99_us", false, 1000, "us", "", "", true},
+      {"resume p99", "resume", {{"durability", "durable"}}, "p99_ms", false, 2, "ms", "commit_p50_ms", "ratio"},
+      {"rebuild", "projections", {{"section", "rebuild"}, {"phase", "rebuild"}}, "events_per_s", true, 1e6,
+       "events/s", "floor_events_per_s", "x_floor"},
+      {"storage per completed run, journal alone", "footprint", {{"mode", "storage"}, {"projections", false}},
+       "compact_bytes_per_run", false, 1300, "B", "", ""},
+      {"storage per completed run, with projections", "footprint", {{"mode", "storage"}, {"projections", true}},
+       "compact_bytes_per_run", false, 2500, "B", "", ""},
+      {"heap per run in flight", "footprint", {{"mode", "memory"}}, "heap_bytes_per_run", false, 4096, "B", "", ""},
+      {"anonymous RSS growth under sustained load", "footprint", {{"mode", "memory"}}, "anon_growth_ratio", false,
+       0.10, "x", "", ""},
+  };
+  return targets;
+}
+
+bool Matches(const json& row, const Target& t) {
+  if (row.value("bench", "") != t.bench) return false;
+  for (const auto& [key, value] : t.select.items()) {
+    if (!row.contains(key) || row[key] != value) return false;
+  }
+  return row.contains(t.field) && row[t.field].is_number();
+}
+
+// Figures derived from others before the targets are read.
+void Derive(json& row) {
+  if (row.value("bench", "") == "footprint" && row.value("mode", "") == "memory") {
+    const double first = row.value("anon_first_bytes", 0.0);
+    row["anon_growth_ratio"] = first > 0 ? row.value("anon_growth_bytes", 0.0) / first : 0.0;
+  }
+}
+
+struct Verdict {
+  const Target* target = nullptr;
+  std::optional<json> row;  // the row the figure came from
+  double figure = 0;
+  std::string state;  // "met", "NOT MET", "missing"
+};
+
+Verdict Judge(const Target& t, const std::vector<json>& rows) {
+  Verdict v{&t, std::nullopt, 0, "missing"};
+  for (const json& row : rows) {
+    if (!Matches(row, t)) continue;
+    const double figure = row[t.field].get<double>();
+    if (!v.row || (t.take_max && figure > v.figure)) {
+      v.row = row;
+      v.figure = figure;
+    }
+  }
+  if (v.row) v.state = (t.at_least ? v.figure >= t.bound : v.figure <= t.bound) ? "met" : "NOT MET";
+  return v;
+}
+
+std::string Number(double x) {
+  char buf[64];
+  if (x != 0 && (x >= 1e7 || x < 0.01)) {
+    std::snprintf(buf, sizeof buf, "%.3g", x);
+  } else if (x >= 100) {
+    std::snprintf(buf, sizeof buf, "%.0f", x);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f", x);
+  }
+  return buf;
+}
+
+std::string Field(const Verdict& v, const std::string& field) {
+  if (!v.row || field.empty() || !v.row->contains(field) || !(*v.row)[field].is_number()) return "-";
+  return Number((*v.row)[field].get<double>());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> inputs;
+  std::string out;
+  bool require_all = false;
+  CLI::App app{"The benchmark suite's targets, measured figures, floors and verdicts"};
+  app.add_option("inputs", inputs, "JSON-rows files the bench programs wrote")->required();
+  app.add_option("--out", out, "Write every row and verdict to this JSON file");
+  app.add_flag("--require-all", require_all, "Exit 1 when a target's figure is missing");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<json> rows;
+  for (const std::string& path : inputs) {
+    std::ifstream in(path);
+    if (!in) {
+      std::fprintf(stderr, "bench_report: cannot read '%s'\n", path.c_str());
+      return 1;
+    }
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.empty()) continue;
+      json row = json::parse(line, nullptr, false);
+      if (row.is_discarded() || !row.is_object()) {
+        std::fprintf(stderr, "bench_report: %s:%d: not a JSON object\n", path.c_str(), n);
+        return 1;
+      }
+      Derive(row);
+      rows.push_back(std::move(row));
+    }
+  }
+
+  std::printf("%-48s %12s %8s %12s %10s  %s\n", "target", "measured", "unit", "floor", "ratio", "verdict");
+  json verdicts = json::array();
+  int missing = 0;
+  for (const Target& t : Targets()) {
+    const Verdict v = Judge(t, rows);
+    const std::string bound = (t.at_least ? ">= " : "<= ") + Number(t.bound);
+    std::printf("%-48s %12s %8s %12s %10s  %s (%s)\n", t.name.c_str(), v.row ? Number(v.figure).c_str() : "-",
+                t.unit.c_str(), Field(v, t.floor_field).c_str(), Field(v, t.ratio_field).c_str(), v.state.c_str(),
+                bound.c_str());
+    if (!v.row) ++missing;
+    json entry = {{"target", t.name}, {"unit", t.unit}, {"bound", t.bound}, {"at_least", t.at_least},
+                  {"verdict", v.state}};
+    if (v.row) entry["measured"] = v.figure;
+    verdicts.push_back(std::move(entry));
+  }
+  if (!out.empty()) {
+    std::ofstream file(out, std::ios::trunc);
+    file << json{{"targets", verdicts}, {"rows", rows}}.dump(2) << '\n';
+    if (!file) {
+      std::fprintf(stderr, "bench_report: cannot write '%s'\n", out.c_str());
+      return 1;
+    }
+  }
+  if (require_all && missing > 0) {
+    std::fprintf(stderr, "bench_report: %d target(s) have no figure\n", missing);
+    return 1;
+  }
+  return 0;
+}

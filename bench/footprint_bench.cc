@@ -1,0 +1,330 @@
+// footprint_bench: what runs cost in bytes — on disk per completed run, in
+// heap per run in flight, and in resident memory over a sustained load.
+//
+// storage  Completes --runs runs of the 5-step no-op workflow through the
+//          engine (--starters threads, each Start then Await), then as many
+//          again, once with no projections (the journal alone) and once with
+//          the default ones (run index, step statistics, audit index,
+//          snapshots). Bytes per run are the growth of the data over the
+//          second batch divided by its runs, so the file's fixed part does not
+//          count: "live" is the data file as the engine leaves it (LMDB's
+//          free pages included), "compact" a compact copy of it
+//          (Journal::CopyTo), i.e. what the runs need.
+//
+// memory   Starts --in-flight runs of a workflow whose second step is a
+//          one-hour durable sleep and waits until every run has scheduled its
+//          timer: the runs are in flight, held by the engine. Heap bytes per
+//          run = the allocator's bytes in use (mallinfo2) after, minus before,
+//          over the runs. Then --sustain-seconds of continuous load (the
+//          no-op workflow, --starters threads, each Start then Await, on a
+//          fresh engine), sampling the process's anonymous resident memory
+//          (RssAnon: heap and stacks) once a second: it must level off, not
+//          grow with the runs completed. The first 20% of the time is warm-up;
+//          growth is the last sample minus the first after it.
+//
+// Durability is nosync by default: sizes and heap do not depend on syncs,
+// and more runs fit in the time. Output: a table for people; with --json FILE
+// also one JSON object per figure group in FILE.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "bench/bench_util.h"
+#include "bench/engine_util.h"
+#include "bench/histories.h"
+#include "rewind/executor/engine.h"
+
+namespace rwd {
+namespace {
+
+using namespace bench;  // NOLINT: the bench helpers
+
+constexpr const char* kNoopName = "noop5";
+constexpr const char* kSleeperName = "sleeper";
+constexpr int kSteps = 5;
+
+struct Settings {
+  std::vector<std::string> modes{"storage", "memory"};
+  unsigned runs = 5000;            // storage: runs per batch
+  unsigned in_flight = 10'000;     // memory: runs held in flight
+  double sustain_seconds = 30;     // memory: sustained load
+  unsigned starters = 16;          // threads calling Start then Await
+  Durability durability = Durability::kNoSync;
+  std::string dir = "bench-tmp";
+  std::string json;
+};
+
+Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, const Settings& settings, bool projections,
+                                           std::size_t max_active_runs = EngineOptions{}.max_active_runs,
+                                           RunObserver observer = nullptr) {
+  EngineOptions options;
+  options.journal = JournalOptionsFor(dir, settings.durability);
+  options.workflows.push_back(NoopWorkflow(kNoopName, kSteps));
+  Workflow sleeper(kSleeperName);
+  sleeper.Step("first", [](const StepContext&) -> Result<Bytes> { return Bytes(); });
+  sleeper.Sleep("wait", std::chrono::hours(1));
+  sleeper.Step("last", [](const StepContext&) -> Result<Bytes> { return Bytes(); });
+  options.workflows.push_back(std::move(sleeper));
+  options.max_active_runs = max_active_runs;
+  options.observer = std::move(observer);
+  if (!projections) options.projections.reset();
+  return Engine::Open(std::move(options));
+}
+
+// `runs` no-op runs, `starters` threads each starting one and awaiting it.
+// Stops early once `stop` is set (when not null). Returns the runs completed.
+Result<std::uint64_t> CompleteRuns(Engine& engine, std::uint64_t runs, unsigned starters,
+                                   const std::atomic<bool>* stop = nullptr) {
+  std::atomic<std::uint64_t> next{0}, done{0};
+  std::mutex mu;
+  Status error;
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < starters; ++t) {
+    threads.emplace_back([&] {
+      while (next.fetch_add(1) < runs && (stop == nullptr || !stop->load())) {
+        StartRequest start;
+        start.workflow = kNoopName;
+        start.actor = BenchPrincipal();
+        const Result<RunId> run = engine.Start(start);
+        const Result<RunState> state =
+            run.has_value() ? engine.Await(*run, start.actor, std::chrono::seconds(120)) : Err(run.error());
+        std::lock_guard lock(mu);
+        if (!state.has_value() || state->status != RunStatus::kCompleted) {
+          if (error.ok()) error = state.has_value() ? Status(Code::kInternal, "a run did not complete") : state.error();
+          return;
+        }
+        ++done;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  if (!error.ok()) return Err(error);
+  return done.load();
+}
+
+Status Completed(const Result<std::uint64_t>& runs) { return runs.has_value() ? Status::Ok() : runs.error(); }
+
+// The data file's size and a compact copy's, now.
+struct Sizes {
+  std::uint64_t live = 0, compact = 0;
+};
+
+Result<Sizes> SizesOf(Engine& engine, const fs::path& dir) {
+  Sizes s;
+  REWIND_ASSIGN_OR_RETURN(s.live, DataFileBytes(dir));
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> copy, ScratchDir::Create(dir.parent_path(), "copy"));
+  REWIND_RETURN_IF_ERROR(engine.journal().CopyTo(copy->path().string()));
+  REWIND_ASSIGN_OR_RETURN(s.compact, DataFileBytes(copy->path()));
+  return s;
+}
+
+struct StorageRow {
+  std::string what;
+  double live_per_run = 0, compact_per_run = 0, events_per_run = 0;
+};
+
+Result<StorageRow> MeasureStorage(const Settings& settings, bool projections) {
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, "storage"));
+  const fs::path dir = scratch->path() / "journal";
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, OpenEngine(dir, settings, projections));
+  REWIND_RETURN_IF_ERROR(Completed(CompleteRuns(*engine, settings.runs, settings.starters)).WithContext("first batch"));
+  REWIND_ASSIGN_OR_RETURN(Sizes before, SizesOf(*engine, dir));
+  const JournalStats stats_before = engine->journal().stats();
+  REWIND_ASSIGN_OR_RETURN(std::uint64_t runs, CompleteRuns(*engine, settings.runs, settings.starters));
+  REWIND_ASSIGN_OR_RETURN(Sizes after, SizesOf(*engine, dir));
+  REWIND_RETURN_IF_ERROR(ProjectionsHealthy(*engine));
+  const double n = static_cast<double>(runs);
+  StorageRow row;
+  row.what = projections ? "with projections" : "journal alone";
+  row.live_per_run = static_cast<double>(after.live - before.live) / n;
+  row.compact_per_run = static_cast<double>(after.compact - before.compact) / n;
+  row.events_per_run = static_cast<double>(engine->journal().stats().events - stats_before.events) / n;
+  return row;
+}
+
+// RssAnon of /proc/self/status, in bytes.
+std::uint64_t AnonResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "RssAnon:") {
+      std::uint64_t kib = 0;
+      status >> kib;
+      return kib * 1024;
+    }
+    status.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+struct MemoryFigures {
+  unsigned in_flight = 0;
+  double heap_per_run = 0;
+  double seconds = 0;
+  std::uint64_t runs_completed = 0;
+  std::uint64_t anon_first = 0, anon_last = 0, anon_max = 0;  // after warm-up
+};
+
+Status HoldInFlight(const Settings& settings, MemoryFigures& out) {
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, "memory"));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::uint64_t sleeping = 0;
+  auto observer = [&](const RunState&, const std::vector<Event>& appended) {
+    for (const Event& e : appended) {
+      if (std::holds_alternative<TimerScheduled>(e.body)) {
+        std::lock_guard lock(mu);
+        ++sleeping;
+        cv.notify_all();
+      }
+    }
+  };
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                          OpenEngine(scratch->path(), settings, true, settings.in_flight + 16, observer));
+  REWIND_RETURN_IF_ERROR(Completed(CompleteRuns(*engine, 200, settings.starters)).WithContext("warm-up"));
+  const std::uint64_t heap0 = HeapBytes();
+  for (unsigned i = 0; i < settings.in_flight; ++i) {
+    StartRequest start;
+    start.workflow = kSleeperName;
+    start.actor = BenchPrincipal();
+    REWIND_ASSIGN_OR_RETURN(RunId run, engine->Start(start));
+    (void)run;
+  }
+  {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, std::chrono::seconds(300), [&] { return sleeping >= settings.in_flight; })) {
+      return Status(Code::kInternal, "the runs did not all reach their sleep");
+    }
+  }
+  out.in_flight = settings.in_flight;
+  out.heap_per_run = static_cast<double>(HeapBytes() - heap0) / settings.in_flight;
+  return ProjectionsHealthy(*engine);
+}
+
+Status Sustain(const Settings& settings, MemoryFigures& out) {
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, "sustain"));
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, OpenEngine(scratch->path(), settings, true));
+  std::atomic<bool> stop{false};
+  Result<std::uint64_t> completed = 0;
+  std::thread load([&] { completed = CompleteRuns(*engine, UINT64_MAX, settings.starters, &stop); });
+  const Clock::time_point t0 = Clock::now();
+  const double warmup = settings.sustain_seconds * 0.2;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const double elapsed = Seconds(Clock::now() - t0);
+    if (elapsed >= warmup) {
+      const std::uint64_t anon = AnonResidentBytes();
+      if (out.anon_first == 0) out.anon_first = anon;
+      out.anon_last = anon;
+      out.anon_max = std::max(out.anon_max, anon);
+    }
+    if (elapsed >= settings.sustain_seconds) break;
+  }
+  stop = true;
+  load.join();
+  out.seconds = Seconds(Clock::now() - t0);
+  if (!completed.has_value()) return completed.error();
+  out.runs_completed = *completed;
+  return ProjectionsHealthy(*engine);
+}
+
+double MiB(std::uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+
+int Run(const Settings& settings) {
+  JsonRows json("footprint", settings.json);
+  auto fail = [](const Status& s) {
+    std::fprintf(stderr, "footprint_bench: %s\n", s.ToString().c_str());
+    return 1;
+  };
+  for (const std::string& mode : settings.modes) {
+    if (mode == "storage") {
+      std::printf("# footprint_bench storage: %u + %u completed runs of the %d-step no-op workflow, %s; "
+                  "bytes per run over the second batch\n",
+                  settings.runs, settings.runs, kSteps, DurabilityName(settings.durability));
+      std::printf("%-18s %12s %12s %11s\n", "journal", "live B/run", "compact B/run", "events/run");
+      for (bool projections : {false, true}) {
+        Result<StorageRow> row = MeasureStorage(settings, projections);
+        if (!row.has_value()) return fail(row.error().WithContext("storage"));
+        std::printf("%-18s %12.1f %12.1f %11.2f\n", row->what.c_str(), row->live_per_run, row->compact_per_run,
+                    row->events_per_run);
+        std::fflush(stdout);
+        json.Add({{"mode", "storage"},
+                  {"projections", projections},
+                  {"runs", settings.runs},
+                  {"live_bytes_per_run", row->live_per_run},
+                  {"compact_bytes_per_run", row->compact_per_run},
+                  {"events_per_run", row->events_per_run}});
+      }
+    } else {
+      MemoryFigures m;
+      if (Status s = HoldInFlight(settings, m); !s.ok()) return fail(s.WithContext("memory: in flight"));
+      if (Status s = Sustain(settings, m); !s.ok()) return fail(s.WithContext("memory: sustained"));
+      std::printf("# footprint_bench memory: %u runs held in flight (asleep for an hour), then %.0f s of "
+                  "continuous no-op runs from %u threads, %s\n",
+                  m.in_flight, settings.sustain_seconds, settings.starters, DurabilityName(settings.durability));
+      std::printf("%12s %10s %12s %14s %14s %14s\n", "heap B/run", "runs", "runs/s", "anon first MiB",
+                  "anon last MiB", "anon max MiB");
+      std::printf("%12.1f %10llu %12.1f %14.1f %14.1f %14.1f\n", m.heap_per_run,
+                  static_cast<unsigned long long>(m.runs_completed), PerSecond(m.runs_completed, m.seconds),
+                  MiB(m.anon_first), MiB(m.anon_last), MiB(m.anon_max));
+      json.Add({{"mode", "memory"},
+                {"in_flight", m.in_flight},
+                {"heap_bytes_per_run", m.heap_per_run},
+                {"sustain_seconds", m.seconds},
+                {"runs_completed", m.runs_completed},
+                {"anon_first_bytes", m.anon_first},
+                {"anon_last_bytes", m.anon_last},
+                {"anon_max_bytes", m.anon_max},
+                {"anon_growth_bytes", static_cast<double>(m.anon_last) - static_cast<double>(m.anon_first)}});
+    }
+  }
+  if (Status s = json.Write(); !s.ok()) return fail(s);
+  return 0;
+}
+
+}  // namespace
+}  // namespace rwd
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);  // the tables only
+  rwd::Settings settings;
+  CLI::App app{"Bytes on disk per completed run, heap per run in flight, resident memory under load"};
+  app.add_option("--modes", settings.modes, "Comma-separated modes, in order: storage, memory")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"storage", "memory"}))
+      ->capture_default_str();
+  app.add_option("--runs", settings.runs, "Storage: runs per batch")
+      ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+  app.add_option("--in-flight", settings.in_flight, "Memory: runs held in flight")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--sustain-seconds", settings.sustain_seconds, "Memory: seconds of sustained load")
+      ->check(CLI::Range(2.0, 86'400.0))
+      ->capture_default_str();
+  app.add_option("--starters", settings.starters, "Threads calling Start then Await")
+      ->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
+  const std::map<std::string, rwd::Durability> durabilities{{"durable", rwd::Durability::kDurable},
+                                                            {"nosync", rwd::Durability::kNoSync}};
+  app.add_option("--durability", settings.durability, "nosync (default) or durable")
+      ->transform(CLI::CheckedTransformer(durabilities));
+  app.add_option("--dir", settings.dir,
+                 "Parent of the scratch directories (on the filesystem to measure); created and removed when missing")
+      ->capture_default_str();
+  app.add_option("--json", settings.json, "Also write one JSON object per figure group to this file");
+  CLI11_PARSE(app, argc, argv);
+  return rwd::Run(settings);
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The benchmark suite (BENCHMARKS.md): builds the bench programs in Release,
+# runs each of them, and prints every performance target with the figure
+# measured, its floor and ratio, and whether it is met. All rows and verdicts
+# go to one JSON file.
+#
+#   scripts/bench.sh [--smoke] [--long] [--dir DIR] [--out FILE] [--bin DIR]
+#
+#   --smoke  a short run of every program (about a minute): proves each runs
+#            and prints its figures; asserts no timing (the test suite runs it)
+#   --long   the memory bench's sustained load for 5 minutes instead of 1
+#   --dir    where the scratch journals go: the filesystem to measure
+#            (default ./bench-tmp, made and removed)
+#   --out    the JSON file (default bench-results.json)
+#   --bin    run the programs built in DIR instead of building build-bench/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=false long=false dir=bench-tmp out=bench-results.json bin=
+while (($#)); do
+  case "$1" in
+    --smoke) smoke=true ;;
+    --long) long=true ;;
+    --dir) dir=$2; shift ;;
+    --out) out=$2; shift ;;
+    --bin) bin=$2; shift ;;
+    *) echo "usage: $0 [--smoke] [--long] [--dir DIR] [--out FILE] [--bin DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [[ -z "$bin" ]]; then
+  scripts/setup.sh
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DREWIND_BUILD_TESTS=OFF \
+    "${launcher[@]}" >/dev/null
+  cmake --build build-bench --target append_bench e2e_bench fold_bench projections_bench resume_bench \
+    footprint_bench micro_bench bench_report
+  bin=build-bench/bench
+fi
+
+sustain=60
+$long && sustain=300
+if $smoke; then
+  append=(--appenders 1,256 --seconds 0.2 --warmup 0.05 --reps 1 --payload-bytes 250)
+  e2e=(--reps 1 --runs 20 --warmup-runs 2 --in-flight 50 --starters 8 --floor-appends 20)
+  fold=(--events 20000 --reps 1)
+  projections=(--smoke)
+  resume=(--runs 20 --reps 1)
+  footprint=(--runs 100 --in-flight 200 --sustain-seconds 2)
+  micro=(--benchmark_min_time=0.01)
+else
+  append=(--appenders 1,16,256 --payload-bytes 250)
+  e2e=()
+  fold=(--events 1000000)
+  projections=()
+  resume=()
+  footprint=(--sustain-seconds "$sustain")
+  micro=()
+fi
+
+rows=$(mktemp -d)
+trap 'rm -rf "$rows"' EXIT
+run() {
+  local name=$1; shift
+  echo "== $name"
+  "$bin/$name" "$@" --json "$rows/$name.jsonl"
+  echo
+}
+run append_bench --dir "$dir" "${append[@]}"
+run e2e_bench --dir "$dir" "${e2e[@]}"
+run fold_bench --dir "$dir" "${fold[@]}"
+run projections_bench --dir "$dir" "${projections[@]}"
+run resume_bench --dir "$dir" "${resume[@]}"
+run footprint_bench --dir "$dir" "${footprint[@]}"
+run micro_bench "${micro[@]}"
+
+echo "== targets"
+require=()
+$smoke && require=(--require-all)
+"$bin/bench_report" "$rows"/*.jsonl --out "$out" "${require[@]}"
+echo "(all figures and verdicts: $out)"
