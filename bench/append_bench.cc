@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/histories.h"
 #include "journal/src/key_codec.h"
 #include "journal/src/mdb.h"
 #include "journal/src/record.h"
@@ -46,10 +47,13 @@ namespace rwd {
 namespace {
 
 namespace fs = std::filesystem;
+using bench::Clock;
+using bench::DurabilityName;
+using bench::kMapBytes;
 using bench::MedianOf;
+using bench::Micros;
 using bench::Percentile;
 using bench::ScratchDir;
-using Clock = std::chrono::steady_clock;
 
 struct Settings {
   std::vector<unsigned> appenders{1, 64};
@@ -62,12 +66,6 @@ struct Settings {
   std::size_t payload_bytes = 100;  // a typical encoded event
 };
 
-// The LMDB map of both the journal and the floor: large enough that neither
-// grows during a measurement (growth is rare in steady state and not what is
-// measured here). LMDB only reserves address space for it.
-constexpr std::uint64_t kMapBytes = std::uint64_t{64} << 30;
-
-const char* DurabilityName(Durability d) { return d == Durability::kDurable ? "durable" : "nosync"; }
 
 // ---------------------------------------------------------------------------
 // Measurement helpers
@@ -95,21 +93,8 @@ class Window {
   Clock::time_point end_;
 };
 
-double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
 
-// Runs `measure(directory)` settings.reps times, each in a fresh directory.
-template <typename T>
-Result<std::vector<T>> Repeat(const Settings& settings, const std::string& prefix,
-                              const std::function<Result<T>(const fs::path&)>& measure) {
-  std::vector<T> results;
-  for (unsigned i = 0; i < settings.reps; ++i) {
-    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, prefix));
-    REWIND_ASSIGN_OR_RETURN(T result, measure(scratch->path()));
-    results.push_back(std::move(result));
-  }
-  return results;
-}
 
 // ---------------------------------------------------------------------------
 // The journal
@@ -168,11 +153,8 @@ Result<JournalFigures> Summarize(std::vector<AppenderTally>& tallies, const Wind
 }
 
 Result<JournalFigures> MeasureJournal(const fs::path& dir, const Settings& settings, unsigned appenders) {
-  JournalOptions options;
-  options.directory = dir.string();
-  options.durability = settings.durability;
-  options.max_map_bytes = kMapBytes;
-  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, Journal::Open(options));
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal,
+                          Journal::Open(bench::JournalOptionsFor(dir, settings.durability)));
   const Bytes payload(settings.payload_bytes, std::uint8_t{0x5a});
   std::vector<AppenderTally> tallies(appenders);
   const Window window(settings.warmup_seconds, settings.seconds);
@@ -300,10 +282,11 @@ struct Row {
 };
 
 Result<Row> MeasureConfiguration(const Settings& settings, unsigned appenders) {
+  const std::function<Result<JournalFigures>(const fs::path&)> journal = [&](const fs::path& dir) {
+    return MeasureJournal(dir, settings, appenders);
+  };
   REWIND_ASSIGN_OR_RETURN(std::vector<JournalFigures> journal_reps,
-                          Repeat<JournalFigures>(settings, "journal", [&](const fs::path& dir) {
-                            return MeasureJournal(dir, settings, appenders);
-                          }));
+                          bench::Repeat(settings.reps, settings.dir, "journal", journal));
   Row row;
   row.appenders = appenders;
   row.durability = settings.durability;
@@ -314,10 +297,10 @@ Result<Row> MeasureConfiguration(const Settings& settings, unsigned appenders) {
   // The floor commits batches of the size the journal's writer achieved, so the
   // ratio shows the journal's own cost, not how well it batched.
   const auto group = static_cast<std::size_t>(std::max(1.0, std::round(row.journal.mean_group)));
-  REWIND_ASSIGN_OR_RETURN(std::vector<double> raw_reps,
-                          Repeat<double>(settings, "raw", [&](const fs::path& dir) {
-                            return MeasureFloor(dir, settings, appenders, group);
-                          }));
+  const std::function<Result<double>(const fs::path&)> raw = [&](const fs::path& dir) {
+    return MeasureFloor(dir, settings, appenders, group);
+  };
+  REWIND_ASSIGN_OR_RETURN(std::vector<double> raw_reps, bench::Repeat(settings.reps, settings.dir, "raw", raw));
   row.raw_events_per_s = Percentile(raw_reps, 0.5);
   return row;
 }

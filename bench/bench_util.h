@@ -37,8 +37,9 @@ double MedianOf(const std::vector<T>& reps, double T::*field) {
 // CPU seconds (user + system) of all threads of this process so far.
 double ProcessCpuSeconds();
 
-// Resident set size of this process now, in bytes (/proc/self/statm).
-std::uint64_t ResidentBytes();
+// This process's anonymous resident memory now (RssAnon of
+// /proc/self/status: heap and stacks, not the journal's mapped file), in bytes.
+std::uint64_t AnonResidentBytes();
 
 // Bytes the allocator has handed out and not taken back (mallinfo2).
 std::uint64_t HeapBytes();
@@ -78,6 +79,20 @@ class ScratchDir {
   fs::path path_;
   fs::path made_parent_;
 };
+
+// Runs `measure(directory)` `reps` times, each in a fresh scratch directory
+// under `parent`; the results in order, or the first error.
+template <typename T>
+Result<std::vector<T>> Repeat(unsigned reps, const fs::path& parent, const std::string& prefix,
+                              const std::function<Result<T>(const fs::path&)>& measure) {
+  std::vector<T> results;
+  for (unsigned i = 0; i < reps; ++i) {
+    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(parent, prefix));
+    REWIND_ASSIGN_OR_RETURN(T result, measure(scratch->path()));
+    results.push_back(std::move(result));
+  }
+  return results;
+}
 
 // The JSON rows of one bench program: one object per line, each with "bench"
 // set to the program's figure group ("append", "fold", ...). The suite's

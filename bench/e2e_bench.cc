@@ -61,6 +61,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/engine_util.h"
+#include "bench/histories.h"
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
 #include "rewind/executor/engine.h"
@@ -73,16 +74,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using bench::CommitFloor;
+using bench::DurabilityName;
+using bench::Millis;
+using bench::Seconds;
 using bench::MedianOf;
 using bench::Percentile;
 using bench::ScratchDir;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
 constexpr const char* kWorkflowName = "noop5";
 constexpr int kSteps = 5;
-
-// Address space only (LMDB reserves it); large enough never to grow mid-run.
-constexpr std::uint64_t kMapBytes = std::uint64_t{64} << 30;
 
 struct Settings {
   std::vector<std::string> modes{"latency", "throughput"};
@@ -100,34 +101,6 @@ struct Settings {
   std::string json;  // empty: no JSON file
 };
 
-const char* DurabilityName(Durability d) { return d == Durability::kDurable ? "durable" : "nosync"; }
-
-// ---------------------------------------------------------------------------
-// Measurement helpers
-
-double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Runs `measure(directory)` settings.reps times, each in a fresh directory.
-template <typename T>
-Result<std::vector<T>> Repeat(const Settings& settings, const std::string& prefix,
-                              const std::function<Result<T>(const fs::path&)>& measure) {
-  std::vector<T> results;
-  for (unsigned i = 0; i < settings.reps; ++i) {
-    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, prefix));
-    REWIND_ASSIGN_OR_RETURN(T result, measure(scratch->path()));
-    results.push_back(std::move(result));
-  }
-  return results;
-}
-
-JournalOptions JournalOptionsFor(const fs::path& dir, const Settings& settings) {
-  JournalOptions options;
-  options.directory = dir.string();
-  options.durability = settings.durability;
-  options.max_map_bytes = kMapBytes;
-  return options;
-}
 
 // ---------------------------------------------------------------------------
 // The workflow and the engine
@@ -135,7 +108,7 @@ JournalOptions JournalOptionsFor(const fs::path& dir, const Settings& settings) 
 Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, const Settings& settings,
                                            std::size_t max_active_runs, RunObserver observer = nullptr) {
   EngineOptions options;
-  options.journal = JournalOptionsFor(dir, settings);
+  options.journal = bench::JournalOptionsFor(dir, settings.durability);
   options.workflows.push_back(bench::NoopWorkflow(kWorkflowName, kSteps));
   options.handler_threads = settings.handler_threads;
   options.max_active_runs = max_active_runs;
@@ -391,9 +364,10 @@ int Run(const Settings& settings) {
   std::vector<Row> rows;
   for (const std::string& mode : settings.modes) {
     const bool latency = mode == "latency";
-    Result<std::vector<Figures>> reps = Repeat<Figures>(settings, mode, [&](const fs::path& dir) {
+    const std::function<Result<Figures>(const fs::path&)> measure = [&](const fs::path& dir) {
       return latency ? MeasureLatency(dir, settings) : MeasureThroughput(dir, settings);
-    });
+    };
+    Result<std::vector<Figures>> reps = bench::Repeat(settings.reps, settings.dir, mode, measure);
     if (!reps.has_value()) {
       std::fprintf(stderr, "e2e_bench: %s: %s\n", mode.c_str(), reps.error().ToString().c_str());
       return 1;

@@ -24,6 +24,7 @@
 #include <lmdb.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -62,35 +63,47 @@ Status LmdbStatus(int rc, const std::string& what) {
 
 // The floor: LMDB's own cursor over the events database, in a read-only
 // environment of its own (the Journal is closed meanwhile: one process may
-// not hold two environments of one directory).
-Result<std::uint64_t> RawScan(const fs::path& dir) {
-  MDB_env* raw = nullptr;
-  REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_create(&raw), "mdb_env_create"));
-  std::unique_ptr<MDB_env, decltype(&mdb_env_close)> env(raw, &mdb_env_close);
-  REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_maxdbs(raw, 64), "mdb_env_set_maxdbs"));
-  REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_mapsize(raw, kMapBytes), "mdb_env_set_mapsize"));
-  REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_open(raw, dir.c_str(), MDB_RDONLY, 0644), "mdb_env_open"));
-  MDB_txn* txn = nullptr;
-  REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(raw, nullptr, MDB_RDONLY, &txn), "mdb_txn_begin"));
-  std::unique_ptr<MDB_txn, decltype(&mdb_txn_abort)> guard(txn, &mdb_txn_abort);
-  MDB_dbi events = 0;
-  REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_dbi_open(txn, "events", 0, &events), "mdb_dbi_open"));
-  MDB_cursor* cursor = nullptr;
-  REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_cursor_open(txn, events, &cursor), "mdb_cursor_open"));
-  std::unique_ptr<MDB_cursor, decltype(&mdb_cursor_close)> cursor_guard(cursor, &mdb_cursor_close);
-  MDB_val key{}, value{};
-  std::uint64_t n = 0, sink = 0;
-  int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
-  for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, value.mv_data, std::min<std::size_t>(sizeof word, value.mv_size));
-    sink += value.mv_size ^ word;
-    ++n;
+// not hold two environments of one directory). Opened once; each Scan is one
+// read transaction and cursor walk, as the journal's passes are.
+class RawScanner {
+ public:
+  static Result<std::unique_ptr<RawScanner>> Open(const fs::path& dir) {
+    MDB_env* raw = nullptr;
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_create(&raw), "mdb_env_create"));
+    std::unique_ptr<RawScanner> scanner(new RawScanner(raw));
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_maxdbs(raw, 64), "mdb_env_set_maxdbs"));
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_mapsize(raw, kMapBytes), "mdb_env_set_mapsize"));
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_open(raw, dir.c_str(), MDB_RDONLY, 0644), "mdb_env_open"));
+    return scanner;
   }
-  if (rc != MDB_NOTFOUND) return Err(LmdbStatus(rc, "mdb_cursor_get"));
-  if (sink == 0 && n != 0) return Err(Code::kInternal, "scan: read nothing");  // keeps the reads
-  return n;
-}
+
+  Result<std::uint64_t> Scan() const {
+    MDB_txn* txn = nullptr;
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &txn), "mdb_txn_begin"));
+    std::unique_ptr<MDB_txn, decltype(&mdb_txn_abort)> guard(txn, &mdb_txn_abort);
+    MDB_dbi events = 0;
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_dbi_open(txn, "events", 0, &events), "mdb_dbi_open"));
+    MDB_cursor* cursor = nullptr;
+    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_cursor_open(txn, events, &cursor), "mdb_cursor_open"));
+    std::unique_ptr<MDB_cursor, decltype(&mdb_cursor_close)> cursor_guard(cursor, &mdb_cursor_close);
+    MDB_val key{}, value{};
+    std::uint64_t n = 0, sink = 0;
+    int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, value.mv_data, std::min<std::size_t>(sizeof word, value.mv_size));
+      sink += value.mv_size ^ word;
+      ++n;
+    }
+    if (rc != MDB_NOTFOUND) return Err(LmdbStatus(rc, "mdb_cursor_get"));
+    if (sink == 0 && n != 0) return Err(Code::kInternal, "scan: read nothing");  // keeps the reads
+    return n;
+  }
+
+ private:
+  explicit RawScanner(MDB_env* env) : env_(env, &mdb_env_close) {}
+  std::unique_ptr<MDB_env, decltype(&mdb_env_close)> env_;
+};
 
 Result<std::uint64_t> Read(const Journal& journal, bool decode) {
   REWIND_ASSIGN_OR_RETURN(std::uint64_t last, journal.LastPosition());
@@ -128,14 +141,15 @@ Status Measure(const Settings& settings, std::uint64_t& written, std::vector<Pas
   {
     REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal,
                             Journal::Open(JournalOptionsFor(dir, Durability::kNoSync)));
-    REWIND_ASSIGN_OR_RETURN(MixFigures mix,
-                            WriteMixedJournal(*journal, MixOptions{settings.events, settings.in_flight, settings.seed}));
+    const MixOptions mix_options{settings.events, settings.in_flight, settings.seed};
+    REWIND_ASSIGN_OR_RETURN(MixFigures mix, WriteMixedJournal(*journal, mix_options));
     written = mix.events;
   }
   using Work = std::function<Result<std::uint64_t>()>;
   std::unique_ptr<Journal> journal;
+  std::unique_ptr<RawScanner> scanner;
   const std::vector<std::pair<std::string, Work>> kinds = {
-      {"scan", [&] { return RawScan(dir); }},
+      {"scan", [&] { return scanner->Scan(); }},
       {"read", [&] { return Read(*journal, false); }},
       {"decode", [&] { return Read(*journal, true); }},
       {"fold", [&] { return FoldEverything(*journal); }},
@@ -145,7 +159,9 @@ Status Measure(const Settings& settings, std::uint64_t& written, std::vector<Pas
     const bool raw = name == "scan";
     if (raw) {
       journal.reset();
+      REWIND_ASSIGN_OR_RETURN(scanner, RawScanner::Open(dir));
     } else if (!journal) {
+      scanner.reset();
       JournalOptions options = JournalOptionsFor(dir, Durability::kNoSync);
       options.read_only = true;
       REWIND_ASSIGN_OR_RETURN(journal, Journal::Open(options));

@@ -275,7 +275,7 @@ Result<RunState> FoldFromStart(const Journal& journal, const RunId& run, std::ui
   state.run = run;
   REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, seq, [&](const EventRecord& record) -> Status {
     REWIND_ASSIGN_OR_RETURN(Event event, Decode(record.payload));
-    return Evolve(state, event);
+    return Evolve(state, std::move(event));
   }));
   return state;
 }
@@ -288,7 +288,7 @@ Result<std::uint64_t> FoldEverything(const Journal& journal) {
     REWIND_ASSIGN_OR_RETURN(Event event, Decode(record.payload));
     RunState& state = states[record.run];
     state.run = record.run;
-    REWIND_RETURN_IF_ERROR(Evolve(state, event));
+    REWIND_RETURN_IF_ERROR(Evolve(state, std::move(event)));
     ++folded;
     return Status::Ok();
   }));

@@ -90,7 +90,7 @@ void BM_DecodeEvolve(benchmark::State& state) {
     run.run = c.run;
     for (const Bytes& bytes : c.encoded) {
       Result<Event> event = Decode(bytes);
-      if (!event.has_value() || !Evolve(run, *event).ok()) state.SkipWithError("the run does not fold");
+      if (!event.has_value() || !Evolve(run, std::move(*event)).ok()) state.SkipWithError("the run does not fold");
     }
     benchmark::DoNotOptimize(run);
   }

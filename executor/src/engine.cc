@@ -184,7 +184,7 @@ Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) cons
     if (!event.has_value()) {
       return event.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
     }
-    return Evolve(state, *event);
+    return Evolve(state, std::move(*event));
   }));
   if (to_seq != Journal::kEnd && state.seq < to_seq) {
     return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(state.seq) +

@@ -98,21 +98,29 @@ Status ValidateDefinition(const RunStarted& definition) {
     }
   }
   // Kahn's algorithm: whatever cannot be ordered lies on or behind a cycle.
-  std::vector<std::vector<std::uint32_t>> dependents(steps.size());
-  std::vector<std::size_t> waiting(steps.size());
-  std::vector<std::uint32_t> ready;
-  for (std::size_t i = 0; i < steps.size(); ++i) {
+  // Dependents of step d are dependents[first[d] .. first[d + 1]) (one
+  // allocation per array, not one per step: every fold of a run does this).
+  const std::size_t n = steps.size();
+  std::vector<std::size_t> first(n + 1, 0), waiting(n);
+  for (const StepDef& step : steps) {
+    for (std::uint32_t dep : step.depends_on) ++first[dep + 1];
+  }
+  for (std::size_t d = 0; d < n; ++d) first[d + 1] += first[d];
+  std::vector<std::uint32_t> dependents(first[n]), ready;
+  std::vector<std::size_t> fill(first.begin(), first.end() - 1);
+  ready.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
     waiting[i] = steps[i].depends_on.size();
     if (waiting[i] == 0) ready.push_back(static_cast<std::uint32_t>(i));
-    for (std::uint32_t dep : steps[i].depends_on) dependents[dep].push_back(static_cast<std::uint32_t>(i));
+    for (std::uint32_t dep : steps[i].depends_on) dependents[fill[dep]++] = static_cast<std::uint32_t>(i);
   }
   std::size_t ordered = 0;
   while (!ready.empty()) {
     const std::uint32_t done = ready.back();
     ready.pop_back();
     ++ordered;
-    for (std::uint32_t next : dependents[done]) {
-      if (--waiting[next] == 0) ready.push_back(next);
+    for (std::size_t k = first[done]; k < first[done + 1]; ++k) {
+      if (--waiting[dependents[k]] == 0) ready.push_back(dependents[k]);
     }
   }
   if (ordered == steps.size()) return Status::Ok();
@@ -164,7 +172,10 @@ namespace {
 // preconditions first and returns the reason it refuses, or mutates.
 class Transition {
  public:
-  Transition(RunState& state, const Event& event) : s_(state), e_(event) {}
+  // `owned`, when given, is `event` itself, which the transition may move
+  // its definition out of once the event is accepted.
+  Transition(RunState& state, const Event& event, Event* owned = nullptr)
+      : s_(state), e_(event), owned_(owned) {}
 
   // A run begins with its definition: RunStarted, or RunForked for a fork.
   Status CheckFirst() const {
@@ -185,7 +196,8 @@ class Transition {
   Status Apply(const RunStarted& b) {
     if (s_.seq != 0) return Refuse("RunStarted is not the run's first event");
     REWIND_RETURN_IF_ERROR(Checked(ValidateDefinition(b)));
-    Start(std::make_shared<const RunStarted>(b));
+    Start(owned_ != nullptr ? std::make_shared<const RunStarted>(std::move(std::get<RunStarted>(owned_->body)))
+                            : std::make_shared<const RunStarted>(b));
     return Status::Ok();
   }
 
@@ -196,7 +208,8 @@ class Transition {
     for (const StepOutput& kept : b.kept) {
       if (kept.step >= b.start.steps.size()) return Refuse("RunForked keeps an unknown step");
     }
-    Start(std::make_shared<const RunStarted>(b.start));
+    Start(owned_ != nullptr ? std::make_shared<const RunStarted>(std::move(std::get<RunForked>(owned_->body).start))
+                            : std::make_shared<const RunStarted>(b.start));
     s_.parent = b.parent_run;
     s_.parent_seq = b.parent_seq;
     s_.epoch = 1;
@@ -483,14 +496,17 @@ class Transition {
 
   RunState& s_;
   const Event& e_;
+  Event* owned_;
 };
 
 }  // namespace
 
-Status Evolve(RunState& state, const Event& event) {
+namespace {
+
+Status EvolveWith(RunState& state, const Event& event, Event* owned) {
   // Every rule checks all its preconditions before it changes anything, so a
   // refused event leaves `state` as it was without copying it.
-  Transition transition(state, event);
+  Transition transition(state, event, owned);
   REWIND_RETURN_IF_ERROR(transition.CheckFirst());
   REWIND_RETURN_IF_ERROR(transition.CheckActor());
   REWIND_RETURN_IF_ERROR(std::visit([&](const auto& body) { return transition.Apply(body); }, event.body));
@@ -498,6 +514,12 @@ Status Evolve(RunState& state, const Event& event) {
   state.updated_unix_us = event.unix_us;
   return Status::Ok();
 }
+
+}  // namespace
+
+Status Evolve(RunState& state, const Event& event) { return EvolveWith(state, event, nullptr); }
+
+Status Evolve(RunState& state, Event&& event) { return EvolveWith(state, event, &event); }
 
 Result<std::uint64_t> SeqAtStep(std::span<const Event> events, std::uint32_t step) {
   // Folding tells what each event did to the step, whatever kind of event

@@ -27,7 +27,7 @@ Status CheckRun(const Journal& journal, const RunId& run, VerifyReport& report) 
     if (Status s = chain.Next(r); !s.ok()) return found(r.seq, "chain", s);
     auto event = Decode(r.payload);
     if (!event.has_value()) return found(r.seq, "decode", event.error());
-    if (Status s = Evolve(state, *event); !s.ok()) return found(r.seq, "fold", s);
+    if (Status s = Evolve(state, std::move(*event)); !s.ok()) return found(r.seq, "fold", s);
     ++report.events;
     return Status::Ok();
   });

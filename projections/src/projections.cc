@@ -341,7 +341,8 @@ class Projections::Impl {
       Target& t = targets[i];
       const bool building = t.header.role == SlotRole::kBuilding;
       if (building) {
-        report->building += (report->building.empty() ? "" : ",") + std::string(t.projection->name());
+        if (!report->building.empty()) report->building += ',';
+        report->building += t.projection->name();
         report->done = report->total == 0 ? t.header.checkpoint : std::min(report->done, t.header.checkpoint);
         report->total = last;
       }

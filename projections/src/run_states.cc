@@ -68,7 +68,7 @@ Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const R
   }
   REWIND_RETURN_IF_ERROR(view.ReadRun(run, state.seq + 1, seq, [&](const EventRecord& record) -> Status {
     REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
-    return Evolve(state, event).WithContext(At(record.run, record.seq, record.position));
+    return Evolve(state, std::move(event)).WithContext(At(record.run, record.seq, record.position));
   }));
   return state;
 }

@@ -52,7 +52,7 @@ int Runs(const Context& c, const RunFilter& filter) {
       l.state.run = run;
       const Status folded = view.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
         REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
-        return Evolve(l.state, e);
+        return Evolve(l.state, std::move(e));
       });
       if (!folded.ok()) {
         if (folded.code() != Code::kCorruption) return folded;

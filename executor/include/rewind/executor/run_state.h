@@ -119,6 +119,10 @@ struct RunState {
 // Applies `event`, the run's event number state.seq + 1, to `state`.
 // On error (Corruption naming the seq and the rule broken) `state` is unchanged.
 Status Evolve(RunState& state, const Event& event);
+// The same, for an event the caller is done with: an accepted RunStarted or
+// RunForked gives up its definition to the state instead of copying it (the
+// event is then left valid but unspecified); a refused one is left as it was.
+Status Evolve(RunState& state, Event&& event);
 
 // Folds `events` (a run's events from seq 1) into a fresh state.
 Result<RunState> Fold(const RunId& run, std::span<const Event> events);
