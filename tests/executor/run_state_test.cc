@@ -226,6 +226,32 @@ TEST(RunStateTest, ForkStartsInEpochOneWithTheKeptOutputs) {
   EXPECT_EQ(s.steps[1].status, StepStatus::kPending);
 }
 
+TEST(RunStateTest, AnEventGivenUpFoldsAsACopyDoes) {
+  RunForked fork;
+  fork.parent_run = RunId::New();
+  fork.from_step = 1;
+  fork.start = Linear();
+  fork.kept = {StepOutput{0, ToBytes("A")}};
+  for (const EventBody& body : {EventBody(Linear()), EventBody(fork)}) {
+    const Event event{5, std::nullopt, kSchemaVersion, body};
+    RunState copied, moved;
+    ASSERT_THAT(Evolve(copied, event), IsOk());
+    Event given = event;
+    ASSERT_THAT(Evolve(moved, std::move(given)), IsOk());
+    EXPECT_EQ(moved, copied);
+    EXPECT_EQ(*moved.definition, Linear());
+  }
+}
+
+TEST(RunStateTest, ARefusedEventGivenUpKeepsItsDefinition) {
+  RunBuilder b(Linear());
+  RunState state = b.state();
+  Event second{0, std::nullopt, kSchemaVersion, Linear()};
+  EXPECT_THAT(Evolve(state, std::move(second)), HasCode(Code::kCorruption));
+  EXPECT_EQ(std::get<RunStarted>(second.body), Linear());  // NOLINT(bugprone-use-after-move): refused, kept
+  EXPECT_EQ(state, b.state());
+}
+
 std::vector<Event> Events(std::initializer_list<EventBody> bodies) {
   std::vector<Event> out;
   for (const EventBody& b : bodies) out.push_back(Event{0, std::nullopt, kSchemaVersion, b});
