@@ -50,6 +50,11 @@ double CommitFloor::P50() const {
   return Percentile(samples, 0.5);
 }
 
+double CommitFloor::P99() const {
+  std::vector<double> samples = commit_ms_;
+  return Percentile(samples, 0.99);
+}
+
 EventBody CommitFloor::Next() const {
   if (seq_ == 0) {
     StepDef step;

@@ -47,6 +47,7 @@ class CommitFloor {
   std::uint64_t commits() const { return commit_ms_.size(); }
   std::uint64_t events() const { return commit_ms_.size(); }
   double P50() const;  // ms
+  double P99() const;  // ms
 
  private:
   EventBody Next() const;  // the event after seq_

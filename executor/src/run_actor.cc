@@ -15,7 +15,6 @@ RunActor::RunActor(Runtime& runtime, RunState state, std::shared_ptr<const Workf
     : runtime_(runtime),
       strand_(asio::make_strand(runtime.io())),
       state_(std::move(state)),
-      working_(state_),
       workflow_(std::move(workflow)),
       wake_(strand_),
       load_status_(loaded ? Status::Ok() : Status(Code::kUnavailable, "not loaded yet")) {}
@@ -27,7 +26,7 @@ void RunActor::Load() {
     return;
   }
   state_ = std::move(*loaded);
-  working_ = state_;
+  working_.reset();
   load_status_ = Status::Ok();
   runtime_.Track(*this);
   ResolveAndRecover();
@@ -38,8 +37,9 @@ void RunActor::ResolveAndRecover() {
   if (!workflow_) workflow_ = runtime_.FindWorkflow(*state_.definition);
   if (!workflow_) return;
   std::vector<StepAbandoned> orphans;
-  for (std::uint32_t i = 0; i < working_.steps.size(); ++i) {
-    const StepState& s = working_.steps[i];
+  const RunState& working = this->working();
+  for (std::uint32_t i = 0; i < working.steps.size(); ++i) {
+    const StepState& s = working.steps[i];
     if (s.status == StepStatus::kRunning && in_flight_.count(i) == 0) {
       orphans.push_back(StepAbandoned{i, s.attempts, s.epoch});
     }
@@ -62,7 +62,7 @@ bool RunActor::Idle() const {
 
 Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
   if (broken_) return Status(Code::kUnavailable, "run " + state_.run.ToString() + " cannot be written now");
-  if (Status s = Evolve(working_, event); !s.ok()) {
+  if (Status s = Evolve(Working(), event); !s.ok()) {
     // Evolve explains in terms of the journal ("seq 12: ..."); the caller asked
     // for something the run no longer allows.
     return Status(refused_code, s.message());
@@ -75,12 +75,15 @@ Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
 void RunActor::Drive() {
   if (appending_ || broken_ || runtime_.stopping()) return;
   const std::int64_t now = runtime_.Now();
-  auto plan = Plan(working_, now, runtime_.max_parallel_steps());
+  auto plan = Plan(Working(), now, runtime_.max_parallel_steps());
   if (!plan.has_value()) return Break(plan.error());
   std::vector<Event> events = std::move(pending_);
   pending_.clear();
   for (EventBody& body : plan->events) events.push_back(Event{now, std::nullopt, kSchemaVersion, std::move(body)});
   if (events.empty()) {
+    // Nothing accepted, planned or being appended: working_ equals state_,
+    // and with no handler running it stays so until the run is woken.
+    if (in_flight_.empty()) working_.reset();
     ScheduleWake(plan->wake_unix_us);
     NotifyIfStopped();
     runtime_.MaybeEvict(shared_from_this());
@@ -117,7 +120,7 @@ void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events
   for (std::uint32_t step : dispatch) {
     // Skip attempts that stopped counting while their StepStarted was being
     // appended (a cancel, a shutdown): nothing would stop them otherwise.
-    const StepState& now = working_.steps[step];
+    const StepState& now = working().steps[step];
     const StepState& started = state_.steps[step];
     if (runtime_.stopping() || now.status != StepStatus::kRunning || now.epoch != started.epoch ||
         now.attempts != started.attempts) {
@@ -257,13 +260,18 @@ void RunActor::StopAttempts() {
   for (auto& [step, attempt] : in_flight_) attempt.stop.request_stop();
 }
 
+RunState& RunActor::Working() {
+  if (!working_) working_ = state_;
+  return *working_;
+}
+
 void RunActor::Break(const Status& cause) {
   broken_ = true;
   spdlog::error("run={} stopped being driven: {}", state_.run.ToString(), cause.ToString());
   for (Ack& ack : acks_) ack(cause);
   acks_.clear();
   pending_.clear();
-  working_ = state_;
+  working_.reset();
   StopAttempts();
   in_flight_.clear();
   wake_.cancel();

@@ -5,7 +5,10 @@
 //   * working_ is state_ plus the events accepted but not yet appended
 //     (outcomes of handlers and operators' commands). Every accepted event is
 //     evolved into working_ at once, so a request that no longer fits the run
-//     is refused with a precise reason, in arrival order.
+//     is refused with a precise reason, in arrival order. A run that waits
+//     with nothing running (a timer, a signal, an approval, or stopped) keeps
+//     no working copy: it equals state_ then, and runs in flight are mostly
+//     such runs, so they hold one state each, not two.
 //   * Drive() appends the accepted events together with what the decider plans
 //     from working_, as one journal append (at most one in flight). When it is
 //     durable, the same events are applied to state_, handlers of newly
@@ -29,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <vector>
 
@@ -66,7 +70,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   void set_evicted() { evicted_ = true; }
 
   const RunState& state() const { return state_; }
-  const RunState& working() const { return working_; }
+  const RunState& working() const { return working_ ? *working_ : state_; }
   bool broken() const { return broken_; }
   // Nothing in flight, queued or scheduled: the engine may forget the actor.
   bool Idle() const;
@@ -105,11 +109,13 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   void ScheduleWake(std::optional<std::int64_t> wake_unix_us);
   void NotifyIfStopped();
   void Break(const Status& cause);
+  // working_, made from state_ when there is none.
+  RunState& Working();
 
   Runtime& runtime_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   RunState state_;
-  RunState working_;
+  std::optional<RunState> working_;  // none while it would equal state_
   std::shared_ptr<const Workflow> workflow_;
   std::vector<Event> pending_;
   std::vector<Ack> acks_;
