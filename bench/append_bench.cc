@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/flags.h"
 #include "bench/histories.h"
 #include "journal/src/key_codec.h"
 #include "journal/src/mdb.h"
@@ -359,10 +360,7 @@ void AddFlags(CLI::App& app, Settings& settings) {
       ->delimiter(',')
       ->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
-  const std::map<std::string, Durability> durabilities{{"durable", Durability::kDurable},
-                                                       {"nosync", Durability::kNoSync}};
-  app.add_option("--durability", settings.durability, "durable (sync each commit, default) or nosync")
-      ->transform(CLI::CheckedTransformer(durabilities));
+  rwd::bench::AddDurabilityFlag(app, settings.durability, "durable (sync each commit, default) or nosync");
   app.add_option("--seconds", settings.seconds, "Measured seconds per measurement")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -372,11 +370,7 @@ void AddFlags(CLI::App& app, Settings& settings) {
   app.add_option("--reps", settings.reps, "Repetitions per measurement; figures are medians")
       ->check(CLI::Range(1u, 99u))
       ->capture_default_str();
-  app.add_option("--dir", settings.dir,
-                 "Parent of the scratch directories (on the filesystem to measure); "
-                 "created and removed when missing")
-      ->capture_default_str();
-  app.add_option("--json", settings.json, "Also write one JSON object per row to this file");
+  rwd::bench::AddOutputFlags(app, settings.dir, settings.json);
   app.add_option("--payload-bytes", settings.payload_bytes, "Payload bytes per event")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();

@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/flags.h"
 #include "bench/engine_util.h"
 #include "bench/histories.h"
 #include "rewind/base/run_id.h"
@@ -389,10 +390,7 @@ void AddFlags(CLI::App& app, Settings& settings) {
       ->delimiter(',')
       ->check(CLI::IsMember({"latency", "throughput"}))
       ->capture_default_str();
-  const std::map<std::string, Durability> durabilities{{"durable", Durability::kDurable},
-                                                       {"nosync", Durability::kNoSync}};
-  app.add_option("--durability", settings.durability, "durable (sync each commit, default) or nosync")
-      ->transform(CLI::CheckedTransformer(durabilities));
+  rwd::bench::AddDurabilityFlag(app, settings.durability, "durable (sync each commit, default) or nosync");
   app.add_option("--runs", settings.runs, "Latency: sequential runs measured")
       ->check(CLI::Range(1u, 10'000'000u))
       ->capture_default_str();
@@ -420,11 +418,7 @@ void AddFlags(CLI::App& app, Settings& settings) {
   app.add_option("--timeout", settings.timeout_seconds, "Seconds an Await may take before the bench fails")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--json", settings.json, "Also write one JSON object per row to this file");
-  app.add_option("--dir", settings.dir,
-                 "Parent of the scratch directories (on the filesystem to measure); "
-                 "created and removed when missing")
-      ->capture_default_str();
+  rwd::bench::AddOutputFlags(app, settings.dir, settings.json);
 }
 
 }  // namespace

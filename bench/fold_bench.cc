@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/flags.h"
 #include "bench/histories.h"
 #include "rewind/base/status.h"
 #include "rewind/executor/run_state.h"
@@ -227,10 +228,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 99u))
       ->capture_default_str();
   app.add_option("--seed", settings.seed, "Seed of the run mix")->capture_default_str();
-  app.add_option("--dir", settings.dir,
-                 "Parent of the scratch directories (on the filesystem to measure); created and removed when missing")
-      ->capture_default_str();
-  app.add_option("--json", settings.json, "Also write one JSON object per pass to this file");
+  rwd::bench::AddOutputFlags(app, settings.dir, settings.json);
   CLI11_PARSE(app, argc, argv);
   return rwd::Run(settings);
 }

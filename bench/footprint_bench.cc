@@ -48,6 +48,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench/bench_util.h"
+#include "bench/flags.h"
 #include "bench/engine_util.h"
 #include "bench/histories.h"
 #include "rewind/executor/engine.h"
@@ -322,14 +323,8 @@ int main(int argc, char** argv) {
   app.add_option("--starters", settings.starters, "Threads calling Start then Await")
       ->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
-  const std::map<std::string, rwd::Durability> durabilities{{"durable", rwd::Durability::kDurable},
-                                                            {"nosync", rwd::Durability::kNoSync}};
-  app.add_option("--durability", settings.durability, "nosync (default) or durable")
-      ->transform(CLI::CheckedTransformer(durabilities));
-  app.add_option("--dir", settings.dir,
-                 "Parent of the scratch directories (on the filesystem to measure); created and removed when missing")
-      ->capture_default_str();
-  app.add_option("--json", settings.json, "Also write one JSON object per figure group to this file");
+  rwd::bench::AddDurabilityFlag(app, settings.durability, "nosync (default) or durable");
+  rwd::bench::AddOutputFlags(app, settings.dir, settings.json);
   CLI11_PARSE(app, argc, argv);
   return rwd::Run(settings);
 }

@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/flags.h"
 #include "bench/histories.h"
 #include "rewind/base/bytes.h"
 #include "rewind/base/run_id.h"
@@ -398,10 +399,6 @@ struct Flags {
 
 Flags AddFlags(CLI::App& app, Settings& settings) {
   Flags flags;
-  app.add_option("--dir", settings.dir,
-                 "Parent of the scratch directories (on the filesystem to measure); "
-                 "created and removed when missing")
-      ->capture_default_str();
   flags.events = app.add_option("--events", settings.events, "Rebuild: events in the journal (at least)")
                      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}))
                      ->capture_default_str();
@@ -418,13 +415,10 @@ Flags AddFlags(CLI::App& app, Settings& settings) {
   app.add_option("--in-flight", settings.in_flight, "Rebuild: runs interleaved while the journal is written")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
-  const std::map<std::string, Durability> durabilities{{"durable", Durability::kDurable},
-                                                       {"nosync", Durability::kNoSync}};
-  app.add_option("--durability", settings.durability,
-                 "Of the journal once written, while projections are built and read: durable (default) or nosync")
-      ->transform(CLI::CheckedTransformer(durabilities));
+  AddDurabilityFlag(app, settings.durability,
+                    "Of the journal once written, while projections are built and read: durable (default) or nosync");
   app.add_option("--seed", settings.seed, "Seed of the run mix and the sampled seqs")->capture_default_str();
-  app.add_option("--json", settings.json, "Also write one JSON object per figure line to this file");
+  rwd::bench::AddOutputFlags(app, settings.dir, settings.json);
   app.add_flag("--smoke", settings.smoke,
                "A quick run: --events 20000 --run-events 20000 --samples 200 --fold-samples 3 "
                "unless given explicitly");

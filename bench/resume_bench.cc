@@ -25,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench/bench_util.h"
+#include "bench/flags.h"
 #include "bench/engine_util.h"
 #include "bench/histories.h"
 #include "rewind/executor/engine.h"
@@ -167,14 +168,8 @@ int main(int argc, char** argv) {
   app.add_option("--reps", settings.reps, "Repetitions; figures are medians")
       ->check(CLI::Range(1u, 99u))
       ->capture_default_str();
-  const std::map<std::string, rwd::Durability> durabilities{{"durable", rwd::Durability::kDurable},
-                                                            {"nosync", rwd::Durability::kNoSync}};
-  app.add_option("--durability", settings.durability, "durable (sync each commit, default) or nosync")
-      ->transform(CLI::CheckedTransformer(durabilities));
-  app.add_option("--dir", settings.dir,
-                 "Parent of the scratch directories (on the filesystem to measure); created and removed when missing")
-      ->capture_default_str();
-  app.add_option("--json", settings.json, "Also write one JSON object to this file");
+  rwd::bench::AddDurabilityFlag(app, settings.durability, "durable (sync each commit, default) or nosync");
+  rwd::bench::AddOutputFlags(app, settings.dir, settings.json);
   CLI11_PARSE(app, argc, argv);
   return rwd::Run(settings);
 }
