@@ -79,7 +79,12 @@ RunState* StateCache::Stage(const RunId& run, std::uint64_t seq) {
   }
   auto it = index_.find(run);
   if (it == index_.end() || it->second->seq != seq) return nullptr;
-  return &staged_.emplace(run, *it->second).first->second;
+  // Moved, not copied: Commit puts it back. After a Discard the run is not
+  // cached until it is loaded again, which the cache only ever saves.
+  RunState& staged = staged_.emplace(run, std::move(*it->second)).first->second;
+  lru_.erase(it->second);
+  index_.erase(it);
+  return &staged;
 }
 
 RunState& StateCache::Stage(RunState state) {

@@ -41,8 +41,10 @@ class StateCache {
  public:
   explicit StateCache(std::size_t capacity) : capacity_(capacity) {}
 
-  // The state of `run` after `seq` events, for changing: a staged state, or a
-  // copy of the committed one. Nullptr when neither is at that seq.
+  // The state of `run` after `seq` events, for changing: a staged state, or
+  // the committed one, moved to the staged ones (no copy per transaction;
+  // after a Discard the run is simply not cached). Nullptr when neither is at
+  // that seq.
   RunState* Stage(const RunId& run, std::uint64_t seq);
   // Stages `state` (replacing any staged state of its run); returns it.
   RunState& Stage(RunState state);
