@@ -19,6 +19,10 @@
 //               events/s over the whole batch, from the first Start to the last
 //               Await. p50/p99 here are Start→RunCompleted durable per run (the
 //               engine's observer); commits per run shows the group commit.
+//               "peak runs" is the most runs between their Start call and their
+//               stop at any one moment: the starters bound it, not --in-flight
+//               (with 32 starters about 220; --starters 256 reaches 1,000 but is
+//               no faster, the CPU being the limit).
 //
 // The floor is what one durable commit costs on the same journal at the same
 // time: single-event Journal::Append calls, one at a time, to a run of its own
@@ -157,6 +161,7 @@ struct Figures {
   double commit_p50_ms = 0;  // the floor's
   double floor_ms = 0;       // commits_per_run × commit_p50_ms
   double ratio = 0;          // see the top of the file
+  double peak_in_flight = 0;  // throughput: most runs between Start and stopped at once
 };
 
 // `run_ms` per run; `elapsed` for all `runs`; journal counters around them,
@@ -296,16 +301,26 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
   const JournalStats after = engine->journal().stats();
   const std::unordered_map<RunId, Clock::time_point> stopped = stops.Take();
   std::vector<double> run_ms;
+  std::vector<std::pair<Clock::time_point, int>> edges;  // +1 at Start, -1 once stopped
   for (const StarterTally& tally : tallies) {
     if (!tally.error.ok()) return Err(tally.error);
     for (const auto& [run, t] : tally.started) {
       auto it = stopped.find(run);
       if (it == stopped.end()) return Err(Code::kInternal, "run " + run.ToString() + " was never seen stopping");
       run_ms.push_back(Millis(it->second - t));
+      edges.emplace_back(t, 1);
+      edges.emplace_back(it->second, -1);
     }
   }
   REWIND_RETURN_IF_ERROR(bench::ProjectionsHealthy(*engine));
-  return Summarize(run_ms, settings.in_flight, elapsed, before, after, floor, /*ratio_of_p50=*/false);
+  Figures f = Summarize(run_ms, settings.in_flight, elapsed, before, after, floor, /*ratio_of_p50=*/false);
+  std::sort(edges.begin(), edges.end());  // at equal times a stop (-1) comes first
+  int in_flight = 0;
+  for (const auto& [t, step] : edges) {
+    in_flight += step;
+    f.peak_in_flight = std::max<double>(f.peak_in_flight, in_flight);
+  }
+  return f;
 }
 
 // ---------------------------------------------------------------------------
@@ -322,7 +337,7 @@ Figures MedianFigures(const std::vector<Figures>& reps) {
                  MedianOf(reps, &Figures::commits_per_run), MedianOf(reps, &Figures::events_per_run),
                  MedianOf(reps, &Figures::runs_per_s),      MedianOf(reps, &Figures::events_per_s),
                  MedianOf(reps, &Figures::commit_p50_ms),   MedianOf(reps, &Figures::floor_ms),
-                 MedianOf(reps, &Figures::ratio)};
+                 MedianOf(reps, &Figures::ratio),           MedianOf(reps, &Figures::peak_in_flight)};
 }
 
 void PrintHeader(const Settings& settings) {
@@ -332,15 +347,16 @@ void PrintHeader(const Settings& settings) {
       "scratch under '%s'\n",
       kSteps, DurabilityName(settings.durability), settings.reps, settings.runs, settings.warmup_runs,
       settings.in_flight, settings.starters, settings.handler_threads, settings.floor_appends, settings.dir.c_str());
-  std::printf("%-10s %-8s %6s %9s %9s %11s %10s %12s %9s %7s %9s %10s\n", "mode", "durable", "runs", "p50 ms",
-              "p99 ms", "commits/run", "events/run", "commit p50ms", "floor ms", "ratio", "runs/s", "events/s");
+  std::printf("%-10s %-8s %6s %9s %9s %11s %10s %12s %9s %7s %9s %10s %9s\n", "mode", "durable", "runs", "p50 ms",
+              "p99 ms", "commits/run", "events/run", "commit p50ms", "floor ms", "ratio", "runs/s", "events/s",
+              "peak runs");
 }
 
 void PrintRow(const Settings& settings, const Row& row) {
   const Figures& f = row.figures;
-  std::printf("%-10s %-8s %6u %9.3f %9.3f %11.3f %10.2f %12.4f %9.3f %7.2f %9.1f %10.1f\n", row.mode.c_str(),
+  std::printf("%-10s %-8s %6u %9.3f %9.3f %11.3f %10.2f %12.4f %9.3f %7.2f %9.1f %10.1f %9.0f\n", row.mode.c_str(),
               DurabilityName(settings.durability), row.runs, f.p50_ms, f.p99_ms, f.commits_per_run, f.events_per_run,
-              f.commit_p50_ms, f.floor_ms, f.ratio, f.runs_per_s, f.events_per_s);
+              f.commit_p50_ms, f.floor_ms, f.ratio, f.runs_per_s, f.events_per_s, f.peak_in_flight);
   std::fflush(stdout);  // rows arrive seconds apart: show each as it is done
 }
 
@@ -357,7 +373,8 @@ nlohmann::json JsonOf(const Settings& settings, const Row& row) {
           {"floor_ms", f.floor_ms},
           {"ratio", f.ratio},
           {"runs_per_s", f.runs_per_s},
-          {"events_per_s", f.events_per_s}};
+          {"events_per_s", f.events_per_s},
+          {"peak_in_flight", f.peak_in_flight}};
 }
 
 int Run(const Settings& settings) {
