@@ -63,6 +63,7 @@ bool RunActor::Idle() const {
 Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
   if (broken_) return Status(Code::kUnavailable, "run " + state_.run.ToString() + " cannot be written now");
   if (Status s = Evolve(Working(), event); !s.ok()) {
+    DropWorkingIfIdle();  // a refusal changes nothing
     // Evolve explains in terms of the journal ("seq 12: ..."); the caller asked
     // for something the run no longer allows.
     return Status(refused_code, s.message());
@@ -81,9 +82,7 @@ void RunActor::Drive() {
   pending_.clear();
   for (EventBody& body : plan->events) events.push_back(Event{now, std::nullopt, kSchemaVersion, std::move(body)});
   if (events.empty()) {
-    // Nothing accepted, planned or being appended: working_ equals state_,
-    // and with no handler running it stays so until the run is woken.
-    if (in_flight_.empty()) working_.reset();
+    DropWorkingIfIdle();
     ScheduleWake(plan->wake_unix_us);
     NotifyIfStopped();
     runtime_.MaybeEvict(shared_from_this());
@@ -263,6 +262,12 @@ void RunActor::StopAttempts() {
 RunState& RunActor::Working() {
   if (!working_) working_ = state_;
   return *working_;
+}
+
+void RunActor::DropWorkingIfIdle() {
+  // Nothing accepted and nothing being appended: working_ equals state_. With
+  // no handler running it stays so until something wakes the run.
+  if (pending_.empty() && !appending_ && in_flight_.empty()) working_.reset();
 }
 
 void RunActor::Break(const Status& cause) {

@@ -111,6 +111,8 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   void Break(const Status& cause);
   // working_, made from state_ when there is none.
   RunState& Working();
+  // Drops working_ while it equals state_ and nothing will change it soon.
+  void DropWorkingIfIdle();
 
   Runtime& runtime_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
