@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <system_error>
@@ -79,6 +81,10 @@ Result<std::unique_ptr<ScratchDir>> ScratchDir::Create(const fs::path& parent, c
 }
 
 ScratchDir::~ScratchDir() {
+  if (std::getenv("REWIND_BENCH_KEEP") != nullptr) {
+    std::fprintf(stderr, "# kept %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   fs::remove_all(path_, ec);
   if (!made_parent_.empty()) fs::remove(made_parent_, ec);  // a no-op unless empty

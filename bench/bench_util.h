@@ -63,7 +63,8 @@ struct Phase {
 Result<Phase> Timed(std::string name, std::uint64_t events, const std::function<Status()>& work);
 
 // A fresh, uniquely named directory under `parent`, removed with its contents
-// on destruction. `parent` is created when missing and then removed again once
+// on destruction (kept, and named on stderr, when the environment has
+// REWIND_BENCH_KEEP). `parent` is created when missing and then removed again once
 // empty. Use one at a time: a parent made by one is left to that one.
 class ScratchDir {
  public:
