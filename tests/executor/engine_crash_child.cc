@@ -1,19 +1,25 @@
-// Child process of engine_crash_test: runs workflows on a durable journal until
-// it is killed with SIGKILL.
+// Child process of the engine crash harness (engine_crash_test): runs a mixed
+// workload on a durable journal until it is killed with SIGKILL.
 //
-//   engine_crash_child JOURNAL_DIR EXEC_LOG
+//   engine_crash_child JOURNAL_DIR EXEC_LOG SEED
 //
-// The workflow ("crash", a -> {b, c} -> d -> e) has handlers that append
-// "exec <run> <step> <epoch> <attempt>" to EXEC_LOG before they do anything
-// else, sleep 0-3 ms, and fail retryably on their first two attempts when a
-// hash of (run, step, attempt) says so. Engine::Open recovers the runs the
-// previous child left running; they fill the slots first, then each slot
-// starts a new run, writes "started <run>" to stdout once Start returned (the
-// RunStarted is durable) and waits for it, so about kSlots runs are in flight.
-// stdout carries "recovering <n>" right after Open, then only "started" lines.
-//
-// The workflow is in engine_crash_workflow.h: the test recovers the journal
-// with this very workflow.
+// Engine::Open recovers whatever the previous child left; the runs it left
+// unfinished (running, paused or failed) fill the slots first. Then each of
+// kSlots threads starts a new run — a "crash" run, a "gated" run, or a fork of
+// a run this process saw complete — and drives it to completion: it approves
+// a run paused at its gate and resumes a run that failed (the workflows are in
+// engine_crash_workflow.h). Another thread rebuilds one projection after
+// another. Every acknowledgement goes to stdout, one line per write() (shorter
+// than PIPE_BUF, so lines of threads never interleave), and only once the
+// call it reports returned:
+//   recovering <n>                  right after Open: n unfinished runs
+//   ack <run> <seq> <type>          each event, once durable (the run observer)
+//   started <run> <workflow>        Start returned
+//   forked <run> <parent>           Fork returned
+//   approved <run>                  Approve returned
+//   resumed <run> <request id>      Resume returned
+//   rebuilt <projection>            Rebuild returned
+// Failures of the workload itself go to stderr, and exit 1.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -26,51 +32,149 @@
 #include <cstdlib>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "rewind/executor/engine.h"
-
 #include "tests/executor/engine_crash_workflow.h"
 
-
-
+namespace rwd::test {
 namespace {
 
 constexpr int kSlots = 50;
 
 void WriteLine(const std::string& line) {
-  // One write() of less than PIPE_BUF bytes: lines from threads never interleave.
   if (::write(STDOUT_FILENO, line.data(), line.size()) < 0) std::_Exit(3);
 }
 
-// Runs whose last event is not RunCompleted or RunFailed (this workflow never
-// pauses): the ones Open recovered.
-std::vector<rwd::RunId> Unfinished(const rwd::Journal& journal) {
-  std::vector<rwd::RunId> out;
-  const rwd::Status s = journal.ForEachRun([&](const rwd::RunId& run, std::uint64_t last_seq) -> rwd::Status {
-    return journal.ReadRun(run, last_seq, last_seq, [&](const rwd::EventRecord& r) -> rwd::Status {
-      auto e = rwd::Decode(r.payload);
+[[noreturn]] void Fail(const std::string& what, const Status& status) {
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), status.ToString().c_str());
+  std::_Exit(1);
+}
+
+Principal Operator() { return Principal{"default", "crash-harness", {std::string(kOperatorRole)}}; }
+
+// Runs whose last event is not RunCompleted: the ones to drive again.
+std::vector<RunId> Unfinished(const Journal& journal) {
+  std::vector<RunId> out;
+  const Status s = journal.ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
+    return journal.ReadRun(run, last_seq, last_seq, [&](const EventRecord& r) -> Status {
+      auto e = Decode(r.payload);
       if (!e.has_value()) return e.error();
-      if (!std::holds_alternative<rwd::RunCompleted>(e->body) && !std::holds_alternative<rwd::RunFailed>(e->body)) {
-        out.push_back(run);
-      }
-      return rwd::Status::Ok();
+      if (!std::holds_alternative<RunCompleted>(e->body)) out.push_back(run);
+      return Status::Ok();
     });
   });
-  if (!s.ok()) {
-    std::fprintf(stderr, "scan: %s\n", s.ToString().c_str());
-    std::_Exit(1);
-  }
+  if (!s.ok()) Fail("scan", s);
   return out;
 }
 
-}  // namespace
+class Workload {
+ public:
+  Workload(Engine& engine, std::vector<RunId> unfinished, std::uint64_t seed)
+      : engine_(engine), unfinished_(std::move(unfinished)), seed_(seed) {}
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s JOURNAL_DIR EXEC_LOG\n", argv[0]);
+  void Slot(int slot) {
+    std::mt19937_64 rng(seed_ * 1000 + static_cast<std::uint64_t>(slot));
+    for (;;) {
+      std::optional<RunId> run = NextUnfinished();
+      if (!run) run = Begin(rng);
+      Drive(*run);
+    }
+  }
+
+  void Rebuilds() {
+    std::mt19937_64 rng(seed_ * 1000 + kSlots);
+    const std::vector<std::string> names = Projections::Names();
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 25));
+      const std::string& name = names[rng() % names.size()];
+      if (Status s = engine_.projections()->Rebuild(std::span(&name, 1)); !s.ok()) Fail("rebuild " + name, s);
+      WriteLine("rebuilt " + name + "\n");
+    }
+  }
+
+ private:
+  std::optional<RunId> NextUnfinished() {
+    std::lock_guard lock(mu_);
+    if (unfinished_.empty()) return std::nullopt;
+    const RunId run = unfinished_.back();
+    unfinished_.pop_back();
+    return run;
+  }
+
+  // A new run: 7 in 10 "crash", 2 "gated", 1 a fork of a completed run.
+  RunId Begin(std::mt19937_64& rng) {
+    const std::uint64_t pick = rng() % 10;
+    if (pick == 9) {
+      std::optional<RunId> parent;
+      {
+        std::lock_guard lock(mu_);
+        if (!completed_.empty()) parent = completed_[rng() % completed_.size()];
+      }
+      if (parent) {
+        static constexpr const char* kSteps[] = {"a", "b", "c", "d", "e"};
+        const Result<RunId> fork = engine_.Fork(ForkRequest{*parent, kSteps[rng() % 5], std::nullopt, Operator()});
+        if (!fork.has_value()) Fail("fork " + parent->ToString(), fork.error());
+        WriteLine("forked " + fork->ToString() + " " + parent->ToString() + "\n");
+        return *fork;
+      }
+    }
+    const std::string workflow = pick >= 7 && pick < 9 ? "gated" : "crash";
+    const Result<RunId> run = engine_.Start(StartRequest{workflow, ToBytes("input"), "", Operator()});
+    if (!run.has_value()) Fail("start", run.error());
+    WriteLine("started " + run->ToString() + " " + workflow + "\n");
+    return *run;
+  }
+
+  void Drive(const RunId& run) {
+    for (;;) {
+      const Result<RunState> state = engine_.Await(run, Operator(), std::chrono::hours(1));
+      if (!state.has_value()) Fail("await " + run.ToString(), state.error());
+      switch (state->status) {
+        case RunStatus::kCompleted:
+          if (state->definition->workflow == "crash") {
+            std::lock_guard lock(mu_);
+            completed_.push_back(run);
+          }
+          return;
+        case RunStatus::kPaused:
+          if (Status s = engine_.Approve(run, kGateStep, Operator(), ToBytes(kApprovalData)); !s.ok()) {
+            Fail("approve " + run.ToString(), s);
+          }
+          WriteLine("approved " + run.ToString() + "\n");
+          break;
+        case RunStatus::kFailed: {
+          ResumeRequest resume;
+          resume.run = run;
+          resume.from_step = std::string(kFailingStep);
+          resume.actor = Operator();
+          resume.reason = "planned failure";
+          resume.request_id = "resume-" + run.ToString() + "-" + std::to_string(state->epoch);
+          const Result<ResumeResult> resumed = engine_.Resume(resume);
+          if (!resumed.has_value()) Fail("resume " + run.ToString(), resumed.error());
+          WriteLine("resumed " + run.ToString() + " " + resume.request_id + "\n");
+          break;
+        }
+        default:
+          Fail("await " + run.ToString(),
+               Status(Code::kInternal, "stopped " + std::string(RunStatusName(state->status))));
+      }
+    }
+  }
+
+  Engine& engine_;
+  std::mutex mu_;  // guards unfinished_ and completed_
+  std::vector<RunId> unfinished_;
+  std::vector<RunId> completed_;  // "crash" runs, to fork
+  const std::uint64_t seed_;
+};
+
+int Main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s JOURNAL_DIR EXEC_LOG SEED\n", argv[0]);
     return 2;
   }
   // stdout is for the parent; the engine's warnings go to stderr, and not its
@@ -82,49 +186,32 @@ int main(int argc, char** argv) {
     std::perror(argv[2]);
     return 1;
   }
-  rwd::EngineOptions options;
+  EngineOptions options;
   options.journal.directory = argv[1];  // Durability::kDurable
-  options.workflows.push_back(rwd::test::EngineCrashWorkflow(exec_log));
+  options.workflows.push_back(EngineCrashWorkflow(exec_log));
+  options.workflows.push_back(EngineGatedWorkflow(exec_log));
   options.handler_threads = 16;  // handlers mostly sleep
-  auto engine = rwd::Engine::Open(std::move(options));
-  if (!engine.has_value()) {
-    std::fprintf(stderr, "open: %s\n", engine.error().ToString().c_str());
-    return 1;
-  }
-  rwd::Engine& e = **engine;
-  std::vector<rwd::RunId> recovered = Unfinished(e.journal());
-  WriteLine("recovering " + std::to_string(recovered.size()) + "\n");
-
-  std::mutex mu;  // guards recovered
-  auto next_recovered = [&]() -> std::optional<rwd::RunId> {
-    std::lock_guard<std::mutex> lock(mu);
-    if (recovered.empty()) return std::nullopt;
-    const rwd::RunId run = recovered.back();
-    recovered.pop_back();
-    return run;
+  options.observer = [](const RunState& state, const std::vector<Event>& appended) {
+    std::uint64_t seq = state.seq - appended.size();
+    for (const Event& e : appended) {
+      WriteLine("ack " + state.run.ToString() + " " + std::to_string(++seq) + " " +
+                std::string(EventTypeName(e.body)) + "\n");
+    }
   };
-  std::vector<std::thread> slots;
-  for (int i = 0; i < kSlots; ++i) {
-    slots.emplace_back([&] {
-      for (;;) {
-        std::optional<rwd::RunId> run = next_recovered();
-        if (!run) {
-          auto started = e.Start(rwd::StartRequest{"crash", rwd::ToBytes("input"), "", rwd::Principal{}});
-          if (!started.has_value()) {
-            std::fprintf(stderr, "start: %s\n", started.error().ToString().c_str());
-            std::_Exit(1);
-          }
-          run = *started;
-          WriteLine("started " + run->ToString() + "\n");
-        }
-        auto done = e.Await(*run, rwd::Principal{}, std::chrono::hours(1));
-        if (!done.has_value() || done->status != rwd::RunStatus::kCompleted) {
-          // The parent's checks name the run and print its events.
-          std::fprintf(stderr, "run %s did not complete\n", run->ToString().c_str());
-        }
-      }
-    });
-  }
-  for (auto& t : slots) t.join();
+  auto engine = Engine::Open(std::move(options));
+  if (!engine.has_value()) Fail("open", engine.error());
+  std::vector<RunId> unfinished = Unfinished((*engine)->journal());
+  WriteLine("recovering " + std::to_string(unfinished.size()) + "\n");
+
+  Workload workload(**engine, std::move(unfinished), std::strtoull(argv[3], nullptr, 10));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSlots; ++i) threads.emplace_back([&workload, i] { workload.Slot(i); });
+  threads.emplace_back([&workload] { workload.Rebuilds(); });
+  for (auto& t : threads) t.join();
+  return 0;
 }
 
+}  // namespace
+}  // namespace rwd::test
+
+int main(int argc, char** argv) { return rwd::test::Main(argc, argv); }

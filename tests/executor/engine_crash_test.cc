@@ -1,16 +1,23 @@
-// SIGKILL an engine process (engine_crash_child) at random moments, many times,
-// while it runs workflows whose steps retry; then recover the journal in this
-// process and check what at-least-once execution promises:
-//   * every run the child reported started (and every run in the journal)
-//     completes by recovery alone, with the expected output;
-//   * a completed step never runs again in its epoch;
-//   * no attempt runs twice;
-//   * nothing runs whose StepStarted was not durable first;
-//   * the journal verifies.
-// Handlers log each execution to a file before they work; the journal says what
-// was recorded. The random schedule comes from a printed seed
-// (REWIND_ENGINE_CRASH_SEED reproduces it; REWIND_ENGINE_CRASH_ROUNDS sets the
-// number of kills).
+// The engine crash harness. An engine process (engine_crash_child) runs a mixed
+// workload — starts, steps that fail and are retried, runs that fail and are
+// resumed, approvals, forks, projection rebuilds, and recovery itself at every
+// start — and streams every acknowledgement; this test SIGKILLs it at random
+// moments, many times (some of them while it opens and recovers), then
+// recovers the journal in this process, drives every run to completion and
+// checks what the engine promises:
+//   * every acknowledged event is in the journal, at its seq, of its type;
+//     every acknowledged start, fork, approval and resume is there;
+//   * the journal verifies (checksums, hash chains, decoding, transitions);
+//   * every run completes, by recovery and the operator's usual actions, with
+//     its workflow's output;
+//   * a completed step never runs again in its epoch, no attempt runs twice,
+//     nothing runs whose StepStarted was not durable first (forks included:
+//     a kept step never runs in the fork);
+//   * the projections the engine maintained equal, byte for byte, a rebuild.
+// Handlers log each execution to a file before they work; the journal says
+// what was recorded. The schedule comes from a printed seed:
+// REWIND_ENGINE_CRASH_SEED reproduces it, REWIND_ENGINE_CRASH_ROUNDS sets the
+// number of kills (scripts/long-tests.sh runs 10,000).
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,22 +37,18 @@
 #include <tuple>
 
 #include "rewind/executor/engine.h"
-#include "tests/executor/engine_crash_workflow.h"
 #include "rewind/schemas/describe.h"
+#include "tests/executor/engine_crash_workflow.h"
 #include "tests/support/child_process.h"
 #include "tests/support/kill_schedule.h"
 #include "tests/support/matchers.h"
+#include "tests/support/projection_dump.h"
 #include "tests/support/temp_dir.h"
 
 namespace rwd::test {
-
-// The child's workflow (engine_crash_child.cc, built into this test without its main).
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr std::string_view kOutput = "e(d(b(a()),c(a())))";
 
 // One execution of a handler: run hex, step id, epoch, attempt.
 using Exec = std::tuple<std::string, std::string, std::uint32_t, std::uint32_t>;
@@ -82,28 +85,86 @@ std::string History(const std::vector<Event>& events) {
   return out;
 }
 
+Principal Operator() { return Principal{"default", "crash-test", {std::string(kOperatorRole)}}; }
+
+// What the children acknowledged, over all rounds.
+struct Acks {
+  std::map<std::pair<std::string, std::uint64_t>, std::string> events;  // (run, seq) -> type
+  std::map<std::string, std::string> started;                          // run -> workflow
+  std::map<std::string, std::string> forked;                           // run -> parent
+  std::set<std::string> approved;
+  std::set<std::pair<std::string, std::string>> resumed;  // run, request id
+  std::uint64_t rebuilt = 0, most_recovered = 0;
+
+  void Take(const std::string& line) {
+    std::istringstream in(line);
+    std::string word, a, b, c;
+    in >> word >> a >> b >> c;
+    if (word == "ack" && !c.empty()) {
+      const auto key = std::make_pair(a, std::strtoull(b.c_str(), nullptr, 10));
+      const auto [it, fresh] = events.emplace(key, c);
+      if (!fresh && it->second != c) {
+        ADD_FAILURE() << "run " << a << " seq " << b << " acknowledged as " << it->second << " and as " << c;
+      }
+    } else if (word == "started" && !b.empty()) {
+      started[a] = b;
+    } else if (word == "forked" && !b.empty()) {
+      forked[a] = b;
+    } else if (word == "approved" && !a.empty()) {
+      approved.insert(a);
+    } else if (word == "resumed" && !b.empty()) {
+      resumed.emplace(a, b);
+    } else if (word == "rebuilt" && !a.empty()) {
+      ++rebuilt;
+    } else if (word == "recovering" && !a.empty()) {
+      most_recovered = std::max<std::uint64_t>(most_recovered, std::strtoull(a.c_str(), nullptr, 10));
+    } else {
+      ADD_FAILURE() << "unexpected child output: " << line;
+    }
+  }
+};
+
 struct Totals {
-  std::uint64_t completed = 0;
+  std::uint64_t completed = 0, forks = 0, resumes = 0, approvals = 0;
   std::uint64_t abandoned = 0;      // StepAbandoned events
   std::uint64_t failed = 0;         // StepFailed events (planned failures)
   std::uint64_t execs = 0;          // handler executions
-  std::uint32_t most_attempts = 0;  // of one step in one run
+  std::uint32_t most_attempts = 0;  // of one step in one epoch
   int dumped = 0;                   // runs whose history was printed
 };
 
-// Checks one run's events against what its handlers logged.
-void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map<Exec, int>& exec, Totals& totals) {
+// Checks one run's events against what its handlers logged and what the
+// children acknowledged of it.
+void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map<Exec, int>& exec, const Acks& acks,
+              Totals& totals) {
   const std::string hex = run.ToString();
   std::vector<std::string> problems;
   auto state = Fold(run, events);
   ASSERT_THAT(state, IsOk()) << "run " << hex;
+  const std::string_view want = state->definition->workflow == "gated" ? kGatedOutput : kCrashOutput;
   if (state->status != RunStatus::kCompleted) {
     problems.push_back("is " + std::string(RunStatusName(state->status)) + ", not completed");
-  } else if (AsChars(state->output) != kOutput) {
+  } else if (AsChars(state->output) != want) {
     problems.push_back("output " + std::string(AsChars(state->output)));
   } else {
     ++totals.completed;
   }
+  for (auto it = acks.events.lower_bound({hex, 0}); it != acks.events.end() && it->first.first == hex; ++it) {
+    const std::uint64_t seq = it->first.second;
+    if (seq == 0 || seq > events.size()) {
+      problems.push_back("acknowledged seq " + std::to_string(seq) + " (" + it->second + ") is lost");
+    } else if (EventTypeName(events[seq - 1].body) != it->second) {
+      problems.push_back("acknowledged seq " + std::to_string(seq) + " as " + it->second + ", the journal has " +
+                         std::string(EventTypeName(events[seq - 1].body)));
+    }
+  }
+  if (const auto fork = acks.forked.find(hex); fork != acks.forked.end()) {
+    ++totals.forks;
+    const auto* first = events.empty() ? nullptr : std::get_if<RunForked>(&events[0].body);
+    if (first == nullptr || first->parent_run.ToString() != fork->second) problems.push_back("is not the fork it was");
+  }
+  std::set<std::string> request_ids;
+  bool decided = false;
   const auto& steps = state->definition->steps;
   std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> started;   // step, epoch, attempt
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint32_t> completed;  // (step, epoch) -> attempt
@@ -122,8 +183,18 @@ void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map
       ++totals.abandoned;
     } else if (std::holds_alternative<StepFailed>(events[i].body)) {
       ++totals.failed;
+    } else if (const auto* r = std::get_if<ResumeRequested>(&events[i].body)) {
+      ++totals.resumes;
+      request_ids.insert(r->request_id);
+    } else if (std::holds_alternative<ApprovalDecided>(events[i].body)) {
+      ++totals.approvals;
+      decided = true;
     }
   }
+  for (auto it = acks.resumed.lower_bound({hex, ""}); it != acks.resumed.end() && it->first == hex; ++it) {
+    if (request_ids.count(it->second) == 0) problems.push_back("acknowledged resume " + it->second + " is lost");
+  }
+  if (acks.approved.count(hex) != 0 && !decided) problems.push_back("acknowledged approval is lost");
   for (auto it = exec.lower_bound(Exec{hex, "", 0, 0}); it != exec.end() && std::get<0>(it->first) == hex; ++it) {
     const auto& [r, id, epoch, attempt] = it->first;
     const std::string what =
@@ -148,73 +219,104 @@ void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map
   ADD_FAILURE() << message;
 }
 
-TEST(EngineCrashTest, RunsSurviveSigkillAtRandomMomentsAndCompletedStepsNeverRerun) {
-  KillSchedule schedule("REWIND_ENGINE_CRASH", 50);
-  const std::uint64_t rounds = schedule.rounds();
-  std::mt19937_64& rng = schedule.rng();
-  TempDir tmp;
-  const std::string dir = tmp.Sub("journal");
-  const std::string exec_log = tmp.Sub("exec.log");
-  std::set<std::string> reported;  // runs the child reported started
-  std::uint64_t most_recovered = 0;
-  for (std::uint64_t round = 0; round < rounds; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    std::vector<std::string> lines;
-    {
-      ChildProcess child("engine_crash_child", {dir, exec_log});
-      bool alive = true;
+// Runs one child and kills it: one round in five as soon as it is started
+// (while it opens the journal and recovers), the others at a random moment
+// of its workload.
+void KillOneChild(const std::string& dir, const std::string& exec_log, std::mt19937_64& rng, Acks& acks) {
+  std::vector<std::string> lines;
+  {
+    ChildProcess child("engine_crash_child", {dir, exec_log, std::to_string(rng())});
+    bool alive = true;
+    if (rng() % 5 == 0) {
+      const auto kill_at = Clock::now() + std::chrono::microseconds(rng() % 30'001);
+      while (alive && Clock::now() < kill_at) alive = child.ReadLines(1, &lines);
+    } else {
       const auto give_up = Clock::now() + std::chrono::seconds(30);
       while (alive && lines.empty() && Clock::now() < give_up) alive = child.ReadLines(100, &lines);
-      ASSERT_TRUE(alive) << "the child ended by itself before writing anything: " << HowItEnded(child.Wait());
       ASSERT_FALSE(lines.empty()) << "the child wrote nothing in 30 s";
       const auto kill_at = Clock::now() + std::chrono::microseconds(rng() % 40'001);
       while (alive && Clock::now() < kill_at) alive = child.ReadLines(1, &lines);
-      ASSERT_TRUE(alive) << "the child ended by itself: " << HowItEnded(child.Wait());
-      child.KillAndDrain(&lines);
     }
-    for (const auto& line : lines) {
-      std::istringstream in(line);
-      std::string word, arg;
-      in >> word >> arg;
-      if (word == "started") {
-        reported.insert(arg);
-      } else if (word == "recovering") {
-        most_recovered = std::max<std::uint64_t>(most_recovered, std::strtoull(arg.c_str(), nullptr, 10));
-      } else {
-        ADD_FAILURE() << "unexpected child output: " << line;
+    ASSERT_TRUE(alive) << "the child ended by itself: " << HowItEnded(child.Wait());
+    child.KillAndDrain(&lines);
+  }
+  for (const auto& line : lines) acks.Take(line);
+}
+
+// What the operator does after the last crash: recovery runs the runs; a run
+// paused at its gate is approved, a failed one resumed. Returns the runs
+// that did not complete.
+std::vector<RunId> DriveToCompletion(Engine& engine, const std::vector<RunId>& runs) {
+  std::vector<RunId> stuck;
+  for (const RunId& run : runs) {
+    Result<RunState> state = Err(Code::kInternal, "not awaited");
+    for (int action = 0; action < 8; ++action) {
+      state = engine.Await(run, Operator(), std::chrono::seconds(30));
+      if (!state.has_value() || state->status == RunStatus::kCompleted) break;
+      if (state->status == RunStatus::kPaused) {
+        EXPECT_THAT(engine.Approve(run, kGateStep, Operator(), ToBytes(kApprovalData)), IsOk());
+      } else if (state->status == RunStatus::kFailed) {
+        ResumeRequest resume;
+        resume.run = run;
+        resume.from_step = std::string(kFailingStep);
+        resume.actor = Operator();
+        EXPECT_THAT(engine.Resume(resume), IsOk());
       }
     }
+    if (!state.has_value() || state->status != RunStatus::kCompleted) stuck.push_back(run);
+  }
+  return stuck;
+}
+
+TEST(EngineCrashTest, AMixedWorkloadSurvivesSigkillAtRandomMoments) {
+  KillSchedule schedule("REWIND_ENGINE_CRASH", 50);
+  const std::uint64_t rounds = schedule.rounds();
+  TempDir tmp;
+  const std::string dir = tmp.Sub("journal");
+  const std::string exec_log = tmp.Sub("exec.log");
+  Acks acks;
+  for (std::uint64_t round = 0; round < rounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    KillOneChild(dir, exec_log, schedule.rng(), acks);
+    if (HasFatalFailure()) return;
   }
 
-  // Recovery alone must finish every run, with the same workflow.
   spdlog::set_level(spdlog::level::warn);  // the engine logs every recovered attempt at info
   const int log_fd = ::open(exec_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(log_fd, 0);
   EngineOptions options;
   options.journal.directory = dir;
   options.workflows.push_back(EngineCrashWorkflow(log_fd));
+  options.workflows.push_back(EngineGatedWorkflow(log_fd));
   options.handler_threads = 16;
   auto engine = Engine::Open(std::move(options));
   ASSERT_THAT(engine, IsOk());
   std::vector<RunId> runs;
-  const Status listed = (*engine)->journal().ForEachRun([&](const RunId& run, std::uint64_t) {
+  ASSERT_THAT((*engine)->journal().ForEachRun([&](const RunId& run, std::uint64_t) {
     runs.push_back(run);
     return Status::Ok();
-  });
-  ASSERT_THAT(listed, IsOk());
+  }),
+              IsOk());
   std::set<std::string> in_journal;
   for (const RunId& run : runs) in_journal.insert(run.ToString());
-  for (const std::string& hex : reported) EXPECT_EQ(in_journal.count(hex), 1u) << "run " << hex << " was lost";
-  auto timeout = std::chrono::milliseconds(30'000);
-  for (const RunId& run : runs) {
-    const auto s = (*engine)->Await(run, Principal{}, timeout);
-    EXPECT_THAT(s, IsOk());
-    if (!s.has_value()) timeout = std::chrono::milliseconds(1'000);  // one hang is enough to wait for
+  for (const auto& [hex, workflow] : acks.started) EXPECT_EQ(in_journal.count(hex), 1u) << "run " << hex << " was lost";
+  for (const auto& [hex, parent] : acks.forked) EXPECT_EQ(in_journal.count(hex), 1u) << "fork " << hex << " was lost";
+  for (const auto& [key, type] : acks.events) {
+    EXPECT_EQ(in_journal.count(key.first), 1u) << "run " << key.first << " (acknowledged " << type << ") was lost";
   }
+
+  const std::vector<RunId> stuck = DriveToCompletion(**engine, runs);
+  EXPECT_TRUE(stuck.empty()) << stuck.size() << " runs did not complete, the first " << stuck.front().ToString();
   EXPECT_THAT((*engine)->journal().VerifyAll(), IsOk());
+  // Nothing appends any more: the projections maintained with every append
+  // (and rebuilt now and then by the children) must equal a rebuild.
+  ASSERT_THAT((*engine)->projections()->CatchUp(), IsOk());
+  const auto maintained = DumpProjections((*engine)->journal());
+  ASSERT_THAT((*engine)->projections()->Rebuild({}), IsOk());
+  EXPECT_TRUE(maintained == DumpProjections((*engine)->journal())) << "the projections differ from a rebuild";
   std::map<RunId, std::vector<Event>> events;
   for (const RunId& run : runs) {
-    auto e = (*engine)->Events(run, Principal{});
+    auto e = (*engine)->Events(run, Operator());
     ASSERT_THAT(e, IsOk());
     events.emplace(run, std::move(*e));
   }
@@ -227,17 +329,23 @@ TEST(EngineCrashTest, RunsSurviveSigkillAtRandomMomentsAndCompletedStepsNeverRer
     EXPECT_EQ(in_journal.count(hex), 1u) << "run " << hex << " ran but has no events";
   }
   Totals totals;
-  for (const auto& [run, history] : events) CheckRun(run, history, exec, totals);
+  for (const auto& [run, history] : events) CheckRun(run, history, exec, acks, totals);
   std::printf(
-      "survived %llu kills: %llu runs completed (%zu reported started, %zu in the journal, at most %llu "
-      "recovered at once), %llu attempts abandoned, %llu failed by plan, %llu handler executions, "
-      "at most %u attempts of a step\n",
-      static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(totals.completed), reported.size(),
-      runs.size(), static_cast<unsigned long long>(most_recovered), static_cast<unsigned long long>(totals.abandoned),
-      static_cast<unsigned long long>(totals.failed), static_cast<unsigned long long>(totals.execs),
-      totals.most_attempts);
+      "survived %llu kill points: %zu runs (%llu forks), all completed: %llu; %zu events acknowledged, all "
+      "present; %llu resumes, %llu approvals, %llu projection rebuilds acknowledged; at most %llu runs "
+      "recovered at once; %llu attempts abandoned, %llu failed by plan, %llu handler executions, at most "
+      "%u attempts of a step in an epoch\n",
+      static_cast<unsigned long long>(rounds), runs.size(), static_cast<unsigned long long>(totals.forks),
+      static_cast<unsigned long long>(totals.completed), acks.events.size(),
+      static_cast<unsigned long long>(totals.resumes), static_cast<unsigned long long>(totals.approvals),
+      static_cast<unsigned long long>(acks.rebuilt), static_cast<unsigned long long>(acks.most_recovered),
+      static_cast<unsigned long long>(totals.abandoned), static_cast<unsigned long long>(totals.failed),
+      static_cast<unsigned long long>(totals.execs), totals.most_attempts);
   EXPECT_EQ(totals.completed, runs.size());
-  EXPECT_FALSE(reported.empty()) << "the child never started a run";
+  EXPECT_FALSE(acks.started.empty()) << "the children never started a run";
+  EXPECT_GT(totals.resumes, 0u);
+  EXPECT_GT(totals.approvals, 0u);
+  EXPECT_GT(totals.forks, 0u);
 }
 
 }  // namespace

@@ -9,11 +9,10 @@
 #include <thread>
 
 namespace rwd::test {
+namespace {
 
 // FNV-1a of (run, step, attempt): a fixed function, so the child and the test
 // agree on which attempts fail and how long they take.
-namespace {
-
 std::uint64_t EngineCrashHash(const RunId& run, std::string_view step, std::uint32_t attempt) {
   std::uint64_t h = 14695981039346656037ull;
   auto mix = [&h](std::uint8_t byte) { h = (h ^ byte) * 1099511628211ull; };
@@ -23,18 +22,10 @@ std::uint64_t EngineCrashHash(const RunId& run, std::string_view step, std::uint
   return h;
 }
 
-}  // namespace
-
-// The workflow both processes register. Each step's output is
-// "<id>(<outputs of its dependencies, by id, comma-separated>)", so a completed
-// run's output is "e(d(b(a()),c(a())))". At most two attempts of a step fail
-// by design; the rest of the budget is for attempts abandoned by kills, which
-// count too: a step can be in flight at several kills in a row (up to 8 seen
-// in 400 rounds), and a run that exhausts its budget would fail the test
-// without any bug. Backoff stays short (at most 4 ms): a longer one makes a
-// retried step more likely to be in flight again at the next kill.
-Workflow EngineCrashWorkflow(int exec_log) {
-  StepHandler handler = [exec_log](const StepContext& c) -> Result<Bytes> {
+// Logs the execution, sleeps, fails by plan, or returns
+// "<id>(<outputs of its dependencies, by id, comma-separated>)".
+StepHandler Handler(int exec_log) {
+  return [exec_log](const StepContext& c) -> Result<Bytes> {
     const std::string line = "exec " + c.run.ToString() + " " + c.step->id + " " + std::to_string(c.epoch) + " " +
                              std::to_string(c.attempt) + "\n";
     // One write() to an O_APPEND file: lines of concurrent handlers never mix,
@@ -45,6 +36,9 @@ Workflow EngineCrashWorkflow(int exec_log) {
     }
     const std::uint64_t h = EngineCrashHash(c.run, c.step->id, c.attempt);
     std::this_thread::sleep_for(std::chrono::microseconds(h % 3001));
+    if (c.step->id == kFailingStep && c.epoch == 0 && EngineCrashHash(c.run, c.step->id, 0) % 4 == 0) {
+      return Err(Code::kFailedPrecondition, "planned permanent failure");
+    }
     if (c.attempt <= 2 && (h >> 20) % 4 == 0) return Err(Code::kUnavailable, "planned transient failure");
     std::string out = c.step->id + "(";
     for (const auto& [id, dep] : *c.dependencies) {
@@ -53,13 +47,35 @@ Workflow EngineCrashWorkflow(int exec_log) {
     }
     return ToBytes(out + ")");
   };
-  const RetryPolicy retry{50, 1, 2.0, 4, 0.1};
+}
+
+// At most two attempts of a step fail by design; the rest of the budget is for
+// attempts abandoned by kills, which count too: a step can be in flight at
+// several kills in a row (up to 8 seen in 400 rounds), and a run that exhausts
+// its budget would fail the test without any bug. Backoff stays short (at most
+// 4 ms): a longer one makes a retried step more likely to be in flight again
+// at the next kill.
+constexpr RetryPolicy kRetry{50, 1, 2.0, 4, 0.1};
+
+}  // namespace
+
+Workflow EngineCrashWorkflow(int exec_log) {
+  const StepHandler handler = Handler(exec_log);
   Workflow w("crash");
-  w.Step("a", handler).Retry(retry);
-  w.Step("b", handler).After({"a"}).Retry(retry);
-  w.Step("c", handler).After({"a"}).Retry(retry);
-  w.Step("d", handler).After({"b", "c"}).Retry(retry);
-  w.Step("e", handler).After({"d"}).Retry(retry);
+  w.Step("a", handler).Retry(kRetry);
+  w.Step("b", handler).After({"a"}).Retry(kRetry);
+  w.Step("c", handler).After({"a"}).Retry(kRetry);
+  w.Step(std::string(kFailingStep), handler).After({"b", "c"}).Retry(kRetry);
+  w.Step("e", handler).After({kFailingStep}).Retry(kRetry);
+  return w;
+}
+
+Workflow EngineGatedWorkflow(int exec_log) {
+  const StepHandler handler = Handler(exec_log);
+  Workflow w("gated");
+  w.Step("a", handler).Retry(kRetry);
+  w.Approval(std::string(kGateStep)).After({"a"});
+  w.Step("z", handler).After({kGateStep}).Retry(kRetry);
   return w;
 }
 

@@ -1,18 +1,32 @@
-// The workflow of the engine crash test, shared by the child process that is
-// killed and by the test that recovers its journal.
+// The workflows of the engine crash harness, shared by the child process that
+// is killed and by the test that recovers its journal.
 //
-// "crash": a -> {b, c} -> d -> e. Each handler first appends
-// "exec <run> <step> <epoch> <attempt>" to the file descriptor `exec_log`
-// (O_APPEND), sleeps 0-3 ms, and fails retryably on its first two attempts when
-// a fixed hash of (run, step, attempt) says so. A step's output is
-// "<id>(<outputs of its dependencies>)", so a completed run's output is
-// "e(d(b(a()),c(a())))".
+// Every handler first appends "exec <run> <step> <epoch> <attempt>" to the file
+// descriptor `exec_log` (O_APPEND), then sleeps 0-3 ms. A step's output is
+// "<id>(<outputs of its dependencies>)". A fixed hash of (run, step, attempt)
+// decides everything else, so both processes agree on it:
+//
+// "crash": a -> {b, c} -> d -> e. Any step fails retryably on its first two
+//   attempts when the hash says so. Step d of one run in four fails
+//   permanently in epoch 0 (the run fails; a resume from d completes it).
+//   A completed run's output is kCrashOutput.
+// "gated": a -> approval gate "ok" -> z. The run pauses at "ok"; approved with
+//   data kApprovalData it completes with kGatedOutput.
 #pragma once
+
+#include <string_view>
 
 #include "rewind/executor/workflow.h"
 
 namespace rwd::test {
 
+inline constexpr std::string_view kCrashOutput = "e(d(b(a()),c(a())))";
+inline constexpr std::string_view kApprovalData = "yes";
+inline constexpr std::string_view kGatedOutput = "z(yes)";
+inline constexpr std::string_view kGateStep = "ok";
+inline constexpr std::string_view kFailingStep = "d";
+
 Workflow EngineCrashWorkflow(int exec_log);
+Workflow EngineGatedWorkflow(int exec_log);
 
 }  // namespace rwd::test

@@ -332,11 +332,9 @@ std::vector<Event> RunScenario(const Scenario& s, bool check) {
     // (8) The projections the engine maintained with every append equal, byte
     // for byte, a rebuild from the journal; summaries match the folds.
     Projections& projections = *(*engine)->projections();
-    std::map<std::string, std::map<Bytes, Bytes>> maintained, rebuilt;
-    for (const std::string& name : Projections::Names()) maintained[name] = DumpActive((*engine)->journal(), name);
+    const auto maintained = DumpProjections((*engine)->journal());
     RC_ASSERT(projections.Rebuild({}).ok());
-    for (const std::string& name : Projections::Names()) rebuilt[name] = DumpActive((*engine)->journal(), name);
-    RC_ASSERT(maintained == rebuilt);
+    RC_ASSERT(maintained == DumpProjections((*engine)->journal()));
     for (const RunId& r : runs) {
       auto summary = projections.Summary(r);
       RC_ASSERT(summary.has_value());

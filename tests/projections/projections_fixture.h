@@ -18,6 +18,7 @@
 #include "rewind/projections/projections.h"
 #include "tests/executor/run_builder.h"
 #include "tests/support/matchers.h"
+#include "tests/support/projection_dump.h"
 #include "tests/support/random_history.h"
 #include "tests/support/temp_dir.h"
 
@@ -91,30 +92,6 @@ inline RunStarted WorkflowDef(std::string name, std::string tenant, std::vector<
   return def;
 }
 
-// Every entry of the active slot of projection `name` (header included), or
-// an empty map when none is active.
-inline std::map<Bytes, Bytes> DumpActive(Journal& journal, std::string_view name) {
-  std::map<Bytes, Bytes> out;
-  for (int slot = 0; slot < 2; ++slot) {
-    auto table = journal.OpenTable(projections_internal::SlotTableName(name, slot));
-    if (!table.has_value()) continue;
-    std::map<Bytes, Bytes> entries;
-    bool active = false;
-    EXPECT_THAT(journal.View([&](const ReadView& view) -> Status {
-      REWIND_ASSIGN_OR_RETURN(auto header, projections_internal::ReadSlotHeader(view, *table));
-      active = header.role == projections_internal::SlotRole::kActive;
-      REWIND_ASSIGN_OR_RETURN(TableCursor c, view.Cursor(*table));
-      for (auto at = c.First(); at.has_value() && *at; at = c.Next()) {
-        entries.emplace(Bytes(c.key().begin(), c.key().end()), Bytes(c.value().begin(), c.value().end()));
-      }
-      return Status::Ok();
-    }),
-                IsOk());
-    if (active) return entries;
-  }
-  return out;
-}
-
 class ProjectionsTest : public ::testing::Test {
  protected:
   JournalOptions JournalOpts() const {
@@ -165,11 +142,7 @@ class ProjectionsTest : public ::testing::Test {
     ASSERT_THAT(journal_->Update([&](WriteView& w) { return w.Put(*table, key, AsBytes("garbage")); }), IsOk());
   }
 
-  std::map<std::string, std::map<Bytes, Bytes>> DumpAll() {
-    std::map<std::string, std::map<Bytes, Bytes>> out;
-    for (const std::string& name : Projections::Names()) out[name] = DumpActive(*journal_, name);
-    return out;
-  }
+  std::map<std::string, std::map<Bytes, Bytes>> DumpAll() { return DumpProjections(*journal_); }
 
   TempDir dir_;
   std::unique_ptr<Journal> journal_;

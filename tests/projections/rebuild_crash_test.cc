@@ -130,12 +130,6 @@ std::string FirstDifference(const Tables& want, const Tables& got) {
   return want.size() == got.size() ? "" : "another set of projections";
 }
 
-Tables DumpAll(Journal& journal) {
-  Tables out;
-  for (const std::string& name : Projections::Names()) out[name] = DumpActive(journal, name);
-  return out;
-}
-
 // The headers of a projection's two slots, read raw in one snapshot, each
 // with whether its checkpoint names an event of the journal (the position
 // exists and its stored record has the recorded sum).
@@ -254,7 +248,7 @@ void CheckReopened(const std::string& dir, const ChildLog& log, std::mt19937_64&
   if (!building.empty()) ++tally.mid_rebuild;
   if (!building.empty() && resume_from > last / 2) ++tally.past_half;
   if (testing::Test::HasFailure()) return;
-  const Tables at_reopen = DumpAll(j);
+  const Tables at_reopen = DumpProjections(j);
 
   auto projections =
       Projections::Open(j, ProjectionsOptions{.snapshot_every = 4, .batch_events = kBatchEvents, .background = false});
@@ -290,14 +284,14 @@ void CheckReopened(const std::string& dir, const ChildLog& log, std::mt19937_64&
   for (const std::string& name : Projections::Names()) {
     EXPECT_FALSE(CheckSlots(j, name).has_value()) << name << ": the interrupted rebuild did not finish";
   }
-  EXPECT_EQ(FirstDifference(at_reopen, DumpAll(j)), "")
+  EXPECT_EQ(FirstDifference(at_reopen, DumpProjections(j)), "")
       << "the finished rebuild differs from the tables at the kill (" << (restart ? "restarted" : "resumed") << ")";
   const auto start = Clock::now();
   ASSERT_THAT(p.Rebuild({}), IsOk());
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   tally.rebuild_ms_max = std::max(tally.rebuild_ms_max, ms);
   tally.rebuild_ms_sum += ms;
-  EXPECT_EQ(FirstDifference(at_reopen, DumpAll(j)), "") << "a fresh rebuild differs from the tables at the kill";
+  EXPECT_EQ(FirstDifference(at_reopen, DumpProjections(j)), "") << "a fresh rebuild differs from the tables at the kill";
   for (const ProjectionStatus& st : p.Health()) EXPECT_EQ(st.health, ProjectionHealth::kCurrent) << st.name;
 
   std::vector<RunId> sample;
