@@ -268,20 +268,20 @@ std::vector<RunId> DriveToCompletion(Engine& engine, const std::vector<RunId>& r
   return stuck;
 }
 
-TEST(EngineCrashTest, AMixedWorkloadSurvivesSigkillAtRandomMoments) {
-  KillSchedule schedule("REWIND_ENGINE_CRASH", 50);
-  const std::uint64_t rounds = schedule.rounds();
+// Kills `rounds` children on one fresh journal, then recovers it and checks
+// everything; adds what it saw to `totals` and `acks_seen`.
+void SurviveKills(std::uint64_t rounds, std::mt19937_64& rng, Totals& totals, std::uint64_t& acks_seen,
+                  std::uint64_t& rebuilds, std::uint64_t& most_recovered, std::uint64_t& runs_seen) {
   TempDir tmp;
   const std::string dir = tmp.Sub("journal");
   const std::string exec_log = tmp.Sub("exec.log");
   Acks acks;
   for (std::uint64_t round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    KillOneChild(dir, exec_log, schedule.rng(), acks);
-    if (HasFatalFailure()) return;
+    KillOneChild(dir, exec_log, rng, acks);
+    if (::testing::Test::HasFatalFailure()) return;
   }
 
-  spdlog::set_level(spdlog::level::warn);  // the engine logs every recovered attempt at info
   const int log_fd = ::open(exec_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(log_fd, 0);
   EngineOptions options;
@@ -328,21 +328,44 @@ TEST(EngineCrashTest, AMixedWorkloadSurvivesSigkillAtRandomMoments) {
     const std::string& hex = std::get<0>(entry.first);
     EXPECT_EQ(in_journal.count(hex), 1u) << "run " << hex << " ran but has no events";
   }
-  Totals totals;
+  const std::uint64_t completed_before = totals.completed;
   for (const auto& [run, history] : events) CheckRun(run, history, exec, acks, totals);
+  EXPECT_EQ(totals.completed - completed_before, runs.size());
+  EXPECT_FALSE(acks.started.empty()) << "the children never started a run";
+  acks_seen += acks.events.size();
+  rebuilds += acks.rebuilt;
+  most_recovered = std::max(most_recovered, acks.most_recovered);
+  runs_seen += runs.size();
+}
+
+// The long mode (REWIND_ENGINE_CRASH_ROUNDS=10000) starts a fresh journal
+// every kRoundsPerJournal kills, and checks each one: a journal of 10,000
+// rounds would make every child's recovery scan slower than its workload.
+constexpr std::uint64_t kRoundsPerJournal = 500;
+
+TEST(EngineCrashTest, AMixedWorkloadSurvivesSigkillAtRandomMoments) {
+  spdlog::set_level(spdlog::level::warn);  // the engine logs every recovered attempt at info
+  KillSchedule schedule("REWIND_ENGINE_CRASH", 50);
+  const std::uint64_t rounds = schedule.rounds();
+  Totals totals;
+  std::uint64_t acks = 0, rebuilds = 0, most_recovered = 0, runs = 0, survived = 0;
+  while (survived < rounds && !HasFailure()) {
+    const std::uint64_t n = std::min(kRoundsPerJournal, rounds - survived);
+    SurviveKills(n, schedule.rng(), totals, acks, rebuilds, most_recovered, runs);
+    survived += n;
+  }
   std::printf(
-      "survived %llu kill points: %zu runs (%llu forks), all completed: %llu; %zu events acknowledged, all "
+      "survived %llu kill points: %llu runs (%llu forks), completed %llu; %llu events acknowledged, all "
       "present; %llu resumes, %llu approvals, %llu projection rebuilds acknowledged; at most %llu runs "
       "recovered at once; %llu attempts abandoned, %llu failed by plan, %llu handler executions, at most "
       "%u attempts of a step in an epoch\n",
-      static_cast<unsigned long long>(rounds), runs.size(), static_cast<unsigned long long>(totals.forks),
-      static_cast<unsigned long long>(totals.completed), acks.events.size(),
-      static_cast<unsigned long long>(totals.resumes), static_cast<unsigned long long>(totals.approvals),
-      static_cast<unsigned long long>(acks.rebuilt), static_cast<unsigned long long>(acks.most_recovered),
-      static_cast<unsigned long long>(totals.abandoned), static_cast<unsigned long long>(totals.failed),
-      static_cast<unsigned long long>(totals.execs), totals.most_attempts);
-  EXPECT_EQ(totals.completed, runs.size());
-  EXPECT_FALSE(acks.started.empty()) << "the children never started a run";
+      static_cast<unsigned long long>(survived), static_cast<unsigned long long>(runs),
+      static_cast<unsigned long long>(totals.forks), static_cast<unsigned long long>(totals.completed),
+      static_cast<unsigned long long>(acks), static_cast<unsigned long long>(totals.resumes),
+      static_cast<unsigned long long>(totals.approvals), static_cast<unsigned long long>(rebuilds),
+      static_cast<unsigned long long>(most_recovered), static_cast<unsigned long long>(totals.abandoned),
+      static_cast<unsigned long long>(totals.failed), static_cast<unsigned long long>(totals.execs),
+      totals.most_attempts);
   EXPECT_GT(totals.resumes, 0u);
   EXPECT_GT(totals.approvals, 0u);
   EXPECT_GT(totals.forks, 0u);

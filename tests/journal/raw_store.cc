@@ -64,6 +64,16 @@ void RawStore::DeleteEvent(std::uint64_t position) {
   Check(mdb_txn_commit(txn), "commit");
 }
 
+void RawStore::DeleteRunEntry(const RunId& run, std::uint64_t seq, std::uint64_t position) {
+  MDB_txn* txn;
+  Check(mdb_txn_begin(env_, nullptr, 0, &txn), "begin");
+  const key::RunEntry entry = key::EncodeRunEntry(seq, position);
+  MDB_val kv{RunId::kSize, const_cast<std::uint8_t*>(run.bytes().data())};
+  MDB_val v{entry.size(), const_cast<std::uint8_t*>(entry.data())};
+  Check(mdb_del(txn, Open(txn, "runs"), &kv, &v), "delete run entry");
+  Check(mdb_txn_commit(txn), "commit");
+}
+
 void RawStore::PutMeta(const std::string& key, const std::string& value) {
   MDB_txn* txn;
   Check(mdb_txn_begin(env_, nullptr, 0, &txn), "begin");

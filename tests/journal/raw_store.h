@@ -10,6 +10,7 @@
 #include <string>
 
 #include "rewind/base/bytes.h"
+#include "rewind/base/run_id.h"
 
 namespace rwd::test {
 
@@ -25,6 +26,8 @@ class RawStore {
   // Overwrites the value at a position (which must exist).
   void PutEvent(std::uint64_t position, const Bytes& stored);
   void DeleteEvent(std::uint64_t position);
+  // Removes run `run`'s index entry for `seq` (at `position`).
+  void DeleteRunEntry(const RunId& run, std::uint64_t seq, std::uint64_t position);
   void PutMeta(const std::string& key, const std::string& value);
 
  private:

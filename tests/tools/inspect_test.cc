@@ -450,6 +450,27 @@ TEST_F(InspectTest, VerifyAgainstSavedHeadsCatchesAHistoryRewrittenConsistently)
   })) << problems;
 }
 
+TEST_F(InspectTest, VerifyAgainstSavedHeadsCatchesARemovedTail) {
+  ASSERT_FALSE(RawStore(data_).GetEvent(PositionOfC(written_[c_].size()) + 1).has_value()) << "c ends the journal";
+  const ProgramOutput saved = Inspect({"heads", "--json"});
+  ASSERT_EQ(saved.exit_code, 0);
+  const std::string heads_file = dir_.Sub("heads.json");
+  std::ofstream(heads_file) << saved.out;
+  {
+    // A forger removes the journal's last event and its index entry: the
+    // positions stay dense and the shorter chain is consistent.
+    RawStore raw(data_);
+    const std::uint64_t seq = written_[c_].size();
+    raw.DeleteEvent(PositionOfC(seq));
+    raw.DeleteRunEntry(c_, seq, PositionOfC(seq));
+  }
+  EXPECT_EQ(Json({"verify", c_.ToString()})["clean"], true) << "nothing in the journal itself shows it";
+  const json against = Json({"verify", c_.ToString(), "--against", heads_file}, 20);
+  ASSERT_EQ(against["problems"].size(), 1u) << against;
+  EXPECT_EQ(against["problems"][0]["check"], "heads");
+  EXPECT_EQ(against["problems"][0]["run_id"], c_.ToString());
+}
+
 TEST_F(InspectTest, VerifyComparesProjectionsWithAFreshRebuild) {
   WriteCWithProjections("projected", 64);
   EXPECT_EQ(Json({"verify", "--all"})["clean"], true);
