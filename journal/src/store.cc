@@ -194,12 +194,21 @@ Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
 }
 
 Result<GuardedTxn> Store::Begin(unsigned flags) const {
-  for (;;) {
+  // A writer grows the map rarely (doubling it when full), so a size that
+  // cannot be adopted in a few tries is not a writer's: a damaged meta page
+  // records a size LMDB keeps refusing, and retrying would spin forever.
+  constexpr int kAdoptTries = 8;
+  for (int tries = 0;; ++tries) {
     GuardedTxn g{std::shared_lock<std::shared_timed_mutex>(map_mutex_), mdb::Txn()};
     if (!broken_.ok()) return Err(broken_);
     const int rc = mdb::Txn::Begin(env_.get(), flags, &g.txn);
     if (rc == MDB_SUCCESS) return g;
     if (rc != MDB_MAP_RESIZED) return Err(mdb::Error(rc, "beginning a transaction on '" + dir() + "'"));
+    if (tries == kAdoptTries) {
+      return Err(Code::kCorruption, "the map size recorded in '" + dir() + "' cannot be adopted (still " +
+                                        "MDB_MAP_RESIZED after " + std::to_string(kAdoptTries) +
+                                        " tries): its meta pages may be damaged");
+    }
     // The writer was reopened with a larger map: adopt its size, then retry.
     g.hold.unlock();
     std::unique_lock<std::shared_timed_mutex> exclusive(map_mutex_, std::defer_lock);

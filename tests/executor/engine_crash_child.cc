@@ -149,9 +149,11 @@ class Workload {
         case RunStatus::kFailed: {
           ResumeRequest resume;
           resume.run = run;
-          resume.from_step = std::string(kFailingStep);
+          // From the first step not completed: the planned failure of d, or a
+          // step whose budget the kills used up (abandoned attempts count).
+          resume.from_step = "";
           resume.actor = Operator();
-          resume.reason = "planned failure";
+          resume.reason = "the run failed";
           resume.request_id = "resume-" + run.ToString() + "-" + std::to_string(state->epoch);
           const Result<ResumeResult> resumed = engine_.Resume(resume);
           if (!resumed.has_value()) Fail("resume " + run.ToString(), resumed.error());

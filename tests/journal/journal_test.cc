@@ -1,5 +1,7 @@
 #include "rewind/journal/journal.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -289,6 +291,32 @@ TEST_F(JournalTest, GarbageDataFileIsReportedNotCrashedOn) {
   ASSERT_FALSE(j.has_value());
   EXPECT_THAT(j, HasCode(Code::kCorruption));
   EXPECT_NE(j.error().message().find("data.mdb"), std::string::npos) << j.error().message();
+}
+
+// LMDB's meta pages (pages 0 and 1) record the last page in use. A damaged
+// one naming a page far beyond the map makes every read transaction report
+// MDB_MAP_RESIZED however the map is resized: that is Corruption, at once.
+TEST_F(JournalTest, AMetaPageNamingAPageBeyondAnyMapIsCorruptionNotAHang) {
+  {
+    auto j = OpenOrDie();
+    ASSERT_THAT(j->Append(a_, 0, Payloads({"one"})), IsOk());
+  }
+  const std::string file = Options().directory + "/data.mdb";
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  // MDB_meta after the 16-byte page header: magic, version (4 each), address,
+  // map size (8 each), two 48-byte database records, then mm_last_pg.
+  constexpr std::size_t kLastPageHighByte = 16 + 4 + 4 + 8 + 8 + 2 * 48 + 7;
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    for (std::size_t meta = 0; meta < 2; ++meta) {
+      f.seekp(static_cast<std::streamoff>(meta * page + kLastPageHighByte));
+      f.put(0x10);
+    }
+  }
+  JournalOptions read_only = Options();
+  read_only.read_only = true;
+  EXPECT_THAT(Journal::Open(read_only), HasCode(Code::kCorruption));
+  EXPECT_FALSE(Journal::Open(Options()).has_value());
 }
 
 TEST_F(JournalTest, EmptyDirectoryOptionIsInvalid) {
