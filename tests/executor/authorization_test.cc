@@ -68,8 +68,6 @@ std::string Show(const std::vector<CapturingSink::Line>& lines) {
   return out.empty() ? " (nothing logged)" : out;
 }
 
-bool StartsWith(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
-
 // `text` with every occurrence of the run's id replaced by "<run>".
 std::string Redact(std::string text, const RunId& run) {
   const std::string id = run.ToString();
@@ -225,9 +223,9 @@ class AuthorizationTest : public EngineTest {
     const std::string names = "subject='" + who.subject + "' tenant='" + who.tenant + "'";
     int refusals = 0, matching = 0;
     for (const auto& line : logged) {
-      if (!StartsWith(line.text, "refused ")) continue;
+      if (!line.text.starts_with("refused ")) continue;
       ++refusals;
-      if (line.level == spdlog::level::warn && StartsWith(line.text, prefix) &&
+      if (line.level == spdlog::level::warn && line.text.starts_with(prefix) &&
           line.text.find(names) != std::string::npos && line.text.find(refused.message()) != std::string::npos) {
         ++matching;
       }
@@ -333,7 +331,7 @@ TEST_F(AuthorizationTest, AMemberWithoutTheOperatorRoleMayOnlyStartSignalAndRead
       sink_->Take();
       EXPECT_THAT(call.invoke(run, member), IsOk());
       const auto logged = sink_->Take();
-      for (const auto& line : logged) EXPECT_FALSE(StartsWith(line.text, "refused ")) << line.text;
+      for (const auto& line : logged) EXPECT_FALSE(line.text.starts_with("refused ")) << line.text;
       ++allowed_calls;
       continue;
     }

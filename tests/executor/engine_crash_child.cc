@@ -54,8 +54,6 @@ void WriteLine(const std::string& line) {
   std::_Exit(1);
 }
 
-Principal Operator() { return Principal{"default", "crash-harness", {std::string(kOperatorRole)}}; }
-
 // Runs whose last event is not RunCompleted: the ones to drive again.
 std::vector<RunId> Unfinished(const Journal& journal) {
   std::vector<RunId> out;
@@ -116,14 +114,14 @@ class Workload {
       }
       if (parent) {
         static constexpr const char* kSteps[] = {"a", "b", "c", "d", "e"};
-        const Result<RunId> fork = engine_.Fork(ForkRequest{*parent, kSteps[rng() % 5], std::nullopt, Operator()});
+        const Result<RunId> fork = engine_.Fork(ForkRequest{*parent, kSteps[rng() % 5], std::nullopt, CrashOperator()});
         if (!fork.has_value()) Fail("fork " + parent->ToString(), fork.error());
         WriteLine("forked " + fork->ToString() + " " + parent->ToString() + "\n");
         return *fork;
       }
     }
     const std::string workflow = pick >= 7 && pick < 9 ? "gated" : "crash";
-    const Result<RunId> run = engine_.Start(StartRequest{workflow, ToBytes("input"), "", Operator()});
+    const Result<RunId> run = engine_.Start(StartRequest{workflow, ToBytes("input"), "", CrashOperator()});
     if (!run.has_value()) Fail("start", run.error());
     WriteLine("started " + run->ToString() + " " + workflow + "\n");
     return *run;
@@ -131,7 +129,7 @@ class Workload {
 
   void Drive(const RunId& run) {
     for (;;) {
-      const Result<RunState> state = engine_.Await(run, Operator(), std::chrono::hours(1));
+      const Result<RunState> state = engine_.Await(run, CrashOperator(), std::chrono::hours(1));
       if (!state.has_value()) Fail("await " + run.ToString(), state.error());
       switch (state->status) {
         case RunStatus::kCompleted:
@@ -141,20 +139,13 @@ class Workload {
           }
           return;
         case RunStatus::kPaused:
-          if (Status s = engine_.Approve(run, kGateStep, Operator(), ToBytes(kApprovalData)); !s.ok()) {
+          if (Status s = engine_.Approve(run, kGateStep, CrashOperator(), ToBytes(kApprovalData)); !s.ok()) {
             Fail("approve " + run.ToString(), s);
           }
           WriteLine("approved " + run.ToString() + "\n");
           break;
         case RunStatus::kFailed: {
-          ResumeRequest resume;
-          resume.run = run;
-          // From the first step not completed: the planned failure of d, or a
-          // step whose budget the kills used up (abandoned attempts count).
-          resume.from_step = "";
-          resume.actor = Operator();
-          resume.reason = "the run failed";
-          resume.request_id = "resume-" + run.ToString() + "-" + std::to_string(state->epoch);
+          const ResumeRequest resume = ResumeFailed(*state);
           const Result<ResumeResult> resumed = engine_.Resume(resume);
           if (!resumed.has_value()) Fail("resume " + run.ToString(), resumed.error());
           WriteLine("resumed " + run.ToString() + " " + resume.request_id + "\n");

@@ -26,10 +26,10 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -85,8 +85,6 @@ std::string History(const std::vector<Event>& events) {
   return out;
 }
 
-Principal Operator() { return Principal{"default", "crash-test", {std::string(kOperatorRole)}}; }
-
 // What the children acknowledged, over all rounds.
 struct Acks {
   std::map<std::pair<std::string, std::uint64_t>, std::string> events;  // (run, seq) -> type
@@ -124,8 +122,10 @@ struct Acks {
   }
 };
 
+// What every journal of the test saw, together.
 struct Totals {
-  std::uint64_t completed = 0, forks = 0, resumes = 0, approvals = 0;
+  std::uint64_t runs = 0, completed = 0, forks = 0, resumes = 0, approvals = 0;
+  std::uint64_t acknowledged = 0, rebuilds = 0, most_recovered = 0;  // from the children's lines
   std::uint64_t abandoned = 0;      // StepAbandoned events
   std::uint64_t failed = 0;         // StepFailed events (planned failures)
   std::uint64_t execs = 0;          // handler executions
@@ -251,18 +251,12 @@ std::vector<RunId> DriveToCompletion(Engine& engine, const std::vector<RunId>& r
   for (const RunId& run : runs) {
     Result<RunState> state = Err(Code::kInternal, "not awaited");
     for (int action = 0; action < 8; ++action) {
-      state = engine.Await(run, Operator(), std::chrono::seconds(30));
+      state = engine.Await(run, CrashOperator(), std::chrono::seconds(30));
       if (!state.has_value() || state->status == RunStatus::kCompleted) break;
       if (state->status == RunStatus::kPaused) {
-        EXPECT_THAT(engine.Approve(run, kGateStep, Operator(), ToBytes(kApprovalData)), IsOk());
+        EXPECT_THAT(engine.Approve(run, kGateStep, CrashOperator(), ToBytes(kApprovalData)), IsOk());
       } else if (state->status == RunStatus::kFailed) {
-        ResumeRequest resume;
-        resume.run = run;
-        // From the first step not completed: the planned failure of d, or a
-        // step whose budget the kills used up (abandoned attempts count).
-        resume.from_step = "";
-        resume.actor = Operator();
-        EXPECT_THAT(engine.Resume(resume), IsOk());
+        EXPECT_THAT(engine.Resume(ResumeFailed(*state)), IsOk());
       }
     }
     if (!state.has_value() || state->status != RunStatus::kCompleted) stuck.push_back(run);
@@ -271,9 +265,8 @@ std::vector<RunId> DriveToCompletion(Engine& engine, const std::vector<RunId>& r
 }
 
 // Kills `rounds` children on one fresh journal, then recovers it and checks
-// everything; adds what it saw to `totals` and `acks_seen`.
-void SurviveKills(std::uint64_t rounds, std::mt19937_64& rng, Totals& totals, std::uint64_t& acks_seen,
-                  std::uint64_t& rebuilds, std::uint64_t& most_recovered, std::uint64_t& runs_seen) {
+// everything; adds what it saw to `totals`.
+void SurviveKills(std::uint64_t rounds, std::mt19937_64& rng, Totals& totals) {
   TempDir tmp;
   const std::string dir = tmp.Sub("journal");
   const std::string exec_log = tmp.Sub("exec.log");
@@ -318,7 +311,7 @@ void SurviveKills(std::uint64_t rounds, std::mt19937_64& rng, Totals& totals, st
   EXPECT_TRUE(maintained == DumpProjections((*engine)->journal())) << "the projections differ from a rebuild";
   std::map<RunId, std::vector<Event>> events;
   for (const RunId& run : runs) {
-    auto e = (*engine)->Events(run, Operator());
+    auto e = (*engine)->Events(run, CrashOperator());
     ASSERT_THAT(e, IsOk());
     events.emplace(run, std::move(*e));
   }
@@ -334,10 +327,10 @@ void SurviveKills(std::uint64_t rounds, std::mt19937_64& rng, Totals& totals, st
   for (const auto& [run, history] : events) CheckRun(run, history, exec, acks, totals);
   EXPECT_EQ(totals.completed - completed_before, runs.size());
   EXPECT_FALSE(acks.started.empty()) << "the children never started a run";
-  acks_seen += acks.events.size();
-  rebuilds += acks.rebuilt;
-  most_recovered = std::max(most_recovered, acks.most_recovered);
-  runs_seen += runs.size();
+  totals.runs += runs.size();
+  totals.acknowledged += acks.events.size();
+  totals.rebuilds += acks.rebuilt;
+  totals.most_recovered = std::max(totals.most_recovered, acks.most_recovered);
 }
 
 // The long mode (REWIND_ENGINE_CRASH_ROUNDS=10000) starts a fresh journal
@@ -350,24 +343,19 @@ TEST(EngineCrashTest, AMixedWorkloadSurvivesSigkillAtRandomMoments) {
   KillSchedule schedule("REWIND_ENGINE_CRASH", 50);
   const std::uint64_t rounds = schedule.rounds();
   Totals totals;
-  std::uint64_t acks = 0, rebuilds = 0, most_recovered = 0, runs = 0, survived = 0;
+  std::uint64_t survived = 0;
   while (survived < rounds && !HasFailure()) {
     const std::uint64_t n = std::min(kRoundsPerJournal, rounds - survived);
-    SurviveKills(n, schedule.rng(), totals, acks, rebuilds, most_recovered, runs);
+    SurviveKills(n, schedule.rng(), totals);
     survived += n;
   }
-  std::printf(
-      "survived %llu kill points: %llu runs (%llu forks), completed %llu; %llu events acknowledged, all "
-      "present; %llu resumes, %llu approvals, %llu projection rebuilds acknowledged; at most %llu runs "
-      "recovered at once; %llu attempts abandoned, %llu failed by plan, %llu handler executions, at most "
-      "%u attempts of a step in an epoch\n",
-      static_cast<unsigned long long>(survived), static_cast<unsigned long long>(runs),
-      static_cast<unsigned long long>(totals.forks), static_cast<unsigned long long>(totals.completed),
-      static_cast<unsigned long long>(acks), static_cast<unsigned long long>(totals.resumes),
-      static_cast<unsigned long long>(totals.approvals), static_cast<unsigned long long>(rebuilds),
-      static_cast<unsigned long long>(most_recovered), static_cast<unsigned long long>(totals.abandoned),
-      static_cast<unsigned long long>(totals.failed), static_cast<unsigned long long>(totals.execs),
-      totals.most_attempts);
+  std::cout << "survived " << survived << " kill points: " << totals.runs << " runs (" << totals.forks
+            << " forks), completed " << totals.completed << "; " << totals.acknowledged
+            << " events acknowledged, all present; " << totals.resumes << " resumes, " << totals.approvals
+            << " approvals, " << totals.rebuilds << " projection rebuilds acknowledged; at most "
+            << totals.most_recovered << " runs recovered at once; " << totals.abandoned << " attempts abandoned, "
+            << totals.failed << " failed by plan, " << totals.execs << " handler executions, at most "
+            << totals.most_attempts << " attempts of a step in an epoch" << std::endl;
   EXPECT_GT(totals.resumes, 0u);
   EXPECT_GT(totals.approvals, 0u);
   EXPECT_GT(totals.forks, 0u);

@@ -79,4 +79,15 @@ Workflow EngineGatedWorkflow(int exec_log) {
   return w;
 }
 
+Principal CrashOperator() { return Principal{"default", "crash-operator", {std::string(kOperatorRole)}}; }
+
+ResumeRequest ResumeFailed(const RunState& failed) {
+  ResumeRequest resume;
+  resume.run = failed.run;
+  resume.actor = CrashOperator();
+  resume.reason = "the run failed";
+  resume.request_id = "resume-" + failed.run.ToString() + "-" + std::to_string(failed.epoch);
+  return resume;
+}
+
 }  // namespace rwd::test

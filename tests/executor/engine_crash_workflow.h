@@ -16,6 +16,7 @@
 
 #include <string_view>
 
+#include "rewind/executor/engine.h"
 #include "rewind/executor/workflow.h"
 
 namespace rwd::test {
@@ -28,5 +29,13 @@ inline constexpr std::string_view kFailingStep = "d";
 
 Workflow EngineCrashWorkflow(int exec_log);
 Workflow EngineGatedWorkflow(int exec_log);
+
+// The operator both processes act as (tenant "default").
+Principal CrashOperator();
+
+// What the operator does about a failed run of either workflow: resume it
+// from its first step not completed — d after its planned failure, or a step
+// whose budget the kills used up (abandoned attempts count).
+ResumeRequest ResumeFailed(const RunState& failed);
 
 }  // namespace rwd::test

@@ -142,7 +142,7 @@ class ProjectionsTest : public ::testing::Test {
     ASSERT_THAT(journal_->Update([&](WriteView& w) { return w.Put(*table, key, AsBytes("garbage")); }), IsOk());
   }
 
-  std::map<std::string, std::map<Bytes, Bytes>> DumpAll() { return DumpProjections(*journal_); }
+  ProjectionTables DumpAll() { return DumpProjections(*journal_); }
 
   TempDir dir_;
   std::unique_ptr<Journal> journal_;

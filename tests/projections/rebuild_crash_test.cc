@@ -43,7 +43,6 @@ namespace {
 
 using namespace projections_internal;
 using Clock = std::chrono::steady_clock;
-using Tables = std::map<std::string, std::map<Bytes, Bytes>>;
 
 // Events written before the first kill: enough that one rebuild takes dozens
 // of updates of the child's 64 events.
@@ -111,7 +110,7 @@ std::string Describe(const SlotHeader& h) {
 }
 
 // Where two dumps of the projections first differ, or empty when equal.
-std::string FirstDifference(const Tables& want, const Tables& got) {
+std::string FirstDifference(const ProjectionTables& want, const ProjectionTables& got) {
   for (const auto& [name, entries] : want) {
     const auto it = got.find(name);
     if (it == got.end()) return name + ": missing";
@@ -248,7 +247,7 @@ void CheckReopened(const std::string& dir, const ChildLog& log, std::mt19937_64&
   if (!building.empty()) ++tally.mid_rebuild;
   if (!building.empty() && resume_from > last / 2) ++tally.past_half;
   if (testing::Test::HasFailure()) return;
-  const Tables at_reopen = DumpProjections(j);
+  const ProjectionTables at_reopen = DumpProjections(j);
 
   auto projections =
       Projections::Open(j, ProjectionsOptions{.snapshot_every = 4, .batch_events = kBatchEvents, .background = false});

@@ -40,9 +40,11 @@ inline std::map<Bytes, Bytes> DumpActive(Journal& journal, std::string_view name
   return out;
 }
 
-// DumpActive of every built-in projection, by name.
-inline std::map<std::string, std::map<Bytes, Bytes>> DumpProjections(Journal& journal) {
-  std::map<std::string, std::map<Bytes, Bytes>> out;
+// Every built-in projection's DumpActive, by projection name.
+using ProjectionTables = std::map<std::string, std::map<Bytes, Bytes>>;
+
+inline ProjectionTables DumpProjections(Journal& journal) {
+  ProjectionTables out;
   for (const std::string& name : Projections::Names()) out[name] = DumpActive(journal, name);
   return out;
 }
