@@ -120,6 +120,10 @@ void Writer::Loop() {
 void Writer::RunJob(WriteJob& job) {
   if (!job.write) return job.done(Status::Ok());
   if (!poison_.ok()) return job.done(poison_);
+  if (Status room = room_.Reserve(0); !room.ok()) {
+    if (room.code() != Code::kResourceExhausted) poison_ = Status(Code::kUnavailable, room.message());
+    return job.done(room);
+  }
   auto g = store_.BeginWrite();
   if (!g.has_value()) return job.done(g.error());
   WriteView view(store_, g->txn);
@@ -170,6 +174,9 @@ void Writer::CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<A
 
 Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::size_t> indices,
                         std::vector<Result<AppendResult>>& results, std::vector<bool>& in_batch_conflict) {
+  std::uint64_t bytes = 0;
+  for (std::size_t i : indices) bytes += batch[i].bytes;
+  REWIND_RETURN_IF_ERROR(room_.Reserve(bytes));
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store_.BeginWrite());
   touched_.clear();
   written_.clear();

@@ -9,7 +9,8 @@
 // Failure rules (classified in CommitBatch only):
 //   * Conflict or Corruption of one request fail that request only; it writes
 //     nothing.
-//   * Out of space (the map at max_map_bytes, ENOSPC, a too-large transaction)
+//   * Out of space (the map at max_map_bytes, the disk full when DiskRoom
+//     reserves blocks before the transaction, ENOSPC, a too-large transaction)
 //     aborts the transaction: nothing was written. If the batch held several
 //     requests each is then tried alone, so only those that do not fit fail,
 //     with ResourceExhausted; later batches may succeed.
@@ -37,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "journal/src/disk_room.h"
 #include "journal/src/store.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
@@ -78,7 +80,7 @@ class Writer {
   JournalStats stats() const;
 
  private:
-  explicit Writer(Store& store) : store_(store) {}
+  explicit Writer(Store& store) : store_(store), room_(store) {}
   void Loop();
   void CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<AppendResult>>& results);
   // Writes the requests at `indices` in one transaction and commits. Fills
@@ -98,6 +100,7 @@ class Writer {
 
   Store& store_;
   // Writer-thread state.
+  DiskRoom room_;
   std::uint64_t next_position_ = 1;
   std::unordered_map<RunId, RunHead> heads_;    // committed heads of recent runs (bounded)
   std::unordered_map<RunId, RunHead> touched_;  // heads written by the current transaction
