@@ -174,6 +174,20 @@ void Runtime::MaybeEvict(const std::shared_ptr<RunActor>& actor) {
   actor->set_evicted();
 }
 
+void Runtime::ReviveLater(const RunId& run) {
+  constexpr auto kPause = std::chrono::seconds(1);
+  auto timer = std::make_shared<asio::steady_timer>(io_, kPause);
+  timer->async_wait([this, timer, run](const boost::system::error_code& ec) {
+    if (ec || stopping()) return;
+    // A fresh actor loads the run and recovers it; the broken one may not be
+    // evicted yet (its strand had work queued): then try again later.
+    std::shared_ptr<RunActor> actor = Actor(run);
+    asio::post(actor->strand(), [this, actor, run] {
+      if (actor->broken()) ReviveLater(run);
+    });
+  });
+}
+
 Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) const {
   RunState state;
   state.run = run;

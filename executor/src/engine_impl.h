@@ -51,6 +51,9 @@ class Runtime {
   void Track(RunActor& actor);
   // When `actor` may be forgotten (on its strand).
   void MaybeEvict(const std::shared_ptr<RunActor>& actor);
+  // Loads `run` afresh (recovering it) after a pause, and again while its
+  // actor stays broken: for a run whose append found no room.
+  void ReviveLater(const RunId& run);
   bool stopping() const { return stopping_.load(); }
   // The run's durable state after `to_seq` events (kEnd: all), from the
   // newest snapshot at or before it plus the events after (without

@@ -109,6 +109,9 @@ void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events
   appending_ = false;
   if (!result.has_value()) {
     for (Ack& ack : acks) ack(result.error());
+    // No room to record the run's progress: it is loaded afresh later and
+    // goes on once there is room (a poisoned journal needs a reopen instead).
+    if (result.error().code() == Code::kResourceExhausted) runtime_.ReviveLater(state_.run);
     return Break(result.error());
   }
   for (const Event& e : events) {

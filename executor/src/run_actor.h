@@ -13,8 +13,9 @@
 //     from working_, as one journal append (at most one in flight). When it is
 //     durable, the same events are applied to state_, handlers of newly
 //     started steps are dispatched, and the acks of the accepted events fire.
-// A failed append (the journal is poisoned) fails every pending ack and marks
-// the actor broken; the engine then evicts it and later loads the run afresh.
+// A failed append (no room, or the journal is poisoned) fails every pending
+// ack and marks the actor broken; the engine then evicts it and later loads
+// the run afresh (after a pause when there was no room, else when asked).
 //
 // Lifecycle: the engine inserts an actor into its map before the actor has
 // loaded its run, and queues Load() as the first task of its strand, so every

@@ -7,11 +7,9 @@
 // whole or not at all, the hash chains verify, and appends work again.
 //
 // DiskFullOnARealSmallFilesystem does the same without injection: a journal on
-// a tmpfs of a few MiB (mounted in a private mount namespace; skipped when the
-// test may not mount) fills up, and grows again once the filesystem does.
+// a tmpfs of a few MiB (small_filesystem.h; skipped when the test may not
+// mount) fills up, and takes appends again once the filesystem grows.
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <sys/mount.h>
 
 #include <cerrno>
 #include <cstring>
@@ -19,8 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/journal/io_faults.h"
+#include "tests/support/io_faults.h"
 #include "tests/journal/journal_fixture.h"
+#include "tests/support/small_filesystem.h"
 
 namespace rwd::test {
 namespace {
@@ -172,18 +171,12 @@ TEST_F(JournalFaultTest, IoErrorWhileCreatingTheJournalLeavesOneThatOpens) {
   }
 }
 
-// A real full filesystem: a tmpfs of 2 MiB in a private mount namespace.
+// A real full filesystem: a tmpfs of 2 MiB.
 TEST_F(JournalFaultTest, DiskFullOnARealSmallFilesystem) {
-  if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    GTEST_SKIP() << "may not make a mount namespace: " << std::strerror(errno);
-  }
-  const std::string fs = dir_.Sub("small");
-  std::filesystem::create_directories(fs);
-  if (mount("tmpfs", fs.c_str(), "tmpfs", 0, "size=2m") != 0) {
-    GTEST_SKIP() << "may not mount a tmpfs: " << std::strerror(errno);
-  }
+  auto fs = SmallFilesystem::Mount(dir_.Sub("small"), 2 << 20);
+  if (!fs.has_value()) GTEST_SKIP() << fs.error().message();
   JournalOptions o = Durable();
-  o.directory = fs + "/journal";
+  o.directory = fs->path() + "/journal";
   const Bytes event(8 << 10, 0x5a);
   std::uint64_t seq = 0;
   Result<AppendResult> r;
@@ -197,7 +190,7 @@ TEST_F(JournalFaultTest, DiskFullOnARealSmallFilesystem) {
     EXPECT_EQ(j->Head(a_)->seq, seq);
     EXPECT_THAT(j->VerifyAll(), IsOk());
 
-    ASSERT_EQ(mount(nullptr, fs.c_str(), nullptr, MS_REMOUNT, "size=8m"), 0) << std::strerror(errno);
+    ASSERT_THAT(fs->Resize(8 << 20), IsOk());
     for (int i = 0; i < 100; ++i, ++seq) ASSERT_THAT(j->Append(a_, seq, {event}), IsOk()) << "room again";
   }
   auto j = OpenOrDie(o);

@@ -14,6 +14,14 @@
 // timers keep their recorded due times). One engine process owns a journal
 // for writing; tools read it beside the engine.
 //
+// When the journal has no room (a full disk, the map at max_map_bytes) the
+// calls that would append fail with ResourceExhausted, and a run whose own
+// progress could not be recorded is loaded afresh a second later, and again
+// until there is room: runs go on by themselves once space is freed, their
+// attempts in flight retried as after a crash. An I/O error poisons the
+// journal instead (journal.h): every later append fails with Unavailable and
+// runs stop being driven until the engine is opened again.
+//
 // Every call carries a Principal (tenant, subject, roles). The authorization
 // hook decides what it may do; the default lets anyone in a tenant start,
 // signal and read runs, and requires the "operator" role to resume, approve,

@@ -1,4 +1,4 @@
-#include "tests/journal/io_faults.h"
+#include "tests/support/io_faults.h"
 
 #include <dlfcn.h>
 #include <sys/uio.h>
