@@ -109,6 +109,7 @@ Result<std::vector<Event>> ReadEvents(const Journal& journal, const RunId& run, 
 
 Runtime::Runtime(EngineOptions options) : options_(std::move(options)) {
   if (!options_.clock) options_.clock = SystemNowUs;
+  if (!options_.new_id) options_.new_id = RunId::New;
   if (!options_.authorize) options_.authorize = DefaultAuthorizer;
 }
 
@@ -383,7 +384,7 @@ Result<RunId> Runtime::Start(const StartRequest& request) {
   started.tenant = request.actor.tenant;
   started.idempotency_key = request.idempotency_key;
   const RunId run = request.idempotency_key.empty()
-                        ? RunId::New()
+                        ? options_.new_id()
                         : KeyedRunId(request.actor.tenant, request.workflow, request.idempotency_key);
   if (request.idempotency_key.empty()) return StartNew(run, std::move(started), std::move(workflow), request.actor);
   // A keyed start: a repeated one waits for the first one's outcome.
@@ -508,7 +509,7 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
           durable->set_value(Status::Ok());
           return out;
         }
-        const std::string request_id = request.request_id.empty() ? RunId::New().ToString() : request.request_id;
+        const std::string request_id = request.request_id.empty() ? options_.new_id().ToString() : request.request_id;
         REWIND_RETURN_IF_ERROR(actor.Accept(
             Event{Now(), ActorOf(request.actor), kSchemaVersion,
                   ResumeRequested{from, request.reason, request_id, request.data}},
@@ -549,7 +550,7 @@ Result<RunId> Runtime::Fork(const ForkRequest& request) {
     return Err(Code::kFailedPrecondition, "this process has no handlers for workflow '" + def.workflow +
                                               "'; fork run " + request.run.ToString() + " where it is registered");
   }
-  REWIND_ASSIGN_OR_RETURN(const RunId run, StartNew(RunId::New(), std::move(fork), std::move(workflow), request.actor));
+  REWIND_ASSIGN_OR_RETURN(const RunId run, StartNew(options_.new_id(), std::move(fork), std::move(workflow), request.actor));
   spdlog::info("run={} forked from run={} seq={} at step='{}' by subject='{}'", run.ToString(),
                request.run.ToString(), at.seq, def.steps[from].id, request.actor.subject);
   return run;

@@ -131,8 +131,10 @@ void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events
     Dispatch(step);
   }
   ScheduleWake(wake);
-  NotifyIfStopped();
+  // Waiters resume once the actor has done what this append led to, so a
+  // caller that acts next never races the actor's own reading of the clock.
   Drive();
+  NotifyIfStopped();
 }
 
 void RunActor::Dispatch(std::uint32_t index) {

@@ -1,5 +1,8 @@
 #include "rewind/executor/workflow.h"
 
+#include <map>
+#include <string_view>
+
 #include "rewind/executor/run_state.h"
 
 namespace rwd {
@@ -84,6 +87,11 @@ Result<RunStarted> Workflow::Definition() const {
   out.workflow = name_;
   out.version = version_;
   if (name_.empty()) return Err(Code::kInvalidArgument, "workflow has no name");
+  // Each id's index (the last step of that id; a repeated id is refused below).
+  std::map<std::string_view, std::uint32_t> by_id;
+  for (std::size_t j = 0; j < steps_.size(); ++j) {
+    by_id.insert_or_assign(steps_[j].def.id, static_cast<std::uint32_t>(j));
+  }
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Entry& entry = steps_[i];
     StepDef def = entry.def;
@@ -94,15 +102,12 @@ Result<RunStarted> Workflow::Definition() const {
       if (i > 0) def.depends_on = {static_cast<std::uint32_t>(i - 1)};
     } else {
       for (const std::string& id : entry.after) {
-        std::optional<std::uint32_t> dep;
-        for (std::size_t j = 0; j < steps_.size(); ++j) {
-          if (steps_[j].def.id == id) dep = static_cast<std::uint32_t>(j);
-        }
-        if (!dep) {
+        const auto dep = by_id.find(id);
+        if (dep == by_id.end()) {
           return Err(Code::kInvalidArgument,
                      "step '" + def.id + "' depends on unknown step '" + id + "'");
         }
-        def.depends_on.push_back(*dep);
+        def.depends_on.push_back(dep->second);
       }
     }
     out.steps.push_back(std::move(def));

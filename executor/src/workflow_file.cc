@@ -67,38 +67,74 @@ std::string PointerToken(std::string_view key) {
   return out;
 }
 
+// RFC 6901: the inverse of PointerToken.
+std::string UnescapeToken(std::string_view token) {
+  std::string out;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+      out += token[++i] == '0' ? '~' : '/';
+    } else {
+      out += token[i];
+    }
+  }
+  return out;
+}
+
 // Byte offsets of every value and object key of a document nlohmann accepted,
-// by JSON pointer, and the first key repeated within one object. An explicit
-// stack, not recursion: nesting depth is the file's choice.
+// by JSON pointer, and the first key repeated within one object. The values
+// form a tree in which each member holds only its own key or index, not its
+// whole pointer, so the index takes space and time linear in the text however
+// deep or wide the document is; and an explicit stack, not recursion: nesting
+// depth is the file's choice.
 class PositionIndex {
  public:
+  // A key that repeats an earlier one in its object: where, and the key.
+  struct Duplicate {
+    std::size_t offset = 0;
+    std::string key;
+  };
+
   explicit PositionIndex(std::string_view text) : text_(text) { Scan(); }
 
   // Offset of the value at `pointer`, else of its nearest ancestor.
-  std::size_t Value(std::string pointer) const { return Find(values_, std::move(pointer)); }
+  std::size_t Value(const std::string& pointer) const { return nodes_[Find(pointer).first].value; }
   // Offset of the key naming the member at `pointer`, else as Value().
   std::size_t Key(const std::string& pointer) const {
-    auto it = keys_.find(pointer);
-    return it != keys_.end() ? it->second : Value(pointer);
+    const auto [node, found] = Find(pointer);
+    return found && nodes_[node].key ? *nodes_[node].key : nodes_[node].value;
   }
-  // The pointer of the first member whose key repeats an earlier one.
-  const std::optional<std::string>& duplicate() const { return duplicate_; }
+  // The first member whose key repeats an earlier one.
+  const std::optional<Duplicate>& duplicate() const { return duplicate_; }
 
  private:
+  struct Node {
+    std::size_t value = 0;
+    std::optional<std::size_t> key;  // object members
+  };
   struct Frame {
     bool object = false;
-    std::string pointer;
+    std::size_t node = 0;
     std::size_t count = 0;
     std::set<std::string> keys;
   };
 
-  static std::size_t Find(const std::map<std::string, std::size_t>& m, std::string pointer) {
-    for (;;) {
-      auto it = m.find(pointer);
-      if (it != m.end()) return it->second;
-      if (pointer.empty()) return 0;
-      pointer.erase(pointer.rfind('/'));
+  // The node at `pointer` and true, else its nearest ancestor and false.
+  std::pair<std::size_t, bool> Find(const std::string& pointer) const {
+    std::size_t node = 0;
+    for (std::size_t at = 0; at < pointer.size();) {  // pointer[at] == '/'
+      const std::size_t end = std::min(pointer.find('/', at + 1), pointer.size());
+      const auto it = children_.find({node, UnescapeToken(std::string_view(pointer).substr(at + 1, end - at - 1))});
+      if (it == children_.end()) return {node, false};
+      node = it->second;
+      at = end;
     }
+    return {node, true};
+  }
+  // A new member of `parent` named `token`; a repeated key names the later member.
+  std::size_t AddChild(std::size_t parent, std::string token) {
+    nodes_.emplace_back();
+    children_.insert_or_assign({parent, std::move(token)}, nodes_.size() - 1);
+    return nodes_.size() - 1;
   }
 
   bool AtEnd() const { return pos_ >= text_.size(); }
@@ -112,32 +148,33 @@ class PositionIndex {
     while (!AtEnd() && text_[pos_] != '"') pos_ += text_[pos_] == '\\' ? 2 : 1;
     ++pos_;
   }
-  // At a key: records it and returns the member's pointer.
-  std::string ReadKey(Frame& frame) {
+  // At a key: records it and returns the member's node.
+  std::size_t ReadKey(Frame& frame) {
     const std::size_t start = pos_;
     SkipString();
-    const std::string key =
+    std::string key =
         Json::parse(text_.substr(start, std::min(pos_, text_.size()) - start), nullptr, false).get<std::string>();
-    const std::string pointer = frame.pointer + "/" + PointerToken(key);
-    keys_[pointer] = start;
-    if (!frame.keys.insert(key).second && !duplicate_) duplicate_ = pointer;
+    if (!frame.keys.insert(key).second && !duplicate_) duplicate_ = Duplicate{start, key};
+    const std::size_t node = AddChild(frame.node, std::move(key));
+    nodes_[node].key = start;
     SkipSpace();
     ++pos_;  // ':'
-    return pointer;
+    return node;
   }
   void Scan() {
     if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;  // nlohmann skips a UTF-8 BOM too
     std::vector<Frame> stack;
-    std::string pointer;
+    std::size_t node = 0;
+    nodes_.emplace_back();  // the root
     bool want_value = true;
     for (;;) {
       SkipSpace();
       if (AtEnd()) return;
       const char c = text_[pos_];
       if (want_value) {
-        values_[pointer] = pos_;
+        nodes_[node].value = pos_;
         if (c == '{' || c == '[') {
-          stack.push_back(Frame{c == '{', pointer, 0, {}});
+          stack.push_back(Frame{c == '{', node, 0, {}});
           ++pos_;
           SkipSpace();
           if (!AtEnd() && (text_[pos_] == '}' || text_[pos_] == ']')) {
@@ -145,7 +182,7 @@ class PositionIndex {
             stack.pop_back();
             want_value = false;
           } else {
-            pointer = stack.back().object ? ReadKey(stack.back()) : stack.back().pointer + "/0";
+            node = stack.back().object ? ReadKey(stack.back()) : AddChild(stack.back().node, "0");
             stack.back().count = 1;
           }
           continue;
@@ -163,7 +200,7 @@ class PositionIndex {
       if (c == ',') {
         SkipSpace();
         Frame& top = stack.back();
-        pointer = top.object ? ReadKey(top) : top.pointer + "/" + std::to_string(top.count);
+        node = top.object ? ReadKey(top) : AddChild(top.node, std::to_string(top.count));
         ++top.count;
         want_value = true;
       } else {
@@ -174,9 +211,9 @@ class PositionIndex {
 
   std::string_view text_;
   std::size_t pos_ = 0;
-  std::map<std::string, std::size_t> values_;
-  std::map<std::string, std::size_t> keys_;
-  std::optional<std::string> duplicate_;
+  std::vector<Node> nodes_;  // [0] is the root
+  std::map<std::pair<std::size_t, std::string>, std::size_t> children_;  // (parent, key or index) -> node
+  std::optional<Duplicate> duplicate_;
 };
 
 // ---------------------------------------------------------------------------
@@ -265,6 +302,16 @@ Checked<std::string> String(const Json& v, const Where& where, bool allow_empty 
   const std::string& s = v.get_ref<const std::string&>();
   if (!allow_empty && s.empty()) return Bad(where, "must not be empty");
   if (s.find('\0') != std::string::npos) return Bad(where, "must not contain NUL characters");
+  return s;
+}
+
+// A workflow name or a step id: a string of at most kMaxNameBytes, the limit
+// of the names the read models are keyed by (ValidateDefinition's too).
+Checked<std::string> Name(const Json& v, const Where& where) {
+  auto s = String(v, where);
+  if (s && s->size() > kMaxNameBytes) {
+    return Bad(where, "must be at most " + std::to_string(kMaxNameBytes) + " bytes, not " + std::to_string(s->size()));
+  }
   return s;
 }
 
@@ -448,16 +495,14 @@ class FileParser {
       : text_(text), source_(source), doc_(doc), index_(text) {}
 
   Result<Workflow> Parse() {
-    if (index_.duplicate()) {
-      const std::string& pointer = *index_.duplicate();
-      const std::string key = Json::json_pointer(pointer).back();
-      return Err(ErrorAt(index_.Key(pointer), "", "key " + Quoted(key) + " appears twice in one object"));
+    if (const auto& duplicate = index_.duplicate()) {
+      return Err(ErrorAt(duplicate->offset, "", "key " + Quoted(duplicate->key) + " appears twice in one object"));
     }
     if (!doc_.is_object()) return Err(ErrorAt(0, "", "the workflow must be a JSON object"));
     const Where root{"", ""};
     if (auto p = UnknownMember(doc_, root, &index_, {"name", "version", "steps"})) return Err(Report(*p, ""));
     if (!doc_.contains("name")) return Err(Report(Problem{root, "field 'name' is required"}, ""));
-    auto name = String(doc_["name"], root.Member("name"));
+    auto name = Name(doc_["name"], root.Member("name"));
     if (!name) return Err(Report(name.error(), ""));
     std::uint32_t version = 1;
     if (doc_.contains("version")) {
@@ -515,7 +560,7 @@ class FileParser {
       return p;
     }
     if (!v.contains("id")) return Problem{at, "field 'id' is required"};
-    auto id = String(v["id"], at.Member("id"));
+    auto id = Name(v["id"], at.Member("id"));
     if (!id) return id.error();
     step->id = *id;
     if (v.contains("kind")) {
@@ -691,6 +736,8 @@ class FileParser {
     RunStarted def;
     def.workflow = name;
     def.version = version;
+    std::map<std::string_view, std::uint32_t> by_id;  // ids are unique: CheckGraph
+    for (std::size_t i = 0; i < steps.size(); ++i) by_id.emplace(steps[i].id, static_cast<std::uint32_t>(i));
     for (std::size_t i = 0; i < steps.size(); ++i) {
       const FileStep& s = steps[i];
       StepDef d;
@@ -700,9 +747,7 @@ class FileParser {
         if (i > 0) d.depends_on = {static_cast<std::uint32_t>(i - 1)};
       } else {
         for (const std::string& dep : *s.depends_on) {
-          for (std::size_t j = 0; j < steps.size(); ++j) {
-            if (steps[j].id == dep) d.depends_on.push_back(static_cast<std::uint32_t>(j));
-          }
+          if (const auto it = by_id.find(dep); it != by_id.end()) d.depends_on.push_back(it->second);
         }
       }
       switch (s.kind) {

@@ -129,12 +129,12 @@ void Writer::RunJob(WriteJob& job) {
   WriteView view(store_, g->txn);
   Status status = job.write(view);
   if (status.ok()) {
-    status = Commit(g->txn);
+    status = Commit(g->txn, FaultPoint::kBeforeUpdateCommit);
     if (!status.ok() && status.code() != Code::kResourceExhausted) {
       poison_ = Status(Code::kUnavailable, status.message());
     }
   }
-  if (status.ok()) status = Inject(FaultPoint::kAfterCommit).WithContext("commit failed");
+  if (status.ok()) status = Inject(FaultPoint::kAfterUpdateCommit).WithContext("commit failed");
   job.done(status);
 }
 
@@ -233,7 +233,7 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   if (hooked) ApplyHook(g.txn, written_);
   // ENOSPC while writing pages at commit aborts before the meta page is
   // written: the journal is intact (ResourceExhausted, no poison).
-  Status status = Commit(g.txn);
+  Status status = Commit(g.txn, FaultPoint::kBeforeCommit);
   if (status.ok()) {
     commits_.fetch_add(1, std::memory_order_relaxed);
     events_.fetch_add(position - next_position_, std::memory_order_relaxed);
@@ -254,8 +254,8 @@ void Writer::ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records) {
   (void)view.Nested([&](WriteView& nested) { return hook_.apply(nested, records); });
 }
 
-Status Writer::Commit(mdb::Txn& txn) {
-  REWIND_RETURN_IF_ERROR(Inject(FaultPoint::kBeforeCommit).WithContext("commit failed"));
+Status Writer::Commit(mdb::Txn& txn, FaultPoint before) {
+  REWIND_RETURN_IF_ERROR(Inject(before).WithContext("commit failed"));
   return txn.Commit().WithContext("committing to '" + store_.dir() + "'");
 }
 

@@ -92,8 +92,8 @@ class Writer {
   // it fails its writes are undone and the batch goes on.
   void ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records);
   void RunJob(WriteJob& job);
-  // Commits `txn` after the kBeforeCommit fault point.
-  Status Commit(mdb::Txn& txn);
+  // Commits `txn` after the fault point `before` (kBeforeCommit or kBeforeUpdateCommit).
+  Status Commit(mdb::Txn& txn, FaultPoint before);
   // Drops the batch's record views; frees the buffers if they grew large.
   void ReleaseRecords();
   Status Inject(FaultPoint point) const;

@@ -39,6 +39,7 @@
 #include "rewind/executor/engine.h"
 #include "rewind/schemas/describe.h"
 #include "tests/executor/engine_crash_workflow.h"
+#include "tests/executor/execution_audit.h"
 #include "tests/support/child_process.h"
 #include "tests/support/kill_schedule.h"
 #include "tests/support/matchers.h"
@@ -50,12 +51,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One execution of a handler: run hex, step id, epoch, attempt.
-using Exec = std::tuple<std::string, std::string, std::uint32_t, std::uint32_t>;
-
 // How many times each attempt ran, from the exec log.
-std::map<Exec, int> ReadExecLog(const std::string& path) {
-  std::map<Exec, int> out;
+ExecCounts ReadExecLog(const std::string& path) {
+  ExecCounts out;
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
@@ -75,14 +73,6 @@ std::map<Exec, int> ReadExecLog(const std::string& path) {
 std::string HowItEnded(int wait_status) {
   if (WIFSIGNALED(wait_status)) return std::string("killed by signal ") + strsignal(WTERMSIG(wait_status));
   return "exit status " + std::to_string(WEXITSTATUS(wait_status));
-}
-
-std::string History(const std::vector<Event>& events) {
-  std::string out;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    out += "  seq " + std::to_string(i + 1) + ": " + DescribeEvent(events[i]) + "\n";
-  }
-  return out;
 }
 
 // What the children acknowledged, over all rounds.
@@ -135,7 +125,7 @@ struct Totals {
 
 // Checks one run's events against what its handlers logged and what the
 // children acknowledged of it.
-void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map<Exec, int>& exec, const Acks& acks,
+void CheckRun(const RunId& run, const std::vector<Event>& events, const ExecCounts& exec, const Acks& acks,
               Totals& totals) {
   const std::string hex = run.ToString();
   std::vector<std::string> problems;
@@ -165,28 +155,17 @@ void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map
   }
   std::set<std::string> request_ids;
   bool decided = false;
-  const auto& steps = state->definition->steps;
-  std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> started;   // step, epoch, attempt
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint32_t> completed;  // (step, epoch) -> attempt
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const std::string at = "seq " + std::to_string(i + 1) + " ";
-    if (const auto* s = std::get_if<StepStarted>(&events[i].body)) {
-      started.emplace(s->step, s->epoch, s->attempt);
+  for (const Event& e : events) {
+    if (const auto* s = std::get_if<StepStarted>(&e.body)) {
       totals.most_attempts = std::max(totals.most_attempts, s->attempt);
-      if (completed.count({s->step, s->epoch}) != 0) problems.push_back(at + "starts a completed step");
-    } else if (const auto* c = std::get_if<StepCompleted>(&events[i].body)) {
-      completed[{c->step, c->epoch}] = c->attempt;
-      if (exec.count(Exec{hex, steps[c->step].id, c->epoch, c->attempt}) == 0) {
-        problems.push_back(at + "completes an attempt no handler ran");
-      }
-    } else if (std::holds_alternative<StepAbandoned>(events[i].body)) {
+    } else if (std::holds_alternative<StepAbandoned>(e.body)) {
       ++totals.abandoned;
-    } else if (std::holds_alternative<StepFailed>(events[i].body)) {
+    } else if (std::holds_alternative<StepFailed>(e.body)) {
       ++totals.failed;
-    } else if (const auto* r = std::get_if<ResumeRequested>(&events[i].body)) {
+    } else if (const auto* r = std::get_if<ResumeRequested>(&e.body)) {
       ++totals.resumes;
       request_ids.insert(r->request_id);
-    } else if (std::holds_alternative<ApprovalDecided>(events[i].body)) {
+    } else if (std::holds_alternative<ApprovalDecided>(e.body)) {
       ++totals.approvals;
       decided = true;
     }
@@ -196,22 +175,9 @@ void CheckRun(const RunId& run, const std::vector<Event>& events, const std::map
   }
   if (acks.approved.count(hex) != 0 && !decided) problems.push_back("acknowledged approval is lost");
   for (auto it = exec.lower_bound(Exec{hex, "", 0, 0}); it != exec.end() && std::get<0>(it->first) == hex; ++it) {
-    const auto& [r, id, epoch, attempt] = it->first;
-    const std::string what =
-        "attempt " + std::to_string(attempt) + " of step " + id + " (epoch " + std::to_string(epoch) + ")";
     totals.execs += static_cast<std::uint64_t>(it->second);
-    const std::optional<std::uint32_t> step = FindStep(*state->definition, id);
-    if (!step) {
-      problems.push_back("ran unknown step " + id);
-      continue;
-    }
-    if (it->second > 1) problems.push_back(what + " ran " + std::to_string(it->second) + " times");
-    if (started.count({*step, epoch, attempt}) == 0) problems.push_back(what + " ran without a durable StepStarted");
-    const auto done = completed.find({*step, epoch});
-    if (done != completed.end() && attempt > done->second) {
-      problems.push_back(what + " ran after attempt " + std::to_string(done->second) + " completed");
-    }
   }
+  for (std::string& p : AuditExecutions(*state, events, exec)) problems.push_back(std::move(p));
   if (problems.empty()) return;
   std::string message = "run " + hex + ":\n";
   for (const auto& p : problems) message += "  " + p + "\n";
@@ -318,7 +284,7 @@ void SurviveKills(std::uint64_t rounds, std::mt19937_64& rng, Totals& totals) {
   engine->reset();  // no handler runs after this
   ::close(log_fd);
 
-  const std::map<Exec, int> exec = ReadExecLog(exec_log);
+  const ExecCounts exec = ReadExecLog(exec_log);
   for (const auto& entry : exec) {
     const std::string& hex = std::get<0>(entry.first);
     EXPECT_EQ(in_journal.count(hex), 1u) << "run " << hex << " ran but has no events";

@@ -106,6 +106,10 @@ struct EngineOptions {
   bool recover = true;
   // Microseconds since the Unix epoch. Tests drive time through it.
   std::function<std::int64_t()> clock;
+  // The ids of new runs (starts without an idempotency key, forks) and of
+  // resume requests that name none. Default RunId::New (random); a simulation
+  // makes them reproducible. Must not repeat an id.
+  std::function<RunId()> new_id;
   RunObserver observer;
 };
 

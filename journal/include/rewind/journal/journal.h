@@ -66,8 +66,10 @@ enum class Durability {
 
 // Named points on the write path where a test can inject a failure.
 enum class FaultPoint {
-  kBeforeCommit,  // the batch is written but not committed: fails as an aborted commit
+  kBeforeCommit,  // an append batch is written but not committed: fails as an aborted commit
   kAfterCommit,   // the batch is durable, yet the commit is reported as failed
+  kBeforeUpdateCommit,  // the same two points of a table update (Update, UpdateAsync)
+  kAfterUpdateCommit,
 };
 
 struct JournalOptions {
