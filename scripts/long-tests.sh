@@ -5,10 +5,12 @@
 #   * the engine crash harness with 10,000 kill points (a fresh journal every 500);
 #   * the journal crash test with 10,000 kill points;
 #   * the projection rebuild crash test with 1,000 kill points;
+#   * the deterministic simulation with 100,000 seeds;
 #   * every libFuzzer target for FUZZ_SECONDS (scripts/fuzz.sh).
 # Each prints its seed (REWIND_*_SEED=... reproduces a schedule) and what it
 # survived; the script stops at the first failure. Override the counts with
-# REWIND_ENGINE_CRASH_ROUNDS, REWIND_CRASH_ROUNDS, REWIND_REBUILD_CRASH_ROUNDS.
+# REWIND_ENGINE_CRASH_ROUNDS, REWIND_CRASH_ROUNDS, REWIND_REBUILD_CRASH_ROUNDS,
+# REWIND_SIM_SEEDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +26,10 @@ run() {
 export REWIND_ENGINE_CRASH_ROUNDS=${REWIND_ENGINE_CRASH_ROUNDS:-10000}
 export REWIND_CRASH_ROUNDS=${REWIND_CRASH_ROUNDS:-10000}
 export REWIND_REBUILD_CRASH_ROUNDS=${REWIND_REBUILD_CRASH_ROUNDS:-1000}
+export REWIND_SIM_SEEDS=${REWIND_SIM_SEEDS:-100000}
 run "$build_dir/tests/executor/engine_crash_test"
 run "$build_dir/tests/journal/journal_crash_test" --gtest_filter='JournalCrashTest.AcknowledgedEvents*'
 run "$build_dir/tests/projections/rebuild_crash_test"
+run "$build_dir/tests/executor/simulation_test"
 run scripts/fuzz.sh "$fuzz_seconds"
 echo "long tests passed" >&2

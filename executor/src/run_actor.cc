@@ -36,11 +36,17 @@ void RunActor::ResolveAndRecover() {
   if (!load_status_.ok() || broken_ || evicted_ || !state_.definition) return;
   if (!workflow_) workflow_ = runtime_.FindWorkflow(*state_.definition);
   if (!workflow_) return;
+  // An orphan is an attempt the journal records as started that no handler
+  // here runs. Only durable starts count: a StepStarted still being appended
+  // is dispatched when it is durable (recovery can run again meanwhile, when
+  // a workflow is registered), and one already abandoned is not again.
   std::vector<StepAbandoned> orphans;
   const RunState& working = this->working();
-  for (std::uint32_t i = 0; i < working.steps.size(); ++i) {
+  for (std::uint32_t i = 0; i < state_.steps.size(); ++i) {
+    const StepState& durable = state_.steps[i];
     const StepState& s = working.steps[i];
-    if (s.status == StepStatus::kRunning && in_flight_.count(i) == 0) {
+    if (durable.status == StepStatus::kRunning && s.status == StepStatus::kRunning &&
+        s.attempts == durable.attempts && s.epoch == durable.epoch && in_flight_.count(i) == 0) {
       orphans.push_back(StepAbandoned{i, s.attempts, s.epoch});
     }
   }

@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -43,10 +44,11 @@ std::uint64_t Mix(std::uint64_t seed, std::string_view a, std::string_view b, st
   return XXH3_64bits_withSeed(key.data(), key.size(), seed);
 }
 
-// A crash at the n-th commit (counted over the whole simulation), before the
-// commit or after it.
+// A crash once the n-th append (counted over the whole simulation) is durable
+// and acknowledged: at the next commit, before it (its events are lost) or
+// after it (they are durable, but no one learns of it).
 struct PlannedCrash {
-  std::uint64_t commit = 0;
+  std::uint64_t append = 0;
   bool before = true;
 };
 
@@ -57,7 +59,7 @@ class World {
     const int crashes = static_cast<int>(rng_() % 4);
     std::set<std::uint64_t> at;
     while (static_cast<int>(at.size()) < crashes) at.insert(1 + rng_() % 80);
-    for (std::uint64_t commit : at) plan_.push_back(PlannedCrash{commit, rng_() % 2 == 0});
+    for (std::uint64_t append : at) plan_.push_back(PlannedCrash{append, rng_() % 2 == 0});
   }
 
   SimulationResult Run() {
@@ -89,7 +91,7 @@ class World {
     o.handler_threads = 1;
     o.max_parallel_steps = 1;
     o.clock = [this] { return now_.load(); };
-    o.observer = [this](const RunState&, const std::vector<Event>&) { now_.fetch_add(kTickUs); };
+    o.observer = [this](const RunState& run, const std::vector<Event>& events) { Appended(run, events); };
     o.new_id = [this] { return NextId(); };
     return o;
   }
@@ -145,22 +147,30 @@ class World {
     return ToBytes(out + ")");
   }
 
-  // Crashes strike at append commits only: the projections' own updates
-  // commit when their thread gets to them, which no seed decides.
+  // Called with each durable append, on its run's strand: time moves on, and
+  // a crash planned after this append is armed for the next commit. Counting
+  // appends, not commits, keeps crashes where the seed put them: commits of
+  // the projections' own updates come when their thread gets to them.
+  void Appended(const RunState& run, const std::vector<Event>& events) {
+    now_.fetch_add(kTickUs);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++appends_;
+    std::string line = "append " + std::to_string(appends_) + " " + run.run.ToString() + ":";
+    for (const Event& e : events) line += " " + std::string(EventTypeName(e.body));
+    result_.appends.push_back(line);
+    if (!plan_.empty() && plan_.front().append == appends_) armed_ = plan_.front();
+  }
+
   Status Fault(FaultPoint point) {
     std::lock_guard<std::mutex> lock(mu_);
     if (down_) return Status(Code::kUnavailable, "simulated crash: the process is gone");
-    if (point == FaultPoint::kBeforeUpdateCommit || point == FaultPoint::kAfterUpdateCommit) return Status::Ok();
-    if (point == FaultPoint::kBeforeCommit) {
-      ++commits_;
-      if (plan_.empty() || plan_.front().commit != commits_) return Status::Ok();
-      if (!plan_.front().before) return Status::Ok();  // the crash comes after this commit
-    } else if (plan_.empty() || plan_.front().commit != commits_) {
-      return Status::Ok();
-    }
+    if (!armed_ || (point != FaultPoint::kBeforeCommit && point != FaultPoint::kAfterCommit)) return Status::Ok();
+    if ((point == FaultPoint::kBeforeCommit) != armed_->before) return Status::Ok();
+    armed_.reset();
     plan_.pop_front();
     down_ = true;
-    return Status(Code::kUnavailable, "simulated crash at commit " + std::to_string(commits_));
+    result_.appends.push_back(std::string("crash ") + (point == FaultPoint::kBeforeCommit ? "before" : "after"));
+    return Status(Code::kUnavailable, "simulated crash after append " + std::to_string(appends_));
   }
 
   bool Down() {
@@ -282,7 +292,8 @@ class World {
   void Check() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      plan_.clear();  // crashes planned past the script's last commit do not happen
+      plan_.clear();  // crashes planned past the script's last append do not happen
+      armed_.reset();
     }
     Journal& journal = engine_->journal();
     if (auto verified = journal.VerifyAll(); !verified.has_value()) {
@@ -365,7 +376,8 @@ class World {
 
   std::mutex mu_;
   std::deque<PlannedCrash> plan_;  // guarded by mu_, as the rest
-  std::uint64_t commits_ = 0;
+  std::optional<PlannedCrash> armed_;  // strikes at the next commit
+  std::uint64_t appends_ = 0;
   bool down_ = false;  // a planned crash struck: the process is gone until Reopen
   ExecCounts exec_;
 };

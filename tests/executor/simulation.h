@@ -12,9 +12,9 @@
 //     a pure function of (seed, run, step, epoch, attempt);
 //   * time: a virtual clock that moves a fixed tick with each durable append
 //     (longer than any backoff or sleep, so no run waits on a timer);
-//   * crashes: the process "dies" at chosen commits, before the commit (the
-//     commit is lost) or after it (it is durable but never acknowledged),
-//     through the journal's fault hook. The engine is then dropped and opened
+//   * crashes: the process "dies" after chosen appends, at the next commit:
+//     before it (its events are lost) or after it (they are durable but never
+//     acknowledged), through the journal's fault hook. The engine is then dropped and opened
 //     again on the same journal, and recovers.
 // The engine runs as in production (real journal, projections, recovery,
 // decider, actors) but one run at a time, one step at a time
@@ -38,6 +38,7 @@ struct SimulationResult {
   std::vector<std::string> problems;  // empty: every check passed
   std::string journal_digest;         // SHA-256 (hex) of every stored event with its position
   std::vector<std::string> listing;   // "<position> <run> <seq> <event described>", in order
+  std::vector<std::string> appends;   // the appends as the engine acknowledged them, and the crashes
   std::uint64_t runs = 0, forks = 0, events = 0, crashes = 0, resumes = 0, approvals = 0, rejections = 0;
   std::uint64_t executions = 0;  // handler executions
 };

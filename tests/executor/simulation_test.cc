@@ -51,6 +51,8 @@ TEST(SimulationTest, EverySeedPassesEveryCheckAndReplaysToTheSameJournal) {
           first += "\n  " + (k < r.listing.size() ? r.listing[k] : "(end)");
           second += "\n  " + (k < again.listing.size() ? again.listing[k] : "(end)");
         }
+        for (const auto& line : r.appends) first += "\n  " + line;
+        for (const auto& line : again.appends) second += "\n  " + line;
         FAIL() << "seed " << seed << " wrote a different journal the second time (REWIND_SIM_SEED=" << seed
                << " REWIND_SIM_SEEDS=1) from position " << i + 1 << "; first time:" << first << "\nsecond time:"
                << second;
