@@ -46,16 +46,16 @@ TEST(SimulationTest, EverySeedPassesEveryCheckAndReplaysToTheSameJournal) {
       if (again.journal_digest != r.journal_digest) {
         std::size_t i = 0;
         while (i < r.listing.size() && i < again.listing.size() && r.listing[i] == again.listing[i]) ++i;
-        std::string first, second;
+        std::string once, twice;
         for (std::size_t k = i < 6 ? 0 : i - 6; k <= i + 2; ++k) {
-          first += "\n  " + (k < r.listing.size() ? r.listing[k] : "(end)");
-          second += "\n  " + (k < again.listing.size() ? again.listing[k] : "(end)");
+          once += "\n  " + (k < r.listing.size() ? r.listing[k] : "(end)");
+          twice += "\n  " + (k < again.listing.size() ? again.listing[k] : "(end)");
         }
-        for (const auto& line : r.appends) first += "\n  " + line;
-        for (const auto& line : again.appends) second += "\n  " + line;
+        for (const auto& line : r.appends) once += "\n  " + line;
+        for (const auto& line : again.appends) twice += "\n  " + line;
         FAIL() << "seed " << seed << " wrote a different journal the second time (REWIND_SIM_SEED=" << seed
-               << " REWIND_SIM_SEEDS=1) from position " << i + 1 << "; first time:" << first << "\nsecond time:"
-               << second;
+               << " REWIND_SIM_SEEDS=1) from position " << i + 1 << "; first time:" << once << "\nsecond time:"
+               << twice;
       }
       ++replayed;
     }
