@@ -157,6 +157,29 @@ TEST_F(WorkflowFileTest, TheWorkflowItselfMustBeWellFormed) {
             "order.json:1:15: field 'stpes': unknown field (did you mean 'steps'?)");
 }
 
+TEST_F(WorkflowFileTest, ANameOrAnIdOverTheLimitIsRefusedWhereItIs) {
+  const std::string at_limit(kMaxNameBytes, 'n');
+  const std::string over(kMaxNameBytes + 1, 'n');
+  EXPECT_EQ(ErrorOf(R"({"name": ")" + over + R"(", "steps": [{"id": "a", "run": "x"}]})"),
+            "order.json:1:10: field 'name': must be at most 128 bytes, not 129");
+  EXPECT_EQ(ErrorOf(R"({"name": "w", "steps": [{"run": "x", "id": ")" + over + R"("}]})"),
+            "order.json:1:44: step '" + over + "', field 'id': must be at most 128 bytes, not 129");
+  EXPECT_EQ(ErrorOf(R"({"name": ")" + at_limit + R"(", "steps": [{"id": ")" + at_limit + R"(", "run": "x"}]})"),
+            "parsed");
+}
+
+TEST_F(WorkflowFileTest, DeeplyNestedOrWideValuesAreIndexedInSpaceLinearInTheText) {
+  // Each value's position was once kept under its whole JSON pointer: space
+  // quadratic in the nesting depth, and in a key's length times its width.
+  const std::size_t depth = 200'000;
+  EXPECT_EQ(ErrorOf(R"({"name": "w", "steps": )" + std::string(depth, '[') + std::string(depth, ']') + "}"),
+            "order.json:1:25: step 1: must be an object, not an array");
+  const std::string key(100'000, 'k');
+  std::string wide = R"({"name": "w", "steps": [{"id": "a", "run": "x"}], ")" + key + R"(": [0)";
+  for (int i = 1; i < 20'000; ++i) wide += ",0";
+  EXPECT_EQ(ErrorOf(wide + "]}"), "order.json:1:51: field '" + key + "': unknown field");
+}
+
 TEST_F(WorkflowFileTest, AStepWithoutAUsableIdIsNamedByItsPosition) {
   EXPECT_EQ(ErrorOf(R"({"name": "w", "steps": [{"id": "a", "run": "x"}, {"run": "x"}]})"),
             "order.json:1:50: step 2: field 'id' is required");
