@@ -28,6 +28,13 @@ double Percentile(std::vector<double>& samples, double q) {
   return *nth;
 }
 
+std::uint64_t Mix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 double ProcessCpuSeconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -35,11 +42,12 @@ double ProcessCpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-std::uint64_t AnonResidentBytes() {
+std::uint64_t ProcStatusBytes(std::string_view field) {
   std::ifstream status("/proc/self/status");
   std::string key;
   while (status >> key) {
-    if (key == "RssAnon:") {
+    // Each line is "Name:<spaces>value kB".
+    if (key.size() == field.size() + 1 && key.back() == ':' && key.starts_with(field)) {
       std::uint64_t kib = 0;
       status >> kib;
       return kib * 1024;
@@ -48,6 +56,10 @@ std::uint64_t AnonResidentBytes() {
   }
   return 0;
 }
+
+std::uint64_t AnonResidentBytes() { return ProcStatusBytes("RssAnon"); }
+
+std::uint64_t ResidentBytes() { return ProcStatusBytes("VmRSS"); }
 
 std::uint64_t HeapBytes() {
   const struct mallinfo2 info = ::mallinfo2();  // all arenas

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rewind/base/status.h"
@@ -34,12 +35,24 @@ double MedianOf(const std::vector<T>& reps, double T::*field) {
   return Percentile(values, 0.5);
 }
 
+// SplitMix64's finalizer: a bijection of 64-bit values in which every input
+// bit affects every output bit (hashing seeds, digests).
+std::uint64_t Mix64(std::uint64_t x);
+
 // CPU seconds (user + system) of all threads of this process so far.
 double ProcessCpuSeconds();
+
+// A field of /proc/self/status given in kB ("VmRSS", "RssAnon", ...), in
+// bytes, now; 0 when the field is missing.
+std::uint64_t ProcStatusBytes(std::string_view field);
 
 // This process's anonymous resident memory now (RssAnon of
 // /proc/self/status: heap and stacks, not the journal's mapped file), in bytes.
 std::uint64_t AnonResidentBytes();
+
+// This process's whole resident memory now (VmRSS: RssAnon, plus the pages of
+// mapped files such as the journal's map that are resident), in bytes.
+std::uint64_t ResidentBytes();
 
 // Bytes the allocator has handed out and not taken back (mallinfo2).
 std::uint64_t HeapBytes();

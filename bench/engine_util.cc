@@ -31,6 +31,20 @@ Status ProjectionsHealthy(Engine& engine) {
   return Status::Ok();
 }
 
+Status ProjectionsMatchRebuild(Projections& projections) {
+  REWIND_RETURN_IF_ERROR(projections.CatchUp().WithContext("catch-up"));
+  REWIND_ASSIGN_OR_RETURN(const auto maintained, projections.Digests());
+  REWIND_RETURN_IF_ERROR(projections.Rebuild({}).WithContext("rebuild"));
+  REWIND_ASSIGN_OR_RETURN(const auto rebuilt, projections.Digests());
+  std::string differ;
+  for (std::size_t i = 0; i < maintained.size(); ++i) {
+    if (i < rebuilt.size() && maintained[i] == rebuilt[i]) continue;
+    differ += (differ.empty() ? "" : ", ") + maintained[i].first;
+  }
+  if (!differ.empty()) return Status(Code::kInternal, "projections differ from their rebuild: " + differ);
+  return Status::Ok();
+}
+
 Status CommitFloor::Sample() {
   const Bytes payload = Encode(Event{0, std::nullopt, kSchemaVersion, Next()});
   const Clock::time_point sent = Clock::now();

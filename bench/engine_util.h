@@ -27,6 +27,14 @@ Principal BenchPrincipal();
 // Internal naming the projection when one failed.
 Status ProjectionsHealthy(Engine& engine);
 
+// Whether the projections are what the journal says: the digest of every
+// projection's table (Projections::Digests), brought up to date first
+// (CatchUp), equals its digest after Rebuild of all of them from the journal.
+// Internal naming the projections that differ; the errors of CatchUp,
+// Rebuild and Digests. The projections are rebuilt in place: use it at the
+// end of a bench, on a journal no engine writes any more.
+Status ProjectionsMatchRebuild(Projections& projections);
+
 // The commit floor: single-event appends, one at a time, to a run of its own
 // in the engine's journal, each timed until durable. Its history is a valid
 // one — a one-step workflow whose step fails and is retried forever:
