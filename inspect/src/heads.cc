@@ -9,11 +9,19 @@ Result<Heads> ReadHeads(const Journal& journal) {
   Heads out;
   REWIND_RETURN_IF_ERROR(journal.View([&](const ReadView& view) -> Status {
     REWIND_ASSIGN_OR_RETURN(out.position, view.LastPosition());
-    return view.ForEachRun([&](const RunId& run, std::uint64_t last_seq) {
-      return view.ReadRun(run, last_seq, last_seq, [&](const EventRecord& r) {
+    return view.ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
+      const std::size_t before = out.runs.size();
+      const Status read = view.ReadRun(run, last_seq, last_seq, [&](const EventRecord& r) {
         out.runs.push_back(RunHeadEntry{run, RunHead{r.seq, ChainHashOf(r)}});
         return Status::Ok();
       });
+      // A damaged run index can list a run, or a last seq, that a lookup
+      // cannot find.
+      if (read.code() == Code::kNotFound || (read.ok() && out.runs.size() != before + 1)) {
+        return Status(Code::kCorruption, "run " + run.ToString() + ": the run index ends at seq " +
+                                             std::to_string(last_seq) + ", which a lookup cannot find");
+      }
+      return read;
     });
   }));
   out.digest = HeadsDigest(out.runs);

@@ -103,6 +103,8 @@ void ChildProcess::KillAndDrain(std::vector<std::string>* lines) {
   }
 }
 
+void ChildProcess::Signal(int sig) { ::kill(pid_, sig); }
+
 int ChildProcess::Wait() {
   int status = 0;
   ::waitpid(pid_, &status, 0);

@@ -22,6 +22,8 @@ class ChildProcess {
   bool ReadLines(int timeout_ms, std::vector<std::string>* lines);
   // SIGKILL, reap, then collect every line the child wrote before dying.
   void KillAndDrain(std::vector<std::string>* lines);
+  // Sends `sig` to the child, which must not have been reaped yet.
+  void Signal(int sig);
   // Waits for exit; returns the wait status.
   int Wait();
 

@@ -1,28 +1,26 @@
 // journal-inspect on damaged copies of the committed fixture journal
-// (tests/tools/fixtures): bytes flipped at random offsets of data.mdb, and
-// the file cut short. Every time, each command ends within its time limit
-// with a documented exit status and exactly one JSON answer — a report, or an
-// error naming what is wrong — never a crash or a hang. And nothing damaged
-// passes unseen: when `verify --all --against` the heads saved with the
-// fixture finds the journal clean, the export of its events is byte for byte
-// the undamaged one.
+// (tests/tools/fixtures; the damage is tests/support/damage.h's): bytes
+// flipped at random offsets of data.mdb, the file cut short, and the fixed
+// cases (a format version this build does not know, a missing or garbage
+// lock file, an empty data file, a directory that holds no journal). Every
+// time, each command ends within its time limit with a documented exit status
+// and exactly one JSON answer — a report, or an error naming what is wrong —
+// never a crash or a hang. And nothing damaged passes unseen: when `verify
+// --all --against` the heads saved with the fixture finds the journal clean,
+// the export of its events is byte for byte the undamaged one.
 //
 // REWIND_DAMAGE_ROUNDS (default 40) and REWIND_DAMAGE_SEED (default: a fresh
 // seed, printed) choose the damage; a failure prints the seed to reproduce.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
-#include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "tests/support/child_process.h"
+#include "tests/support/damage.h"
 #include "tests/support/temp_dir.h"
 
 namespace rwd::test {
@@ -33,18 +31,6 @@ using nlohmann::json;
 
 constexpr const char* kFixtures = REWIND_INSPECT_FIXTURES;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::uint64_t EnvOr(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
 // Exit statuses journal-inspect documents: 0 done, 10..18 an error of that
 // code, 20 problems found, 21 the reader crashed (isolated in a child).
 bool Documented(int status) { return status == 0 || (status >= 10 && status <= 18) || status == 20 || status == 21; }
@@ -52,28 +38,22 @@ bool Documented(int status) { return status == 0 || (status >= 10 && status <= 1
 class InspectDamageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Under a sanitizer a reader that crashes would exit with the sanitizer's
-    // report instead of dying of the signal the tool reports (exit 21): let
-    // signals through, as in a build without one.
-    for (const char* name : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
-      const char* set = std::getenv(name);
-      const std::string options = std::string(set != nullptr ? set : "") + ":handle_segv=0:handle_sigbus=0";
-      setenv(name, options.c_str(), 1);
-    }
+    LetCrashSignalsThrough();
+    pristine_ = ReadFile(std::string(kFixtures) + "/journal/data.mdb");
+    ASSERT_GT(pristine_.size(), 8192u);
   }
 
   struct Answer {
     int status = -1;
+    std::string out;
     json body;
   };
 
-  // `journal-inspect ARGS --json --data DIR`, killed after 60 s (exit 124).
+  // `journal-inspect ARGS --json --data DIR`, killed after 60 s.
   Answer Run(const std::string& data, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"-s", "KILL", "60", JOURNAL_INSPECT};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--json", "--data", data});
-    const ProgramOutput o = RunProgram("/usr/bin/timeout", argv, scratch_.path());
-    Answer a{o.exit_code, json::parse(o.out, nullptr, /*allow_exceptions=*/false)};
+    args.insert(args.end(), {"--json", "--data", data});
+    const ToolRun o = RunTool(JOURNAL_INSPECT, args, scratch_.path(), 60);
+    Answer a{o.status, o.out, json::parse(o.out, nullptr, /*allow_exceptions=*/false)};
     EXPECT_TRUE(Documented(a.status)) << "exit " << a.status << " for " << args[0] << "\nstdout: " << o.out
                                       << "\nstderr: " << o.err;
     EXPECT_FALSE(a.body.is_discarded()) << "not one JSON answer: " << o.out;
@@ -83,55 +63,31 @@ class InspectDamageTest : public ::testing::Test {
     return a;
   }
 
+  std::string pristine_;
+  const std::string heads_ = std::string(kFixtures) + "/heads.json";
   TempDir scratch_;
 };
 
 TEST_F(InspectDamageTest, DamagedDataFilesAreReportedNeverCrashOrHangAndNeverPassUnseen) {
-  const std::uint64_t rounds = EnvOr("REWIND_DAMAGE_ROUNDS", 40);
-  const std::uint64_t seed = EnvOr("REWIND_DAMAGE_SEED", std::random_device{}());
-  std::cout << "damage seed " << seed << " (REWIND_DAMAGE_SEED), " << rounds << " rounds" << std::endl;
-  SCOPED_TRACE("REWIND_DAMAGE_SEED=" + std::to_string(seed));
-  std::mt19937_64 rng(seed);
-
-  const fs::path original = fs::path(kFixtures) / "journal" / "data.mdb";
-  const std::string pristine = ReadFile(original);
-  ASSERT_GT(pristine.size(), 8192u);
-  const std::string heads = std::string(kFixtures) + "/heads.json";
+  const DamageRounds plan = DamageRoundsFromEnv(40);
+  SCOPED_TRACE("REWIND_DAMAGE_SEED=" + std::to_string(plan.seed));
+  std::mt19937_64 rng(plan.seed);
 
   TempDir dir;
   const std::string data = dir.Sub("journal"), out = dir.Sub("events.jsonl");
-  fs::create_directories(data);
-  auto write = [&](const std::string& bytes) {
-    fs::remove_all(data);
-    fs::create_directories(data);
-    std::ofstream(data + "/data.mdb", std::ios::binary) << bytes;
-  };
-  write(pristine);
+  Lay(DamagedJournal{"none", pristine_}, data);
   ASSERT_EQ(Run(data, {"export", "--all", "--out", out}).status, 0);
   const std::string pristine_export = ReadFile(out);
 
   std::map<int, int> outcomes;  // verify's exit status -> rounds
-  for (std::uint64_t round = 0; round < rounds; ++round) {
+  for (std::uint64_t round = 0; round < plan.rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    std::string bytes = pristine;
-    std::string what;
-    if (round % 8 == 7) {  // cut short
-      const std::size_t keep = std::uniform_int_distribution<std::size_t>(0, bytes.size() - 1)(rng);
-      bytes.resize(keep);
-      what = "cut to " + std::to_string(keep) + " bytes";
-    } else {  // 1..8 bytes changed
-      const int flips = std::uniform_int_distribution<int>(1, 8)(rng);
-      for (int i = 0; i < flips; ++i) {
-        const std::size_t at = std::uniform_int_distribution<std::size_t>(0, bytes.size() - 1)(rng);
-        bytes[at] = static_cast<char>(bytes[at] ^ (1 << std::uniform_int_distribution<int>(0, 7)(rng)));
-        what += (what.empty() ? "flipped " : ", ") + std::to_string(at);
-      }
-    }
-    SCOPED_TRACE(what);
-    write(bytes);
-    const Answer verify = Run(data, {"verify", "--all", "--against", heads});
+    const DamagedJournal damage = RandomDamage(pristine_, round, rng);
+    if (round < plan.first) continue;
+    SCOPED_TRACE(damage.what);
+    Lay(damage, data);
+    const Answer verify = Run(data, {"verify", "--all", "--against", heads_});
     ++outcomes[verify.status];
-    if (std::getenv("REWIND_DAMAGE_VERBOSE")) std::cout << what << ": " << verify.status << " " << verify.body.dump() << std::endl;
     for (const char* command : {"stat", "runs", "heads"}) Run(data, {command});
     if (verify.status == 0) {
       EXPECT_EQ(verify.body["clean"], true);
@@ -142,9 +98,51 @@ TEST_F(InspectDamageTest, DamagedDataFilesAreReportedNeverCrashOrHangAndNeverPas
       EXPECT_FALSE(verify.body["problems"].empty());
     }
   }
-  std::cout << "verify's exit statuses over " << rounds << " damaged journals:";
-  for (const auto& [status, n] : outcomes) std::cout << " " << status << "×" << n;
-  std::cout << std::endl;
+  std::cout << "verify's exit statuses over " << plan.rounds << " damaged journals: " << Tally(outcomes) << std::endl;
+}
+
+TEST_F(InspectDamageTest, FixedDamageIsNamedAndHarmlessDamageAnswersAsTheFixture) {
+  TempDir dir;
+  const std::string data = dir.Sub("journal"), out = dir.Sub("events.jsonl");
+  const std::vector<std::vector<std::string>> commands = {
+      {"stat"}, {"runs"}, {"heads"}, {"verify", "--all", "--against", heads_}, {"export", "--all", "--out", out}};
+  // Each command's answer on the undamaged journal (an export: the file).
+  auto answer = [&](const std::vector<std::string>& command) {
+    const Answer a = Run(data, command);
+    return std::pair{a, command[0] == "export" ? ReadFile(out) : a.out};
+  };
+  Lay(DamagedJournal{"none", pristine_}, data);
+  std::vector<std::string> expected;
+  for (const auto& command : commands) expected.push_back(answer(command).second);
+
+  for (const DamagedJournal& damage : FixedDamage(pristine_)) {
+    SCOPED_TRACE(damage.what);
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      SCOPED_TRACE(commands[i][0]);
+      Lay(damage, data);
+      const auto [a, output] = answer(commands[i]);
+      ASSERT_EQ(a.status, damage.expected_status) << a.out;
+      if (damage.expected_status == 0) {
+        EXPECT_EQ(output, expected[i]);
+      } else {
+        const std::string message = a.body["error"].value("message", "");
+        EXPECT_NE(message.find(damage.expected_message), std::string::npos) << message;
+        EXPECT_NE(message.find(data), std::string::npos) << "the error does not name the journal: " << message;
+      }
+    }
+  }
+}
+
+TEST_F(InspectDamageTest, AReaderThatCrashesIsReportedWithExit21NamingTheJournal) {
+  TempDir dir;
+  const std::string data = dir.Sub("journal");
+  Lay(CrashingDamage(pristine_), data);
+  for (const char* command : {"verify", "runs", "stat"}) {
+    const Answer a = Run(data, {command});
+    ASSERT_EQ(a.status, 21) << command;
+    EXPECT_EQ(a.body["error"].value("code", ""), "reader_crashed");
+    EXPECT_NE(a.body["error"].value("message", "").find(data), std::string::npos) << a.out;
+  }
 }
 
 }  // namespace

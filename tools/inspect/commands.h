@@ -24,7 +24,8 @@ struct RunFilter {
 
 // Every run of the journal that passes `filter`, newest first by start time,
 // each folded from its events (no projections needed). A run whose events do
-// not fold has status "damaged" (folded as far as it goes). JSON: {"runs":
+// not fold, or that a lookup cannot find (a damaged run index), has status
+// "damaged" (folded as far as it goes). JSON: {"runs":
 // [{run_id, tenant, workflow, version, status, seq, epoch, started_unix_us,
 // updated_unix_us, parent_run, damage (null, or what stopped the fold)}]}.
 int Runs(const Context& c, const RunFilter& filter);

@@ -55,7 +55,8 @@ int Runs(const Context& c, const RunFilter& filter) {
         return Evolve(l.state, std::move(e));
       });
       if (!folded.ok()) {
-        if (folded.code() != Code::kCorruption) return folded;
+        // A run the listing names but a lookup cannot find: its key is damaged.
+        if (folded.code() != Code::kCorruption && folded.code() != Code::kNotFound) return folded;
         l.damage = folded.ToString();
       }
       if ((!filter.tenant.empty() && l.tenant() != filter.tenant) ||

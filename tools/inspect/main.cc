@@ -5,7 +5,8 @@
 // Reading a damaged data file can crash LMDB, which trusts its pages. So the
 // command runs in a child process: when the child dies of a signal, the
 // parent reports that the data file is damaged and exits with
-// kExitReaderCrashed instead of crashing.
+// kExitJournalCrashed instead of crashing (tools/common/fatal_signal.h says
+// why rewind handles the signal in process instead).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,13 +19,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
+#include <system_error>
 
 #include "rewind/journal/journal.h"
 #include "tools/common/data_dir.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/fatal_signal.h"
 #include "tools/common/json_out.h"
 #include "rewind/base/time.h"
 #include "tools/common/text.h"
@@ -32,14 +36,23 @@
 
 namespace {
 
-constexpr int kExitReaderCrashed = 21;
-
 int Isolated(const rwd::inspect_cli::Context& c, const std::function<int()>& command) {
+  // The child's temporary files (verify's copy of the journal) go into a
+  // directory the parent removes, also after a crash of the child.
+  struct Scratch {
+    std::error_code ec;
+    std::string path = (std::filesystem::temp_directory_path(ec) / "journal-inspect-XXXXXX").string();
+    bool made = !ec && mkdtemp(path.data()) != nullptr;
+    ~Scratch() {
+      if (made) std::filesystem::remove_all(path, ec);
+    }
+  } scratch;
   std::cout.flush();
   std::fflush(nullptr);
   const pid_t child = fork();
   if (child < 0) return command();  // cannot isolate: run in place
   if (child == 0) {
+    if (scratch.made) setenv("TMPDIR", scratch.path.c_str(), 1);
     const int code = command();
     std::cout.flush();
     std::fflush(nullptr);
@@ -50,15 +63,13 @@ int Isolated(const rwd::inspect_cli::Context& c, const std::function<int()>& com
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  const std::string message = "reading the journal in '" + c.data_dir + "' crashed the reader (signal " +
-                              std::to_string(sig) + ", " + strsignal(sig) +
-                              "): its data file is damaged beyond what the checks can report";
+  const std::string message = rwd::cli::JournalCrashMessage(c.data_dir, sig);
   if (c.json) {
-    std::cout << rwd::cli::ErrorJson("reader_crashed", message, kExitReaderCrashed) << std::endl;
+    std::cout << rwd::cli::ErrorJson(rwd::cli::kCrashedErrorCode, message, rwd::cli::kExitJournalCrashed) << std::endl;
   } else {
     std::cerr << "journal-inspect: " << message << std::endl;
   }
-  return kExitReaderCrashed;
+  return rwd::cli::kExitJournalCrashed;
 }
 
 }  // namespace

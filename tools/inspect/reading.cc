@@ -4,13 +4,15 @@
 
 #include "rewind/inspect/event_json.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/journal_open.h"
 #include "tools/common/json_out.h"
 
 namespace rwd::inspect_cli {
 
 using nlohmann::json;
 
-int Fail(const Context& c, const Status& s) {
+int Fail(const Context& c, const Status& error) {
+  const Status s = cli::NameJournal(error, c.data_dir);
   const int code = cli::ExitCodeFor(s.code());
   if (c.json) {
     std::cout << cli::ErrorJson(s, code) << std::endl;
@@ -20,12 +22,7 @@ int Fail(const Context& c, const Status& s) {
   return code;
 }
 
-Result<std::unique_ptr<Journal>> Open(const Context& c) {
-  JournalOptions o;
-  o.directory = c.data_dir;
-  o.read_only = true;
-  return Journal::Open(o);
-}
+Result<std::unique_ptr<Journal>> Open(const Context& c) { return cli::OpenReadOnly(c.data_dir); }
 
 std::string Who(const std::optional<Actor>& actor) {
   if (!actor) return "-";

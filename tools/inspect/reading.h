@@ -19,10 +19,11 @@
 
 namespace rwd::inspect_cli {
 
-// Reports `s` and returns its exit status.
+// Reports `s` and returns its exit status. Damage (Corruption) is named
+// with c.data_dir (NameJournal).
 int Fail(const Context& c, const Status& s);
 
-// The journal in c.data_dir, opened read-only.
+// The journal in c.data_dir, opened read-only (journal_open.h's OpenReadOnly).
 Result<std::unique_ptr<Journal>> Open(const Context& c);
 
 // "subject@tenant", "subject", or "-" for the engine's own events.

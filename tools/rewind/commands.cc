@@ -15,8 +15,10 @@
 #include "rewind/executor/engine.h"
 #include "rewind/executor/workflow_file.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/journal_open.h"
 #include "tools/common/json_out.h"
 #include "tools/common/run_text.h"
+#include "tools/rewind/cli_args.h"
 #include "tools/rewind/render.h"
 
 namespace rwd::cli {
@@ -50,7 +52,7 @@ Principal Me(const Context& c) {
   std::string user;
   if (const passwd* pw = getpwuid(getuid()); pw != nullptr) user = pw->pw_name;
   if (user.empty()) user = "uid-" + std::to_string(getuid());
-  return Principal{c.tenant, user, {std::string(kOperatorRole)}};
+  return OperatorPrincipal(c.tenant, user);
 }
 
 std::int64_t NowUs() {
@@ -65,9 +67,13 @@ struct Session {
   Principal me;
 };
 
+// `may_create`: start a new journal where there is none (run, serve); the
+// commands that act on a run need an existing one. Either way a damaged
+// journal is refused before it is opened for writing (journal_open.h).
 // `recover`: drive every unfinished run (serve); the one-shot commands only
 // drive the run they act on, so they never take attempts of other runs.
-Result<Session> Open(const Context& c, bool recover = false) {
+Result<Session> Open(const Context& c, bool may_create, bool recover = false) {
+  REWIND_RETURN_IF_ERROR(CheckBeforeWriting(c.data_dir, may_create));
   Session s;
   s.me = Me(c);
   EngineOptions o;
@@ -88,9 +94,10 @@ Result<Session> Open(const Context& c, bool recover = false) {
 Result<RunId> ParseRun(const std::string& text) { return RunId::Parse(text); }
 
 Result<Bytes> ReadInput(const std::string& input) {
-  if (input.empty() || input[0] != '@') return ToBytes(input);
-  std::ifstream in(input.substr(1), std::ios::binary);
-  if (!in) return Err(Code::kNotFound, "cannot read input file '" + input.substr(1) + "'");
+  const std::optional<std::string> path = InputFilePath(input);
+  if (!path) return ToBytes(input);
+  std::ifstream in(*path, std::ios::binary);
+  if (!in) return Err(Code::kNotFound, "cannot read input file '" + *path + "'");
   std::stringstream buf;
   buf << in.rdbuf();
   return ToBytes(buf.str());
@@ -114,7 +121,8 @@ int Follow(const Context& c, Session& s, const RunId& run) {
 
 }  // namespace
 
-int Fail(const Context& c, const Status& s) {
+int Fail(const Context& c, const Status& error) {
+  const Status s = NameJournal(error, c.data_dir);
   const int code = ExitCodeFor(s.code());
   if (c.json) {
     std::cout << ErrorJson(s, code) << std::endl;
@@ -130,7 +138,7 @@ int RunFile(const Context& c, const std::string& file, const std::string& input,
   if (!workflow.has_value()) return Fail(c, workflow.error());
   auto bytes = ReadInput(input);
   if (!bytes.has_value()) return Fail(c, bytes.error());
-  auto s = Open(c);
+  auto s = Open(c, /*may_create=*/true);
   if (!s.has_value()) return Fail(c, s.error());
   const std::string name = workflow->name();
   if (auto r = s->engine->Register(std::move(*workflow)); !r.ok()) return Fail(c, r);
@@ -144,7 +152,7 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
            const std::string& request_id, const std::string& resume_data, bool dry_run) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c);
+  auto s = Open(c, /*may_create=*/false);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->Add(*run);
   ResumeRequest r;
@@ -184,7 +192,7 @@ int Decide(const Context& c, const std::string& run_text, const std::string& ste
            const std::string& note) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c);
+  auto s = Open(c, /*may_create=*/false);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->Add(*run);
   const Status done = approve ? s->engine->Approve(*run, step, s->me, ToBytes(note))
@@ -196,7 +204,7 @@ int Decide(const Context& c, const std::string& run_text, const std::string& ste
 int Cancel(const Context& c, const std::string& run_text, const std::string& reason) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c);
+  auto s = Open(c, /*may_create=*/false);
   if (!s.has_value()) return Fail(c, s.error());
   if (auto done = s->engine->Cancel(*run, s->me, reason); !done.ok()) return Fail(c, done);
   const int followed = Follow(c, *s, *run);
@@ -206,7 +214,7 @@ int Cancel(const Context& c, const std::string& run_text, const std::string& rea
 int Pause(const Context& c, const std::string& run_text, const std::string& reason) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c);
+  auto s = Open(c, /*may_create=*/false);
   if (!s.has_value()) return Fail(c, s.error());
   if (auto done = s->engine->Pause(*run, s->me, reason); !done.ok()) return Fail(c, done);
   const int followed = Follow(c, *s, *run);
@@ -217,7 +225,7 @@ int Fork(const Context& c, const std::string& run_text, const std::string& from_
          std::optional<std::uint64_t> at_seq) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c);
+  auto s = Open(c, /*may_create=*/false);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->All();
   auto child = s->engine->Fork(ForkRequest{*run, from_step, at_seq, s->me});
@@ -229,7 +237,7 @@ int Fork(const Context& c, const std::string& run_text, const std::string& from_
 int Signal(const Context& c, const std::string& run_text, const std::string& name, const std::string& payload) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c);
+  auto s = Open(c, /*may_create=*/false);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->Add(*run);
   if (auto done = s->engine->Signal(*run, name, ToBytes(payload), s->me); !done.ok()) return Fail(c, done);
@@ -238,12 +246,7 @@ int Signal(const Context& c, const std::string& run_text, const std::string& nam
 
 // status and state only read: a read-only journal, so they work beside a
 // running `rewind serve` and never drive a run.
-Result<std::unique_ptr<Journal>> OpenReadOnly(const Context& c) {
-  JournalOptions o;
-  o.directory = c.data_dir;
-  o.read_only = true;
-  return Journal::Open(o);
-}
+Result<std::unique_ptr<Journal>> OpenReadOnly(const Context& c) { return OpenReadOnly(c.data_dir); }
 
 // The run's events, if it belongs to the caller's tenant (NotFound otherwise).
 Result<std::vector<Event>> TenantEvents(const Context& c, const Journal& journal, const RunId& run) {
@@ -298,24 +301,9 @@ int ShowState(const Context& c, const std::string& run_text, std::optional<std::
   if (!journal.has_value()) return Fail(c, journal.error());
   auto events = TenantEvents(c, **journal, *run);
   if (!events.has_value()) return Fail(c, events.error());
-  std::uint64_t seq = 0;
-  if (at_seq) {
-    if (*at_seq == 0 || *at_seq > events->size()) {
-      return Fail(c, Status(Code::kInvalidArgument, "run " + run->ToString() + " has " +
-                                                        std::to_string(events->size()) + " events; --at-seq takes 1.." +
-                                                        std::to_string(events->size())));
-    }
-    seq = *at_seq;
-  } else {
-    auto first = Fold(*run, std::span<const Event>(events->data(), 1));
-    if (!first.has_value()) return Fail(c, first.error());
-    auto index = ResolveStep(*first->definition, at_step);
-    if (!index.has_value()) return Fail(c, index.error());
-    auto found = SeqAtStep(*events, *index);
-    if (!found.has_value()) return Fail(c, found.error());
-    seq = *found;
-  }
-  auto state = Fold(*run, std::span<const Event>(events->data(), seq));
+  const auto seq = StateSeq(*run, *events, at_seq, at_step);
+  if (!seq.has_value()) return Fail(c, seq.error());
+  auto state = Fold(*run, std::span<const Event>(events->data(), *seq));
   if (!state.has_value()) return Fail(c, state.error());
   if (c.json) {
     std::cout << RunJson(*state) << std::endl;
@@ -331,7 +319,7 @@ int Serve(const Context& c) {
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any engine thread exists
-  auto s = Open(c, /*recover=*/true);
+  auto s = Open(c, /*may_create=*/true, /*recover=*/true);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->All();
   if (!c.json) std::cout << "serving journal " << c.data_dir << " (Ctrl-C stops)" << std::endl;

@@ -19,6 +19,7 @@ struct Context {
   std::string data_dir;
   std::string tenant = "default";
   bool json = false;
+  friend bool operator==(const Context&, const Context&) = default;
 };
 
 int RunFile(const Context& c, const std::string& file, const std::string& input,
@@ -38,10 +39,12 @@ int Serve(const Context& c);
 // --- Shared by the commands (here and in query_commands.h) ---
 
 // Prints `s` as an error (stderr, or JSON on stdout with c.json) and returns
-// its exit status.
+// its exit status. Damage (Corruption) is named with c.data_dir (NameJournal).
 int Fail(const Context& c, const Status& s);
 // The journal in c.data_dir, read-only: works beside a running writer (an
-// engine, `rewind serve`) and on a copy. NotFound when there is no journal.
+// engine, `rewind serve`) and on a copy. NotFound when there is no journal;
+// journal_open.h's OpenReadOnly. The commands that write check the journal
+// first (CheckBeforeWriting): a damaged one is refused, never written to.
 Result<std::unique_ptr<Journal>> OpenReadOnly(const Context& c);
 
 }  // namespace rwd::cli

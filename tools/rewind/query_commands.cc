@@ -6,28 +6,14 @@
 
 #include "rewind/projections/projections.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/journal_open.h"
+#include "tools/rewind/cli_args.h"
 #include "tools/rewind/render.h"
 
 namespace rwd::cli {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr RunStatus kStatuses[] = {RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused,
-                                   RunStatus::kFailed,  RunStatus::kCompleted, RunStatus::kCancelled};
-
-std::optional<RunStatus> ParseStatus(std::string_view name) {
-  for (RunStatus s : kStatuses) {
-    if (RunStatusName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
-std::string StatusNames() {
-  std::string out;
-  for (RunStatus s : kStatuses) out += (out.empty() ? "" : ", ") + std::string(RunStatusName(s));
-  return out;
-}
 
 // A read-only journal and its projections; the projections go first.
 struct Reader {
@@ -56,9 +42,9 @@ int FailQuery(const Context& c, const Status& s) {
 int ListRuns(const Context& c, const RunsArgs& args) {
   RunQuery q;
   if (!args.status.empty()) {
-    q.status = ParseStatus(args.status);
+    q.status = ParseRunStatus(args.status);
     if (!q.status) {
-      std::cerr << "rewind runs: unknown status '" << args.status << "'; one of: " << StatusNames() << std::endl;
+      std::cerr << "rewind runs: unknown status '" << args.status << "'; one of: " << RunStatusNames() << std::endl;
       return kExitUsage;
     }
   }
@@ -116,8 +102,9 @@ int ShowProjections(const Context& c) {
 
 int RebuildProjections(const Context& c, const std::vector<std::string>& names) {
   // A writer creates a journal where there is none: make sure there is one,
-  // so a mistyped --data is NotFound as for every other command.
-  if (auto probe = OpenReadOnly(c); !probe.has_value()) return Fail(c, probe.error());
+  // so a mistyped --data is NotFound as for every other command, and that
+  // its events are sound (the projections are what this command repairs).
+  if (Status sound = CheckBeforeWriting(c.data_dir, /*may_create=*/false); !sound.ok()) return Fail(c, sound);
   JournalOptions o;
   o.directory = c.data_dir;
   auto journal = Journal::Open(o);  // Unavailable while an engine holds it

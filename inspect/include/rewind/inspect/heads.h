@@ -34,7 +34,8 @@ struct Heads {
 };
 
 // Every run's head, in one snapshot. Corruption when a run's last record
-// fails its checksum.
+// fails its checksum, or the run index lists a run or a last seq that a
+// lookup cannot find.
 Result<Heads> ReadHeads(const Journal& journal);
 
 Hash HeadsDigest(std::span<const RunHeadEntry> runs);

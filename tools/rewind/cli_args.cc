@@ -1,0 +1,202 @@
+#include "tools/rewind/cli_args.h"
+
+#include <CLI/CLI.hpp>
+
+#include <ostream>
+#include <utility>
+
+#include "tools/common/data_dir.h"
+
+namespace rwd::cli {
+namespace {
+
+constexpr RunStatus kStatuses[] = {RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused,
+                                   RunStatus::kFailed,  RunStatus::kCompleted, RunStatus::kCancelled};
+
+}  // namespace
+
+CommandLine ParseCommandLine(int argc, const char* const* argv, const std::string& default_data_dir,
+                             std::ostream& out, std::ostream& err) {
+  CLI::App app{"rewind: durable, resumable workflows on an embedded journal"};
+  app.require_subcommand(1);
+  Invocation a;
+  Context& c = a.context;
+  c.data_dir = default_data_dir;
+  // Options every command takes, also after the command name; the commands
+  // that act on runs also take the tenant they act in.
+  auto data_and_json = [&](CLI::App* cmd) {
+    cmd->add_option("--data", c.data_dir, kDataDirHelp);
+    cmd->add_flag("--json", c.json, "machine-readable output: one JSON object on stdout");
+  };
+  auto common = [&](CLI::App* cmd) {
+    data_and_json(cmd);
+    cmd->add_option("--tenant", c.tenant, "tenant to act in (default: default)");
+  };
+
+  CLI::App* run_cmd = app.add_subcommand("run", "run a workflow file and follow it until it stops");
+  run_cmd->add_option("FILE", a.file, "workflow file (JSON)")->required();
+  run_cmd->add_option("--input", a.input, "the run's input: text, or @FILE to read it from a file");
+  run_cmd->add_option("--idempotency-key", a.idempotency_key, "starting again with the same key returns the same run");
+  common(run_cmd);
+
+  CLI::App* resume = app.add_subcommand("resume", "resume a failed, paused, cancelled or completed run");
+  resume->add_option("RUN", a.run, "run id")->required();
+  resume->add_option("--from-step", a.step, "step id or 1-based index (default: the first unfinished step)");
+  resume->add_option("--reason", a.reason, "why (recorded in the journal)");
+  resume->add_option("--request-id", a.request_id, "repeating a request id returns the first result");
+  resume->add_option("--resume-data", a.resume_data, "data handed to the steps that run again");
+  resume->add_flag("--dry-run", a.dry_run, "show what the resume would do, append nothing");
+  common(resume);
+
+  CLI::App* approve = app.add_subcommand("approve", "approve the gate a run waits at, and follow it");
+  CLI::App* reject = app.add_subcommand("reject", "reject the gate a run waits at (the run fails)");
+  for (CLI::App* cmd : {approve, reject}) {
+    cmd->add_option("RUN", a.run, "run id")->required();
+    cmd->add_option("STEP", a.step, "the approval step (id or 1-based index)")->required();
+    cmd->add_option("--note", a.note, "recorded with the decision; an approval's note is the step's output");
+    common(cmd);
+  }
+
+  CLI::App* cancel = app.add_subcommand("cancel", "cancel a run that has not finished");
+  CLI::App* pause = app.add_subcommand("pause", "pause a running run until it is resumed");
+  for (CLI::App* cmd : {cancel, pause}) {
+    cmd->add_option("RUN", a.run, "run id")->required();
+    cmd->add_option("--reason", a.reason, "why (recorded in the journal)");
+    common(cmd);
+  }
+
+  CLI::App* fork = app.add_subcommand("fork", "start a new run from a past run's state, re-running from a step");
+  fork->add_option("RUN", a.run, "the parent run")->required();
+  fork->add_option("--from-step", a.step, "step to re-run from (id or 1-based index)")->required();
+  fork->add_option("--at-seq", a.at_seq, "take the parent's state after this many events (default: now)");
+  common(fork);
+
+  CLI::App* signal = app.add_subcommand("signal", "deliver a signal to a run, and follow it");
+  signal->add_option("RUN", a.run, "run id")->required();
+  signal->add_option("NAME", a.name, "signal name")->required();
+  signal->add_option("PAYLOAD", a.payload, "signal payload (text)");
+  common(signal);
+
+  CLI::App* status = app.add_subcommand("status", "list runs, or show one run");
+  status->add_option("RUN", a.run, "run id (default: list every run of the tenant)");
+  common(status);
+
+  CLI::App* state = app.add_subcommand("state", "a run's state at an earlier point (time travel)");
+  state->add_option("RUN", a.run, "run id")->required();
+  auto* seq_opt = state->add_option("--at-seq", a.at_seq, "after the first K events");
+  auto* step_opt = state->add_option("--at-step", a.step, "right after the step's last completion");
+  seq_opt->excludes(step_opt);
+  common(state);
+
+  CLI::App* serve = app.add_subcommand("serve", "drive every run of the journal until stopped");
+  common(serve);
+
+  // Queries over the projections (read-only; they filter by tenant only when asked).
+  RunsArgs& runs_args = a.runs;
+  CLI::App* runs = app.add_subcommand("runs", "list runs from the run index, newest first");
+  auto* runs_tenant = runs->add_option("--tenant", runs_args.tenant, "only this tenant's runs (default: every tenant)");
+  bool all_tenants = false;  // the default; the flag says so explicitly
+  runs->add_flag("--all-tenants", all_tenants, "every tenant's runs (the default)")->excludes(runs_tenant);
+  runs->add_option("--status", runs_args.status, "pending, running, paused, failed, completed or cancelled");
+  runs->add_option("--workflow", runs_args.workflow, "only runs of this workflow");
+  runs->add_option("--limit", runs_args.limit, "at most N runs (default 50)")->check(CLI::Range(1, 1000000));
+  runs->add_flag("--oldest-first", runs_args.oldest_first, "oldest first by start time");
+  runs->add_option("--page", runs_args.page, "continue a listing: the token its previous page printed");
+  data_and_json(runs);
+
+  CLI::App* stats = app.add_subcommand("stats", "per workflow and step: executions, failures, retries, latencies");
+  stats->add_option("--workflow", a.workflow, "only this workflow's steps");
+  data_and_json(stats);
+
+  AuditArgs& audit_args = a.audit;
+  CLI::App* audit =
+      app.add_subcommand("audit", "who resumed, forked, approved, rejected, cancelled, signalled, paused");
+  audit->add_option("--run", audit_args.run, "only this run's entries");
+  audit->add_option("--actor", audit_args.actor, "only entries of this actor (user name)");
+  audit->add_option("--tenant", audit_args.tenant, "only entries on this tenant's runs (default: every tenant)");
+  audit->add_option("--limit", audit_args.limit, "at most N entries (default 100)")->check(CLI::Range(1, 1000000));
+  audit->add_option("--before", audit_args.before, "only entries before this journal position (the next page)");
+  data_and_json(audit);
+
+  CLI::App* projections = app.add_subcommand("projections", "the read models behind runs, stats and audit");
+  projections->require_subcommand(1);
+  CLI::App* projections_status = projections->add_subcommand("status", "each projection's health and checkpoint");
+  data_and_json(projections_status);
+  CLI::App* rebuild = projections->add_subcommand(
+      "rebuild", "rebuild projections from the journal (needs the journal to itself: stop the engine first)");
+  rebuild->add_option("NAME", a.projections, "runs, step_stats, audit or snapshots (default: all)");
+  data_and_json(rebuild);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return CommandLine{std::nullopt, code == 0 ? kExitOk : kExitUsage};
+  }
+  const std::pair<const CLI::App*, Command> commands[] = {
+      {run_cmd, Command::kRun},
+      {resume, Command::kResume},
+      {approve, Command::kApprove},
+      {reject, Command::kReject},
+      {cancel, Command::kCancel},
+      {pause, Command::kPause},
+      {fork, Command::kFork},
+      {signal, Command::kSignal},
+      {status, Command::kStatus},
+      {state, Command::kState},
+      {serve, Command::kServe},
+      {runs, Command::kRuns},
+      {stats, Command::kStats},
+      {audit, Command::kAudit},
+      {projections_status, Command::kProjectionsStatus},
+      {rebuild, Command::kProjectionsRebuild},
+  };
+  for (const auto& [cmd, command] : commands) {
+    if (!*cmd) continue;
+    if (command == Command::kState && !a.at_seq && a.step.empty()) {
+      err << "rewind state: give --at-seq K or --at-step STEP" << std::endl;
+      return CommandLine{std::nullopt, kExitUsage};
+    }
+    a.command = command;
+    return CommandLine{std::move(a), kExitOk};
+  }
+  return CommandLine{std::nullopt, kExitUsage};
+}
+
+std::optional<std::string> InputFilePath(const std::string& input) {
+  if (input.empty() || input[0] != '@') return std::nullopt;
+  return input.substr(1);
+}
+
+Principal OperatorPrincipal(const std::string& tenant, const std::string& user) {
+  return Principal{tenant, user, {std::string(kOperatorRole)}};
+}
+
+std::optional<RunStatus> ParseRunStatus(std::string_view name) {
+  for (RunStatus s : kStatuses) {
+    if (RunStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::string RunStatusNames() {
+  std::string out;
+  for (RunStatus s : kStatuses) out += (out.empty() ? "" : ", ") + std::string(RunStatusName(s));
+  return out;
+}
+
+Result<std::uint64_t> StateSeq(const RunId& run, std::span<const Event> events, std::optional<std::uint64_t> at_seq,
+                               std::string_view at_step) {
+  if (at_seq) {
+    if (*at_seq == 0 || *at_seq > events.size()) {
+      return Err(Code::kInvalidArgument, "run " + run.ToString() + " has " + std::to_string(events.size()) +
+                                             " events; --at-seq takes 1.." + std::to_string(events.size()));
+    }
+    return *at_seq;
+  }
+  REWIND_ASSIGN_OR_RETURN(const RunState first, Fold(run, events.first(1)));
+  REWIND_ASSIGN_OR_RETURN(const std::uint32_t index, ResolveStep(*first.definition, at_step));
+  return SeqAtStep(events, index);
+}
+
+}  // namespace rwd::cli
