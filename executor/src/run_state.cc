@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 namespace rwd {
 
@@ -85,17 +87,21 @@ Status ValidateDefinition(const RunStarted& definition) {
       return Status(Code::kInvalidArgument, "step " + std::to_string(i + 1) + " has an empty id");
     }
     REWIND_RETURN_IF_ERROR(CheckNameLength("step id", steps[i].id));
-    for (std::size_t j = 0; j < i; ++j) {
-      if (steps[j].id == steps[i].id) {
-        return Status(Code::kInvalidArgument, "step id '" + steps[i].id + "' is used twice");
-      }
-    }
     for (std::uint32_t dep : steps[i].depends_on) {
       if (dep >= steps.size() || dep == i) {
         return Status(Code::kInvalidArgument, "step '" + steps[i].id + "' depends on " +
                                                   (dep == i ? "itself" : "an unknown step"));
       }
     }
+  }
+  // Ids are unique: sorted, equal ones are neighbours (n log n, where
+  // comparing every pair took seconds for a file of 40,000 steps).
+  std::vector<std::string_view> ids;
+  ids.reserve(steps.size());
+  for (const StepDef& step : steps) ids.push_back(step.id);
+  std::sort(ids.begin(), ids.end());
+  if (auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end()) {
+    return Status(Code::kInvalidArgument, "step id '" + std::string(*twice) + "' is used twice");
   }
   // Kahn's algorithm: whatever cannot be ordered lies on or behind a cycle.
   // Dependents of step d are dependents[first[d] .. first[d + 1]) (one

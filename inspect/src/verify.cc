@@ -142,6 +142,11 @@ Result<VerifyReport> Verify(const Journal& journal, std::optional<RunId> run) {
     REWIND_RETURN_IF_ERROR(CheckRun(journal, *run, report));
     return report;
   }
+  if (auto structure = journal.CheckStructure(); !structure.has_value()) {
+    if (structure.error().code() != Code::kCorruption) return Err(structure.error());
+    report.problems.push_back(Problem{std::nullopt, 0, "structure", structure.error().ToString()});
+    return report;
+  }
   if (auto all = journal.VerifyAll(); !all.has_value()) REWIND_RETURN_IF_ERROR(finding(all.error(), std::nullopt));
   std::vector<RunId> runs;
   REWIND_RETURN_IF_ERROR(finding(journal.ForEachRun([&](const RunId& r, std::uint64_t) {

@@ -19,6 +19,7 @@
 #include "journal/src/read.h"
 #include "journal/src/record.h"
 #include "journal/src/store.h"
+#include "journal/src/structure.h"
 #include "journal/src/writer.h"
 #include "journal/src/writer_lock.h"
 #include "rewind/journal/tables.h"
@@ -195,6 +196,12 @@ Result<std::uint64_t> Journal::LastPosition() const {
 Result<RunHead> Journal::VerifyRun(const RunId& run) const {
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
   return VerifyRunIn(*impl_->store, g.txn, run);
+}
+
+Result<StructureReport> Journal::CheckStructure() const {
+  const Store& store = *impl_->store;
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
+  return journal_internal::CheckStructure(store.env(), g.txn.get(), store.dir());
 }
 
 Result<std::uint64_t> Journal::VerifyAll() const {

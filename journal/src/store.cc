@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "journal/src/structure.h"
 #include "rewind/base/run_id.h"
 
 namespace rwd::journal_internal {
@@ -105,6 +106,12 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
   int dead = 0;
   if (int rc = mdb_reader_check(env, &dead); rc != MDB_SUCCESS) {
     return Err(mdb::Error(rc, "mdb_reader_check"));
+  }
+  if (!options.read_only && options.check_structure) {
+    // Before the first write transaction (OpenDatabases'): damage LMDB
+    // trusts would spread with any commit.
+    REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store->BeginRead());
+    REWIND_RETURN_IF_ERROR(CheckStructure(env, g.txn.get(), dir));
   }
   REWIND_RETURN_IF_ERROR(store->OpenDatabases());
   return store;

@@ -62,7 +62,8 @@ std::vector<DamagedJournal> FixedDamage(const std::string& pristine);
 // Damage that crashes LMDB: the size in the node of the event at position 1
 // grows by 2 MiB, past the end of the file, which LMDB trusts and reads
 // (SIGBUS). Commands that read that event end with exit 21; the projection
-// queries do not read it. REQUIRES: `pristine` holds one such node.
+// queries do not read it; journal-inspect verify and rewind's commands that
+// write check LMDB's structure first, which finds the node too large. REQUIRES: `pristine` holds one such node.
 DamagedJournal CrashingDamage(const std::string& pristine);
 
 // Makes directory `dir` hold `journal`, replacing whatever was there.

@@ -137,7 +137,14 @@ TEST_F(InspectDamageTest, AReaderThatCrashesIsReportedWithExit21NamingTheJournal
   TempDir dir;
   const std::string data = dir.Sub("journal");
   Lay(CrashingDamage(pristine_), data);
-  for (const char* command : {"verify", "runs", "stat"}) {
+  // verify checks LMDB's structure before it reads any event, so it reports
+  // this damage instead of crashing on it.
+  const Answer verify = Run(data, {"verify"});
+  EXPECT_EQ(verify.status, 20) << verify.out;
+  ASSERT_TRUE(verify.body["problems"].is_array()) << verify.out;
+  ASSERT_EQ(verify.body["problems"].size(), 1u) << verify.out;
+  EXPECT_EQ(verify.body["problems"][0].value("check", ""), "structure") << verify.out;
+  for (const char* command : {"runs", "stat"}) {
     const Answer a = Run(data, {command});
     ASSERT_EQ(a.status, 21) << command;
     EXPECT_EQ(a.body["error"].value("code", ""), "reader_crashed");

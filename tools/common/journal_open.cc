@@ -24,8 +24,16 @@ Status CheckBeforeWriting(const std::string& dir, bool may_create) {
     return Status::Ok();
   }
   REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, OpenReadOnly(dir));
-  if (auto verified = journal->VerifyAll(); !verified.has_value()) {
-    const Status& s = verified.error();
+  // The structure first: reading the events through damage there could
+  // crash the process.
+  Status verified;
+  if (auto structure = journal->CheckStructure(); !structure.has_value()) {
+    verified = structure.error();
+  } else if (auto all = journal->VerifyAll(); !all.has_value()) {
+    verified = all.error();
+  }
+  if (!verified.ok()) {
+    const Status& s = verified;
     return Status(s.code(), "refusing to write into journal '" + dir + "': " + s.message() +
                                 " (`journal-inspect verify --data '" + dir + "'` lists every problem)");
   }

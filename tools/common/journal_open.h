@@ -9,14 +9,14 @@
 // not checked: they are derived, `rewind projections rebuild` repairs them,
 // and `journal-inspect verify --all` compares them with a rebuild.
 //
-// Limit: what LMDB keeps for itself and never reads back — a page's own
-// number in its header, a database record's depth and counts, the free list
-// — is not checked by any read, so damage there passes; a write trusts it
-// (LMDB frees a copied page under the number its header records, and a later
-// write lands there, possibly hundreds of GiB into a sparse file). Refusing
-// that needs a structural check of the LMDB file (every tree walked, each
-// page's number and kind compared with where it was reached), which belongs
-// in the journal (tests/tools/rewind_damage_test.cc counts such writes).
+// What LMDB keeps for itself and never reads back — a page's own number in
+// its header, a database record's depth and counts, the free list — no read
+// checks, yet a write trusts it (LMDB frees a copied page under the number its
+// header records, and a later write lands there, possibly hundreds of GiB into
+// a sparse file). Journal::CheckStructure walks that structure; every writer
+// runs it when it opens (JournalOptions::check_structure), and
+// CheckBeforeWriting runs it before reading the events, which damage there
+// could crash.
 #pragma once
 
 #include <memory>
@@ -33,9 +33,10 @@ namespace rwd::cli {
 // created.
 Result<std::unique_ptr<Journal>> OpenReadOnly(const std::string& dir);
 
-// Ok when a command may open `dir` for writing: a journal is there and its
-// events verify (Journal::VerifyAll: positions, checksums, chains, the run
-// index, in one read snapshot), or — with `may_create` — there is no data.mdb
+// Ok when a command may open `dir` for writing: a journal is there, its
+// structure is sound (Journal::CheckStructure) and its events verify
+// (Journal::VerifyAll: positions, checksums, chains, the run index, in one
+// read snapshot), or — with `may_create` — there is no data.mdb
 // yet, and the writer will create the journal. Otherwise OpenReadOnly's error
 // (NotFound for no journal, FailedPrecondition for another format version or
 // an LMDB environment that is not a journal, Corruption for a damaged data

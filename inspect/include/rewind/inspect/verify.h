@@ -1,6 +1,10 @@
 // Verification: is this journal the untampered history it claims to be?
 //
 // Verify checks, for one run or for every run:
+//   structure (every run only, first) the LMDB file the journal lives in:
+//             every tree's pages, their numbers, kinds and bounds, the free
+//             list (Journal::CheckStructure). Damage there is reported alone:
+//             LMDB trusts that structure, and reading through it could crash.
 //   journal   (every run only) the whole journal in one snapshot: positions
 //             dense from 1, every record's checksum and chain link, and the run
 //             index holding exactly the stored records (Journal::VerifyAll);
@@ -43,7 +47,7 @@ namespace rwd::inspect {
 struct Problem {
   std::optional<RunId> run;  // none for a problem of the journal as a whole
   std::uint64_t seq = 0;     // 0: not known, or the run as a whole
-  std::string check;         // "journal", "chain", "decode", "fold", "projections", "heads"
+  std::string check;         // "structure", "journal", "chain", "decode", "fold", "projections", "heads"
   std::string message;
 };
 

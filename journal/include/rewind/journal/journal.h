@@ -85,6 +85,11 @@ struct JournalOptions {
   // A group commit takes queued requests while they fit in this many record
   // bytes; a single larger request is committed on its own.
   std::size_t max_batch_bytes = 64u << 20;
+  // A writer checks LMDB's own structure when it opens (CheckStructure):
+  // one read of every page in use, so O(file). A damaged journal is refused
+  // with Corruption instead of being written into, which would spread the
+  // damage. Read-only opens never check.
+  bool check_structure = true;
   // Test seam: called at each FaultPoint; a non-ok status is injected there.
   std::function<Status(FaultPoint)> fault_hook;
 };
@@ -138,6 +143,17 @@ struct JournalStats {
   std::uint64_t commits = 0;  // durable group commits
   std::uint64_t appends = 0;  // append requests in them
   std::uint64_t events = 0;   // events in them
+};
+
+// What Journal::CheckStructure walked: the pages of the data file in use
+// in one snapshot, each reached exactly once or listed free.
+struct StructureReport {
+  std::uint64_t pages = 0;  // in the snapshot's file, the two meta pages included
+  std::uint64_t branch = 0;  // pages of every tree
+  std::uint64_t leaf = 0;
+  std::uint64_t overflow = 0;
+  std::uint64_t free = 0;   // pages the free list holds
+  std::uint64_t trees = 0;  // databases walked: the free list, the main one, each named one
 };
 
 // Format and identity, from the journal's meta database.
@@ -221,6 +237,14 @@ class Journal {
   // record as in VerifyRun, and the run index holding exactly the stored
   // records. Returns the number of events checked.
   Result<std::uint64_t> VerifyAll() const;
+
+  // Checks LMDB's structure under the events and tables, in one snapshot:
+  // every tree walked from the meta page, each page's own number, kind and
+  // bounds, each tree's depth and counts, the free list (journal/src/
+  // structure.h lists the checks). These are what LMDB trusts without
+  // checking and no event checksum covers. Corruption naming the database and
+  // page of the first problem. O(file).
+  Result<StructureReport> CheckStructure() const;
 
   const JournalInfo& info() const;
   // Writer counters; all zero for a read-only journal. Mean group size is

@@ -1,0 +1,480 @@
+#include "journal/src/structure.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "journal/src/mdb.h"
+
+namespace rwd::journal_internal {
+namespace {
+
+// LMDB 0.9's layout (mdb.c) on a 64-bit build.
+using Pgno = std::uint64_t;
+constexpr Pgno kNoPage = ~Pgno{0};        // P_INVALID: the root of an empty tree
+constexpr std::size_t kPageHeader = 16;   // PAGEHDRSZ: pgno u64, pad u16, flags u16, lower u16, upper u16
+constexpr std::size_t kNodeHeader = 8;    // NODESIZE: lo u16, hi u16, flags u16, ksize u16
+constexpr std::size_t kDbRecord = 48;     // sizeof(MDB_db)
+constexpr std::size_t kMetaOffset = kPageHeader;  // MDB_meta follows a meta page's header
+constexpr std::uint32_t kMetaMagic = 0xBEEFC0DE;  // MDB_MAGIC
+constexpr unsigned kMaxDepth = 32;        // CURSOR_STACK: LMDB cannot descend further
+
+// Page flags (mp_flags) and node flags (mn_flags).
+constexpr std::uint16_t kBranch = 0x01, kLeaf = 0x02, kOverflow = 0x04, kMetaPage = 0x08, kDirty = 0x10,
+                        kLeaf2 = 0x20, kSubPage = 0x40;
+constexpr std::uint16_t kBigData = 0x01, kSubData = 0x02, kDupData = 0x04;
+
+template <typename T>
+T Load(const std::uint8_t* at) {
+  T v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
+}
+
+using Key = std::span<const std::uint8_t>;
+
+// The two orders of keys (and duplicates) the journal's databases use:
+// LMDB's default (mdb_cmp_memn: bytes compared, then the shorter first), and
+// native unsigned integers of equal size (MDB_INTEGERKEY: the free list's
+// transaction ids).
+bool Less(Key a, Key b, bool integer) {
+  if (integer && a.size() == b.size() && (a.size() == 4 || a.size() == 8)) {
+    return a.size() == 4 ? Load<std::uint32_t>(a.data()) < Load<std::uint32_t>(b.data())
+                         : Load<std::uint64_t>(a.data()) < Load<std::uint64_t>(b.data());
+  }
+  const int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
+  return c != 0 ? c < 0 : a.size() < b.size();
+}
+
+// The keys a page may hold, from its parents' separators: lo <= key < hi
+// (null: unbounded).
+struct KeyRange {
+  const Key* lo = nullptr;
+  const Key* hi = nullptr;
+  bool Holds(Key k, bool integer) const {
+    return (lo == nullptr || !Less(k, *lo, integer)) && (hi == nullptr || Less(k, *hi, integer));
+  }
+};
+
+// MDB_db: a database's record, in a meta page or in the main database.
+struct DbRecord {
+  std::uint32_t pad = 0;  // key size of LEAF2 pages
+  std::uint16_t flags = 0;
+  std::uint16_t depth = 0;
+  std::uint64_t branch = 0, leaf = 0, overflow = 0, entries = 0;
+  Pgno root = kNoPage;
+
+  static DbRecord From(const std::uint8_t* at) {
+    DbRecord d;
+    d.pad = Load<std::uint32_t>(at);
+    d.flags = Load<std::uint16_t>(at + 4);
+    d.depth = Load<std::uint16_t>(at + 6);
+    d.branch = Load<std::uint64_t>(at + 8);
+    d.leaf = Load<std::uint64_t>(at + 16);
+    d.overflow = Load<std::uint64_t>(at + 24);
+    d.entries = Load<std::uint64_t>(at + 32);
+    d.root = Load<Pgno>(at + 40);
+    return d;
+  }
+};
+
+// What a tree's leaves hold, which decides how each entry is checked.
+enum class TreeKind {
+  kFree,       // the free list: txn id -> list of free page numbers
+  kMain,       // named databases' records, and plain entries
+  kNamed,      // a named database (DUPSORT ones hold sub-pages and sub-trees)
+  kDuplicates  // the sub-tree of one key's duplicates: keys only
+};
+
+struct Tree {
+  std::string name;
+  DbRecord record;
+  TreeKind kind;
+  bool leaf2 = false;  // leaves are LEAF2 pages (a DUPFIXED sub-tree)
+  std::uint64_t branch = 0, leaf = 0, overflow = 0, entries = 0;
+};
+
+class Walker {
+ public:
+  Walker(const std::uint8_t* map, std::size_t psize, Pgno pages, std::string file)
+      : map_(map), psize_(psize), pages_(pages), file_(std::move(file)), seen_(pages, false) {}
+
+  Status Walk(const DbRecord& free_list, const DbRecord& main) {
+    seen_[0] = seen_[1] = true;  // the meta pages
+    REWIND_RETURN_IF_ERROR(WalkTree(Tree{"(free list)", free_list, TreeKind::kFree}));
+    REWIND_RETURN_IF_ERROR(WalkTree(Tree{"(main)", main, TreeKind::kMain}));
+    for (Pgno p : free_) {
+      if (p >= pages_ || p < 2) {
+        return Bad("the free list names page " + std::to_string(p) + ", outside the file's " +
+                   std::to_string(pages_) + " pages");
+      }
+      if (seen_[p]) return Bad("the free list names page " + std::to_string(p) + ", which is in use or listed twice");
+      seen_[p] = true;
+    }
+    counts_.free = free_.size();
+    counts_.pages = pages_;
+    return Status::Ok();
+  }
+
+  const StructureReport& counts() const { return counts_; }
+
+ private:
+  Status Bad(const std::string& what) const {
+    return Status(Code::kCorruption, "'" + file_ + "' is damaged (LMDB's own structure): " + what);
+  }
+  Status Bad(const Tree& t, Pgno pgno, const std::string& what) const {
+    return Bad("database '" + t.name + "', page " + std::to_string(pgno) + ": " + what);
+  }
+
+  const std::uint8_t* PageAt(Pgno pgno) const { return map_ + pgno * psize_; }
+
+  Status Claim(const Tree& t, Pgno pgno) {
+    if (pgno >= pages_) {
+      return Bad(t, pgno, "named by its parent, but the file has " + std::to_string(pages_) + " pages");
+    }
+    if (seen_[pgno]) return Bad(t, pgno, "reached a second time");
+    seen_[pgno] = true;
+    return Status::Ok();
+  }
+
+  Status WalkTree(Tree t) {
+    ++counts_.trees;
+    const DbRecord& r = t.record;
+    if (r.root == kNoPage) {
+      if (r.depth != 0 || r.branch != 0 || r.leaf != 0 || r.overflow != 0 || r.entries != 0) {
+        return Bad("database '" + t.name + "' is empty, yet its record counts pages or entries");
+      }
+      return Status::Ok();
+    }
+    if (r.depth == 0 || r.depth > kMaxDepth) {
+      return Bad("database '" + t.name + "' records a depth of " + std::to_string(r.depth));
+    }
+    REWIND_RETURN_IF_ERROR(WalkPage(t, r.root, 1, KeyRange{}));
+    const auto differs = [&](const char* what, std::uint64_t recorded, std::uint64_t found) {
+      return Bad("database '" + t.name + "' records " + std::to_string(recorded) + " " + what + ", its tree has " +
+                 std::to_string(found));
+    };
+    if (t.branch != r.branch) return differs("branch pages", r.branch, t.branch);
+    if (t.leaf != r.leaf) return differs("leaf pages", r.leaf, t.leaf);
+    if (t.overflow != r.overflow) return differs("overflow pages", r.overflow, t.overflow);
+    if (t.entries != r.entries) return differs("entries", r.entries, t.entries);
+    counts_.branch += t.branch;
+    counts_.leaf += t.leaf;
+    counts_.overflow += t.overflow;
+    return Status::Ok();
+  }
+
+  Status WalkPage(Tree& t, Pgno pgno, unsigned level, KeyRange range) {
+    REWIND_RETURN_IF_ERROR(Claim(t, pgno));
+    const std::uint8_t* p = PageAt(pgno);
+    if (const Pgno own = Load<Pgno>(p); own != pgno) {
+      return Bad(t, pgno, "its header records page " + std::to_string(own));
+    }
+    const bool leaf = level == t.record.depth;
+    const bool integer = t.record.flags & MDB_INTEGERKEY;
+    const std::uint16_t flags = Load<std::uint16_t>(p + 10);
+    const std::uint16_t expected = leaf ? (t.leaf2 ? kLeaf | kLeaf2 : kLeaf) : kBranch;
+    if (flags != expected) {
+      return Bad(t, pgno, "flags 0x" + Hex(flags) + " at level " + std::to_string(level) + " of " +
+                              std::to_string(t.record.depth) + ", where a " + (leaf ? "leaf" : "branch") +
+                              " page (0x" + Hex(expected) + ") belongs");
+    }
+    const std::size_t lower = Load<std::uint16_t>(p + 12);
+    const std::size_t upper = Load<std::uint16_t>(p + 14);
+    if (lower < kPageHeader || lower > upper || upper > psize_ || (lower - kPageHeader) % 2 != 0) {
+      return Bad(t, pgno, "free-space bounds " + std::to_string(lower) + ".." + std::to_string(upper));
+    }
+    const std::size_t n = (lower - kPageHeader) / 2;
+    if (n == 0) return Bad(t, pgno, "holds no entries");
+    ++(leaf ? t.leaf : t.branch);
+    if (flags & kLeaf2) {  // fixed-size keys packed after the header, no nodes
+      const std::size_t ksize = Load<std::uint16_t>(p + 8);
+      if (ksize < 2 || ksize != t.record.pad || kPageHeader + n * ksize > psize_) {
+        return Bad(t, pgno, std::to_string(n) + " keys of " + std::to_string(ksize) + " bytes");
+      }
+      // Each key moves the lower bound up by 2 and the upper one down by
+      // its size less 2 (mdb_node_add): LMDB writes the next key at that.
+      if (upper != psize_ - n * (ksize - 2)) {
+        return Bad(t, pgno, "free-space bounds " + std::to_string(lower) + ".." + std::to_string(upper) + " for " +
+                                std::to_string(n) + " keys of " + std::to_string(ksize) + " bytes");
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const Key key(p + kPageHeader + i * ksize, ksize);
+        if (!range.Holds(key, integer) || (i > 0 && !Less(Key(key.data() - ksize, ksize), key, integer))) {
+          return Bad(t, pgno, "key " + std::to_string(i) + " out of order");
+        }
+      }
+      t.entries += n;
+      return Status::Ok();
+    }
+    // Node i's key, its bounds checked.
+    const auto key_at = [&](std::size_t i) -> Result<Key> {
+      const std::size_t at = Load<std::uint16_t>(p + kPageHeader + 2 * i);
+      if (at < upper || at % 2 != 0 || at + kNodeHeader > psize_) {
+        return Err(Bad(t, pgno, "entry " + std::to_string(i) + " at offset " + std::to_string(at) +
+                                    " lies outside the page's entries"));
+      }
+      const std::size_t ksize = Load<std::uint16_t>(p + at + 6);
+      if (at + kNodeHeader + ksize > psize_) {
+        return Err(Bad(t, pgno, "entry " + std::to_string(i) + "'s key of " + std::to_string(ksize) +
+                                    " bytes runs past the page"));
+      }
+      return Key(p + at + kNodeHeader, ksize);
+    };
+    // Nodes fill the page from its upper bound to its end, with no gap
+    // (LMDB moves them together on every change): LMDB adds the next one
+    // below the upper bound.
+    // Keys ascend within the page and stay within the range its parents
+    // give it; a branch's first key is not used (LMDB leaves it empty).
+    std::size_t used = 0;
+    REWIND_ASSIGN_OR_RETURN(Key key, key_at(0));
+    for (std::size_t i = 0; i < n; ++i) {
+      std::optional<Key> next;
+      if (i + 1 < n) {
+        REWIND_ASSIGN_OR_RETURN(next, key_at(i + 1));
+        if (!Less(key, *next, integer) && (leaf || i > 0)) {
+          return Bad(t, pgno, "entry " + std::to_string(i + 1) + "'s key out of order");
+        }
+      }
+      if ((leaf || i > 0) && !range.Holds(key, integer)) {
+        return Bad(t, pgno, "entry " + std::to_string(i) + "'s key outside the range its parent gives the page");
+      }
+      const std::uint8_t* node = key.data() - kNodeHeader;
+      const std::size_t at = static_cast<std::size_t>(node - p);
+      const std::uint64_t lo = Load<std::uint16_t>(node), hi = Load<std::uint16_t>(node + 2);
+      const std::uint16_t node_flags = Load<std::uint16_t>(node + 4);
+      const std::size_t ksize = key.size();
+      const std::size_t dsize = lo | hi << 16;
+      used += Even(kNodeHeader + ksize + (!leaf ? 0 : (node_flags & kBigData) ? sizeof(Pgno) : dsize));
+      if (!leaf) {  // a branch node's page number spans lo, hi and flags
+        const KeyRange child{i == 0 ? range.lo : &key, next ? &*next : range.hi};
+        REWIND_RETURN_IF_ERROR(WalkPage(t, lo | hi << 16 | std::uint64_t{node_flags} << 32, level + 1, child));
+        if (next) key = *next;
+        continue;
+      }
+      std::span<const std::uint8_t> value;
+      if (node_flags & kBigData) {
+        if (at + kNodeHeader + ksize + sizeof(Pgno) > psize_) {
+          return Bad(t, pgno, "entry " + std::to_string(i) + "'s overflow page number runs past the page");
+        }
+        REWIND_ASSIGN_OR_RETURN(value, Overflow(t, Load<Pgno>(node + kNodeHeader + ksize), dsize));
+      } else {
+        if (at + kNodeHeader + ksize + dsize > psize_) {
+          return Bad(t, pgno, "entry " + std::to_string(i) + "'s value of " + std::to_string(dsize) +
+                                  " bytes runs past the page");
+        }
+        value = std::span<const std::uint8_t>(node + kNodeHeader + ksize, dsize);
+      }
+      REWIND_RETURN_IF_ERROR(Entry(t, pgno, i, key, value, node_flags));
+      if (next) key = *next;
+    }
+    if (used != psize_ - upper) {
+      return Bad(t, pgno, "its entries take " + std::to_string(used) + " bytes, its free-space bound " +
+                              std::to_string(upper) + " leaves " + std::to_string(psize_ - upper));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::span<const std::uint8_t>> Overflow(Tree& t, Pgno first, std::size_t dsize) {
+    const std::uint64_t count = (kPageHeader - 1 + dsize) / psize_ + 1;  // OVPAGES
+    if (first >= pages_ || count > pages_ - first) {
+      return Err(Bad(t, first, "an overflow run of " + std::to_string(count) + " pages past the file's " +
+                               std::to_string(pages_) + " pages"));
+    }
+    for (Pgno p = first; p < first + count; ++p) REWIND_RETURN_IF_ERROR(Claim(t, p));
+    const std::uint8_t* page = PageAt(first);
+    if (const Pgno own = Load<Pgno>(page); own != first) {
+      return Err(Bad(t, first, "its header records page " + std::to_string(own)));
+    }
+    if (const std::uint16_t flags = Load<std::uint16_t>(page + 10); flags != kOverflow) {
+      return Err(Bad(t, first, "flags 0x" + Hex(flags) + " where an overflow page (0x4) belongs"));
+    }
+    if (const std::uint32_t recorded = Load<std::uint32_t>(page + 12); recorded != count) {
+      return Err(Bad(t, first, "an overflow run of " + std::to_string(recorded) + " pages for a value that needs " +
+                               std::to_string(count)));
+    }
+    t.overflow += count;
+    return std::span<const std::uint8_t>(page + kPageHeader, dsize);
+  }
+
+  Status Entry(Tree& t, Pgno pgno, std::size_t i, std::span<const std::uint8_t> key,
+               std::span<const std::uint8_t> value, std::uint16_t flags) {
+    const auto bad = [&](const std::string& what) {
+      return Bad(t, pgno, "entry " + std::to_string(i) + " (flags 0x" + Hex(flags) + "): " + what);
+    };
+    if (flags & ~(kBigData | kSubData | kDupData)) return bad("unknown flags");
+    const bool dupsort = t.kind == TreeKind::kNamed && (t.record.flags & MDB_DUPSORT);
+    const bool sub_record = flags & kSubData;
+    if ((flags & kDupData) && !dupsort) return bad("duplicates in a database without them");
+    if (sub_record && ((flags & kBigData) || value.size() != kDbRecord)) return bad("a database record of the wrong size");
+    switch (t.kind) {
+      case TreeKind::kFree: {
+        if (flags & ~kBigData) return bad("not a free-list entry");
+        if (value.size() < sizeof(Pgno)) return bad("a free list of " + std::to_string(value.size()) + " bytes");
+        const std::uint64_t n = Load<std::uint64_t>(value.data());
+        if (n > value.size() / sizeof(Pgno) - 1 || value.size() != (n + 1) * sizeof(Pgno)) {
+          return bad("a free list of " + std::to_string(n) + " pages in " + std::to_string(value.size()) + " bytes");
+        }
+        for (std::uint64_t k = 1; k <= n; ++k) free_.push_back(Load<Pgno>(value.data() + k * sizeof(Pgno)));
+        ++t.entries;
+        return Status::Ok();
+      }
+      case TreeKind::kMain:
+        ++t.entries;
+        if (!sub_record) return Status::Ok();
+        return WalkTree(Tree{std::string(reinterpret_cast<const char*>(key.data()), key.size()),
+                             DbRecord::From(value.data()), TreeKind::kNamed});
+      case TreeKind::kDuplicates:
+        if (flags != 0 || !value.empty()) return bad("a duplicate with a value");
+        ++t.entries;
+        return Status::Ok();
+      case TreeKind::kNamed:
+        break;
+    }
+    if (!(flags & kDupData)) {
+      if (sub_record) return bad("a database record in a named database");
+      ++t.entries;
+      return Status::Ok();
+    }
+    const bool fixed = t.record.flags & MDB_DUPFIXED;
+    if (sub_record) {  // the key's duplicates in a sub-tree of their own
+      const DbRecord dups = DbRecord::From(value.data());
+      REWIND_RETURN_IF_ERROR(WalkTree(Tree{t.name + " (duplicates)", dups, TreeKind::kDuplicates, fixed}));
+      t.entries += dups.entries;
+      return Status::Ok();
+    }
+    // The key's duplicates in a sub-page inside the node.
+    if (flags & kBigData) return bad("duplicates on an overflow page");
+    if (value.size() < kPageHeader) return bad("a sub-page of " + std::to_string(value.size()) + " bytes");
+    const std::uint16_t sub_flags = Load<std::uint16_t>(value.data() + 10) & ~kDirty;
+    if (sub_flags != (kLeaf | kSubPage | (fixed ? kLeaf2 : 0))) return bad("a sub-page with flags 0x" + Hex(sub_flags));
+    const std::size_t lower = Load<std::uint16_t>(value.data() + 12);
+    const std::size_t upper = Load<std::uint16_t>(value.data() + 14);
+    if (lower < kPageHeader || lower > upper || upper > value.size() || (lower - kPageHeader) % 2 != 0) {
+      return bad("a sub-page's free-space bounds " + std::to_string(lower) + ".." + std::to_string(upper) + " in " +
+                 std::to_string(value.size()) + " bytes");
+    }
+    const std::size_t keys = (lower - kPageHeader) / 2;
+    if (fixed) {  // as a LEAF2 page, in the node's bytes
+      const std::size_t ksize = Load<std::uint16_t>(value.data() + 8);
+      if (ksize < 2 || kPageHeader + keys * ksize > value.size() || upper != value.size() - keys * (ksize - 2)) {
+        return bad("a sub-page of " + std::to_string(value.size()) + " bytes with bounds " + std::to_string(lower) +
+                   ".." + std::to_string(upper) + " for keys of " + std::to_string(ksize) + " bytes");
+      }
+      for (std::size_t k = 1; k < keys; ++k) {
+        const std::uint8_t* at = value.data() + kPageHeader + k * ksize;
+        if (!Less(Key(at - ksize, ksize), Key(at, ksize), t.record.flags & MDB_INTEGERDUP)) {
+          return bad("a sub-page's duplicates out of order");
+        }
+      }
+    }
+    t.entries += keys;
+    return Status::Ok();
+  }
+
+  static std::size_t Even(std::size_t n) { return n + (n & 1); }
+
+  static std::string Hex(unsigned v) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%x", v);
+    return buf;
+  }
+
+  const std::uint8_t* map_;
+  std::size_t psize_;
+  Pgno pages_;
+  std::string file_;
+  std::vector<bool> seen_;
+  std::vector<Pgno> free_;
+  StructureReport counts_;
+};
+
+// The data file mapped read-only for the walk; unmapped on destruction.
+class Mapping {
+ public:
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  Mapping(int fd, std::size_t bytes) : bytes_(bytes) {
+    void* at = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+    if (at != MAP_FAILED) at_ = static_cast<const std::uint8_t*>(at);
+  }
+  ~Mapping() {
+    if (at_ != nullptr) ::munmap(const_cast<std::uint8_t*>(at_), bytes_);
+  }
+  const std::uint8_t* at() const { return at_; }
+
+ private:
+  const std::uint8_t* at_ = nullptr;
+  std::size_t bytes_;
+};
+
+}  // namespace
+
+Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::string& dir) {
+  const std::string file = dir + "/data.mdb";
+  MDB_stat stat;
+  mdb_filehandle_t fd;
+  if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_stat"));
+  if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_get_fd"));
+  const std::size_t psize = stat.ms_psize;
+  struct ::stat st;
+  if (::fstat(fd, &st) != 0) {
+    return Err(Code::kUnavailable, "cannot stat '" + file + "': " + std::strerror(errno));
+  }
+  const auto damaged = [&](const std::string& what) {
+    return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): " + what);
+  };
+  if (static_cast<std::uint64_t>(st.st_size) < 2 * psize) return Err(damaged("shorter than its two meta pages"));
+
+  // The meta page of this snapshot: the one LMDB picks (the newer, meta 0
+  // on a tie: a failed meta write leaves the other one with the older txn id
+  // and the failed commit's roots), which records the snapshot's txn id.
+  std::vector<std::uint8_t> metas(2 * psize);
+  if (::pread(fd, metas.data(), metas.size(), 0) != static_cast<ssize_t>(metas.size())) {
+    return Err(Code::kUnavailable, "cannot read the meta pages of '" + file + "': " + std::strerror(errno));
+  }
+  const std::uint64_t txn_id = mdb_txn_id(txn);
+  const std::uint8_t* fields[2];
+  for (unsigned m = 0; m < 2; ++m) {
+    const std::uint8_t* page = metas.data() + m * psize;
+    fields[m] = page + kMetaOffset;
+    if (Load<Pgno>(page) != m || Load<std::uint16_t>(page + 10) != kMetaPage ||
+        Load<std::uint32_t>(fields[m]) != kMetaMagic) {
+      return Err(damaged("meta page " + std::to_string(m) + " is not one"));
+    }
+  }
+  const auto txn_of = [](const std::uint8_t* meta) { return Load<std::uint64_t>(meta + 128); };
+  const std::uint8_t* meta = fields[txn_of(fields[0]) < txn_of(fields[1]) ? 1 : 0];
+  if (txn_of(meta) != txn_id) {
+    return Err(damaged("the newer meta page records transaction " + std::to_string(txn_of(meta)) +
+                       ", the snapshot read is of " + std::to_string(txn_id)));
+  }
+  const DbRecord free_list = DbRecord::From(meta + 24);
+  const DbRecord main = DbRecord::From(meta + 24 + kDbRecord);
+  if (free_list.pad != psize) {
+    return Err(damaged("its meta page records pages of " + std::to_string(free_list.pad) + " bytes, not " +
+                       std::to_string(psize)));
+  }
+  const Pgno last = Load<Pgno>(meta + 120);
+  if (last < 1 || last >= static_cast<std::uint64_t>(st.st_size) / psize) {
+    return Err(damaged("its meta page names page " + std::to_string(last) + " the last, and the file has " +
+                       std::to_string(st.st_size / psize) + " pages"));
+  }
+
+  const Mapping map(fd, (last + 1) * psize);
+  if (map.at() == nullptr) {
+    return Err(Code::kUnavailable, "cannot map '" + file + "' to check it: " + std::strerror(errno));
+  }
+  Walker walker(map.at(), psize, last + 1, file);
+  REWIND_RETURN_IF_ERROR(walker.Walk(free_list, main));
+  return walker.counts();
+}
+
+}  // namespace rwd::journal_internal
