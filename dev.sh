@@ -5,6 +5,8 @@
 #   ./dev.sh test   install what is missing, build, run the whole test suite
 #   ./dev.sh build  install what is missing and build (Release with debug info) into build/
 #   ./dev.sh bench  the benchmark suite in Release (scripts/bench.sh; arguments pass through)
+#   ./dev.sh sanitize [address|thread]  the test suite under sanitizers, and the fuzz targets
+#                   (scripts/sanitize.sh; CI runs it after ./dev.sh test)
 set -euo pipefail
 cd "$(dirname "$0")"
 build_dir=${REWIND_BUILD_DIR:-build}
@@ -35,8 +37,12 @@ case "${1:-}" in
     shift
     scripts/bench.sh "$@"
     ;;
+  sanitize)
+    shift
+    scripts/sanitize.sh "$@"
+    ;;
   *)
-    echo "usage: $0 run|test|build|bench" >&2
+    echo "usage: $0 run|test|build|bench|sanitize" >&2
     exit 2
     ;;
 esac

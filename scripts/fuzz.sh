@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets with clang-19 (AddressSanitizer and
 # UndefinedBehaviorSanitizer) into build-fuzz/ and runs each for a while.
 #   scripts/fuzz.sh [SECONDS [TARGET...]]   default: 60 s each, every target
+# REWIND_FUZZ_BUILD_DIR names another build directory (default build-fuzz).
 # Each target runs on a scratch copy of fuzz/corpus/<target>/ under
 # build-fuzz/fuzz-out/<target>/, so the inputs libFuzzer adds stay out of the
 # repository. A crash fails the script (after the other targets ran) and leaves its input in
@@ -21,11 +22,15 @@ build_dir=${REWIND_FUZZ_BUILD_DIR:-build-fuzz}
 
 REWIND_WITH_CLANG=1 scripts/setup.sh
 
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREWIND_FUZZ=ON -DREWIND_BUILD_TESTS=OFF \
-  "${launcher[@]}" >/dev/null
+# A directory configured already is only built: scripts/sanitize.sh fuzzes in
+# its AddressSanitizer build, which has REWIND_FUZZ=ON and the tests too.
+if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREWIND_FUZZ=ON -DREWIND_BUILD_TESTS=OFF -DREWIND_BUILD_BENCH=OFF \
+    "${launcher[@]}" >/dev/null
+fi
 cmake --build "$build_dir" --target "${targets[@]}"
 
 failed=()

@@ -3,16 +3,18 @@
 //
 //   engine_crash_child JOURNAL_DIR EXEC_LOG SEED
 //
-// Engine::Open recovers whatever the previous child left; the runs it left
-// unfinished (running, paused or failed) fill the slots first. Then each of
-// kSlots threads starts a new run — a "crash" run, a "gated" run, or a fork of
-// a run this process saw complete — and drives it to completion: it approves
-// a run paused at its gate and resumes a run that failed (the workflows are in
-// engine_crash_workflow.h). Another thread rebuilds one projection after
-// another. Every acknowledgement goes to stdout, one line per write() (shorter
-// than PIPE_BUF, so lines of threads never interleave), and only once the
-// call it reports returned:
-//   recovering <n>                  right after Open: n unfinished runs
+// Engine::Open recovers whatever the previous child left. Before its workload
+// starts, the child forks a completed "crash" run of the journal, if there is
+// one, so that every child that lives past its start forks (however slow the
+// build). The fork and the runs left unfinished (running, paused or failed)
+// fill the slots first. Then each of kSlots threads starts a new run — a
+// "crash" run, a "gated" run, or a fork of a completed "crash" run — and
+// drives it to completion: it approves a run paused at its gate and resumes a
+// run that failed (the workflows are in engine_crash_workflow.h). Another
+// thread rebuilds one projection after another. Every acknowledgement goes to
+// stdout, one line per write() (shorter than PIPE_BUF, so lines of threads
+// never interleave), and only once the call it reports returned:
+//   recovering <n>                  after Open and the first fork: n unfinished runs
 //   ack <run> <seq> <type>          each event, once durable (the run observer)
 //   started <run> <workflow>        Start returned
 //   forked <run> <parent>           Fork returned
@@ -54,16 +56,40 @@ void WriteLine(const std::string& line) {
   std::_Exit(1);
 }
 
-// Runs whose last event is not RunCompleted: the ones to drive again.
-std::vector<RunId> Unfinished(const Journal& journal) {
-  std::vector<RunId> out;
+// The event at `seq` of `run`.
+Event EventAt(const Journal& journal, const RunId& run, std::uint64_t seq) {
+  std::optional<Event> event;
+  const Status s = journal.ReadRun(run, seq, seq, [&](const EventRecord& r) -> Status {
+    auto e = Decode(r.payload);
+    if (!e.has_value()) return e.error();
+    event = std::move(*e);
+    return Status::Ok();
+  });
+  if (!s.ok()) Fail("read " + run.ToString(), s);
+  if (!event) Fail("read " + run.ToString(), Status(Code::kInternal, "no event at seq " + std::to_string(seq)));
+  return std::move(*event);
+}
+
+// The journal's runs at start: the ones whose last event is not RunCompleted
+// (to drive again), and the completed "crash" runs (to fork).
+struct Found {
+  std::vector<RunId> unfinished;
+  std::vector<RunId> completed;
+};
+
+Found Scan(const Journal& journal) {
+  Found out;
   const Status s = journal.ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
-    return journal.ReadRun(run, last_seq, last_seq, [&](const EventRecord& r) -> Status {
-      auto e = Decode(r.payload);
-      if (!e.has_value()) return e.error();
-      if (!std::holds_alternative<RunCompleted>(e->body)) out.push_back(run);
+    if (!std::holds_alternative<RunCompleted>(EventAt(journal, run, last_seq).body)) {
+      out.unfinished.push_back(run);
       return Status::Ok();
-    });
+    }
+    const Event first = EventAt(journal, run, 1);
+    const auto* started = std::get_if<RunStarted>(&first.body);
+    const auto* forked = std::get_if<RunForked>(&first.body);
+    const RunStarted* start = started != nullptr ? started : forked != nullptr ? &forked->start : nullptr;
+    if (start != nullptr && start->workflow == "crash") out.completed.push_back(run);
+    return Status::Ok();
   });
   if (!s.ok()) Fail("scan", s);
   return out;
@@ -71,8 +97,21 @@ std::vector<RunId> Unfinished(const Journal& journal) {
 
 class Workload {
  public:
-  Workload(Engine& engine, std::vector<RunId> unfinished, std::uint64_t seed)
-      : engine_(engine), unfinished_(std::move(unfinished)), seed_(seed) {}
+  Workload(Engine& engine, Found found, std::uint64_t seed)
+      : engine_(engine),
+        unfinished_(std::move(found.unfinished)),
+        completed_(std::move(found.completed)),
+        seed_(seed) {}
+
+  // Before the workload: forks a completed "crash" run, if the journal holds
+  // one, for a slot to drive first.
+  void ForkFirst() {
+    std::mt19937_64 rng(seed_ * 1000 + kSlots + 1);
+    if (std::optional<RunId> fork = ForkACompletedRun(rng)) {
+      std::lock_guard lock(mu_);
+      unfinished_.push_back(*fork);
+    }
+  }
 
   void Slot(int slot) {
     std::mt19937_64 rng(seed_ * 1000 + static_cast<std::uint64_t>(slot));
@@ -103,22 +142,27 @@ class Workload {
     return run;
   }
 
+  // A fork of a completed "crash" run from a random step, or nullopt when
+  // there is none yet.
+  std::optional<RunId> ForkACompletedRun(std::mt19937_64& rng) {
+    std::optional<RunId> parent;
+    {
+      std::lock_guard lock(mu_);
+      if (!completed_.empty()) parent = completed_[rng() % completed_.size()];
+    }
+    if (!parent) return std::nullopt;
+    static constexpr const char* kSteps[] = {"a", "b", "c", "d", "e"};
+    const Result<RunId> fork = engine_.Fork(ForkRequest{*parent, kSteps[rng() % 5], std::nullopt, CrashOperator()});
+    if (!fork.has_value()) Fail("fork " + parent->ToString(), fork.error());
+    WriteLine("forked " + fork->ToString() + " " + parent->ToString() + "\n");
+    return *fork;
+  }
+
   // A new run: 7 in 10 "crash", 2 "gated", 1 a fork of a completed run.
   RunId Begin(std::mt19937_64& rng) {
     const std::uint64_t pick = rng() % 10;
     if (pick == 9) {
-      std::optional<RunId> parent;
-      {
-        std::lock_guard lock(mu_);
-        if (!completed_.empty()) parent = completed_[rng() % completed_.size()];
-      }
-      if (parent) {
-        static constexpr const char* kSteps[] = {"a", "b", "c", "d", "e"};
-        const Result<RunId> fork = engine_.Fork(ForkRequest{*parent, kSteps[rng() % 5], std::nullopt, CrashOperator()});
-        if (!fork.has_value()) Fail("fork " + parent->ToString(), fork.error());
-        WriteLine("forked " + fork->ToString() + " " + parent->ToString() + "\n");
-        return *fork;
-      }
+      if (std::optional<RunId> fork = ForkACompletedRun(rng)) return *fork;
     }
     const std::string workflow = pick >= 7 && pick < 9 ? "gated" : "crash";
     const Result<RunId> run = engine_.Start(StartRequest{workflow, ToBytes("input"), "", CrashOperator()});
@@ -161,7 +205,7 @@ class Workload {
   Engine& engine_;
   std::mutex mu_;  // guards unfinished_ and completed_
   std::vector<RunId> unfinished_;
-  std::vector<RunId> completed_;  // "crash" runs, to fork
+  std::vector<RunId> completed_;  // completed "crash" runs, to fork
   const std::uint64_t seed_;
 };
 
@@ -193,10 +237,12 @@ int Main(int argc, char** argv) {
   };
   auto engine = Engine::Open(std::move(options));
   if (!engine.has_value()) Fail("open", engine.error());
-  std::vector<RunId> unfinished = Unfinished((*engine)->journal());
-  WriteLine("recovering " + std::to_string(unfinished.size()) + "\n");
+  Found found = Scan((*engine)->journal());
+  const std::size_t unfinished = found.unfinished.size();
+  Workload workload(**engine, std::move(found), std::strtoull(argv[3], nullptr, 10));
+  workload.ForkFirst();
+  WriteLine("recovering " + std::to_string(unfinished) + "\n");
 
-  Workload workload(**engine, std::move(unfinished), std::strtoull(argv[3], nullptr, 10));
   std::vector<std::thread> threads;
   for (int i = 0; i < kSlots; ++i) threads.emplace_back([&workload, i] { workload.Slot(i); });
   threads.emplace_back([&workload] { workload.Rebuilds(); });

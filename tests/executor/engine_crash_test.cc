@@ -83,6 +83,7 @@ struct Acks {
   std::set<std::string> approved;
   std::set<std::pair<std::string, std::string>> resumed;  // run, request id
   std::uint64_t rebuilt = 0, most_recovered = 0;
+  bool crash_run_completed = false;  // a "crash" run (or a fork) completed: the children have one to fork
 
   void Take(const std::string& line) {
     std::istringstream in(line);
@@ -93,6 +94,9 @@ struct Acks {
       const auto [it, fresh] = events.emplace(key, c);
       if (!fresh && it->second != c) {
         ADD_FAILURE() << "run " << a << " seq " << b << " acknowledged as " << it->second << " and as " << c;
+      }
+      if (c == "RunCompleted" && (forked.contains(a) || (started.contains(a) && started[a] == "crash"))) {
+        crash_run_completed = true;
       }
     } else if (word == "started" && !b.empty()) {
       started[a] = b;
@@ -187,9 +191,19 @@ void CheckRun(const RunId& run, const std::vector<Event>& events, const ExecCoun
 
 // Runs one child and kills it: one round in five as soon as it is started
 // (while it opens the journal and recovers), the others at a random moment
-// of its workload.
+// of its workload, once it recovered. Until a "crash" run has completed, that
+// moment comes after the child acknowledged one (the children fork completed
+// runs).
 void KillOneChild(const std::string& dir, const std::string& exec_log, std::mt19937_64& rng, Acks& acks) {
   std::vector<std::string> lines;
+  std::size_t taken = 0;
+  bool recovered = false;  // "recovering" follows the acknowledgements of what recovery appended
+  const auto take = [&] {
+    for (; taken < lines.size(); ++taken) {
+      recovered = recovered || lines[taken].starts_with("recovering");
+      acks.Take(lines[taken]);
+    }
+  };
   {
     ChildProcess child("engine_crash_child", {dir, exec_log, std::to_string(rng())});
     bool alive = true;
@@ -197,16 +211,21 @@ void KillOneChild(const std::string& dir, const std::string& exec_log, std::mt19
       const auto kill_at = Clock::now() + std::chrono::microseconds(rng() % 30'001);
       while (alive && Clock::now() < kill_at) alive = child.ReadLines(1, &lines);
     } else {
-      const auto give_up = Clock::now() + std::chrono::seconds(30);
-      while (alive && lines.empty() && Clock::now() < give_up) alive = child.ReadLines(100, &lines);
-      ASSERT_FALSE(lines.empty()) << "the child wrote nothing in 30 s";
+      const auto give_up = Clock::now() + std::chrono::seconds(60);
+      for (take(); alive && !recovered && Clock::now() < give_up; take()) alive = child.ReadLines(100, &lines);
+      ASSERT_TRUE(recovered || !alive) << "the child did not recover in 60 s";
+      const auto completed_by = Clock::now() + std::chrono::seconds(120);
+      for (; alive && !acks.crash_run_completed && Clock::now() < completed_by; take()) {
+        alive = child.ReadLines(100, &lines);
+      }
+      ASSERT_TRUE(acks.crash_run_completed || !alive) << "the child completed no run in 120 s";
       const auto kill_at = Clock::now() + std::chrono::microseconds(rng() % 40'001);
       while (alive && Clock::now() < kill_at) alive = child.ReadLines(1, &lines);
     }
     ASSERT_TRUE(alive) << "the child ended by itself: " << HowItEnded(child.Wait());
     child.KillAndDrain(&lines);
   }
-  for (const auto& line : lines) acks.Take(line);
+  take();
 }
 
 // What the operator does after the last crash: recovery runs the runs; a run
