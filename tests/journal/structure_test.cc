@@ -157,27 +157,18 @@ TEST_F(StructureTest, AFlippedBitInAnyPageHeaderIsRefusedOrHarmless) {
                                 std::to_string(bit);
       JournalOptions read_only = Options();
       read_only.read_only = true;
-      // What verification finds before any write: damage to an event's bytes
-      // (an overflow page past the first has no header, only event bytes).
-      // Reading through damage LMDB trusts can crash the reader, so events
-      // are read only where the structure is sound, and a writer must refuse
-      // the journal where it is not.
-      Status before;
-      bool sound = true;
-      {
-        auto reader = Journal::Open(read_only);
-        sound = reader.has_value() && (*reader)->CheckStructure().has_value();
-        if (sound) before = StatusOf((*reader)->VerifyAll());
-      }
+      // The writer's open checks the structure before LMDB reads anything
+      // but its meta pages; any other read (a read-only open reads the main
+      // database) could meet the damage first and crash on it.
       auto j = Journal::Open(Options());
-      if (!sound) {
-        EXPECT_FALSE(j.has_value()) << where << ": a writer opened a journal whose structure is damaged";
-      }
       if (!j.has_value()) {
         EXPECT_EQ(j.error().code(), Code::kCorruption) << where << ": " << j.error().ToString();
         ++refused;
         continue;
       }
+      // What verification finds before any write: damage to an event's bytes
+      // (an overflow page past the first has no header, only event bytes).
+      const Status before = StatusOf((*j)->VerifyAll());
       // Damage the check let through may still fail a write (a read that
       // meets it), but must not spread: what was written verifies.
       const Status wrote = Write(**j);
