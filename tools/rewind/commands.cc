@@ -78,6 +78,7 @@ Result<Session> Open(const Context& c, bool may_create, bool recover = false) {
   s.me = Me(c);
   EngineOptions o;
   o.journal.directory = c.data_dir;
+  o.journal.check_structure = false;  // CheckBeforeWriting walked it just now
   o.recover = recover;
   o.resolve = ShellWorkflowResolver();
   if (!c.json) {

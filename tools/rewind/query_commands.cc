@@ -107,6 +107,7 @@ int RebuildProjections(const Context& c, const std::vector<std::string>& names) 
   if (Status sound = CheckBeforeWriting(c.data_dir, /*may_create=*/false); !sound.ok()) return Fail(c, sound);
   JournalOptions o;
   o.directory = c.data_dir;
+  o.check_structure = false;  // CheckBeforeWriting walked it just now
   auto journal = Journal::Open(o);  // Unavailable while an engine holds it
   if (!journal.has_value()) return Fail(c, journal.error());
   auto projections = Projections::Open(**journal, ProjectionsOptions{.background = false});
