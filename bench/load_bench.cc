@@ -182,15 +182,17 @@ struct Latencies {
 // ---------------------------------------------------------------------------
 // The workflow
 
-// A uniform draw in [0, 1) from the seed and an attempt's idempotency key.
-double Uniform(std::uint64_t seed, const std::string& key) {
-  return static_cast<double>(Mix64(seed ^ std::hash<std::string>()(key)) >> 11) * 0x1.0p-53;
+// A uniform draw in [0, 1) from the seed and an attempt (its step's
+// idempotency key, the same for every attempt of an epoch, and its number).
+double Uniform(std::uint64_t seed, const StepContext& ctx) {
+  const std::uint64_t key = std::hash<std::string>()(ctx.idempotency_key);
+  return static_cast<double>(Mix64(seed ^ key ^ Mix64(ctx.attempt)) >> 11) * 0x1.0p-53;
 }
 
 Workflow OrderWorkflow(const Settings& settings, Counters& counters) {
   const StepHandler handler = [&settings, &counters](const StepContext& ctx) -> Result<Bytes> {
     ++counters.attempts;
-    const double u = Uniform(settings.seed, ctx.idempotency_key);
+    const double u = Uniform(settings.seed, ctx);
     if (ctx.step->id == kChargeStep && u < settings.permanent) {
       ++counters.permanent_failures;
       return Err(Code::kFailedPrecondition, "card declined");

@@ -3,13 +3,18 @@
 //   embed_order [--data DIR]       (default: a fresh directory under /tmp)
 //
 // validate -> reserve -> charge -> approve (an approval gate) -> ship.
-// "charge" is declined on its first attempt and retried; the run then waits
-// for an operator's approval. Approving continues it. Then the example travels
+// "charge" takes the payment on its first attempt, but the answer is lost (a
+// network timeout), so the attempt fails and is retried. The retry carries
+// the same idempotency key, and the payment provider, which deduplicates by
+// key as real ones do, answers with the first payment: the card is charged
+// once. The run then waits for an operator's approval. Approving continues it. Then the example travels
 // back to the state right after "reserve", and re-runs the order from "charge"
 // (a resume): validate and reserve keep their memoized outputs.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "rewind/executor/engine.h"
@@ -27,11 +32,32 @@ Result<Bytes> Validate(const StepContext& c) {
 
 Result<Bytes> Reserve(const StepContext& c) { return rwd::ToBytes("reservation for " + c.idempotency_key); }
 
+// A payment provider keeping its payments by the caller's idempotency key:
+// a request with a key it has seen returns that payment instead of a new one.
+class PaymentProvider {
+ public:
+  std::string Charge(const std::string& idempotency_key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return payments_.emplace(idempotency_key, "payment-" + std::to_string(payments_.size() + 1)).first->second;
+  }
+  std::size_t payments() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return payments_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> payments_;
+};
+
+PaymentProvider provider;
+
 Result<Bytes> Charge(const StepContext& c) {
-  // A payment provider would get c.idempotency_key, so a retried charge is
-  // never taken twice.
-  if (c.attempt == 1) return rwd::Err(rwd::Code::kUnavailable, "card network timeout");  // retried
-  return rwd::ToBytes("charged");
+  // Every attempt of this step in one epoch has the same key, so a retry
+  // never charges the card twice.
+  const std::string payment = provider.Charge(c.idempotency_key);
+  if (c.attempt == 1) return rwd::Err(rwd::Code::kUnavailable, "card network timeout");  // the answer was lost
+  return rwd::ToBytes(payment);
 }
 
 Result<Bytes> Ship(const StepContext& c) {
@@ -95,6 +121,9 @@ int main(int argc, char** argv) {
   if (!done.has_value()) return Fail(done.error());
   Show("approved and shipped", *done);
   std::printf("%-28s %s\n", "output", std::string(rwd::AsChars(done->output)).c_str());
+  std::printf("%-28s %zu payment(s) for %u charge attempts\n", "payment provider", provider.payments(),
+              done->steps[2].total_attempts);
+  if (provider.payments() != 1) return Fail(rwd::Status(rwd::Code::kInternal, "the retried charge paid twice"));
 
   auto earlier = e.StateAtStep(*run, "reserve", shop);
   if (!earlier.has_value()) return Fail(earlier.error());
@@ -111,5 +140,7 @@ int main(int argc, char** argv) {
   auto final_state = e.Await(*run, shop, 10s);
   if (!final_state.has_value()) return Fail(final_state.error());
   Show("after the resume", *final_state);
-  return final_state->status == rwd::RunStatus::kCompleted ? 0 : 1;
+  // The resume asked for the charge again (a new epoch, a new key).
+  std::printf("%-28s %zu payment(s)\n", "payment provider", provider.payments());
+  return provider.payments() == 2 && final_state->status == rwd::RunStatus::kCompleted ? 0 : 1;
 }

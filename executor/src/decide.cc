@@ -69,9 +69,8 @@ std::int64_t BackoffMicros(const RetryPolicy& policy, const RunId& run, std::uin
   return static_cast<std::int64_t>(delay_ms * 1000.0);
 }
 
-std::string IdempotencyKey(const RunId& run, const StepDef& step, std::uint32_t epoch,
-                           std::uint32_t attempt) {
-  return run.ToString() + "/" + step.id + "/" + std::to_string(epoch) + "/" + std::to_string(attempt);
+std::string IdempotencyKey(const RunId& run, const StepDef& step, std::uint32_t epoch) {
+  return run.ToString() + "/" + step.id + "/" + std::to_string(epoch);
 }
 
 Decision Decide(const RunState& s, std::int64_t now, std::uint32_t max_parallel) {

@@ -34,6 +34,22 @@ std::string_view ActionName(Action action) {
   return "unknown";
 }
 
+Status ValidateTenant(std::string_view tenant) {
+  if (tenant.empty()) return Status(Code::kInvalidArgument, "a tenant's name is empty");
+  if (tenant.size() > kMaxNameBytes) {
+    return Status(Code::kInvalidArgument, "a tenant's name is at most " + std::to_string(kMaxNameBytes) +
+                                              " bytes, not " + std::to_string(tenant.size()));
+  }
+  for (std::size_t i = 0; i < tenant.size(); ++i) {
+    const auto c = static_cast<unsigned char>(tenant[i]);
+    if (c < 0x21 || c > 0x7e) {
+      return Status(Code::kInvalidArgument, "a tenant's name is printable ASCII without spaces; byte " +
+                                                std::to_string(i + 1) + " is not");
+    }
+  }
+  return Status::Ok();
+}
+
 Status DefaultAuthorizer(const Principal& who, Action action, const RunState*) {
   switch (action) {
     case Action::kStart:
@@ -51,9 +67,10 @@ namespace {
 
 // A principal's names are recorded as the actor of its events.
 Status CheckPrincipal(const Principal& who) {
-  if (who.subject.size() <= kMaxNameBytes && who.tenant.size() <= kMaxNameBytes) return Status::Ok();
-  return Status(Code::kInvalidArgument, "a principal's subject and tenant are at most " +
-                                            std::to_string(kMaxNameBytes) + " bytes");
+  REWIND_RETURN_IF_ERROR(ValidateTenant(who.tenant));
+  if (who.subject.size() <= kMaxNameBytes) return Status::Ok();
+  return Status(Code::kInvalidArgument, "a principal's subject is at most " + std::to_string(kMaxNameBytes) +
+                                            " bytes");
 }
 
 }  // namespace
@@ -141,7 +158,7 @@ Status Runtime::Open() {
   pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
   work_.emplace(io_.get_executor());
   io_threads_.emplace_back([this] { io_.run(); });
-  return options_.recover ? Recover() : Status::Ok();
+  return options_.recover ? RecoverAll() : Status::Ok();
 }
 
 void Runtime::RunHandler(std::function<void()> work) { asio::post(*pool_, std::move(work)); }
@@ -189,6 +206,16 @@ void Runtime::ReviveLater(const RunId& run) {
   });
 }
 
+void Runtime::AppendFailed(const RunId& run, const Status& cause) {
+  if (cause.code() == Code::kResourceExhausted) return ReviveLater(run);
+  if (cause.code() != Code::kUnavailable || stopping()) return;
+  std::call_once(journal_failed_, [&] {
+    spdlog::critical("journal '{}' can no longer be written: {}; runs are not driven until the engine is opened "
+                     "again", options_.journal.directory, cause.message());
+    if (options_.on_journal_failure) options_.on_journal_failure(cause);
+  });
+}
+
 Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) const {
   RunState state;
   state.run = run;
@@ -227,10 +254,10 @@ Status Runtime::Register(Workflow workflow) {
     workflows_[name] = Registered{std::make_shared<const Workflow>(std::move(workflow)), std::move(definition)};
   }
   // Runs of this workflow that could not continue at Open continue now.
-  return journal_ && options_.recover ? Recover() : Status::Ok();
+  return journal_ && options_.recover ? RecoverAll() : Status::Ok();
 }
 
-Status Runtime::Recover() {
+Status Runtime::RecoverAll() {
   // Only the last event of each run is read to skip the runs that are done.
   std::vector<RunId> candidates;
   REWIND_RETURN_IF_ERROR(journal_->ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
@@ -311,15 +338,10 @@ Result<T> Runtime::WithRun(const RunId& run, const Principal& who, Action action
 
 namespace {
 
-// What a resume of `state` from `from` keeps and resets (seq left at 0).
-ResumeResult Preview(const RunState& state, std::uint32_t from) {
-  const RunStarted& def = *state.definition;
-  const std::vector<std::uint32_t> reset = ResetSet(state, from);
-  std::vector<std::uint32_t> kept;
-  for (std::uint32_t i = 0; i < state.steps.size(); ++i) {
-    if (!std::binary_search(reset.begin(), reset.end(), i)) kept.push_back(i);
-  }
-  return ResumeResult{from, def.steps[from].id, StepIds(def, kept), StepIds(def, reset), state.epoch + 1, 0, false};
+// What a resume of a run with definition `def` does, as ids (seq left at 0).
+ResumeResult ResultOf(const RunStarted& def, const ResumePlan& plan) {
+  return ResumeResult{plan.from, def.steps[plan.from].id, StepIds(def, plan.kept), StepIds(def, plan.reset),
+                      plan.epoch, 0, false};
 }
 
 // A process that lacks a run's handlers must not make it continue: its code
@@ -340,12 +362,21 @@ Status CanDrive(const RunActor& a) {
 }  // namespace
 
 Status Runtime::Submit(const RunId& run, const Principal& who, Action action,
-                       std::function<Status(RunActor&, Ack)> accept) {
+                       std::function<Status(RunActor&, Ack)> accept, bool for_orphans) {
   auto durable = std::make_shared<std::promise<Status>>();
   auto future = durable->get_future();
   const Result<bool> accepted = WithRun<bool>(run, who, action, [&](RunActor& a) -> Result<bool> {
     if (action != Action::kPause && action != Action::kCancel) REWIND_RETURN_IF_ERROR(CanDrive(a));
+    // Attempts of a process that stopped are recorded abandoned before the
+    // request is judged (a cancelled run needs no such record); all of it is
+    // taken back if the request is refused, which so appends nothing.
+    RunActor::Mark mark = a.MarkPending();
+    if (action != Action::kCancel) a.AcceptOrphans();
+    const std::size_t orphans_end = a.MarkPending().pending;
     Status s = accept(a, [durable](const Status& st) { durable->set_value(st); });
+    // A request that accepted nothing of its own (a repeated decision) has
+    // nothing to record either, unless the orphans are what it is for.
+    if (!s.ok() || (!for_orphans && a.MarkPending().pending == orphans_end)) a.RollBack(std::move(mark));
     a.Drive();
     if (!s.ok()) return Err(std::move(s));
     return true;
@@ -448,74 +479,13 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
   auto appended = durable->get_future();
   const Result<ResumeResult> result = WithRun<ResumeResult>(
       request.run, request.actor, Action::kResume, [&](RunActor& actor) -> Result<ResumeResult> {
-        const RunState& w = actor.working();
-        const RunStarted& def = *w.definition;
-        if (!request.dry_run) REWIND_RETURN_IF_ERROR(CanDrive(actor));
-        if (!request.request_id.empty()) {
-          for (const ResumeRecord& r : w.resumes) {
-            if (r.request_id != request.request_id) continue;
-            // The first result, recomputed from the state right before that resume.
-            durable->set_value(Status::Ok());
-            REWIND_ASSIGN_OR_RETURN(RunState before, LoadState(w.run, r.seq - 1));
-            ResumeResult first = Preview(before, r.from_step);
-            first.seq = r.seq;
-            first.repeated = true;
-            return first;
-          }
-        }
-        if (!w.Stopped()) {
-          return Err(Code::kConflict, "run " + w.run.ToString() + " is " + std::string(RunStatusName(w.status)) +
-                                          "; only failed, paused, cancelled or completed runs resume");
-        }
-        for (std::uint32_t i = 0; i < w.steps.size(); ++i) {
-          if (w.steps[i].status == StepStatus::kRunning) {
-            return Err(Code::kConflict, "run " + w.run.ToString() + " is " + std::string(RunStatusName(w.status)) +
-                                            " but step '" + def.steps[i].id +
-                                            "' is still running; wait for it (Await), then resume");
-          }
-        }
-        if (request.expected_seq && *request.expected_seq != w.seq) {
-          return Err(Code::kConflict, "run " + w.run.ToString() + " is at seq " + std::to_string(w.seq) +
-                                          ", not the expected " + std::to_string(*request.expected_seq));
-        }
-        std::uint32_t from = 0;
-        if (request.from_step.empty()) {
-          // The first unfinished step whose dependencies completed (DESIGN §4.5).
-          auto ready = [&](std::uint32_t i) {
-            if (w.steps[i].status == StepStatus::kCompleted) return false;
-            for (std::uint32_t dep : def.steps[i].depends_on) {
-              if (w.steps[dep].status != StepStatus::kCompleted) return false;
-            }
-            return true;
-          };
-          while (from < w.steps.size() && !ready(from)) ++from;
-          if (from == w.steps.size()) {
-            return Err(Code::kFailedPrecondition,
-                       "every step of run " + w.run.ToString() + " completed; name a step to re-run");
-          }
-        } else {
-          REWIND_ASSIGN_OR_RETURN(from, ResolveStep(def, request.from_step));
-        }
-        for (std::uint32_t dep : def.steps[from].depends_on) {
-          if (w.steps[dep].status != StepStatus::kCompleted) {
-            return Err(Code::kFailedPrecondition,
-                       "step '" + def.steps[from].id + "' depends on step '" + def.steps[dep].id + "', which is " +
-                           std::string(StepStatusName(w.steps[dep].status)) + "; resume from '" +
-                           def.steps[dep].id + "' instead");
-          }
-        }
-        ResumeResult out = Preview(w, from);
-        if (request.dry_run) {
-          durable->set_value(Status::Ok());
-          return out;
-        }
-        const std::string request_id = request.request_id.empty() ? options_.new_id().ToString() : request.request_id;
-        REWIND_RETURN_IF_ERROR(actor.Accept(
-            Event{Now(), ActorOf(request.actor), kSchemaVersion,
-                  ResumeRequested{from, request.reason, request_id, request.data}},
-            [durable](const Status& st) { durable->set_value(st); }));
-        out.seq = actor.working().seq;
-        actor.Drive();
+        // A step of a process that stopped is no longer running: recorded
+        // abandoned first, and taken back unless the resume is appended.
+        RunActor::Mark mark = actor.MarkPending();
+        actor.AcceptOrphans();
+        Result<ResumeResult> out = ResumeOn(actor, request, durable);
+        if (!out.has_value() || request.dry_run || out->repeated) actor.RollBack(std::move(mark));
+        if (out.has_value() && !request.dry_run && !out->repeated) actor.Drive();
         return out;
       });
   if (!result.has_value()) return result;
@@ -524,6 +494,39 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
                result->from_step_id, request.actor.subject, result->epoch,
                request.dry_run ? " (dry run)" : result->repeated ? " (repeated request)" : "");
   return result;
+}
+
+Result<ResumeResult> Runtime::ResumeOn(RunActor& actor, const ResumeRequest& request,
+                                       const std::shared_ptr<std::promise<Status>>& durable) {
+  const RunState& w = actor.working();
+  const RunStarted& def = *w.definition;
+  if (!request.dry_run) REWIND_RETURN_IF_ERROR(CanDrive(actor));
+  if (!request.request_id.empty()) {
+    for (const ResumeRecord& r : w.resumes) {
+      if (r.request_id != request.request_id) continue;
+      // The first result, recomputed from the state right before that resume.
+      durable->set_value(Status::Ok());
+      REWIND_ASSIGN_OR_RETURN(RunState before, LoadState(w.run, r.seq - 1));
+      ResumeResult first = ResultOf(def, PlanResume(before, r.from_step));
+      first.seq = r.seq;
+      first.repeated = true;
+      return first;
+    }
+  }
+  REWIND_ASSIGN_OR_RETURN(ResumePlan plan, AdmitResume(w, request.from_step, request.expected_seq));
+  const std::uint32_t from = plan.from;
+  ResumeResult out = ResultOf(def, plan);
+  if (request.dry_run) {
+    durable->set_value(Status::Ok());
+    return out;
+  }
+  const std::string request_id = request.request_id.empty() ? options_.new_id().ToString() : request.request_id;
+  REWIND_RETURN_IF_ERROR(actor.Accept(
+      Event{Now(), ActorOf(request.actor), kSchemaVersion,
+            ResumeRequested{from, request.reason, request_id, request.data}},
+      [durable](const Status& st) { durable->set_value(st); }));
+  out.seq = actor.working().seq;
+  return out;
 }
 
 Result<RunId> Runtime::Fork(const ForkRequest& request) {
@@ -561,9 +564,25 @@ Status Runtime::DecideApproval(const RunId& run, std::string_view step, const Pr
   return Submit(run, who, Action::kApprove, [&](RunActor& a, Ack ack) -> Status {
     const RunState& w = a.working();
     REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*w.definition, step));
+    const std::string& id = w.definition->steps[index].id;
+    if (w.definition->steps[index].kind != StepKind::kApproval) {
+      return Status(Code::kFailedPrecondition, "step '" + id + "' of run " + run.ToString() + " is not an approval");
+    }
     if (w.status != RunStatus::kPaused || w.paused_step != index) {
-      return Status(Code::kFailedPrecondition, "run " + run.ToString() + " is not waiting for approval of step '" +
-                                                   w.definition->steps[index].id + "'");
+      // Decided already in this epoch: the same decision again is done (as a
+      // repeated resume request id is), the other one is a conflict.
+      const StepState& gate = w.steps[index];
+      const bool was_approved = gate.status == StepStatus::kCompleted;
+      if (was_approved || (gate.status == StepStatus::kFailed && gate.error_code == "rejected")) {
+        if (was_approved != approved) {
+          return Status(Code::kConflict, "step '" + id + "' of run " + run.ToString() + " was " +
+                                             (was_approved ? "approved" : "rejected") + " already");
+        }
+        ack(Status::Ok());
+        return Status::Ok();
+      }
+      return Status(Code::kFailedPrecondition,
+                    "run " + run.ToString() + " is not waiting for approval of step '" + id + "'");
     }
     return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, ApprovalDecided{index, approved, std::move(data)}},
                     std::move(ack), Code::kFailedPrecondition);
@@ -594,6 +613,20 @@ Status Runtime::Cancel(const RunId& run, const Principal& who, std::string reaso
   });
 }
 
+Status Runtime::Recover(const RunId& run, const Principal& who) {
+  // Submit records the attempts of a process that stopped as abandoned and
+  // drives the run; there is nothing else to accept.
+  return Submit(run, who, Action::kResume, [&](RunActor& a, Ack ack) -> Status {
+    if (a.working().Stopped()) {
+      return Status(Code::kFailedPrecondition, "run " + run.ToString() + " is " +
+                                                   std::string(RunStatusName(a.working().status)) +
+                                                   ", not running: resume it to continue it");
+    }
+    ack(Status::Ok());
+    return Status::Ok();
+  }, /*for_orphans=*/true);
+}
+
 Result<RunState> Runtime::State(const RunId& run, const Principal& who) {
   return WithRun<RunState>(run, who, Action::kRead, [](RunActor& a) -> Result<RunState> { return a.state(); });
 }
@@ -618,10 +651,10 @@ Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, c
 }
 
 Result<RunState> Runtime::Await(const RunId& run, const Principal& who, std::chrono::milliseconds timeout) {
-  auto done = std::make_shared<std::promise<RunState>>();
+  auto done = std::make_shared<std::promise<Result<RunState>>>();
   auto future = done->get_future();
   REWIND_RETURN_IF_ERROR(WithRun<bool>(run, who, Action::kRead, [done](RunActor& a) -> Result<bool> {
-    a.OnStopped([done](const RunState& s) { done->set_value(s); });
+    a.OnStopped([done](const Result<RunState>& s) { done->set_value(s); });
     return true;
   }));
   if (future.wait_for(timeout) != std::future_status::ready) {
@@ -672,6 +705,7 @@ Status Engine::Pause(const RunId& run, const Principal& actor, std::string reaso
 Status Engine::Cancel(const RunId& run, const Principal& actor, std::string reason) {
   return impl_->Cancel(run, actor, std::move(reason));
 }
+Status Engine::Recover(const RunId& run, const Principal& actor) { return impl_->Recover(run, actor); }
 Result<RunState> Engine::State(const RunId& run, const Principal& actor) { return impl_->State(run, actor); }
 Projections* Engine::projections() { return impl_->projections(); }
 

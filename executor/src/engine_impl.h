@@ -54,7 +54,12 @@ class Runtime {
   // Loads `run` afresh (recovering it) after a pause, and again while its
   // actor stays broken: for a run whose append found no room.
   void ReviveLater(const RunId& run);
+  // An append of `run` failed with `cause`: no room (ReviveLater), or a
+  // journal that can no longer be written (on_journal_failure, once).
+  void AppendFailed(const RunId& run, const Status& cause);
   bool stopping() const { return stopping_.load(); }
+  // EngineOptions::recover: runs are recovered as they load.
+  bool recovers() const { return options_.recover; }
   // The run's durable state after `to_seq` events (kEnd: all), from the
   // newest snapshot at or before it plus the events after (without
   // projections: folded from the first event). NotFound for an unknown run
@@ -74,6 +79,7 @@ class Runtime {
   Status Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& actor);
   Status Pause(const RunId& run, const Principal& actor, std::string reason);
   Status Cancel(const RunId& run, const Principal& actor, std::string reason);
+  Status Recover(const RunId& run, const Principal& actor);
   Result<RunState> State(const RunId& run, const Principal& actor);
   Result<RunState> StateAt(const RunId& run, std::uint64_t seq, const Principal& actor);
   Result<RunState> StateAtStep(const RunId& run, std::string_view step, const Principal& actor);
@@ -89,8 +95,13 @@ class Runtime {
   template <typename T>
   Result<T> WithRun(const RunId& run, const Principal& who, Action action, std::function<Result<T>(RunActor&)> fn);
   // WithRun for a request that appends: `accept` queues events with the given
-  // ack; waits until they are durable (or refused).
-  Status Submit(const RunId& run, const Principal& who, Action action, std::function<Status(RunActor&, Ack)> accept);
+  // ack (or calls it at once, having nothing to append); waits until they are
+  // durable (or refused). Attempts of a process that stopped are recorded
+  // abandoned first, and taken back when the request is refused or appends
+  // nothing of its own (unless `for_orphans`): a refused request appends
+  // nothing.
+  Status Submit(const RunId& run, const Principal& who, Action action, std::function<Status(RunActor&, Ack)> accept,
+                bool for_orphans = false);
   // Starts a new run whose first event is `first` (RunStarted or RunForked):
   // waits for room, registers its actor, appends. Conflict if it exists.
   Result<RunId> StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
@@ -100,7 +111,12 @@ class Runtime {
   Status WaitForRoom(std::unique_lock<std::mutex>& lock);
   // Submits to a run that is being created (no checks: it has no events yet).
   Status SubmitNew(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept);
-  Status Recover();
+  Status RecoverAll();
+  // Resume on the run's actor (on its strand): the resume rule, then the
+  // ResumeRequested accepted (its ack sets `durable`); a dry run or a repeated
+  // request id sets `durable` at once and accepts nothing.
+  Result<ResumeResult> ResumeOn(RunActor& actor, const ResumeRequest& request,
+                                const std::shared_ptr<std::promise<Status>>& durable);
   // Ok when `who` may read the run (tenant and authorizer).
   Status MayRead(const RunId& run, const Principal& who);
   Status Refused(const Principal& who, Action action, const RunId& run, Status why);
@@ -113,6 +129,7 @@ class Runtime {
   std::vector<std::thread> io_threads_;
   std::unique_ptr<boost::asio::thread_pool> pool_;
   std::atomic<bool> stopping_{false};
+  std::once_flag journal_failed_;
 
   std::mutex mu_;  // guards what follows
   std::map<std::string, Registered> workflows_;

@@ -20,6 +20,13 @@ RunActor::RunActor(Runtime& runtime, RunState state, std::shared_ptr<const Workf
       load_status_(loaded ? Status::Ok() : Status(Code::kUnavailable, "not loaded yet")) {}
 
 void RunActor::Load() {
+  // A run this engine will extend must have an intact history: a writer never
+  // buries damage under new events. Only the runs an engine touches are
+  // checked, so the cost is the run's, not the journal's.
+  if (auto verified = runtime_.journal().VerifyRun(state_.run); !verified.has_value()) {
+    load_status_ = verified.error();
+    return;
+  }
   auto loaded = runtime_.LoadState(state_.run);
   if (!loaded.has_value()) {
     load_status_ = loaded.error();
@@ -29,18 +36,25 @@ void RunActor::Load() {
   working_.reset();
   load_status_ = Status::Ok();
   runtime_.Track(*this);
-  ResolveAndRecover();
+  if (runtime_.recovers()) {
+    ResolveAndRecover();
+  } else {
+    Resolve();
+  }
 }
 
-void RunActor::ResolveAndRecover() {
+void RunActor::Resolve() {
   if (!load_status_.ok() || broken_ || evicted_ || !state_.definition) return;
   if (!workflow_) workflow_ = runtime_.FindWorkflow(*state_.definition);
-  if (!workflow_) return;
+}
+
+std::vector<StepAbandoned> RunActor::Orphans() const {
   // An orphan is an attempt the journal records as started that no handler
   // here runs. Only durable starts count: a StepStarted still being appended
   // is dispatched when it is durable (recovery can run again meanwhile, when
   // a workflow is registered), and one already abandoned is not again.
   std::vector<StepAbandoned> orphans;
+  if (!load_status_.ok() || !state_.definition) return orphans;
   const RunState& working = this->working();
   for (std::uint32_t i = 0; i < state_.steps.size(); ++i) {
     const StepState& durable = state_.steps[i];
@@ -50,15 +64,36 @@ void RunActor::ResolveAndRecover() {
       orphans.push_back(StepAbandoned{i, s.attempts, s.epoch});
     }
   }
-  for (const StepAbandoned& a : orphans) {
+  return orphans;
+}
+
+void RunActor::AcceptOrphans() {
+  if (!workflow_) return;  // without handlers nothing could run the retry
+  for (const StepAbandoned& a : Orphans()) {
     spdlog::info("run={} step={} attempt={} was in flight when its process stopped; retrying",
                  state_.run.ToString(), state_.definition->steps[a.step].id, a.attempt);
     (void)Accept(Event{runtime_.Now(), std::nullopt, kSchemaVersion, a}, [](const Status&) {});
   }
+}
+
+void RunActor::ResolveAndRecover() {
+  Resolve();
+  if (!load_status_.ok() || broken_ || evicted_ || !state_.definition || !workflow_) return;
+  const bool orphans = !Orphans().empty();
+  AcceptOrphans();
   // A stopped run with nothing to record needs no driving; driving it would
   // let it be forgotten before the requests queued behind its load.
-  if (orphans.empty() && state_.Stopped()) return;
+  if (!orphans && state_.Stopped()) return;
   Drive();
+}
+
+RunActor::Mark RunActor::MarkPending() const { return Mark{pending_.size(), working_}; }
+
+void RunActor::RollBack(Mark mark) {
+  pending_.resize(mark.pending);
+  acks_.resize(mark.pending);
+  working_ = std::move(mark.working);
+  DropWorkingIfIdle();
 }
 
 bool RunActor::Idle() const {
@@ -117,7 +152,7 @@ void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events
     for (Ack& ack : acks) ack(result.error());
     // No room to record the run's progress: it is loaded afresh later and
     // goes on once there is room (a poisoned journal needs a reopen instead).
-    if (result.error().code() == Code::kResourceExhausted) runtime_.ReviveLater(state_.run);
+    runtime_.AppendFailed(state_.run, result.error());
     return Break(result.error());
   }
   for (const Event& e : events) {
@@ -165,11 +200,12 @@ void RunActor::Dispatch(std::uint32_t index) {
   context->index = index;
   context->epoch = step.epoch;
   context->attempt = step.attempts;
-  context->idempotency_key = IdempotencyKey(state_.run, def, step.epoch, step.attempts);
+  context->idempotency_key = IdempotencyKey(state_.run, def, step.epoch);
   context->input = *input;
   context->dependencies = dependencies.get();
   context->resume_data = *resume_data;
   context->stop = attempt.stop.get_token();
+  context->hold_fd = runtime_.journal().lock_fd();
   runtime_.RunHandler([self = shared_from_this(), definition = state_.definition, context, dependencies,
                        input, resume_data, handler] {
     // The timeout counts from now, when the handler starts, not from when the
@@ -251,7 +287,7 @@ void RunActor::ScheduleWake(std::optional<std::int64_t> wake_unix_us) {
   });
 }
 
-void RunActor::OnStopped(std::function<void(const RunState&)> done) {
+void RunActor::OnStopped(StoppedCallback done) {
   waiters_.push_back(std::move(done));
   NotifyIfStopped();
 }
@@ -294,7 +330,10 @@ void RunActor::Break(const Status& cause) {
   wake_at_.reset();
   auto waiters = std::move(waiters_);
   waiters_.clear();
-  for (auto& w : waiters) w(state_);
+  const Result<RunState> outcome =
+      state_.Stopped() ? Result<RunState>(state_)
+                       : Result<RunState>(Err(cause.WithContext("run " + state_.run.ToString() + " stopped being driven")));
+  for (auto& w : waiters) w(outcome);
   runtime_.MaybeEvict(shared_from_this());
 }
 

@@ -57,14 +57,30 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
 
   // --- Everything below runs on the strand. ---
 
-  // Reads the run from the journal, then ResolveAndRecover().
+  // Verifies the run's chain and reads it from the journal, then
+  // ResolveAndRecover() when the engine recovers runs by itself, else only
+  // Resolve(): a one-shot tool records orphans only as part of a command it
+  // accepts (AcceptOrphans), so a refused command appends nothing.
   void Load();
-  // Finds the run's handlers if it has none yet, and records every attempt the
-  // journal shows running but this actor does not run as StepAbandoned (an
-  // attempt of a process that died), then drives the run. A run that is
-  // loaded while running is always such an orphan: the engine never forgets
-  // an actor that is driving a run. No-op without handlers.
+  // Finds the run's handlers if it has none yet.
+  void Resolve();
+  // The attempts the journal shows running that no handler here runs: the
+  // attempts of a process that stopped. A run loaded while running has only
+  // such attempts: the engine never forgets an actor that is driving a run.
+  std::vector<StepAbandoned> Orphans() const;
+  // Accepts a StepAbandoned for each orphan (no-op without handlers).
+  void AcceptOrphans();
+  // Resolve(), AcceptOrphans(), then drives the run.
   void ResolveAndRecover();
+
+  // What is accepted but not yet appended, to take back a tentative Accept:
+  // RollBack(MarkPending()) forgets whatever was accepted after the mark.
+  struct Mark {
+    std::size_t pending = 0;
+    std::optional<RunState> working;
+  };
+  Mark MarkPending() const;
+  void RollBack(Mark mark);
   // Ok once loaded; the load error (NotFound, Corruption) otherwise.
   const Status& load_status() const { return load_status_; }
   bool evicted() const { return evicted_; }
@@ -84,8 +100,11 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   // Appends what is queued and planned, if anything and no append is in flight.
   void Drive();
 
-  // Calls `done` with the durable state once the run is stopped (now if it is).
-  void OnStopped(std::function<void(const RunState&)> done);
+  // Calls `done` with the durable state once the run is stopped (now if it
+  // is), or with the reason it stopped being driven (Break: no room, a
+  // poisoned journal) while it was not.
+  using StoppedCallback = std::function<void(const Result<RunState>&)>;
+  void OnStopped(StoppedCallback done);
 
   // Handlers: the workflow supplying them (set when resolved later).
   const Workflow* workflow() const { return workflow_.get(); }
@@ -128,7 +147,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   std::map<std::uint32_t, Attempt> in_flight_;
   boost::asio::steady_timer wake_;
   std::optional<std::int64_t> wake_at_;
-  std::vector<std::function<void(const RunState&)>> waiters_;
+  std::vector<StoppedCallback> waiters_;
   Status load_status_;
 };
 

@@ -172,6 +172,61 @@ std::vector<std::uint32_t> ResetSet(const RunState& state, std::uint32_t from) {
   return out;
 }
 
+Result<ResumePlan> AdmitResume(const RunState& w, std::string_view from_step,
+                               std::optional<std::uint64_t> expected_seq) {
+  const RunStarted& def = *w.definition;
+  if (!w.Stopped()) {
+    return Err(Code::kConflict, "run " + w.run.ToString() + " is " + std::string(RunStatusName(w.status)) +
+                                    "; only failed, paused, cancelled or completed runs resume");
+  }
+  for (std::uint32_t i = 0; i < w.steps.size(); ++i) {
+    if (w.steps[i].status == StepStatus::kRunning) {
+      return Err(Code::kConflict, "run " + w.run.ToString() + " is " + std::string(RunStatusName(w.status)) +
+                                      " but step '" + def.steps[i].id +
+                                      "' is still running; wait for it to stop, then resume");
+    }
+  }
+  if (expected_seq && *expected_seq != w.seq) {
+    return Err(Code::kConflict, "run " + w.run.ToString() + " is at seq " + std::to_string(w.seq) +
+                                    ", not the expected " + std::to_string(*expected_seq));
+  }
+  std::uint32_t from = 0;
+  if (from_step.empty()) {
+    // The first unfinished step whose dependencies completed (DESIGN §4.5).
+    auto ready = [&](std::uint32_t i) {
+      if (w.steps[i].status == StepStatus::kCompleted) return false;
+      for (std::uint32_t dep : def.steps[i].depends_on) {
+        if (w.steps[dep].status != StepStatus::kCompleted) return false;
+      }
+      return true;
+    };
+    while (from < w.steps.size() && !ready(from)) ++from;
+    if (from == w.steps.size()) {
+      return Err(Code::kFailedPrecondition,
+                 "every step of run " + w.run.ToString() + " completed; name a step to re-run");
+    }
+  } else {
+    REWIND_ASSIGN_OR_RETURN(from, ResolveStep(def, from_step));
+  }
+  for (std::uint32_t dep : def.steps[from].depends_on) {
+    if (w.steps[dep].status != StepStatus::kCompleted) {
+      return Err(Code::kFailedPrecondition,
+                 "step '" + def.steps[from].id + "' depends on step '" + def.steps[dep].id + "', which is " +
+                     std::string(StepStatusName(w.steps[dep].status)) + "; resume from '" + def.steps[dep].id +
+                     "' instead");
+    }
+  }
+  return PlanResume(w, from);
+}
+
+ResumePlan PlanResume(const RunState& state, std::uint32_t from) {
+  ResumePlan plan{from, {}, ResetSet(state, from), state.epoch + 1};
+  for (std::uint32_t i = 0; i < state.steps.size(); ++i) {
+    if (!std::binary_search(plan.reset.begin(), plan.reset.end(), i)) plan.kept.push_back(i);
+  }
+  return plan;
+}
+
 namespace {
 
 // The transition rules, one Apply per event body. Each checks its
@@ -321,7 +376,7 @@ class Transition {
     } else {
       Fail(step, "rejected", "the approval was rejected", false);
     }
-    ++step.total_attempts;
+    CountAttempt(step);
     Unpause();
     return Status::Ok();
   }
@@ -333,7 +388,7 @@ class Transition {
       StepState& step = s_.steps[s_.paused_step];
       step.status = StepStatus::kCompleted;
       step.output = b.payload;
-      ++step.total_attempts;
+      CountAttempt(step);
       Unpause();
       return Status::Ok();
     }
@@ -360,7 +415,7 @@ class Transition {
       return Refuse("TimerFired for step " + Name(b.step) + " which is not sleeping");
     }
     step.status = StepStatus::kCompleted;
-    ++step.total_attempts;
+    CountAttempt(step);
     return Status::Ok();
   }
 
@@ -487,6 +542,13 @@ class Transition {
     step.error_code = code;
     step.error_message = message;
     step.retryable = retryable;
+  }
+
+  // A gate's decision, a signal's arrival, a timer's firing: the step's one
+  // attempt in its epoch, counted in both counts as a handler's attempt is.
+  static void CountAttempt(StepState& step) {
+    ++step.attempts;
+    ++step.total_attempts;
   }
 
   void Unpause() {

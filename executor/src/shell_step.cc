@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,11 +15,18 @@
 #include <system_error>
 #include <utility>
 
+#include "executor/src/warden.h"
+
 extern char** environ;
 
 namespace rwd {
 namespace {
 
+using shell_internal::Fd;
+using shell_internal::ReadExit;
+using shell_internal::Reap;
+using shell_internal::StartWarded;
+using shell_internal::Warded;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -29,36 +35,13 @@ constexpr std::size_t kStderrTailLines = 20;
 constexpr std::size_t kStderrTailBytes = 2048;
 // Only the tail of stderr is reported; keep a little more than it.
 constexpr std::size_t kStderrKeepBytes = 16u << 10;
-// After the command exits, how long pipes held by escaped processes are read.
+// After the command exits, how long its pipes are read at most (the warden
+// has killed every process that could hold them).
 constexpr milliseconds kDrainLimit{1'000};
 // Longest wait in poll(): how late a stop request is noticed at most.
 constexpr int kPollMs = 50;
 
 std::string ErrnoText(int err) { return std::generic_category().message(err); }
-
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // The attempt's temporary directory, removed with its files on destruction.
 class ScratchDir {
@@ -101,29 +84,6 @@ class ScratchDir {
   std::string path_;
 };
 
-// A pipe whose ends are both above stderr, so the child's dup2 onto 0..2
-// never clobbers one of them.
-Status MakePipe(Fd* read_end, Fd* write_end) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Status(Code::kUnavailable, "pipe: " + ErrnoText(errno));
-  for (int& fd : fds) {
-    if (fd > STDERR_FILENO) continue;
-    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-    const int err = errno;
-    ::close(fd);
-    fd = moved;
-    if (moved < 0) {
-      for (int other : fds) {
-        if (other >= 0) ::close(other);
-      }
-      return Status(Code::kUnavailable, "pipe: " + ErrnoText(err));
-    }
-  }
-  *read_end = Fd(fds[0]);
-  *write_end = Fd(fds[1]);
-  return Status::Ok();
-}
-
 // Bytes usable as an environment value: not too large, no NUL.
 bool FitsEnvironment(ByteView bytes) {
   return bytes.size() <= kMaxEnvValueBytes && std::find(bytes.begin(), bytes.end(), 0) == bytes.end();
@@ -154,62 +114,6 @@ Result<std::string> FindProgram(const std::string& name, const std::map<std::str
   }
   if (denied) return Err(Code::kFailedPrecondition, "command '" + name + "' is not executable");
   return Err(Code::kFailedPrecondition, "command '" + name + "' not found in PATH=" + path);
-}
-
-struct Child {
-  pid_t pid = -1;
-  Fd out;
-  Fd err;
-};
-
-Result<Child> Spawn(const std::string& program, const std::vector<std::string>& argv,
-                    const std::map<std::string, std::string>& env) {
-  Child child;
-  Fd out_write, err_write;
-  REWIND_RETURN_IF_ERROR(MakePipe(&child.out, &out_write));
-  REWIND_RETURN_IF_ERROR(MakePipe(&child.err, &err_write));
-
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> entries;
-  entries.reserve(env.size());
-  for (const auto& [name, value] : env) entries.push_back(name + "=" + value);
-  std::vector<char*> envp;
-  for (std::string& e : entries) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  // Descriptors the engine opened without O_CLOEXEC stay out of the command.
-  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-#endif
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // A group of its own (pgid = pid), no blocked signals, and default
-  // dispositions for everything the engine may ignore (SIGPIPE above all).
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-
-  const int rc = ::posix_spawn(&child.pid, program.c_str(), &actions, &attr, args.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    const Code code = rc == EAGAIN || rc == ENOMEM ? Code::kUnavailable : Code::kFailedPrecondition;
-    return Err(code, "cannot start '" + argv[0] + "': " + ErrnoText(rc));
-  }
-  return child;
 }
 
 std::string SignalName(int sig) {
@@ -246,46 +150,33 @@ struct Outcome {
   Bytes out;
   std::string err;
   bool overflow = false;  // stdout went over kMaxStepOutputBytes
-  bool stopped = false;   // the attempt was asked to stop and the group was signalled
+  bool stopped = false;   // the attempt was asked to stop and the command was signalled
+  Status lost;            // the warden stopped before the command did
 };
 
-// Reads both pipes until the command exits (and its pipes close), signalling
-// the group on a stop request or an output overflow; reaps the command.
-Outcome Supervise(Child& child, const std::stop_token& stop) {
+// Reads both pipes until the command exits and its pipes close, asking the
+// warden to stop the command on a stop request (SIGTERM, then SIGKILL after
+// kStopGrace) or to kill it on an output overflow; reaps the warden.
+Outcome Supervise(Warded& child, const std::stop_token& stop) {
   Outcome o;
-  bool out_open = true, err_open = true, exited = false, killed = false;
-  Clock::time_point term_at, drain_until;
-  int idle_ms = 1;
+  bool out_open = true, err_open = true, exited = false;
+  Clock::time_point drain_until;
   std::vector<std::uint8_t> buf(64u << 10);
-  const auto kill_group = [&](int sig) { ::kill(-child.pid, sig); };
 
   for (;;) {
     const Clock::time_point now = Clock::now();
-    if (!exited) {
-      if (!o.stopped && !killed && stop.stop_requested()) {
-        kill_group(SIGTERM);
-        o.stopped = true;
-        term_at = now;
-      }
-      if (o.stopped && !killed && now - term_at >= kStopGrace) {
-        kill_group(SIGKILL);
-        killed = true;
-      }
-    } else if ((!out_open && !err_open) || now >= drain_until) {
-      break;
+    if (!exited && !o.stopped && stop.stop_requested()) {
+      ::kill(child.warden, SIGTERM);
+      o.stopped = true;
     }
+    if (exited && ((!out_open && !err_open) || now >= drain_until)) break;
 
-    pollfd fds[2];
+    pollfd fds[3];
     nfds_t n = 0;
     if (out_open) fds[n++] = pollfd{child.out.get(), POLLIN, 0};
     if (err_open) fds[n++] = pollfd{child.err.get(), POLLIN, 0};
+    if (!exited) fds[n++] = pollfd{child.report.get(), POLLIN, 0};
     int timeout = kPollMs;
-    if (n == 0) {
-      // Both pipes closed but the command still runs: exit is usually a
-      // moment away, so look again soon, then less often.
-      timeout = idle_ms;
-      idle_ms = std::min(idle_ms * 2, kPollMs);
-    }
     if (exited) {
       const auto left = std::chrono::duration_cast<milliseconds>(drain_until - now).count();
       timeout = static_cast<int>(std::clamp<std::int64_t>(left, 0, timeout));
@@ -293,6 +184,19 @@ Outcome Supervise(Child& child, const std::stop_token& stop) {
     const int ready = ::poll(fds, n, timeout);
     for (nfds_t i = 0; ready > 0 && i < n; ++i) {
       if (fds[i].revents == 0) continue;
+      if (fds[i].fd == child.report.get()) {
+        Result<int> status = ReadExit(child);
+        if (status.has_value()) {
+          o.wait_status = *status;
+        } else {
+          o.lost = status.error();
+        }
+        exited = true;
+        // The warden killed whatever the command left, so the pipes close
+        // at once; a second bounds the wait all the same.
+        drain_until = Clock::now() + kDrainLimit;
+        continue;
+      }
       const bool is_out = fds[i].fd == child.out.get();
       const ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
       if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -310,26 +214,12 @@ Outcome Supervise(Child& child, const std::stop_token& stop) {
         if (o.out.size() > kMaxStepOutputBytes) {
           o.overflow = true;
           o.out = Bytes();
-          kill_group(SIGKILL);
-          killed = true;
+          ::kill(child.warden, SIGUSR2);
         }
       }  // after an overflow stdout is drained and dropped
     }
-
-    if (!exited) {
-      // WNOWAIT leaves the command a zombie, so its pid (the group id) cannot
-      // be reused while the rest of its group is killed.
-      siginfo_t info{};
-      if (::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          info.si_pid == child.pid) {
-        exited = true;
-        kill_group(SIGKILL);  // what it left behind
-        drain_until = Clock::now() + kDrainLimit;
-      }
-    }
   }
-  while (::waitpid(child.pid, &o.wait_status, 0) < 0 && errno == EINTR) {
-  }
+  Reap(child);
   return o;
 }
 
@@ -376,8 +266,9 @@ Result<Bytes> RunAttempt(const ShellCommand& command, const StepContext& ctx) {
   }
 
   REWIND_ASSIGN_OR_RETURN(const std::string program, FindProgram(command.argv[0], env));
-  REWIND_ASSIGN_OR_RETURN(Child child, Spawn(program, command.argv, env));
+  REWIND_ASSIGN_OR_RETURN(Warded child, StartWarded(program, command.argv, env, ctx.hold_fd, kStopGrace));
   Outcome o = Supervise(child, ctx.stop);
+  if (!o.lost.ok()) return Err(o.lost);
 
   if (o.overflow) return Err(Code::kInvalidArgument, "step output exceeds 1 MiB");
   const int ws = o.wait_status;

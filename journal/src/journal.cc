@@ -38,7 +38,11 @@ class OpenJournals {
   static Result<std::pair<dev_t, ino_t>> Claim(const std::string& dir) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) {
-      return Err(Code::kNotFound, "no Rewind journal at '" + dir + "': " + std::strerror(errno));
+      const int err = errno;
+      if (err == EACCES) {
+        return Err(Code::kPermissionDenied, "cannot open journal '" + dir + "': " + std::strerror(err));
+      }
+      return Err(Code::kNotFound, "no Rewind journal at '" + dir + "': " + std::strerror(err));
     }
     const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
     std::lock_guard<std::mutex> lock(mu());
@@ -116,6 +120,10 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
     REWIND_ASSIGN_OR_RETURN(impl->writer, Writer::Start(*impl->store));
   }
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
+}
+
+Result<std::optional<int>> Journal::WriterProcess(const std::string& directory) {
+  return WriterLock::Holder(directory);
 }
 
 void Journal::AppendAsync(const RunId& run, std::uint64_t expected_seq, std::vector<Bytes> payloads,
@@ -248,6 +256,8 @@ Result<std::uint64_t> Journal::VerifyAll() const {
 
 const JournalInfo& Journal::info() const { return impl_->store->info(); }
 const JournalOptions& Journal::options() const { return impl_->options; }
+
+int Journal::lock_fd() const { return impl_->lock.fd(); }
 
 JournalStats Journal::stats() const {
   return impl_->writer ? impl_->writer->stats() : JournalStats{};

@@ -24,6 +24,8 @@ constexpr std::size_t kNodeHeader = 8;    // NODESIZE: lo u16, hi u16, flags u16
 constexpr std::size_t kDbRecord = 48;     // sizeof(MDB_db)
 constexpr std::size_t kMetaOffset = kPageHeader;  // MDB_meta follows a meta page's header
 constexpr std::uint32_t kMetaMagic = 0xBEEFC0DE;  // MDB_MAGIC
+// Reads of the meta pages before a writer committing all the while is given up on.
+constexpr int kMaxMetaReads = 1000;
 constexpr unsigned kMaxDepth = 32;        // CURSOR_STACK: LMDB cannot descend further
 
 // Page flags (mp_flags) and node flags (mn_flags).
@@ -424,23 +426,38 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
   if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_stat"));
   if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_get_fd"));
   const std::size_t psize = stat.ms_psize;
-  struct ::stat st;
-  if (::fstat(fd, &st) != 0) {
-    return Err(Code::kUnavailable, "cannot stat '" + file + "': " + std::strerror(errno));
-  }
   const auto damaged = [&](const std::string& what) {
     return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): " + what);
   };
-  if (static_cast<std::uint64_t>(st.st_size) < 2 * psize) return Err(damaged("shorter than its two meta pages"));
 
-  // The meta page of this snapshot: the one LMDB picks (the newer, meta 0
-  // on a tie: a failed meta write leaves the other one with the older txn id
-  // and the failed commit's roots), which records the snapshot's txn id.
+  // The meta page of this snapshot, which names the roots of its trees. LMDB
+  // reads snapshot T through meta page T & 1, which records T (a read-only
+  // environment whose lock table says 0 picks the newer page, which records
+  // T too). Commits rewrite meta pages in place, so a read here can meet a
+  // later commit's page, or half of one: T + 2 rewrites page T & 1. But
+  // T + 2 only begins once T + 1 is done and has become the snapshot new
+  // readers get. So the read is renewed after the pages are read: still at
+  // T, no commit rewrote page T & 1 meanwhile, and what was read is what
+  // the snapshot used (a damaged one is damage); at a newer snapshot, the
+  // pages are read again for it.
   std::vector<std::uint8_t> metas(2 * psize);
-  if (::pread(fd, metas.data(), metas.size(), 0) != static_cast<ssize_t>(metas.size())) {
-    return Err(Code::kUnavailable, "cannot read the meta pages of '" + file + "': " + std::strerror(errno));
+  std::uint64_t txn_id = mdb_txn_id(txn);
+  for (int reads = 1;; ++reads) {
+    const ssize_t got = ::pread(fd, metas.data(), metas.size(), 0);
+    if (got < 0) {
+      return Err(Code::kUnavailable, "cannot read the meta pages of '" + file + "': " + std::strerror(errno));
+    }
+    if (static_cast<std::size_t>(got) < metas.size()) return Err(damaged("shorter than its two meta pages"));
+    mdb_txn_reset(txn);
+    if (int rc = mdb_txn_renew(txn); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_txn_renew"));
+    const std::uint64_t renewed = mdb_txn_id(txn);
+    if (renewed == txn_id) break;
+    if (reads == kMaxMetaReads) {
+      return Err(Code::kUnavailable, "'" + file + "' kept changing while its meta pages were read (" +
+                                         std::to_string(reads) + " commits in a row); check it again");
+    }
+    txn_id = renewed;
   }
-  const std::uint64_t txn_id = mdb_txn_id(txn);
   const std::uint8_t* fields[2];
   for (unsigned m = 0; m < 2; ++m) {
     const std::uint8_t* page = metas.data() + m * psize;
@@ -451,10 +468,19 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
     }
   }
   const auto txn_of = [](const std::uint8_t* meta) { return Load<std::uint64_t>(meta + 128); };
-  const std::uint8_t* meta = fields[txn_of(fields[0]) < txn_of(fields[1]) ? 1 : 0];
+  const unsigned used = txn_of(fields[txn_id & 1]) == txn_id || txn_of(fields[~txn_id & 1]) != txn_id
+                            ? static_cast<unsigned>(txn_id & 1)
+                            : static_cast<unsigned>(~txn_id & 1);
+  const std::uint8_t* meta = fields[used];
   if (txn_of(meta) != txn_id) {
-    return Err(damaged("the newer meta page records transaction " + std::to_string(txn_of(meta)) +
-                       ", the snapshot read is of " + std::to_string(txn_id)));
+    return Err(damaged("meta page " + std::to_string(used) + " records transaction " +
+                       std::to_string(txn_of(meta)) + ", the snapshot read is of " + std::to_string(txn_id)));
+  }
+  // The file only grows, and a commit writes its pages before its meta page:
+  // its size now covers every page the snapshot's meta page names.
+  struct ::stat st;
+  if (::fstat(fd, &st) != 0) {
+    return Err(Code::kUnavailable, "cannot stat '" + file + "': " + std::strerror(errno));
   }
   const DbRecord free_list = DbRecord::From(meta + 24);
   const DbRecord main = DbRecord::From(meta + 24 + kDbRecord);

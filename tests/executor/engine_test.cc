@@ -451,6 +451,74 @@ TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
   EXPECT_EQ((*calls_)["a"], 1);
 }
 
+// Records each attempt's (attempt number, idempotency key); fails the first
+// `failures` attempts retryably.
+class KeyLog {
+ public:
+  StepHandler Handler(int failures) {
+    auto left = std::make_shared<std::atomic<int>>(failures);
+    return [this, left](const StepContext& c) -> Result<Bytes> {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        seen_.emplace_back(c.attempt, c.idempotency_key);
+      }
+      if (left->fetch_sub(1) > 0) return Err(Code::kUnavailable, "the answer was lost");
+      return Bytes{};
+    };
+  }
+  std::vector<std::pair<std::uint32_t, std::string>> seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::uint32_t, std::string>> seen_;
+};
+
+TEST_F(EngineTest, EveryAttemptOfAnEpochGetsTheSameIdempotencyKeyAndAResumeANewOne) {
+  KeyLog log;
+  Workflow w("charge");
+  w.Step("charge", log.Handler(2)).Retry(RetryPolicy{3, 0, 2.0, 0, 0});
+  Open({std::move(w)});
+  const RunId run = StartRun("charge");
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  ASSERT_THAT(engine_->Resume(Resume(run, "charge")), IsOk());
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  const auto seen = log.seen();
+  ASSERT_EQ(seen.size(), 4u);
+  const std::string epoch0 = run.ToString() + "/charge/0";
+  EXPECT_EQ(seen[0], std::make_pair(1u, epoch0));
+  EXPECT_EQ(seen[1], std::make_pair(2u, epoch0));
+  EXPECT_EQ(seen[2], std::make_pair(3u, epoch0));
+  EXPECT_EQ(seen[3], std::make_pair(1u, run.ToString() + "/charge/1")) << "a resume asks for a new execution";
+}
+
+TEST_F(EngineTest, AnAttemptRetriedAfterARestartKeepsItsIdempotencyKey) {
+  auto keys = std::make_shared<std::vector<std::string>>();
+  auto first_call = std::make_shared<std::atomic<bool>>(true);
+  auto make = [&] {
+    Workflow w("crashy");
+    w.Step("charge", [keys, first_call](const StepContext& c) -> Result<Bytes> {
+      keys->push_back(c.idempotency_key);  // attempts of one step never overlap
+      if (first_call->exchange(false)) {   // the engine stops inside this attempt
+        while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+        return Err(Code::kUnavailable, "interrupted");
+      }
+      return Bytes{};
+    });
+    return w;
+  };
+  Open({make()});
+  const RunId run = StartRun("crashy");
+  while (engine_->State(run, User())->steps[0].status != StepStatus::kRunning) std::this_thread::sleep_for(1ms);
+  engine_.reset();
+  Open({make()});
+  ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0], (*keys)[1]);
+}
+
 TEST_F(EngineTest, StartWaitsForRoomAndThenIsUnavailable) {
   Gate gate;
   Workflow w("slow");

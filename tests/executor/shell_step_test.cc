@@ -38,7 +38,7 @@ class ShellStepTest : public ::testing::Test {
     c.index = 2;
     c.epoch = 1;
     c.attempt = 3;
-    c.idempotency_key = run_.ToString() + "/build/1/3";
+    c.idempotency_key = run_.ToString() + "/build/1";
     c.input = input_;
     c.dependencies = &dependencies_;
     c.resume_data = resume_data_;
@@ -90,7 +90,7 @@ TEST_F(ShellStepTest, TheAttemptIsDescribedInTheEnvironment) {
   const auto out = Script(
       "printf '%s|%s|%s|%s|%s|%s' \"$REWIND_RUN_ID\" \"$REWIND_STEP\" \"$REWIND_STEP_INDEX\" "
       "\"$REWIND_ATTEMPT\" \"$REWIND_EPOCH\" \"$REWIND_IDEMPOTENCY_KEY\"");
-  EXPECT_EQ(Str(out), run_.ToString() + "|build|2|3|1|" + run_.ToString() + "/build/1/3");
+  EXPECT_EQ(Str(out), run_.ToString() + "|build|2|3|1|" + run_.ToString() + "/build/1");
 }
 
 TEST_F(ShellStepTest, TheInputIsInAVariableAndAFile) {

@@ -15,9 +15,10 @@
 // names the damage itself (a projection not current, a run that does not
 // fold), or shows values no checksum covers (a projection's) and `journal-
 // inspect verify --all` reports the damage. Reads never change the data file.
-// A write command refuses a journal whose structure or events verify finds
-// damaged, leaving it as it was; where it writes, verify afterwards finds
-// nothing it did not find before (damage to what LMDB keeps for itself, a
+// A write command refuses a journal whose structure verify finds damaged, or
+// whose run it acts on, leaving it as it was (it checks what it touches, not
+// every event); where it writes, verify afterwards finds nothing it did not
+// find before (damage to what LMDB keeps for itself, a
 // page's own number say, which a write would trust, is refused by the
 // writer's structure check).
 //
@@ -62,6 +63,11 @@ struct Report {
   // The events are sound: nothing found but projections that differ from a
   // rebuild (derived data, which `rewind projections rebuild` repairs).
   bool events_sound = false;
+  // LMDB's own structure is sound: a writer opens the journal.
+  bool structure_sound = false;
+  // The runs whose own events verify finds damaged (checksums, chain links,
+  // index entries): the runs a writer refuses to extend.
+  std::set<std::string> damaged_runs;
 };
 
 struct Answer {
@@ -192,21 +198,31 @@ class RewindDamageTest : public ::testing::Test {
 
   Report Verify() {
     const Answer a = Inspect({"verify", "--all", "--against", std::string(kFixtures) + "/heads.json"});
-    Report r{a.status, {}, a.status == 0};
+    Report r{a.status, {}, a.status == 0, a.status == 0, {}};
     const json body = json::parse(a.out, nullptr, /*allow_exceptions=*/false);
     if (a.status == 20 && body.is_object()) {
-      r.events_sound = true;
+      r.events_sound = r.structure_sound = true;
       for (const json& p : body["problems"]) {
-        r.problems.insert(p.value("check", "") + " " + p["run_id"].dump() + " " + p["seq"].dump() + " " +
-                          p.value("message", ""));
-        r.events_sound = r.events_sound && p.value("check", "") == "projections";
+        const std::string check = p.value("check", "");
+        r.problems.insert(check + " " + p["run_id"].dump() + " " + p["seq"].dump() + " " + p.value("message", ""));
+        r.events_sound = r.events_sound && check == "projections";
+        r.structure_sound = r.structure_sound && check != "structure";
+        // Saved heads are outside the journal: no writer can know a run was cut short.
+        if (p["run_id"].is_string() && check != "projections" && check != "heads") {
+          r.damaged_runs.insert(p["run_id"].get<std::string>());
+        }
       }
     }
     // A crash may come from the projections, which verify compares last:
     // then every run verifies alone, and the heads are the fixture's.
     if (a.status == 21) {
       r.events_sound = Inspect({"heads"}).out == fixture_.back();
-      for (const std::string& run : runs_) r.events_sound = r.events_sound && Inspect({"verify", run}).status == 0;
+      for (const std::string& run : runs_) {
+        const bool sound = Inspect({"verify", run}).status == 0;
+        r.events_sound = r.events_sound && sound;
+        if (!sound) r.damaged_runs.insert(run);
+      }
+      r.structure_sound = r.events_sound;  // reading crashed: a writer may meet the same damage
     }
     return r;
   }
@@ -266,8 +282,10 @@ class RewindDamageTest : public ::testing::Test {
       grew = std::filesystem::file_size(data_file) > (64u << 20);
       const bool changed = grew || ReadFile(data_file) != bytes;
       wrote = wrote || changed;
-      if (!before.events_sound) {
-        EXPECT_GE(a.status, 10) << "did not refuse a journal whose events are damaged";
+      // A writer checks what it touches: the structure, and the run it acts on.
+      const std::string touched = command[0] == "run" || command[0] == "serve" ? "" : command[1];
+      if (!before.structure_sound || before.damaged_runs.contains(touched)) {
+        EXPECT_GE(a.status, 10) << "did not refuse a journal whose structure, or the run it acts on, is damaged";
         EXPECT_FALSE(changed) << "a refused write changed the data file";
       } else if (changed && before.status != 0) {
         ++tallies_.writes_on_damaged;
@@ -306,7 +324,7 @@ class RewindDamageTest : public ::testing::Test {
               << " commands, exits " << Tally(tallies_.rewind) << "; journal-inspect: " << inspect
               << " commands, exits " << Tally(tallies_.inspect) << "; exit 0 with another answer than the "
               << "fixture's (naming the damage, or verify reports it): " << tallies_.changed_but_reported
-              << "; writes where only projections were damaged: " << tallies_.writes_on_damaged << std::endl;
+              << "; writes on a journal damaged elsewhere than they touch: " << tallies_.writes_on_damaged << std::endl;
   }
 
   TempDir scratch_, dir_;

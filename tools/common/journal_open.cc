@@ -1,43 +1,49 @@
 #include "tools/common/journal_open.h"
 
-#include <filesystem>
-#include <system_error>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace rwd::cli {
 
-Result<std::unique_ptr<Journal>> OpenReadOnly(const std::string& dir) {
-  const std::filesystem::path data = std::filesystem::path(dir) / "data.mdb";
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(data, ec) && std::filesystem::file_size(data, ec) == 0 && !ec) {
-    return Err(Code::kCorruption, "'" + data.string() + "' is empty: the journal was cut to nothing (or a copy "
-                                  "of it failed); restore it from a copy, or remove it to start a new journal");
+Status CheckJournalDir(const std::string& dir, bool may_create) {
+  const std::string data = dir + "/data.mdb";
+  struct ::stat st;
+  if (::stat(data.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == EACCES) {
+      return Status(Code::kPermissionDenied, "cannot open journal '" + dir + "': " + std::strerror(err));
+    }
+    if (err == ENOENT && may_create) {
+      // The directory, or a parent, may be missing: the writer creates it.
+      return Status::Ok();
+    }
+    if (err == ENOENT || err == ENOTDIR) return Status(Code::kNotFound, "no Rewind journal at '" + dir + "'");
+    return Status(Code::kUnavailable, "cannot open journal '" + dir + "': " + std::strerror(err));
   }
+  if (!S_ISREG(st.st_mode)) {
+    return Status(Code::kFailedPrecondition, "'" + data + "' is not a file: '" + dir + "' holds no Rewind journal");
+  }
+  if (st.st_size == 0) {
+    return Status(Code::kCorruption, "'" + data + "' is empty: the journal was cut to nothing (or a copy "
+                                     "of it failed); restore it from a copy, or remove it to start a new journal");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Journal>> OpenReadOnly(const std::string& dir) {
+  REWIND_RETURN_IF_ERROR(CheckJournalDir(dir, /*may_create=*/false));
   JournalOptions o;
   o.directory = dir;
   o.read_only = true;
   return Journal::Open(o);
 }
 
-Status CheckBeforeWriting(const std::string& dir, bool may_create) {
-  std::error_code ec;
-  if (may_create && !std::filesystem::exists(std::filesystem::path(dir) / "data.mdb", ec) && !ec) {
-    return Status::Ok();
-  }
-  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal, OpenReadOnly(dir));
-  // The structure first: reading the events through damage there could
-  // crash the process.
-  Status verified;
-  if (auto structure = journal->CheckStructure(); !structure.has_value()) {
-    verified = structure.error();
-  } else if (auto all = journal->VerifyAll(); !all.has_value()) {
-    verified = all.error();
-  }
-  if (!verified.ok()) {
-    const Status& s = verified;
-    return Status(s.code(), "refusing to write into journal '" + dir + "': " + s.message() +
-                                " (`journal-inspect verify --data '" + dir + "'` lists every problem)");
-  }
-  return Status::Ok();
+Status RefusingToWrite(const Status& s, const std::string& dir) {
+  if (s.code() != Code::kCorruption && s.code() != Code::kFailedPrecondition) return s;
+  return Status(s.code(), "refusing to write into journal '" + dir + "': " + s.message() +
+                              " (`journal-inspect verify --data '" + dir + "'` lists every problem)");
 }
 
 Status NameJournal(const Status& s, const std::string& dir) {

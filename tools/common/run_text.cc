@@ -2,10 +2,13 @@
 
 #include <cstdio>
 
+#include "tools/common/text.h"
+
 namespace rwd::cli {
 namespace {
 
-std::string Text(const Bytes& b) { return std::string(AsChars(b)); }
+// Names, errors and outputs come from users and handlers: printed Printable.
+std::string Text(const Bytes& b) { return Printable(AsChars(b)); }
 
 }  // namespace
 
@@ -21,17 +24,17 @@ const char* StepKindLabel(StepKind kind) {
 
 std::string RunText(const RunState& s) {
   const RunStarted& def = *s.definition;
-  std::string out = "run " + s.run.ToString() + "  " + def.workflow + " v" + std::to_string(def.version) +
-                    "  tenant " + def.tenant + "\n";
+  std::string out = "run " + s.run.ToString() + "  " + Printable(def.workflow) + " v" +
+                    std::to_string(def.version) + "  tenant " + Printable(def.tenant) + "\n";
   out += "status " + std::string(RunStatusName(s.status)) + "  seq " + std::to_string(s.seq) + "  epoch " +
          std::to_string(s.epoch);
   if (s.parent) out += "  forked from " + s.parent->ToString() + " at seq " + std::to_string(s.parent_seq);
   out += "\n";
-  if (!s.error_message.empty()) out += "error " + s.error_code + ": " + s.error_message + "\n";
+  if (!s.error_message.empty()) out += "error " + Printable(s.error_code + ": " + s.error_message) + "\n";
   if (s.status == RunStatus::kPaused && s.paused_step != kNoStep) {
     out += "waiting for " + std::string(def.steps[s.paused_step].kind == StepKind::kApproval ? "approval of '"
                                                                                              : "a signal at '") +
-           def.steps[s.paused_step].id + "'\n";
+           Printable(def.steps[s.paused_step].id) + "'\n";
   }
   char line[512];
   std::snprintf(line, sizeof(line), "  %-3s %-20s %-10s %-11s %8s %6s  %s\n", "#", "step", "kind", "status",
@@ -39,13 +42,12 @@ std::string RunText(const RunState& s) {
   out += line;
   for (std::size_t i = 0; i < s.steps.size(); ++i) {
     const StepState& st = s.steps[i];
-    std::string detail = st.status == StepStatus::kFailed ? st.error_code + ": " + st.error_message : Text(st.output);
-    for (char& c : detail) {
-      if (c == '\n') c = ' ';
-    }
-    if (detail.size() > 60) detail = detail.substr(0, 57) + "...";
+    const std::string detail =
+        Clip(st.status == StepStatus::kFailed ? st.error_code + ": " + st.error_message : std::string(AsChars(st.output)),
+             60);
     const std::string attempts = std::to_string(st.attempts) + "/" + std::to_string(st.total_attempts);
-    std::snprintf(line, sizeof(line), "  %-3zu %-20s %-10s %-11s %8s %6u  %s\n", i + 1, def.steps[i].id.c_str(),
+    std::snprintf(line, sizeof(line), "  %-3zu %-20s %-10s %-11s %8s %6u  %s\n", i + 1,
+                  Printable(def.steps[i].id).c_str(),
                   StepKindLabel(def.steps[i].kind), std::string(StepStatusName(st.status)).c_str(), attempts.c_str(),
                   st.epoch, detail.c_str());
     out += line;

@@ -7,7 +7,38 @@
 
 namespace rwd::cli {
 
-std::string TextTable(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& rows) {
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  char buf[8];
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == 0xC2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0x80) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(text[++i])));
+      out += buf;  // a C1 control (U+0080..U+009F)
+    } else if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string TextTable(const std::vector<Column>& columns, const std::vector<std::vector<std::string>>& given) {
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(given.size());
+  for (const auto& row : given) {
+    std::vector<std::string>& cells = rows.emplace_back();
+    for (const std::string& cell : row) cells.push_back(Printable(cell));
+  }
   std::vector<std::size_t> width(columns.size());
   for (std::size_t i = 0; i < columns.size(); ++i) width[i] = std::string_view(columns[i].name).size();
   for (const auto& row : rows) {
@@ -40,6 +71,7 @@ std::string Clip(std::string text, std::size_t max) {
   for (char& ch : text) {
     if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
   }
+  text = Printable(text);
   if (text.size() <= max) return text;
   std::size_t n = max - 3;
   while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;

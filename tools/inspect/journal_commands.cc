@@ -237,7 +237,7 @@ int Verify(const Context& c, const std::string& run_text, const std::string& aga
     for (const inspect::Problem& p : report->problems) {
       std::cout << "  " << (p.run ? "run " + p.run->ToString() : std::string("journal"))
                 << (p.seq > 0 ? " seq " + std::to_string(p.seq) : std::string()) << " [" << p.check
-                << "]: " << p.message << "\n";
+                << "]: " << cli::Printable(p.message) << "\n";
     }
   }
   return report->clean() ? kExitOk : kExitProblemsFound;

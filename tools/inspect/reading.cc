@@ -6,6 +6,7 @@
 #include "tools/common/exit_codes.h"
 #include "tools/common/journal_open.h"
 #include "tools/common/json_out.h"
+#include "tools/common/text.h"
 
 namespace rwd::inspect_cli {
 
@@ -17,7 +18,7 @@ int Fail(const Context& c, const Status& error) {
   if (c.json) {
     std::cout << cli::ErrorJson(s, code) << std::endl;
   } else {
-    std::cerr << "journal-inspect: " << s.ToString() << std::endl;
+    std::cerr << "journal-inspect: " << cli::Printable(s.ToString()) << std::endl;
   }
   return code;
 }

@@ -163,7 +163,7 @@ int Diff(const Context& c, const std::string& run_text, std::uint64_t from, std:
   std::cout << "run " << run->ToString() << " from seq " << from << " to seq " << to << ": " << (to - from)
             << " events\n";
   for (std::uint64_t s = from; s < to; ++s) {
-    std::cout << "  " << (s + 1) << "  " << DescribeEvent((*events)[s]) << "\n";
+    std::cout << "  " << (s + 1) << "  " << cli::Printable(DescribeEvent((*events)[s])) << "\n";
   }
   std::cout << changes.size() << " changes\n";
   for (const json& op : changes) {
@@ -218,7 +218,8 @@ int ReplayCheck(const Context& c, const std::string& run_text, const std::string
                            {"divergence", divergence}})
               << std::endl;
   } else {
-    std::cout << "run " << run->ToString() << ": workflow " << candidate->workflow << " v" << recorded_version
+    std::cout << "run " << run->ToString() << ": workflow " << cli::Printable(candidate->workflow) << " v"
+              << recorded_version
               << " as recorded, v" << candidate->version << " in " << workflow_file << " ("
               << (report->same_definition ? "same definition" : "definition differs") << ")\n";
     if (!d) {
@@ -227,7 +228,7 @@ int ReplayCheck(const Context& c, const std::string& run_text, const std::string
     } else {
       std::cout << "replayed " << Grouped(report->events) << " events, " << Grouped(report->decision_points)
                 << " decisions (max parallel " << max_parallel << "), then DIVERGES at seq " << d->seq << " ["
-                << d->check << "]:\n  " << d->message << "\n";
+                << d->check << "]:\n  " << cli::Printable(d->message) << "\n";
     }
   }
   return d ? kExitProblemsFound : kExitOk;

@@ -13,6 +13,15 @@ namespace {
 constexpr RunStatus kStatuses[] = {RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused,
                                    RunStatus::kFailed,  RunStatus::kCompleted, RunStatus::kCancelled};
 
+// --tenant is checked as the engine checks a principal's tenant, by every
+// command that takes one (those that act and those that filter).
+const CLI::Validator kTenant(
+    [](std::string& tenant) {
+      const Status s = ValidateTenant(tenant);
+      return s.ok() ? std::string() : s.message();
+    },
+    "TENANT");
+
 }  // namespace
 
 CommandLine ParseCommandLine(int argc, const char* const* argv, const std::string& default_data_dir,
@@ -30,7 +39,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
   };
   auto common = [&](CLI::App* cmd) {
     data_and_json(cmd);
-    cmd->add_option("--tenant", c.tenant, "tenant to act in (default: default)");
+    cmd->add_option("--tenant", c.tenant, "tenant to act in (default: default)")->check(kTenant);
   };
 
   CLI::App* run_cmd = app.add_subcommand("run", "run a workflow file and follow it until it stops");
@@ -65,6 +74,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
     common(cmd);
   }
 
+  CLI::App* recover =
+      app.add_subcommand("recover", "continue a running run whose process stopped, and follow it");
+  recover->add_option("RUN", a.run, "run id")->required();
+  common(recover);
+
   CLI::App* fork = app.add_subcommand("fork", "start a new run from a past run's state, re-running from a step");
   fork->add_option("RUN", a.run, "the parent run")->required();
   fork->add_option("--from-step", a.step, "step to re-run from (id or 1-based index)")->required();
@@ -88,13 +102,15 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
   seq_opt->excludes(step_opt);
   common(state);
 
-  CLI::App* serve = app.add_subcommand("serve", "drive every run of the journal until stopped");
-  common(serve);
+  // Every tenant's runs: one process drives the journal, so --tenant has no place here.
+  CLI::App* serve = app.add_subcommand("serve", "drive every run of the journal (every tenant's) until stopped");
+  data_and_json(serve);
 
   // Queries over the projections (read-only; they filter by tenant only when asked).
   RunsArgs& runs_args = a.runs;
   CLI::App* runs = app.add_subcommand("runs", "list runs from the run index, newest first");
-  auto* runs_tenant = runs->add_option("--tenant", runs_args.tenant, "only this tenant's runs (default: every tenant)");
+  auto* runs_tenant =
+      runs->add_option("--tenant", runs_args.tenant, "only this tenant's runs (default: every tenant)")->check(kTenant);
   bool all_tenants = false;  // the default; the flag says so explicitly
   runs->add_flag("--all-tenants", all_tenants, "every tenant's runs (the default)")->excludes(runs_tenant);
   runs->add_option("--status", runs_args.status, "pending, running, paused, failed, completed or cancelled");
@@ -113,7 +129,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
       app.add_subcommand("audit", "who resumed, forked, approved, rejected, cancelled, signalled, paused");
   audit->add_option("--run", audit_args.run, "only this run's entries");
   audit->add_option("--actor", audit_args.actor, "only entries of this actor (user name)");
-  audit->add_option("--tenant", audit_args.tenant, "only entries on this tenant's runs (default: every tenant)");
+  audit->add_option("--tenant", audit_args.tenant, "only entries on this tenant's runs (default: every tenant)")
+      ->check(kTenant);
   audit->add_option("--limit", audit_args.limit, "at most N entries (default 100)")->check(CLI::Range(1, 1000000));
   audit->add_option("--before", audit_args.before, "only entries before this journal position (the next page)");
   data_and_json(audit);
@@ -140,6 +157,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
       {reject, Command::kReject},
       {cancel, Command::kCancel},
       {pause, Command::kPause},
+      {recover, Command::kRecover},
       {fork, Command::kFork},
       {signal, Command::kSignal},
       {status, Command::kStatus},

@@ -7,8 +7,8 @@
 // Text that names a run is parsed by RunId::Parse and a step reference (an id,
 // or a 1-based index) by ResolveStep (run_state.h), where the command has the
 // run's definition; other text (reasons, notes, payloads, keys, names) goes to
-// the engine as it is, and the engine refuses what it cannot record (a tenant
-// over kMaxNameBytes is InvalidArgument).
+// the engine as it is, and the engine refuses what it cannot record. A
+// --tenant that ValidateTenant (engine.h) refuses is a usage error.
 //
 // Thread-safety: free functions on values; ParseCommandLine writes only to the
 // streams it is given.
@@ -40,6 +40,7 @@ enum class Command {
   kReject,
   kCancel,
   kPause,
+  kRecover,
   kFork,
   kSignal,
   kStatus,

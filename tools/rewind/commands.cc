@@ -4,9 +4,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -18,6 +23,7 @@
 #include "tools/common/journal_open.h"
 #include "tools/common/json_out.h"
 #include "tools/common/run_text.h"
+#include "tools/common/text.h"
 #include "tools/rewind/cli_args.h"
 #include "tools/rewind/render.h"
 
@@ -68,27 +74,39 @@ struct Session {
 };
 
 // `may_create`: start a new journal where there is none (run, serve); the
-// commands that act on a run need an existing one. Either way a damaged
-// journal is refused before it is opened for writing (journal_open.h).
+// commands that act on a run need an existing one. The engine opens the
+// journal as its one writer, taking the lock before it checks anything, and
+// refuses a damaged one (journal_open.h).
 // `recover`: drive every unfinished run (serve); the one-shot commands only
 // drive the run they act on, so they never take attempts of other runs.
-Result<Session> Open(const Context& c, bool may_create, bool recover = false) {
-  REWIND_RETURN_IF_ERROR(CheckBeforeWriting(c.data_dir, may_create));
+Result<Session> Open(const Context& c, bool may_create, bool recover = false,
+                     std::function<void(const Status&)> on_journal_failure = nullptr) {
+  const bool serving = recover;  // only `serve` recovers every run
+  REWIND_RETURN_IF_ERROR(CheckJournalDir(c.data_dir, may_create));
   Session s;
   s.me = Me(c);
   EngineOptions o;
   o.journal.directory = c.data_dir;
-  o.journal.check_structure = false;  // CheckBeforeWriting walked it just now
   o.recover = recover;
+  o.on_journal_failure = std::move(on_journal_failure);
   o.resolve = ShellWorkflowResolver();
-  if (!c.json) {
-    o.observer = [followed = s.followed](const RunState& state, const std::vector<Event>& appended) {
-      if (!followed->Has(state.run)) return;
+  if (serving) s.followed->All();
+  o.observer = [followed = s.followed, json = c.json, serving](const RunState& state,
+                                                               const std::vector<Event>& appended) {
+    if (!followed->Has(state.run)) return;
+    if (json) {
+      // Only `serve` prints them: the one-shot commands print one object, the run's state.
+      if (!serving) return;
+      std::uint64_t seq = state.seq - appended.size();
+      for (const Event& e : appended) std::cout << EventLineJson(state, e, ++seq) << '\n';
+    } else {
       for (const std::string& line : ProgressLines(state, appended, NowUs())) std::cout << line << '\n';
-      std::cout.flush();
-    };
-  }
-  REWIND_ASSIGN_OR_RETURN(s.engine, Engine::Open(std::move(o)));
+    }
+    std::cout.flush();
+  };
+  auto engine = Engine::Open(std::move(o));
+  if (!engine.has_value()) return Err(RefusingToWrite(engine.error(), c.data_dir));
+  s.engine = std::move(*engine);
   return s;
 }
 
@@ -97,27 +115,35 @@ Result<RunId> ParseRun(const std::string& text) { return RunId::Parse(text); }
 Result<Bytes> ReadInput(const std::string& input) {
   const std::optional<std::string> path = InputFilePath(input);
   if (!path) return ToBytes(input);
+  std::error_code ec;
+  if (std::filesystem::is_directory(*path, ec)) {
+    return Err(Code::kInvalidArgument, "input file '" + *path + "' is a directory");
+  }
   std::ifstream in(*path, std::ios::binary);
-  if (!in) return Err(Code::kNotFound, "cannot read input file '" + *path + "'");
+  if (!in) {
+    const int err = errno;
+    return Err(err == EACCES ? Code::kPermissionDenied : Code::kNotFound,
+               "cannot read input file '" + *path + "': " + std::strerror(err));
+  }
   std::stringstream buf;
   buf << in.rdbuf();
+  if (in.bad()) return Err(Code::kUnavailable, "cannot read input file '" + *path + "'");
   return ToBytes(buf.str());
 }
 
-// Waits until the run stops (completed, failed, cancelled or paused), then
-// reports it and returns the exit status for its state.
+// Waits until the run stops (completed, failed, cancelled or paused) and
+// reports it; returns the exit status for its state, or the error that
+// stopped this process driving it (no room to record its progress: 17).
 int Follow(const Context& c, Session& s, const RunId& run) {
-  for (;;) {
-    auto state = s.engine->Await(run, s.me, 1h);
-    if (!state.has_value() && state.error().code() == Code::kUnavailable) continue;  // still running
-    if (!state.has_value()) return Fail(c, state.error());
-    if (c.json) {
-      std::cout << RunJson(*state) << std::endl;
-    } else {
-      std::cout << "run " << run.ToString() << " " << RunStatusName(state->status) << std::endl;
-    }
-    return ExitCodeFor(state->status);
+  constexpr auto kForever = std::chrono::hours(24 * 365);
+  auto state = s.engine->Await(run, s.me, kForever);
+  if (!state.has_value()) return Fail(c, state.error());
+  if (c.json) {
+    std::cout << RunJson(*state) << std::endl;
+  } else {
+    std::cout << "run " << run.ToString() << " " << RunStatusName(state->status) << std::endl;
   }
+  return ExitCodeFor(state->status);
 }
 
 }  // namespace
@@ -128,7 +154,7 @@ int Fail(const Context& c, const Status& error) {
   if (c.json) {
     std::cout << ErrorJson(s, code) << std::endl;
   } else {
-    std::cerr << "rewind: " << s.ToString() << std::endl;
+    std::cerr << "rewind: " << Printable(s.ToString()) << std::endl;
   }
   return code;
 }
@@ -172,10 +198,10 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
     } else {
       auto list = [](const std::vector<std::string>& ids) {
         std::string out;
-        for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+        for (const auto& id : ids) out += (out.empty() ? "" : ", ") + Printable(id);
         return out.empty() ? std::string("(none)") : out;
       };
-      std::cout << "a resume from '" << result->from_step_id << "' would start epoch " << result->epoch << "\n"
+      std::cout << "a resume from '" << Printable(result->from_step_id) << "' would start epoch " << result->epoch << "\n"
                 << "  kept, with their outputs:           " << list(result->kept) << "\n"
                 << "  run again with a fresh retry budget: " << list(result->reset) << "\n"
                 << "nothing was appended" << std::endl;
@@ -183,7 +209,7 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
     return kExitOk;
   }
   if (!c.json && result->repeated) {
-    std::cout << "request '" << request_id << "' was seen before (epoch " << result->epoch
+    std::cout << "request '" << Printable(request_id) << "' was seen before (epoch " << result->epoch
               << "): nothing appended" << std::endl;
   }
   return Follow(c, *s, *run);
@@ -220,6 +246,16 @@ int Pause(const Context& c, const std::string& run_text, const std::string& reas
   if (auto done = s->engine->Pause(*run, s->me, reason); !done.ok()) return Fail(c, done);
   const int followed = Follow(c, *s, *run);
   return followed == kExitPaused ? kExitOk : followed;  // paused is what was asked
+}
+
+int Recover(const Context& c, const std::string& run_text) {
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto s = Open(c, /*may_create=*/false);
+  if (!s.has_value()) return Fail(c, s.error());
+  s->followed->Add(*run);
+  if (auto done = s->engine->Recover(*run, s->me); !done.ok()) return Fail(c, done);
+  return Follow(c, *s, *run);
 }
 
 int Fork(const Context& c, const std::string& run_text, const std::string& from_step,
@@ -272,7 +308,20 @@ int ShowStatus(const Context& c, const std::string& run_text) {
     if (!events.has_value()) return Fail(c, events.error());
     auto state = Fold(*run, *events);
     if (!state.has_value()) return Fail(c, state.error());
-    std::cout << (c.json ? RunJson(*state) + "\n" : RunText(*state));
+    // A run that is not stopped goes on only while a process drives it: the
+    // one holding the journal for writing, if any.
+    std::optional<Driver> driver;
+    if (!state->Stopped()) {
+      auto writer = Journal::WriterProcess(c.data_dir);
+      if (!writer.has_value()) return Fail(c, writer.error());
+      driver = Driver{*writer};
+    }
+    if (c.json) {
+      std::cout << RunJson(*state, driver) << "\n";
+    } else {
+      std::cout << RunText(*state);
+      if (driver) std::cout << DriverText(*state, *driver) << "\n";
+    }
     return kExitOk;
   }
   std::vector<RunId> ids;
@@ -319,14 +368,27 @@ int Serve(const Context& c) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGUSR1);  // the engine lost its journal
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any engine thread exists
-  auto s = Open(c, /*may_create=*/true, /*recover=*/true);
+  auto failure = std::make_shared<std::promise<Status>>();
+  auto failed = failure->get_future();
+  auto s = Open(c, /*may_create=*/true, /*recover=*/true, [failure](const Status& cause) {
+    failure->set_value(cause);
+    ::kill(::getpid(), SIGUSR1);
+  });
   if (!s.has_value()) return Fail(c, s.error());
-  s->followed->All();
-  if (!c.json) std::cout << "serving journal " << c.data_dir << " (Ctrl-C stops)" << std::endl;
+  if (!c.json) std::cout << "serving journal " << Printable(c.data_dir) << " (Ctrl-C stops)" << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);
-  if (!c.json) std::cout << "stopping: runs in flight continue at the next start" << std::endl;
+  if (sig == SIGUSR1) {
+    // A writer that can no longer write says so and stops, rather than idle.
+    return Fail(c, failed.get().WithContext("serve stops: the journal can no longer be written"));
+  }
+  if (c.json) {
+    std::cout << ObjectJson({{"stopped", "signal"}}) << std::endl;
+  } else {
+    std::cout << "stopping: runs in flight continue at the next start" << std::endl;
+  }
   return kExitOk;
 }
 

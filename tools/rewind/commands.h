@@ -29,6 +29,8 @@ int Resume(const Context& c, const std::string& run, const std::string& from_ste
 int Decide(const Context& c, const std::string& run, const std::string& step, bool approve, const std::string& note);
 int Cancel(const Context& c, const std::string& run, const std::string& reason);
 int Pause(const Context& c, const std::string& run, const std::string& reason);
+// Continues a running run whose process stopped (Engine::Recover), and follows it.
+int Recover(const Context& c, const std::string& run);
 int Fork(const Context& c, const std::string& run, const std::string& from_step, std::optional<std::uint64_t> at_seq);
 int Signal(const Context& c, const std::string& run, const std::string& name, const std::string& payload);
 int ShowStatus(const Context& c, const std::string& run);
@@ -43,8 +45,8 @@ int Serve(const Context& c);
 int Fail(const Context& c, const Status& s);
 // The journal in c.data_dir, read-only: works beside a running writer (an
 // engine, `rewind serve`) and on a copy. NotFound when there is no journal;
-// journal_open.h's OpenReadOnly. The commands that write check the journal
-// first (CheckBeforeWriting): a damaged one is refused, never written to.
+// journal_open.h's OpenReadOnly. The commands that write open the journal as
+// its writer, which refuses a damaged one (journal_open.h).
 Result<std::unique_ptr<Journal>> OpenReadOnly(const Context& c);
 
 }  // namespace rwd::cli

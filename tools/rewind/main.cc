@@ -25,6 +25,7 @@ int Execute(const rwd::cli::Invocation& a) {
     case cli::Command::kReject: return cli::Decide(c, a.run, a.step, false, a.note);
     case cli::Command::kCancel: return cli::Cancel(c, a.run, a.reason);
     case cli::Command::kPause: return cli::Pause(c, a.run, a.reason);
+    case cli::Command::kRecover: return cli::Recover(c, a.run);
     case cli::Command::kFork: return cli::Fork(c, a.run, a.step, a.at_seq);
     case cli::Command::kSignal: return cli::Signal(c, a.run, a.name, a.payload);
     case cli::Command::kStatus: return cli::ShowStatus(c, a.run);

@@ -102,14 +102,18 @@ int ShowProjections(const Context& c) {
 
 int RebuildProjections(const Context& c, const std::vector<std::string>& names) {
   // A writer creates a journal where there is none: make sure there is one,
-  // so a mistyped --data is NotFound as for every other command, and that
-  // its events are sound (the projections are what this command repairs).
-  if (Status sound = CheckBeforeWriting(c.data_dir, /*may_create=*/false); !sound.ok()) return Fail(c, sound);
+  // so a mistyped --data is NotFound as for every other command. Once this
+  // process holds the journal (its structure checked as it opened), its
+  // events must verify: the projections are what this command repairs, and
+  // it reads every event anyway.
+  if (Status there = CheckJournalDir(c.data_dir, /*may_create=*/false); !there.ok()) return Fail(c, there);
   JournalOptions o;
   o.directory = c.data_dir;
-  o.check_structure = false;  // CheckBeforeWriting walked it just now
   auto journal = Journal::Open(o);  // Unavailable while an engine holds it
-  if (!journal.has_value()) return Fail(c, journal.error());
+  if (!journal.has_value()) return Fail(c, RefusingToWrite(journal.error(), c.data_dir));
+  if (auto verified = (*journal)->VerifyAll(); !verified.has_value()) {
+    return Fail(c, RefusingToWrite(verified.error(), c.data_dir));
+  }
   auto projections = Projections::Open(**journal, ProjectionsOptions{.background = false});
   if (!projections.has_value()) return Fail(c, projections.error());
 

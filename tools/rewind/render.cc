@@ -113,7 +113,26 @@ json StatusArray(const std::vector<ProjectionStatus>& status) {
 
 }  // namespace
 
-std::string RunJson(const RunState& state) { return Dump(RunObject(state, true)); }
+std::string RunJson(const RunState& state, std::optional<Driver> driver) {
+  json j = RunObject(state, true);
+  if (driver) j["driver"] = driver->pid ? json{{"pid", *driver->pid}} : json(nullptr);
+  return Dump(j);
+}
+
+std::string DriverText(const RunState& state, const Driver& driver) {
+  if (driver.pid) {
+    return "driven by: process " + std::to_string(*driver.pid) + ", which holds the journal for writing";
+  }
+  return "driven by: no process (the one that drove it stopped); `rewind recover " + state.run.ToString() +
+         "` continues it, as does `rewind serve`";
+}
+
+std::string EventLineJson(const RunState& after, const Event& event, std::uint64_t seq) {
+  return Dump(json{{"run_id", after.run.ToString()},
+                   {"seq", seq},
+                   {"event", EventTypeName(event.body)},
+                   {"status", RunStatusName(after.status)}});
+}
 
 std::string ResumeJson(const RunId& run, const ResumeResult& r, bool dry_run) {
   return Dump(json{{"run_id", run.ToString()},
@@ -146,8 +165,8 @@ std::string RunListText(const std::vector<RunState>& runs) {
   out += line;
   for (const RunState& s : runs) {
     std::snprintf(line, sizeof(line), "%-32s  %-16s  %-10s  %6llu  %s\n", s.run.ToString().c_str(),
-                  s.definition->workflow.c_str(), std::string(RunStatusName(s.status)).c_str(),
-                  static_cast<unsigned long long>(s.seq), s.definition->tenant.c_str());
+                  Printable(s.definition->workflow).c_str(), std::string(RunStatusName(s.status)).c_str(),
+                  static_cast<unsigned long long>(s.seq), Printable(s.definition->tenant).c_str());
     out += line;
   }
   return out;
@@ -214,7 +233,7 @@ std::vector<std::string> ProgressLines(const RunState& after, const std::vector<
           }
         },
         e.body);
-    if (!line.empty()) lines.push_back("run " + run + "  " + line);
+    if (!line.empty()) lines.push_back("run " + run + "  " + Printable(line));
   }
   return lines;
 }

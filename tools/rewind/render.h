@@ -35,8 +35,22 @@
 
 namespace rwd::cli {
 
-// One JSON object, on one line.
-std::string RunJson(const RunState& state);
+// Who drives a run that is not stopped: the process that holds its journal
+// for writing (Journal::WriterProcess), or none.
+struct Driver {
+  std::optional<int> pid;
+};
+
+// One JSON object, on one line; with `driver`, also "driver": {"pid": N} or
+// null when nothing drives the run.
+std::string RunJson(const RunState& state, std::optional<Driver> driver = std::nullopt);
+// The line `rewind status RUN` adds for a run that is not stopped: who
+// drives it, or how to continue it when nothing does.
+std::string DriverText(const RunState& state, const Driver& driver);
+// One JSON object for an event just appended to a run as its `seq` (`serve
+// --json`): {"run_id", "seq", "event", "status"}, status the run's after the
+// append.
+std::string EventLineJson(const RunState& after, const Event& event, std::uint64_t seq);
 // A JSON object for a resume's result (dry run or done).
 std::string ResumeJson(const RunId& run, const ResumeResult& result, bool dry_run);
 // {"runs": [run objects without steps]} for a listing.

@@ -52,8 +52,11 @@ Result<Decision> Plan(RunState& state, std::int64_t now_unix_us, std::uint32_t m
 std::int64_t BackoffMicros(const RetryPolicy& policy, const RunId& run, std::uint32_t step,
                            std::uint32_t epoch, std::uint32_t next_attempt);
 
-// The idempotency key handed to a step's handler: "<run>/<step id>/<epoch>/<attempt>".
-std::string IdempotencyKey(const RunId& run, const StepDef& step, std::uint32_t epoch,
-                           std::uint32_t attempt);
+// The idempotency key handed to a step's handler: "<run>/<step id>/<epoch>".
+// Every attempt of the step in one epoch gets the same key, so the service a
+// step calls can deduplicate a retried side effect; a resume starts a new
+// epoch and so a new key (it asks for re-execution on purpose). The attempt
+// number is handed separately (StepContext::attempt).
+std::string IdempotencyKey(const RunId& run, const StepDef& step, std::uint32_t epoch);
 
 }  // namespace rwd

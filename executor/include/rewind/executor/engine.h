@@ -7,12 +7,16 @@
 // from the pure decider (decide.h). Handlers run on a thread pool; all
 // decisions of one run are serialized. Step execution is at-least-once: an
 // attempt in flight when the process dies is recorded as StepAbandoned on the
-// next Open and retried; handlers receive an idempotency key to make their
-// side effects exactly-once.
+// next Open and retried. Handlers receive an idempotency key, one per
+// (run, step, epoch), the same for every attempt of the epoch, so the service
+// a step calls can deduplicate a retried side effect; a resume starts a new
+// epoch and so a new key (StepContext, workflow.h).
 //
 // Open recovers by itself: runs left running continue (their due retries and
 // timers keep their recorded due times). One engine process owns a journal
-// for writing; tools read it beside the engine.
+// for writing; tools read it beside the engine. Before the engine extends a
+// run it loads, it verifies the run's history (Journal::VerifyRun): a damaged
+// run is Corruption, never written to.
 //
 // When the journal has no room (a full disk, the map at max_map_bytes) the
 // calls that would append fail with ResourceExhausted, and a run whose own
@@ -26,8 +30,8 @@
 // hook decides what it may do; the default lets anyone in a tenant start,
 // signal and read runs, and requires the "operator" role to resume, approve,
 // reject, pause, cancel and fork. A run of another tenant is NotFound, as if it
-// did not exist. A subject or tenant longer than kMaxNameBytes is
-// InvalidArgument. Refusals are logged.
+// did not exist. A subject longer than kMaxNameBytes, or a tenant that
+// ValidateTenant refuses, is InvalidArgument. Refusals are logged.
 //
 // Thread-safety: every method may be called from any thread concurrently.
 // Destroying the engine stops new work, asks running handlers to stop (their
@@ -62,6 +66,13 @@ struct Principal {
   std::vector<std::string> roles;
   bool HasRole(std::string_view role) const;
 };
+
+// A tenant's name is non-empty, at most kMaxNameBytes, and printable ASCII
+// without spaces ('!' to '~'): it is shown in tables and progress lines and
+// will be part of URLs. InvalidArgument saying which rule `tenant` breaks.
+// Every call of the engine checks its principal's tenant so, as the tools do
+// with the tenants they are given.
+Status ValidateTenant(std::string_view tenant);
 
 enum class Action { kStart, kRead, kSignal, kResume, kApprove, kPause, kCancel, kFork };
 std::string_view ActionName(Action action);
@@ -101,8 +112,11 @@ struct EngineOptions {
   std::chrono::milliseconds start_wait{5'000};
   Authorizer authorize = DefaultAuthorizer;
   // Recover every unfinished run at Open and whenever a workflow is registered
-  // (what a service wants). One-shot tools set false: the runs they touch still
-  // recover as they load, the others are left to the process that serves them.
+  // (what a service wants). One-shot tools set false: a run whose process
+  // stopped is then recovered only by a request on it that is accepted (its
+  // attempts in flight recorded abandoned in the same append), or by
+  // Recover(); a refused request appends nothing. Other runs are left to the
+  // process that serves them.
   bool recover = true;
   // Microseconds since the Unix epoch. Tests drive time through it.
   std::function<std::int64_t()> clock;
@@ -111,6 +125,13 @@ struct EngineOptions {
   // makes them reproducible. Must not repeat an id.
   std::function<RunId()> new_id;
   RunObserver observer;
+  // Called once, from an engine thread, when an append fails because the
+  // journal can no longer be written (it is poisoned: an I/O error, or a
+  // commit that met data this writer did not write). Runs then stop being
+  // driven until the engine is opened again; a server should say so and
+  // stop rather than go on idle. Not called for a full disk
+  // (ResourceExhausted), from which the engine recovers by itself.
+  std::function<void(const Status& cause)> on_journal_failure;
 };
 
 struct StartRequest {
@@ -182,7 +203,11 @@ class Engine {
   Result<RunId> Fork(const ForkRequest& request);
 
   // Decides the approval gate `step` (id or 1-based index) the run is paused at.
-  // FailedPrecondition when the run is not waiting for that approval.
+  // Idempotent, as a resume's request id: the decision the gate already has in
+  // this epoch is Ok and appends nothing, the other one is Conflict.
+  // FailedPrecondition when the run is not waiting for that approval and it
+  // was not decided (or the step is not an approval); NotFound for an
+  // unknown step.
   Status Approve(const RunId& run, std::string_view step, const Principal& actor, Bytes data = {});
   Status Reject(const RunId& run, std::string_view step, const Principal& actor, Bytes data = {});
 
@@ -198,6 +223,14 @@ class Engine {
   // and their outcomes are not recorded. Conflict for a finished run.
   Status Cancel(const RunId& run, const Principal& actor, std::string reason);
 
+  // Continues a running run whose driving process stopped, in an engine that
+  // does not recover runs by itself (EngineOptions::recover false): its
+  // attempts in flight are recorded as abandoned (retried within their
+  // budget) and the run is driven. Ok with nothing recorded when it was driven
+  // already. FailedPrecondition for a run that is not running (resume it
+  // instead); needs the resume permission.
+  Status Recover(const RunId& run, const Principal& actor);
+
   // The run's current state (durable events only).
   Result<RunState> State(const RunId& run, const Principal& actor);
   // The state after the first `seq` events (time travel).
@@ -208,7 +241,10 @@ class Engine {
 
   // Waits until the run is stopped (completed, failed, cancelled or paused) and
   // the outcomes of its attempts in flight are recorded (a cancelled run records
-  // none), or `timeout` passes (Unavailable); returns its state then.
+  // none), and returns its state then. Unavailable when `timeout` passes; the
+  // cause, with "run … stopped being driven", when the engine stops driving the
+  // run first (ResourceExhausted: no room to record its progress; Unavailable:
+  // the journal was poisoned).
   Result<RunState> Await(const RunId& run, const Principal& actor, std::chrono::milliseconds timeout);
 
   // The run's events, decoded, from seq 1 (for tools and tests).

@@ -149,4 +149,24 @@ Result<std::uint32_t> ResolveStep(const RunStarted& definition, std::string_view
 // transitively, and every step not completed. Sorted by index.
 std::vector<std::uint32_t> ResetSet(const RunState& state, std::uint32_t from);
 
+// What a resume admitted by AdmitResume does to the run.
+struct ResumePlan {
+  std::uint32_t from = 0;
+  std::vector<std::uint32_t> kept;   // completed steps whose outputs stay memoized
+  std::vector<std::uint32_t> reset;  // ResetSet(state, from): they run again with a fresh budget
+  std::uint32_t epoch = 0;           // the epoch the resume starts
+};
+
+// The resume rule (DESIGN §4): whether `state` may be resumed from `from_step`
+// (an id or a 1-based index; empty: the first step not completed whose
+// dependencies completed), and what that resume keeps and resets.
+// Conflict when the run is running or pending, a step is still running, or
+// `expected_seq` is given and is not the run's seq; NotFound for an unknown
+// step; FailedPrecondition when a dependency of the step is not completed
+// (named), or with no step given when every step completed.
+Result<ResumePlan> AdmitResume(const RunState& state, std::string_view from_step,
+                               std::optional<std::uint64_t> expected_seq);
+// The plan of a resume of `state` from step `from`, admitted or not.
+ResumePlan PlanResume(const RunState& state, std::uint32_t from);
+
 }  // namespace rwd

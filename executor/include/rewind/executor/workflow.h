@@ -42,14 +42,23 @@ struct StepContext {
   std::uint32_t index = 0;        // the step's index in the definition
   std::uint32_t epoch = 0;
   std::uint32_t attempt = 0;      // 1-based within the epoch
-  // "<run>/<step>/<epoch>/<attempt>": stable across engine restarts, so a
-  // handler can make its side effect exactly-once on its side.
+  // "<run>/<step>/<epoch>": the same for every attempt of the step in this
+  // epoch, across retries and engine restarts, so the service a step calls
+  // can deduplicate a retried side effect (pass it as that service's
+  // idempotency key). A resume starts a new epoch, and so a new key: it asks
+  // for the step to run again on purpose. `attempt` tells attempts apart.
   std::string idempotency_key;
   ByteView input;                                     // the run's input
   const std::map<std::string, Bytes>* dependencies = nullptr;  // outputs by step id
   ByteView resume_data;  // data of the last resume of the run, if any
   // Requested when the attempt timed out or the engine is shutting down.
   std::stop_token stop;
+  // The engine's hold on its journal (Journal::lock_fd; -1 when there is
+  // none). A process the handler starts that keeps this descriptor open
+  // keeps every other engine from opening the journal until it exits, and
+  // so from retrying this attempt while it runs: the shell step's warden
+  // keeps it (shell_step.h). Never close it.
+  int hold_fd = -1;
 };
 
 // A step's code. Returns the step's output (memoized in the journal) or an

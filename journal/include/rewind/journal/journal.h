@@ -183,6 +183,13 @@ class Journal {
   // unless read_only.
   static Result<std::unique_ptr<Journal>> Open(const JournalOptions& options);
 
+  // The process holding the journal in `directory` open for writing, if any:
+  // its pid as the kernel's table of file locks shows it (Linux /proc/locks;
+  // a process in another pid namespace shows as seen from this one), or
+  // nullopt when none does. Takes no lock and writes nothing. NotFound for a
+  // missing directory; Unavailable when the table cannot be read.
+  static Result<std::optional<int>> WriterProcess(const std::string& directory);
+
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -251,6 +258,14 @@ class Journal {
   // appends / commits.
   JournalStats stats() const;
   const JournalOptions& options() const;
+
+  // The descriptor of this writer's lock on the journal (-1 when read-only).
+  // The lock is the open file's, not the process's: it holds while any
+  // process keeps a descriptor of that file open. A process forked from the
+  // writer that keeps this descriptor (a step's supervisor, shell_step.h)
+  // keeps every other writer out until it exits, even after the writer died.
+  // Owned by the journal: never close it here.
+  int lock_fd() const;
 
   // --- Tables: derived data beside the events (tables.h) ---
 
