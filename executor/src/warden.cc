@@ -146,9 +146,15 @@ void KillAndReapAll(pid_t group) {
   ::prctl(PR_SET_PDEATHSIG, SIGUSR1);
   if (::getppid() != engine) ::_exit(0);  // the engine died before the line above
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // Nothing may end the warden before it has ended the command: a report to
+  // an engine that died is EPIPE, not SIGPIPE, and the signals that stop a
+  // process from a terminal are taken as a request to stop the command.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, nullptr);
   sigset_t watched;
   sigemptyset(&watched);
-  for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&watched, sig);
+  for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&watched, sig);
   ::sigprocmask(SIG_SETMASK, &watched, nullptr);
   int keep[] = {out, err, report, hold};
   std::sort(std::begin(keep), std::end(keep));
@@ -193,7 +199,7 @@ void KillAndReapAll(pid_t group) {
       KillAndReapAll(command);  // the engine died: nothing of the step survives it
       ::_exit(0);
     }
-    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && term_at < 0) {
+    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) && term_at < 0) {
       ::kill(-command, SIGTERM);
       term_at = NowNs();
     }

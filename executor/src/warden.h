@@ -25,8 +25,10 @@
 //   * When the command exits, the warden kills what it left (G and every
 //     descendant), reports the command's wait status, and exits.
 //
-// Signals to the warden: SIGTERM (or SIGINT, SIGHUP) stops the command: G
-// gets SIGTERM, then SIGKILL `grace` later; SIGUSR2 kills G at once. The
+// Signals to the warden: SIGTERM (or SIGINT, SIGHUP, SIGQUIT: a terminal's)
+// stops the command: G gets SIGTERM, then SIGKILL `grace` later; SIGUSR2
+// kills G at once. SIGPIPE is ignored: nothing ends the warden before it
+// has ended the command (a SIGPIPE from reporting to a dead engine did). The
 // engine signals the warden, never G: the warden's pid stays valid until the
 // engine reaps it, while G's id could be reused once the command is reaped.
 #pragma once

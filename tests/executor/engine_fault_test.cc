@@ -9,6 +9,7 @@
 // is poisoned, calls fail with Unavailable naming the cause, and after the
 // engine is opened again every started run completes, each step recorded
 // completed exactly once, the hash chains intact.
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -116,6 +117,11 @@ TEST_F(EngineFaultTest, RunsStalledByAFullDiskGoOnByThemselvesOnceThereIsRoom) {
 TEST_F(EngineFaultTest, IoErrorPoisonsTheJournalAndReopeningFinishesEveryRun) {
   EngineOptions o = Options();
   o.workflows.push_back(Chain(16));
+  std::atomic<int> failures{0};
+  o.on_journal_failure = [&](const Status& cause) {
+    EXPECT_EQ(cause.code(), Code::kUnavailable);
+    ++failures;
+  };
   ASSERT_NO_FATAL_FAILURE(Open(o));
   io_faults::Arm({dir_.path(), 40, io_faults::Mode::kSticky, EIO});
   std::vector<RunId> started;
@@ -132,8 +138,12 @@ TEST_F(EngineFaultTest, IoErrorPoisonsTheJournalAndReopeningFinishesEveryRun) {
   ASSERT_THAT(refused, HasCode(Code::kUnavailable));
   EXPECT_NE(refused.error().message().find(std::strerror(EIO)), std::string::npos) << refused.error().message();
   ASSERT_GT(started.size(), 3u);
+  // Said once, however many runs stop being driven: a server stops on it.
+  for (int i = 0; i < 500 && failures == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(failures.load(), 1);
 
   engine_.reset();
+  EXPECT_EQ(failures.load(), 1);
   io_faults::Disarm();
   ASSERT_NO_FATAL_FAILURE(Open(o));
   ExpectAllCompleted(started, 16, o.journal.directory);

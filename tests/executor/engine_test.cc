@@ -519,6 +519,44 @@ TEST_F(EngineTest, AnAttemptRetriedAfterARestartKeepsItsIdempotencyKey) {
   EXPECT_EQ((*keys)[0], (*keys)[1]);
 }
 
+// A one-shot tool's engine (recover false) finds a run whose process
+// stopped mid-step: a request it refuses appends nothing, not even the
+// abandoned attempt; Recover continues the run.
+TEST_F(EngineTest, ARefusedRequestOnARunWhoseProcessStoppedAppendsNothing) {
+  auto first_call = std::make_shared<std::atomic<bool>>(true);
+  auto make = [&] {
+    Workflow w("crashy");
+    w.Step("a", [first_call](const StepContext& c) -> Result<Bytes> {
+      if (first_call->exchange(false)) {
+        while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+        return Err(Code::kUnavailable, "interrupted");
+      }
+      return Bytes{};
+    });
+    w.Approval("gate").After({});
+    return w;
+  };
+  Open({make()});
+  const RunId run = StartRun("crashy");
+  while (engine_->State(run, User())->steps[0].status != StepStatus::kRunning) std::this_thread::sleep_for(1ms);
+  engine_.reset();  // the attempt's outcome is not recorded: the journal shows it running
+  EngineOptions o = Options();
+  o.workflows.push_back(make());
+  o.recover = false;
+  Open(std::move(o));
+  const std::size_t events = Types(run).size();
+  EXPECT_THAT(engine_->Resume(Resume(run)), HasCode(Code::kConflict));
+  EXPECT_THAT(engine_->Approve(run, "gate", Operator()), HasCode(Code::kFailedPrecondition));
+  EXPECT_THAT(engine_->Fork(ForkRequest{run, "a", std::nullopt, Operator()}), IsOk()) << "a fork leaves the run be";
+  EXPECT_EQ(Types(run).size(), events) << "a refused request appended";
+  ASSERT_THAT(engine_->Recover(run, Operator()), IsOk());
+  EXPECT_EQ(Count(run, "StepAbandoned"), 1u);
+  EXPECT_THAT(engine_->Recover(run, User()), HasCode(Code::kPermissionDenied));
+  const RunState s = AwaitStopped(run);
+  EXPECT_EQ(s.status, RunStatus::kPaused) << "at its gate, the step retried and completed";
+  EXPECT_EQ(s.steps[0].status, StepStatus::kCompleted);
+}
+
 TEST_F(EngineTest, StartWaitsForRoomAndThenIsUnavailable) {
   Gate gate;
   Workflow w("slow");

@@ -279,6 +279,38 @@ RC_GTEST_PROP(OutputVariableStem, IsMadeOfUpperCaseLettersDigitsAndUnderscoresOn
   RC_ASSERT(OutputVariableStem(stem) == stem);
 }
 
+// A process that leaves the attempt's group (setsid, as a daemon would) is
+// killed with the attempt all the same: the warden is its subreaper.
+TEST_F(ShellStepTest, AProcessThatLeavesTheGroupEndsWithTheAttempt) {
+  const std::string pid_file = dir_.Sub("escaped.pid");
+  EXPECT_THAT(Run(ShellCommand::Script("setsid sh -c 'echo $$ > \"$PIDS\"; exec sleep 30' & "
+                                       "while [ ! -s \"$PIDS\" ]; do sleep 0.01; done; echo started",
+                                       {{"PIDS", pid_file}})),
+              IsOk());
+  pid_t escaped = 0;
+  std::ifstream(pid_file) >> escaped;
+  ASSERT_GT(escaped, 0);
+  EXPECT_NE(::kill(escaped, 0), 0) << "process " << escaped << " outlived its attempt";
+}
+
+// The warden keeps the descriptor it is given open while the attempt runs,
+// and the command does not inherit it.
+TEST_F(ShellStepTest, TheWardenHoldsTheHoldDescriptorAndTheCommandDoesNot) {
+  const std::string held = dir_.Sub("held");
+  const int fd = ::open(held.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  StepContext c = Context();
+  c.hold_fd = fd;
+  const Result<Bytes> r = ShellStep(ShellCommand::Script(
+      "for f in /proc/$PPID/fd/*; do echo \"warden $(readlink \"$f\")\"; done; "
+      "for f in /proc/$$/fd/*; do echo \"command $(readlink \"$f\")\"; done"))(c);
+  ::close(fd);
+  ASSERT_THAT(r, IsOk());
+  const std::string out(AsChars(*r));
+  EXPECT_NE(out.find("warden " + held + "\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("command " + held + "\n"), std::string::npos) << out;
+}
+
 TEST(OutputVariableStem, UpperCasesAndReplacesTheRest) { EXPECT_EQ(OutputVariableStem("ship-eu.v2"), "SHIP_EU_V2"); }
 
 }  // namespace

@@ -3,14 +3,20 @@
 //   w.Step("build", ShellStep(ShellCommand::Script("make -j2 && make test")));
 //   w.Step("ship", ShellStep(ShellCommand{{"./ship", "--dry-run"}, {{"REGION", "eu"}}}));
 //
-// Each attempt spawns the command with posix_spawn (never fork: the engine is
-// threaded) in a process group of its own, stdin on /dev/null and every
-// descriptor above stderr closed. Its environment is the engine's, then the
+// Each attempt starts the command under a warden process (executor/src/
+// warden.h) in a process group of its own, stdin on /dev/null, default signal
+// dispositions and every descriptor above stderr closed. The warden keeps
+// every process of the attempt below it (it is their subreaper), kills them
+// all when the engine dies, even by SIGKILL, and holds the journal's writer
+// lock (StepContext::hold_fd) until they are gone: a step's processes never
+// outlive the engine that started them, and the next engine, which waits for
+// that lock, never retries an attempt while its processes may still run. Its environment is the engine's, then the
 // command's `env`, then what the attempt knows (these win):
 //
 //   REWIND_RUN_ID, REWIND_STEP (the step id), REWIND_STEP_INDEX (0-based),
 //   REWIND_ATTEMPT (1-based within the epoch), REWIND_EPOCH,
-//   REWIND_IDEMPOTENCY_KEY ("<run>/<step>/<epoch>/<attempt>"),
+//   REWIND_IDEMPOTENCY_KEY ("<run>/<step>/<epoch>": the same for every
+//                       attempt of the epoch, StepContext::idempotency_key),
 //   REWIND_INPUT_FILE   a file holding the run's input (always set)
 //   REWIND_INPUT        the input itself, when at most 64 KiB and free of NUL
 //   REWIND_OUTPUT_<D>_FILE, REWIND_OUTPUT_<D>
@@ -42,10 +48,8 @@
 // Stopping: when the attempt's stop_token is requested (timeout, cancel or
 // engine shutdown) the whole group gets SIGTERM, then SIGKILL 2 s later if any
 // of it is left; the attempt then fails with Unavailable. When the command
-// itself exits, whatever it left running in its group is killed (SIGKILL): a
-// step's processes do not outlive the step. A process that escapes the group
-// (setsid) is not followed, but no more than 1 s is spent waiting for pipes
-// it holds open.
+// itself exits, whatever it left running is killed (SIGKILL), in its group or
+// not (setsid, a double fork): a step's processes do not outlive the step.
 //
 // Thread-safety: the returned handler may run concurrently for any number of
 // attempts; it holds no state besides its (immutable) command.
