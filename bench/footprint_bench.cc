@@ -12,6 +12,15 @@
 //          free pages included), "compact" a compact copy of it
 //          (Journal::CopyTo), i.e. what the runs need.
 //
+// wide     Bytes per event of a run of --wide-steps steps (10,000: the most a
+//          workflow may have) against a 5-step run's, with the default
+//          projections: first one run of each (the per-workflow tables, such
+//          as each step's statistics, are made once), then, measured, one
+//          more 10,000-step run and --runs 5-step ones: the compact copy's
+//          growth over the events appended. A run's snapshots are spaced by
+//          their size (snapshots_projection.cc), so a run of many steps costs
+//          about what a small one does per event; the target is at most 2x.
+//
 // memory   First --sustain-seconds of continuous load (the no-op workflow,
 //          --starters threads, each Start then Await), sampling the process's
 //          anonymous resident memory (RssAnon: heap and stacks) once a second:
@@ -60,11 +69,13 @@ using namespace bench;  // NOLINT: the bench helpers
 
 constexpr const char* kNoopName = "noop5";
 constexpr const char* kSleeperName = "sleeper";
+constexpr const char* kWideName = "wide";
 constexpr int kSteps = 5;
 
 struct Settings {
-  std::vector<std::string> modes{"storage", "memory"};
+  std::vector<std::string> modes{"storage", "wide", "memory"};
   unsigned runs = 5000;            // storage: runs per batch
+  unsigned wide_steps = 10'000;    // wide: steps of the wide run
   unsigned in_flight = 10'000;     // memory: runs held in flight, in two waves
   double sustain_seconds = 300;    // memory: sustained load (the target is 5 minutes)
   unsigned starters = 16;          // threads calling Start then Await
@@ -79,6 +90,7 @@ Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, const Settings& 
   EngineOptions options;
   options.journal = JournalOptionsFor(dir, settings.durability);
   options.workflows.push_back(NoopWorkflow(kNoopName, kSteps));
+  if (settings.wide_steps > 0) options.workflows.push_back(NoopWorkflow(kWideName, settings.wide_steps));
   Workflow sleeper(kSleeperName);
   sleeper.Step("first", [](const StepContext&) -> Result<Bytes> { return Bytes(); });
   sleeper.Sleep("wait", std::chrono::hours(1));
@@ -93,7 +105,7 @@ Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, const Settings& 
 // `runs` no-op runs, `starters` threads each starting one and awaiting it.
 // Stops early once `stop` is set (when not null). Returns the runs completed.
 Result<std::uint64_t> CompleteRuns(Engine& engine, std::uint64_t runs, unsigned starters,
-                                   const std::atomic<bool>* stop = nullptr) {
+                                   const std::atomic<bool>* stop = nullptr, const char* workflow = kNoopName) {
   std::atomic<std::uint64_t> next{0}, done{0};
   std::mutex mu;
   Status error;
@@ -102,7 +114,7 @@ Result<std::uint64_t> CompleteRuns(Engine& engine, std::uint64_t runs, unsigned 
     threads.emplace_back([&] {
       while (next.fetch_add(1) < runs && (stop == nullptr || !stop->load())) {
         StartRequest start;
-        start.workflow = kNoopName;
+        start.workflow = workflow;
         start.actor = BenchPrincipal();
         const Result<RunId> run = engine.Start(start);
         const Result<RunState> state =
@@ -158,6 +170,38 @@ Result<StorageRow> MeasureStorage(const Settings& settings, bool projections) {
   row.live_per_run = static_cast<double>(after.live - before.live) / n;
   row.compact_per_run = static_cast<double>(after.compact - before.compact) / n;
   row.events_per_run = static_cast<double>(engine->journal().stats().events - stats_before.events) / n;
+  return row;
+}
+
+struct WideRow {
+  double small_bytes_per_event = 0, wide_bytes_per_event = 0, wide_events = 0, wide_seconds = 0;
+};
+
+// Compact bytes per event appended by `runs` runs of `workflow`.
+Result<double> BytesPerEvent(Engine& engine, const fs::path& dir, const char* workflow, std::uint64_t runs,
+                             unsigned starters, double* events_out = nullptr) {
+  REWIND_ASSIGN_OR_RETURN(Sizes before, SizesOf(engine, dir));
+  const std::uint64_t events_before = engine.journal().stats().events;
+  REWIND_RETURN_IF_ERROR(Completed(CompleteRuns(engine, runs, starters, nullptr, workflow)));
+  REWIND_ASSIGN_OR_RETURN(Sizes after, SizesOf(engine, dir));
+  const double events = static_cast<double>(engine.journal().stats().events - events_before);
+  if (events_out != nullptr) *events_out = events;
+  return static_cast<double>(after.compact - before.compact) / events;
+}
+
+Result<WideRow> MeasureWide(const Settings& settings) {
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<ScratchDir> scratch, ScratchDir::Create(settings.dir, "wide"));
+  const fs::path dir = scratch->path() / "journal";
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, OpenEngine(dir, settings, true));
+  REWIND_RETURN_IF_ERROR(Completed(CompleteRuns(*engine, 1, 1, nullptr, kNoopName)).WithContext("first small run"));
+  REWIND_RETURN_IF_ERROR(Completed(CompleteRuns(*engine, 1, 1, nullptr, kWideName)).WithContext("first wide run"));
+  WideRow row;
+  REWIND_ASSIGN_OR_RETURN(row.small_bytes_per_event,
+                          BytesPerEvent(*engine, dir, kNoopName, settings.runs, settings.starters));
+  const Clock::time_point t0 = Clock::now();
+  REWIND_ASSIGN_OR_RETURN(row.wide_bytes_per_event, BytesPerEvent(*engine, dir, kWideName, 1, 1, &row.wide_events));
+  row.wide_seconds = Seconds(Clock::now() - t0);
+  REWIND_RETURN_IF_ERROR(ProjectionsHealthy(*engine));
   return row;
 }
 
@@ -269,6 +313,23 @@ int Run(const Settings& settings) {
                   {"compact_bytes_per_run", row->compact_per_run},
                   {"events_per_run", row->events_per_run}});
       }
+    } else if (mode == "wide") {
+      Result<WideRow> row = MeasureWide(settings);
+      if (!row.has_value()) return fail(row.error().WithContext("wide"));
+      std::printf("# footprint_bench wide: compact bytes per event of a %u-step run and of %u %d-step runs, "
+                  "with projections, %s\n",
+                  settings.wide_steps, settings.runs, kSteps, DurabilityName(settings.durability));
+      std::printf("%14s %14s %8s %12s %12s\n", "5-step B/ev", "wide B/ev", "ratio", "wide events", "wide s");
+      std::printf("%14.1f %14.1f %8.2f %12.0f %12.2f\n", row->small_bytes_per_event, row->wide_bytes_per_event,
+                  row->wide_bytes_per_event / row->small_bytes_per_event, row->wide_events, row->wide_seconds);
+      std::fflush(stdout);
+      json.Add({{"mode", "wide"},
+                {"wide_steps", settings.wide_steps},
+                {"small_bytes_per_event", row->small_bytes_per_event},
+                {"wide_bytes_per_event", row->wide_bytes_per_event},
+                {"ratio", row->wide_bytes_per_event / row->small_bytes_per_event},
+                {"wide_events", row->wide_events},
+                {"wide_seconds", row->wide_seconds}});
     } else {
       MemoryFigures m;
       // The sustained load first: memory the allocator keeps after the runs
@@ -307,12 +368,15 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);  // the tables only
   rwd::Settings settings;
   CLI::App app{"Bytes on disk per completed run, heap per run in flight, resident memory under load"};
-  app.add_option("--modes", settings.modes, "Comma-separated modes, in order: storage, memory")
+  app.add_option("--modes", settings.modes, "Comma-separated modes, in order: storage, wide, memory")
       ->delimiter(',')
-      ->check(CLI::IsMember({"storage", "memory"}))
+      ->check(CLI::IsMember({"storage", "wide", "memory"}))
       ->capture_default_str();
   app.add_option("--runs", settings.runs, "Storage: runs per batch")
       ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+  app.add_option("--wide-steps", settings.wide_steps, "Wide: steps of the wide run")
+      ->check(CLI::Range(1u, static_cast<unsigned>(rwd::kMaxSteps)))
       ->capture_default_str();
   app.add_option("--in-flight", settings.in_flight, "Memory: runs held in flight")
       ->check(CLI::Range(1u, 1'000'000u))

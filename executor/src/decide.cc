@@ -93,6 +93,15 @@ Decision Decide(const RunState& s, std::int64_t now, std::uint32_t max_parallel)
       terminal_failure = i;
     }
   }
+  if (!terminal_failure && s.seq >= kMaxRunEvents) {
+    // A run this long is a loop (a retry policy without end): it fails once
+    // its attempts in flight are recorded, and can be resumed.
+    if (!in_flight) {
+      d.events.emplace_back(RunFailed{kNoStep, std::string(CodeName(Code::kResourceExhausted)),
+                                      "the run reached the limit of " + std::to_string(kMaxRunEvents) + " events"});
+    }
+    return d;
+  }
   if (terminal_failure) {
     // Let attempts in flight finish (their outputs are worth keeping), start nothing new.
     if (!in_flight) {

@@ -622,7 +622,7 @@ Status Runtime::Recover(const RunId& run, const Principal& who) {
                                                    std::string(RunStatusName(a.working().status)) +
                                                    ", not running: resume it to continue it");
     }
-    ack(Status::Ok());
+    a.AckPending(std::move(ack));  // the abandoned attempts, once durable
     return Status::Ok();
   }, /*for_orphans=*/true);
 }

@@ -114,6 +114,14 @@ Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
   return Status::Ok();
 }
 
+void RunActor::AckPending(Ack ack) {
+  if (pending_.empty()) return ack(Status::Ok());
+  acks_.back() = [earlier = std::move(acks_.back()), ack = std::move(ack)](const Status& s) {
+    earlier(s);
+    ack(s);
+  };
+}
+
 void RunActor::Drive() {
   if (appending_ || broken_ || runtime_.stopping()) return;
   const std::int64_t now = runtime_.Now();

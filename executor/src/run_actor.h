@@ -97,6 +97,10 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   // the event does not fit the run as it will be.
   Status Accept(Event event, Ack ack, Code refused_code = Code::kConflict);
 
+  // Calls `ack` once what is accepted now is durable (or can no longer be);
+  // at once when nothing is pending.
+  void AckPending(Ack ack);
+
   // Appends what is queued and planned, if anything and no append is in flight.
   void Drive();
 

@@ -172,6 +172,27 @@ std::vector<std::uint32_t> ResetSet(const RunState& state, std::uint32_t from) {
   return out;
 }
 
+Status CheckLimits(const RunStarted& d) {
+  const auto over = [&](const std::string& what, std::size_t limit, std::size_t is) {
+    return Status(Code::kInvalidArgument, "workflow '" + d.workflow + "' has " + std::to_string(is) + " " + what +
+                                              "; the limit is " + std::to_string(limit));
+  };
+  if (d.steps.size() > kMaxSteps) return over("steps", kMaxSteps, d.steps.size());
+  std::size_t dependencies = 0, bytes = 0;
+  for (const StepDef& step : d.steps) {
+    if (step.config.size() > kMaxConfigBytes) {
+      return Status(Code::kInvalidArgument, "step '" + step.id + "' of workflow '" + d.workflow + "' has a config of " +
+                                                std::to_string(step.config.size()) + " bytes; the limit is " +
+                                                std::to_string(kMaxConfigBytes));
+    }
+    dependencies += step.depends_on.size();
+    bytes += step.id.size() + step.handler.size() + step.config.size() + 4 * step.depends_on.size();
+  }
+  if (dependencies > kMaxDependencies) return over("dependencies", kMaxDependencies, dependencies);
+  if (bytes > kMaxDefinitionBytes) return over("bytes of step definitions", kMaxDefinitionBytes, bytes);
+  return Status::Ok();
+}
+
 Result<ResumePlan> AdmitResume(const RunState& w, std::string_view from_step,
                                std::optional<std::uint64_t> expected_seq) {
   const RunStarted& def = *w.definition;

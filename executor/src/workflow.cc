@@ -113,6 +113,7 @@ Result<RunStarted> Workflow::Definition() const {
     out.steps.push_back(std::move(def));
   }
   REWIND_RETURN_IF_ERROR(ValidateDefinition(out).WithContext("workflow '" + name_ + "'"));
+  REWIND_RETURN_IF_ERROR(CheckLimits(out));
   const Hash hash = DefinitionHash(out);
   out.definition_hash.assign(hash.begin(), hash.end());
   return out;

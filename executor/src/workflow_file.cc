@@ -517,6 +517,11 @@ class FileParser {
       return Err(Report(Problem{steps_at, std::string("must be an array, not ") + TypeName(steps)}, ""));
     }
     if (steps.empty()) return Err(Report(Problem{steps_at, "must list at least one step"}, ""));
+    if (steps.size() > kMaxSteps) {
+      return Err(Report(Problem{steps_at, "lists " + std::to_string(steps.size()) + " steps; the limit is " +
+                                              std::to_string(kMaxSteps)},
+                        ""));
+    }
 
     std::vector<FileStep> parsed;
     for (std::size_t i = 0; i < steps.size(); ++i) {

@@ -62,6 +62,22 @@ TEST(DecideTest, ExhaustedBudgetFailsTheRunNamingTheStep) {
   EXPECT_NE(failed[0].message.find("'charge' failed after 2 attempt(s)"), std::string::npos);
 }
 
+TEST(DecideTest, ARunAtTheLimitOfEventsFailsOnceNothingIsInFlight) {
+  RunBuilder b(Definition({Def("a"), Def("b", {})}));
+  b.Apply(StepStarted{0, 1, 0});
+  RunState at_limit = b.state();
+  at_limit.seq = kMaxRunEvents;
+  EXPECT_TRUE(Decide(at_limit, kNow).events.empty()) << "b must not start, a is still in flight";
+  b.Apply(StepCompleted{0, 1, {}, 0});
+  at_limit = b.state();
+  at_limit.seq = kMaxRunEvents;
+  const auto failed = Only<RunFailed>(Decide(at_limit, kNow));
+  ASSERT_EQ(Decide(at_limit, kNow).events.size(), 1u);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].code, "resource_exhausted");
+  EXPECT_NE(failed[0].message.find(std::to_string(kMaxRunEvents)), std::string::npos);
+}
+
 TEST(DecideTest, TerminalFailureWaitsForAttemptsInFlightAndStartsNothingNew) {
   RunBuilder b(Definition({Def("a"), Def("b"), Def("c", {1})}));
   b.Apply(StepStarted{0, 1, 0}).FailAttempt(1, false);

@@ -104,6 +104,21 @@ TEST_F(WorkflowFileTest, AValidFileBecomesItsDefinition) {
   EXPECT_EQ(d->steps[5].depends_on, (std::vector<std::uint32_t>{3, 1}));
 }
 
+TEST_F(WorkflowFileTest, AWorkflowOverTheLimitsIsRefusedWhenLoaded) {
+  std::string many = R"({"name": "many", "steps": [)";
+  for (std::size_t i = 0; i <= kMaxSteps; ++i) many += (i ? "," : "") + std::string(R"({"id": "s)") + std::to_string(i) + R"(", "run": "true"})";
+  many += "]}";
+  const std::string error = ErrorOf(many);
+  EXPECT_NE(error.find("10001 steps; the limit is 10000"), std::string::npos) << error;
+  EXPECT_NE(error.find("order.json:1:27: field 'steps'"), std::string::npos) << "names where: " << error;
+  const std::string big_command(kMaxConfigBytes, 'x');
+  EXPECT_NE(ErrorOf(R"({"name": "big", "steps": [{"id": "a", "run": ")" + big_command + R"("}]})").find("the limit is"),
+            std::string::npos);
+  Workflow wide("wide");
+  for (std::size_t i = 0; i <= kMaxSteps; ++i) wide.Step("s" + std::to_string(i), Counting(calls_)).After({});
+  EXPECT_THAT(wide.Definition(), HasCode(Code::kInvalidArgument));
+}
+
 TEST_F(WorkflowFileTest, DependsOnDefaultsToThePreviousStepAndAnEmptyListMakesARoot) {
   const auto d = DefinitionOf(R"({"name": "w", "steps": [
     {"id": "a", "run": "true"}, {"id": "b", "run": "true"}, {"id": "c", "run": "true", "depends_on": []}]})");

@@ -18,7 +18,9 @@
 //   * retries and timers whose due time has come start or fire;
 //   * approval gates and signal waits pause the run (RunPaused) once nothing
 //     else can make progress, so "paused" always means "waiting for someone";
-//   * when every step completed, the run completes with the last step's output.
+//   * when every step completed, the run completes with the last step's output;
+//   * a run of kMaxRunEvents events or more fails (resource_exhausted) once
+//     nothing is in flight, whatever else it would do.
 #pragma once
 
 #include <cstdint>

@@ -132,6 +132,24 @@ Result<RunState> Fold(const RunId& run, std::span<const Event> events);
 // of at most kMaxNameBytes. InvalidArgument naming the offending step.
 Status ValidateDefinition(const RunStarted& definition);
 
+// What a workflow may hold for a new run to start with it. A run's cost
+// grows with its steps: its state, each decision (Decide looks at every
+// step) and each snapshot hold them all; the limits keep one run from
+// taking an engine's memory and time. Checked when a workflow is registered
+// or a workflow file is loaded (CheckLimits); a definition already recorded
+// in the journal folds whatever its size.
+inline constexpr std::size_t kMaxSteps = 10'000;
+inline constexpr std::size_t kMaxDependencies = 100'000;   // summed over the steps
+inline constexpr std::size_t kMaxConfigBytes = 64u << 10;  // one step's config (a command, its env)
+inline constexpr std::size_t kMaxDefinitionBytes = 8u << 20;  // ids, handlers and configs summed
+// The events of a run the engine appends by itself: a run that reaches it
+// (a retry policy without end, a loop of resumes) fails with
+// resource_exhausted rather than grow without bound (Decide).
+inline constexpr std::uint64_t kMaxRunEvents = 1'000'000;
+
+// InvalidArgument naming the limit `definition` is over, and by how much.
+Status CheckLimits(const RunStarted& definition);
+
 // Time travel to a step: how many of `events` (a run's events from seq 1) to
 // fold for the state right after step `step` last became completed, or, if it
 // never completed, right before it first left pending. FailedPrecondition if it
