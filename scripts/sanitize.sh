@@ -11,7 +11,8 @@
 #
 # Any report ends the process that made it (compiled with
 # -fno-sanitize-recover; halt_on_error below), so the test or fuzz target
-# fails. Only the simulation runs fewer rounds than in ./dev.sh test (below);
+# fails. The simulation and two tests that start the tools by the hundred
+# run fewer rounds than in ./dev.sh test (below);
 # a test's variable set in the environment wins. The benchmark programs are
 # not built: no test needs them in these builds. Warnings are not errors here:
 # the plain build judges them (-Werror in CI), and clang-19 warns inside
@@ -33,9 +34,14 @@ done
 
 REWIND_WITH_CLANG=1 scripts/setup.sh
 
-# The simulation runs 200 seeds instead of 1,000: under ThreadSanitizer
-# 1,000 take about 4 minutes. Every other test runs as in ./dev.sh test.
+# The simulation runs 200 seeds instead of 1,000 (under ThreadSanitizer
+# 1,000 take about 4 minutes), and the tests that start the tools by the
+# hundred fewer of them: the commands beside a live writer 200 instead of
+# 1,000, the kills of a driver mid-step 30 instead of 100. Every other test
+# runs as in ./dev.sh test.
 export REWIND_SIM_SEEDS=${REWIND_SIM_SEEDS:-200}
+export REWIND_RACES=${REWIND_RACES:-200}
+export REWIND_OVERLAP_ROUNDS=${REWIND_OVERLAP_ROUNDS:-30}
 
 # Children the tests start (the tools, the crash children) inherit these.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:check_initialization_order=1:strict_init_order=1}

@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -203,6 +205,39 @@ TEST_F(RewindCommandsTest, ServePrintsOneJsonObjectPerEventAndOneWhenStopped) {
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(json::parse(lines.back(), nullptr, false), json({{"stopped", "signal"}}));
   EXPECT_EQ(WEXITSTATUS(serve.Wait()), 0);
+}
+
+// Beside `rewind run` in a loop (another process committing all the while):
+// commands that write take the journal's lock before they check anything,
+// and readers check the snapshot they read, so neither reports damage that
+// is not there (a commit between a snapshot and its meta page's read did).
+// REWIND_RACES (default 1,000) sets the number of writing commands.
+TEST_F(RewindCommandsTest, CommandsBesideALiveWriterNeverReportDamage) {
+  const std::string quick = File("quick.json", R"({"name": "quick", "steps": [{"id": "a", "run": "true"}]})");
+  Json({"run", quick});
+  ChildProcess writer("/bin/sh", {"-c", "while :; do \"$0\" run \"$1\" --data \"$2\" >/dev/null 2>&1; done",
+                                  REWIND_CLI, quick, data_});
+  const char* races = std::getenv("REWIND_RACES");  // default 1,000
+  const int kRaces = races != nullptr ? std::atoi(races) : 1000;
+  std::map<int, int> cancel_exits, verify_exits;
+  for (int i = 0; i < kRaces; ++i) {
+    const ProgramOutput cancel = Rewind({"cancel", std::string(32, '0'), "--json"});
+    ++cancel_exits[cancel.exit_code];
+    ASSERT_TRUE(cancel.exit_code == 10 || cancel.exit_code == 16) << "race " << i << ": " << cancel.out;
+    if (i % 5 != 0) continue;
+    const ProgramOutput verify = RunProgram(JOURNAL_INSPECT, {"verify", "--all", "--data", data_}, dir_.path());
+    ++verify_exits[verify.exit_code];
+    ASSERT_EQ(verify.exit_code, 0) << "race " << i << ": " << verify.out << verify.err;
+  }
+  std::vector<std::string> lines;
+  writer.KillAndDrain(&lines);
+  const std::uint64_t runs = Json({"runs", "--limit", "1000000"})["runs"].size();
+  std::printf("%d writing commands beside a live writer (exits", kRaces);
+  for (const auto& [code, n] : cancel_exits) std::printf(" %d: %d", code, n);
+  std::printf("), %d verifies (exits", kRaces / 5);
+  for (const auto& [code, n] : verify_exits) std::printf(" %d: %d", code, n);
+  std::printf("); the writer completed %llu runs meanwhile\n", static_cast<unsigned long long>(runs));
+  EXPECT_GT(runs, 10u) << "the writer was not writing";
 }
 
 TEST_F(RewindCommandsTest, InputThatIsADirectoryIsInvalid) {
