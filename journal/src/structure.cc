@@ -1,6 +1,5 @@
 #include "journal/src/structure.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +8,9 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <unordered_map>
+#include <utility>
+#include <memory>
 #include <vector>
 
 #include "journal/src/mdb.h"
@@ -47,9 +49,21 @@ using Key = std::span<const std::uint8_t>;
 // native unsigned integers of equal size (MDB_INTEGERKEY: the free list's
 // transaction ids).
 bool Less(Key a, Key b, bool integer) {
-  if (integer && a.size() == b.size() && (a.size() == 4 || a.size() == 8)) {
-    return a.size() == 4 ? Load<std::uint32_t>(a.data()) < Load<std::uint32_t>(b.data())
-                         : Load<std::uint64_t>(a.data()) < Load<std::uint64_t>(b.data());
+  if (a.size() == b.size()) {
+    if (integer && (a.size() == 4 || a.size() == 8)) {
+      return a.size() == 4 ? Load<std::uint32_t>(a.data()) < Load<std::uint32_t>(b.data())
+                           : Load<std::uint64_t>(a.data()) < Load<std::uint64_t>(b.data());
+    }
+    // The journal's own keys (positions, run ids, run index entries): bytes
+    // compared as big-endian words, without a call to memcmp.
+    if (a.size() == 8 || a.size() == 16) {
+      for (std::size_t at = 0; at < a.size(); at += 8) {
+        const std::uint64_t x = __builtin_bswap64(Load<std::uint64_t>(a.data() + at));
+        const std::uint64_t y = __builtin_bswap64(Load<std::uint64_t>(b.data() + at));
+        if (x != y) return x < y;
+      }
+      return false;
+    }
   }
   const int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
   return c != 0 ? c < 0 : a.size() < b.size();
@@ -103,10 +117,126 @@ struct Tree {
   std::uint64_t branch = 0, leaf = 0, overflow = 0, entries = 0;
 };
 
+// The data file's pages, read with pread and kept in a small cache. Reading
+// through a map of the file cost a TLB and cache miss for every page touched
+// (in a VM, ten times a read() of the whole file). The walk meets the pages
+// of the journal's append-built trees mostly in file order: a page that
+// follows the last chunk read brings in a chunk of kChunkPages, and any other
+// page (the run index's leaves, in run id order, lie all over the file) is
+// read alone.
+class Pages {
+  struct Slot {
+    std::uint64_t key = kEmpty;  // Chunk(c) or Single(p)
+    std::uint64_t used = 0;
+    int pins = 0;
+    std::unique_ptr<std::uint8_t[]> data;  // kChunkPages pages, uninitialized
+  };
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+  static std::uint64_t Chunk(std::uint64_t c) { return c << 1; }
+  static std::uint64_t Single(Pgno p) { return p << 1 | 1; }
+
+ public:
+  static constexpr std::size_t kChunkPages = 16;  // 64 KiB of 4 KiB pages
+  static constexpr std::size_t kSlots = 64;       // at most 4 MiB; far more than pages pinned at once
+
+  Pages(int fd, std::size_t psize, Pgno pages, std::string file)
+      : fd_(fd), psize_(psize), pages_(pages), file_(std::move(file)), slots_(kSlots) {}
+
+  // A page, valid while the Pin lives.
+  class Pin {
+   public:
+    Pin(Pin&& o) noexcept : slot_(std::exchange(o.slot_, nullptr)), at_(o.at_) {}
+    Pin& operator=(Pin&&) = delete;
+    ~Pin() {
+      if (slot_ != nullptr) --slot_->pins;
+    }
+    const std::uint8_t* data() const { return at_; }
+
+   private:
+    friend class Pages;
+    Pin(Slot* slot, const std::uint8_t* at) : slot_(slot), at_(at) { ++slot_->pins; }
+    Slot* slot_;
+    const std::uint8_t* at_;
+  };
+
+  // REQUIRES: pgno < pages. Unavailable when the file cannot be read.
+  Result<Pin> Get(Pgno pgno) {
+    const std::uint64_t chunk = pgno / kChunkPages;
+    if (auto it = where_.find(Chunk(chunk)); it != where_.end()) {
+      return Use(slots_[it->second], (pgno % kChunkPages) * psize_);
+    }
+    if (auto it = where_.find(Single(pgno)); it != where_.end()) return Use(slots_[it->second], 0);
+    const bool sequential = last_chunk_ != kEmpty && chunk >= last_chunk_ && chunk <= last_chunk_ + 2;
+    if (sequential || last_chunk_ == kEmpty) {
+      last_chunk_ = chunk;
+      const std::uint64_t first = chunk * kChunkPages;
+      REWIND_ASSIGN_OR_RETURN(Slot * slot, Load(Chunk(chunk), first, std::min<std::uint64_t>(kChunkPages, pages_ - first)));
+      return Use(*slot, (pgno % kChunkPages) * psize_);
+    }
+    last_chunk_ = chunk;  // the next page of this chunk is read with it
+    REWIND_ASSIGN_OR_RETURN(Slot * slot, Load(Single(pgno), pgno, 1));
+    return Use(*slot, 0);
+  }
+
+  // `bytes` from the start of page `first` (an overflow value), in a buffer
+  // valid until the next call.
+  Result<std::span<const std::uint8_t>> Read(Pgno first, std::size_t bytes) {
+    big_.resize(bytes);
+    REWIND_RETURN_IF_ERROR(ReadAt(big_.data(), bytes, first * psize_));
+    return std::span<const std::uint8_t>(big_);
+  }
+
+ private:
+  Pin Use(Slot& slot, std::size_t offset) {
+    slot.used = ++clock_;
+    return Pin(&slot, slot.data.get() + offset);
+  }
+
+  Status ReadAt(std::uint8_t* at, std::size_t bytes, std::uint64_t offset) {
+    for (std::size_t done = 0; done < bytes;) {
+      const ssize_t n = ::pread(fd_, at + done, bytes - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return Status(Code::kUnavailable, "cannot read '" + file_ + "' at byte " + std::to_string(offset + done) +
+                                              ": " + (n < 0 ? std::strerror(errno) : "the file ends there"));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  // Reads `pages` pages from `first` into the least recently used slot that
+  // no page of the walk's path pins.
+  Result<Slot*> Load(std::uint64_t key, Pgno first, std::uint64_t pages) {
+    Slot* victim = nullptr;
+    for (Slot& slot : slots_) {
+      if (slot.pins == 0 && (victim == nullptr || slot.used < victim->used)) victim = &slot;
+    }
+    if (victim == nullptr) return Err(Code::kInternal, "every page cache slot is pinned: trees deeper than expected");
+    if (victim->key != kEmpty) where_.erase(victim->key);
+    victim->key = kEmpty;
+    if (!victim->data) victim->data.reset(new std::uint8_t[kChunkPages * psize_]);
+    REWIND_RETURN_IF_ERROR(ReadAt(victim->data.get(), static_cast<std::size_t>(pages) * psize_, first * psize_));
+    victim->key = key;
+    where_.emplace(key, static_cast<std::size_t>(victim - slots_.data()));
+    return victim;
+  }
+
+  int fd_;
+  std::size_t psize_;
+  Pgno pages_;
+  std::string file_;
+  std::vector<Slot> slots_;
+  std::unordered_map<std::uint64_t, std::size_t> where_;
+  std::uint64_t clock_ = 0;
+  std::uint64_t last_chunk_ = kEmpty;
+  std::vector<std::uint8_t> big_;
+};
+
 class Walker {
  public:
-  Walker(const std::uint8_t* map, std::size_t psize, Pgno pages, std::string file)
-      : map_(map), psize_(psize), pages_(pages), file_(std::move(file)), seen_(pages, false) {}
+  Walker(Pages& source, std::size_t psize, Pgno pages, std::string file)
+      : source_(source), psize_(psize), pages_(pages), file_(std::move(file)), seen_(pages, false) {}
 
   Status Walk(const DbRecord& free_list, const DbRecord& main) {
     seen_[0] = seen_[1] = true;  // the meta pages
@@ -135,7 +265,6 @@ class Walker {
     return Bad("database '" + t.name + "', page " + std::to_string(pgno) + ": " + what);
   }
 
-  const std::uint8_t* PageAt(Pgno pgno) const { return map_ + pgno * psize_; }
 
   Status Claim(const Tree& t, Pgno pgno) {
     if (pgno >= pages_) {
@@ -175,7 +304,8 @@ class Walker {
 
   Status WalkPage(Tree& t, Pgno pgno, unsigned level, KeyRange range) {
     REWIND_RETURN_IF_ERROR(Claim(t, pgno));
-    const std::uint8_t* p = PageAt(pgno);
+    REWIND_ASSIGN_OR_RETURN(const Pages::Pin page, source_.Get(pgno));  // held while its children are walked
+    const std::uint8_t* p = page.data();
     if (const Pgno own = Load<Pgno>(p); own != pgno) {
       return Bad(t, pgno, "its header records page " + std::to_string(own));
     }
@@ -207,9 +337,11 @@ class Walker {
         return Bad(t, pgno, "free-space bounds " + std::to_string(lower) + ".." + std::to_string(upper) + " for " +
                                 std::to_string(n) + " keys of " + std::to_string(ksize) + " bytes");
       }
+      // Ascending keys are all in the range when the first and last are.
       for (std::size_t i = 0; i < n; ++i) {
         const Key key(p + kPageHeader + i * ksize, ksize);
-        if (!range.Holds(key, integer) || (i > 0 && !Less(Key(key.data() - ksize, ksize), key, integer))) {
+        if (((i == 0 || i + 1 == n) && !range.Holds(key, integer)) ||
+            (i > 0 && !Less(Key(key.data() - ksize, ksize), key, integer))) {
           return Bad(t, pgno, "key " + std::to_string(i) + " out of order");
         }
       }
@@ -245,7 +377,10 @@ class Walker {
           return Bad(t, pgno, "entry " + std::to_string(i + 1) + "'s key out of order");
         }
       }
-      if ((leaf || i > 0) && !range.Holds(key, integer)) {
+      // Keys ascend (checked above), so the first and last in use are
+      // enough to keep them all in the range.
+      const bool bound = i == (leaf ? 0 : 1) || i + 1 == n;
+      if (bound && (leaf || i > 0) && !range.Holds(key, integer)) {
         return Bad(t, pgno, "entry " + std::to_string(i) + "'s key outside the range its parent gives the page");
       }
       const std::uint8_t* node = key.data() - kNodeHeader;
@@ -291,7 +426,8 @@ class Walker {
                                std::to_string(pages_) + " pages"));
     }
     for (Pgno p = first; p < first + count; ++p) REWIND_RETURN_IF_ERROR(Claim(t, p));
-    const std::uint8_t* page = PageAt(first);
+    REWIND_ASSIGN_OR_RETURN(const Pages::Pin pin, source_.Get(first));
+    const std::uint8_t* page = pin.data();
     if (const Pgno own = Load<Pgno>(page); own != first) {
       return Err(Bad(t, first, "its header records page " + std::to_string(own)));
     }
@@ -303,7 +439,11 @@ class Walker {
                                std::to_string(count)));
     }
     t.overflow += count;
-    return std::span<const std::uint8_t>(page + kPageHeader, dsize);
+    // Only the free list's values are read; the others are the journal's
+    // events and records, which their own checksums cover.
+    if (t.kind != TreeKind::kFree) return std::span<const std::uint8_t>();
+    REWIND_ASSIGN_OR_RETURN(const auto run, source_.Read(first, kPageHeader + dsize));
+    return run.subspan(kPageHeader);
   }
 
   Status Entry(Tree& t, Pgno pgno, std::size_t i, std::span<const std::uint8_t> key,
@@ -389,32 +529,13 @@ class Walker {
     return buf;
   }
 
-  const std::uint8_t* map_;
+  Pages& source_;
   std::size_t psize_;
   Pgno pages_;
   std::string file_;
   std::vector<bool> seen_;
   std::vector<Pgno> free_;
   StructureReport counts_;
-};
-
-// The data file mapped read-only for the walk; unmapped on destruction.
-class Mapping {
- public:
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  Mapping(int fd, std::size_t bytes) : bytes_(bytes) {
-    void* at = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
-    if (at != MAP_FAILED) at_ = static_cast<const std::uint8_t*>(at);
-  }
-  ~Mapping() {
-    if (at_ != nullptr) ::munmap(const_cast<std::uint8_t*>(at_), bytes_);
-  }
-  const std::uint8_t* at() const { return at_; }
-
- private:
-  const std::uint8_t* at_ = nullptr;
-  std::size_t bytes_;
 };
 
 }  // namespace
@@ -494,11 +615,8 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
                        std::to_string(st.st_size / psize) + " pages"));
   }
 
-  const Mapping map(fd, (last + 1) * psize);
-  if (map.at() == nullptr) {
-    return Err(Code::kUnavailable, "cannot map '" + file + "' to check it: " + std::strerror(errno));
-  }
-  Walker walker(map.at(), psize, last + 1, file);
+  Pages pages(fd, psize, last + 1, file);
+  Walker walker(pages, psize, last + 1, file);
   REWIND_RETURN_IF_ERROR(walker.Walk(free_list, main));
   return walker.counts();
 }
