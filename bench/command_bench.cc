@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/flags.h"
 #include "bench/histories.h"
 #include "rewind/journal/journal.h"
 
@@ -75,12 +76,12 @@ int Main(int argc, char** argv) {
   CLI::App app{"command_bench: a writing rewind command, whole process, on a large journal"};
   std::uint64_t events = 1'000'000;
   int runs = 15;
-  std::string dir = std::filesystem::temp_directory_path().string();
+  std::string dir = "bench-tmp", json_path;
   std::string rewind = REWIND_CLI;
-  app.add_option("--events", events, "events in the journal")->check(CLI::PositiveNumber);
-  app.add_option("--runs", runs, "runs approved (the median is shown)")->check(CLI::PositiveNumber);
-  app.add_option("--dir", dir, "where the scratch journal goes");
-  app.add_option("--rewind", rewind, "the rewind binary");
+  app.add_option("--events", events, "events in the journal")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--runs", runs, "runs approved (the median is shown)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--rewind", rewind, "the rewind binary")->capture_default_str();
+  bench::AddOutputFlags(app, dir, json_path);
   CLI11_PARSE(app, argc, argv);
 
   auto scratch = bench::ScratchDir::Create(dir, "command-bench");
@@ -136,6 +137,15 @@ int Main(int argc, char** argv) {
   std::printf("%-40s %10.1f\n", "VerifyAll (what approve checked before)", verify_seconds * 1e3);
   std::printf("approve / status: %.2f; approve median %.0f ms (target <= 300 ms)\n", approve_median / status_median,
               approve_median * 1e3);
+  bench::JsonRows json("command", json_path);
+  json.Add({{"command", "approve"},
+            {"events", events},
+            {"runs", runs},
+            {"median_ms", approve_median * 1e3},
+            {"floor_ms", status_median * 1e3},
+            {"ratio", approve_median / status_median},
+            {"verify_all_ms", verify_seconds * 1e3}});
+  if (Status s = json.Write(); !s.ok()) return Fail(s.ToString());
   return 0;
 }
 
