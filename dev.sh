@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for newcomers and CI.
-#   ./dev.sh run    install what is missing, build, run the walkthrough (examples/walkthrough.sh)
+#   ./dev.sh run    install what is missing, build the two tools it needs (rewind,
+#                   journal-inspect), run the walkthrough (examples/walkthrough.sh)
 #                   on the embedded journal in $REWIND_DATA (default ./rewind-data)
 #   ./dev.sh test   install what is missing, build, run the whole test suite
 #   ./dev.sh build  install what is missing and build (Release with debug info) into build/
@@ -11,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 build_dir=${REWIND_BUILD_DIR:-build}
 
+# build [TARGET...]: configures build/ and builds the targets (default: all),
+# printing the build's progress.
 build() {
   scripts/setup.sh
   local launcher=()
@@ -19,14 +22,17 @@ build() {
   [[ "${CI:-}" == true ]] && werror=ON
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DREWIND_WERROR="$werror" "${launcher[@]}" >/dev/null
-  cmake --build "$build_dir"
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$build_dir" "${targets[@]}"
 }
 
 case "${1:-}" in
   build) build ;;
   run)
-    build
-    REWIND="$build_dir/tools/rewind" examples/walkthrough.sh
+    # Only the two tools the walkthrough runs, not the tests and benchmarks.
+    build rewind journal-inspect
+    REWIND="$build_dir/tools/rewind" JOURNAL_INSPECT="$build_dir/tools/journal-inspect" examples/walkthrough.sh
     ;;
   test)
     build

@@ -39,7 +39,7 @@
 #include "bench/flags.h"
 #include "bench/histories.h"
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/schemas/events.h"
 

@@ -38,7 +38,7 @@
 
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/schemas/events.h"
 

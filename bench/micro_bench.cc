@@ -16,8 +16,8 @@
 
 #include "bench/bench_util.h"
 #include "bench/histories.h"
-#include "rewind/executor/decide.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/decide.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/schemas/events.h"
 
 namespace rwd {

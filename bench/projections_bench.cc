@@ -72,7 +72,7 @@
 #include "rewind/base/bytes.h"
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/projections/projections.h"
 #include "rewind/schemas/events.h"

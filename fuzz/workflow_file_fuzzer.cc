@@ -32,8 +32,8 @@
 #include <variant>
 
 #include "fuzz/fuzz_check.h"
-#include "rewind/executor/decide.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/decide.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/executor/workflow_file.h"
 
 namespace {

@@ -145,12 +145,16 @@ Runtime::~Runtime() {
   journal_.reset();      // completes queued appends
 }
 
-Status Runtime::Open() {
+Status Runtime::Open(std::unique_ptr<Journal> journal) {
   for (Workflow& w : options_.workflows) {
     REWIND_RETURN_IF_ERROR(Register(std::move(w)));  // no journal yet: recovery waits
   }
   options_.workflows.clear();
-  REWIND_ASSIGN_OR_RETURN(journal_, Journal::Open(options_.journal));
+  if (journal) {
+    journal_ = std::move(journal);
+  } else {
+    REWIND_ASSIGN_OR_RETURN(journal_, Journal::Open(options_.journal));
+  }
   if (options_.projections) {
     REWIND_ASSIGN_OR_RETURN(projections_, Projections::Open(*journal_, *options_.projections));
   }
@@ -680,9 +684,14 @@ class Engine::Impl : public Runtime {
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
-Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions options) {
+Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions options) { return Open(nullptr, std::move(options)); }
+
+Result<std::unique_ptr<Engine>> Engine::Open(std::unique_ptr<Journal> journal, EngineOptions options) {
+  if (journal && journal->options().read_only) {
+    return Err(Code::kFailedPrecondition, "the engine needs a journal open for writing, not read-only");
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
-  REWIND_RETURN_IF_ERROR(impl->Open());
+  REWIND_RETURN_IF_ERROR(impl->Open(std::move(journal)));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

@@ -35,7 +35,8 @@ class Runtime {
  public:
   explicit Runtime(EngineOptions options);
   ~Runtime();
-  Status Open();
+  // Opens options.journal, or takes `journal` when given (open for writing).
+  Status Open(std::unique_ptr<Journal> journal);
 
   // --- for actors ---
   boost::asio::io_context& io() { return io_; }

@@ -37,7 +37,7 @@
 #include <stop_token>
 #include <vector>
 
-#include "rewind/executor/decide.h"
+#include "rewind/fold/decide.h"
 #include "rewind/executor/engine.h"
 
 namespace rwd::engine_internal {

@@ -3,7 +3,7 @@
 #include <map>
 #include <string_view>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd {
 

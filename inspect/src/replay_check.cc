@@ -1,8 +1,8 @@
 #include "rewind/inspect/replay_check.h"
 
 
-#include "rewind/executor/decide.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/decide.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/schemas/describe.h"
 
 namespace rwd::inspect {

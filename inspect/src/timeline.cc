@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "rewind/base/time.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd::inspect {
 namespace {

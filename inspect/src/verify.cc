@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/projections/projections.h"
 #include "rewind/journal/tables.h"
 

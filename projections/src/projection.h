@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/schemas/events.h"

@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "rewind/base/bytes.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/schemas/events.h"

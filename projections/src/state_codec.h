@@ -18,7 +18,7 @@
 #include "rewind/base/bytes.h"
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd {
 

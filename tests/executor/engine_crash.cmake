@@ -4,7 +4,7 @@
 # steps never run again.
 add_library(rewind_test_engine_crash_workflow STATIC engine_crash_workflow.cc execution_audit.cc)
 target_include_directories(rewind_test_engine_crash_workflow PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(rewind_test_engine_crash_workflow PUBLIC rewind::executor PRIVATE rewind_warnings)
+target_link_libraries(rewind_test_engine_crash_workflow PUBLIC rewind::engine PRIVATE rewind_warnings)
 add_executable(engine_crash_child engine_crash_child.cc)
 target_link_libraries(engine_crash_child PRIVATE rewind_test_engine_crash_workflow spdlog::spdlog Threads::Threads
   rewind_warnings)

@@ -12,7 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/schemas/events.h"
 
 namespace rwd::test {

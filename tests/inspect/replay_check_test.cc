@@ -10,9 +10,9 @@
 
 #include <map>
 
-#include "rewind/executor/decide.h"
-#include "rewind/executor/run_state.h"
-#include "tests/executor/run_builder.h"
+#include "rewind/fold/decide.h"
+#include "rewind/fold/run_state.h"
+#include "tests/fold/run_builder.h"
 #include "tests/support/random_history.h"
 
 namespace rwd::test {

@@ -16,7 +16,7 @@
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/projections/projections.h"
-#include "tests/executor/run_builder.h"
+#include "tests/fold/run_builder.h"
 #include "tests/support/matchers.h"
 #include "tests/support/projection_dump.h"
 #include "tests/support/random_history.h"

@@ -29,7 +29,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/projections/projections.h"
 #include "rewind/schemas/events.h"

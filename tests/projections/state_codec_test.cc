@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/executor/run_builder.h"
+#include "tests/fold/run_builder.h"
 #include "tests/support/flatbuffer_layout.h"
 #include "tests/support/matchers.h"
 #include "tests/support/sample_events.h"

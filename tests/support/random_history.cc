@@ -10,8 +10,8 @@
 #include <utility>
 
 #include "rewind/base/status.h"
-#include "rewind/executor/decide.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/decide.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/schemas/describe.h"
 
 namespace rwd::test {

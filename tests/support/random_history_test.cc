@@ -9,7 +9,7 @@
 #include <utility>
 #include <variant>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd::test {
 namespace {

@@ -12,14 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/inspect/event_json.h"
 #include "rewind/inspect/state_json.h"
 #include "rewind/journal/hash.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "rewind/projections/projections.h"
-#include "tests/executor/run_builder.h"
+#include "tests/fold/run_builder.h"
 #include "tests/journal/raw_store.h"
 #include "tests/support/child_process.h"
 #include "tests/support/matchers.h"

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd::cli {
 

@@ -8,8 +8,10 @@
 // commits while the checks read. Then LMDB's own structure is walked
 // (Journal::CheckStructure, run by every writer as it opens: what LMDB keeps
 // for itself and never reads back, which a write would trust and spread), and
-// the engine verifies each run it loads before it extends it
-// (Journal::VerifyRun). A command so checks what it touches — O(file) for the
+// the run the command acts on is verified (Journal::VerifyRun) before the
+// engine and its projections open on the journal, so a refused command
+// leaves the file as it was; the engine verifies every other run it loads
+// before it extends it. A command so checks what it touches — O(file) for the
 // structure, O(run) for its run — not every event of the journal:
 // `journal-inspect verify` does that. A write on top of damage could spread
 // it, and would bury the damaged history under new events.

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd::cli {
 

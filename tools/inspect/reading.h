@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
 #include "rewind/schemas/events.h"
 #include "tools/inspect/commands.h"

@@ -25,7 +25,7 @@
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
 #include "rewind/executor/engine.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/schemas/events.h"
 #include "tools/common/exit_codes.h"
 #include "tools/rewind/commands.h"

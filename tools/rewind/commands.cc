@@ -79,14 +79,25 @@ struct Session {
 // refuses a damaged one (journal_open.h).
 // `recover`: drive every unfinished run (serve); the one-shot commands only
 // drive the run they act on, so they never take attempts of other runs.
-Result<Session> Open(const Context& c, bool may_create, bool recover = false,
+Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> touched, bool recover = false,
                      std::function<void(const Status&)> on_journal_failure = nullptr) {
   const bool serving = recover;  // only `serve` recovers every run
   REWIND_RETURN_IF_ERROR(CheckJournalDir(c.data_dir, may_create));
+  // The journal first, as its writer (the lock, then LMDB's structure), and
+  // the run the command acts on verified, before the engine and its
+  // projections write anything: a refused command leaves the file as it was.
+  JournalOptions jo;
+  jo.directory = c.data_dir;
+  auto journal = Journal::Open(jo);
+  if (!journal.has_value()) return Err(RefusingToWrite(journal.error(), c.data_dir));
+  if (touched) {
+    if (auto verified = (*journal)->VerifyRun(*touched); !verified.has_value()) {
+      return Err(RefusingToWrite(verified.error(), c.data_dir));
+    }
+  }
   Session s;
   s.me = Me(c);
   EngineOptions o;
-  o.journal.directory = c.data_dir;
   o.recover = recover;
   o.on_journal_failure = std::move(on_journal_failure);
   o.resolve = ShellWorkflowResolver();
@@ -104,7 +115,7 @@ Result<Session> Open(const Context& c, bool may_create, bool recover = false,
     }
     std::cout.flush();
   };
-  auto engine = Engine::Open(std::move(o));
+  auto engine = Engine::Open(std::move(*journal), std::move(o));
   if (!engine.has_value()) return Err(RefusingToWrite(engine.error(), c.data_dir));
   s.engine = std::move(*engine);
   return s;
@@ -165,7 +176,7 @@ int RunFile(const Context& c, const std::string& file, const std::string& input,
   if (!workflow.has_value()) return Fail(c, workflow.error());
   auto bytes = ReadInput(input);
   if (!bytes.has_value()) return Fail(c, bytes.error());
-  auto s = Open(c, /*may_create=*/true);
+  auto s = Open(c, /*may_create=*/true, std::nullopt);
   if (!s.has_value()) return Fail(c, s.error());
   const std::string name = workflow->name();
   if (auto r = s->engine->Register(std::move(*workflow)); !r.ok()) return Fail(c, r);
@@ -179,7 +190,7 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
            const std::string& request_id, const std::string& resume_data, bool dry_run) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false);
+  auto s = Open(c, /*may_create=*/false, *run);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->Add(*run);
   ResumeRequest r;
@@ -219,7 +230,7 @@ int Decide(const Context& c, const std::string& run_text, const std::string& ste
            const std::string& note) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false);
+  auto s = Open(c, /*may_create=*/false, *run);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->Add(*run);
   const Status done = approve ? s->engine->Approve(*run, step, s->me, ToBytes(note))
@@ -231,7 +242,7 @@ int Decide(const Context& c, const std::string& run_text, const std::string& ste
 int Cancel(const Context& c, const std::string& run_text, const std::string& reason) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false);
+  auto s = Open(c, /*may_create=*/false, *run);
   if (!s.has_value()) return Fail(c, s.error());
   if (auto done = s->engine->Cancel(*run, s->me, reason); !done.ok()) return Fail(c, done);
   const int followed = Follow(c, *s, *run);
@@ -241,7 +252,7 @@ int Cancel(const Context& c, const std::string& run_text, const std::string& rea
 int Pause(const Context& c, const std::string& run_text, const std::string& reason) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false);
+  auto s = Open(c, /*may_create=*/false, *run);
   if (!s.has_value()) return Fail(c, s.error());
   if (auto done = s->engine->Pause(*run, s->me, reason); !done.ok()) return Fail(c, done);
   const int followed = Follow(c, *s, *run);
@@ -251,7 +262,7 @@ int Pause(const Context& c, const std::string& run_text, const std::string& reas
 int Recover(const Context& c, const std::string& run_text) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false);
+  auto s = Open(c, /*may_create=*/false, *run);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->Add(*run);
   if (auto done = s->engine->Recover(*run, s->me); !done.ok()) return Fail(c, done);
@@ -262,7 +273,7 @@ int Fork(const Context& c, const std::string& run_text, const std::string& from_
          std::optional<std::uint64_t> at_seq) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false);
+  auto s = Open(c, /*may_create=*/false, *run);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->All();
   auto child = s->engine->Fork(ForkRequest{*run, from_step, at_seq, s->me});
@@ -274,7 +285,7 @@ int Fork(const Context& c, const std::string& run_text, const std::string& from_
 int Signal(const Context& c, const std::string& run_text, const std::string& name, const std::string& payload) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false);
+  auto s = Open(c, /*may_create=*/false, *run);
   if (!s.has_value()) return Fail(c, s.error());
   s->followed->Add(*run);
   if (auto done = s->engine->Signal(*run, name, ToBytes(payload), s->me); !done.ok()) return Fail(c, done);
@@ -372,7 +383,7 @@ int Serve(const Context& c) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any engine thread exists
   auto failure = std::make_shared<std::promise<Status>>();
   auto failed = failure->get_future();
-  auto s = Open(c, /*may_create=*/true, /*recover=*/true, [failure](const Status& cause) {
+  auto s = Open(c, /*may_create=*/true, std::nullopt, /*recover=*/true, [failure](const Status& cause) {
     failure->set_value(cause);
     ::kill(::getpid(), SIGUSR1);
   });

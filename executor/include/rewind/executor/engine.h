@@ -33,6 +33,26 @@
 // did not exist. A subject longer than kMaxNameBytes, or a tenant that
 // ValidateTenant refuses, is InvalidArgument. Refusals are logged.
 //
+// Threads, and the hops between them:
+//   * the caller's thread: an API call posts its work to the run's strand and
+//     waits on a future for the answer (and, for a request that appends, for
+//     the append to be durable);
+//   * the io thread (one, running the io_context): every run's strand — the
+//     fold of its accepted events, decisions (Plan), acceptance of requests and
+//     outcomes — and the timers (retries, sleeps, timeouts, revivals). It
+//     hands appends to the journal (AppendAsync) and never waits for them;
+//   * the handler pool (handler_threads): step handlers; a handler's outcome
+//     is posted back to its run's strand;
+//   * the journal's writer thread: drains the append queue into one write
+//     transaction per group, runs the projections' hook in that transaction
+//     (so projections match every acknowledged append), syncs, then calls each
+//     append's callback, which posts the result to the run's strand;
+//   * the projections' worker (ProjectionsOptions::background): catch-up and
+//     rebuilds after Open, through the journal's table updates;
+//   * the warden of each shell step's attempt is a process, not a thread
+//     (shell_step.h).
+// No lock is held across a hop; a run's state is only touched on its strand.
+//
 // Thread-safety: every method may be called from any thread concurrently.
 // Destroying the engine stops new work, asks running handlers to stop (their
 // stop_token) and waits for them; what they return then is not recorded and
@@ -50,7 +70,7 @@
 #include "rewind/base/bytes.h"
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/executor/workflow.h"
 #include "rewind/journal/journal.h"
 #include "rewind/projections/projections.h"
@@ -181,6 +201,11 @@ class Engine {
   // running get StepAbandoned for attempts in flight and continue. Errors as
   // Journal::Open, or InvalidArgument for an invalid workflow.
   static Result<std::unique_ptr<Engine>> Open(EngineOptions options);
+  // The same on a journal the caller opened for writing (options.journal is
+  // not used): for a caller that checks the journal before the engine and
+  // its projections touch it, as the rewind CLI verifies the run a command
+  // acts on first. FailedPrecondition for a read-only journal.
+  static Result<std::unique_ptr<Engine>> Open(std::unique_ptr<Journal> journal, EngineOptions options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

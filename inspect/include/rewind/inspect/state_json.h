@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd::inspect {
 

@@ -47,7 +47,7 @@
 #include <vector>
 
 #include "rewind/base/status.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/journal/hash.h"
 #include "rewind/journal/journal.h"
 #include "rewind/projections/read_models.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "rewind/base/run_id.h"
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 namespace rwd {
 

@@ -57,6 +57,10 @@ struct RetryPolicy {
   friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
 };
 
+// One step of a workflow definition: its id, kind (a code handler, an
+// approval gate, a signal wait, a durable sleep), the steps it waits for, its
+// retry policy and timeout, the handler name and opaque config recorded for
+// the process that runs it, and a sleep's length.
 struct StepDef {
   std::string id;
   StepKind kind = StepKind::kCode;
@@ -69,6 +73,9 @@ struct StepDef {
   friend bool operator==(const StepDef&, const StepDef&) = default;
 };
 
+// The first event of a run: the workflow's definition as it was when the run
+// started (so any later process can fold and continue it), the input, the
+// tenant that owns the run, and the idempotency key of a keyed start.
 struct RunStarted {
   std::string workflow;
   std::uint32_t version = 0;
@@ -80,6 +87,9 @@ struct RunStarted {
   friend bool operator==(const RunStarted&, const RunStarted&) = default;
 };
 
+// An attempt of a code step begins (attempt: 1-based within the epoch). Its
+// handler runs only after this is durable; the handler's idempotency key is
+// (run, step, epoch), the same for every attempt of the epoch.
 struct StepStarted {
   std::uint32_t step = 0;
   std::uint32_t attempt = 0;
@@ -87,6 +97,8 @@ struct StepStarted {
   friend bool operator==(const StepStarted&, const StepStarted&) = default;
 };
 
+// The attempt succeeded: `output` is the step's memoized result, which its
+// dependents read and which no later attempt replaces in this epoch.
 struct StepCompleted {
   std::uint32_t step = 0;
   std::uint32_t attempt = 0;
@@ -95,6 +107,8 @@ struct StepCompleted {
   friend bool operator==(const StepCompleted&, const StepCompleted&) = default;
 };
 
+// The attempt failed with an error code and message; retryable or not
+// (a permanent failure, or the budget spent, fails the run).
 struct StepFailed {
   std::uint32_t step = 0;
   std::uint32_t attempt = 0;
@@ -105,6 +119,8 @@ struct StepFailed {
   friend bool operator==(const StepFailed&, const StepFailed&) = default;
 };
 
+// The failed step runs again as `next_attempt` at `due_unix_us` (backoff
+// computed deterministically from the run, step, epoch and attempt).
 struct RetryScheduled {
   std::uint32_t step = 0;
   std::uint32_t next_attempt = 0;
@@ -112,6 +128,9 @@ struct RetryScheduled {
   friend bool operator==(const RetryScheduled&, const RetryScheduled&) = default;
 };
 
+// An attempt was in flight when the process driving the run stopped (a crash,
+// a kill, no room to record its outcome): recorded by the next driver,
+// counted as a failed, retryable attempt.
 struct StepAbandoned {
   std::uint32_t step = 0;
   std::uint32_t attempt = 0;
@@ -121,6 +140,8 @@ struct StepAbandoned {
 
 enum class PauseReason : std::uint8_t { kApprovalRequired = 0, kManual = 1, kSignalWait = 2 };
 
+// The run waits for someone: an approval at a gate, a signal at a signal
+// step (step: that step), or an operator's manual pause (step: kNoStep).
 struct RunPaused {
   std::uint32_t step = 0;
   PauseReason reason = PauseReason::kApprovalRequired;
@@ -128,6 +149,8 @@ struct RunPaused {
   friend bool operator==(const RunPaused&, const RunPaused&) = default;
 };
 
+// An operator approved or rejected the gate the run waits at; an approval's
+// data is the gate's output, a rejection fails the run.
 struct ApprovalDecided {
   std::uint32_t step = 0;
   bool approved = false;
@@ -135,23 +158,32 @@ struct ApprovalDecided {
   friend bool operator==(const ApprovalDecided&, const ApprovalDecided&) = default;
 };
 
+// A named signal arrived with a payload: it completes the signal step that
+// waits for it, or is kept until one does.
 struct SignalReceived {
   std::string name;
   Bytes payload;
   friend bool operator==(const SignalReceived&, const SignalReceived&) = default;
 };
 
+// A sleep step began: it completes at `due_unix_us`, across restarts.
 struct TimerScheduled {
   std::uint32_t step = 0;
   std::int64_t due_unix_us = 0;
   friend bool operator==(const TimerScheduled&, const TimerScheduled&) = default;
 };
 
+// A sleep step's time came: the step completed.
 struct TimerFired {
   std::uint32_t step = 0;
   friend bool operator==(const TimerFired&, const TimerFired&) = default;
 };
 
+// An operator resumed the run from a step (DESIGN §4): a new epoch begins for
+// that step, its dependents and every step not completed, with a fresh retry
+// budget; completed steps outside that set keep their outputs. Carries who
+// asked (the event's actor), why, the request id that makes it idempotent,
+// and data handed to the steps that run again.
 struct ResumeRequested {
   std::uint32_t from_step = 0;
   std::string reason;
@@ -160,12 +192,16 @@ struct ResumeRequested {
   friend bool operator==(const ResumeRequested&, const ResumeRequested&) = default;
 };
 
+// A completed step's output, as a fork copies it from its parent.
 struct StepOutput {
   std::uint32_t step = 0;
   Bytes output;
   friend bool operator==(const StepOutput&, const StepOutput&) = default;
 };
 
+// The first event of a fork: a new run whose state is its parent's at
+// `parent_seq`, with the parent's definition and input and the outputs it
+// keeps, re-running from `from_step`. The parent is not touched.
 struct RunForked {
   RunId parent_run;
   std::uint64_t parent_seq = 0;
@@ -175,21 +211,27 @@ struct RunForked {
   friend bool operator==(const RunForked&, const RunForked&) = default;
 };
 
+// An operator asked to cancel the run (who: the event's actor; why).
 struct CancelRequested {
   std::string reason;
   friend bool operator==(const CancelRequested&, const CancelRequested&) = default;
 };
 
+// The run ended cancelled: attempts in flight stop and their outcomes are not
+// recorded. It can be resumed.
 struct RunCancelled {
   std::string reason;
   friend bool operator==(const RunCancelled&, const RunCancelled&) = default;
 };
 
+// The run ended with every step completed; its output is the last step's.
 struct RunCompleted {
   Bytes output;
   friend bool operator==(const RunCompleted&, const RunCompleted&) = default;
 };
 
+// The run ended failed: a step failed for good (step: that one), or the run
+// reached the limit of events (step: kNoStep). It can be resumed.
 struct RunFailed {
   std::uint32_t step = 0;
   std::string code;

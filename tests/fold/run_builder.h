@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/schemas/events.h"
 #include "tests/support/matchers.h"
 

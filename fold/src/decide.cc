@@ -1,4 +1,4 @@
-#include "rewind/executor/decide.h"
+#include "rewind/fold/decide.h"
 
 #include <xxhash.h>
 

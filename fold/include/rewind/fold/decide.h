@@ -27,7 +27,7 @@
 #include <optional>
 #include <vector>
 
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 #include "rewind/schemas/events.h"
 
 namespace rwd {

@@ -1,8 +1,8 @@
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 #include <gtest/gtest.h>
 
-#include "tests/executor/run_builder.h"
+#include "tests/fold/run_builder.h"
 
 namespace rwd::test {
 namespace {

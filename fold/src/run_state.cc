@@ -1,4 +1,4 @@
-#include "rewind/executor/run_state.h"
+#include "rewind/fold/run_state.h"
 
 #include <algorithm>
 #include <charconv>

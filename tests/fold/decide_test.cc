@@ -1,11 +1,11 @@
-#include "rewind/executor/decide.h"
+#include "rewind/fold/decide.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
 #include <limits>
 
-#include "tests/executor/run_builder.h"
+#include "tests/fold/run_builder.h"
 
 namespace rwd::test {
 namespace {
