@@ -13,8 +13,7 @@ namespace rwd {
 
 namespace asio = boost::asio;
 using engine_internal::Ack;
-using engine_internal::RunActor;
-using engine_internal::Runtime;
+using engine_internal::LiveRun;
 
 bool Principal::HasRole(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
@@ -76,7 +75,6 @@ Status CheckPrincipal(const Principal& who) {
 }  // namespace
 
 
-namespace engine_internal {
 namespace {
 
 std::int64_t SystemNowUs() {
@@ -124,17 +122,17 @@ Result<std::vector<Event>> ReadEvents(const Journal& journal, const RunId& run, 
 
 }  // namespace
 
-Runtime::Runtime(EngineOptions options) : options_(std::move(options)) {
+Engine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
   if (!options_.clock) options_.clock = SystemNowUs;
   if (!options_.new_id) options_.new_id = RunId::New;
   if (!options_.authorize) options_.authorize = DefaultAuthorizer;
 }
 
-Runtime::~Runtime() {
+Engine::Impl::~Impl() {
   stopping_ = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [run, actor] : actors_) asio::post(actor->strand(), [actor] { actor->StopAttempts(); });
+    for (auto& [run, live] : live_) asio::post(live->strand(), [live] { live->StopAttempts(); });
   }
   room_.notify_all();
   if (pool_) pool_->join();
@@ -145,7 +143,7 @@ Runtime::~Runtime() {
   journal_.reset();      // completes queued appends
 }
 
-Status Runtime::Open(std::unique_ptr<Journal> journal) {
+Status Engine::Impl::Open(std::unique_ptr<Journal> journal) {
   for (Workflow& w : options_.workflows) {
     REWIND_RETURN_IF_ERROR(Register(std::move(w)));  // no journal yet: recovery waits
   }
@@ -158,26 +156,26 @@ Status Runtime::Open(std::unique_ptr<Journal> journal) {
   if (options_.projections) {
     REWIND_ASSIGN_OR_RETURN(projections_, Projections::Open(*journal_, *options_.projections));
   }
-  // Everything an actor may use exists before the first strand task can run.
+  // Everything a live run may use exists before the first strand task can run.
   pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
   work_.emplace(io_.get_executor());
   io_threads_.emplace_back([this] { io_.run(); });
   return options_.recover ? RecoverAll() : Status::Ok();
 }
 
-void Runtime::RunHandler(std::function<void()> work) { asio::post(*pool_, std::move(work)); }
+void Engine::Impl::RunHandler(std::function<void()> work) { asio::post(*pool_, std::move(work)); }
 
-void Runtime::Appended(RunActor& actor, const std::vector<Event>& events) {
-  Track(actor);
-  if (options_.observer) options_.observer(actor.state(), events);
+void Engine::Impl::Appended(LiveRun& live, const std::vector<Event>& events) {
+  Track(live);
+  if (options_.observer) options_.observer(live.state(), events);
 }
 
-void Runtime::Track(RunActor& actor) {
-  const bool running = !actor.state().Stopped() && !actor.broken();
+void Engine::Impl::Track(LiveRun& live) {
+  const bool running = !live.state().Stopped() && !live.broken();
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = counted_.find(actor.state().run);
+  auto it = counted_.find(live.state().run);
   if (running && it == counted_.end()) {
-    counted_.emplace(actor.state().run, true);
+    counted_.emplace(live.state().run, true);
     ++active_;
   } else if (!running && it != counted_.end()) {
     counted_.erase(it);
@@ -186,31 +184,31 @@ void Runtime::Track(RunActor& actor) {
   }
 }
 
-void Runtime::MaybeEvict(const std::shared_ptr<RunActor>& actor) {
-  if (actor->evicted() || !actor->Idle()) return;
-  if (actor->load_status().ok() && !actor->state().Stopped() && !actor->broken()) return;
-  if (actor->load_status().ok()) Track(*actor);
+void Engine::Impl::MaybeEvict(const std::shared_ptr<LiveRun>& live) {
+  if (live->evicted() || !live->Idle()) return;
+  if (live->load_status().ok() && !live->state().Stopped() && !live->broken()) return;
+  if (live->load_status().ok()) Track(*live);
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = actors_.find(actor->state().run);
-  if (it != actors_.end() && it->second == actor) actors_.erase(it);
-  actor->set_evicted();
+  auto it = live_.find(live->state().run);
+  if (it != live_.end() && it->second == live) live_.erase(it);
+  live->set_evicted();
 }
 
-void Runtime::ReviveLater(const RunId& run) {
+void Engine::Impl::ReviveLater(const RunId& run) {
   constexpr auto kPause = std::chrono::seconds(1);
   auto timer = std::make_shared<asio::steady_timer>(io_, kPause);
   timer->async_wait([this, timer, run](const boost::system::error_code& ec) {
     if (ec || stopping()) return;
-    // A fresh actor loads the run and recovers it; the broken one may not be
+    // A fresh live run loads the run and recovers it; the broken one may not be
     // evicted yet (its strand had work queued): then try again later.
-    std::shared_ptr<RunActor> actor = Actor(run);
-    asio::post(actor->strand(), [this, actor, run] {
-      if (actor->broken()) ReviveLater(run);
+    std::shared_ptr<LiveRun> live = Live(run);
+    asio::post(live->strand(), [this, live, run] {
+      if (live->broken()) ReviveLater(run);
     });
   });
 }
 
-void Runtime::AppendFailed(const RunId& run, const Status& cause) {
+void Engine::Impl::AppendFailed(const RunId& run, const Status& cause) {
   if (cause.code() == Code::kResourceExhausted) return ReviveLater(run);
   if (cause.code() != Code::kUnavailable || stopping()) return;
   std::call_once(journal_failed_, [&] {
@@ -220,7 +218,7 @@ void Runtime::AppendFailed(const RunId& run, const Status& cause) {
   });
 }
 
-Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) const {
+Result<RunState> Engine::Impl::LoadState(const RunId& run, std::uint64_t to_seq) const {
   RunState state;
   state.run = run;
   if (to_seq == 0) return state;
@@ -239,7 +237,7 @@ Result<RunState> Runtime::LoadState(const RunId& run, std::uint64_t to_seq) cons
   return state;
 }
 
-std::shared_ptr<const Workflow> Runtime::FindWorkflow(const RunStarted& definition) {
+std::shared_ptr<const Workflow> Engine::Impl::FindWorkflow(const RunStarted& definition) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = workflows_.find(definition.workflow);
@@ -250,7 +248,7 @@ std::shared_ptr<const Workflow> Runtime::FindWorkflow(const RunStarted& definiti
   return options_.resolve ? options_.resolve(definition) : nullptr;
 }
 
-Status Runtime::Register(Workflow workflow) {
+Status Engine::Impl::Register(Workflow workflow) {
   REWIND_ASSIGN_OR_RETURN(RunStarted definition, workflow.Definition());
   const std::string name = workflow.name();
   {
@@ -261,7 +259,7 @@ Status Runtime::Register(Workflow workflow) {
   return journal_ && options_.recover ? RecoverAll() : Status::Ok();
 }
 
-Status Runtime::RecoverAll() {
+Status Engine::Impl::RecoverAll() {
   // Only the last event of each run is read to skip the runs that are done.
   std::vector<RunId> candidates;
   REWIND_RETURN_IF_ERROR(journal_->ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
@@ -278,62 +276,62 @@ Status Runtime::RecoverAll() {
     candidates.push_back(run);
     return Status::Ok();
   }));
-  // A new actor recovers as it loads; one loaded earlier without handlers
+  // A new live run recovers as it loads; one loaded earlier without handlers
   // (its workflow was registered only now) recovers when asked again.
   for (const RunId& run : candidates) {
-    std::shared_ptr<RunActor> actor = Actor(run);
-    asio::post(actor->strand(), [actor] { actor->ResolveAndRecover(); });
+    std::shared_ptr<LiveRun> live = Live(run);
+    asio::post(live->strand(), [live] { live->ResolveAndRecover(); });
   }
   return Status::Ok();
 }
 
-std::shared_ptr<RunActor> Runtime::Actor(const RunId& run) {
+std::shared_ptr<LiveRun> Engine::Impl::Live(const RunId& run) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = actors_.find(run); it != actors_.end()) return it->second;
+  if (auto it = live_.find(run); it != live_.end()) return it->second;
   RunState empty;
   empty.run = run;
-  auto actor = std::make_shared<RunActor>(*this, std::move(empty), nullptr, /*loaded=*/false);
-  actors_.emplace(run, actor);
+  auto live = std::make_shared<LiveRun>(*this, std::move(empty), nullptr, /*loaded=*/false);
+  live_.emplace(run, live);
   // Queued while the map is locked: no request can reach the strand before it.
-  asio::post(actor->strand(), [actor] { actor->Load(); });
-  return actor;
+  asio::post(live->strand(), [live] { live->Load(); });
+  return live;
 }
 
-Status Runtime::Refused(const Principal& who, Action action, const RunId& run, Status why) {
+Status Engine::Impl::Refused(const Principal& who, Action action, const RunId& run, Status why) {
   spdlog::warn("refused {} of run={} by subject='{}' tenant='{}': {}", ActionName(action), run.ToString(),
                who.subject, who.tenant, why.message());
   return why;
 }
 
 template <typename T>
-Result<T> Runtime::WithRun(const RunId& run, const Principal& who, Action action,
-                           std::function<Result<T>(RunActor&)> fn) {
+Result<T> Engine::Impl::WithRun(const RunId& run, const Principal& who, Action action,
+                           std::function<Result<T>(LiveRun&)> fn) {
   if (Status s = CheckPrincipal(who); !s.ok()) return Err(Refused(who, action, run, std::move(s)));
-  // An actor evicted between lookup and its turn on the strand sends us back
+  // A live run evicted between lookup and its turn on the strand sends us back
   // for a fresh one; that can only happen a few times in a row.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    std::shared_ptr<RunActor> actor = Actor(run);
+    std::shared_ptr<LiveRun> live = Live(run);
     auto done = std::make_shared<std::promise<std::optional<Result<T>>>>();
     auto future = done->get_future();
-    asio::post(actor->strand(), [&, actor, done] {
-      if (actor->evicted()) return done->set_value(std::nullopt);
-      Status verdict = actor->load_status();
-      if (verdict.ok() && !actor->state().definition) {  // a run still being started
+    asio::post(live->strand(), [&, live, done] {
+      if (live->evicted()) return done->set_value(std::nullopt);
+      Status verdict = live->load_status();
+      if (verdict.ok() && !live->state().definition) {  // a run still being started
         verdict = Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
       }
-      if (verdict.ok() && actor->state().definition->tenant != who.tenant) {
+      if (verdict.ok() && live->state().definition->tenant != who.tenant) {
         verdict = Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
       }
-      if (verdict.ok()) verdict = options_.authorize(who, action, &actor->state());
+      if (verdict.ok()) verdict = options_.authorize(who, action, &live->state());
       if (!verdict.ok()) {
-        if (verdict.code() != Code::kNotFound || actor->load_status().ok()) {
+        if (verdict.code() != Code::kNotFound || live->load_status().ok()) {
           verdict = Refused(who, action, run, std::move(verdict));
         }
         done->set_value(Result<T>(Err(std::move(verdict))));
       } else {
-        done->set_value(fn(*actor));
+        done->set_value(fn(*live));
       }
-      MaybeEvict(actor);
+      MaybeEvict(live);
     });
     if (std::optional<Result<T>> result = future.get()) return std::move(*result);
   }
@@ -350,7 +348,7 @@ ResumeResult ResultOf(const RunStarted& def, const ResumePlan& plan) {
 
 // A process that lacks a run's handlers must not make it continue: its code
 // steps would fail for want of a handler. It may still pause or cancel it.
-Status CanDrive(const RunActor& a) {
+Status CanDrive(const LiveRun& a) {
   if (a.workflow() != nullptr) return Status::Ok();
   for (const StepDef& step : a.state().definition->steps) {
     if (step.kind == StepKind::kCode) {
@@ -365,16 +363,16 @@ Status CanDrive(const RunActor& a) {
 
 }  // namespace
 
-Status Runtime::Submit(const RunId& run, const Principal& who, Action action,
-                       std::function<Status(RunActor&, Ack)> accept, bool for_orphans) {
+Status Engine::Impl::Submit(const RunId& run, const Principal& who, Action action,
+                       std::function<Status(LiveRun&, Ack)> accept, bool for_orphans) {
   auto durable = std::make_shared<std::promise<Status>>();
   auto future = durable->get_future();
-  const Result<bool> accepted = WithRun<bool>(run, who, action, [&](RunActor& a) -> Result<bool> {
+  const Result<bool> accepted = WithRun<bool>(run, who, action, [&](LiveRun& a) -> Result<bool> {
     if (action != Action::kPause && action != Action::kCancel) REWIND_RETURN_IF_ERROR(CanDrive(a));
     // Attempts of a process that stopped are recorded abandoned before the
     // request is judged (a cancelled run needs no such record); all of it is
     // taken back if the request is refused, which so appends nothing.
-    RunActor::Mark mark = a.MarkPending();
+    LiveRun::Mark mark = a.MarkPending();
     if (action != Action::kCancel) a.AcceptOrphans();
     const std::size_t orphans_end = a.MarkPending().pending;
     Status s = accept(a, [durable](const Status& st) { durable->set_value(st); });
@@ -389,18 +387,18 @@ Status Runtime::Submit(const RunId& run, const Principal& who, Action action,
   return future.get();
 }
 
-Status Runtime::SubmitNew(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept) {
+Status Engine::Impl::SubmitNew(const std::shared_ptr<LiveRun>& live, std::function<Status(LiveRun&, Ack)> accept) {
   auto durable = std::make_shared<std::promise<Status>>();
   auto future = durable->get_future();
-  asio::post(actor->strand(), [actor, accept = std::move(accept), durable] {
-    Status s = accept(*actor, [durable](const Status& st) { durable->set_value(st); });
+  asio::post(live->strand(), [live, accept = std::move(accept), durable] {
+    Status s = accept(*live, [durable](const Status& st) { durable->set_value(st); });
     if (!s.ok()) durable->set_value(s);
-    actor->Drive();
+    live->Drive();
   });
   return future.get();
 }
 
-Result<RunId> Runtime::Start(const StartRequest& request) {
+Result<RunId> Engine::Impl::Start(const StartRequest& request) {
   Status s = CheckPrincipal(request.actor);
   if (s.ok()) s = options_.authorize(request.actor, Action::kStart, nullptr);
   if (!s.ok()) {
@@ -452,7 +450,7 @@ Result<RunId> Runtime::Start(const StartRequest& request) {
   return result;
 }
 
-Status Runtime::WaitForRoom(std::unique_lock<std::mutex>& lock) {
+Status Engine::Impl::WaitForRoom(std::unique_lock<std::mutex>& lock) {
   if (!room_.wait_for(lock, options_.start_wait, [&] { return active_ < options_.max_active_runs || stopping_; }) ||
       stopping_) {
     return Status(Code::kUnavailable,
@@ -461,35 +459,35 @@ Status Runtime::WaitForRoom(std::unique_lock<std::mutex>& lock) {
   return Status::Ok();
 }
 
-Result<RunId> Runtime::StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
+Result<RunId> Engine::Impl::StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
                                 const Principal& who) {
-  auto actor = std::make_shared<RunActor>(*this, NewRunState(run), std::move(workflow));
+  auto live = std::make_shared<LiveRun>(*this, NewRunState(run), std::move(workflow));
   {
     std::unique_lock<std::mutex> lock(mu_);
     REWIND_RETURN_IF_ERROR(WaitForRoom(lock));
-    if (!actors_.emplace(run, actor).second) {
+    if (!live_.emplace(run, live).second) {
       return Err(Code::kConflict, "run " + run.ToString() + " exists already");
     }
     if (counted_.emplace(run, true).second) ++active_;
   }
-  REWIND_RETURN_IF_ERROR(SubmitNew(actor, [&](RunActor& a, Ack ack) {
+  REWIND_RETURN_IF_ERROR(SubmitNew(live, [&](LiveRun& a, Ack ack) {
     return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, std::move(first)}, std::move(ack));
   }));
   return run;
 }
 
-Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
+Result<ResumeResult> Engine::Impl::Resume(const ResumeRequest& request) {
   auto durable = std::make_shared<std::promise<Status>>();
   auto appended = durable->get_future();
   const Result<ResumeResult> result = WithRun<ResumeResult>(
-      request.run, request.actor, Action::kResume, [&](RunActor& actor) -> Result<ResumeResult> {
+      request.run, request.actor, Action::kResume, [&](LiveRun& live) -> Result<ResumeResult> {
         // A step of a process that stopped is no longer running: recorded
         // abandoned first, and taken back unless the resume is appended.
-        RunActor::Mark mark = actor.MarkPending();
-        actor.AcceptOrphans();
-        Result<ResumeResult> out = ResumeOn(actor, request, durable);
-        if (!out.has_value() || request.dry_run || out->repeated) actor.RollBack(std::move(mark));
-        if (out.has_value() && !request.dry_run && !out->repeated) actor.Drive();
+        LiveRun::Mark mark = live.MarkPending();
+        live.AcceptOrphans();
+        Result<ResumeResult> out = ResumeOn(live, request, durable);
+        if (!out.has_value() || request.dry_run || out->repeated) live.RollBack(std::move(mark));
+        if (out.has_value() && !request.dry_run && !out->repeated) live.Drive();
         return out;
       });
   if (!result.has_value()) return result;
@@ -500,11 +498,11 @@ Result<ResumeResult> Runtime::Resume(const ResumeRequest& request) {
   return result;
 }
 
-Result<ResumeResult> Runtime::ResumeOn(RunActor& actor, const ResumeRequest& request,
+Result<ResumeResult> Engine::Impl::ResumeOn(LiveRun& live, const ResumeRequest& request,
                                        const std::shared_ptr<std::promise<Status>>& durable) {
-  const RunState& w = actor.working();
+  const RunState& w = live.working();
   const RunStarted& def = *w.definition;
-  if (!request.dry_run) REWIND_RETURN_IF_ERROR(CanDrive(actor));
+  if (!request.dry_run) REWIND_RETURN_IF_ERROR(CanDrive(live));
   if (!request.request_id.empty()) {
     for (const ResumeRecord& r : w.resumes) {
       if (r.request_id != request.request_id) continue;
@@ -525,15 +523,15 @@ Result<ResumeResult> Runtime::ResumeOn(RunActor& actor, const ResumeRequest& req
     return out;
   }
   const std::string request_id = request.request_id.empty() ? options_.new_id().ToString() : request.request_id;
-  REWIND_RETURN_IF_ERROR(actor.Accept(
+  REWIND_RETURN_IF_ERROR(live.Accept(
       Event{Now(), ActorOf(request.actor), kSchemaVersion,
             ResumeRequested{from, request.reason, request_id, request.data}},
       [durable](const Status& st) { durable->set_value(st); }));
-  out.seq = actor.working().seq;
+  out.seq = live.working().seq;
   return out;
 }
 
-Result<RunId> Runtime::Fork(const ForkRequest& request) {
+Result<RunId> Engine::Impl::Fork(const ForkRequest& request) {
   REWIND_ASSIGN_OR_RETURN(RunState at, StateAt(request.run, request.at_seq.value_or(Journal::kEnd), request.actor));
   if (Status s = options_.authorize(request.actor, Action::kFork, &at); !s.ok()) {
     return Err(Refused(request.actor, Action::kFork, request.run, std::move(s)));
@@ -563,9 +561,9 @@ Result<RunId> Runtime::Fork(const ForkRequest& request) {
   return run;
 }
 
-Status Runtime::DecideApproval(const RunId& run, std::string_view step, const Principal& who, bool approved,
+Status Engine::Impl::DecideApproval(const RunId& run, std::string_view step, const Principal& who, bool approved,
                                Bytes data) {
-  return Submit(run, who, Action::kApprove, [&](RunActor& a, Ack ack) -> Status {
+  return Submit(run, who, Action::kApprove, [&](LiveRun& a, Ack ack) -> Status {
     const RunState& w = a.working();
     REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*w.definition, step));
     const std::string& id = w.definition->steps[index].id;
@@ -593,22 +591,22 @@ Status Runtime::DecideApproval(const RunId& run, std::string_view step, const Pr
   });
 }
 
-Status Runtime::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& who) {
-  return Submit(run, who, Action::kSignal, [&](RunActor& a, Ack ack) {
+Status Engine::Impl::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& who) {
+  return Submit(run, who, Action::kSignal, [&](LiveRun& a, Ack ack) {
     return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, SignalReceived{std::string(name), std::move(payload)}},
                     std::move(ack), Code::kFailedPrecondition);
   });
 }
 
-Status Runtime::Pause(const RunId& run, const Principal& who, std::string reason) {
-  return Submit(run, who, Action::kPause, [&](RunActor& a, Ack ack) {
+Status Engine::Impl::Pause(const RunId& run, const Principal& who, std::string reason) {
+  return Submit(run, who, Action::kPause, [&](LiveRun& a, Ack ack) {
     return a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, RunPaused{kNoStep, PauseReason::kManual, reason}},
                     std::move(ack));
   });
 }
 
-Status Runtime::Cancel(const RunId& run, const Principal& who, std::string reason) {
-  return Submit(run, who, Action::kCancel, [&](RunActor& a, Ack ack) -> Status {
+Status Engine::Impl::Cancel(const RunId& run, const Principal& who, std::string reason) {
+  return Submit(run, who, Action::kCancel, [&](LiveRun& a, Ack ack) -> Status {
     REWIND_RETURN_IF_ERROR(
         a.Accept(Event{Now(), ActorOf(who), kSchemaVersion, CancelRequested{reason}}, [](const Status&) {}));
     REWIND_RETURN_IF_ERROR(a.Accept(Event{Now(), std::nullopt, kSchemaVersion, RunCancelled{reason}}, std::move(ack)));
@@ -617,10 +615,10 @@ Status Runtime::Cancel(const RunId& run, const Principal& who, std::string reaso
   });
 }
 
-Status Runtime::Recover(const RunId& run, const Principal& who) {
+Status Engine::Impl::Recover(const RunId& run, const Principal& who) {
   // Submit records the attempts of a process that stopped as abandoned and
   // drives the run; there is nothing else to accept.
-  return Submit(run, who, Action::kResume, [&](RunActor& a, Ack ack) -> Status {
+  return Submit(run, who, Action::kResume, [&](LiveRun& a, Ack ack) -> Status {
     if (a.working().Stopped()) {
       return Status(Code::kFailedPrecondition, "run " + run.ToString() + " is " +
                                                    std::string(RunStatusName(a.working().status)) +
@@ -631,21 +629,21 @@ Status Runtime::Recover(const RunId& run, const Principal& who) {
   }, /*for_orphans=*/true);
 }
 
-Result<RunState> Runtime::State(const RunId& run, const Principal& who) {
-  return WithRun<RunState>(run, who, Action::kRead, [](RunActor& a) -> Result<RunState> { return a.state(); });
+Result<RunState> Engine::Impl::State(const RunId& run, const Principal& who) {
+  return WithRun<RunState>(run, who, Action::kRead, [](LiveRun& a) -> Result<RunState> { return a.state(); });
 }
 
-Status Runtime::MayRead(const RunId& run, const Principal& who) {
-  return internal::StatusOf(WithRun<bool>(run, who, Action::kRead, [](RunActor&) -> Result<bool> { return true; }));
+Status Engine::Impl::MayRead(const RunId& run, const Principal& who) {
+  return internal::StatusOf(WithRun<bool>(run, who, Action::kRead, [](LiveRun&) -> Result<bool> { return true; }));
 }
 
-Result<RunState> Runtime::StateAt(const RunId& run, std::uint64_t seq, const Principal& who) {
+Result<RunState> Engine::Impl::StateAt(const RunId& run, std::uint64_t seq, const Principal& who) {
   if (seq == 0) return Err(Code::kInvalidArgument, "seq counts events from 1: there is no state at seq 0");
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
   return LoadState(run, seq);
 }
 
-Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, const Principal& who) {
+Result<RunState> Engine::Impl::StateAtStep(const RunId& run, std::string_view step, const Principal& who) {
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
   REWIND_ASSIGN_OR_RETURN(std::vector<Event> events, ReadEvents(*journal_, run, Journal::kEnd));
   REWIND_ASSIGN_OR_RETURN(RunState first, Fold(run, std::span<const Event>(events.data(), 1)));
@@ -654,10 +652,10 @@ Result<RunState> Runtime::StateAtStep(const RunId& run, std::string_view step, c
   return Fold(run, std::span<const Event>(events.data(), seq));
 }
 
-Result<RunState> Runtime::Await(const RunId& run, const Principal& who, std::chrono::milliseconds timeout) {
+Result<RunState> Engine::Impl::Await(const RunId& run, const Principal& who, std::chrono::milliseconds timeout) {
   auto done = std::make_shared<std::promise<Result<RunState>>>();
   auto future = done->get_future();
-  REWIND_RETURN_IF_ERROR(WithRun<bool>(run, who, Action::kRead, [done](RunActor& a) -> Result<bool> {
+  REWIND_RETURN_IF_ERROR(WithRun<bool>(run, who, Action::kRead, [done](LiveRun& a) -> Result<bool> {
     a.OnStopped([done](const Result<RunState>& s) { done->set_value(s); });
     return true;
   }));
@@ -668,18 +666,14 @@ Result<RunState> Runtime::Await(const RunId& run, const Principal& who, std::chr
   return future.get();
 }
 
-Result<std::vector<Event>> Runtime::Events(const RunId& run, const Principal& who) {
+Result<std::vector<Event>> Engine::Impl::Events(const RunId& run, const Principal& who) {
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
   return ReadEvents(*journal_, run, Journal::kEnd);
 }
 
-}  // namespace engine_internal
 
 // ---------------------------------------------------------------- Engine
 
-class Engine::Impl : public Runtime {
-  using Runtime::Runtime;
-};
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
@@ -699,36 +693,36 @@ Status Engine::Register(Workflow workflow) { return impl_->Register(std::move(wo
 Result<RunId> Engine::Start(const StartRequest& request) { return impl_->Start(request); }
 Result<ResumeResult> Engine::Resume(const ResumeRequest& request) { return impl_->Resume(request); }
 Result<RunId> Engine::Fork(const ForkRequest& request) { return impl_->Fork(request); }
-Status Engine::Approve(const RunId& run, std::string_view step, const Principal& actor, Bytes data) {
-  return impl_->DecideApproval(run, step, actor, true, std::move(data));
+Status Engine::Approve(const RunId& run, std::string_view step, const Principal& live, Bytes data) {
+  return impl_->DecideApproval(run, step, live, true, std::move(data));
 }
-Status Engine::Reject(const RunId& run, std::string_view step, const Principal& actor, Bytes data) {
-  return impl_->DecideApproval(run, step, actor, false, std::move(data));
+Status Engine::Reject(const RunId& run, std::string_view step, const Principal& live, Bytes data) {
+  return impl_->DecideApproval(run, step, live, false, std::move(data));
 }
-Status Engine::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& actor) {
-  return impl_->Signal(run, name, std::move(payload), actor);
+Status Engine::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& live) {
+  return impl_->Signal(run, name, std::move(payload), live);
 }
-Status Engine::Pause(const RunId& run, const Principal& actor, std::string reason) {
-  return impl_->Pause(run, actor, std::move(reason));
+Status Engine::Pause(const RunId& run, const Principal& live, std::string reason) {
+  return impl_->Pause(run, live, std::move(reason));
 }
-Status Engine::Cancel(const RunId& run, const Principal& actor, std::string reason) {
-  return impl_->Cancel(run, actor, std::move(reason));
+Status Engine::Cancel(const RunId& run, const Principal& live, std::string reason) {
+  return impl_->Cancel(run, live, std::move(reason));
 }
-Status Engine::Recover(const RunId& run, const Principal& actor) { return impl_->Recover(run, actor); }
-Result<RunState> Engine::State(const RunId& run, const Principal& actor) { return impl_->State(run, actor); }
+Status Engine::Recover(const RunId& run, const Principal& live) { return impl_->Recover(run, live); }
+Result<RunState> Engine::State(const RunId& run, const Principal& live) { return impl_->State(run, live); }
 Projections* Engine::projections() { return impl_->projections(); }
 
-Result<RunState> Engine::StateAt(const RunId& run, std::uint64_t seq, const Principal& actor) {
-  return impl_->StateAt(run, seq, actor);
+Result<RunState> Engine::StateAt(const RunId& run, std::uint64_t seq, const Principal& live) {
+  return impl_->StateAt(run, seq, live);
 }
-Result<RunState> Engine::StateAtStep(const RunId& run, std::string_view step, const Principal& actor) {
-  return impl_->StateAtStep(run, step, actor);
+Result<RunState> Engine::StateAtStep(const RunId& run, std::string_view step, const Principal& live) {
+  return impl_->StateAtStep(run, step, live);
 }
-Result<RunState> Engine::Await(const RunId& run, const Principal& actor, std::chrono::milliseconds timeout) {
-  return impl_->Await(run, actor, timeout);
+Result<RunState> Engine::Await(const RunId& run, const Principal& live, std::chrono::milliseconds timeout) {
+  return impl_->Await(run, live, timeout);
 }
-Result<std::vector<Event>> Engine::Events(const RunId& run, const Principal& actor) {
-  return impl_->Events(run, actor);
+Result<std::vector<Event>> Engine::Events(const RunId& run, const Principal& live) {
+  return impl_->Events(run, live);
 }
 Journal& Engine::journal() { return impl_->journal(); }
 

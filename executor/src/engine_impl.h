@@ -1,8 +1,8 @@
-// Runtime: the engine's shared machinery (Engine::Impl).
+// Engine::Impl: the engine's shared machinery.
 //
 // Owns the journal, the registry of workflows, the io_context whose threads
-// run the actors' strands and timers, the thread pool that runs step
-// handlers, and the map of live actors (one per run with anything going on).
+// run the live runs' strands and timers, the thread pool that runs step
+// handlers, and the map of live runs (one per run with anything going on).
 // Actors are created on demand by loading a run from the journal and are
 // forgotten once idle and stopped; the journal is the only source of truth.
 #pragma once
@@ -21,24 +21,32 @@
 #include <unordered_map>
 #include <vector>
 
-#include "executor/src/run_actor.h"
+#include "executor/src/live_run.h"
 #include "rewind/executor/engine.h"
 
 namespace rwd::engine_internal {
 
 struct Registered {
-  std::shared_ptr<const Workflow> workflow;  // shared with the actors running it: replacing it frees nothing in use
+  std::shared_ptr<const Workflow> workflow;  // shared with the live runs running it: replacing it frees nothing in use
   RunStarted definition;               // without input, tenant or key
 };
 
-class Runtime {
+}  // namespace rwd
+
+namespace rwd {
+
+class Engine::Impl {
  public:
-  explicit Runtime(EngineOptions options);
-  ~Runtime();
+  using Ack = engine_internal::Ack;
+  using LiveRun = engine_internal::LiveRun;
+  using Registered = engine_internal::Registered;
+
+  explicit Impl(EngineOptions options);
+  ~Impl();
   // Opens options.journal, or takes `journal` when given (open for writing).
   Status Open(std::unique_ptr<Journal> journal);
 
-  // --- for actors ---
+  // --- for live runs ---
   boost::asio::io_context& io() { return io_; }
   Journal& journal() { return *journal_; }
   Projections* projections() { return projections_.get(); }
@@ -46,14 +54,14 @@ class Runtime {
   std::uint32_t max_parallel_steps() const { return options_.max_parallel_steps; }
   // Runs `work` on the handler pool.
   void RunHandler(std::function<void()> work);
-  // After each durable append of `actor` (on its strand).
-  void Appended(RunActor& actor, const std::vector<Event>& events);
-  // Keeps the count of active runs (on the actor's strand).
-  void Track(RunActor& actor);
-  // When `actor` may be forgotten (on its strand).
-  void MaybeEvict(const std::shared_ptr<RunActor>& actor);
+  // After each durable append of `live` (on its strand).
+  void Appended(LiveRun& live, const std::vector<Event>& events);
+  // Keeps the count of active runs (on the live's strand).
+  void Track(LiveRun& live);
+  // When `live` may be forgotten (on its strand).
+  void MaybeEvict(const std::shared_ptr<LiveRun>& live);
   // Loads `run` afresh (recovering it) after a pause, and again while its
-  // actor stays broken: for a run whose append found no room.
+  // live stays broken: for a run whose append found no room.
   void ReviveLater(const RunId& run);
   // An append of `run` failed with `cause`: no room (ReviveLater), or a
   // journal that can no longer be written (on_journal_failure, once).
@@ -75,48 +83,48 @@ class Runtime {
   Result<RunId> Start(const StartRequest& request);
   Result<ResumeResult> Resume(const ResumeRequest& request);
   Result<RunId> Fork(const ForkRequest& request);
-  Status DecideApproval(const RunId& run, std::string_view step, const Principal& actor, bool approved,
+  Status DecideApproval(const RunId& run, std::string_view step, const Principal& live, bool approved,
                         Bytes data);
-  Status Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& actor);
-  Status Pause(const RunId& run, const Principal& actor, std::string reason);
-  Status Cancel(const RunId& run, const Principal& actor, std::string reason);
-  Status Recover(const RunId& run, const Principal& actor);
-  Result<RunState> State(const RunId& run, const Principal& actor);
-  Result<RunState> StateAt(const RunId& run, std::uint64_t seq, const Principal& actor);
-  Result<RunState> StateAtStep(const RunId& run, std::string_view step, const Principal& actor);
-  Result<RunState> Await(const RunId& run, const Principal& actor, std::chrono::milliseconds timeout);
-  Result<std::vector<Event>> Events(const RunId& run, const Principal& actor);
+  Status Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& live);
+  Status Pause(const RunId& run, const Principal& live, std::string reason);
+  Status Cancel(const RunId& run, const Principal& live, std::string reason);
+  Status Recover(const RunId& run, const Principal& live);
+  Result<RunState> State(const RunId& run, const Principal& live);
+  Result<RunState> StateAt(const RunId& run, std::uint64_t seq, const Principal& live);
+  Result<RunState> StateAtStep(const RunId& run, std::string_view step, const Principal& live);
+  Result<RunState> Await(const RunId& run, const Principal& live, std::chrono::milliseconds timeout);
+  Result<std::vector<Event>> Events(const RunId& run, const Principal& live);
 
  private:
-  // The live actor of `run`; a new one is inserted and queued to load first.
-  std::shared_ptr<RunActor> Actor(const RunId& run);
-  // Runs `fn` on the run's actor (loaded, not evicted) after checking that
+  // The live live of `run`; a new one is inserted and queued to load first.
+  std::shared_ptr<LiveRun> Live(const RunId& run);
+  // Runs `fn` on the run's live (loaded, not evicted) after checking that
   // `who` is of the run's tenant (NotFound otherwise) and may do `action`
   // (PermissionDenied); refusals are logged. Waits for and returns its result.
   template <typename T>
-  Result<T> WithRun(const RunId& run, const Principal& who, Action action, std::function<Result<T>(RunActor&)> fn);
+  Result<T> WithRun(const RunId& run, const Principal& who, Action action, std::function<Result<T>(LiveRun&)> fn);
   // WithRun for a request that appends: `accept` queues events with the given
   // ack (or calls it at once, having nothing to append); waits until they are
   // durable (or refused). Attempts of a process that stopped are recorded
   // abandoned first, and taken back when the request is refused or appends
   // nothing of its own (unless `for_orphans`): a refused request appends
   // nothing.
-  Status Submit(const RunId& run, const Principal& who, Action action, std::function<Status(RunActor&, Ack)> accept,
+  Status Submit(const RunId& run, const Principal& who, Action action, std::function<Status(LiveRun&, Ack)> accept,
                 bool for_orphans = false);
   // Starts a new run whose first event is `first` (RunStarted or RunForked):
-  // waits for room, registers its actor, appends. Conflict if it exists.
+  // waits for room, registers its live, appends. Conflict if it exists.
   Result<RunId> StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
                          const Principal& who);
   // Waits up to start_wait until fewer than max_active_runs runs are active.
   // REQUIRES: `lock` holds mu_. Unavailable when it stays full or the engine stops.
   Status WaitForRoom(std::unique_lock<std::mutex>& lock);
   // Submits to a run that is being created (no checks: it has no events yet).
-  Status SubmitNew(const std::shared_ptr<RunActor>& actor, std::function<Status(RunActor&, Ack)> accept);
+  Status SubmitNew(const std::shared_ptr<LiveRun>& live, std::function<Status(LiveRun&, Ack)> accept);
   Status RecoverAll();
-  // Resume on the run's actor (on its strand): the resume rule, then the
+  // Resume on the run's live (on its strand): the resume rule, then the
   // ResumeRequested accepted (its ack sets `durable`); a dry run or a repeated
   // request id sets `durable` at once and accepts nothing.
-  Result<ResumeResult> ResumeOn(RunActor& actor, const ResumeRequest& request,
+  Result<ResumeResult> ResumeOn(LiveRun& live, const ResumeRequest& request,
                                 const std::shared_ptr<std::promise<Status>>& durable);
   // Ok when `who` may read the run (tenant and authorizer).
   Status MayRead(const RunId& run, const Principal& who);
@@ -134,7 +142,7 @@ class Runtime {
 
   std::mutex mu_;  // guards what follows
   std::map<std::string, Registered> workflows_;
-  std::unordered_map<RunId, std::shared_ptr<RunActor>> actors_;
+  std::unordered_map<RunId, std::shared_ptr<LiveRun>> live_;
   std::unordered_map<RunId, bool> counted_;  // runs counted as active
   // Keyed starts in flight: a repeated start waits for the first one's outcome.
   std::unordered_map<RunId, std::shared_future<Status>> starting_;
@@ -142,4 +150,4 @@ class Runtime {
   std::condition_variable room_;  // signalled when active_ drops
 };
 
-}  // namespace rwd::engine_internal
+}  // namespace rwd

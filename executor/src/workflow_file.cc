@@ -450,29 +450,19 @@ Checked<ShellCommand> CommandFromConfig(const Json& config) {
 // ---------------------------------------------------------------------------
 // The file.
 
+// A file names kinds as the schema does (events.h), but calls its code
+// steps, which run commands, "command" (and takes "code" as well).
 StepKind KindOf(std::string_view name, bool* known) {
   *known = true;
   if (name == kKindCommand) return StepKind::kCode;
-  if (name == "approval") return StepKind::kApproval;
-  if (name == "signal") return StepKind::kSignal;
-  if (name == "sleep") return StepKind::kSleep;
+  for (std::size_t i = 0; i < kStepKindNames.size(); ++i) {
+    if (name == kStepKindNames[i]) return static_cast<StepKind>(i);
+  }
   *known = false;
   return StepKind::kCode;
 }
 
-std::string_view KindName(StepKind kind) {
-  switch (kind) {
-    case StepKind::kCode:
-      return kKindCommand;
-    case StepKind::kApproval:
-      return "approval";
-    case StepKind::kSignal:
-      return "signal";
-    case StepKind::kSleep:
-      return "sleep";
-  }
-  return "?";
-}
+std::string_view KindName(StepKind kind) { return kind == StepKind::kCode ? kKindCommand : StepKindName(kind); }
 
 // One step as the file says it.
 struct FileStep {

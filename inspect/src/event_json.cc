@@ -163,15 +163,15 @@ template <typename E>
 struct EnumNames;
 template <>
 struct EnumNames<StepKind> {
-  static constexpr std::array<std::string_view, 4> kNames = {"code", "approval", "signal", "sleep"};
+  static constexpr const auto& kNames = kStepKindNames;  // the schema's vocabulary (events.h)
 };
 template <>
 struct EnumNames<PauseReason> {
-  static constexpr std::array<std::string_view, 3> kNames = {"approval_required", "manual", "signal_wait"};
+  static constexpr const auto& kNames = kPauseReasonNames;
 };
 template <>
 struct EnumNames<ActorKind> {
-  static constexpr std::array<std::string_view, 3> kNames = {"system", "engine", "user"};
+  static constexpr const auto& kNames = kActorKindNames;
 };
 
 template <typename E>
@@ -382,7 +382,6 @@ json BytesJson(ByteView bytes) {
   return json{{"base64", Base64(bytes)}};
 }
 
-std::string_view StepKindName(StepKind kind) { return EnumName(kind); }
 
 json StringJson(const std::string& s) {
   if (IsUtf8(AsBytes(s), /*text=*/false)) return s;

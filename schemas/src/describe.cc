@@ -47,31 +47,13 @@ class Line {
   std::string out_;
 };
 
-const char* KindName(StepKind k) {
-  switch (k) {
-    case StepKind::kCode: return "code";
-    case StepKind::kApproval: return "approval";
-    case StepKind::kSignal: return "signal";
-    case StepKind::kSleep: return "sleep";
-  }
-  return "?";
-}
-
-const char* PauseName(PauseReason r) {
-  switch (r) {
-    case PauseReason::kApprovalRequired: return "approval_required";
-    case PauseReason::kManual: return "manual";
-    case PauseReason::kSignalWait: return "signal_wait";
-  }
-  return "?";
-}
 
 std::string Steps(const std::vector<StepDef>& steps) {
   std::string out = "[";
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (i > 0) out += ',';
     out += steps[i].id;
-    if (steps[i].kind != StepKind::kCode) out += std::string("(") + KindName(steps[i].kind) + ")";
+    if (steps[i].kind != StepKind::kCode) out += "(" + std::string(StepKindName(steps[i].kind)) + ")";
   }
   return out + "]";
 }
@@ -101,7 +83,7 @@ std::string Describe(const StepAbandoned& e) {
   return Line("StepAbandoned").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch).str();
 }
 std::string Describe(const RunPaused& e) {
-  return Line("RunPaused").Num("step", e.step).Raw("reason", PauseName(e.reason)).Text("message", e.message).str();
+  return Line("RunPaused").Num("step", e.step).Raw("reason", std::string(PauseReasonName(e.reason))).Text("message", e.message).str();
 }
 std::string Describe(const ApprovalDecided& e) {
   return Line("ApprovalDecided").Num("step", e.step).Flag("approved", e.approved).Data("data", e.data).str();
@@ -131,6 +113,20 @@ std::string Describe(const RunFailed& e) {
 
 }  // namespace
 
+namespace {
+
+template <typename E, std::size_t N>
+std::string_view NameIn(const std::array<std::string_view, N>& names, E value) {
+  const auto i = static_cast<std::size_t>(value);
+  return i < N ? names[i] : std::string_view("unknown");
+}
+
+}  // namespace
+
+std::string_view StepKindName(StepKind kind) { return NameIn(kStepKindNames, kind); }
+std::string_view PauseReasonName(PauseReason reason) { return NameIn(kPauseReasonNames, reason); }
+std::string_view ActorKindName(ActorKind kind) { return NameIn(kActorKindNames, kind); }
+
 std::string DescribeBody(const EventBody& body) {
   return std::visit([](const auto& b) { return Describe(b); }, body);
 }
@@ -138,7 +134,7 @@ std::string DescribeBody(const EventBody& body) {
 std::string DescribeEvent(const Event& event) {
   if (!event.actor.has_value()) return DescribeBody(event.body);
   const Actor& a = *event.actor;
-  std::string who = a.kind == ActorKind::kUser ? "user" : a.kind == ActorKind::kEngine ? "engine" : "system";
+  std::string who(ActorKindName(a.kind));
   who += ':' + a.subject;
   if (!a.tenant.empty()) who += '@' + a.tenant;
   return "[" + who + "] " + DescribeBody(event.body);

@@ -25,7 +25,7 @@ using inspect::ReplayReport;
 constexpr std::int64_t kT0 = 1'800'000'000'000'000;
 
 // Plays the engine for one run: after each outside event, Plan's events at
-// the current time (RunActor::Drive), unless told the engine did not decide
+// the current time (LiveRun::Drive), unless told the engine did not decide
 // in between.
 class Recorder {
  public:

@@ -33,7 +33,7 @@ constexpr std::array<std::string_view, 3> kSignalNames = {"payment_received", "s
 constexpr std::array<std::string_view, 4> kReasons = {"investigating", "customer request",
                                                       "bad deploy rolled back", "duplicate"};
 
-// What a handler's error looks like once run_actor.cc recorded it: the code's
+// What a handler's error looks like once live_run.cc recorded it: the code's
 // name, and retryable unless the code is permanent (workflow.h, IsPermanentFailure).
 struct FailureSpec {
   Code code;
@@ -298,7 +298,7 @@ class Simulation {
   }
 
   // One durable write of run `r`: `events` (outcomes or an operator's), then
-  // Plan's events for the state after them, as RunActor::Drive batches them.
+  // Plan's events for the state after them, as LiveRun::Drive batches them.
   // Folds each event; appends nothing when there is nothing to write.
   void Commit(std::size_t r, std::vector<Event> events) {
     Run& run = runs_[r];
@@ -496,7 +496,7 @@ class Simulation {
     Commit(runs_.size() - 1, {std::move(first)});
   }
 
-  // Recovery after a restart (RunActor::ResolveAndRecover): every attempt in
+  // Recovery after a restart (LiveRun::ResolveAndRecover): every attempt in
   // flight is abandoned, then Plan retries what its policy allows.
   void Abandon(std::size_t r) {
     const RunState& s = runs_[r].state;

@@ -2,7 +2,7 @@
 // (projections, read models, journal-inspect): many runs interleaved, written
 // the way the engine writes them.
 //
-// GenHistory plays the engine's run actors (executor/src/run_actor.cc) with
+// GenHistory plays the engine's live runs (executor/src/live_run.cc) with
 // the pure executor core — Plan decides the engine's events, Evolve folds
 // them — against a random outside world:
 //   * handlers that complete or fail (retryable or not, timeouts included),
@@ -18,7 +18,7 @@
 //
 // One HistoryAppend is one durable write of one run: the outcomes or the
 // operator's events first, then what Plan decided for the state after them, as
-// RunActor::Drive batches them. Engine events have no actor; operator events
+// LiveRun::Drive batches them. Engine events have no actor; operator events
 // have Actor{kUser, subject, the run's tenant}. Every event's unix_us is the
 // simulated clock, so unix_us never decreases along a history.
 //

@@ -12,15 +12,6 @@ std::string Text(const Bytes& b) { return Printable(AsChars(b)); }
 
 }  // namespace
 
-const char* StepKindLabel(StepKind kind) {
-  switch (kind) {
-    case StepKind::kCode: return "command";
-    case StepKind::kApproval: return "approval";
-    case StepKind::kSignal: return "signal";
-    case StepKind::kSleep: return "sleep";
-  }
-  return "unknown";
-}
 
 std::string RunText(const RunState& s) {
   const RunStarted& def = *s.definition;
@@ -48,7 +39,7 @@ std::string RunText(const RunState& s) {
     const std::string attempts = std::to_string(st.attempts) + "/" + std::to_string(st.total_attempts);
     std::snprintf(line, sizeof(line), "  %-3zu %-20s %-10s %-11s %8s %6u  %s\n", i + 1,
                   Printable(def.steps[i].id).c_str(),
-                  StepKindLabel(def.steps[i].kind), std::string(StepStatusName(st.status)).c_str(), attempts.c_str(),
+                  std::string(StepKindName(def.steps[i].kind)).c_str(), std::string(StepStatusName(st.status)).c_str(), attempts.c_str(),
                   st.epoch, detail.c_str());
     out += line;
   }

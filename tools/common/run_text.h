@@ -8,9 +8,6 @@
 
 namespace rwd::cli {
 
-// The label a step kind has in tables: "command" (code), "approval", ...
-const char* StepKindLabel(StepKind kind);
-
 // A multi-line human description of a run and its steps.
 // REQUIRES: state.definition (at least one event folded).
 std::string RunText(const RunState& state);

@@ -226,7 +226,7 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
   return Follow(c, *s, *run);
 }
 
-int Decide(const Context& c, const std::string& run_text, const std::string& step, bool approve,
+int DecideGate(const Context& c, const std::string& run_text, const std::string& step, bool approve,
            const std::string& note) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());

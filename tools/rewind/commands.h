@@ -26,7 +26,7 @@ int RunFile(const Context& c, const std::string& file, const std::string& input,
             const std::string& idempotency_key);
 int Resume(const Context& c, const std::string& run, const std::string& from_step, const std::string& reason,
            const std::string& request_id, const std::string& resume_data, bool dry_run);
-int Decide(const Context& c, const std::string& run, const std::string& step, bool approve, const std::string& note);
+int DecideGate(const Context& c, const std::string& run, const std::string& step, bool approve, const std::string& note);
 int Cancel(const Context& c, const std::string& run, const std::string& reason);
 int Pause(const Context& c, const std::string& run, const std::string& reason);
 // Continues a running run whose process stopped (Engine::Recover), and follows it.

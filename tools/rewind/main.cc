@@ -21,8 +21,8 @@ int Execute(const rwd::cli::Invocation& a) {
     case cli::Command::kRun: return cli::RunFile(c, a.file, a.input, a.idempotency_key);
     case cli::Command::kResume:
       return cli::Resume(c, a.run, a.step, a.reason, a.request_id, a.resume_data, a.dry_run);
-    case cli::Command::kApprove: return cli::Decide(c, a.run, a.step, true, a.note);
-    case cli::Command::kReject: return cli::Decide(c, a.run, a.step, false, a.note);
+    case cli::Command::kApprove: return cli::DecideGate(c, a.run, a.step, true, a.note);
+    case cli::Command::kReject: return cli::DecideGate(c, a.run, a.step, false, a.note);
     case cli::Command::kCancel: return cli::Cancel(c, a.run, a.reason);
     case cli::Command::kPause: return cli::Pause(c, a.run, a.reason);
     case cli::Command::kRecover: return cli::Recover(c, a.run);

@@ -45,7 +45,7 @@ json RunObject(const RunState& s, bool with_steps) {
     const StepState& st = s.steps[i];
     const bool failed = st.status == StepStatus::kFailed || !st.error_code.empty();
     steps.push_back(json{{"id", def.steps[i].id},
-                         {"kind", StepKindLabel(def.steps[i].kind)},
+                         {"kind", StepKindName(def.steps[i].kind)},
                          {"status", StepStatusName(st.status)},
                          {"epoch", st.epoch},
                          {"attempts", st.attempts},

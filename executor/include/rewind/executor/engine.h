@@ -281,8 +281,10 @@ class Engine {
   // callers serving users filter by tenant (RunQuery::tenant).
   Projections* projections();
 
- private:
+  // The engine's machinery (executor/src/engine_impl.h); opaque here.
   class Impl;
+
+ private:
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -18,7 +18,8 @@
 //
 // Step fields:
 //   id          required, non-empty, unique
-//   kind        "command" (default), "approval", "signal" or "sleep"
+//   kind        "command" (default; "code", the kind's name in events and
+//               JSON, is taken too), "approval", "signal" or "sleep"
 //   run         command steps only, required: a script for /bin/sh -c, or an
 //               argv array (see shell_step.h for how it runs)
 //   depends_on  ids of earlier or later steps; default: the step before ([] for

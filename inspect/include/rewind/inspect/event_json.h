@@ -40,7 +40,5 @@ Result<Event> EventFromJson(const nlohmann::json& json);
 nlohmann::json BytesJson(ByteView bytes);
 // A string field as EventJson writes it.
 nlohmann::json StringJson(const std::string& text);
-// The name EventJson gives a step kind: "code", "approval", "signal", "sleep".
-std::string_view StepKindName(StepKind kind);
 
 }  // namespace rwd::inspect

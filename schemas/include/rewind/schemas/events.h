@@ -13,6 +13,7 @@
 // translation unit that includes the generated code.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -256,6 +257,16 @@ struct Event {
 
 // The schema's name of a body type: "RunStarted", "StepFailed", ...
 std::string_view EventTypeName(const EventBody& body);
+
+// The schema's vocabulary: one name for each value of its enums, the names
+// every tool, JSON document and text uses. A value beyond the list (a newer
+// schema's) is "unknown".
+inline constexpr std::array<std::string_view, 4> kStepKindNames = {"code", "approval", "signal", "sleep"};
+inline constexpr std::array<std::string_view, 3> kPauseReasonNames = {"approval_required", "manual", "signal_wait"};
+inline constexpr std::array<std::string_view, 3> kActorKindNames = {"system", "engine", "user"};
+std::string_view StepKindName(StepKind kind);
+std::string_view PauseReasonName(PauseReason reason);
+std::string_view ActorKindName(ActorKind kind);
 
 // Encodes `event` as a FlatBuffer (schemas/events.fbs, root Event). Encoding is
 // deterministic: equal events give identical bytes, whatever the compiler. Child

@@ -1,4 +1,4 @@
-// RunActor: the live half of one run inside the engine.
+// LiveRun: the live half of one run inside the engine.
 //
 // All of a run's work happens on its strand, one thing at a time:
 //   * state_   is the fold of the run's durable events;
@@ -14,14 +14,14 @@
 //     durable, the same events are applied to state_, handlers of newly
 //     started steps are dispatched, and the acks of the accepted events fire.
 // A failed append (no room, or the journal is poisoned) fails every pending
-// ack and marks the actor broken; the engine then evicts it and later loads
+// ack and marks the live run broken; the engine then evicts it and later loads
 // the run afresh (after a pause when there was no room, else when asked).
 //
-// Lifecycle: the engine inserts an actor into its map before the actor has
+// Lifecycle: the engine inserts a live run into its map before the live run has
 // loaded its run, and queues Load() as the first task of its strand, so every
-// later request queues behind the load. Once idle and stopped the actor is
+// later request queues behind the load. Once idle and stopped the live run is
 // evicted (on its strand, under the engine's map lock) and refuses further
-// work: a request that reaches an evicted actor is retried on a fresh one,
+// work: a request that reaches an evicted live run is retried on a fresh one,
 // which loads the run from the journal — exactly the evicted one's state,
 // since nothing of it was in flight.
 #pragma once
@@ -42,16 +42,15 @@
 
 namespace rwd::engine_internal {
 
-class Runtime;  // what an actor needs of the engine (engine_impl.h)
 
 // Called once the accepted event is durable (ok) or can no longer be (error).
 using Ack = std::function<void(const Status&)>;
 
-class RunActor : public std::enable_shared_from_this<RunActor> {
+class LiveRun : public std::enable_shared_from_this<LiveRun> {
  public:
   // `state` is the run's durable state (seq 0 for a run being started); with
-  // `loaded` false the actor waits for Load() to read it from the journal.
-  RunActor(Runtime& runtime, RunState state, std::shared_ptr<const Workflow> workflow, bool loaded = true);
+  // `loaded` false the live run waits for Load() to read it from the journal.
+  LiveRun(Engine::Impl& engine, RunState state, std::shared_ptr<const Workflow> workflow, bool loaded = true);
 
   boost::asio::strand<boost::asio::io_context::executor_type>& strand() { return strand_; }
 
@@ -66,7 +65,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   void Resolve();
   // The attempts the journal shows running that no handler here runs: the
   // attempts of a process that stopped. A run loaded while running has only
-  // such attempts: the engine never forgets an actor that is driving a run.
+  // such attempts: the engine never forgets a live run that is driving a run.
   std::vector<StepAbandoned> Orphans() const;
   // Accepts a StepAbandoned for each orphan (no-op without handlers).
   void AcceptOrphans();
@@ -89,7 +88,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   const RunState& state() const { return state_; }
   const RunState& working() const { return working_ ? *working_ : state_; }
   bool broken() const { return broken_; }
-  // Nothing in flight, queued or scheduled: the engine may forget the actor.
+  // Nothing in flight, queued or scheduled: the engine may forget the live run.
   bool Idle() const;
 
   // Evolves `event` into working_ and queues it for the next append. Returns
@@ -138,7 +137,7 @@ class RunActor : public std::enable_shared_from_this<RunActor> {
   // Drops working_ while it equals state_ and nothing will change it soon.
   void DropWorkingIfIdle();
 
-  Runtime& runtime_;
+  Engine::Impl& engine_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   RunState state_;
   std::optional<RunState> working_;  // none while it would equal state_

@@ -1,4 +1,4 @@
-#include "executor/src/run_actor.h"
+#include "executor/src/live_run.h"
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -11,23 +11,23 @@ namespace rwd::engine_internal {
 
 namespace asio = boost::asio;
 
-RunActor::RunActor(Runtime& runtime, RunState state, std::shared_ptr<const Workflow> workflow, bool loaded)
-    : runtime_(runtime),
-      strand_(asio::make_strand(runtime.io())),
+LiveRun::LiveRun(Engine::Impl& engine, RunState state, std::shared_ptr<const Workflow> workflow, bool loaded)
+    : engine_(engine),
+      strand_(asio::make_strand(engine.io())),
       state_(std::move(state)),
       workflow_(std::move(workflow)),
       wake_(strand_),
       load_status_(loaded ? Status::Ok() : Status(Code::kUnavailable, "not loaded yet")) {}
 
-void RunActor::Load() {
+void LiveRun::Load() {
   // A run this engine will extend must have an intact history: a writer never
   // buries damage under new events. Only the runs an engine touches are
   // checked, so the cost is the run's, not the journal's.
-  if (auto verified = runtime_.journal().VerifyRun(state_.run); !verified.has_value()) {
+  if (auto verified = engine_.journal().VerifyRun(state_.run); !verified.has_value()) {
     load_status_ = verified.error();
     return;
   }
-  auto loaded = runtime_.LoadState(state_.run);
+  auto loaded = engine_.LoadState(state_.run);
   if (!loaded.has_value()) {
     load_status_ = loaded.error();
     return;
@@ -35,20 +35,20 @@ void RunActor::Load() {
   state_ = std::move(*loaded);
   working_.reset();
   load_status_ = Status::Ok();
-  runtime_.Track(*this);
-  if (runtime_.recovers()) {
+  engine_.Track(*this);
+  if (engine_.recovers()) {
     ResolveAndRecover();
   } else {
     Resolve();
   }
 }
 
-void RunActor::Resolve() {
+void LiveRun::Resolve() {
   if (!load_status_.ok() || broken_ || evicted_ || !state_.definition) return;
-  if (!workflow_) workflow_ = runtime_.FindWorkflow(*state_.definition);
+  if (!workflow_) workflow_ = engine_.FindWorkflow(*state_.definition);
 }
 
-std::vector<StepAbandoned> RunActor::Orphans() const {
+std::vector<StepAbandoned> LiveRun::Orphans() const {
   // An orphan is an attempt the journal records as started that no handler
   // here runs. Only durable starts count: a StepStarted still being appended
   // is dispatched when it is durable (recovery can run again meanwhile, when
@@ -67,16 +67,16 @@ std::vector<StepAbandoned> RunActor::Orphans() const {
   return orphans;
 }
 
-void RunActor::AcceptOrphans() {
+void LiveRun::AcceptOrphans() {
   if (!workflow_) return;  // without handlers nothing could run the retry
   for (const StepAbandoned& a : Orphans()) {
     spdlog::info("run={} step={} attempt={} was in flight when its process stopped; retrying",
                  state_.run.ToString(), state_.definition->steps[a.step].id, a.attempt);
-    (void)Accept(Event{runtime_.Now(), std::nullopt, kSchemaVersion, a}, [](const Status&) {});
+    (void)Accept(Event{engine_.Now(), std::nullopt, kSchemaVersion, a}, [](const Status&) {});
   }
 }
 
-void RunActor::ResolveAndRecover() {
+void LiveRun::ResolveAndRecover() {
   Resolve();
   if (!load_status_.ok() || broken_ || evicted_ || !state_.definition || !workflow_) return;
   const bool orphans = !Orphans().empty();
@@ -87,21 +87,21 @@ void RunActor::ResolveAndRecover() {
   Drive();
 }
 
-RunActor::Mark RunActor::MarkPending() const { return Mark{pending_.size(), working_}; }
+LiveRun::Mark LiveRun::MarkPending() const { return Mark{pending_.size(), working_}; }
 
-void RunActor::RollBack(Mark mark) {
+void LiveRun::RollBack(Mark mark) {
   pending_.resize(mark.pending);
   acks_.resize(mark.pending);
   working_ = std::move(mark.working);
   DropWorkingIfIdle();
 }
 
-bool RunActor::Idle() const {
+bool LiveRun::Idle() const {
   return !appending_ && pending_.empty() && in_flight_.empty() && waiters_.empty() && !wake_at_;
 }
 
 
-Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
+Status LiveRun::Accept(Event event, Ack ack, Code refused_code) {
   if (broken_) return Status(Code::kUnavailable, "run " + state_.run.ToString() + " cannot be written now");
   if (Status s = Evolve(Working(), event); !s.ok()) {
     DropWorkingIfIdle();  // a refusal changes nothing
@@ -114,7 +114,7 @@ Status RunActor::Accept(Event event, Ack ack, Code refused_code) {
   return Status::Ok();
 }
 
-void RunActor::AckPending(Ack ack) {
+void LiveRun::AckPending(Ack ack) {
   if (pending_.empty()) return ack(Status::Ok());
   acks_.back() = [earlier = std::move(acks_.back()), ack = std::move(ack)](const Status& s) {
     earlier(s);
@@ -122,10 +122,10 @@ void RunActor::AckPending(Ack ack) {
   };
 }
 
-void RunActor::Drive() {
-  if (appending_ || broken_ || runtime_.stopping()) return;
-  const std::int64_t now = runtime_.Now();
-  auto plan = Plan(Working(), now, runtime_.max_parallel_steps());
+void LiveRun::Drive() {
+  if (appending_ || broken_ || engine_.stopping()) return;
+  const std::int64_t now = engine_.Now();
+  auto plan = Plan(Working(), now, engine_.max_parallel_steps());
   if (!plan.has_value()) return Break(plan.error());
   std::vector<Event> events = std::move(pending_);
   pending_.clear();
@@ -134,14 +134,14 @@ void RunActor::Drive() {
     DropWorkingIfIdle();
     ScheduleWake(plan->wake_unix_us);
     NotifyIfStopped();
-    runtime_.MaybeEvict(shared_from_this());
+    engine_.MaybeEvict(shared_from_this());
     return;
   }
   std::vector<Bytes> payloads;
   payloads.reserve(events.size());
   for (const Event& e : events) payloads.push_back(Encode(e));
   appending_ = true;
-  runtime_.journal().AppendAsync(
+  engine_.journal().AppendAsync(
       state_.run, state_.seq, std::move(payloads),
       [self = shared_from_this(), events = std::move(events), acks = std::move(acks_),
        dispatch = std::move(plan->dispatch), wake = plan->wake_unix_us](Result<AppendResult> r) mutable {
@@ -153,40 +153,40 @@ void RunActor::Drive() {
   acks_.clear();
 }
 
-void RunActor::OnAppended(Result<AppendResult> result, std::vector<Event> events, std::vector<Ack> acks,
+void LiveRun::OnAppended(Result<AppendResult> result, std::vector<Event> events, std::vector<Ack> acks,
                           std::vector<std::uint32_t> dispatch, std::optional<std::int64_t> wake) {
   appending_ = false;
   if (!result.has_value()) {
     for (Ack& ack : acks) ack(result.error());
     // No room to record the run's progress: it is loaded afresh later and
     // goes on once there is room (a poisoned journal needs a reopen instead).
-    runtime_.AppendFailed(state_.run, result.error());
+    engine_.AppendFailed(state_.run, result.error());
     return Break(result.error());
   }
   for (const Event& e : events) {
     if (Status s = Evolve(state_, e); !s.ok()) return Break(Status(Code::kInternal, s.message()));
   }
-  runtime_.Appended(*this, events);
+  engine_.Appended(*this, events);
   for (Ack& ack : acks) ack(Status::Ok());
   for (std::uint32_t step : dispatch) {
     // Skip attempts that stopped counting while their StepStarted was being
     // appended (a cancel, a shutdown): nothing would stop them otherwise.
     const StepState& now = working().steps[step];
     const StepState& started = state_.steps[step];
-    if (runtime_.stopping() || now.status != StepStatus::kRunning || now.epoch != started.epoch ||
+    if (engine_.stopping() || now.status != StepStatus::kRunning || now.epoch != started.epoch ||
         now.attempts != started.attempts) {
       continue;
     }
     Dispatch(step);
   }
   ScheduleWake(wake);
-  // Waiters resume once the actor has done what this append led to, so a
-  // caller that acts next never races the actor's own reading of the clock.
+  // Waiters resume once the live run has done what this append led to, so a
+  // caller that acts next never races the live run's own reading of the clock.
   Drive();
   NotifyIfStopped();
 }
 
-void RunActor::Dispatch(std::uint32_t index) {
+void LiveRun::Dispatch(std::uint32_t index) {
   const StepState& step = state_.steps[index];
   const StepDef& def = state_.definition->steps[index];
   // The handler is copied: it runs on the pool and must outlive a replacement
@@ -204,7 +204,7 @@ void RunActor::Dispatch(std::uint32_t index) {
   auto input = std::make_shared<Bytes>(state_.definition->input);
   auto resume_data = std::make_shared<Bytes>(state_.resumes.empty() ? Bytes() : state_.resumes.back().data);
   context->run = state_.run;
-  context->step = &def;  // the definition is immutable and shared; the actor outlives the call
+  context->step = &def;  // the definition is immutable and shared; the live run outlives the call
   context->index = index;
   context->epoch = step.epoch;
   context->attempt = step.attempts;
@@ -213,8 +213,8 @@ void RunActor::Dispatch(std::uint32_t index) {
   context->dependencies = dependencies.get();
   context->resume_data = *resume_data;
   context->stop = attempt.stop.get_token();
-  context->hold_fd = runtime_.journal().lock_fd();
-  runtime_.RunHandler([self = shared_from_this(), definition = state_.definition, context, dependencies,
+  context->hold_fd = engine_.journal().lock_fd();
+  engine_.RunHandler([self = shared_from_this(), definition = state_.definition, context, dependencies,
                        input, resume_data, handler] {
     // The timeout counts from now, when the handler starts, not from when the
     // attempt was queued behind others on the pool.
@@ -242,11 +242,11 @@ void RunActor::Dispatch(std::uint32_t index) {
   });
 }
 
-void RunActor::OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result) {
+void LiveRun::OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result) {
   auto it = in_flight_.find(step);
   if (it == in_flight_.end() || it->second.epoch != epoch || it->second.attempt != attempt) return;
   in_flight_.erase(it);  // also cancels its timeout timer
-  Event outcome{runtime_.Now(), std::nullopt, kSchemaVersion, {}};
+  Event outcome{engine_.Now(), std::nullopt, kSchemaVersion, {}};
   if (result.has_value()) {
     outcome.body = StepCompleted{step, attempt, std::move(*result), epoch};
   } else {
@@ -262,7 +262,7 @@ void RunActor::OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t 
   Drive();
 }
 
-void RunActor::ArmTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt) {
+void LiveRun::ArmTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt) {
   auto it = in_flight_.find(step);
   if (it == in_flight_.end() || it->second.epoch != epoch || it->second.attempt != attempt) return;
   const auto timeout = std::chrono::milliseconds(state_.definition->steps[step].timeout_ms);
@@ -272,7 +272,7 @@ void RunActor::ArmTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t
   });
 }
 
-void RunActor::OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt) {
+void LiveRun::OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt) {
   auto it = in_flight_.find(step);
   if (it == in_flight_.end() || it->second.epoch != epoch || it->second.attempt != attempt) return;
   it->second.stop.request_stop();
@@ -281,12 +281,12 @@ void RunActor::OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t 
             Err(Code::kUnavailable, "timed out after " + std::to_string(timeout_ms) + " ms"));
 }
 
-void RunActor::ScheduleWake(std::optional<std::int64_t> wake_unix_us) {
+void LiveRun::ScheduleWake(std::optional<std::int64_t> wake_unix_us) {
   if (wake_unix_us == wake_at_) return;
   wake_at_ = wake_unix_us;
   wake_.cancel();
   if (!wake_unix_us) return;
-  const std::int64_t delay_us = std::max<std::int64_t>(0, *wake_unix_us - runtime_.Now());
+  const std::int64_t delay_us = std::max<std::int64_t>(0, *wake_unix_us - engine_.Now());
   wake_.expires_after(std::chrono::microseconds(delay_us));
   wake_.async_wait([self = shared_from_this(), at = *wake_unix_us](const boost::system::error_code& ec) {
     if (ec || self->wake_at_ != at) return;
@@ -295,12 +295,12 @@ void RunActor::ScheduleWake(std::optional<std::int64_t> wake_unix_us) {
   });
 }
 
-void RunActor::OnStopped(StoppedCallback done) {
+void LiveRun::OnStopped(StoppedCallback done) {
   waiters_.push_back(std::move(done));
   NotifyIfStopped();
 }
 
-void RunActor::NotifyIfStopped() {
+void LiveRun::NotifyIfStopped() {
   // Paused and failed runs still record the outcomes of attempts in flight;
   // a cancelled run records none, so it is settled at once.
   const bool settled = in_flight_.empty() || state_.status == RunStatus::kCancelled;
@@ -310,22 +310,22 @@ void RunActor::NotifyIfStopped() {
   for (auto& w : waiters) w(state_);
 }
 
-void RunActor::StopAttempts() {
+void LiveRun::StopAttempts() {
   for (auto& [step, attempt] : in_flight_) attempt.stop.request_stop();
 }
 
-RunState& RunActor::Working() {
+RunState& LiveRun::Working() {
   if (!working_) working_ = state_;
   return *working_;
 }
 
-void RunActor::DropWorkingIfIdle() {
+void LiveRun::DropWorkingIfIdle() {
   // Nothing accepted and nothing being appended: working_ equals state_. With
   // no handler running it stays so until something wakes the run.
   if (pending_.empty() && !appending_ && in_flight_.empty()) working_.reset();
 }
 
-void RunActor::Break(const Status& cause) {
+void LiveRun::Break(const Status& cause) {
   broken_ = true;
   spdlog::error("run={} stopped being driven: {}", state_.run.ToString(), cause.ToString());
   for (Ack& ack : acks_) ack(cause);
@@ -342,7 +342,7 @@ void RunActor::Break(const Status& cause) {
       state_.Stopped() ? Result<RunState>(state_)
                        : Result<RunState>(Err(cause.WithContext("run " + state_.run.ToString() + " stopped being driven")));
   for (auto& w : waiters) w(outcome);
-  runtime_.MaybeEvict(shared_from_this());
+  engine_.MaybeEvict(shared_from_this());
 }
 
 }  // namespace rwd::engine_internal
