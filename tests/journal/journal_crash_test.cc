@@ -59,6 +59,15 @@ void CheckSurvivors(const std::string& dir, const Acked& acked) {
   }
 }
 
+// Reads the writer child's lines until it has acknowledged an append.
+std::vector<std::string> AwaitFirstAck(ChildProcess& child) {
+  std::vector<std::string> lines;
+  while (lines.empty() && child.ReadLines(2000, &lines)) {
+  }
+  EXPECT_FALSE(lines.empty()) << "the child never acknowledged an append";
+  return lines;
+}
+
 TEST(JournalCrashTest, AcknowledgedEventsSurviveSigkillAtRandomMoments) {
   KillSchedule schedule("REWIND_CRASH", 30);
   const std::uint64_t rounds = schedule.rounds();
@@ -107,10 +116,8 @@ TEST(JournalCrashTest, AStructureCheckBesideALiveWriterNeverReportsDamage) {
   TempDir tmp;
   const std::string dir = tmp.Sub("journal");
   ChildProcess child("journal_crash_child", {dir, "nosync"});
-  std::vector<std::string> lines;
-  while (lines.empty() && child.ReadLines(2000, &lines)) {
-  }
-  ASSERT_FALSE(lines.empty()) << "the writer never acknowledged an append";
+  std::vector<std::string> lines = AwaitFirstAck(child);
+  ASSERT_FALSE(lines.empty());
   JournalOptions ro;
   ro.directory = dir;
   ro.read_only = true;
@@ -141,9 +148,7 @@ TEST(JournalCrashTest, RemovingTheLockFileDoesNotLetASecondWriterIn) {
   TempDir tmp;
   const std::string dir = tmp.Sub("journal");
   ChildProcess child("journal_crash_child", {dir});
-  std::vector<std::string> lines;
-  while (lines.empty() && child.ReadLines(2000, &lines)) {
-  }
+  std::vector<std::string> lines = AwaitFirstAck(child);
   ASSERT_FALSE(lines.empty());
   ASSERT_TRUE(std::filesystem::remove(dir + "/rewind.lock"));
   JournalOptions o;
@@ -157,9 +162,7 @@ TEST(JournalCrashTest, SecondWriterProcessIsRefusedWithTheHoldersPid) {
   TempDir tmp;
   const std::string dir = tmp.Sub("journal");
   ChildProcess child("journal_crash_child", {dir});
-  std::vector<std::string> lines;
-  while (lines.empty() && child.ReadLines(2000, &lines)) {
-  }
+  std::vector<std::string> lines = AwaitFirstAck(child);
   ASSERT_FALSE(lines.empty());
   JournalOptions o;
   o.directory = dir;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/child_process.h"
+#include "tests/support/rewind_cli.h"
 #include "tests/support/small_filesystem.h"
 #include "tests/support/temp_dir.h"
 
@@ -42,23 +43,8 @@ constexpr const char* kGate = R"({"name": "gated", "steps": [
 
 class RewindCommandsTest : public ::testing::Test {
  protected:
-  // Runs `rewind ARGS --data DIR`.
-  ProgramOutput Rewind(std::vector<std::string> args) {
-    args.insert(args.end(), {"--data", data_});
-    ProgramOutput o = RunProgram(REWIND_CLI, args, dir_.path());
-    EXPECT_NE(o.exit_code, -1) << "cannot start " << REWIND_CLI << " or it crashed";
-    return o;
-  }
-
-  // `rewind ARGS --json`, expecting exit status `want`; its one JSON object.
-  json Json(std::vector<std::string> args, int want = 0) {
-    args.push_back("--json");
-    const ProgramOutput o = Rewind(args);
-    EXPECT_EQ(o.exit_code, want) << "stdout: " << o.out << "\nstderr: " << o.err;
-    json j = json::parse(o.out, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(j.is_discarded()) << "not one JSON object: " << o.out;
-    return j;
-  }
+  ProgramOutput Rewind(std::vector<std::string> args) { return cli_.Run(std::move(args)); }
+  json Json(std::vector<std::string> args, int want = 0) { return cli_.Json(std::move(args), want); }
 
   std::string File(const std::string& name, const std::string& text) {
     const std::string path = dir_.Sub(name);
@@ -93,6 +79,7 @@ class RewindCommandsTest : public ::testing::Test {
 
   TempDir dir_;
   const std::string data_ = dir_.Sub("data");
+  const RewindCli cli_{REWIND_CLI, data_, dir_.path()};
 };
 
 TEST_F(RewindCommandsTest, ARefusedResumeAppendsNothingAndRecoverContinuesTheRun) {
