@@ -165,6 +165,8 @@ void CheckInvocation(const cli::Invocation& a) {
   FUZZ_CHECK(path.has_value() == (!a.input.empty() && a.input[0] == '@'));
   if (path) FUZZ_CHECK("@" + *path == a.input);
 
+  // A tenant that reaches a command is one the engine takes (ValidateTenant).
+  FUZZ_CHECK(rwd::ValidateTenant(a.context.tenant).ok());
   const rwd::Principal me = cli::OperatorPrincipal(a.context.tenant, "fuzz");
   FUZZ_CHECK(me.tenant == a.context.tenant && me.subject == "fuzz" && me.HasRole(rwd::kOperatorRole));
   for (rwd::Action action : {rwd::Action::kStart, rwd::Action::kRead, rwd::Action::kSignal, rwd::Action::kResume,
