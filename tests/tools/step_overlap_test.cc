@@ -72,9 +72,19 @@ TEST(StepOverlapTest, NoRetryOverlapsAnAbandonedAttemptAcrossSigkillsOfTheDriver
   for (std::uint64_t round = 0; round < schedule.rounds(); ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const bool serve = round > 0 && unfinished();
+    const std::size_t started_before = Count(ReadFile(log), "start ");
     ChildProcess driver(REWIND_CLI, serve ? std::vector<std::string>{"serve", "--data", data}
                                           : std::vector<std::string>{"run", file, "--data", data});
-    std::this_thread::sleep_for(std::chrono::milliseconds(15 + rng() % 200));
+    // Most kills land mid-step, a random time after an attempt started,
+    // whatever the machine's speed; one in five at a random time after the
+    // driver started (while it opens the journal, recovers, or between steps).
+    if (rng() % 5 != 0) {
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (Count(ReadFile(log), "start ") == started_before && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(2ms);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 150));
     std::vector<std::string> lines;
     driver.KillAndDrain(&lines);
     ++kills;
@@ -94,7 +104,7 @@ TEST(StepOverlapTest, NoRetryOverlapsAnAbandonedAttemptAcrossSigkillsOfTheDriver
   std::printf("%llu kills of the driver: %zu attempts started, %zu cut short, %zu overlaps\n",
               static_cast<unsigned long long>(kills), starts, starts - ends, Count(attempts, "overlap"));
   EXPECT_EQ(Count(attempts, "overlap"), 0u) << attempts;
-  EXPECT_GT(starts - ends, kills / 4) << "too few kills landed mid-step to show anything";
+  EXPECT_GT(starts - ends, kills / 3) << "too few kills landed mid-step to show anything";
 }
 
 }  // namespace
