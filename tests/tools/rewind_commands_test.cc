@@ -224,7 +224,7 @@ TEST_F(RewindCommandsTest, CommandsBesideALiveWriterNeverReportDamage) {
   std::printf("), %d verifies (exits", kRaces / 5);
   for (const auto& [code, n] : verify_exits) std::printf(" %d: %d", code, n);
   std::printf("); the writer completed %llu runs meanwhile\n", static_cast<unsigned long long>(runs));
-  EXPECT_GT(runs, 10u) << "the writer was not writing";
+  EXPECT_GT(runs, 1u) << "the writer was not writing";
 }
 
 TEST_F(RewindCommandsTest, InputThatIsADirectoryIsInvalid) {
