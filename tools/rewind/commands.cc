@@ -74,9 +74,10 @@ struct Session {
 };
 
 // `may_create`: start a new journal where there is none (run, serve); the
-// commands that act on a run need an existing one. The engine opens the
-// journal as its one writer, taking the lock before it checks anything, and
-// refuses a damaged one (journal_open.h).
+// commands that act on a run need an existing one. The journal is opened as
+// its one writer, taking the lock before anything is checked, and a damaged
+// one is refused (journal_open.h); `touched`: the run the command acts on,
+// verified before the engine opens.
 // `recover`: drive every unfinished run (serve); the one-shot commands only
 // drive the run they act on, so they never take attempts of other runs.
 Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> touched, bool recover = false,
