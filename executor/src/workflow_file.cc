@@ -733,6 +733,7 @@ class FileParser {
     def.version = version;
     std::map<std::string_view, std::uint32_t> by_id;  // ids are unique: CheckGraph
     for (std::size_t i = 0; i < steps.size(); ++i) by_id.emplace(steps[i].id, static_cast<std::uint32_t>(i));
+    std::size_t dependencies = 0, bytes = 0;
     for (std::size_t i = 0; i < steps.size(); ++i) {
       const FileStep& s = steps[i];
       StepDef d;
@@ -760,6 +761,22 @@ class FileParser {
           break;
         case StepKind::kApproval:
           break;
+      }
+      // The limits (CheckLimits), reported where the file goes over them.
+      dependencies += d.depends_on.size();
+      bytes += d.id.size() + d.handler.size() + d.config.size() + 4 * d.depends_on.size();
+      if (d.config.size() > kMaxConfigBytes) {
+        return Err(Report(Problem{s.where, "its command and env take " + std::to_string(d.config.size()) +
+                                               " bytes; the limit is " + std::to_string(kMaxConfigBytes)},
+                          s.label));
+      }
+      if (dependencies > kMaxDependencies || bytes > kMaxDefinitionBytes) {
+        return Err(Report(Problem{s.where, "the steps up to this one have " + std::to_string(dependencies) +
+                                               " dependencies and " + std::to_string(bytes) +
+                                               " bytes of definitions; the limits are " +
+                                               std::to_string(kMaxDependencies) + " and " +
+                                               std::to_string(kMaxDefinitionBytes)},
+                          s.label));
       }
       def.steps.push_back(std::move(d));
     }
