@@ -94,6 +94,11 @@ const std::vector<rwd::Event>& History() {
   return history;
 }
 
+const rwd::RunHistory& RunHistory() {
+  static const rwd::RunHistory history = *rwd::RunHistory::Of(kRun, History());
+  return history;
+}
+
 // The run's state after its first `seq` events.
 rwd::RunState StateAt(std::size_t seq) {
   auto state = rwd::Fold(kRun, std::span<const rwd::Event>(History()).first(seq));
@@ -129,7 +134,7 @@ std::optional<std::uint32_t> CheckStep(const std::string& text) {
 }
 
 void CheckStateSeq(const cli::Invocation& a) {
-  const auto seq = cli::StateSeq(kRun, History(), a.at_seq, a.step);
+  const auto seq = cli::StateSeq(RunHistory(), a.at_seq, a.step);
   if (!seq.has_value()) {
     const rwd::Code code = seq.error().code();
     FUZZ_CHECK(code == rwd::Code::kInvalidArgument || code == rwd::Code::kNotFound ||

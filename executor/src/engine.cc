@@ -8,6 +8,7 @@
 #include <future>
 
 #include "executor/src/engine_impl.h"
+#include "rewind/projections/history.h"
 
 namespace rwd {
 
@@ -107,19 +108,6 @@ RunId KeyedRunId(const std::string& tenant, const std::string& workflow, const s
   return RunId(bytes);
 }
 
-Result<std::vector<Event>> ReadEvents(const Journal& journal, const RunId& run, std::uint64_t to_seq) {
-  std::vector<Event> events;
-  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, to_seq, [&](const EventRecord& r) -> Status {
-    auto event = Decode(r.payload);
-    if (!event.has_value()) {
-      return event.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
-    }
-    events.push_back(std::move(*event));
-    return Status::Ok();
-  }));
-  return events;
-}
-
 }  // namespace
 
 Engine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
@@ -131,10 +119,10 @@ Engine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
 Engine::Impl::~Impl() {
   stopping_ = true;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [run, live] : live_) asio::post(live->strand(), [live] { live->StopAttempts(); });
   }
-  room_.notify_all();
+  room_.NotifyAll();
   if (pool_) pool_->join();
   work_.reset();
   io_.stop();
@@ -172,7 +160,7 @@ void Engine::Impl::Appended(LiveRun& live, const std::vector<Event>& events) {
 
 void Engine::Impl::Track(LiveRun& live) {
   const bool running = !live.state().Stopped() && !live.broken();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = counted_.find(live.state().run);
   if (running && it == counted_.end()) {
     counted_.emplace(live.state().run, true);
@@ -180,7 +168,7 @@ void Engine::Impl::Track(LiveRun& live) {
   } else if (!running && it != counted_.end()) {
     counted_.erase(it);
     --active_;
-    room_.notify_all();
+    room_.NotifyAll();
   }
 }
 
@@ -188,7 +176,7 @@ void Engine::Impl::MaybeEvict(const std::shared_ptr<LiveRun>& live) {
   if (live->evicted() || !live->Idle()) return;
   if (live->load_status().ok() && !live->state().Stopped() && !live->broken()) return;
   if (live->load_status().ok()) Track(*live);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = live_.find(live->state().run);
   if (it != live_.end() && it->second == live) live_.erase(it);
   live->set_evicted();
@@ -223,23 +211,17 @@ Result<RunState> Engine::Impl::LoadState(const RunId& run, std::uint64_t to_seq)
   state.run = run;
   if (to_seq == 0) return state;
   if (projections_) return projections_->StateAt(run, to_seq);
-  REWIND_RETURN_IF_ERROR(journal_->ReadRun(run, 1, to_seq, [&](const EventRecord& r) -> Status {
-    auto event = Decode(r.payload);
-    if (!event.has_value()) {
-      return event.error().WithContext("run " + run.ToString() + " seq " + std::to_string(r.seq));
-    }
-    return Evolve(state, std::move(*event));
+  std::optional<RunState> out;
+  REWIND_RETURN_IF_ERROR(journal_->View([&](const ReadView& view) -> Status {
+    REWIND_ASSIGN_OR_RETURN(out, rwd::LoadState(view, nullptr, run, to_seq));
+    return Status::Ok();
   }));
-  if (to_seq != Journal::kEnd && state.seq < to_seq) {
-    return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(state.seq) +
-                                    " events; there is no seq " + std::to_string(to_seq));
-  }
-  return state;
+  return std::move(*out);
 }
 
 std::shared_ptr<const Workflow> Engine::Impl::FindWorkflow(const RunStarted& definition) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = workflows_.find(definition.workflow);
     if (it != workflows_.end() && it->second.definition.steps == definition.steps) {
       return it->second.workflow;
@@ -252,7 +234,7 @@ Status Engine::Impl::Register(Workflow workflow) {
   REWIND_ASSIGN_OR_RETURN(RunStarted definition, workflow.Definition());
   const std::string name = workflow.name();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     workflows_[name] = Registered{std::make_shared<const Workflow>(std::move(workflow)), std::move(definition)};
   }
   // Runs of this workflow that could not continue at Open continue now.
@@ -286,7 +268,7 @@ Status Engine::Impl::RecoverAll() {
 }
 
 std::shared_ptr<LiveRun> Engine::Impl::Live(const RunId& run) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = live_.find(run); it != live_.end()) return it->second;
   RunState empty;
   empty.run = run;
@@ -407,7 +389,7 @@ Result<RunId> Engine::Impl::Start(const StartRequest& request) {
   RunStarted started;
   std::shared_ptr<const Workflow> workflow;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = workflows_.find(request.workflow);
     if (it == workflows_.end()) return Err(Code::kNotFound, "workflow '" + request.workflow + "' is not registered");
     started = it->second.definition;
@@ -424,7 +406,7 @@ Result<RunId> Engine::Impl::Start(const StartRequest& request) {
   std::promise<Status> first;
   std::shared_future<Status> earlier;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = starting_.find(run); it != starting_.end()) {
       earlier = it->second;
     } else {
@@ -445,14 +427,17 @@ Result<RunId> Engine::Impl::Start(const StartRequest& request) {
     }
   }
   first.set_value(internal::StatusOf(result));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   starting_.erase(run);
   return result;
 }
 
-Status Engine::Impl::WaitForRoom(std::unique_lock<std::mutex>& lock) {
-  if (!room_.wait_for(lock, options_.start_wait, [&] { return active_ < options_.max_active_runs || stopping_; }) ||
-      stopping_) {
+Status Engine::Impl::WaitForRoom(MutexLock& lock) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.start_wait;
+  while (active_ >= options_.max_active_runs && !stopping_) {
+    if (!lock.WaitUntil(room_, deadline)) break;
+  }
+  if (active_ >= options_.max_active_runs || stopping_) {
     return Status(Code::kUnavailable,
                   "the engine is at its limit of " + std::to_string(options_.max_active_runs) + " active runs");
   }
@@ -463,7 +448,7 @@ Result<RunId> Engine::Impl::StartNew(const RunId& run, EventBody first, std::sha
                                 const Principal& who) {
   auto live = std::make_shared<LiveRun>(*this, NewRunState(run), std::move(workflow));
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     REWIND_RETURN_IF_ERROR(WaitForRoom(lock));
     if (!live_.emplace(run, live).second) {
       return Err(Code::kConflict, "run " + run.ToString() + " exists already");
@@ -645,11 +630,9 @@ Result<RunState> Engine::Impl::StateAt(const RunId& run, std::uint64_t seq, cons
 
 Result<RunState> Engine::Impl::StateAtStep(const RunId& run, std::string_view step, const Principal& who) {
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
-  REWIND_ASSIGN_OR_RETURN(std::vector<Event> events, ReadEvents(*journal_, run, Journal::kEnd));
-  REWIND_ASSIGN_OR_RETURN(RunState first, Fold(run, std::span<const Event>(events.data(), 1)));
-  REWIND_ASSIGN_OR_RETURN(std::uint32_t index, ResolveStep(*first.definition, step));
-  REWIND_ASSIGN_OR_RETURN(std::uint64_t seq, SeqAtStep(events, index));
-  return Fold(run, std::span<const Event>(events.data(), seq));
+  REWIND_ASSIGN_OR_RETURN(const RunHistory history, RunHistory::Read(*journal_, run));
+  REWIND_ASSIGN_OR_RETURN(const std::uint64_t seq, history.SeqAtStep(step));
+  return history.StateAt(seq);
 }
 
 Result<RunState> Engine::Impl::Await(const RunId& run, const Principal& who, std::chrono::milliseconds timeout) {
@@ -668,7 +651,8 @@ Result<RunState> Engine::Impl::Await(const RunId& run, const Principal& who, std
 
 Result<std::vector<Event>> Engine::Impl::Events(const RunId& run, const Principal& who) {
   REWIND_RETURN_IF_ERROR(MayRead(run, who));
-  return ReadEvents(*journal_, run, Journal::kEnd);
+  REWIND_ASSIGN_OR_RETURN(RunHistory history, RunHistory::Read(*journal_, run));
+  return std::move(history).TakeEvents();
 }
 
 

@@ -12,16 +12,16 @@
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <mutex>  // std::once_flag
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "executor/src/live_run.h"
+#include "rewind/base/mutex.h"
 #include "rewind/executor/engine.h"
 
 namespace rwd::engine_internal {
@@ -57,9 +57,9 @@ class Engine::Impl {
   // After each durable append of `live` (on its strand).
   void Appended(LiveRun& live, const std::vector<Event>& events);
   // Keeps the count of active runs (on the live's strand).
-  void Track(LiveRun& live);
+  void Track(LiveRun& live) REWIND_EXCLUDES(mu_);
   // When `live` may be forgotten (on its strand).
-  void MaybeEvict(const std::shared_ptr<LiveRun>& live);
+  void MaybeEvict(const std::shared_ptr<LiveRun>& live) REWIND_EXCLUDES(mu_);
   // Loads `run` afresh (recovering it) after a pause, and again while its
   // live stays broken: for a run whose append found no room.
   void ReviveLater(const RunId& run);
@@ -76,11 +76,11 @@ class Engine::Impl {
   Result<RunState> LoadState(const RunId& run, std::uint64_t to_seq = Journal::kEnd) const;
   // The registered workflow (or the resolver's) whose steps equal the
   // definition's; nullptr if none.
-  std::shared_ptr<const Workflow> FindWorkflow(const RunStarted& definition);
+  std::shared_ptr<const Workflow> FindWorkflow(const RunStarted& definition) REWIND_EXCLUDES(mu_);
 
   // --- the Engine API ---
-  Status Register(Workflow workflow);
-  Result<RunId> Start(const StartRequest& request);
+  Status Register(Workflow workflow) REWIND_EXCLUDES(mu_);
+  Result<RunId> Start(const StartRequest& request) REWIND_EXCLUDES(mu_);
   Result<ResumeResult> Resume(const ResumeRequest& request);
   Result<RunId> Fork(const ForkRequest& request);
   Status DecideApproval(const RunId& run, std::string_view step, const Principal& live, bool approved,
@@ -97,7 +97,7 @@ class Engine::Impl {
 
  private:
   // The live live of `run`; a new one is inserted and queued to load first.
-  std::shared_ptr<LiveRun> Live(const RunId& run);
+  std::shared_ptr<LiveRun> Live(const RunId& run) REWIND_EXCLUDES(mu_);
   // Runs `fn` on the run's live (loaded, not evicted) after checking that
   // `who` is of the run's tenant (NotFound otherwise) and may do `action`
   // (PermissionDenied); refusals are logged. Waits for and returns its result.
@@ -114,10 +114,10 @@ class Engine::Impl {
   // Starts a new run whose first event is `first` (RunStarted or RunForked):
   // waits for room, registers its live, appends. Conflict if it exists.
   Result<RunId> StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
-                         const Principal& who);
+                         const Principal& who) REWIND_EXCLUDES(mu_);
   // Waits up to start_wait until fewer than max_active_runs runs are active.
-  // REQUIRES: `lock` holds mu_. Unavailable when it stays full or the engine stops.
-  Status WaitForRoom(std::unique_lock<std::mutex>& lock);
+  // `lock` holds mu_. Unavailable when it stays full or the engine stops.
+  Status WaitForRoom(MutexLock& lock) REWIND_REQUIRES(mu_);
   // Submits to a run that is being created (no checks: it has no events yet).
   Status SubmitNew(const std::shared_ptr<LiveRun>& live, std::function<Status(LiveRun&, Ack)> accept);
   Status RecoverAll();
@@ -140,14 +140,14 @@ class Engine::Impl {
   std::atomic<bool> stopping_{false};
   std::once_flag journal_failed_;
 
-  std::mutex mu_;  // guards what follows
-  std::map<std::string, Registered> workflows_;
-  std::unordered_map<RunId, std::shared_ptr<LiveRun>> live_;
-  std::unordered_map<RunId, bool> counted_;  // runs counted as active
+  Mutex mu_;  // guards what follows
+  std::map<std::string, Registered> workflows_ REWIND_GUARDED_BY(mu_);
+  std::unordered_map<RunId, std::shared_ptr<LiveRun>> live_ REWIND_GUARDED_BY(mu_);
+  std::unordered_map<RunId, bool> counted_ REWIND_GUARDED_BY(mu_);  // runs counted as active
   // Keyed starts in flight: a repeated start waits for the first one's outcome.
-  std::unordered_map<RunId, std::shared_future<Status>> starting_;
-  std::size_t active_ = 0;
-  std::condition_variable room_;  // signalled when active_ drops
+  std::unordered_map<RunId, std::shared_future<Status>> starting_ REWIND_GUARDED_BY(mu_);
+  std::size_t active_ REWIND_GUARDED_BY(mu_) = 0;
+  CondVar room_;  // signalled when active_ drops (and when the engine stops)
 };
 
 }  // namespace rwd

@@ -10,13 +10,13 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <system_error>
 #include <vector>
 
+#include "rewind/base/mutex.h"
 #include "rewind/executor/shell_step.h"
 
 namespace rwd {
@@ -924,13 +924,13 @@ Result<Workflow> WorkflowFromDefinition(const RunStarted& recorded) {
 
 HandlerResolver ShellWorkflowResolver() {
   struct Cache {
-    std::mutex mu;
-    std::map<Hash, std::shared_ptr<const Workflow>> by_hash;
+    Mutex mu;
+    std::map<Hash, std::shared_ptr<const Workflow>> by_hash REWIND_GUARDED_BY(mu);
   };
   auto cache = std::make_shared<Cache>();
   return [cache](const RunStarted& definition) -> std::shared_ptr<const Workflow> {
     const Hash hash = DefinitionHash(definition);
-    std::lock_guard<std::mutex> lock(cache->mu);
+    MutexLock lock(cache->mu);
     auto it = cache->by_hash.find(hash);
     if (it != cache->by_hash.end()) return it->second;
     auto workflow = WorkflowFromDefinition(definition);

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <set>
 #include <future>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "journal/src/structure.h"
 #include "journal/src/writer.h"
 #include "journal/src/writer_lock.h"
+#include "rewind/base/mutex.h"
 #include "rewind/journal/tables.h"
 
 namespace rwd {
@@ -45,26 +45,28 @@ class OpenJournals {
       return Err(Code::kNotFound, "no Rewind journal at '" + dir + "': " + std::strerror(err));
     }
     const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
-    std::lock_guard<std::mutex> lock(mu());
-    if (!open().insert(id).second) {
+    Registry& r = registry();
+    MutexLock lock(r.mu);
+    if (!r.open.insert(id).second) {
       return Err(Code::kFailedPrecondition,
                  "journal '" + dir + "' is already open in this process; share that Journal");
     }
     return id;
   }
   static void Release(const std::pair<dev_t, ino_t>& id) {
-    std::lock_guard<std::mutex> lock(mu());
-    open().erase(id);
+    Registry& r = registry();
+    MutexLock lock(r.mu);
+    r.open.erase(id);
   }
 
  private:
-  static std::mutex& mu() {
-    static std::mutex m;
-    return m;
-  }
-  static std::set<std::pair<dev_t, ino_t>>& open() {
-    static std::set<std::pair<dev_t, ino_t>> s;
-    return s;
+  struct Registry {
+    Mutex mu;
+    std::set<std::pair<dev_t, ino_t>> open REWIND_GUARDED_BY(mu);
+  };
+  static Registry& registry() {
+    static Registry r;
+    return r;
   }
 };
 
@@ -84,8 +86,8 @@ class Journal::Impl {
   WriterLock lock;
   std::unique_ptr<Store> store;
   std::unique_ptr<Writer> writer;
-  std::mutex tables_mu;  // LMDB: one mdb_dbi_open at a time per process
-  std::unordered_map<std::string, unsigned> tables;
+  Mutex tables_mu;  // LMDB: one mdb_dbi_open at a time per process
+  std::unordered_map<std::string, unsigned> tables REWIND_GUARDED_BY(tables_mu);
 };
 
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -267,7 +269,7 @@ Result<Table> Journal::OpenTable(const std::string& name) {
   if (name.empty() || name.size() > 64) {
     return Err(Code::kInvalidArgument, "table name '" + name + "' must have 1..64 characters");
   }
-  std::lock_guard<std::mutex> lock(impl_->tables_mu);
+  MutexLock lock(impl_->tables_mu);
   if (auto it = impl_->tables.find(name); it != impl_->tables.end()) return Table(it->second, name);
   // Tables live under their own prefix, apart from the journal's databases.
   const std::string db_name = "table." + name;

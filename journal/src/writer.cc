@@ -35,21 +35,21 @@ Writer::~Writer() { Stop(); }
 
 void Writer::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   if (thread_.joinable()) thread_.join();
 }
 
 void Writer::Enqueue(AppendRequest request) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     // Appends made by callbacks while stopping are still taken: the loop drains
     // the queue before it exits. Only a stopped writer refuses.
     if (!stopping_ || thread_.get_id() == std::this_thread::get_id()) {
       queue_.push_back(std::move(request));
-      wake_.notify_one();
+      wake_.NotifyOne();
       return;
     }
   }
@@ -58,10 +58,10 @@ void Writer::Enqueue(AppendRequest request) {
 
 void Writer::Enqueue(WriteJob job) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_ || thread_.get_id() == std::this_thread::get_id()) {
       jobs_.push_back(std::move(job));
-      wake_.notify_one();
+      wake_.NotifyOne();
       return;
     }
   }
@@ -88,8 +88,8 @@ void Writer::Loop() {
   for (;;) {
     std::optional<WriteJob> job;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !jobs_.empty(); });
+      MutexLock lock(mu_);
+      while (!stopping_ && queue_.empty() && jobs_.empty()) lock.Wait(wake_);
       if (queue_.empty() && jobs_.empty()) return;  // stopping, and everything queued is done
       // Jobs and append batches take turns, so neither waits for more than one of the other.
       if (!jobs_.empty() && (queue_.empty() || job_turn_)) {

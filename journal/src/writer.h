@@ -28,11 +28,9 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <span>
 #include <thread>
 #include <unordered_map>
@@ -40,6 +38,7 @@
 
 #include "journal/src/disk_room.h"
 #include "journal/src/store.h"
+#include "rewind/base/mutex.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 
@@ -66,12 +65,12 @@ class Writer {
 
   // Completes everything queued, then stops the thread. Idempotent. Requests
   // enqueued afterwards fail at once with Unavailable.
-  void Stop();
+  void Stop() REWIND_EXCLUDES(mu_);
 
   // Queues `request`; its callback runs on the writer thread.
-  void Enqueue(AppendRequest request);
+  void Enqueue(AppendRequest request) REWIND_EXCLUDES(mu_);
   // Queues `job`; its `done` runs on the writer thread.
-  void Enqueue(WriteJob job);
+  void Enqueue(WriteJob job) REWIND_EXCLUDES(mu_);
   // Installs `hook` for the batches after the current one; returns once the
   // writer no longer uses the previous hook. FailedPrecondition when a hook
   // is installed and `hook` is not empty. REQUIRES: not on the writer thread.
@@ -81,7 +80,7 @@ class Writer {
 
  private:
   explicit Writer(Store& store) : store_(store), room_(store) {}
-  void Loop();
+  void Loop() REWIND_EXCLUDES(mu_);
   void CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<AppendResult>>& results);
   // Writes the requests at `indices` in one transaction and commits. Fills
   // their results; sets in_batch_conflict[i] for conflicts caused by the batch.
@@ -110,13 +109,13 @@ class Writer {
   Status poison_;
   std::atomic<std::uint64_t> commits_{0}, appends_{0}, events_{0};
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<AppendRequest> queue_;
-  std::deque<WriteJob> jobs_;
-  bool job_turn_ = false;  // the next round runs a job if one is queued
-  bool stopping_ = false;
-  std::thread thread_;
+  Mutex mu_;
+  CondVar wake_;  // signalled when something is queued or stopping_ is set
+  std::deque<AppendRequest> queue_ REWIND_GUARDED_BY(mu_);
+  std::deque<WriteJob> jobs_ REWIND_GUARDED_BY(mu_);
+  bool job_turn_ REWIND_GUARDED_BY(mu_) = false;  // the next round runs a job if one is queued
+  bool stopping_ REWIND_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // set by Start before anything is queued
 };
 
 }  // namespace rwd::journal_internal

@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "rewind/projections/history.h"
+
 namespace rwd::projections_internal {
 
 Status Pass::Apply(std::span<Target> targets, const EventRecord& record) {

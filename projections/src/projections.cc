@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <future>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -16,7 +14,9 @@
 #include "projections/src/pass.h"
 #include "projections/src/run_states.h"
 #include "projections/src/slot.h"
+#include "rewind/base/mutex.h"
 #include "rewind/journal/tables.h"
+#include "rewind/projections/history.h"
 
 namespace rwd {
 
@@ -110,10 +110,10 @@ class Projections::Impl {
   ~Impl() {
     if (hooked_) (void)journal_.SetCommitHook(CommitHook{});
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
     if (worker_.joinable()) worker_.join();
   }
 
@@ -146,7 +146,10 @@ class Projections::Impl {
                                .WithContext("attaching projections"));
     hooked_ = true;
     if (options_.background) {
-      work_ = true;
+      {
+        MutexLock lock(mu_);  // the commit hook, on the writer thread, may be setting work_ already
+        work_ = true;
+      }
       worker_ = std::thread([this] { WorkerLoop(); });
     }
     return Status::Ok();
@@ -190,15 +193,15 @@ class Projections::Impl {
     return Status::Ok();
   }
 
-  bool Failed(const Entry& e) const {
-    std::lock_guard<std::mutex> lock(mu_);
+  bool Failed(const Entry& e) const REWIND_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return failed_.count(std::string(e.projection->name())) != 0;
   }
 
   // Neither failed nor waiting for the rebuild that repairs it: its active
   // table can be maintained inline and read from while folding.
-  bool Sound(const Entry& e) const {
-    std::lock_guard<std::mutex> lock(mu_);
+  bool Sound(const Entry& e) const REWIND_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     const std::string name(e.projection->name());
     return failed_.count(name) == 0 && repairing_.count(name) == 0;
   }
@@ -265,7 +268,7 @@ class Projections::Impl {
     if (s.ok()) s = pass.Finish(targets);
     if (!s.ok() && s.code() != Code::kResourceExhausted) MarkFailed(targets, pass.culprit(), s);
     if (!pass.snapshot_damage().ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       FailLocked(std::string(kSnapshotsName), pass.snapshot_damage());
     }
     return s;
@@ -294,7 +297,7 @@ class Projections::Impl {
       const Projection& p = *e.projection;
       bool requested;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         requested = requested_.erase(std::string(p.name())) != 0;
       }
       if (requested) report->requested.emplace_back(p.name());
@@ -362,13 +365,13 @@ class Projections::Impl {
     return Status::Ok();
   }
 
-  void MarkFailed(const Entry& e, const Status& error) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void MarkFailed(const Entry& e, const Status& error) REWIND_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     FailLocked(std::string(e.projection->name()), error);
   }
 
-  void MarkFailed(std::span<const Target> targets, const Projection* culprit, const Status& error) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void MarkFailed(std::span<const Target> targets, const Projection* culprit, const Status& error) REWIND_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     for (const Target& t : targets) {
       if (culprit == nullptr || culprit == t.projection) FailLocked(std::string(t.projection->name()), error);
     }
@@ -379,13 +382,13 @@ class Projections::Impl {
   // projection stays failed — skipped, its table left as it is — until a
   // rebuild is asked for, so a failure that a rebuild reproduces does not
   // rebuild again and again.
-  void FailLocked(const std::string& name, const Status& error) {
+  void FailLocked(const std::string& name, const Status& error) REWIND_REQUIRES(mu_) {
     ++failures_;
     if (repairing_.emplace(name, error.ToString()).second) {
       spdlog::warn("projection {} failed; rebuilding it: {}", name, error.ToString());
       requested_.insert(name);
       work_ = true;
-      cv_.notify_all();
+      cv_.NotifyAll();
       return;
     }
     spdlog::error("projection {} failed again; it stays failed until rebuilt: {}", name, error.ToString());
@@ -393,13 +396,13 @@ class Projections::Impl {
   }
 
   // Rebuilds asked for whose first step did not commit are asked for again.
-  void Requeue(const std::vector<std::string>& names) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Requeue(const std::vector<std::string>& names) REWIND_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     requested_.insert(names.begin(), names.end());
   }
 
-  void Flipped(const std::vector<std::string>& names) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Flipped(const std::vector<std::string>& names) REWIND_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     for (const std::string& name : names) {
       repairing_.erase(name);
       spdlog::info("projection {} rebuilt and in use", name);
@@ -426,7 +429,7 @@ class Projections::Impl {
     return done.get_future().get();
   }
 
-  Status CatchUp(const ProgressFn& progress) {
+  Status CatchUp(const ProgressFn& progress) REWIND_EXCLUDES(mu_) {
     if (!writer_) {
       return Status(Code::kFailedPrecondition, "projections of a read-only journal cannot be brought up to date");
     }
@@ -434,7 +437,7 @@ class Projections::Impl {
     std::optional<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_from;
     for (;;) {
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (stop_) return Status(Code::kUnavailable, "projections are closing");
       }
       StepReport report;
@@ -456,19 +459,19 @@ class Projections::Impl {
       }
       if (!report.more) break;
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!failed_.empty()) {
       return Status(Code::kCorruption, "projection " + failed_.begin()->first + " failed: " + failed_.begin()->second);
     }
     return Status::Ok();
   }
 
-  std::uint64_t Failures() const {
-    std::lock_guard<std::mutex> lock(mu_);
+  std::uint64_t Failures() const REWIND_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return failures_;
   }
 
-  Status Rebuild(std::span<const std::string> names, const ProgressFn& progress) {
+  Status Rebuild(std::span<const std::string> names, const ProgressFn& progress) REWIND_EXCLUDES(mu_) {
     if (!writer_) return Status(Code::kFailedPrecondition, "projections of a read-only journal cannot be rebuilt");
     std::vector<std::string> chosen(names.begin(), names.end());
     if (chosen.empty()) chosen = Projections::Names();
@@ -476,7 +479,7 @@ class Projections::Impl {
       if (!Find(name)) return Status(Code::kNotFound, "no projection named '" + name + "'");
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       for (const std::string& name : chosen) {
         requested_.insert(name);
         failed_.erase(name);
@@ -485,26 +488,32 @@ class Projections::Impl {
     return CatchUp(progress);
   }
 
-  void Wake() {
+  void Wake() REWIND_EXCLUDES(mu_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       work_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 
-  void WorkerLoop() {
-    std::unique_lock<std::mutex> lock(mu_);
+  void WorkerLoop() REWIND_EXCLUDES(mu_) {
     for (;;) {
-      cv_.wait(lock, [&] { return stop_ || work_; });
-      if (stop_) return;
-      work_ = false;
-      lock.unlock();
+      {
+        MutexLock lock(mu_);
+        while (!stop_ && !work_) lock.Wait(cv_);
+        if (stop_) return;
+        work_ = false;
+      }
       const Status s = CatchUp(nullptr);
-      lock.lock();
       // Out of space: try again later (failures mark their projection and stop).
-      if (s.code() == Code::kResourceExhausted) cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
-      if (s.code() == Code::kResourceExhausted) work_ = true;
+      if (s.code() == Code::kResourceExhausted) {
+        MutexLock lock(mu_);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (!stop_) {
+          if (!lock.WaitUntil(cv_, deadline)) break;
+        }
+        work_ = true;
+      }
     }
   }
 
@@ -552,14 +561,11 @@ class Projections::Impl {
     if (seq == 0) return Err(Code::kInvalidArgument, "there is no state at seq 0; seqs start at 1");
     std::optional<Result<RunState>> out;
     REWIND_RETURN_IF_ERROR(journal_.View([&](const ReadView& view) -> Status {
-      REWIND_ASSIGN_OR_RETURN(std::uint64_t last, view.LastSeq(run));
-      if (last == 0) return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
-      const std::uint64_t at = seq == Journal::kEnd ? last : seq;
       auto snapshots = Active(view, kSnapshotsName);
-      out = LoadState(view, snapshots.has_value() ? *snapshots : nullptr, run, at);
+      out = LoadState(view, snapshots.has_value() ? *snapshots : nullptr, run, seq);
       // A damaged snapshot must not hide the state: fold from the first event.
       if (!out->has_value() && out->error().code() == Code::kCorruption && snapshots.has_value()) {
-        out = LoadState(view, nullptr, run, at);
+        out = LoadState(view, nullptr, run, seq);
       }
       return Status::Ok();
     }));
@@ -631,7 +637,7 @@ class Projections::Impl {
             st.error = slots->damage.ToString();
           }
         }
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (auto it = failed_.find(st.name); it != failed_.end()) {
           st.health = ProjectionHealth::kFailed;
           st.error = it->second;
@@ -661,14 +667,14 @@ class Projections::Impl {
   StateCache rebuild_cache_;       // the same, for steps that rebuild
   bool hooked_ = false;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::set<std::string> requested_;           // rebuilds asked for, not yet started
-  std::map<std::string, std::string> failed_;     // name → error; skipped until rebuilt
-  std::map<std::string, std::string> repairing_;  // name → error; rebuilt once by itself
-  std::uint64_t failures_ = 0;                    // MarkFailed calls so far
-  bool work_ = false;
-  bool stop_ = false;
+  mutable Mutex mu_;
+  CondVar cv_;  // signalled when work_ or stop_ is set
+  std::set<std::string> requested_ REWIND_GUARDED_BY(mu_);           // rebuilds asked for, not yet started
+  std::map<std::string, std::string> failed_ REWIND_GUARDED_BY(mu_);     // name → error; skipped until rebuilt
+  std::map<std::string, std::string> repairing_ REWIND_GUARDED_BY(mu_);  // name → error; rebuilt once by itself
+  std::uint64_t failures_ REWIND_GUARDED_BY(mu_) = 0;                    // MarkFailed calls so far
+  bool work_ REWIND_GUARDED_BY(mu_) = false;
+  bool stop_ REWIND_GUARDED_BY(mu_) = false;
   std::thread worker_;
 };
 

@@ -1,6 +1,6 @@
-// Run states for projections: loading a run's state at a seq from snapshots
-// and the journal, and a cache of recent states so that following events
-// cost one Evolve each.
+// Run states for projections: the snapshots' keys, and a cache of recent
+// states so that following events cost one Evolve each (history.h loads a
+// state at any seq).
 #pragma once
 
 #include <cstdint>
@@ -16,22 +16,8 @@
 
 namespace rwd::projections_internal {
 
-// The event stored in `record`; Corruption naming its run, seq and position.
-Result<Event> DecodeRecord(const EventRecord& record);
-
-// The definition a run's first event (RunStarted or RunForked) records.
-Result<Definition> DefinitionOf(const Event& first, const RunId& run);
-
 // Snapshot keys: 's' ‖ run id ‖ seq (u64 big-endian).
 Bytes SnapshotKey(const RunId& run, std::uint64_t seq);
-
-// The state of `run` after its first `seq` events: the newest snapshot at or
-// before seq in `snapshots` (none: fold from the first event), then the rest
-// folded from the journal. Errors: NotFound for a run with fewer events;
-// Corruption for an event that does not decode or fold, or a damaged
-// snapshot.
-Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const RunId& run,
-                           std::uint64_t seq);
 
 // Recent run states, each the state after some seq of its run. Entries are
 // facts about committed events: changes made while a transaction is open are

@@ -1,53 +1,60 @@
 #include "rewind/schemas/describe.h"
 
-#include <cstdio>
+#include <algorithm>
+#include <sstream>
+#include <type_traits>
+
+#include "rewind/schemas/event_fields.h"
 
 namespace rwd {
 namespace {
 
-// Appends ` name=value` pairs to one line.
-class Line {
- public:
-  explicit Line(std::string_view type) : out_(type) {}
-  Line& Num(std::string_view name, std::uint64_t v) { return Raw(name, std::to_string(v)); }
-  Line& Signed(std::string_view name, std::int64_t v) { return Raw(name, std::to_string(v)); }
-  Line& Flag(std::string_view name, bool v) { return Raw(name, v ? "true" : "false"); }
-  Line& Text(std::string_view name, std::string_view v) {
-    if (v.empty()) return *this;
-    std::string quoted = "\"";
-    for (char c : v) {
-      if (c == '"' || c == '\\') quoted += '\\';
-      if (c == '\n') {
-        quoted += "\\n";
-        continue;
-      }
-      quoted += c;
+using schema_fields::Fields;
+using schema_fields::Table;
+
+template <typename E>
+std::string_view EnumText(E value) {
+  if constexpr (std::is_same_v<E, StepKind>) {
+    return StepKindName(value);
+  } else if constexpr (std::is_same_v<E, PauseReason>) {
+    return PauseReasonName(value);
+  } else {
+    return ActorKindName(value);
+  }
+}
+
+std::string Quoted(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
     }
-    return Raw(name, quoted + "\"");
+    out += c;
   }
-  Line& Data(std::string_view name, const Bytes& v) {
-    if (v.empty()) return *this;
-    std::string shown;
-    for (std::size_t i = 0; i < v.size() && i < 32; ++i) {
-      shown += (v[i] >= 0x20 && v[i] < 0x7f) ? static_cast<char>(v[i]) : '.';
-    }
-    if (v.size() > 32) shown += "…";
-    return Raw(name, "[" + std::to_string(v.size()) + "B \"" + shown + "\"]");
+  return out + "\"";
+}
+
+// Printable ASCII as up to 32 characters of text, anything else (hashes,
+// binary payloads) as its first 8 bytes in hex.
+std::string Preview(const Bytes& v) {
+  const bool text = std::all_of(v.begin(), v.end(), [](std::uint8_t b) { return b >= 0x20 && b < 0x7f; });
+  std::string shown;
+  if (text) {
+    shown.assign(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(v.size(), 32)));
+    return "[" + std::to_string(v.size()) + "B \"" + shown + (v.size() > 32 ? "…\"]" : "\"]");
   }
-  Line& Raw(std::string_view name, std::string_view value) {
-    out_ += ' ';
-    out_ += name;
-    out_ += '=';
-    out_ += value;
-    return *this;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < v.size() && i < 8; ++i) {
+    shown += kHex[v[i] >> 4];
+    shown += kHex[v[i] & 15];
   }
-  std::string str() { return std::move(out_); }
+  return "[" + std::to_string(v.size()) + "B 0x" + shown + (v.size() > 8 ? "…]" : "]");
+}
 
- private:
-  std::string out_;
-};
-
-
+// A workflow's steps as their ids, with the kind of each that is not code:
+// [validate,approve(approval),ship].
 std::string Steps(const std::vector<StepDef>& steps) {
   std::string out = "[";
   for (std::size_t i = 0; i < steps.size(); ++i) {
@@ -58,62 +65,47 @@ std::string Steps(const std::vector<StepDef>& steps) {
   return out + "]";
 }
 
-std::string Describe(const RunStarted& e) {
-  return Line("RunStarted").Text("workflow", e.workflow).Num("version", e.version)
-      .Raw("steps", Steps(e.steps)).Data("input", e.input).Text("tenant", e.tenant)
-      .Text("idempotency_key", e.idempotency_key).str();
-}
-std::string Describe(const StepStarted& e) {
-  return Line("StepStarted").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch).str();
-}
-std::string Describe(const StepCompleted& e) {
-  return Line("StepCompleted").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch)
-      .Data("output", e.output).str();
-}
-std::string Describe(const StepFailed& e) {
-  return Line("StepFailed").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch)
-      .Text("code", e.code)
-      .Text("message", e.message).Flag("retryable", e.retryable).str();
-}
-std::string Describe(const RetryScheduled& e) {
-  return Line("RetryScheduled").Num("step", e.step).Num("next_attempt", e.next_attempt)
-      .Signed("due_unix_us", e.due_unix_us).str();
-}
-std::string Describe(const StepAbandoned& e) {
-  return Line("StepAbandoned").Num("step", e.step).Num("attempt", e.attempt).Num("epoch", e.epoch).str();
-}
-std::string Describe(const RunPaused& e) {
-  return Line("RunPaused").Num("step", e.step).Raw("reason", std::string(PauseReasonName(e.reason))).Text("message", e.message).str();
-}
-std::string Describe(const ApprovalDecided& e) {
-  return Line("ApprovalDecided").Num("step", e.step).Flag("approved", e.approved).Data("data", e.data).str();
-}
-std::string Describe(const SignalReceived& e) {
-  return Line("SignalReceived").Text("name", e.name).Data("payload", e.payload).str();
-}
-std::string Describe(const TimerScheduled& e) {
-  return Line("TimerScheduled").Num("step", e.step).Signed("due_unix_us", e.due_unix_us).str();
-}
-std::string Describe(const TimerFired& e) { return Line("TimerFired").Num("step", e.step).str(); }
-std::string Describe(const ResumeRequested& e) {
-  return Line("ResumeRequested").Num("from_step", e.from_step).Text("reason", e.reason)
-      .Text("request_id", e.request_id).Data("data", e.data).str();
-}
-std::string Describe(const RunForked& e) {
-  return Line("RunForked").Raw("parent_run", e.parent_run.ToString()).Num("parent_seq", e.parent_seq)
-      .Num("from_step", e.from_step).Text("workflow", e.start.workflow)
-      .Num("kept", e.kept.size()).str();
-}
-std::string Describe(const CancelRequested& e) { return Line("CancelRequested").Text("reason", e.reason).str(); }
-std::string Describe(const RunCancelled& e) { return Line("RunCancelled").Text("reason", e.reason).str(); }
-std::string Describe(const RunCompleted& e) { return Line("RunCompleted").Data("output", e.output).str(); }
-std::string Describe(const RunFailed& e) {
-  return Line("RunFailed").Num("step", e.step).Text("code", e.code).Text("message", e.message).str();
-}
+// Appends ` name=value` for each field of a table (event_fields.h): empty
+// strings and bytes are left out, a nested table's fields are prefixed with
+// its name (start.workflow=...), a list of tables is its count.
+struct Line {
+  std::string& out;
+  std::string prefix;
 
-}  // namespace
+  template <typename F>
+  void operator()(const char* name, const F& f) {
+    const std::string key = prefix + name;
+    if constexpr (std::is_same_v<F, std::string>) {
+      if (!f.empty()) Put(key, Quoted(f));
+    } else if constexpr (std::is_same_v<F, Bytes>) {
+      if (!f.empty()) Put(key, Preview(f));
+    } else if constexpr (std::is_same_v<F, bool>) {
+      Put(key, f ? "true" : "false");
+    } else if constexpr (std::is_same_v<F, RunId>) {
+      Put(key, f.ToString());
+    } else if constexpr (std::is_enum_v<F>) {
+      Put(key, EnumText(f));
+    } else if constexpr (std::is_arithmetic_v<F>) {
+      std::ostringstream number;
+      number << f;
+      Put(key, number.str());
+    } else if constexpr (std::is_same_v<F, std::vector<StepDef>>) {
+      Put(key, Steps(f));
+    } else if constexpr (Table<F>) {
+      Line nested{out, key + "."};
+      Fields(nested, f);
+    } else {  // a list of tables or numbers: how many
+      Put(key, std::to_string(f.size()));
+    }
+  }
 
-namespace {
+  void Put(const std::string& key, std::string_view value) {
+    out += ' ';
+    out += key;
+    out += '=';
+    out += value;
+  }
+};
 
 template <typename E, std::size_t N>
 std::string_view NameIn(const std::array<std::string_view, N>& names, E value) {
@@ -128,7 +120,10 @@ std::string_view PauseReasonName(PauseReason reason) { return NameIn(kPauseReaso
 std::string_view ActorKindName(ActorKind kind) { return NameIn(kActorKindNames, kind); }
 
 std::string DescribeBody(const EventBody& body) {
-  return std::visit([](const auto& b) { return Describe(b); }, body);
+  std::string out(EventTypeName(body));
+  Line line{out, ""};
+  std::visit([&](const auto& b) { Fields(line, b); }, body);
+  return out;
 }
 
 std::string DescribeEvent(const Event& event) {

@@ -80,14 +80,14 @@ TEST_F(CliArgsTest, StateTakesExactlyOneOfAtSeqAndAtStep) {
 }
 
 TEST_F(CliArgsTest, StateSeqTakesASeqWithinTheRunOrTheStepsLastCompletion) {
-  const std::vector<Event> events = History();
-  EXPECT_EQ(StateSeq(run_, events, 5, ""), 5u);
-  EXPECT_THAT(StateSeq(run_, events, 0, ""), HasCode(Code::kInvalidArgument));
-  EXPECT_THAT(StateSeq(run_, events, 6, ""), HasCode(Code::kInvalidArgument));
-  EXPECT_EQ(StateSeq(run_, events, std::nullopt, "build"), 3u);
-  EXPECT_EQ(StateSeq(run_, events, std::nullopt, "2"), 5u);
-  EXPECT_THAT(StateSeq(run_, events, std::nullopt, "ship"), HasCode(Code::kFailedPrecondition));
-  EXPECT_THAT(StateSeq(run_, events, std::nullopt, "4"), HasCode(Code::kNotFound));
+  const RunHistory events = *RunHistory::Of(run_, History());
+  EXPECT_EQ(StateSeq(events, 5, ""), 5u);
+  EXPECT_THAT(StateSeq(events, 0, ""), HasCode(Code::kInvalidArgument));
+  EXPECT_THAT(StateSeq(events, 6, ""), HasCode(Code::kInvalidArgument));
+  EXPECT_EQ(StateSeq(events, std::nullopt, "build"), 3u);
+  EXPECT_EQ(StateSeq(events, std::nullopt, "2"), 5u);
+  EXPECT_THAT(StateSeq(events, std::nullopt, "ship"), HasCode(Code::kFailedPrecondition));
+  EXPECT_THAT(StateSeq(events, std::nullopt, "4"), HasCode(Code::kNotFound));
 }
 
 TEST_F(CliArgsTest, AnAtSignNamesTheInputFile) {

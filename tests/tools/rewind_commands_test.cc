@@ -234,6 +234,22 @@ TEST_F(RewindCommandsTest, CommandsBesideALiveWriterNeverReportDamage) {
   EXPECT_GT(runs, 1u) << "the writer was not writing";
 }
 
+// One shape of a run's state everywhere: `rewind state` and `journal-inspect
+// state` print the same object for the same seq.
+TEST_F(RewindCommandsTest, RewindAndJournalInspectShowARunStateInOneShape) {
+  const json paused = Json({"run", File("gate.json", kGate)}, 3);
+  const std::string run = paused["run_id"];
+  for (const std::string& seq : std::vector<std::string>{"1", "3", std::to_string(paused["seq"].get<std::uint64_t>())}) {
+    const json ours = Json({"state", run, "--at-seq", seq});
+    const ProgramOutput theirs =
+        RunProgram(JOURNAL_INSPECT, {"state", run, "--at-seq", seq, "--json", "--data", data_}, dir_.path());
+    ASSERT_EQ(theirs.exit_code, 0) << theirs.out << theirs.err;
+    EXPECT_EQ(ours, json::parse(theirs.out)["state"]) << "at seq " << seq;
+  }
+  EXPECT_EQ(paused["paused_step"], "approve");
+  EXPECT_EQ(paused["steps"][1]["kind"], "approval");
+}
+
 TEST_F(RewindCommandsTest, InputThatIsADirectoryIsInvalid) {
   const json refused = Json({"run", File("gate.json", kGate), "--input", "@" + dir_.path()}, 14);
   EXPECT_NE(refused["error"]["message"].get<std::string>().find("is a directory"), std::string::npos);

@@ -51,7 +51,7 @@ int Runs(const Context& c, const RunFilter& filter) {
       Listed l;
       l.state.run = run;
       const Status folded = view.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
-        REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+        REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
         return Evolve(l.state, std::move(e));
       });
       if (!folded.ok()) {
@@ -117,7 +117,7 @@ int Stat(const Context& c) {
       return Status::Ok();
     }));
     return view.ReadAll(1, Journal::kEnd, [&](const EventRecord& r) -> Status {
-      REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
+      REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
       ++events;
       ++by_type[std::string(EventTypeName(e.body))];
       payload_bytes += r.payload.size();
@@ -170,7 +170,7 @@ int Export(const Context& c, const std::string& run_text, const std::string& out
   std::uint64_t events = 0;
   std::set<RunId> runs;
   auto write = [&](const EventRecord& r) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
     out << EventLine(r, e).dump() << "\n";
     if (!out.good()) return Status(Code::kResourceExhausted, "cannot write '" + out_path + "' (disk full?)");
     ++events;

@@ -40,30 +40,6 @@ json EventLine(const EventRecord& r, const Event& e) {
   return j;
 }
 
-Result<Event> DecodeAt(const EventRecord& r) {
-  auto e = Decode(r.payload);
-  if (!e.has_value()) return Err(e.error().WithContext("run " + r.run.ToString() + " seq " + std::to_string(r.seq)));
-  return e;
-}
-
-Result<std::vector<Event>> RunEvents(const Journal& journal, const RunId& run) {
-  std::vector<Event> events;
-  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
-    events.push_back(std::move(e));
-    return Status::Ok();
-  }));
-  return events;
-}
-
-Result<RunState> StateAt(const RunId& run, const std::vector<Event>& events, std::uint64_t seq) {
-  if (seq > events.size()) {
-    return Err(Code::kNotFound, "run " + run.ToString() + " has " + std::to_string(events.size()) +
-                                    " events, not " + std::to_string(seq));
-  }
-  return Fold(run, std::span<const Event>(events.data(), seq));
-}
-
 Result<std::optional<RunId>> OptionalRun(const std::string& text) {
   if (text.empty()) return std::optional<RunId>();
   REWIND_ASSIGN_OR_RETURN(RunId run, RunId::Parse(text));

@@ -1,5 +1,5 @@
 // What journal-inspect's commands share: opening the journal read-only,
-// reading a run's events, and reporting an error (to stderr, or as JSON on
+// naming who acted, and reporting an error (to stderr, or as JSON on
 // stdout with --json) with the exit status of its code.
 #pragma once
 
@@ -13,6 +13,7 @@
 
 #include "rewind/base/status.h"
 #include "rewind/fold/run_state.h"
+#include "rewind/projections/history.h"
 #include "rewind/journal/journal.h"
 #include "rewind/schemas/events.h"
 #include "tools/inspect/commands.h"
@@ -32,15 +33,6 @@ std::string Who(const std::optional<Actor>& actor);
 // One event of an export or of `events --json`: the record's identity and
 // chain (run_id, seq, position, prev_hash, hash), then the event (event_json.h).
 nlohmann::json EventLine(const EventRecord& r, const Event& e);
-
-// The record's event; an error names run and seq.
-Result<Event> DecodeAt(const EventRecord& r);
-
-// The run's events, decoded, from seq 1. NotFound for an unknown run.
-Result<std::vector<Event>> RunEvents(const Journal& journal, const RunId& run);
-
-// The state after the first `seq` of `events`. NotFound past the end.
-Result<RunState> StateAt(const RunId& run, const std::vector<Event>& events, std::uint64_t seq);
 
 // A run named on the command line: nullopt for "" (every run).
 Result<std::optional<RunId>> OptionalRun(const std::string& text);

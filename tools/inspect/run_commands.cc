@@ -46,7 +46,7 @@ int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq
       if (!c.json) std::cout << file << "\n";
       return Status::Ok();
     }
-    REWIND_ASSIGN_OR_RETURN(Event e, DecodeAt(r));
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
     if (c.json) {
       std::cout << EventLine(r, e).dump() << "\n";
     } else {
@@ -70,9 +70,9 @@ int TimelineOf(const Context& c, const std::string& run_text) {
   if (!run.has_value()) return Fail(c, run.error());
   auto journal = Open(c);
   if (!journal.has_value()) return Fail(c, journal.error());
-  auto events = RunEvents(**journal, *run);
-  if (!events.has_value()) return Fail(c, events.error());
-  auto timeline = inspect::Timeline(*run, *events);
+  auto history = RunHistory::Read(**journal, *run);
+  if (!history.has_value()) return Fail(c, history.error());
+  auto timeline = inspect::Timeline(*run, history->events());
   if (!timeline.has_value()) return Fail(c, timeline.error());
   auto or_null = [](const std::optional<std::string>& s) { return s ? inspect::StringJson(*s) : json(nullptr); };
   if (c.json) {
@@ -108,27 +108,20 @@ int State(const Context& c, const std::string& run_text, std::optional<std::uint
   }
   auto journal = Open(c);
   if (!journal.has_value()) return Fail(c, journal.error());
-  auto events = RunEvents(**journal, *run);
-  if (!events.has_value()) return Fail(c, events.error());
-  std::uint64_t seq = at_seq.value_or(0);
-  if (!at_seq) {
-    auto first = Fold(*run, std::span<const Event>(events->data(), 1));
-    if (!first.has_value()) return Fail(c, first.error());
-    auto step = ResolveStep(*first->definition, at_step);
-    if (!step.has_value()) return Fail(c, step.error());
-    auto at = SeqAtStep(*events, *step);
-    if (!at.has_value()) return Fail(c, at.error());
-    seq = *at;
-  }
-  auto state = StateAt(*run, *events, seq);
+  auto history = RunHistory::Read(**journal, *run);
+  if (!history.has_value()) return Fail(c, history.error());
+  auto at = at_seq ? Result<std::uint64_t>(*at_seq) : history->SeqAtStep(at_step);
+  if (!at.has_value()) return Fail(c, at.error());
+  const std::uint64_t seq = *at;
+  auto state = history->StateAt(seq);
   if (!state.has_value()) return Fail(c, state.error());
   if (c.json) {
     std::cout << Dump(json{{"at_seq", seq}, {"state", inspect::StateJson(*state)}}) << std::endl;
     return kExitOk;
   }
-  std::cout << "state of run " << run->ToString() << " after " << seq << " of " << events->size() << " events";
+  std::cout << "state of run " << run->ToString() << " after " << seq << " of " << history->size() << " events";
   if (seq > 0) {
-    const Event& last = (*events)[seq - 1];
+    const Event& last = history->events()[seq - 1];
     std::cout << " (the last: " << EventTypeName(last.body) << " at " << IsoTime(last.unix_us) << ")";
   }
   std::cout << ":\n" << (seq > 0 ? cli::RunText(*state) : std::string("no events: the run had not started\n"));
@@ -144,17 +137,18 @@ int Diff(const Context& c, const std::string& run_text, std::uint64_t from, std:
   }
   auto journal = Open(c);
   if (!journal.has_value()) return Fail(c, journal.error());
-  auto events = RunEvents(**journal, *run);
-  if (!events.has_value()) return Fail(c, events.error());
-  auto before = StateAt(*run, *events, from);
+  auto history = RunHistory::Read(**journal, *run);
+  if (!history.has_value()) return Fail(c, history.error());
+  const std::span<const Event> events = history->events();
+  auto before = history->StateAt(from);
   if (!before.has_value()) return Fail(c, before.error());
-  auto after = StateAt(*run, *events, to);
+  auto after = history->StateAt(to);
   if (!after.has_value()) return Fail(c, after.error());
   const json a = inspect::StateJson(*before), b = inspect::StateJson(*after);
   const json changes = json::diff(a, b);
   if (c.json) {
     json between = json::array();
-    for (std::uint64_t s = from; s < to; ++s) between.push_back(inspect::EventJson((*events)[s]));
+    for (std::uint64_t s = from; s < to; ++s) between.push_back(inspect::EventJson(events[s]));
     std::cout << Dump(json{{"run_id", run->ToString()}, {"from", from}, {"to", to}, {"events", between},
                            {"changes", changes}})
               << std::endl;
@@ -163,7 +157,7 @@ int Diff(const Context& c, const std::string& run_text, std::uint64_t from, std:
   std::cout << "run " << run->ToString() << " from seq " << from << " to seq " << to << ": " << (to - from)
             << " events\n";
   for (std::uint64_t s = from; s < to; ++s) {
-    std::cout << "  " << (s + 1) << "  " << cli::Printable(DescribeEvent((*events)[s])) << "\n";
+    std::cout << "  " << (s + 1) << "  " << cli::Printable(DescribeEvent(events[s])) << "\n";
   }
   std::cout << changes.size() << " changes\n";
   for (const json& op : changes) {
@@ -189,12 +183,11 @@ int ReplayCheck(const Context& c, const std::string& run_text, const std::string
   if (!candidate.has_value()) return Fail(c, candidate.error().WithContext(workflow_file));
   auto journal = Open(c);
   if (!journal.has_value()) return Fail(c, journal.error());
-  auto events = RunEvents(**journal, *run);
-  if (!events.has_value()) return Fail(c, events.error());
-  auto report = inspect::ReplayCheck(*run, *events, *candidate, max_parallel);
+  auto history = RunHistory::Read(**journal, *run);
+  if (!history.has_value()) return Fail(c, history.error());
+  auto report = inspect::ReplayCheck(*run, history->events(), *candidate, max_parallel);
   if (!report.has_value()) return Fail(c, report.error().WithContext("run " + run->ToString()));
-  auto recorded = Fold(*run, std::span<const Event>(events->data(), 1));
-  const std::uint32_t recorded_version = recorded.has_value() ? recorded->definition->version : 0;
+  const std::uint32_t recorded_version = history->definition().version;
   const auto& d = report->divergence;
   if (c.json) {
     json divergence = nullptr;

@@ -203,18 +203,14 @@ std::string RunStatusNames() {
   return out;
 }
 
-Result<std::uint64_t> StateSeq(const RunId& run, std::span<const Event> events, std::optional<std::uint64_t> at_seq,
+Result<std::uint64_t> StateSeq(const RunHistory& history, std::optional<std::uint64_t> at_seq,
                                std::string_view at_step) {
-  if (at_seq) {
-    if (*at_seq == 0 || *at_seq > events.size()) {
-      return Err(Code::kInvalidArgument, "run " + run.ToString() + " has " + std::to_string(events.size()) +
-                                             " events; --at-seq takes 1.." + std::to_string(events.size()));
-    }
-    return *at_seq;
+  if (!at_seq) return history.SeqAtStep(at_step);
+  if (*at_seq == 0 || *at_seq > history.size()) {
+    return Err(Code::kInvalidArgument, "run " + history.run().ToString() + " has " + std::to_string(history.size()) +
+                                           " events; --at-seq takes 1.." + std::to_string(history.size()));
   }
-  REWIND_ASSIGN_OR_RETURN(const RunState first, Fold(run, events.first(1)));
-  REWIND_ASSIGN_OR_RETURN(const std::uint32_t index, ResolveStep(*first.definition, at_step));
-  return SeqAtStep(events, index);
+  return *at_seq;
 }
 
 }  // namespace rwd::cli

@@ -26,6 +26,7 @@
 #include "rewind/base/status.h"
 #include "rewind/executor/engine.h"
 #include "rewind/fold/run_state.h"
+#include "rewind/projections/history.h"
 #include "rewind/schemas/events.h"
 #include "tools/common/exit_codes.h"
 #include "tools/rewind/commands.h"
@@ -105,14 +106,12 @@ std::optional<RunStatus> ParseRunStatus(std::string_view name);
 // The valid status names, for a message: "pending, running, paused, ...".
 std::string RunStatusNames();
 
-// `state --at-seq K` or `--at-step STEP`: how many of `run`'s events (from seq
-// 1) to fold for the state asked for. With `at_seq`: K, InvalidArgument naming
-// the valid range unless 1 <= K <= events.size(). Otherwise `at_step` as
-// ResolveStep reads it against the run's definition (NotFound) and SeqAtStep
-// finds it (FailedPrecondition if the step never started); Corruption when
-// the first event does not fold.
-// REQUIRES: !events.empty().
-Result<std::uint64_t> StateSeq(const RunId& run, std::span<const Event> events, std::optional<std::uint64_t> at_seq,
+// `state --at-seq K` or `--at-step STEP`: how many of the run's events (from
+// seq 1) to fold for the state asked for. With `at_seq`: K, InvalidArgument
+// naming the valid range unless 1 <= K <= history.size(). Otherwise
+// history.SeqAtStep(at_step): NotFound for no such step, FailedPrecondition
+// if it never started.
+Result<std::uint64_t> StateSeq(const RunHistory& history, std::optional<std::uint64_t> at_seq,
                                std::string_view at_step);
 
 }  // namespace rwd::cli

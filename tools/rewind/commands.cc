@@ -13,10 +13,10 @@
 #include <functional>
 #include <future>
 #include <iostream>
-#include <mutex>
 #include <set>
 #include <sstream>
 
+#include "rewind/base/mutex.h"
 #include "rewind/executor/engine.h"
 #include "rewind/executor/workflow_file.h"
 #include "tools/common/exit_codes.h"
@@ -36,22 +36,22 @@ using namespace std::chrono_literals;
 class Followed {
  public:
   void Add(const RunId& run) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     runs_.insert(run);
   }
   void All() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     all_ = true;
   }
   bool Has(const RunId& run) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return all_ || runs_.count(run) != 0;
   }
 
  private:
-  std::mutex mu_;
-  std::set<RunId> runs_;
-  bool all_ = false;
+  Mutex mu_;
+  std::set<RunId> runs_ REWIND_GUARDED_BY(mu_);
+  bool all_ REWIND_GUARDED_BY(mu_) = false;
 };
 
 Principal Me(const Context& c) {
@@ -297,17 +297,11 @@ int Signal(const Context& c, const std::string& run_text, const std::string& nam
 // running `rewind serve` and never drive a run.
 Result<std::unique_ptr<Journal>> OpenReadOnly(const Context& c) { return OpenReadOnly(c.data_dir); }
 
-// The run's events, if it belongs to the caller's tenant (NotFound otherwise).
-Result<std::vector<Event>> TenantEvents(const Context& c, const Journal& journal, const RunId& run) {
-  std::vector<Event> events;
-  REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
-    events.push_back(std::move(e));
-    return Status::Ok();
-  }));
-  REWIND_ASSIGN_OR_RETURN(RunState first, Fold(run, std::span<const Event>(events.data(), 1)));
-  if (first.definition->tenant != c.tenant) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
-  return events;
+// The run's history, if it belongs to the caller's tenant (NotFound otherwise).
+Result<RunHistory> TenantHistory(const Context& c, const Journal& journal, const RunId& run) {
+  REWIND_ASSIGN_OR_RETURN(RunHistory history, RunHistory::Read(journal, run));
+  if (history.definition().tenant != c.tenant) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
+  return history;
 }
 
 int ShowStatus(const Context& c, const std::string& run_text) {
@@ -316,9 +310,9 @@ int ShowStatus(const Context& c, const std::string& run_text) {
   if (!run_text.empty()) {
     auto run = ParseRun(run_text);
     if (!run.has_value()) return Fail(c, run.error());
-    auto events = TenantEvents(c, **journal, *run);
-    if (!events.has_value()) return Fail(c, events.error());
-    auto state = Fold(*run, *events);
+    auto history = TenantHistory(c, **journal, *run);
+    if (!history.has_value()) return Fail(c, history.error());
+    auto state = history->State();
     if (!state.has_value()) return Fail(c, state.error());
     // A run that is not stopped goes on only while a process drives it: the
     // one holding the journal for writing, if any.
@@ -344,10 +338,10 @@ int ShowStatus(const Context& c, const std::string& run_text) {
   if (!listed.ok()) return Fail(c, listed);
   std::vector<RunState> runs;
   for (const RunId& id : ids) {
-    auto events = TenantEvents(c, **journal, id);
-    if (!events.has_value() && events.error().code() == Code::kNotFound) continue;  // another tenant's
-    if (!events.has_value()) return Fail(c, events.error());
-    auto state = Fold(id, *events);
+    auto history = TenantHistory(c, **journal, id);
+    if (!history.has_value() && history.error().code() == Code::kNotFound) continue;  // another tenant's
+    if (!history.has_value()) return Fail(c, history.error());
+    auto state = history->State();
     if (!state.has_value()) return Fail(c, state.error());
     runs.push_back(std::move(*state));
   }
@@ -361,11 +355,11 @@ int ShowState(const Context& c, const std::string& run_text, std::optional<std::
   if (!run.has_value()) return Fail(c, run.error());
   auto journal = OpenReadOnly(c);
   if (!journal.has_value()) return Fail(c, journal.error());
-  auto events = TenantEvents(c, **journal, *run);
-  if (!events.has_value()) return Fail(c, events.error());
-  const auto seq = StateSeq(*run, *events, at_seq, at_step);
+  auto history = TenantHistory(c, **journal, *run);
+  if (!history.has_value()) return Fail(c, history.error());
+  const auto seq = StateSeq(*history, at_seq, at_step);
   if (!seq.has_value()) return Fail(c, seq.error());
-  auto state = Fold(*run, std::span<const Event>(events->data(), *seq));
+  auto state = history->StateAt(*seq);
   if (!state.has_value()) return Fail(c, state.error());
   if (c.json) {
     std::cout << RunJson(*state) << std::endl;

@@ -1,67 +1,34 @@
 #include "tools/rewind/render.h"
 
-#include "tools/common/json_out.h"
-#include "tools/common/run_text.h"
-#include "rewind/base/time.h"
-#include "tools/common/text.h"
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
 
+#include "rewind/base/time.h"
+#include "rewind/inspect/state_json.h"
+#include "tools/common/json_out.h"
+#include "tools/common/run_text.h"
+#include "tools/common/text.h"
+
 namespace rwd::cli {
 namespace {
 
 using nlohmann::json;
-
-
-std::string Text(const Bytes& b) { return std::string(AsChars(b)); }
 
 json Error(const std::string& code, const std::string& message) {
   if (code.empty() && message.empty()) return nullptr;
   return json{{"code", code}, {"message", message}};
 }
 
+// A run: its state as journal-inspect shows it (state_json.h); a listing
+// leaves the lists out.
 json RunObject(const RunState& s, bool with_steps) {
-  const RunStarted& def = *s.definition;
-  json j{{"run_id", s.run.ToString()},
-         {"workflow", def.workflow},
-         {"version", def.version},
-         {"tenant", def.tenant},
-         {"status", RunStatusName(s.status)},
-         {"seq", s.seq},
-         {"epoch", s.epoch},
-         {"paused_step", s.paused_step == kNoStep ? json(nullptr) : json(def.steps[s.paused_step].id)},
-         {"output", Text(s.output)},
-         {"error", Error(s.error_code, s.error_message)},
-         {"parent_run", s.parent ? json(s.parent->ToString()) : json(nullptr)},
-         {"started_unix_us", s.started_unix_us},
-         {"updated_unix_us", s.updated_unix_us}};
-  if (!with_steps) return j;
-  json steps = json::array();
-  for (std::size_t i = 0; i < s.steps.size(); ++i) {
-    const StepState& st = s.steps[i];
-    const bool failed = st.status == StepStatus::kFailed || !st.error_code.empty();
-    steps.push_back(json{{"id", def.steps[i].id},
-                         {"kind", StepKindName(def.steps[i].kind)},
-                         {"status", StepStatusName(st.status)},
-                         {"epoch", st.epoch},
-                         {"attempts", st.attempts},
-                         {"total_attempts", st.total_attempts},
-                         {"output", Text(st.output)},
-                         {"error", failed ? Error(st.error_code, st.error_message) : json(nullptr)}});
+  json j = inspect::StateJson(s);
+  if (!with_steps) {
+    for (const char* list : {"steps", "pending_signals", "resumes"}) j.erase(list);
   }
-  j["steps"] = std::move(steps);
-  json resumes = json::array();
-  for (const ResumeRecord& r : s.resumes) {
-    resumes.push_back(json{{"request_id", r.request_id},
-                           {"from_step", def.steps[r.from_step].id},
-                           {"epoch", r.epoch},
-                           {"seq", r.seq}});
-  }
-  j["resumes"] = std::move(resumes);
   return j;
 }
 

@@ -1,12 +1,9 @@
 // How the rewind CLI shows runs: human text and stable JSON.
 //
-// JSON fields (documented in README "rewind --json"): a run object has
-//   run_id, workflow, version, tenant, status, seq, epoch, paused_step (or
-//   null), output, error {code, message} (or null), parent_run (or null),
-//   started_unix_us, updated_unix_us, steps [{id, kind, status, epoch,
-//   attempts, total_attempts, output, error}], resumes [{request_id,
-//   from_step, epoch, seq}].
-// Byte fields (outputs) are strings; bytes that are not UTF-8 are replaced.
+// JSON fields (documented in README "rewind --json"): a run object is the
+// run's state as rewind/inspect/state_json.h writes it, the one shape of a
+// run state everywhere (journal-inspect state, the server); a listing leaves
+// out its lists (steps, pending_signals, resumes).
 //
 // The projection commands (runs, stats, audit, projections) print read models
 // (read_models.h) as tables with columns sized to their contents, and as JSON:
