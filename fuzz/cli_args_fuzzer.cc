@@ -164,7 +164,7 @@ void CheckInvocation(const cli::Invocation& a) {
   CheckStateSeq(a);
   FUZZ_CHECK(a.runs.limit >= 1 && a.runs.limit <= 1'000'000);
   FUZZ_CHECK(a.audit.limit >= 1 && a.audit.limit <= 1'000'000);
-  if (const auto status = cli::ParseRunStatus(a.runs.status)) FUZZ_CHECK(rwd::RunStatusName(*status) == a.runs.status);
+  if (const auto status = rwd::ParseRunStatus(a.runs.status)) FUZZ_CHECK(rwd::RunStatusName(*status) == a.runs.status);
 
   const std::optional<std::string> path = cli::InputFilePath(a.input);
   FUZZ_CHECK(path.has_value() == (!a.input.empty() && a.input[0] == '@'));

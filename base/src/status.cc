@@ -14,6 +14,7 @@ std::string_view CodeName(Code code) {
     case Code::kUnavailable: return "unavailable";
     case Code::kResourceExhausted: return "resource_exhausted";
     case Code::kInternal: return "internal";
+    case Code::kUnauthenticated: return "unauthenticated";
   }
   return "unknown";
 }

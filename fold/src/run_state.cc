@@ -22,6 +22,13 @@ std::string_view RunStatusName(RunStatus status) {
   return "unknown";
 }
 
+std::optional<RunStatus> ParseRunStatus(std::string_view name) {
+  for (RunStatus s : kRunStatuses) {
+    if (RunStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 std::string_view StepStatusName(StepStatus status) {
   switch (status) {
     case StepStatus::kPending: return "pending";

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "rewind/journal/hash.h"
 #include "rewind/schemas/event_fields.h"
 
 namespace rwd::inspect {
@@ -261,6 +262,16 @@ json EventJson(const Event& event) {
   }
   out["body"] = std::visit([](const auto& b) { return Writer::ToJson(b); }, event.body);
   return out;
+}
+
+json RecordJson(const EventRecord& r, const Event& e) {
+  json j{{"run_id", r.run.ToString()},
+         {"seq", r.seq},
+         {"position", r.position},
+         {"prev_hash", HexEncode(r.prev_hash)},
+         {"hash", HexEncode(ChainHashOf(r))}};
+  j.update(EventJson(e));
+  return j;
 }
 
 Result<Event> EventFromJson(const json& j) {

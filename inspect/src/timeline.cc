@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "rewind/base/time.h"
+#include "rewind/inspect/event_json.h"
 #include "rewind/fold/run_state.h"
 
 namespace rwd::inspect {
@@ -112,6 +113,21 @@ Result<std::vector<TimelineEntry>> Timeline(const RunId& run, std::span<const Ev
     if (e.actor) entry.actor = e.actor->subject + (e.actor->tenant.empty() ? "" : "@" + e.actor->tenant);
     entry.epoch = state.epoch;
     out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+nlohmann::json TimelineJson(const std::vector<TimelineEntry>& entries) {
+  auto or_null = [](const std::optional<std::string>& s) { return s ? StringJson(*s) : nlohmann::json(nullptr); };
+  nlohmann::json out = nlohmann::json::array();
+  for (const TimelineEntry& e : entries) {
+    out.push_back(nlohmann::json{{"seq", e.seq},
+                                 {"unix_us", e.unix_us},
+                                 {"type", e.type},
+                                 {"step", or_null(e.step)},
+                                 {"actor", or_null(e.actor)},
+                                 {"epoch", e.epoch},
+                                 {"what", StringJson(e.what)}});
   }
   return out;
 }

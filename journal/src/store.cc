@@ -131,7 +131,6 @@ Status Store::OpenDatabases() {
     if (mdb_dbi_open(txn, "events", 0, &events) == MDB_SUCCESS) {
       return Status(Code::kCorruption, "journal '" + dir() + "' is damaged: its meta database cannot be found");
     }
-    if (read_only) return Status(Code::kFailedPrecondition, not_journal);
     // A new journal only where the environment is empty.
     MDB_dbi main_db;
     if (int r = mdb_dbi_open(txn, nullptr, 0, &main_db); r != MDB_SUCCESS) {
@@ -140,6 +139,12 @@ Status Store::OpenDatabases() {
     MDB_stat stat;
     if (int r = mdb_stat(txn, main_db, &stat); r != MDB_SUCCESS) return mdb::Error(r, "reading the main database");
     if (stat.ms_entries != 0) return Status(Code::kFailedPrecondition, not_journal);
+    // An empty environment: a writer is creating the journal (its first
+    // commit is not made yet), or one never finished. A reader finds no
+    // journal there yet, not a foreign one.
+    if (read_only) {
+      return Status(Code::kNotFound, "no Rewind journal at '" + dir() + "': its creation is not committed yet");
+    }
     fresh = true;
     rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_);
   }

@@ -56,10 +56,10 @@ TEST(StatusTest, ReturnIfErrorWorksInStatusFunctions) {
 
 TEST(StatusTest, EveryCodeHasADistinctName) {
   std::set<std::string_view> names;
-  for (int c = 0; c <= static_cast<int>(Code::kInternal); ++c) {
+  for (int c = 0; c <= static_cast<int>(Code::kUnauthenticated); ++c) {
     names.insert(CodeName(static_cast<Code>(c)));
   }
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(Code::kInternal) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(Code::kUnauthenticated) + 1);
 }
 
 }  // namespace

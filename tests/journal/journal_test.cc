@@ -203,6 +203,21 @@ TEST_F(JournalTest, ReadOnlyOpenOfMissingJournalIsNotFound) {
   EXPECT_FALSE(std::filesystem::exists(o.directory));
 }
 
+// A writer creating a journal has an empty LMDB environment until its first
+// commit: a reader beside it finds no journal yet, never a foreign one.
+TEST_F(JournalTest, AReadOnlyOpenOfAnEnvironmentBeingCreatedFindsNoJournalYet) {
+  JournalOptions o = Options();
+  std::filesystem::create_directories(o.directory);
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), MDB_SUCCESS);
+  ASSERT_EQ(mdb_env_open(env, o.directory.c_str(), 0, 0644), MDB_SUCCESS);
+  mdb_env_close(env);
+  o.read_only = true;
+  const auto opened = Journal::Open(o);
+  EXPECT_THAT(opened, HasCode(Code::kNotFound));
+  EXPECT_NE(opened.error().message().find("not committed yet"), std::string::npos) << opened.error().ToString();
+}
+
 TEST_F(JournalTest, SecondOpenInTheSameProcessIsRefused) {
   auto first = OpenOrDie();
   const auto second = Journal::Open(Options());

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/child_process.h"
+#include "tests/support/http_client.h"
 #include "tests/support/rewind_cli.h"
 #include "tests/support/small_filesystem.h"
 #include "tests/support/temp_dir.h"
@@ -199,6 +200,48 @@ TEST_F(RewindCommandsTest, ServePrintsOneJsonObjectPerEventAndOneWhenStopped) {
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(json::parse(lines.back(), nullptr, false), json({{"stopped", "signal"}}));
   EXPECT_EQ(WEXITSTATUS(serve.Wait()), 0);
+}
+
+// `serve --listen` serves the API on the engine that drives the runs: a run
+// started over HTTP is driven, approved over HTTP, and completes; `rewind
+// token` mints what the server accepts.
+TEST_F(RewindCommandsTest, ServeListensAndItsApiStartsAndApprovesRuns) {
+  const std::string secret = File("secret", std::string(40, 'z') + "\n");
+  const std::string gate = File("gate.json", kGate);
+  EXPECT_EQ(Rewind({"serve", "--listen", "127.0.0.1:0", "--workflows", gate}).exit_code, 14) << "no way to authenticate";
+  EXPECT_EQ(Rewind({"serve", "--listen", "nowhere", "--token-secret-file", secret}).exit_code, 14);
+  ChildProcess serve(REWIND_CLI, {"serve", "--data", data_, "--json", "--listen", "127.0.0.1:0", "--workflows", gate,
+                                  "--token-secret-file", secret});
+  std::vector<std::string> lines;
+  ASSERT_TRUE(serve.ReadLines(20000, &lines) && !lines.empty()) << "serve printed nothing";
+  const json listening = json::parse(lines[0], nullptr, false);
+  ASSERT_TRUE(listening.contains("listening")) << lines[0];
+  const std::string address = listening["listening"];
+  const auto port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  const ProgramOutput minted =
+      RunProgram(REWIND_CLI, {"token", "--secret-file", secret, "--subject", "ana", "--roles", "operator"}, dir_.path());
+  ASSERT_EQ(minted.exit_code, 0) << minted.err;
+  const std::string token = minted.out.substr(0, minted.out.find('\n'));
+  const test::HttpAnswer started =
+      test::Http(port, {"POST", "/v1/tenants/default/runs", token, R"({"workflow": "gated"})"});
+  ASSERT_EQ(started.status, 201) << started.body;
+  const std::string run = started.json()["run_id"];
+  json state;
+  for (int i = 0; i < 500 && state["status"] != "paused"; ++i) {
+    state = test::Http(port, {"GET", "/v1/tenants/default/runs/" + run, token}).json();
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(state["status"], "paused") << state.dump();
+  EXPECT_EQ(test::Http(port, {"POST", "/v1/tenants/default/runs/" + run + "/approvals/approve", token,
+                              R"({"decision": "approve", "note": "looks right"})"}).status, 200);
+  for (int i = 0; i < 500 && state["status"] != "completed"; ++i) {
+    state = test::Http(port, {"GET", "/v1/tenants/default/runs/" + run, token}).json();
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(state["status"], "completed");
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(WEXITSTATUS(serve.Wait()), 0);
+  EXPECT_EQ(Status(run)["steps"][1]["status"], "completed") << "the approval is in the journal";
 }
 
 // Beside `rewind run` in a loop (another process committing all the while):

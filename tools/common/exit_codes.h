@@ -16,7 +16,7 @@ inline constexpr int kExitJournalCrashed = 21;
 
 // 10 + the code's position: not_found 10, conflict 11, failed_precondition 12,
 // permission_denied 13, invalid_argument 14, corruption 15, unavailable 16,
-// resource_exhausted 17, internal 18.
+// resource_exhausted 17, internal 18, unauthenticated 19.
 inline int ExitCodeFor(Code code) { return code == Code::kOk ? kExitOk : 9 + static_cast<int>(code); }
 
 inline int ExitCodeFor(RunStatus status) {

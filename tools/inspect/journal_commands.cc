@@ -171,7 +171,7 @@ int Export(const Context& c, const std::string& run_text, const std::string& out
   std::set<RunId> runs;
   auto write = [&](const EventRecord& r) -> Status {
     REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
-    out << EventLine(r, e).dump() << "\n";
+    out << inspect::RecordJson(r, e).dump() << "\n";
     if (!out.good()) return Status(Code::kResourceExhausted, "cannot write '" + out_path + "' (disk full?)");
     ++events;
     runs.insert(r.run);

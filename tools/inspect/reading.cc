@@ -30,16 +30,6 @@ std::string Who(const std::optional<Actor>& actor) {
   return actor->tenant.empty() ? actor->subject : actor->subject + "@" + actor->tenant;
 }
 
-json EventLine(const EventRecord& r, const Event& e) {
-  json j{{"run_id", r.run.ToString()},
-         {"seq", r.seq},
-         {"position", r.position},
-         {"prev_hash", HexEncode(r.prev_hash)},
-         {"hash", HexEncode(ChainHashOf(r))}};
-  j.update(inspect::EventJson(e));
-  return j;
-}
-
 Result<std::optional<RunId>> OptionalRun(const std::string& text) {
   if (text.empty()) return std::optional<RunId>();
   REWIND_ASSIGN_OR_RETURN(RunId run, RunId::Parse(text));

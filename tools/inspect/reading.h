@@ -30,10 +30,6 @@ Result<std::unique_ptr<Journal>> Open(const Context& c);
 // "subject@tenant", "subject", or "-" for the engine's own events.
 std::string Who(const std::optional<Actor>& actor);
 
-// One event of an export or of `events --json`: the record's identity and
-// chain (run_id, seq, position, prev_hash, hash), then the event (event_json.h).
-nlohmann::json EventLine(const EventRecord& r, const Event& e);
-
 // A run named on the command line: nullopt for "" (every run).
 Result<std::optional<RunId>> OptionalRun(const std::string& text);
 

@@ -48,7 +48,7 @@ int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq
     }
     REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
     if (c.json) {
-      std::cout << EventLine(r, e).dump() << "\n";
+      std::cout << inspect::RecordJson(r, e).dump() << "\n";
     } else {
       rows.push_back({std::to_string(r.seq), std::to_string(r.position), IsoTime(e.unix_us), Who(e.actor),
                       DescribeBody(e.body)});
@@ -74,18 +74,8 @@ int TimelineOf(const Context& c, const std::string& run_text) {
   if (!history.has_value()) return Fail(c, history.error());
   auto timeline = inspect::Timeline(*run, history->events());
   if (!timeline.has_value()) return Fail(c, timeline.error());
-  auto or_null = [](const std::optional<std::string>& s) { return s ? inspect::StringJson(*s) : json(nullptr); };
   if (c.json) {
-    json entries = json::array();
-    for (const inspect::TimelineEntry& e : *timeline) {
-      entries.push_back(json{{"seq", e.seq},
-                             {"unix_us", e.unix_us},
-                             {"type", e.type},
-                             {"step", or_null(e.step)},
-                             {"actor", or_null(e.actor)},
-                             {"epoch", e.epoch},
-                             {"what", inspect::StringJson(e.what)}});
-    }
+    const json entries = inspect::TimelineJson(*timeline);
     std::cout << Dump(json{{"run_id", run->ToString()}, {"entries", entries}}) << std::endl;
     return kExitOk;
   }

@@ -10,9 +10,6 @@
 namespace rwd::cli {
 namespace {
 
-constexpr RunStatus kStatuses[] = {RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused,
-                                   RunStatus::kFailed,  RunStatus::kCompleted, RunStatus::kCancelled};
-
 // --tenant is checked as the engine checks a principal's tenant, by every
 // command that takes one (those that act and those that filter).
 const CLI::Validator kTenant(
@@ -105,6 +102,31 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
   // Every tenant's runs: one process drives the journal, so --tenant has no place here.
   CLI::App* serve = app.add_subcommand("serve", "drive every run of the journal (every tenant's) until stopped");
   data_and_json(serve);
+  ServeArgs& sa = a.serve;
+  auto* listen = serve->add_option("--listen", sa.listen,
+                                   "serve the HTTP API on HOST:PORT (loopback unless told otherwise; port 0: any)");
+  serve->add_option("--workflows", sa.workflows, "workflow files or folders of them that the API may start")
+      ->needs(listen);
+  serve->add_option("--token-secret-file", sa.token_secret_file,
+                    "accept HS256 tokens signed with this file's secret (at least 32 bytes)")
+      ->needs(listen);
+  serve->add_option("--token-public-key", sa.token_public_key_file,
+                    "accept EdDSA or ES256 tokens verified with this PEM public key")
+      ->needs(listen);
+  serve->add_option("--api-keys", sa.api_keys_file, "accept the API keys this file lists (hashed)")->needs(listen);
+  serve->add_option("--audience", sa.audience, "tokens must carry this \"aud\"")->needs(listen);
+
+  TokenArgs& ta = a.token;
+  CLI::App* token = app.add_subcommand("token", "mint a signed token for a server's API (for development)");
+  auto* secret_opt = token->add_option("--secret-file", ta.secret_file, "sign HS256 with this file's secret");
+  auto* key_opt = token->add_option("--private-key", ta.private_key_file, "sign EdDSA or ES256 with this PEM key");
+  secret_opt->excludes(key_opt);
+  token->add_option("--subject", ta.subject, "who the token names (\"sub\")")->required();
+  token->add_option("--tenant", ta.tenant, "the tenant it acts in")->check(kTenant);
+  token->add_option("--roles", ta.roles, "viewer, operator, admin (comma-separated)")->delimiter(',');
+  token->add_option("--ttl", ta.ttl_seconds, "seconds until it expires")->check(CLI::Range(1, 366 * 86400));
+  token->add_option("--audience", ta.audience, "its \"aud\"");
+  token->add_flag("--json", a.context.json, "print {\"token\": ...}");
 
   // Queries over the projections (read-only; they filter by tenant only when asked).
   RunsArgs& runs_args = a.runs;
@@ -163,6 +185,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
       {status, Command::kStatus},
       {state, Command::kState},
       {serve, Command::kServe},
+      {token, Command::kToken},
       {runs, Command::kRuns},
       {stats, Command::kStats},
       {audit, Command::kAudit},
@@ -171,6 +194,10 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
   };
   for (const auto& [cmd, command] : commands) {
     if (!*cmd) continue;
+    if (command == Command::kToken && a.token.secret_file.empty() && a.token.private_key_file.empty()) {
+      err << "rewind token: give --secret-file or --private-key" << std::endl;
+      return CommandLine{std::nullopt, kExitUsage};
+    }
     if (command == Command::kState && !a.at_seq && a.step.empty()) {
       err << "rewind state: give --at-seq K or --at-step STEP" << std::endl;
       return CommandLine{std::nullopt, kExitUsage};
@@ -190,16 +217,9 @@ Principal OperatorPrincipal(const std::string& tenant, const std::string& user) 
   return Principal{tenant, user, {std::string(kOperatorRole)}};
 }
 
-std::optional<RunStatus> ParseRunStatus(std::string_view name) {
-  for (RunStatus s : kStatuses) {
-    if (RunStatusName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
 std::string RunStatusNames() {
   std::string out;
-  for (RunStatus s : kStatuses) out += (out.empty() ? "" : ", ") + std::string(RunStatusName(s));
+  for (RunStatus s : kRunStatuses) out += (out.empty() ? "" : ", ") + std::string(RunStatusName(s));
   return out;
 }
 

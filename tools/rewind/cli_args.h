@@ -47,6 +47,7 @@ enum class Command {
   kStatus,
   kState,
   kServe,
+  kToken,
   kRuns,
   kStats,
   kAudit,
@@ -77,6 +78,8 @@ struct Invocation {
   std::string workflow;                 // stats --workflow
   AuditArgs audit;                      // audit
   std::vector<std::string> projections;  // projections rebuild NAME...
+  ServeArgs serve;                       // serve
+  TokenArgs token;                       // token
 };
 
 // What main does next: run `invocation`, or exit with `exit_code`.
@@ -101,8 +104,6 @@ std::optional<std::string> InputFilePath(const std::string& input);
 // Who the commands act as: `user` in `tenant`, with the operator role.
 Principal OperatorPrincipal(const std::string& tenant, const std::string& user);
 
-// `runs --status`: the status whose RunStatusName is `name`, or nullopt.
-std::optional<RunStatus> ParseRunStatus(std::string_view name);
 // The valid status names, for a message: "pending, running, paused, ...".
 std::string RunStatusNames();
 

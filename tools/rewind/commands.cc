@@ -19,6 +19,7 @@
 #include "rewind/base/mutex.h"
 #include "rewind/executor/engine.h"
 #include "rewind/executor/workflow_file.h"
+#include "rewind/server/api_json.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/journal_open.h"
 #include "tools/common/json_out.h"
@@ -26,6 +27,7 @@
 #include "tools/common/text.h"
 #include "tools/rewind/cli_args.h"
 #include "tools/rewind/render.h"
+#include "tools/rewind/serving.h"
 
 namespace rwd::cli {
 namespace {
@@ -81,7 +83,8 @@ struct Session {
 // `recover`: drive every unfinished run (serve); the one-shot commands only
 // drive the run they act on, so they never take attempts of other runs.
 Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> touched, bool recover = false,
-                     std::function<void(const Status&)> on_journal_failure = nullptr) {
+                     std::function<void(const Status&)> on_journal_failure = nullptr,
+                     std::vector<Workflow> workflows = {}) {
   const bool serving = recover;  // only `serve` recovers every run
   REWIND_RETURN_IF_ERROR(CheckJournalDir(c.data_dir, may_create));
   // The journal first, as its writer (the lock, then LMDB's structure), and
@@ -102,6 +105,7 @@ Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> tou
   o.recover = recover;
   o.on_journal_failure = std::move(on_journal_failure);
   o.resolve = ShellWorkflowResolver();
+  o.workflows = std::move(workflows);
   if (serving) s.followed->All();
   o.observer = [followed = s.followed, json = c.json, serving](const RunState& state,
                                                                const std::vector<Event>& appended) {
@@ -206,7 +210,7 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
   if (!result.has_value()) return Fail(c, result.error());
   if (dry_run) {
     if (c.json) {
-      std::cout << ResumeJson(*run, *result, true) << std::endl;
+      std::cout << Dump(server::ResumeJson(*run, *result, true)) << std::endl;
     } else {
       auto list = [](const std::vector<std::string>& ids) {
         std::string out;
@@ -369,7 +373,26 @@ int ShowState(const Context& c, const std::string& run_text, std::optional<std::
   return kExitOk;
 }
 
-int Serve(const Context& c) {
+int MintToken(const Context& c, const TokenArgs& args) {
+  auto token = Token(args, NowUs() / 1'000'000);
+  if (!token.has_value()) return Fail(c, token.error());
+  std::cout << (c.json ? ObjectJson({{"token", *token}}) : *token) << std::endl;
+  return kExitOk;
+}
+
+int Serve(const Context& c, const ServeArgs& args) {
+  // Every flag is checked before the journal is opened.
+  std::vector<Workflow> workflows;
+  std::optional<server::ServerOptions> listen;
+  if (!args.listen.empty()) {
+    auto loaded = LoadWorkflows(args.workflows);
+    if (!loaded.has_value()) return Fail(c, loaded.error());
+    workflows = std::move(*loaded);
+    auto options = ServerOptionsFor(args);
+    if (!options.has_value()) return Fail(c, options.error());
+    for (const Workflow& w : workflows) options->workflows.push_back(w.name());
+    listen = std::move(*options);
+  }
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -381,11 +404,26 @@ int Serve(const Context& c) {
   auto s = Open(c, /*may_create=*/true, std::nullopt, /*recover=*/true, [failure](const Status& cause) {
     failure->set_value(cause);
     ::kill(::getpid(), SIGUSR1);
-  });
+  }, std::move(workflows));
   if (!s.has_value()) return Fail(c, s.error());
-  if (!c.json) std::cout << "serving journal " << Printable(c.data_dir) << " (Ctrl-C stops)" << std::endl;
+  std::unique_ptr<server::Server> api;
+  if (listen) {
+    auto started = server::Server::Start(*s->engine, std::move(*listen));
+    if (!started.has_value()) return Fail(c, started.error());
+    api = std::move(*started);
+  }
+  if (c.json) {
+    if (api) std::cout << Dump(nlohmann::json{{"listening", args.listen.substr(0, args.listen.rfind(':')) + ":" +
+                                                               std::to_string(api->port())}})
+                       << std::endl;
+  } else {
+    std::cout << "serving journal " << Printable(c.data_dir);
+    if (api) std::cout << " and its API on " << Printable(args.listen.substr(0, args.listen.rfind(':'))) << ":" << api->port();
+    std::cout << " (Ctrl-C stops)" << std::endl;
+  }
   int sig = 0;
   sigwait(&stop, &sig);
+  api.reset();  // no new requests; those in flight are answered
   if (sig == SIGUSR1) {
     // A writer that can no longer write says so and stops, rather than idle.
     return Fail(c, failed.get().WithContext("serve stops: the journal can no longer be written"));

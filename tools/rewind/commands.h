@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rewind/base/status.h"
 #include "rewind/journal/journal.h"
@@ -36,7 +37,33 @@ int Signal(const Context& c, const std::string& run, const std::string& name, co
 int ShowStatus(const Context& c, const std::string& run);
 int ShowState(const Context& c, const std::string& run, std::optional<std::uint64_t> at_seq,
           const std::string& at_step);
-int Serve(const Context& c);
+// `serve`'s HTTP API (rewind/server/server.h); no --listen: no API.
+struct ServeArgs {
+  std::string listen;                  // HOST:PORT
+  std::vector<std::string> workflows;  // workflow files, or folders of *.json files
+  std::string token_secret_file;       // HS256 secret
+  std::string token_public_key_file;   // EdDSA / ES256 public key (PEM)
+  std::string api_keys_file;           // auth.h LoadApiKeys
+  std::string audience;                // a token's "aud"
+};
+
+// `token`: a signed token for a server (auth.h TokenClaims), for development.
+struct TokenArgs {
+  std::string secret_file;       // HS256
+  std::string private_key_file;  // EdDSA / ES256 (PEM)
+  std::string subject;
+  std::string tenant = "default";
+  std::vector<std::string> roles;
+  std::uint64_t ttl_seconds = 3600;
+  std::string audience;
+};
+
+// Prints a token (or {"token": ...} with --json).
+int MintToken(const Context& c, const TokenArgs& args);
+
+// Drives every run until SIGINT or SIGTERM; with --listen, serves the HTTP
+// API on the same engine.
+int Serve(const Context& c, const ServeArgs& args);
 
 // --- Shared by the commands (here and in query_commands.h) ---
 

@@ -30,7 +30,8 @@ int Execute(const rwd::cli::Invocation& a) {
     case cli::Command::kSignal: return cli::Signal(c, a.run, a.name, a.payload);
     case cli::Command::kStatus: return cli::ShowStatus(c, a.run);
     case cli::Command::kState: return cli::ShowState(c, a.run, a.at_seq, a.step);
-    case cli::Command::kServe: return cli::Serve(c);
+    case cli::Command::kServe: return cli::Serve(c, a.serve);
+    case cli::Command::kToken: return cli::MintToken(c, a.token);
     case cli::Command::kRuns: return cli::ListRuns(c, a.runs);
     case cli::Command::kStats: return cli::ShowStats(c, a.workflow);
     case cli::Command::kAudit: return cli::ShowAudit(c, a.audit);

@@ -5,6 +5,8 @@
 #include <string_view>
 
 #include "rewind/projections/projections.h"
+#include "rewind/server/api_json.h"
+#include "tools/common/json_out.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/journal_open.h"
 #include "tools/rewind/cli_args.h"
@@ -57,7 +59,7 @@ int ListRuns(const Context& c, const RunsArgs& args) {
   if (!r.has_value()) return Fail(c, r.error());
   auto page = r->projections->ListRuns(q);
   if (!page.has_value()) return FailQuery(c, page.error());
-  std::cout << (c.json ? RunPageJson(*page) + "\n" : RunPageText(*page));
+  std::cout << (c.json ? Dump(server::RunPageJson(*page)) + "\n" : RunPageText(*page));
   return kExitOk;
 }
 

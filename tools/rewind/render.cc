@@ -8,6 +8,7 @@
 
 #include "rewind/base/time.h"
 #include "rewind/inspect/state_json.h"
+#include "rewind/server/api_json.h"
 #include "tools/common/json_out.h"
 #include "tools/common/run_text.h"
 #include "tools/common/text.h"
@@ -17,10 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-json Error(const std::string& code, const std::string& message) {
-  if (code.empty() && message.empty()) return nullptr;
-  return json{{"code", code}, {"message", message}};
-}
 
 // A run: its state as journal-inspect shows it (state_json.h); a listing
 // leaves the lists out.
@@ -41,25 +38,6 @@ std::string Seconds(std::int64_t us) {
 // --- Tables of read models ---
 
 std::string Number(std::uint64_t n) { return std::to_string(n); }
-
-json SummaryObject(const RunSummary& s) {
-  return json{{"run_id", s.run.ToString()},
-              {"tenant", s.tenant},
-              {"workflow", s.workflow},
-              {"version", s.workflow_version},
-              {"status", RunStatusName(s.status)},
-              {"current_step", s.current_step.empty() ? json(nullptr) : json(s.current_step)},
-              {"started_unix_us", s.started_unix_us},
-              {"updated_unix_us", s.updated_unix_us},
-              {"events", s.events},
-              {"epoch", s.epoch},
-              {"resumes", s.resumes},
-              {"steps_total", s.steps_total},
-              {"steps_completed", s.steps_completed},
-              {"attempts", s.attempts},
-              {"error", Error(s.error_code, s.error_message)},
-              {"parent_run", s.parent ? json(s.parent->ToString()) : json(nullptr)}};
-}
 
 json StatusObject(const ProjectionStatus& s) {
   return json{{"name", s.name},
@@ -99,17 +77,6 @@ std::string EventLineJson(const RunState& after, const Event& event, std::uint64
                    {"seq", seq},
                    {"event", EventTypeName(event.body)},
                    {"status", RunStatusName(after.status)}});
-}
-
-std::string ResumeJson(const RunId& run, const ResumeResult& r, bool dry_run) {
-  return Dump(json{{"run_id", run.ToString()},
-                   {"dry_run", dry_run},
-                   {"repeated", r.repeated},
-                   {"from_step", r.from_step_id},
-                   {"epoch", r.epoch},
-                   {"seq", r.seq},
-                   {"kept", r.kept},
-                   {"reset", r.reset}});
 }
 
 std::string RunListJson(const std::vector<RunState>& runs) {
@@ -205,11 +172,6 @@ std::vector<std::string> ProgressLines(const RunState& after, const std::vector<
   return lines;
 }
 
-std::string RunPageJson(const RunPage& page) {
-  json list = json::array();
-  for (const RunSummary& s : page.runs) list.push_back(SummaryObject(s));
-  return Dump(json{{"runs", std::move(list)}, {"next_page", page.next.empty() ? json(nullptr) : json(page.next)}});
-}
 
 std::string RunPageText(const RunPage& page) {
   if (page.runs.empty()) return "no runs\n";

@@ -5,12 +5,10 @@
 // run state everywhere (journal-inspect state, the server); a listing leaves
 // out its lists (steps, pending_signals, resumes).
 //
-// The projection commands (runs, stats, audit, projections) print read models
+// `resume --dry-run` prints the server's ResumeJson. The projection commands
+// (runs, stats, audit, projections) print read models
 // (read_models.h) as tables with columns sized to their contents, and as JSON:
-//   runs         {"runs": [{run_id, tenant, workflow, version, status,
-//                current_step, started_unix_us, updated_unix_us, events, epoch,
-//                resumes, steps_total, steps_completed, attempts, error,
-//                parent_run}], "next_page"}
+//   runs         the server's RunPageJson (rewind/server/api_json.h)
 //   stats        {"stats": [{workflow, step, executions, completions, failures,
 //                abandoned, retries, resumes, latency_count, p50_us, p90_us,
 //                p99_us, max_us}]}
@@ -48,8 +46,6 @@ std::string DriverText(const RunState& state, const Driver& driver);
 // --json`): {"run_id", "seq", "event", "status"}, status the run's after the
 // append.
 std::string EventLineJson(const RunState& after, const Event& event, std::uint64_t seq);
-// A JSON object for a resume's result (dry run or done).
-std::string ResumeJson(const RunId& run, const ResumeResult& result, bool dry_run);
 // {"runs": [run objects without steps]} for a listing.
 std::string RunListJson(const std::vector<RunState>& runs);
 // Any flat object of string fields, e.g. {"run_id": ..., "status": ...}.
@@ -63,8 +59,6 @@ std::vector<std::string> ProgressLines(const RunState& after, const std::vector<
 
 // --- Read models (the projection commands) ---
 
-// A page of run summaries; next_page is null on the last page.
-std::string RunPageJson(const RunPage& page);
 // A table of the page, then how to ask for the next page, if any.
 std::string RunPageText(const RunPage& page);
 

@@ -30,6 +30,7 @@ enum class Code : unsigned char {
   kUnavailable,         // cannot serve now (poisoned journal, shut down); may succeed later
   kResourceExhausted,   // out of space or over a configured limit
   kInternal,            // an invariant of Rewind itself broke, or an unexpected library error
+  kUnauthenticated,     // no credentials, or ones that are malformed, expired or forged
 };
 
 // Stable lower-case name of a code ("not_found"), used in messages and JSON.

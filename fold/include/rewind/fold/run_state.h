@@ -56,6 +56,11 @@ enum class StepStatus : std::uint8_t {
 };
 
 std::string_view RunStatusName(RunStatus status);    // "running", ...
+// Every run status, in declaration order.
+inline constexpr RunStatus kRunStatuses[] = {RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused,
+                                             RunStatus::kFailed,  RunStatus::kCompleted, RunStatus::kCancelled};
+// The status whose RunStatusName is `name`, or nullopt.
+std::optional<RunStatus> ParseRunStatus(std::string_view name);
 std::string_view StepStatusName(StepStatus status);  // "retry_wait", ...
 
 // The definition a run executes, as recorded in its first event. Shared between

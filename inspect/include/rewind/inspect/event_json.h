@@ -24,11 +24,17 @@
 #include <string_view>
 
 #include "rewind/base/status.h"
+#include "rewind/journal/journal.h"
 #include "rewind/schemas/events.h"
 
 namespace rwd::inspect {
 
 nlohmann::json EventJson(const Event& event);
+
+// A stored event as exports, `events --json` and the server's events route
+// show it: the record's identity and chain (run_id, seq, position,
+// prev_hash, hash: 64 hex digits each), then EventJson(event)'s fields.
+nlohmann::json RecordJson(const EventRecord& record, const Event& event);
 
 // InvalidArgument naming the field (e.g. "body.steps[2].retry.jitter") when
 // `json` is not an event as EventJson writes it: a missing or unknown field,

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
 #include "rewind/schemas/events.h"
@@ -30,5 +32,9 @@ struct TimelineEntry {
 // `events`: the run's events from seq 1. Corruption naming the seq when one
 // does not fold.
 Result<std::vector<TimelineEntry>> Timeline(const RunId& run, std::span<const Event> events);
+
+// The entries as JSON: [{seq, unix_us, type, step, actor, epoch, what}],
+// step and actor null when absent, strings as event_json.h writes them.
+nlohmann::json TimelineJson(const std::vector<TimelineEntry>& entries);
 
 }  // namespace rwd::inspect

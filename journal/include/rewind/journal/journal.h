@@ -170,7 +170,8 @@ class Journal {
   // Opens (a writer creates when missing) the journal in options.directory.
   // Errors:
   //   InvalidArgument     empty directory or options out of range
-  //   NotFound            read_only and no journal there
+  //   NotFound            read_only and no journal there (or one whose creation
+  //                       is not committed yet: an empty LMDB environment)
   //   FailedPrecondition  an LMDB environment that is not a Rewind journal, a
   //                       format version this build does not know, or the
   //                       directory already open in this process

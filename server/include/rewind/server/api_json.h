@@ -1,0 +1,26 @@
+// The API's JSON for read models and engine results, which the `rewind` CLI
+// prints as well (one shape each, wherever it is shown). Run states and
+// events are rewind/inspect/state_json.h's and event_json.h's.
+//
+//   RunSummaryJson  {run_id, tenant, workflow, version, status, current_step,
+//                    started_unix_us, updated_unix_us, events, epoch, resumes,
+//                    steps_total, steps_completed, attempts, error, parent_run}
+//   RunPageJson     {"runs": [summaries], "next_page": token or null}
+//   ResumeJson      {run_id, dry_run, repeated, from_step, epoch, seq, kept, reset}
+//
+// Strings are event_json.h's (a string, or {"base64"} when not UTF-8).
+// Thread-safety: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "rewind/executor/engine.h"
+#include "rewind/projections/read_models.h"
+
+namespace rwd::server {
+
+nlohmann::json RunSummaryJson(const RunSummary& summary);
+nlohmann::json RunPageJson(const RunPage& page);
+nlohmann::json ResumeJson(const RunId& run, const ResumeResult& result, bool dry_run);
+
+}  // namespace rwd::server

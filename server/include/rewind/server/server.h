@@ -1,0 +1,93 @@
+// Server: the engine's HTTP/1.1 API, in the process that drives the runs.
+//
+// While one process holds a journal for writing nobody else can act on it;
+// the server is how operators, services and the Run Console reach that
+// process. `rewind serve --listen` runs one; a service that embeds the engine
+// mounts its own on its engine the same way (examples/embed_server.cc).
+//
+// Routes (JSON; the tenant in the path; README "Server API" and
+// GET /v1/openapi.json list every field):
+//   GET  /healthz, /readyz                         liveness; readiness
+//   GET  /v1/tenants/{t}/runs                      the run index, paged
+//   GET  /v1/tenants/{t}/runs/{id}                 the state (?at_seq, ?at_step); ETag: its seq
+//   GET  /v1/tenants/{t}/runs/{id}/events          the events with their hashes (?after_seq)
+//   GET  /v1/tenants/{t}/runs/{id}/timeline        who did what and why
+//   POST /v1/tenants/{t}/runs                      start a run of a served workflow: 201
+//   POST /v1/tenants/{t}/runs/{id}/resume          resume from a step (If-Match: the seq)
+//   POST /v1/tenants/{t}/runs/{id}/approvals/{s}   approve or reject a gate
+//   POST /v1/tenants/{t}/runs/{id}/pause, /cancel, /fork, /signals/{name}
+//
+// Every request but /healthz and /readyz is authenticated (auth.h) and its
+// principal goes through the engine's Authorizer. A run of another tenant,
+// and a path naming another tenant, is 404 exactly as an unknown run. Errors
+// are application/problem+json (RFC 9457) with the Status code's name:
+//   400 invalid_argument (a malformed body names the field), 401
+//   unauthenticated, 403 permission_denied, 404 not_found, 405 a method the
+//   route does not have, 409 conflict, 412 failed_precondition, 413 a body
+//   over max_body_bytes, 431 headers over max_header_bytes, 500 corruption
+//   or internal, 503 unavailable, 507 resource_exhausted.
+//
+// Threads: one io thread accepts and reads and writes every connection; the
+// requests, whose engine calls block until their events are durable, run on
+// a pool of `threads`; the answer is written back by the io thread. A slow
+// client holds only its own connection.
+//
+// Thread-safety: Start and the destructor from one thread; port() from any.
+// The engine must outlive the server.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "rewind/base/status.h"
+#include "rewind/executor/engine.h"
+#include "rewind/server/auth.h"
+
+namespace rwd::server {
+
+struct ServerOptions {
+  // Where to listen. Loopback unless told otherwise; port 0 takes any free
+  // port (port() tells which).
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;
+  // Who may call (required).
+  std::shared_ptr<const Authenticator> auth;
+  // The workflows POST …/runs may start, by name: those the engine was given
+  // (the API never accepts commands to execute).
+  std::vector<std::string> workflows;
+  unsigned threads = 4;                       // request pool
+  std::size_t max_body_bytes = 1 << 20;       // 413 above
+  std::size_t max_header_bytes = 16 << 10;    // 431 above
+  std::size_t max_connections = 1024;         // further connections are closed at once
+  std::chrono::seconds idle_timeout{60};      // a connection silent this long is closed
+  // Seconds since the Unix epoch, for token expiry. Tests drive it.
+  std::function<std::int64_t()> clock;
+};
+
+class Server {
+ public:
+  // Binds and starts serving. InvalidArgument for a bad address or no
+  // authenticator; Unavailable when the address cannot be bound (in use,
+  // not permitted).
+  static Result<std::unique_ptr<Server>> Start(Engine& engine, ServerOptions options);
+  // Stops: the listener closes, connections are closed, requests in flight
+  // finish first.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  std::uint16_t port() const;
+
+  class Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rwd::server

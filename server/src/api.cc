@@ -1,0 +1,421 @@
+#include "server/src/api.h"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "rewind/inspect/event_json.h"
+#include "rewind/inspect/state_json.h"
+#include "rewind/inspect/timeline.h"
+#include "rewind/projections/history.h"
+#include "rewind/server/api_json.h"
+
+namespace rwd::server_internal {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxPageRuns = 1000;
+constexpr std::uint64_t kMaxPageEvents = 10'000;
+
+std::string_view Title(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
+    default: return "Error";
+  }
+}
+
+// One JSON line, never an exception: bytes that are not UTF-8 are replaced.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Response JsonResponse(int status, const json& body) { return Response{status, "application/json", Dump(body), {}}; }
+
+Status Invalid(std::string message) { return Status(Code::kInvalidArgument, std::move(message)); }
+
+// A request body: a JSON object whose fields are read once each; a field
+// that is not read is an error (Finish).
+class Body {
+ public:
+  static Result<Body> Parse(const std::string& text) {
+    if (text.empty()) return Body(json::object());
+    json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Err(Invalid("the body is not JSON"));
+    if (!j.is_object()) return Err(Invalid("the body is not a JSON object"));
+    return Body(std::move(j));
+  }
+
+  // A string field; "" when absent and not required.
+  Result<std::string> Text(const char* name, bool required = false) {
+    const json* f = Find(name);
+    if (f == nullptr) {
+      if (required) return Err(Invalid(std::string(name) + ": missing"));
+      return std::string();
+    }
+    if (!f->is_string()) return Err(Invalid(std::string(name) + ": expected a string"));
+    return f->get<std::string>();
+  }
+  Result<std::optional<std::uint64_t>> Number(const char* name) {
+    const json* f = Find(name);
+    if (f == nullptr) return std::optional<std::uint64_t>();
+    if (!f->is_number_unsigned()) return Err(Invalid(std::string(name) + ": expected a whole number >= 0"));
+    return std::optional<std::uint64_t>(f->get<std::uint64_t>());
+  }
+  Result<bool> Flag(const char* name) {
+    const json* f = Find(name);
+    if (f == nullptr) return false;
+    if (!f->is_boolean()) return Err(Invalid(std::string(name) + ": expected true or false"));
+    return f->get<bool>();
+  }
+  // Any JSON value, as the bytes handed to the run: a string as its text,
+  // anything else as its JSON; absent (or null): no bytes.
+  Bytes Data(const char* name) {
+    const json* f = Find(name);
+    if (f == nullptr || f->is_null()) return {};
+    return ToBytes(f->is_string() ? f->get<std::string>() : Dump(*f));
+  }
+  Status Finish() const {
+    for (const auto& [key, value] : j_.items()) {
+      if (read_.count(key) == 0) return Invalid(key + ": not a field of this request");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  explicit Body(json j) : j_(std::move(j)) {}
+  const json* Find(const char* name) {
+    read_.insert(name);
+    auto it = j_.find(name);
+    return it == j_.end() ? nullptr : &*it;
+  }
+  json j_;
+  std::set<std::string> read_;
+};
+
+// The path's segments, percent-decoded; nullopt for an empty segment or a
+// bad escape (no route has either).
+std::optional<std::vector<std::string>> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  path.remove_prefix(1);
+  while (!path.empty()) {
+    const std::size_t slash = path.find('/');
+    auto segment = PercentDecode(path.substr(0, slash));
+    if (!segment || segment->empty()) return std::nullopt;
+    out.push_back(std::move(*segment));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+    if (path.empty()) return std::nullopt;  // a trailing slash
+  }
+  return out;
+}
+
+Result<std::uint64_t> QueryNumber(const Request& r, const char* name, std::uint64_t fallback) {
+  auto it = r.query.find(name);
+  if (it == r.query.end()) return fallback;
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || end != it->second.data() + it->second.size()) {
+    return Err(Invalid(std::string(name) + ": expected a whole number >= 0"));
+  }
+  return v;
+}
+
+// The seq an If-Match header names ("12" or 12); nullopt when absent.
+Result<std::optional<std::uint64_t>> IfMatch(const Request& r) {
+  if (r.if_match.empty()) return std::optional<std::uint64_t>();
+  std::string_view v = r.if_match;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  std::uint64_t seq = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seq);
+  if (ec != std::errc() || end != v.data() + v.size()) {
+    return Err(Invalid("If-Match: expected the run's seq as its ETag gives it (\"12\")"));
+  }
+  return std::optional<std::uint64_t>(seq);
+}
+
+Response WithHeader(Response r, std::string name, std::string value) {
+  r.headers.emplace_back(std::move(name), std::move(value));
+  return r;
+}
+
+// A request within a tenant, authenticated: what every /v1 handler gets.
+struct Call {
+  const Request& request;
+  Principal who;
+  std::vector<std::string> path;  // v1 tenants {t} runs [{id} [...]]
+};
+
+}  // namespace
+
+int HttpStatusFor(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kNotFound: return 404;
+    case Code::kConflict: return 409;
+    case Code::kFailedPrecondition: return 412;
+    case Code::kPermissionDenied: return 403;
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kUnavailable: return 503;
+    case Code::kResourceExhausted: return 507;
+    case Code::kCorruption:
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+Response ProblemResponse(const Status& s) {
+  const int status = HttpStatusFor(s.code());
+  Response r = JsonResponse(status, json{{"type", "about:blank"},
+                                         {"title", Title(status)},
+                                         {"status", status},
+                                         {"detail", s.message()},
+                                         {"code", CodeName(s.code())}});
+  r.content_type = "application/problem+json";
+  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+namespace {
+
+Response MethodNotAllowed(const std::string& allow) {
+  Response r = JsonResponse(405, json{{"type", "about:blank"},
+                                      {"title", Title(405)},
+                                      {"status", 405},
+                                      {"detail", "this route takes " + allow},
+                                      {"code", "invalid_argument"}});
+  r.content_type = "application/problem+json";
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+Response NotFound(const std::string& what) { return ProblemResponse(Status(Code::kNotFound, what)); }
+
+// The answer, or its problem.
+template <typename T, typename F>
+Response Answer(const Result<T>& result, F&& render) {
+  if (!result.has_value()) return ProblemResponse(result.error());
+  return render(*result);
+}
+
+Response StateResponse(const RunState& state, bool with_etag) {
+  Response r = JsonResponse(200, inspect::StateJson(state));
+  if (with_etag) r.headers.emplace_back("ETag", "\"" + std::to_string(state.seq) + "\"");
+  return r;
+}
+
+}  // namespace
+
+Response Api::Handle(const Request& request) const {
+  const auto path = Segments(request.path);
+  if (!path) return NotFound("no such route: " + request.path);
+  const std::vector<std::string>& p = *path;
+  if (p.size() == 1 && (p[0] == "healthz" || p[0] == "readyz")) {
+    if (request.method != "GET") return MethodNotAllowed("GET");
+    return JsonResponse(200, json{{"status", "ok"}});
+  }
+  if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || p[3] != "runs") {
+    return NotFound("no such route: " + request.path);
+  }
+  auto who = auth_->Authenticate(request.authorization, clock_());
+  if (!who.has_value()) return ProblemResponse(who.error());
+  const std::string& tenant = p[2];
+  // Another tenant is as unknown as a run that does not exist.
+  if (who->tenant != tenant) {
+    return NotFound(p.size() >= 5 ? "run " + p[4] + " is unknown" : "tenant '" + tenant + "' is unknown");
+  }
+  const std::string& method = request.method;
+  const Principal& me = *who;
+
+  if (p.size() == 4) {
+    if (method == "GET") {
+      const Projections* projections = engine_.projections();
+      if (projections == nullptr) return ProblemResponse(Status(Code::kUnavailable, "this engine keeps no run index"));
+      RunQuery q;
+      q.tenant = tenant;
+      if (auto it = request.query.find("status"); it != request.query.end()) {
+        q.status = ParseRunStatus(it->second);
+        if (!q.status) return ProblemResponse(Invalid("status: '" + it->second + "' is no run status"));
+      }
+      if (auto it = request.query.find("workflow"); it != request.query.end()) q.workflow = it->second;
+      auto limit = QueryNumber(request, "limit", 50);
+      if (!limit.has_value()) return ProblemResponse(limit.error());
+      if (*limit == 0 || *limit > kMaxPageRuns) {
+        return ProblemResponse(Invalid("limit: 1.." + std::to_string(kMaxPageRuns)));
+      }
+      q.limit = *limit;
+      if (auto it = request.query.find("page_token"); it != request.query.end()) q.page = it->second;
+      return Answer(projections->ListRuns(q), [](const RunPage& page) { return JsonResponse(200, server::RunPageJson(page)); });
+    }
+    if (method == "POST") {
+      auto body = Body::Parse(request.body);
+      if (!body.has_value()) return ProblemResponse(body.error());
+      auto workflow = body->Text("workflow", /*required=*/true);
+      if (!workflow.has_value()) return ProblemResponse(workflow.error());
+      StartRequest start{.workflow = *workflow, .input = body->Data("input"), .actor = me};
+      auto key = body->Text("idempotency_key");
+      if (!key.has_value()) return ProblemResponse(key.error());
+      start.idempotency_key = *key;
+      if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
+      if (workflows_.count(*workflow) == 0) {
+        return NotFound("workflow '" + *workflow + "' is not one this server runs");
+      }
+      return Answer(engine_.Start(start), [&](const RunId& run) {
+        return WithHeader(JsonResponse(201, json{{"run_id", run.ToString()}}), "Location",
+                          "/v1/tenants/" + tenant + "/runs/" + run.ToString());
+      });
+    }
+    return MethodNotAllowed("GET, POST");
+  }
+
+  auto run = RunId::Parse(p[4]);
+  if (!run.has_value()) return NotFound("run " + p[4] + " is unknown");
+  const RunId id = *run;
+
+  if (p.size() == 5) {
+    if (method != "GET") return MethodNotAllowed("GET");
+    const bool at_seq = request.query.count("at_seq") != 0, at_step = request.query.count("at_step") != 0;
+    if (at_seq && at_step) return ProblemResponse(Invalid("give at_seq or at_step, not both"));
+    if (at_seq) {
+      auto seq = QueryNumber(request, "at_seq", 0);
+      if (!seq.has_value()) return ProblemResponse(seq.error());
+      return Answer(engine_.StateAt(id, *seq, me), [](const RunState& s) { return StateResponse(s, false); });
+    }
+    if (at_step) {
+      return Answer(engine_.StateAtStep(id, request.query.at("at_step"), me),
+                    [](const RunState& s) { return StateResponse(s, false); });
+    }
+    return Answer(engine_.State(id, me), [](const RunState& s) { return StateResponse(s, true); });
+  }
+
+  const std::string& what = p[5];
+  if (p.size() == 6 && (what == "events" || what == "timeline")) {
+    if (method != "GET") return MethodNotAllowed("GET");
+    if (what == "timeline") {
+      auto events = engine_.Events(id, me);
+      if (!events.has_value()) return ProblemResponse(events.error());
+      return Answer(inspect::Timeline(id, *events), [&](const std::vector<inspect::TimelineEntry>& entries) {
+        return JsonResponse(200, json{{"run_id", id.ToString()}, {"entries", inspect::TimelineJson(entries)}});
+      });
+    }
+    auto after = QueryNumber(request, "after_seq", 0);
+    if (!after.has_value()) return ProblemResponse(after.error());
+    auto limit = QueryNumber(request, "limit", 1000);
+    if (!limit.has_value()) return ProblemResponse(limit.error());
+    if (*limit == 0 || *limit > kMaxPageEvents) {
+      return ProblemResponse(Invalid("limit: 1.." + std::to_string(kMaxPageEvents)));
+    }
+    auto state = engine_.State(id, me);  // the tenant and permission check
+    if (!state.has_value()) return ProblemResponse(state.error());
+    json events = json::array();
+    std::uint64_t last = *after;
+    const std::uint64_t to = std::min(state->seq, *after + *limit);
+    if (*after < to) {
+      const Status read = engine_.journal().ReadRun(id, *after + 1, to, [&](const EventRecord& r) -> Status {
+        REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
+        events.push_back(inspect::RecordJson(r, e));
+        last = r.seq;
+        return Status::Ok();
+      });
+      if (!read.ok()) return ProblemResponse(read);
+    }
+    return JsonResponse(200, json{{"run_id", id.ToString()},
+                                  {"events", std::move(events)},
+                                  {"next_after_seq", last < state->seq ? json(last) : json(nullptr)}});
+  }
+
+  if (method != "POST") {
+    if (p.size() == 6 && (what == "resume" || what == "pause" || what == "cancel" || what == "fork")) {
+      return MethodNotAllowed("POST");
+    }
+    if (p.size() == 7 && (what == "approvals" || what == "signals")) return MethodNotAllowed("POST");
+    return NotFound("no such route: " + request.path);
+  }
+  auto body = Body::Parse(request.body);
+  if (!body.has_value()) return ProblemResponse(body.error());
+  // After an action the answer is the run as it stands (a resume says what it did).
+  auto state_now = [&](const Status& done) {
+    if (!done.ok()) return ProblemResponse(done);
+    return Answer(engine_.State(id, me), [](const RunState& s) { return StateResponse(s, true); });
+  };
+
+  if (p.size() == 6 && what == "resume") {
+    ResumeRequest r{.run = id, .actor = me};
+    auto from = body->Text("from_step");
+    auto reason = body->Text("reason", /*required=*/true);
+    auto request_id = body->Text("request_id");
+    auto dry = body->Flag("dry_run");
+    for (const Status& s : {from.has_value() ? Status::Ok() : from.error(),
+                            reason.has_value() ? Status::Ok() : reason.error(),
+                            request_id.has_value() ? Status::Ok() : request_id.error(),
+                            dry.has_value() ? Status::Ok() : dry.error()}) {
+      if (!s.ok()) return ProblemResponse(s);
+    }
+    if (reason->empty()) return ProblemResponse(Invalid("reason: say why the run is resumed"));
+    r.from_step = *from;
+    r.reason = *reason;
+    r.request_id = *request_id;
+    r.dry_run = *dry;
+    r.data = body->Data("data");
+    if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
+    auto expected = IfMatch(request);
+    if (!expected.has_value()) return ProblemResponse(expected.error());
+    r.expected_seq = *expected;
+    return Answer(engine_.Resume(r), [&](const ResumeResult& result) {
+      return JsonResponse(200, server::ResumeJson(id, result, r.dry_run));
+    });
+  }
+  if (p.size() == 6 && (what == "pause" || what == "cancel")) {
+    auto reason = body->Text("reason");
+    if (!reason.has_value()) return ProblemResponse(reason.error());
+    if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
+    return state_now(what == "pause" ? engine_.Pause(id, me, *reason) : engine_.Cancel(id, me, *reason));
+  }
+  if (p.size() == 6 && what == "fork") {
+    ForkRequest f{.run = id, .actor = me};
+    auto from = body->Text("from_step", /*required=*/true);
+    auto at = body->Number("at_seq");
+    if (!from.has_value()) return ProblemResponse(from.error());
+    if (!at.has_value()) return ProblemResponse(at.error());
+    if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
+    f.from_step = *from;
+    f.at_seq = *at;
+    return Answer(engine_.Fork(f), [&](const RunId& child) {
+      return WithHeader(JsonResponse(201, json{{"run_id", child.ToString()}}), "Location",
+                        "/v1/tenants/" + tenant + "/runs/" + child.ToString());
+    });
+  }
+  if (p.size() == 7 && what == "approvals") {
+    auto decision = body->Text("decision", /*required=*/true);
+    auto note = body->Text("note");
+    if (!decision.has_value()) return ProblemResponse(decision.error());
+    if (!note.has_value()) return ProblemResponse(note.error());
+    if (*decision != "approve" && *decision != "reject") {
+      return ProblemResponse(Invalid("decision: \"approve\" or \"reject\""));
+    }
+    if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
+    const std::string& step = p[6];
+    return state_now(*decision == "approve" ? engine_.Approve(id, step, me, ToBytes(*note))
+                                            : engine_.Reject(id, step, me, ToBytes(*note)));
+  }
+  if (p.size() == 7 && what == "signals") {
+    Bytes payload = body->Data("payload");
+    if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
+    return state_now(engine_.Signal(id, p[6], std::move(payload), me));
+  }
+  return NotFound("no such route: " + request.path);
+}
+
+}  // namespace rwd::server_internal

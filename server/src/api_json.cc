@@ -1,0 +1,57 @@
+#include "rewind/server/api_json.h"
+
+#include "rewind/inspect/event_json.h"
+
+namespace rwd::server {
+namespace {
+
+using nlohmann::json;
+using inspect::StringJson;
+
+json Error(const std::string& code, const std::string& message) {
+  if (code.empty() && message.empty()) return nullptr;
+  return json{{"code", StringJson(code)}, {"message", StringJson(message)}};
+}
+
+}  // namespace
+
+json RunSummaryJson(const RunSummary& s) {
+  return json{{"run_id", s.run.ToString()},
+              {"tenant", StringJson(s.tenant)},
+              {"workflow", StringJson(s.workflow)},
+              {"version", s.workflow_version},
+              {"status", RunStatusName(s.status)},
+              {"current_step", s.current_step.empty() ? json(nullptr) : StringJson(s.current_step)},
+              {"started_unix_us", s.started_unix_us},
+              {"updated_unix_us", s.updated_unix_us},
+              {"events", s.events},
+              {"epoch", s.epoch},
+              {"resumes", s.resumes},
+              {"steps_total", s.steps_total},
+              {"steps_completed", s.steps_completed},
+              {"attempts", s.attempts},
+              {"error", Error(s.error_code, s.error_message)},
+              {"parent_run", s.parent ? json(s.parent->ToString()) : json(nullptr)}};
+}
+
+json RunPageJson(const RunPage& page) {
+  json list = json::array();
+  for (const RunSummary& s : page.runs) list.push_back(RunSummaryJson(s));
+  return json{{"runs", std::move(list)}, {"next_page", page.next.empty() ? json(nullptr) : json(page.next)}};
+}
+
+json ResumeJson(const RunId& run, const ResumeResult& r, bool dry_run) {
+  json kept = json::array(), reset = json::array();
+  for (const std::string& k : r.kept) kept.push_back(StringJson(k));
+  for (const std::string& k : r.reset) reset.push_back(StringJson(k));
+  return json{{"run_id", run.ToString()},
+              {"dry_run", dry_run},
+              {"repeated", r.repeated},
+              {"from_step", StringJson(r.from_step_id)},
+              {"epoch", r.epoch},
+              {"seq", r.seq},
+              {"kept", std::move(kept)},
+              {"reset", std::move(reset)}};
+}
+
+}  // namespace rwd::server

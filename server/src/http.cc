@@ -1,0 +1,254 @@
+#include "server/src/http.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <optional>
+#include <set>
+#include <thread>
+
+namespace rwd::server_internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// name=value pairs; nullopt when one is not percent-encoded.
+std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    std::string name(pair.substr(0, eq)), value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    for (std::string* s : {&name, &value}) {
+      for (char& c : *s) c = c == '+' ? ' ' : c;  // form encoding: '+' is a space in queries
+    }
+    auto n = PercentDecode(name);
+    auto v = PercentDecode(value);
+    if (!n || !v) return std::nullopt;
+    out[*n] = *v;
+  }
+  return out;
+}
+
+// An answer the HTTP layer gives by itself (RFC 9457, as api.cc's).
+Response Problem(int status, std::string_view code, const std::string& detail) {
+  return Response{status, "application/problem+json",
+                  "{\"type\":\"about:blank\",\"status\":" + std::to_string(status) + ",\"title\":\"" +
+                      std::string(http::obsolete_reason(static_cast<http::status>(status))) + "\",\"detail\":\"" +
+                      detail + "\",\"code\":\"" + std::string(code) + "\"}",
+                  {}};
+}
+
+}  // namespace
+
+std::optional<std::string> PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    const int hi = Hex(text[i + 1]), lo = Hex(text[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+class Session;
+
+// Everything the io thread, the pool and the destructor share.
+struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
+  HttpOptions options;
+  Handler handler;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  asio::thread_pool pool;
+  std::thread io_thread;
+  std::atomic<std::uint16_t> port{0};
+  std::set<std::shared_ptr<Session>> sessions;  // io thread only
+  bool stopping = false;                        // io thread only
+
+  State(HttpOptions o, Handler h) : options(std::move(o)), handler(std::move(h)), pool(std::max(1u, options.threads)) {}
+  void Accept();
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::State> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {}
+
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
+    parser_->body_limit(server_->options.max_body_bytes);
+    stream_.expires_after(server_->options.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->OnRead(ec);
+    });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Reply(Problem(413, "resource_exhausted",
+                           "the body is over " + std::to_string(server_->options.max_body_bytes) + " bytes"),
+                   false);
+    }
+    if (ec == http::error::header_limit) {
+      return Reply(Problem(431, "resource_exhausted",
+                           "the headers are over " + std::to_string(server_->options.max_header_bytes) + " bytes"),
+                   false);
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      return Done();
+    }
+    if (ec) return Reply(Problem(400, "invalid_argument", "not an HTTP/1.1 request"), false);
+    http::request<http::string_body> req = parser_->release();
+    const bool keep_alive = req.keep_alive();
+    Request r;
+    r.method = std::string(req.method_string());
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::size_t q = target.find('?');
+    r.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) {
+      auto query = ParseQuery(target.substr(q + 1));
+      if (!query) return Reply(Problem(400, "invalid_argument", "the query string is not percent-encoded"), keep_alive);
+      r.query = std::move(*query);
+    }
+    if (auto it = req.find(http::field::authorization); it != req.end()) r.authorization = std::string(it->value());
+    if (auto it = req.find(http::field::if_match); it != req.end()) r.if_match = std::string(it->value());
+    r.body = std::move(req.body());
+    stream_.expires_never();  // the handler may take its time; the answer is written when it comes
+    asio::post(server_->pool, [self = shared_from_this(), r = std::move(r), keep_alive]() mutable {
+      Response response;
+      try {
+        response = self->server_->handler(r);
+      } catch (const std::exception& e) {
+        spdlog::error("request {} {} failed: {}", r.method, r.path, e.what());
+        response = Problem(500, "internal", "the request failed inside the server");
+      }
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive]() mutable {
+        self->Reply(std::move(response), keep_alive);
+      });
+    });
+  }
+
+  void Reply(Response r, bool keep_alive) {
+    if (server_->stopping) keep_alive = false;
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+    res->set(http::field::server, "rewind");
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : r.headers) res->set(name, value);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    stream_.expires_after(server_->options.idle_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+      if (ec || !keep_alive) {
+        self->Close();
+        return self->Done();
+      }
+      self->Read();
+    });
+  }
+
+  void Done() {
+    Close();
+    server_->sessions.erase(shared_from_this());
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpServer::State> server_;
+};
+
+void HttpServer::State::Accept() {
+  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (ec || self->stopping) return;
+    if (self->sessions.size() >= self->options.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);  // over the limit: the client may try again later
+    } else {
+      auto session = std::make_shared<Session>(std::move(socket), self);
+      self->sessions.insert(session);
+      session->Read();
+    }
+    self->Accept();
+  });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options, Handler handler) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(options.address, ec);
+  if (ec) return Err(Code::kInvalidArgument, "'" + options.address + "' is not an IP address");
+  auto state = std::make_shared<State>(options, std::move(handler));
+  const tcp::endpoint endpoint(address, options.port);
+  const std::string where = options.address + ":" + std::to_string(options.port);
+  if (state->acceptor.open(endpoint.protocol(), ec); ec) {
+    return Err(Code::kUnavailable, "cannot listen on " + where + ": " + ec.message());
+  }
+  state->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (state->acceptor.bind(endpoint, ec); ec) return Err(Code::kUnavailable, "cannot listen on " + where + ": " + ec.message());
+  if (state->acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return Err(Code::kUnavailable, "cannot listen on " + where + ": " + ec.message());
+  }
+  state->port = state->acceptor.local_endpoint().port();
+  state->Accept();
+  state->io_thread = std::thread([s = state.get()] { s->io.run(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+}
+
+HttpServer::~HttpServer() {
+  // No new connections or requests; the requests in flight finish (their
+  // answers are written if their connection still stands), then every
+  // connection closes.
+  asio::dispatch(state_->io, [s = state_] {
+    s->stopping = true;
+    beast::error_code ignored;
+    s->acceptor.close(ignored);
+  });
+  state_->pool.join();
+  asio::post(state_->io, [s = state_] {
+    for (const auto& session : std::set<std::shared_ptr<Session>>(s->sessions)) session->Close();
+    s->sessions.clear();
+  });
+  // The io thread ends when the last connection's handlers have run.
+  state_->io_thread.join();
+}
+
+std::uint16_t HttpServer::port() const { return state_->port; }
+
+}  // namespace rwd::server_internal

@@ -1,0 +1,70 @@
+// HTTP/1.1 on Boost.Beast, kept out of every other file: requests in, one
+// response out per request, keep-alive, limits. What a request means is the
+// handler's business (api.h).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rewind/base/status.h"
+
+namespace rwd::server_internal {
+
+struct Request {
+  std::string method;                        // "GET", "POST", ...
+  std::string path;                          // the target before '?', still percent-encoded
+  std::map<std::string, std::string> query;  // decoded; a repeated name keeps its last value
+  std::string authorization;                 // header values, "" when absent
+  std::string if_match;
+  std::string body;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // more headers (ETag, Location, Allow)
+};
+
+// Runs on the request pool; may block (engine calls wait for durability).
+using Handler = std::function<Response(const Request&)>;
+
+struct HttpOptions {
+  std::string address;
+  std::uint16_t port = 0;
+  unsigned threads = 4;
+  std::size_t max_body_bytes = 0;
+  std::size_t max_header_bytes = 0;
+  std::size_t max_connections = 0;
+  std::chrono::seconds idle_timeout{60};
+};
+
+// Percent-decodes `text` ('+' stays '+'); nullopt for a bad escape.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+class HttpServer {
+ public:
+  // InvalidArgument for an address that does not parse; Unavailable when it
+  // cannot be bound.
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpOptions& options, Handler handler);
+  // Closes the listener, lets requests in flight finish, closes connections.
+  ~HttpServer();
+  std::uint16_t port() const;
+
+  struct State;
+
+ private:
+  explicit HttpServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace rwd::server_internal

@@ -1,0 +1,45 @@
+#include "rewind/server/server.h"
+
+#include <chrono>
+
+#include "server/src/api.h"
+#include "server/src/http.h"
+
+namespace rwd::server {
+
+class Server::Impl {
+ public:
+  explicit Impl(std::unique_ptr<server_internal::Api> api) : api_(std::move(api)) {}
+  std::unique_ptr<server_internal::Api> api_;  // outlives http_: declared first, destroyed last
+  std::unique_ptr<server_internal::HttpServer> http_;
+};
+
+Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOptions options) {
+  if (!options.auth) return Err(Code::kInvalidArgument, "a server needs an authenticator");
+  if (!options.clock) {
+    options.clock = [] {
+      return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  auto impl = std::make_unique<Impl>(std::make_unique<server_internal::Api>(
+      engine, options.auth, std::set<std::string>(options.workflows.begin(), options.workflows.end()), options.clock));
+  server_internal::HttpOptions http{.address = options.address,
+                                    .port = options.port,
+                                    .threads = options.threads,
+                                    .max_body_bytes = options.max_body_bytes,
+                                    .max_header_bytes = options.max_header_bytes,
+                                    .max_connections = options.max_connections,
+                                    .idle_timeout = options.idle_timeout};
+  const server_internal::Api* api = impl->api_.get();
+  REWIND_ASSIGN_OR_RETURN(impl->http_, server_internal::HttpServer::Start(
+                                           http, [api](const server_internal::Request& r) { return api->Handle(r); }));
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+std::uint16_t Server::port() const { return impl_->http_->port(); }
+
+}  // namespace rwd::server

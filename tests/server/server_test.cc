@@ -1,0 +1,348 @@
+// The API over real sockets on loopback: every status code the routes give,
+// the users' flows end to end, tenant isolation and roles.
+#include "rewind/server/server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
+
+namespace rwd::server {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::Http;
+using test::HttpAnswer;
+using test::HttpCall;
+using ::testing::HasSubstr;
+
+const std::string kSecret(40, 'k');
+
+// "order": validate → charge (fails until resumed with data, one attempt) →
+// approve (a gate) → ship.
+Workflow Order() {
+  Workflow w("order");
+  w.Step("validate", [](const StepContext&) -> Result<Bytes> { return ToBytes("ok"); });
+  w.Step("charge", [](const StepContext& c) -> Result<Bytes> {
+     if (c.resume_data.empty()) return Err(Code::kUnavailable, "card declined");
+     return ToBytes("charged");
+   }).Retry(RetryPolicy{1, 0, 1.0, 0, 0});
+  w.Approval("approve");
+  w.Step("ship", [](const StepContext&) -> Result<Bytes> { return ToBytes("shipped"); });
+  return w;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    EngineOptions o;
+    o.journal.directory = dir_.Sub("data");
+    o.workflows.push_back(Order());
+    auto engine = Engine::Open(std::move(o));
+    ASSERT_TRUE(engine.has_value()) << engine.error().ToString();
+    engine_ = std::move(*engine);
+    auto auth = Authenticator::Create({.hs256_secret = kSecret});
+    ASSERT_TRUE(auth.has_value());
+    auto server = Server::Start(*engine_, {.auth = *auth, .workflows = {"order"}, .max_body_bytes = 4096});
+    ASSERT_TRUE(server.has_value()) << server.error().ToString();
+    server_ = std::move(*server);
+  }
+
+  static std::string Token(const std::string& subject, const std::string& tenant, std::vector<std::string> roles) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    return *MintHs256({.subject = subject, .tenant = tenant, .roles = std::move(roles), .expires_unix = now + 600},
+                      kSecret);
+  }
+
+  HttpAnswer Call(const std::string& method, const std::string& target, const std::string& body = "",
+                  const std::string& token = Operator(), std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return Http(server_->port(), HttpCall{method, target, token, body, std::move(headers)});
+  }
+  static std::string Operator() { return Token("ana", "acme", {"operator"}); }
+  static std::string Viewer() { return Token("vic", "acme", {"viewer"}); }
+  static std::string Stranger() { return Token("eve", "globex", {"operator", "admin"}); }
+
+  static std::string Runs() { return "/v1/tenants/acme/runs"; }
+  static std::string Run(const std::string& id) { return Runs() + "/" + id; }
+
+  // Starts an order and waits until it stops (failed at charge).
+  std::string FailedRun() {
+    const HttpAnswer started = Call("POST", Runs(), R"({"workflow": "order", "input": {"order": 42}})");
+    EXPECT_EQ(started.status, 201) << started.body;
+    const std::string id = started.json()["run_id"];
+    EXPECT_EQ(started.headers.at("location"), Run(id));
+    EXPECT_EQ(WaitFor(id, "failed")["status"], "failed");
+    return id;
+  }
+
+  json WaitFor(const std::string& id, const std::string& status) {
+    json state;
+    for (int i = 0; i < 500; ++i) {
+      state = Call("GET", Run(id)).json();
+      if (state["status"] == status) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    return state;
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, HealthNeedsNoTokenAndEverythingElseDoes) {
+  EXPECT_EQ(Call("GET", "/healthz", "", "").status, 200);
+  EXPECT_EQ(Call("GET", "/readyz", "", "").status, 200);
+  const HttpAnswer anonymous = Call("GET", Runs(), "", "");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.headers.at("content-type"), "application/problem+json");
+  EXPECT_EQ(anonymous.headers.at("www-authenticate"), "Bearer");
+  EXPECT_EQ(anonymous.json()["code"], "unauthenticated");
+  const std::string forged = Operator() + "x";
+  EXPECT_EQ(Call("GET", Runs(), "", forged).status, 401);
+  const std::string expired = *MintHs256({.subject = "ana", .tenant = "acme", .expires_unix = 1000}, kSecret);
+  EXPECT_THAT(Call("GET", Runs(), "", expired).json()["detail"].get<std::string>(), HasSubstr("expired"));
+}
+
+// The Run Console's request: a failed run resumed from the failed step with
+// a reason and data, seen completing after an approval.
+TEST_F(ServerTest, AFailedRunIsResumedFromItsStepAndCompletesAfterApproval) {
+  const std::string id = FailedRun();
+  const HttpAnswer state = Call("GET", Run(id));
+  ASSERT_EQ(state.status, 200);
+  const std::string etag = state.headers.at("etag");
+  EXPECT_EQ(etag, "\"" + std::to_string(state.json()["seq"].get<std::uint64_t>()) + "\"");
+
+  const HttpAnswer preview =
+      Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "card replaced", "dry_run": true})");
+  ASSERT_EQ(preview.status, 200) << preview.body;
+  EXPECT_EQ(preview.json()["kept"], json({"validate"}));
+  EXPECT_EQ(preview.json()["reset"], json({"charge", "approve", "ship"}));
+  EXPECT_EQ(Call("GET", Run(id)).headers.at("etag"), etag) << "a dry run appends nothing";
+
+  const HttpAnswer resumed =
+      Call("POST", Run(id) + "/resume",
+           R"({"from_step": "charge", "reason": "card replaced", "data": {"card": "new"}, "request_id": "r-1"})",
+           Operator(), {{"If-Match", etag}});
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  EXPECT_EQ(resumed.json()["epoch"], 1);
+  EXPECT_FALSE(resumed.json()["repeated"].get<bool>());
+
+  const json paused = WaitFor(id, "paused");
+  EXPECT_EQ(paused["paused_step"], "approve");
+  const HttpAnswer approved = Call("POST", Run(id) + "/approvals/approve", R"({"decision": "approve", "note": "ok"})");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  const json done = WaitFor(id, "completed");
+  EXPECT_EQ(done["output"], "shipped");
+  ASSERT_EQ(done["resumes"].size(), 1u);
+  EXPECT_EQ(done["resumes"][0]["request_id"], "r-1");
+
+  // The same request id again: the first resume's answer, nothing appended.
+  const HttpAnswer again = Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "x", "request_id": "r-1"})");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(again.json()["repeated"].get<bool>());
+
+  // Who did it and why is in the history.
+  const json timeline = Call("GET", Run(id) + "/timeline").json();
+  bool seen = false;
+  for (const json& e : timeline["entries"]) {
+    if (e["type"] == "ResumeRequested") {
+      seen = true;
+      EXPECT_EQ(e["actor"], "ana@acme");
+      EXPECT_THAT(e["what"].get<std::string>(), HasSubstr("card replaced"));
+    }
+  }
+  EXPECT_TRUE(seen) << timeline.dump();
+}
+
+TEST_F(ServerTest, ResumeAnswersEachOfItsErrorsWithItsCode) {
+  const std::string id = FailedRun();
+  auto resume = [&](const std::string& body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return Call("POST", Run(id) + "/resume", body, Operator(), std::move(headers));
+  };
+  EXPECT_EQ(resume(R"({"reason": "x"})", {{"If-Match", "\"1\""}}).status, 409) << "a stale seq";
+  EXPECT_EQ(resume(R"({"from_step": "nope", "reason": "x"})").status, 404);
+  const HttpAnswer dependency = resume(R"({"from_step": "ship", "reason": "x"})");
+  EXPECT_EQ(dependency.status, 412) << dependency.body;
+  EXPECT_THAT(dependency.json()["detail"].get<std::string>(), HasSubstr("'approve', which is pending"));
+  EXPECT_EQ(resume(R"({"from_step": "charge"})").json()["detail"], "reason: missing");
+  EXPECT_EQ(resume(R"({"from_step": 3, "reason": "x"})").status, 400);
+  const HttpAnswer unknown = resume(R"({"reason": "x", "form_step": "charge"})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.json()["detail"], "form_step: not a field of this request");
+  EXPECT_EQ(resume("{not json").status, 400);
+  EXPECT_EQ(resume(R"(["a"])").status, 400);
+  EXPECT_EQ(resume(R"({"reason": "x"})", {{"If-Match", "soon"}}).status, 400);
+  EXPECT_EQ(Call("POST", Run(id) + "/resume", R"({"reason": "x"})", Viewer()).status, 403);
+  EXPECT_EQ(Call("POST", Run("0123456789abcdef0123456789abcdef") + "/resume", R"({"reason": "x"})").status, 404);
+  EXPECT_EQ(Call("POST", Run("not-a-run") + "/resume", R"({"reason": "x"})").status, 404);
+  EXPECT_EQ(Call("GET", Run(id) + "/resume").status, 405);
+  EXPECT_EQ(Call("GET", Run(id) + "/resume").headers.at("allow"), "POST");
+}
+
+TEST_F(ServerTest, TwoResumesAtOnceOneSucceedsTheOtherConflicts) {
+  const std::string id = FailedRun();
+  std::atomic<int> go{0};
+  auto resume = [&] {
+    ++go;
+    while (go.load() < 2) std::this_thread::yield();
+    return Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "both at once", "data": "d"})")
+        .status;
+  };
+  auto a = std::async(std::launch::async, resume), b = std::async(std::launch::async, resume);
+  std::multiset<int> codes{a.get(), b.get()};
+  EXPECT_EQ(codes, (std::multiset<int>{200, 409}));
+}
+
+// Another tenant's run is 404 exactly as an unknown one, on every route.
+TEST_F(ServerTest, AnotherTenantSeesNothingOnAnyRoute) {
+  const std::string id = FailedRun();
+  const std::string unknown = "0123456789abcdef0123456789abcdef";
+  struct Route {
+    std::string method, suffix, body;
+  };
+  const std::vector<Route> routes = {
+      {"GET", "", ""},
+      {"GET", "/events", ""},
+      {"GET", "/timeline", ""},
+      {"POST", "/resume", R"({"reason": "x"})"},
+      {"POST", "/pause", R"({"reason": "x"})"},
+      {"POST", "/cancel", R"({"reason": "x"})"},
+      {"POST", "/fork", R"({"from_step": "charge"})"},
+      {"POST", "/approvals/approve", R"({"decision": "approve"})"},
+      {"POST", "/signals/go", R"({"payload": 1})"},
+  };
+  for (const Route& r : routes) {
+    for (const std::string& tenant : {std::string("acme"), std::string("globex")}) {
+      const HttpAnswer theirs =
+          Call(r.method, "/v1/tenants/" + tenant + "/runs/" + id + r.suffix, r.body, Stranger());
+      const HttpAnswer none = Call(r.method, "/v1/tenants/globex/runs/" + unknown + r.suffix, r.body, Stranger());
+      EXPECT_EQ(theirs.status, 404) << r.method << " " << r.suffix << " in " << tenant << ": " << theirs.body;
+      EXPECT_EQ(none.status, 404) << r.suffix;
+      EXPECT_EQ(theirs.json()["code"], "not_found");
+    }
+  }
+  EXPECT_EQ(Call("GET", Runs(), "", Stranger()).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/tenants/globex/runs", "", Stranger()).json()["runs"].size(), 0u);
+  EXPECT_EQ(Call("GET", Run(id)).json()["status"], "failed") << "nothing happened to the run";
+}
+
+TEST_F(ServerTest, AViewerReadsButCannotAct) {
+  const std::string id = FailedRun();
+  EXPECT_EQ(Call("GET", Run(id), "", Viewer()).status, 200);
+  EXPECT_EQ(Call("GET", Runs(), "", Viewer()).status, 200);
+  for (const auto& [suffix, body] : std::vector<std::pair<std::string, std::string>>{
+           {"/resume", R"({"reason": "x"})"},
+           {"/pause", R"({"reason": "x"})"},
+           {"/cancel", R"({"reason": "x"})"},
+           {"/fork", R"({"from_step": "charge"})"},
+           {"/approvals/approve", R"({"decision": "approve"})"}}) {
+    const HttpAnswer refused = Call("POST", Run(id) + suffix, body, Viewer());
+    EXPECT_EQ(refused.status, 403) << suffix << ": " << refused.body;
+    EXPECT_EQ(refused.json()["code"], "permission_denied");
+  }
+}
+
+TEST_F(ServerTest, ListsPagesAndFiltersTheTenantsRuns) {
+  const std::string failed = FailedRun();
+  FailedRun();
+  const json page = Call("GET", Runs() + "?limit=1").json();
+  ASSERT_EQ(page["runs"].size(), 1u);
+  ASSERT_TRUE(page["next_page"].is_string());
+  const json next = Call("GET", Runs() + "?limit=1&page_token=" + page["next_page"].get<std::string>()).json();
+  ASSERT_EQ(next["runs"].size(), 1u);
+  EXPECT_NE(next["runs"][0]["run_id"], page["runs"][0]["run_id"]);
+  EXPECT_EQ(Call("GET", Runs() + "?status=failed&workflow=order").json()["runs"].size(), 2u);
+  EXPECT_EQ(Call("GET", Runs() + "?status=completed").json()["runs"].size(), 0u);
+  EXPECT_EQ(Call("GET", Runs() + "?status=done").status, 400);
+  EXPECT_EQ(Call("GET", Runs() + "?limit=0").status, 400);
+  EXPECT_EQ(Call("GET", Runs() + "?limit=x").status, 400);
+  EXPECT_EQ(Call("GET", Runs() + "?status=%zz").status, 400);
+}
+
+TEST_F(ServerTest, StatesTravelInTimeAndEventsCarryTheirHashes) {
+  const std::string id = FailedRun();
+  const json at2 = Call("GET", Run(id) + "?at_seq=2").json();
+  EXPECT_EQ(at2["seq"], 2);
+  EXPECT_EQ(Call("GET", Run(id) + "?at_step=validate").json()["steps"][0]["status"], "completed");
+  EXPECT_EQ(Call("GET", Run(id) + "?at_step=ship").status, 412) << "it never started";
+  EXPECT_EQ(Call("GET", Run(id) + "?at_seq=999").status, 404);
+  EXPECT_EQ(Call("GET", Run(id) + "?at_seq=1&at_step=validate").status, 400);
+  const json first = Call("GET", Run(id) + "/events?limit=2").json();
+  ASSERT_EQ(first["events"].size(), 2u);
+  EXPECT_EQ(first["next_after_seq"], 2);
+  EXPECT_EQ(first["events"][0]["type"], "RunStarted");
+  EXPECT_EQ(first["events"][0]["hash"].get<std::string>().size(), 64u);
+  const json rest = Call("GET", Run(id) + "/events?after_seq=2").json();
+  EXPECT_EQ(rest["events"][0]["seq"], 3);
+  EXPECT_EQ(rest["events"][0]["prev_hash"], first["events"][1]["hash"]) << "the chain links across pages";
+  EXPECT_TRUE(rest["next_after_seq"].is_null());
+}
+
+TEST_F(ServerTest, PauseCancelForkAndSignalAnswerAsTheEngineDoes) {
+  const std::string id = FailedRun();
+  EXPECT_EQ(Call("POST", Run(id) + "/pause", R"({"reason": "x"})").status, 409) << "a failed run is not running";
+  const HttpAnswer fork = Call("POST", Run(id) + "/fork", R"({"from_step": "validate"})");
+  ASSERT_EQ(fork.status, 201) << fork.body;
+  const std::string child = fork.json()["run_id"];
+  EXPECT_EQ(Call("GET", Run(child)).json()["parent_run"], id);
+  EXPECT_EQ(Call("POST", Run(id) + "/cancel", R"({"reason": "x"})").status, 409) << "a failed run is finished";
+  ASSERT_EQ(Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "x", "data": 1})").status, 200);
+  EXPECT_EQ(WaitFor(id, "paused")["paused_step"], "approve");
+  const HttpAnswer cancelled = Call("POST", Run(id) + "/cancel", R"({"reason": "customer left"})");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json()["status"], "cancelled");
+  EXPECT_EQ(Call("POST", Run(id) + "/cancel", R"({"reason": "again"})").status, 409);
+  EXPECT_EQ(Call("POST", Run(id) + "/signals/go", R"({"payload": {"a": 1}})").status, 412);
+  EXPECT_EQ(Call("POST", Run(id) + "/approvals/approve", R"({"decision": "maybe"})").status, 400);
+}
+
+TEST_F(ServerTest, StartingRefusesUnknownWorkflowsAndBadBodies) {
+  EXPECT_EQ(Call("POST", Runs(), R"({"workflow": "rm -rf"})").status, 404);
+  EXPECT_EQ(Call("POST", Runs(), R"({"input": 1})").status, 400);
+  EXPECT_EQ(Call("POST", Runs(), R"({"workflow": "order", "command": "ls"})").status, 400);
+  EXPECT_EQ(Call("POST", Runs(), R"({"workflow": "order"})", Viewer()).status, 201) << "starting is for any member";
+  const std::string key = R"({"workflow": "order", "idempotency_key": "order-7"})";
+  const json a = Call("POST", Runs(), key).json(), b = Call("POST", Runs(), key).json();
+  EXPECT_EQ(a["run_id"], b["run_id"]);
+}
+
+TEST_F(ServerTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm) {
+  const HttpAnswer big = Call("POST", Runs(), R"({"workflow": "order", "input": ")" + std::string(8000, 'x') + "\"}");
+  EXPECT_EQ(big.status, 413);
+  const std::string garbage = test::RawHttp(server_->port(), "HELLO\r\n\r\n");
+  EXPECT_THAT(garbage, HasSubstr("400"));
+  const std::string huge_header =
+      test::RawHttp(server_->port(), "GET /healthz HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n");
+  EXPECT_THAT(huge_header, HasSubstr("431"));
+  EXPECT_EQ(Call("GET", "/nowhere").status, 404);
+  EXPECT_EQ(Call("GET", "/v1/tenants/acme/runs/").status, 404);
+  EXPECT_EQ(Call("DELETE", Runs()).status, 405);
+  // The server still answers.
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+TEST_F(ServerTest, ConnectionsAreKeptAliveAndStoppingIsClean) {
+  const std::string two = test::RawHttp(server_->port(),
+                                        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::size_t answers = 0;
+  for (std::size_t at = two.find("HTTP/1.1 200"); at != std::string::npos; at = two.find("HTTP/1.1 200", at + 1)) {
+    ++answers;
+  }
+  EXPECT_EQ(answers, 2u);
+  const std::uint16_t port = server_->port();
+  server_.reset();
+  EXPECT_EQ(Http(port, HttpCall{"GET", "/healthz"}).status, 0) << "a stopped server closed its port";
+}
+
+}  // namespace
+}  // namespace rwd::server
