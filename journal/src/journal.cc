@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <thread>
 #include <future>
 #include <optional>
 #include <string>
@@ -201,6 +202,22 @@ Status Journal::ForEachRun(const RunVisitor& visit) const {
 Result<std::uint64_t> Journal::LastPosition() const {
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, impl_->store->BeginRead());
   return ReadLastPosition(*impl_->store, g.txn);
+}
+
+Result<std::uint64_t> Journal::WaitForPosition(std::uint64_t position,
+                                               std::chrono::steady_clock::time_point deadline) const {
+  if (impl_->writer) {
+    const std::uint64_t committed = impl_->writer->WaitPast(position, deadline);
+    if (committed > position || std::chrono::steady_clock::now() >= deadline) return committed;
+    return LastPosition();  // the writer stopped
+  }
+  constexpr auto kLook = std::chrono::milliseconds(10);
+  for (;;) {
+    REWIND_ASSIGN_OR_RETURN(const std::uint64_t last, LastPosition());
+    const auto now = std::chrono::steady_clock::now();
+    if (last > position || now >= deadline) return last;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(kLook, deadline - now));
+  }
 }
 
 Result<RunHead> Journal::VerifyRun(const RunId& run) const {

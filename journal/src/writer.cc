@@ -26,6 +26,8 @@ Result<std::unique_ptr<Writer>> Writer::Start(Store& store) {
     REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
     REWIND_ASSIGN_OR_RETURN(std::uint64_t last, ReadLastPosition(store, g.txn));
     writer->next_position_ = last + 1;
+    MutexLock lock(writer->committed_mu_);
+    writer->committed_ = last;
   }
   writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
   return writer;
@@ -40,6 +42,19 @@ void Writer::Stop() {
   }
   wake_.NotifyOne();
   if (thread_.joinable()) thread_.join();
+  {
+    MutexLock lock(committed_mu_);
+    stopped_ = true;
+  }
+  committed_cv_.NotifyAll();
+}
+
+std::uint64_t Writer::WaitPast(std::uint64_t position, std::chrono::steady_clock::time_point deadline) {
+  MutexLock lock(committed_mu_);
+  while (committed_ <= position && !stopped_) {
+    if (!lock.WaitUntil(committed_cv_, deadline)) break;
+  }
+  return committed_;
 }
 
 void Writer::Enqueue(AppendRequest request) {
@@ -233,12 +248,25 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   if (hooked) ApplyHook(g.txn, written_);
   // ENOSPC while writing pages at commit aborts before the meta page is
   // written: the journal is intact (ResourceExhausted, no poison).
+  const auto commit_start = std::chrono::steady_clock::now();
   Status status = Commit(g.txn, FaultPoint::kBeforeCommit);
   if (status.ok()) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                         commit_start).count();
+    const double seconds = static_cast<double>(ns) / 1e9;
+    for (std::size_t i = 0; i < commit_latency_.size(); ++i) {
+      if (seconds <= JournalStats::kCommitLatencyBounds[i]) commit_latency_[i].fetch_add(1, std::memory_order_relaxed);
+    }
+    commit_ns_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
     events_.fetch_add(position - next_position_, std::memory_order_relaxed);
     appends_.fetch_add(appended, std::memory_order_relaxed);
     next_position_ = position;
+    {
+      MutexLock lock(committed_mu_);
+      committed_ = position - 1;
+    }
+    committed_cv_.NotifyAll();
     if (heads_.size() + touched_.size() > kMaxCachedHeads) heads_.clear();
     for (const auto& [run, head] : touched_) heads_[run] = head;
     status = Inject(FaultPoint::kAfterCommit).WithContext("commit failed");
@@ -272,8 +300,13 @@ Result<RunHead> Writer::LoadHead(const mdb::Txn& txn, const RunId& run) {
 }
 
 JournalStats Writer::stats() const {
-  return JournalStats{commits_.load(std::memory_order_relaxed), appends_.load(std::memory_order_relaxed),
-                      events_.load(std::memory_order_relaxed)};
+  JournalStats s{commits_.load(std::memory_order_relaxed), appends_.load(std::memory_order_relaxed),
+                 events_.load(std::memory_order_relaxed)};
+  for (std::size_t i = 0; i < commit_latency_.size(); ++i) {
+    s.commit_latency[i] = commit_latency_[i].load(std::memory_order_relaxed);
+  }
+  s.commit_seconds = static_cast<double>(commit_ns_.load(std::memory_order_relaxed)) / 1e9;
+  return s;
 }
 
 Status Writer::Inject(FaultPoint point) const {

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -78,6 +79,11 @@ class Writer {
 
   JournalStats stats() const;
 
+  // Waits until the last committed position is past `position`, `deadline`
+  // passes, or the writer stops; returns the last committed position then.
+  std::uint64_t WaitPast(std::uint64_t position, std::chrono::steady_clock::time_point deadline)
+      REWIND_EXCLUDES(committed_mu_);
+
  private:
   explicit Writer(Store& store) : store_(store), room_(store) {}
   void Loop() REWIND_EXCLUDES(mu_);
@@ -108,6 +114,8 @@ class Writer {
   CommitHook hook_;
   Status poison_;
   std::atomic<std::uint64_t> commits_{0}, appends_{0}, events_{0};
+  std::array<std::atomic<std::uint64_t>, JournalStats::kCommitLatencyBounds.size()> commit_latency_{};
+  std::atomic<std::uint64_t> commit_ns_{0};
 
   Mutex mu_;
   CondVar wake_;  // signalled when something is queued or stopping_ is set
@@ -115,6 +123,10 @@ class Writer {
   std::deque<WriteJob> jobs_ REWIND_GUARDED_BY(mu_);
   bool job_turn_ REWIND_GUARDED_BY(mu_) = false;  // the next round runs a job if one is queued
   bool stopping_ REWIND_GUARDED_BY(mu_) = false;
+  Mutex committed_mu_;
+  CondVar committed_cv_;  // signalled after each commit of events, and when stopping
+  std::uint64_t committed_ REWIND_GUARDED_BY(committed_mu_) = 0;  // the last committed position
+  bool stopped_ REWIND_GUARDED_BY(committed_mu_) = false;
   std::thread thread_;  // set by Start before anything is queued
 };
 

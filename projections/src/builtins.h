@@ -25,6 +25,8 @@ std::vector<std::unique_ptr<Projection>> BuiltinProjections(const ProjectionsOpt
 // runs
 Result<std::optional<RunSummary>> ReadSummary(const ReadView& view, const Table& table, const RunId& run);
 Result<RunPage> ReadRunPage(const ReadView& view, const Table& table, const RunQuery& query);
+// Runs of every tenant by status (the status index's entries), in kRunStatuses order.
+Result<std::vector<std::pair<RunStatus, std::uint64_t>>> CountRuns(const ReadView& view, const Table& table);
 // What a run's state says about it (exposed for tests: the summary of a fold).
 RunSummary Summarize(const RunState& state);
 

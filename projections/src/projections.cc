@@ -709,6 +709,11 @@ Result<RunPage> Projections::ListRuns(const RunQuery& query) const {
   return impl_->Read<RunPage>(kRunsName, [&](const ReadView& v, const Table& t) { return ReadRunPage(v, t, query); });
 }
 
+Result<std::vector<std::pair<RunStatus, std::uint64_t>>> Projections::CountRuns() const {
+  return impl_->Read<std::vector<std::pair<RunStatus, std::uint64_t>>>(
+      kRunsName, [&](const ReadView& v, const Table& t) { return projections_internal::CountRuns(v, t); });
+}
+
 Result<RunSummary> Projections::Summary(const RunId& run) const {
   return impl_->Read<RunSummary>(kRunsName, [&](const ReadView& v, const Table& t) -> Result<RunSummary> {
     REWIND_ASSIGN_OR_RETURN(std::optional<RunSummary> s, ReadSummary(v, t, run));

@@ -210,6 +210,22 @@ Result<RunPage> ReadRunPage(const ReadView& view, const Table& table, const RunQ
   return page;
 }
 
+Result<std::vector<std::pair<RunStatus, std::uint64_t>>> CountRuns(const ReadView& view, const Table& table) {
+  std::vector<std::pair<RunStatus, std::uint64_t>> out;
+  REWIND_ASSIGN_OR_RETURN(TableCursor cursor, view.Cursor(table));
+  for (RunStatus status : kRunStatuses) {
+    KeyBuilder prefix('X');
+    prefix.U8(static_cast<std::uint8_t>(status));
+    const Bytes& p = prefix.bytes();
+    std::uint64_t n = 0;
+    Result<bool> at = cursor.Seek(p);
+    for (; at.has_value() && *at && HasPrefix(cursor.key(), p); at = cursor.Next()) ++n;
+    if (!at.has_value()) return Err(at.error());
+    out.emplace_back(status, n);
+  }
+  return out;
+}
+
 std::unique_ptr<Projection> MakeRunsProjection() { return std::make_unique<RunsProjection>(); }
 
 }  // namespace rwd::projections_internal

@@ -210,6 +210,35 @@ Response Answer(const Result<T>& result, F&& render) {
   return render(*result);
 }
 
+// Server-Sent Events of a subscription: "id: <position>" and "data: <the
+// stored event as JSON>" per event; a comment line first, so a client knows
+// the stream is attached.
+class SseStream : public StreamBody {
+ public:
+  explicit SseStream(std::shared_ptr<Subscription> sub) : sub_(std::move(sub)) {}
+  ~SseStream() override { sub_->Close(); }
+
+  std::optional<std::string> Next() override {
+    auto events = sub_->Next();
+    if (!events) return std::nullopt;
+    std::string out;
+    if (!started_) {
+      out = ": attached\nretry: 1000\n\n";
+      started_ = true;
+    }
+    for (const FeedEvent& e : *events) {
+      out += "id: " + std::to_string(e.position) + "\ndata: " + e.json + "\n\n";
+    }
+    return out;
+  }
+  void OnReady(std::function<void()> wake) override { sub_->OnReady(std::move(wake)); }
+  void Close() override { sub_->Close(); }
+
+ private:
+  std::shared_ptr<Subscription> sub_;
+  bool started_ = false;
+};
+
 Response StateResponse(const RunState& state, bool with_etag) {
   Response r = JsonResponse(200, inspect::StateJson(state));
   if (with_etag) r.headers.emplace_back("ETag", "\"" + std::to_string(state.seq) + "\"");
@@ -218,15 +247,75 @@ Response StateResponse(const RunState& state, bool with_etag) {
 
 }  // namespace
 
+const std::vector<RouteName>& Routes() {
+  static const std::vector<RouteName> routes = {
+      {"GET", "/healthz"},
+      {"GET", "/readyz"},
+      {"GET", "/metrics"},
+      {"GET", "/v1/openapi.json"},
+      {"GET", "/v1/tenants/{t}/runs"},
+      {"POST", "/v1/tenants/{t}/runs"},
+      {"GET", "/v1/tenants/{t}/stream"},
+      {"GET", "/v1/tenants/{t}/runs/{id}"},
+      {"GET", "/v1/tenants/{t}/runs/{id}/events"},
+      {"GET", "/v1/tenants/{t}/runs/{id}/timeline"},
+      {"GET", "/v1/tenants/{t}/runs/{id}/stream"},
+      {"POST", "/v1/tenants/{t}/runs/{id}/resume"},
+      {"POST", "/v1/tenants/{t}/runs/{id}/pause"},
+      {"POST", "/v1/tenants/{t}/runs/{id}/cancel"},
+      {"POST", "/v1/tenants/{t}/runs/{id}/fork"},
+      {"POST", "/v1/tenants/{t}/runs/{id}/approvals/{step}"},
+      {"POST", "/v1/tenants/{t}/runs/{id}/signals/{name}"},
+  };
+  return routes;
+}
+
+std::string RouteTemplate(std::string_view path) {
+  const auto segments = Segments(path);
+  if (!segments) return "other";
+  const std::vector<std::string>& s = *segments;
+  std::string t;
+  if (s.size() == 1) {
+    t = "/" + s[0];
+  } else if (s.size() == 2 && s[0] == "v1") {
+    t = "/v1/" + s[1];
+  } else if (s.size() >= 4 && s[0] == "v1" && s[1] == "tenants") {
+    t = "/v1/tenants/{t}/" + s[3];
+    if (s.size() >= 5) t += "/{id}";
+    if (s.size() >= 6) t += "/" + s[5];
+    if (s.size() == 7) t += s[5] == "approvals" ? "/{step}" : s[5] == "signals" ? "/{name}" : "/?";
+  }
+  for (const RouteName& r : Routes()) {
+    if (r.path == t) return t;
+  }
+  return "other";
+}
+
 Response Api::Handle(const Request& request) const {
+  Response r = Route(request);
+  static const std::set<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+  metrics_.Count(RouteTemplate(request.path), kMethods.count(request.method) ? request.method : "other", r.status);
+  return r;
+}
+
+Response Api::Route(const Request& request) const {
   const auto path = Segments(request.path);
   if (!path) return NotFound("no such route: " + request.path);
   const std::vector<std::string>& p = *path;
-  if (p.size() == 1 && (p[0] == "healthz" || p[0] == "readyz")) {
+  if (p.size() == 1 && (p[0] == "healthz" || p[0] == "readyz" || p[0] == "metrics")) {
     if (request.method != "GET") return MethodNotAllowed("GET");
+    if (p[0] == "metrics") {
+      return Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Exposition(engine_, feed_.subscribers()),
+                      {}, nullptr};
+    }
     return JsonResponse(200, json{{"status", "ok"}});
   }
-  if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || p[3] != "runs") {
+  if (p.size() == 2 && p[0] == "v1" && p[1] == "openapi.json") {
+    if (request.method != "GET") return MethodNotAllowed("GET");
+    return Response{200, "application/json", std::string(OpenApiDocument()), {}, nullptr};
+  }
+  if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || (p[3] != "runs" && p[3] != "stream") ||
+      (p[3] == "stream" && p.size() != 4)) {
     return NotFound("no such route: " + request.path);
   }
   auto who = auth_->Authenticate(request.authorization, clock_());
@@ -238,6 +327,10 @@ Response Api::Handle(const Request& request) const {
   }
   const std::string& method = request.method;
   const Principal& me = *who;
+  if (p[3] == "stream") {
+    if (method != "GET") return MethodNotAllowed("GET");
+    return Stream(request, me, std::nullopt);
+  }
 
   if (p.size() == 4) {
     if (method == "GET") {
@@ -301,6 +394,11 @@ Response Api::Handle(const Request& request) const {
   }
 
   const std::string& what = p[5];
+  if (p.size() == 6 && what == "stream") {
+    if (method != "GET") return MethodNotAllowed("GET");
+    if (auto state = engine_.State(id, me); !state.has_value()) return ProblemResponse(state.error());
+    return Stream(request, me, id);
+  }
   if (p.size() == 6 && (what == "events" || what == "timeline")) {
     if (method != "GET") return MethodNotAllowed("GET");
     if (what == "timeline") {
@@ -416,6 +514,29 @@ Response Api::Handle(const Request& request) const {
     return state_now(engine_.Signal(id, p[6], std::move(payload), me));
   }
   return NotFound("no such route: " + request.path);
+}
+
+Response Api::Stream(const Request& request, const Principal& who, std::optional<RunId> run) const {
+  // Where the client stands: the id of the last event it saw (a reconnecting
+  // EventSource sends it), or ?after= for a first connection; neither: from now.
+  std::optional<std::uint64_t> after;
+  std::string given = request.last_event_id;
+  if (given.empty()) {
+    if (auto it = request.query.find("after"); it != request.query.end()) given = it->second;
+  }
+  if (!given.empty()) {
+    std::uint64_t position = 0;
+    const auto [end, ec] = std::from_chars(given.data(), given.data() + given.size(), position);
+    if (ec != std::errc() || end != given.data() + given.size()) {
+      return ProblemResponse(Invalid("Last-Event-ID: expected an event's position as its stream gave it"));
+    }
+    after = position;
+  }
+  auto sub = feed_.Subscribe(who.tenant, run, after);
+  if (!sub.has_value()) return ProblemResponse(sub.error());
+  Response r{200, "text/event-stream", "", {{"X-Accel-Buffering", "no"}}, nullptr};
+  r.stream = std::make_shared<SseStream>(std::move(*sub));
+  return r;
 }
 
 }  // namespace rwd::server_internal

@@ -6,12 +6,17 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "rewind/executor/engine.h"
 #include "rewind/server/auth.h"
+#include "server/src/feed.h"
 #include "server/src/http.h"
+#include "server/src/metrics.h"
 
 namespace rwd::server_internal {
 
@@ -25,20 +30,47 @@ int HttpStatusFor(Code code);
 // HTTP title, the message as detail, and "code": the Status code's name.
 Response ProblemResponse(const Status& status);
 
+// Every route: its method and path template, as /metrics labels requests
+// and the OpenAPI document lists them.
+struct RouteName {
+  std::string method;
+  std::string path;
+  friend auto operator<=>(const RouteName&, const RouteName&) = default;
+};
+const std::vector<RouteName>& Routes();
+
+// The template of the route `path` names ("/v1/tenants/{t}/runs/{id}"), or
+// "other" for a path that names none.
+std::string RouteTemplate(std::string_view path);
+
+// The OpenAPI 3.1 document of the routes (server/openapi.json, built in).
+std::string_view OpenApiDocument();
+
 class Api {
  public:
-  Api(Engine& engine, std::shared_ptr<const server::Authenticator> auth, std::set<std::string> workflows,
+  // `feed` serves the streams; engine and feed outlive the Api.
+  Api(Engine& engine, Feed& feed, std::shared_ptr<const server::Authenticator> auth, std::set<std::string> workflows,
       std::function<std::int64_t()> clock)
-      : engine_(engine), auth_(std::move(auth)), workflows_(std::move(workflows)), clock_(std::move(clock)) {}
+      : engine_(engine),
+        feed_(feed),
+        auth_(std::move(auth)),
+        workflows_(std::move(workflows)),
+        clock_(std::move(clock)) {}
 
-  // Thread-safe: called from the request pool concurrently.
+  // Thread-safe: called from the request pool concurrently. Counts the
+  // answer in the metrics.
   Response Handle(const Request& request) const;
 
  private:
+  Response Route(const Request& request) const;
+  Response Stream(const Request& request, const Principal& who, std::optional<RunId> run) const;
+
   Engine& engine_;
+  Feed& feed_;
   std::shared_ptr<const server::Authenticator> auth_;
   std::set<std::string> workflows_;
   std::function<std::int64_t()> clock_;
+  mutable Metrics metrics_;
 };
 
 }  // namespace rwd::server_internal

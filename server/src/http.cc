@@ -4,6 +4,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -29,7 +31,8 @@ int Hex(char c) {
   return -1;
 }
 
-// name=value pairs; nullopt when one is not percent-encoded.
+}  // namespace
+
 std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
   std::map<std::string, std::string> out;
   while (!query.empty()) {
@@ -49,6 +52,8 @@ std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view qu
   }
   return out;
 }
+
+namespace {
 
 // An answer the HTTP layer gives by itself (RFC 9457, as api.cc's).
 Response Problem(int status, std::string_view code, const std::string& detail) {
@@ -148,6 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (auto it = req.find(http::field::authorization); it != req.end()) r.authorization = std::string(it->value());
     if (auto it = req.find(http::field::if_match); it != req.end()) r.if_match = std::string(it->value());
+    if (auto it = req.find("Last-Event-ID"); it != req.end()) r.last_event_id = std::string(it->value());
     r.body = std::move(req.body());
     stream_.expires_never();  // the handler may take its time; the answer is written when it comes
     asio::post(server_->pool, [self = shared_from_this(), r = std::move(r), keep_alive]() mutable {
@@ -165,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Reply(Response r, bool keep_alive) {
+    if (r.stream) return StartStream(std::move(r));
     if (server_->stopping) keep_alive = false;
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "rewind");
@@ -186,11 +193,80 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Done() {
     Close();
+    if (events_) {
+      events_->Close();
+      events_.reset();
+      heartbeat_.cancel();
+    }
     server_->sessions.erase(shared_from_this());
+  }
+
+  // A streamed answer: the header, then whatever the stream has, until it
+  // ends or the client goes away (a write fails; a heartbeat finds it).
+  void StartStream(Response r) {
+    events_ = std::move(r.stream);
+    auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(r.status), 11);
+    res->set(http::field::server, "rewind");
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : r.headers) res->set(name, value);
+    res->keep_alive(false);  // the stream ends with the connection
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    events_->OnReady([weak = std::weak_ptr<Session>(shared_from_this()), executor = stream_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock(); self && self->waiting_) {
+          self->waiting_ = false;
+          self->Pump();
+        }
+      });
+    });
+    http::async_write_header(stream_, *serializer,
+                             [self = shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
+                               if (ec) return self->Done();
+                               self->Beat();
+                               self->Pump();
+                             });
+  }
+
+  void Pump() {
+    if (!events_) return;
+    auto next = events_->Next();
+    if (!next) return Done();
+    if (next->empty()) {
+      waiting_ = true;
+      return;
+    }
+    Write(std::make_shared<std::string>(std::move(*next)));
+  }
+
+  void Write(std::shared_ptr<std::string> data) {
+    asio::async_write(stream_.socket(), asio::buffer(*data),
+                      [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+                        if (ec) return self->Done();
+                        self->Pump();
+                      });
+  }
+
+  // While the stream waits, a comment line now and then: a client that went
+  // away makes the write fail, and proxies keep the connection open.
+  void Beat() {
+    heartbeat_.expires_after(server_->options.stream_heartbeat);
+    heartbeat_.async_wait([weak = std::weak_ptr<Session>(shared_from_this())](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->events_) return;
+      if (self->waiting_) {
+        self->waiting_ = false;
+        self->Write(std::make_shared<std::string>(": keepalive\n\n"));
+      }
+      self->Beat();
+    });
   }
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  std::shared_ptr<StreamBody> events_;  // a streamed answer in progress
+  bool waiting_ = false;                // the stream had nothing; its wake pumps again
+  asio::steady_timer heartbeat_{stream_.get_executor()};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer::State> server_;
 };

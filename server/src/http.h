@@ -25,7 +25,20 @@ struct Request {
   std::map<std::string, std::string> query;  // decoded; a repeated name keeps its last value
   std::string authorization;                 // header values, "" when absent
   std::string if_match;
+  std::string last_event_id;
   std::string body;
+};
+
+// A response body written as it comes (Server-Sent Events): after the
+// header, the io thread asks Next for bytes, writes them, and asks again;
+// when Next has none it waits for the wake given to OnReady. The connection
+// closes when Next returns nullopt or the client goes away (then Close).
+class StreamBody {
+ public:
+  virtual ~StreamBody() = default;
+  virtual std::optional<std::string> Next() = 0;
+  virtual void OnReady(std::function<void()> wake) = 0;
+  virtual void Close() = 0;
 };
 
 struct Response {
@@ -33,6 +46,7 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // more headers (ETag, Location, Allow)
+  std::shared_ptr<StreamBody> stream;  // set: `body` is not sent; the stream is, until it ends
 };
 
 // Runs on the request pool; may block (engine calls wait for durability).
@@ -46,10 +60,14 @@ struct HttpOptions {
   std::size_t max_header_bytes = 0;
   std::size_t max_connections = 0;
   std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds stream_heartbeat{15};  // a comment line on a quiet stream, to find dead clients
 };
 
 // Percent-decodes `text` ('+' stays '+'); nullopt for a bad escape.
 std::optional<std::string> PercentDecode(std::string_view text);
+// A query string's name=value pairs, '+' a space, percent-decoded (a name
+// given twice keeps its last value); nullopt when one does not decode.
+std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view query);
 
 class HttpServer {
  public:

@@ -7,10 +7,12 @@
 
 namespace rwd::server {
 
+// Destroyed in reverse: the HTTP server first (its connections and their
+// streams close), then the API, then the feed the streams subscribed to.
 class Server::Impl {
  public:
-  explicit Impl(std::unique_ptr<server_internal::Api> api) : api_(std::move(api)) {}
-  std::unique_ptr<server_internal::Api> api_;  // outlives http_: declared first, destroyed last
+  std::unique_ptr<server_internal::Feed> feed_;
+  std::unique_ptr<server_internal::Api> api_;
   std::unique_ptr<server_internal::HttpServer> http_;
 };
 
@@ -22,15 +24,20 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOptions opti
           .count();
     };
   }
-  auto impl = std::make_unique<Impl>(std::make_unique<server_internal::Api>(
-      engine, options.auth, std::set<std::string>(options.workflows.begin(), options.workflows.end()), options.clock));
+  auto impl = std::make_unique<Impl>();
+  impl->feed_ = std::make_unique<server_internal::Feed>(
+      engine.journal(), server_internal::FeedOptions{.max_per_tenant = options.max_streams_per_tenant});
+  impl->api_ = std::make_unique<server_internal::Api>(
+      engine, *impl->feed_, options.auth, std::set<std::string>(options.workflows.begin(), options.workflows.end()),
+      options.clock);
   server_internal::HttpOptions http{.address = options.address,
                                     .port = options.port,
                                     .threads = options.threads,
                                     .max_body_bytes = options.max_body_bytes,
                                     .max_header_bytes = options.max_header_bytes,
                                     .max_connections = options.max_connections,
-                                    .idle_timeout = options.idle_timeout};
+                                    .idle_timeout = options.idle_timeout,
+                                    .stream_heartbeat = options.stream_heartbeat};
   const server_internal::Api* api = impl->api_.get();
   REWIND_ASSIGN_OR_RETURN(impl->http_, server_internal::HttpServer::Start(
                                            http, [api](const server_internal::Request& r) { return api->Handle(r); }));

@@ -8,8 +8,10 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <set>
 #include <thread>
 
+#include "server/src/api.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
 
@@ -328,6 +330,126 @@ TEST_F(ServerTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm) {
   EXPECT_EQ(Call("DELETE", Runs()).status, 405);
   // The server still answers.
   EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+bool HasType(const std::vector<test::SseEvent>& events, const std::string& type, const std::string& run = "") {
+  for (const test::SseEvent& e : events) {
+    if (e.data["type"] == type && (run.empty() || e.data["run_id"] == run)) return true;
+  }
+  return false;
+}
+
+// Run updates are pushed as they are appended; a client that reconnects
+// with the last id it saw gets exactly what it missed.
+TEST_F(ServerTest, StreamsPushEveryEventAndAReconnectMissesNothing) {
+  test::SseClient tenant(server_->port(), "/v1/tenants/acme/stream", Operator());
+  test::SseClient stranger(server_->port(), "/v1/tenants/globex/stream", Stranger());
+  tenant.ReadUntil([&](const auto&) { return tenant.attached(); });
+  stranger.ReadUntil([&](const auto&) { return stranger.attached(); });
+  ASSERT_EQ(tenant.status(), 200) << tenant.head();
+  EXPECT_THAT(tenant.head(), HasSubstr("text/event-stream"));
+  const std::string id = FailedRun();
+  const auto& seen = tenant.ReadUntil([&](const auto& events) { return HasType(events, "RunFailed", id); });
+  ASSERT_TRUE(HasType(seen, "RunFailed", id)) << seen.size() << " events";
+  ASSERT_EQ(seen.front().data["type"], "RunStarted");
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].data["seq"], i + 1) << "every event once, in order";
+    EXPECT_EQ(seen[i].data["position"], seen[i].id);
+  }
+
+  // The run goes on while nobody listens; a reconnect from the middle.
+  const std::uint64_t middle = seen[2].id;
+  ASSERT_EQ(Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "x", "data": 1})").status, 200);
+  WaitFor(id, "paused");
+  test::SseClient again(server_->port(), "/v1/tenants/acme/runs/" + id + "/stream", Operator(),
+                        std::to_string(middle));
+  const auto& caught_up = again.ReadUntil([&](const auto& events) { return HasType(events, "RunPaused", id); });
+  ASSERT_TRUE(HasType(caught_up, "RunPaused", id));
+  EXPECT_EQ(caught_up.front().data["seq"], 4) << "right after the last event it saw";
+  for (std::size_t i = 1; i < caught_up.size(); ++i) {
+    EXPECT_EQ(caught_up[i].data["seq"], caught_up[i - 1].data["seq"].get<int>() + 1) << "no gap, no duplicate";
+  }
+  // Live again after the catch-up: the approval's events arrive.
+  ASSERT_EQ(Call("POST", Run(id) + "/approvals/approve", R"({"decision": "approve"})").status, 200);
+  EXPECT_TRUE(HasType(again.ReadUntil([&](const auto& e) { return HasType(e, "RunCompleted"); }), "RunCompleted"));
+
+  stranger.ReadUntil([](const auto&) { return false; }, 200);
+  EXPECT_TRUE(stranger.ReadUntil([](const auto&) { return true; }).empty()) << "another tenant sees none of it";
+  EXPECT_EQ(test::SseClient(server_->port(), "/v1/tenants/globex/runs/" + id + "/stream", Stranger())
+                .ReadUntil([](const auto&) { return true; })
+                .size(),
+            0u);
+  test::SseClient refused(server_->port(), "/v1/tenants/globex/runs/" + id + "/stream", Stranger());
+  refused.ReadUntil([](const auto&) { return true; });
+  EXPECT_EQ(refused.status(), 404);
+  test::SseClient bad(server_->port(), "/v1/tenants/acme/stream", Operator(), "yesterday");
+  bad.ReadUntil([](const auto&) { return true; });
+  EXPECT_EQ(bad.status(), 400);
+  test::SseClient anonymous(server_->port(), "/v1/tenants/acme/stream", "");
+  anonymous.ReadUntil([](const auto&) { return true; });
+  EXPECT_EQ(anonymous.status(), 401);
+}
+
+// The document lists every route the server has, and nothing else.
+TEST_F(ServerTest, TheOpenApiDocumentListsEveryRouteAndNothingElse) {
+  const HttpAnswer doc = Call("GET", "/v1/openapi.json", "", "");
+  ASSERT_EQ(doc.status, 200);
+  const json openapi = doc.json();
+  ASSERT_EQ(openapi["openapi"], "3.1.0");
+  std::set<server_internal::RouteName> documented;
+  for (const auto& [path, item] : openapi["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      if (method == "parameters") continue;
+      std::string upper = method;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      documented.insert({upper, path});
+      EXPECT_TRUE(op.contains("responses")) << method << " " << path;
+    }
+  }
+  const std::set<server_internal::RouteName> served(server_internal::Routes().begin(), server_internal::Routes().end());
+  EXPECT_EQ(documented, served);
+  // Each route is one the server answers (not "no such route").
+  for (const server_internal::RouteName& r : served) {
+    std::string target = r.path;
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+             {"{t}", "acme"}, {"{id}", "0123456789abcdef0123456789abcdef"}, {"{step}", "approve"}, {"{name}", "go"}}) {
+      if (const std::size_t at = target.find(name); at != std::string::npos) target.replace(at, name.size(), value);
+    }
+    if (r.path.ends_with("/stream")) continue;  // a stream answers as it goes: the stream test reads them
+    const HttpAnswer a = Call(r.method, target, r.method == "POST" ? "{}" : "");
+    EXPECT_EQ(server_internal::RouteTemplate(target), r.path);
+    EXPECT_THAT(a.body, ::testing::Not(HasSubstr("no such route"))) << r.method << " " << target;
+  }
+}
+
+TEST_F(ServerTest, MetricsCountRunsCommitsRequestsAndStreamsWithoutTenants) {
+  const std::string id = FailedRun();
+  Call("GET", Run(id));
+  Call("GET", Run(id), "", Stranger());
+  test::SseClient stream(server_->port(), "/v1/tenants/acme/stream", Operator());
+  stream.ReadUntil([&](const auto&) { return stream.attached(); });
+  const HttpAnswer m = Call("GET", "/metrics", "", "");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_THAT(m.headers.at("content-type"), HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(m.body, HasSubstr("rewind_runs{status=\"failed\"} 1\n"));
+  EXPECT_THAT(m.body, HasSubstr("# TYPE rewind_journal_commit_seconds histogram"));
+  EXPECT_THAT(m.body, HasSubstr("rewind_journal_commit_seconds_bucket{le=\"+Inf\"}"));
+  EXPECT_THAT(m.body, HasSubstr("rewind_http_requests_total{route=\"/v1/tenants/{t}/runs/{id}\",method=\"GET\",code=\"200\"}"));
+  EXPECT_THAT(m.body, HasSubstr("rewind_http_requests_total{route=\"/v1/tenants/{t}/runs/{id}\",method=\"GET\",code=\"404\"} 1"));
+  EXPECT_THAT(m.body, HasSubstr("rewind_stream_clients 1\n"));
+  EXPECT_THAT(m.body, ::testing::Not(HasSubstr("acme")));
+  EXPECT_THAT(m.body, ::testing::Not(HasSubstr(id)));
+  // Every sample line is `name{labels} value`.
+  std::size_t samples = 0;
+  for (std::size_t from = 0; from < m.body.size();) {
+    const std::size_t nl = m.body.find('\n', from);
+    const std::string line = m.body.substr(from, nl - from);
+    from = nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    ++samples;
+    EXPECT_TRUE(line.rfind("rewind_", 0) == 0 && line.find(' ') != std::string::npos) << line;
+  }
+  EXPECT_GT(samples, 15u);
 }
 
 TEST_F(ServerTest, ConnectionsAreKeptAliveAndStoppingIsClean) {

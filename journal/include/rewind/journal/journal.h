@@ -34,6 +34,8 @@
 // queued appends first.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -143,6 +145,13 @@ struct JournalStats {
   std::uint64_t commits = 0;  // durable group commits
   std::uint64_t appends = 0;  // append requests in them
   std::uint64_t events = 0;   // events in them
+  // How long the commits of events took (the LMDB commit, its sync
+  // included): commit_latency[i] counts those that took at most
+  // kCommitLatencyBounds[i] seconds (cumulative, the last bound infinite).
+  static constexpr std::array<double, 12> kCommitLatencyBounds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1e300};
+  std::array<std::uint64_t, 12> commit_latency{};
+  double commit_seconds = 0;  // their sum
 };
 
 // What Journal::CheckStructure walked: the pages of the data file in use
@@ -234,6 +243,13 @@ class Journal {
 
   // The position of the newest committed event (0 for an empty journal).
   Result<std::uint64_t> LastPosition() const;
+
+  // Waits until an event past `position` is committed, or `deadline`; returns
+  // the newest committed position then (no greater than `position` when the
+  // deadline passed first). The writer wakes waiters at each commit; a
+  // read-only journal (another process writes it) looks every 10 ms. For
+  // tailing the journal: read from `position + 1` what this says is there.
+  Result<std::uint64_t> WaitForPosition(std::uint64_t position, std::chrono::steady_clock::time_point deadline) const;
 
   // Checks one run: every record's checksum, seqs dense from 1, each record's
   // prev hash equal to the chain hash of the one before, and the run index

@@ -16,6 +16,13 @@
 //   POST /v1/tenants/{t}/runs/{id}/resume          resume from a step (If-Match: the seq)
 //   POST /v1/tenants/{t}/runs/{id}/approvals/{s}   approve or reject a gate
 //   POST /v1/tenants/{t}/runs/{id}/pause, /cancel, /fork, /signals/{name}
+//   GET  /v1/tenants/{t}/stream, /v1/tenants/{t}/runs/{id}/stream
+//        Server-Sent Events: every event appended (of the tenant, or of the
+//        run), "id:" its journal position, "data:" the event as the events
+//        route shows it. A client reconnecting with Last-Event-ID (or
+//        ?after=POSITION) gets what it missed from the journal, across
+//        server restarts, with no gap and no duplicate; a client too slow
+//        to keep up is cut off (its buffer is bounded) to reconnect.
 //
 // Every request but /healthz and /readyz is authenticated (auth.h) and its
 // principal goes through the engine's Authorizer. A run of another tenant,
@@ -65,6 +72,8 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 << 10;    // 431 above
   std::size_t max_connections = 1024;         // further connections are closed at once
   std::chrono::seconds idle_timeout{60};      // a connection silent this long is closed
+  std::size_t max_streams_per_tenant = 256;   // event streams of one tenant at once (507 above)
+  std::chrono::seconds stream_heartbeat{15};  // a comment line on a quiet stream
   // Seconds since the Unix epoch, for token expiry. Tests drive it.
   std::function<std::int64_t()> clock;
 };
