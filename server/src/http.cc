@@ -1,6 +1,7 @@
 #include "server/src/http.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -90,6 +91,9 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   HttpOptions options;
   Handler handler;
   asio::io_context io{1};
+  // Keeps the io thread running until the destructor has handed it the last
+  // work (a handler left queued after it stops would keep this State alive).
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
   tcp::acceptor acceptor{io};
   asio::thread_pool pool;
   std::thread io_thread;
@@ -322,6 +326,7 @@ HttpServer::~HttpServer() {
     s->sessions.clear();
   });
   // The io thread ends when the last connection's handlers have run.
+  state_->work.reset();
   state_->io_thread.join();
 }
 
