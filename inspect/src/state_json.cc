@@ -3,16 +3,12 @@
 #include "rewind/inspect/event_json.h"
 
 namespace rwd::inspect {
-namespace {
-
 using nlohmann::json;
 
-json Error(const std::string& code, const std::string& message) {
+json ErrorJson(const std::string& code, const std::string& message) {
   if (code.empty() && message.empty()) return nullptr;
   return json{{"code", StringJson(code)}, {"message", StringJson(message)}};
 }
-
-}  // namespace
 
 json StateJson(const RunState& s) {
   const RunStarted* def = s.definition.get();
@@ -29,7 +25,7 @@ json StateJson(const RunState& s) {
            {"tenant", def ? StringJson(def->tenant) : json(nullptr)},
            {"paused_step", step_id(s.paused_step)},
            {"output", BytesJson(s.output)},
-           {"error", Error(s.error_code, s.error_message)},
+           {"error", ErrorJson(s.error_code, s.error_message)},
            {"parent_run", s.parent ? json(s.parent->ToString()) : json(nullptr)},
            {"parent_seq", s.parent_seq},
            {"started_unix_us", s.started_unix_us},
@@ -45,7 +41,7 @@ json StateJson(const RunState& s) {
                          {"attempts", st.attempts},
                          {"total_attempts", st.total_attempts},
                          {"output", BytesJson(st.output)},
-                         {"error", Error(st.error_code, st.error_message)},
+                         {"error", ErrorJson(st.error_code, st.error_message)},
                          {"retryable", st.retryable},
                          {"due_unix_us", st.due_unix_us},
                          {"started_unix_us", st.started_unix_us}});

@@ -1,17 +1,13 @@
 #include "rewind/server/api_json.h"
 
 #include "rewind/inspect/event_json.h"
+#include "rewind/inspect/state_json.h"
 
 namespace rwd::server {
 namespace {
 
 using nlohmann::json;
 using inspect::StringJson;
-
-json Error(const std::string& code, const std::string& message) {
-  if (code.empty() && message.empty()) return nullptr;
-  return json{{"code", StringJson(code)}, {"message", StringJson(message)}};
-}
 
 }  // namespace
 
@@ -30,7 +26,7 @@ json RunSummaryJson(const RunSummary& s) {
               {"steps_total", s.steps_total},
               {"steps_completed", s.steps_completed},
               {"attempts", s.attempts},
-              {"error", Error(s.error_code, s.error_message)},
+              {"error", inspect::ErrorJson(s.error_code, s.error_message)},
               {"parent_run", s.parent ? json(s.parent->ToString()) : json(nullptr)}};
 }
 

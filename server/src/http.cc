@@ -6,8 +6,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -17,6 +17,8 @@
 #include <set>
 #include <thread>
 
+#include "rewind/base/bytes.h"
+
 namespace rwd::server_internal {
 namespace {
 
@@ -24,13 +26,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -75,10 +70,11 @@ std::optional<std::string> PercentDecode(std::string_view text) {
       out += text[i];
       continue;
     }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int hi = Hex(text[i + 1]), lo = Hex(text[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
+    std::uint8_t byte = 0;
+    if (i + 2 >= text.size() || !HexDecode(text.substr(i + 1, 2), std::span<std::uint8_t>(&byte, 1))) {
+      return std::nullopt;
+    }
+    out += static_cast<char>(byte);
     i += 2;
   }
   return out;

@@ -21,4 +21,7 @@ namespace rwd::inspect {
 
 nlohmann::json StateJson(const RunState& state);
 
+// An error as a state shows it: {code, message}, or null when both are empty.
+nlohmann::json ErrorJson(const std::string& code, const std::string& message);
+
 }  // namespace rwd::inspect
