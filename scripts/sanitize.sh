@@ -40,10 +40,12 @@ REWIND_WITH_CLANG=1 scripts/setup.sh
 # 1,000 take about 4 minutes), and the race and crash tests fewer rounds:
 # structure checks and commands beside a live writer 200 instead of 1,000
 # (1,000 checks took 2 minutes under ThreadSanitizer), the kills of a driver
-# mid-step 30 instead of 100. Every other test runs as in ./dev.sh test.
+# mid-step 30 instead of 100, the kills of a serving process 10 instead of
+# 50. Every other test runs as in ./dev.sh test.
 export REWIND_SIM_SEEDS=${REWIND_SIM_SEEDS:-200}
 export REWIND_RACES=${REWIND_RACES:-200}
 export REWIND_OVERLAP_ROUNDS=${REWIND_OVERLAP_ROUNDS:-30}
+export REWIND_SERVE_CRASH_ROUNDS=${REWIND_SERVE_CRASH_ROUNDS:-10}
 
 # Children the tests start (the tools, the crash children) inherit these.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:check_initialization_order=1:strict_init_order=1}
