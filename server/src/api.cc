@@ -434,13 +434,10 @@ Response Api::Route(const Request& request) const {
                                   {"next_after_seq", last < state->seq ? json(last) : json(nullptr)}});
   }
 
-  if (method != "POST") {
-    if (p.size() == 6 && (what == "resume" || what == "pause" || what == "cancel" || what == "fork")) {
-      return MethodNotAllowed("POST");
-    }
-    if (p.size() == 7 && (what == "approvals" || what == "signals")) return MethodNotAllowed("POST");
-    return NotFound("no such route: " + request.path);
-  }
+  const bool action = (p.size() == 6 && (what == "resume" || what == "pause" || what == "cancel" || what == "fork")) ||
+                      (p.size() == 7 && (what == "approvals" || what == "signals"));
+  if (!action) return NotFound("no such route: " + request.path);
+  if (method != "POST") return MethodNotAllowed("POST");
   auto body = Body::Parse(request.body);
   if (!body.has_value()) return ProblemResponse(body.error());
   // After an action the answer is the run as it stands (a resume says what it did).

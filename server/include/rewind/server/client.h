@@ -1,0 +1,71 @@
+// A blocking HTTP/1.1 client of a Rewind server on this machine (loopback),
+// for tests, benchmarks and tools: one request per connection, its whole
+// answer read; or a stream of Server-Sent Events read as it comes.
+// Boost.Beast stays in client.cc.
+//
+// Thread-safety: Http from any thread; an SseClient from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rwd::server {
+
+struct HttpAnswer {
+  int status = 0;  // 0: no answer (the connection failed or closed)
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false); }
+};
+
+struct HttpCall {
+  std::string method = "GET";
+  std::string target;  // "/v1/..."
+  std::string token;   // sent as "Authorization: Bearer <token>" when set
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+HttpAnswer Http(std::uint16_t port, const HttpCall& call);
+
+// One Server-Sent Event.
+struct SseEvent {
+  std::uint64_t id = 0;
+  nlohmann::json data;
+};
+
+// A stream client: connects and sends the request at construction, then
+// reads events as they come.
+class SseClient {
+ public:
+  SseClient(std::uint16_t port, const std::string& target, const std::string& token,
+            const std::string& last_event_id = "");
+  ~SseClient();
+  // Reads until `done(events so far)` holds or `timeout_ms` passes; returns
+  // every event read so far. Stops early when the server closes the stream.
+  const std::vector<SseEvent>& ReadUntil(const std::function<bool(const std::vector<SseEvent>&)>& done,
+                                         int timeout_ms = 10000);
+  // Reads what has arrived, without waiting; returns every event read so far.
+  const std::vector<SseEvent>& Poll();
+  int status() const { return status_; }   // the answer's status (0 before it or on failure)
+  bool attached() const { return attached_; }  // the stream said it is attached
+  bool closed() const { return closed_; }  // the server ended the stream
+  std::string head() const { return head_; }
+
+ private:
+  bool ReadSome();  // one non-blocking read, parsed; false when nothing came (or the stream ended)
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string buffer_, head_;
+  std::vector<SseEvent> events_;
+  int status_ = 0;
+  bool attached_ = false, closed_ = false;
+};
+
+}  // namespace rwd::server
