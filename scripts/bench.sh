@@ -44,7 +44,7 @@ if [[ -z "$bin" ]]; then
   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DREWIND_BUILD_TESTS=OFF \
     -DCMAKE_CXX_FLAGS="-Wno-restrict -Wno-stringop-overread" "${launcher[@]}" >/dev/null
   cmake --build build-bench --target append_bench e2e_bench fold_bench projections_bench resume_bench \
-    footprint_bench command_bench micro_bench bench_report
+    footprint_bench command_bench server_bench micro_bench bench_report
   bin=build-bench/bench
 fi
 
@@ -58,6 +58,7 @@ if $smoke; then
   resume=(--runs 20 --reps 1)
   footprint=(--runs 100 --wide-steps 500 --in-flight 200 --sustain-seconds 2)
   command=(--events 20000 --runs 3)
+  server=(--runs 20 --seconds 0.5 --streams 50)
   micro=(--benchmark_min_time=0.01)
 else
   append=(--appenders 1,16,256 --payload-bytes 250)
@@ -67,6 +68,7 @@ else
   resume=()
   footprint=(--sustain-seconds "$sustain")
   command=()
+  server=()
   micro=()
 fi
 
@@ -85,6 +87,7 @@ run projections_bench --dir "$dir" "${projections[@]}"
 run resume_bench --dir "$dir" "${resume[@]}"
 run footprint_bench --dir "$dir" "${footprint[@]}"
 run command_bench --dir "$dir" "${command[@]}"
+run server_bench --dir "$dir" "${server[@]}"
 run micro_bench "${micro[@]}"
 
 echo "== targets"

@@ -210,9 +210,8 @@ Response Answer(const Result<T>& result, F&& render) {
   return render(*result);
 }
 
-// Server-Sent Events of a subscription: "id: <position>" and "data: <the
-// stored event as JSON>" per event; a comment line first, so a client knows
-// the stream is attached.
+// Server-Sent Events of a subscription (FeedEvent::sse each); a comment line
+// first, so a client knows the stream is attached.
 class SseStream : public StreamBody {
  public:
   explicit SseStream(std::shared_ptr<Subscription> sub) : sub_(std::move(sub)) {}
@@ -226,9 +225,7 @@ class SseStream : public StreamBody {
       out = ": attached\nretry: 1000\n\n";
       started_ = true;
     }
-    for (const FeedEvent& e : *events) {
-      out += "id: " + std::to_string(e.position) + "\ndata: " + e.json + "\n\n";
-    }
+    for (const FeedEvent& e : *events) out += *e.sse;
     return out;
   }
   void OnReady(std::function<void()> wake) override { sub_->OnReady(std::move(wake)); }

@@ -144,7 +144,9 @@ void Feed::Drop(Subscription* sub) {
 
 Result<FeedEvent> Feed::Describe(const EventRecord& record) {
   REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
-  FeedEvent out{record.position, record.run, {}, Line(inspect::RecordJson(record, event))};
+  FeedEvent out{record.position, record.run, {},
+                std::make_shared<const std::string>("id: " + std::to_string(record.position) + "\ndata: " +
+                                                    Line(inspect::RecordJson(record, event)) + "\n\n")};
   const std::string* named = TenantOf(event);
   MutexLock lock(tenants_mu_);
   if (tenants_.size() > kMaxCachedTenants) tenants_.clear();

@@ -38,7 +38,9 @@ struct FeedEvent {
   std::uint64_t position = 0;
   RunId run;
   std::string tenant;
-  std::string json;  // inspect::RecordJson, one line
+  // "id: <position>\ndata: <inspect::RecordJson, one line>\n\n", made once
+  // and shared by every subscription it goes to.
+  std::shared_ptr<const std::string> sse;
 };
 
 struct FeedOptions {

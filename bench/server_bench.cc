@@ -1,0 +1,275 @@
+// server_bench: what the HTTP API costs, on loopback, beside the engine's
+// own floors measured in the same run.
+//
+//   resume   POST …/resume of a failed run, one request at a time, each
+//            beside one sample of the durable commit floor (engine_util.h):
+//            p50 and p99, and p99 above the floor's p99 (target <= 5 ms);
+//   approve  POST …/approvals/approve of a run paused at its gate until the
+//            next step's StepStarted arrives on the run's event stream: p50
+//            and p99 (target p99 <= 20 ms);
+//   get      GET …/runs/{id} from --clients threads over keep-alive
+//            connections for --seconds: requests/s (target >= 20,000);
+//   streams  runs/s of a 3-step no-op workflow started and awaited by
+//            --clients threads for --seconds, first with no stream client,
+//            then with --streams clients attached to the tenant's stream and
+//            read all along: ratio (target >= 0.9).
+// Traffic goes to 127.0.0.1 only and every phase stops by itself.
+//
+// Output: a table for people; with --json FILE also JSON rows for the report.
+#include <sys/resource.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "bench/engine_util.h"
+#include "bench/flags.h"
+#include "rewind/executor/engine.h"
+#include "rewind/server/client.h"
+#include "rewind/server/server.h"
+
+namespace rwd {
+namespace {
+
+using namespace bench;  // NOLINT: the bench helpers
+using namespace std::chrono_literals;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+struct Settings {
+  unsigned runs = 200;
+  unsigned clients = 2;
+  double seconds = 3;
+  unsigned streams = 1000;
+  std::string dir = "bench-tmp";
+  std::string json;
+};
+
+const std::string kSecret(40, 'b');
+
+Workflow FailsOnce() {
+  Workflow w("fails-once");
+  w.Step("work", [](const StepContext& c) -> Result<Bytes> {
+    if (c.epoch == 0) return Err(Code::kFailedPrecondition, "fails until resumed");
+    return Bytes{};
+  });
+  return w;
+}
+
+Workflow Gated() {
+  Workflow w("gated");
+  w.Step("prepare", [](const StepContext&) -> Result<Bytes> { return Bytes{}; });
+  w.Approval("approve");
+  w.Step("ship", [](const StepContext&) -> Result<Bytes> { return Bytes{}; });
+  return w;
+}
+
+std::string Token() {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  return *server::MintHs256(
+      {.subject = "bench", .tenant = "default", .roles = {"operator"}, .expires_unix = now.count() + 3600}, kSecret);
+}
+
+// Starts `n` runs of `workflow` and waits until each has stopped.
+Result<std::vector<RunId>> Stopped(Engine& engine, const std::string& workflow, unsigned n) {
+  std::vector<RunId> runs;
+  for (unsigned i = 0; i < n; ++i) {
+    REWIND_ASSIGN_OR_RETURN(RunId run, engine.Start({.workflow = workflow, .actor = BenchPrincipal()}));
+    runs.push_back(run);
+  }
+  for (const RunId& run : runs) REWIND_RETURN_IF_ERROR(internal::StatusOf(engine.Await(run, BenchPrincipal(), 30s)));
+  return runs;
+}
+
+// GETs `target` over one keep-alive connection until `stop`; the answers counted.
+std::uint64_t GetLoop(std::uint16_t port, const std::string& target, const std::string& token,
+                      const std::atomic<bool>& stop) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::empty_body> req(http::verb::get, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::authorization, "Bearer " + token);
+  beast::flat_buffer buffer;
+  std::uint64_t n = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    http::write(stream, req);
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    if (res.result_int() != 200) break;
+    ++n;
+  }
+  return n;
+}
+
+// Runs started and awaited by `threads` threads for `seconds`: runs/s.
+double Throughput(Engine& engine, unsigned threads, double seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> done{0};
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  for (unsigned t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      while (!stop.load()) {
+        auto run = engine.Start({.workflow = "noop3", .actor = BenchPrincipal()});
+        if (!run.has_value() || !engine.Await(*run, BenchPrincipal(), 30s).has_value()) return;
+        done.fetch_add(1);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& w : workers) w.join();
+  return PerSecond(done.load(), Seconds(Clock::now() - start));
+}
+
+Status Measure(const Settings& s, const fs::path& dir, JsonRows& rows) {
+  EngineOptions o;
+  o.journal.directory = (dir / "data").string();
+  o.workflows.push_back(FailsOnce());
+  o.workflows.push_back(Gated());
+  o.workflows.push_back(NoopWorkflow("noop3", 3));
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Open(std::move(o)));
+  REWIND_ASSIGN_OR_RETURN(auto auth, server::Authenticator::Create({.hs256_secret = kSecret}));
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<server::Server> srv,
+                          server::Server::Start(*engine, {.auth = auth, .max_streams_per_tenant = s.streams + 16}));
+  const std::uint16_t port = srv->port();
+  const std::string token = Token();
+  const std::string base = "/v1/tenants/default/runs/";
+
+  // resume
+  CommitFloor floor(engine->journal());
+  REWIND_ASSIGN_OR_RETURN(std::vector<RunId> failed, Stopped(*engine, "fails-once", s.runs));
+  std::vector<double> resume_ms;
+  for (const RunId& run : failed) {
+    const auto t0 = Clock::now();
+    const server::HttpAnswer a =
+        server::Http(port, {"POST", base + run.ToString() + "/resume", token, R"({"reason": "bench"})"});
+    resume_ms.push_back(Millis(Clock::now() - t0));
+    if (a.status != 200) return Status(Code::kInternal, "resume answered " + std::to_string(a.status) + ": " + a.body);
+    REWIND_RETURN_IF_ERROR(floor.Sample());
+  }
+  const double resume_p50 = Percentile(resume_ms, 0.5), resume_p99 = Percentile(resume_ms, 0.99);
+  std::printf("resume over HTTP   p50 %.2f ms  p99 %.2f ms   durable commit p50 %.2f ms  p99 %.2f ms   "
+              "p99 above the commit's: %.2f ms (target <= 5)\n",
+              resume_p50, resume_p99, floor.P50(), floor.P99(), resume_p99 - floor.P99());
+  rows.Add({{"phase", "resume"}, {"p50_ms", resume_p50}, {"p99_ms", resume_p99}, {"commit_p50_ms", floor.P50()},
+            {"commit_p99_ms", floor.P99()}, {"above_commit_p99_ms", resume_p99 - floor.P99()}, {"runs", s.runs}});
+
+  // approve → StepStarted on the stream
+  REWIND_ASSIGN_OR_RETURN(std::vector<RunId> gated, Stopped(*engine, "gated", s.runs));
+  std::vector<double> approve_ms;
+  for (const RunId& run : gated) {
+    server::SseClient stream(port, base + run.ToString() + "/stream", token);
+    stream.ReadUntil([&](const auto&) { return stream.attached(); });
+    const auto t0 = Clock::now();
+    const server::HttpAnswer a =
+        server::Http(port, {"POST", base + run.ToString() + "/approvals/approve", token, R"({"decision": "approve"})"});
+    if (a.status != 200) return Status(Code::kInternal, "approve answered " + std::to_string(a.status));
+    const auto& events = stream.ReadUntil([](const std::vector<server::SseEvent>& e) {
+      return !e.empty() && e.back().data["type"] == "StepStarted";
+    });
+    if (events.empty() || events.back().data["type"] != "StepStarted") {
+      return Status(Code::kInternal, "no StepStarted on the stream after an approval");
+    }
+    approve_ms.push_back(Millis(Clock::now() - t0));
+  }
+  const double approve_p50 = Percentile(approve_ms, 0.5), approve_p99 = Percentile(approve_ms, 0.99);
+  std::printf("approve -> StepStarted on the stream   p50 %.2f ms  p99 %.2f ms (target p99 <= 20)\n", approve_p50,
+              approve_p99);
+  rows.Add({{"phase", "approve"}, {"p50_ms", approve_p50}, {"p99_ms", approve_p99}, {"runs", s.runs}});
+
+  // GET a run's state
+  {
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> answered{0};
+    std::vector<std::thread> clients;
+    const std::string target = base + gated.front().ToString();
+    const auto start = Clock::now();
+    for (unsigned i = 0; i < s.clients; ++i) {
+      clients.emplace_back([&] { answered.fetch_add(GetLoop(port, target, token, stop)); });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
+    stop = true;
+    for (auto& c : clients) c.join();
+    const double rate = PerSecond(answered.load(), Seconds(Clock::now() - start));
+    std::printf("GET a run's state  %.0f requests/s from %u keep-alive clients (target >= 20,000)\n", rate, s.clients);
+    rows.Add({{"phase", "get"}, {"requests_per_s", rate}, {"clients", s.clients}});
+  }
+
+  // stream clients' cost to the engine
+  const double alone = Throughput(*engine, s.clients, s.seconds);
+  std::vector<std::unique_ptr<server::SseClient>> streams;
+  for (unsigned i = 0; i < s.streams; ++i) {
+    streams.push_back(std::make_unique<server::SseClient>(port, "/v1/tenants/default/stream", token));
+  }
+  std::atomic<bool> stop_reading{false};
+  std::uint64_t received = 0;
+  std::thread reader([&] {
+    while (!stop_reading.load()) {
+      for (auto& c : streams) c->Poll();
+      std::this_thread::sleep_for(5ms);
+    }
+    for (auto& c : streams) received += c->Poll().size();
+  });
+  const double watched = Throughput(*engine, s.clients, s.seconds);
+  stop_reading = true;
+  reader.join();
+  std::printf("runs/s of a 3-step workflow  %.0f alone, %.0f with %u stream clients (ratio %.2f, target >= 0.9); "
+              "%llu events delivered to them\n",
+              alone, watched, s.streams, alone > 0 ? watched / alone : 0, static_cast<unsigned long long>(received));
+  rows.Add({{"phase", "streams"}, {"runs_per_s_alone", alone}, {"runs_per_s_with_streams", watched},
+            {"ratio", alone > 0 ? watched / alone : 0}, {"streams", s.streams}});
+  streams.clear();
+  srv.reset();
+  return ProjectionsHealthy(*engine);
+}
+
+}  // namespace
+}  // namespace rwd
+
+int main(int argc, char** argv) {
+  using namespace rwd;
+  using namespace std::chrono_literals;
+  Settings s;
+  CLI::App app("server_bench: the HTTP API's costs on loopback, beside the engine's floors");
+  app.add_option("--runs", s.runs, "runs resumed and approved, one at a time")->capture_default_str();
+  app.add_option("--clients", s.clients, "client threads for GET and for the throughput")->capture_default_str();
+  app.add_option("--seconds", s.seconds, "length of the GET and throughput phases")->capture_default_str();
+  app.add_option("--streams", s.streams, "stream clients attached while runs go on")->capture_default_str();
+  bench::AddOutputFlags(app, s.dir, s.json);
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  // A client and a server socket per stream, in one process.
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  bench::JsonRows rows("server", s.json);
+  auto scratch = bench::ScratchDir::Create(s.dir, "server-bench");
+  if (!scratch.has_value()) {
+    std::fprintf(stderr, "server_bench: %s\n", scratch.error().ToString().c_str());
+    return 1;
+  }
+  if (Status done = Measure(s, (*scratch)->path(), rows); !done.ok()) {
+    std::fprintf(stderr, "server_bench: %s\n", done.ToString().c_str());
+    return 1;
+  }
+  if (Status written = rows.Write(); !written.ok()) {
+    std::fprintf(stderr, "server_bench: %s\n", written.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
