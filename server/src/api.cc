@@ -21,22 +21,6 @@ using nlohmann::json;
 constexpr std::size_t kMaxPageRuns = 1000;
 constexpr std::uint64_t kMaxPageEvents = 10'000;
 
-std::string_view Title(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 507: return "Insufficient Storage";
-    default: return "Error";
-  }
-}
-
 // One JSON line, never an exception: bytes that are not UTF-8 are replaced.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -150,12 +134,6 @@ Response WithHeader(Response r, std::string name, std::string value) {
   return r;
 }
 
-// A request within a tenant, authenticated: what every /v1 handler gets.
-struct Call {
-  const Request& request;
-  Principal who;
-  std::vector<std::string> path;  // v1 tenants {t} runs [{id} [...]]
-};
 
 }  // namespace
 
@@ -177,26 +155,15 @@ int HttpStatusFor(Code code) {
 }
 
 Response ProblemResponse(const Status& s) {
-  const int status = HttpStatusFor(s.code());
-  Response r = JsonResponse(status, json{{"type", "about:blank"},
-                                         {"title", Title(status)},
-                                         {"status", status},
-                                         {"detail", s.message()},
-                                         {"code", CodeName(s.code())}});
-  r.content_type = "application/problem+json";
-  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  Response r = Problem(HttpStatusFor(s.code()), CodeName(s.code()), s.message());
+  if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }
 
 namespace {
 
 Response MethodNotAllowed(const std::string& allow) {
-  Response r = JsonResponse(405, json{{"type", "about:blank"},
-                                      {"title", Title(405)},
-                                      {"status", 405},
-                                      {"detail", "this route takes " + allow},
-                                      {"code", "invalid_argument"}});
-  r.content_type = "application/problem+json";
+  Response r = Problem(405, "invalid_argument", "this route takes " + allow);
   r.headers.emplace_back("Allow", allow);
   return r;
 }

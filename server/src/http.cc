@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -49,18 +50,15 @@ std::optional<std::map<std::string, std::string>> ParseQuery(std::string_view qu
   return out;
 }
 
-namespace {
-
-// An answer the HTTP layer gives by itself (RFC 9457, as api.cc's).
 Response Problem(int status, std::string_view code, const std::string& detail) {
+  const nlohmann::json body{{"type", "about:blank"},
+                            {"title", std::string(http::obsolete_reason(static_cast<http::status>(status)))},
+                            {"status", status},
+                            {"detail", detail},
+                            {"code", code}};
   return Response{status, "application/problem+json",
-                  "{\"type\":\"about:blank\",\"status\":" + std::to_string(status) + ",\"title\":\"" +
-                      std::string(http::obsolete_reason(static_cast<http::status>(status))) + "\",\"detail\":\"" +
-                      detail + "\",\"code\":\"" + std::string(code) + "\"}",
-                  {}};
+                  body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}, nullptr};
 }
-
-}  // namespace
 
 std::optional<std::string> PercentDecode(std::string_view text) {
   std::string out;

@@ -49,6 +49,11 @@ struct Response {
   std::shared_ptr<StreamBody> stream;  // set: `body` is not sent; the stream is, until it ends
 };
 
+// An error answer: application/problem+json (RFC 9457) with type
+// about:blank, the status's HTTP title, `detail`, and "code" (a Status
+// code's name).
+Response Problem(int status, std::string_view code, const std::string& detail);
+
 // Runs on the request pool; may block (engine calls wait for durability).
 using Handler = std::function<Response(const Request&)>;
 
