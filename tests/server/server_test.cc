@@ -34,6 +34,10 @@ Workflow Order() {
   w.Step("validate", [](const StepContext&) -> Result<Bytes> { return ToBytes("ok"); });
   w.Step("charge", [](const StepContext& c) -> Result<Bytes> {
      if (c.resume_data.empty()) return Err(Code::kUnavailable, "card declined");
+     // "slow": the run stays running a while (a second request meets it running).
+     if (std::string_view(reinterpret_cast<const char*>(c.resume_data.data()), c.resume_data.size()) == "slow") {
+       std::this_thread::sleep_for(500ms);
+     }
      return ToBytes("charged");
    }).Retry(RetryPolicy{1, 0, 1.0, 0, 0});
   w.Approval("approve");
@@ -196,7 +200,7 @@ TEST_F(ServerTest, TwoResumesAtOnceOneSucceedsTheOtherConflicts) {
   auto resume = [&] {
     ++go;
     while (go.load() < 2) std::this_thread::yield();
-    return Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "both at once", "data": "d"})")
+    return Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "both at once", "data": "slow"})")
         .status;
   };
   auto a = std::async(std::launch::async, resume), b = std::async(std::launch::async, resume);
