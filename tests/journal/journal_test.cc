@@ -12,6 +12,9 @@
 
 #include <lmdb.h>
 
+#include <chrono>
+#include <thread>
+
 #include "tests/journal/journal_fixture.h"
 #include "tests/journal/raw_store.h"
 
@@ -216,6 +219,29 @@ TEST_F(JournalTest, AReadOnlyOpenOfAnEnvironmentBeingCreatedFindsNoJournalYet) {
   const auto opened = Journal::Open(o);
   EXPECT_THAT(opened, HasCode(Code::kNotFound));
   EXPECT_NE(opened.error().message().find("not committed yet"), std::string::npos) << opened.error().ToString();
+}
+
+// A tailer waits for commits instead of polling: woken by the commit, or
+// back at its deadline with nothing new.
+TEST_F(JournalTest, WaitForPositionWakesAtTheCommitOrReturnsAtTheDeadline) {
+  auto j = OpenOrDie();
+  ASSERT_TRUE(j->Append(a_, 0, Payloads({"x"})).has_value());
+  const auto start = std::chrono::steady_clock::now();
+  auto none = j->WaitForPosition(1, start + std::chrono::milliseconds(50));
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(*none, 1u);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  std::thread appender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(j->Append(a_, 1, Payloads({"y", "z"})).has_value());
+  });
+  const auto waited_from = std::chrono::steady_clock::now();
+  auto woken = j->WaitForPosition(1, waited_from + std::chrono::seconds(30));
+  appender.join();
+  ASSERT_TRUE(woken.has_value());
+  EXPECT_EQ(*woken, 3u);
+  EXPECT_LT(std::chrono::steady_clock::now() - waited_from, std::chrono::seconds(5)) << "woken by the commit";
+  EXPECT_EQ(*j->WaitForPosition(0, std::chrono::steady_clock::now()), 3u) << "already past: at once";
 }
 
 TEST_F(JournalTest, SecondOpenInTheSameProcessIsRefused) {
