@@ -13,7 +13,7 @@ namespace rwd::server_internal {
 namespace {
 
 constexpr std::size_t kMaxCachedTenants = 100'000;
-constexpr auto kTailWait = std::chrono::milliseconds(200);
+constexpr auto kTailWait = std::chrono::milliseconds(50);  // also how long a stopping feed waits
 
 constexpr std::uint64_t kTailBatch = 4096;
 
