@@ -212,7 +212,7 @@ void Feed::Tail() {
     });
     if (!read.ok()) {
       spdlog::error("the event streams cannot read the journal after position {}: {}", last, read.ToString());
-      std::this_thread::sleep_for(kTailWait);
+      std::this_thread::sleep_for(std::chrono::seconds(1));  // then try again; the streams wait meanwhile
       continue;
     }
     std::vector<std::shared_ptr<Subscription>> subs;
