@@ -1,5 +1,7 @@
 #include "journal/src/writer.h"
 
+#include <algorithm>
+
 #include <future>
 #include <numeric>
 #include <optional>
@@ -254,9 +256,10 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                          commit_start).count();
     const double seconds = static_cast<double>(ns) / 1e9;
-    for (std::size_t i = 0; i < commit_latency_.size(); ++i) {
-      if (seconds <= JournalStats::kCommitLatencyBounds[i]) commit_latency_[i].fetch_add(1, std::memory_order_relaxed);
-    }
+    // One bucket per commit (the first bound it is within); stats() adds them up.
+    const auto& bounds = JournalStats::kCommitLatencyBounds;
+    const auto bucket = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin());
+    commit_latency_[std::min(bucket, bounds.size() - 1)].fetch_add(1, std::memory_order_relaxed);
     commit_ns_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
     events_.fetch_add(position - next_position_, std::memory_order_relaxed);
@@ -302,8 +305,10 @@ Result<RunHead> Writer::LoadHead(const mdb::Txn& txn, const RunId& run) {
 JournalStats Writer::stats() const {
   JournalStats s{commits_.load(std::memory_order_relaxed), appends_.load(std::memory_order_relaxed),
                  events_.load(std::memory_order_relaxed)};
+  std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < commit_latency_.size(); ++i) {
-    s.commit_latency[i] = commit_latency_[i].load(std::memory_order_relaxed);
+    cumulative += commit_latency_[i].load(std::memory_order_relaxed);
+    s.commit_latency[i] = cumulative;
   }
   s.commit_seconds = static_cast<double>(commit_ns_.load(std::memory_order_relaxed)) / 1e9;
   return s;

@@ -114,6 +114,7 @@ class Writer {
   CommitHook hook_;
   Status poison_;
   std::atomic<std::uint64_t> commits_{0}, appends_{0}, events_{0};
+  // Commits by latency bucket, not cumulative (JournalStats' are).
   std::array<std::atomic<std::uint64_t>, JournalStats::kCommitLatencyBounds.size()> commit_latency_{};
   std::atomic<std::uint64_t> commit_ns_{0};
 

@@ -21,10 +21,9 @@ using nlohmann::json;
 constexpr std::size_t kMaxPageRuns = 1000;
 constexpr std::uint64_t kMaxPageEvents = 10'000;
 
-// One JSON line, never an exception: bytes that are not UTF-8 are replaced.
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+using server::JsonText;
 
-Response JsonResponse(int status, const json& body) { return Response{status, "application/json", Dump(body), {}}; }
+Response JsonResponse(int status, const json& body) { return Response{status, "application/json", JsonText(body), {}}; }
 
 Status Invalid(std::string message) { return Status(Code::kInvalidArgument, std::move(message)); }
 
@@ -67,7 +66,7 @@ class Body {
   Bytes Data(const char* name) {
     const json* f = Find(name);
     if (f == nullptr || f->is_null()) return {};
-    return ToBytes(f->is_string() ? f->get<std::string>() : Dump(*f));
+    return ToBytes(f->is_string() ? f->get<std::string>() : JsonText(*f));
   }
   Status Finish() const {
     for (const auto& [key, value] : j_.items()) {

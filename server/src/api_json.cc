@@ -11,6 +11,8 @@ using inspect::StringJson;
 
 }  // namespace
 
+std::string JsonText(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 json RunSummaryJson(const RunSummary& s) {
   return json{{"run_id", s.run.ToString()},
               {"tenant", StringJson(s.tenant)},

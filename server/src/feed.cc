@@ -7,6 +7,7 @@
 
 #include "rewind/inspect/event_json.h"
 #include "rewind/projections/history.h"
+#include "rewind/server/api_json.h"
 #include "rewind/schemas/events.h"
 
 namespace rwd::server_internal {
@@ -16,8 +17,6 @@ constexpr std::size_t kMaxCachedTenants = 100'000;
 constexpr auto kTailWait = std::chrono::milliseconds(50);  // also how long a stopping feed waits
 
 constexpr std::uint64_t kTailBatch = 4096;
-
-std::string Line(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 // The tenant a run's first event names; null for any other event.
 const std::string* TenantOf(const Event& e) {
@@ -146,7 +145,7 @@ Result<FeedEvent> Feed::Describe(const EventRecord& record) {
   REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
   FeedEvent out{record.position, record.run, {},
                 std::make_shared<const std::string>("id: " + std::to_string(record.position) + "\ndata: " +
-                                                    Line(inspect::RecordJson(record, event)) + "\n\n")};
+                                                    server::JsonText(inspect::RecordJson(record, event)) + "\n\n")};
   const std::string* named = TenantOf(event);
   MutexLock lock(tenants_mu_);
   if (tenants_.size() > kMaxCachedTenants) tenants_.clear();

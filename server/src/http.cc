@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "rewind/base/bytes.h"
+#include "rewind/server/api_json.h"
 
 namespace rwd::server_internal {
 namespace {
@@ -56,8 +57,7 @@ Response Problem(int status, std::string_view code, const std::string& detail) {
                             {"status", status},
                             {"detail", detail},
                             {"code", code}};
-  return Response{status, "application/problem+json",
-                  body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}, nullptr};
+  return Response{status, "application/problem+json", server::JsonText(body), {}, nullptr};
 }
 
 std::optional<std::string> PercentDecode(std::string_view text) {

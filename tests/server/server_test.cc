@@ -379,10 +379,6 @@ TEST_F(ServerTest, StreamsPushEveryEventAndAReconnectMissesNothing) {
 
   stranger.ReadUntil([](const auto&) { return false; }, 200);
   EXPECT_TRUE(stranger.ReadUntil([](const auto&) { return true; }).empty()) << "another tenant sees none of it";
-  EXPECT_EQ(test::SseClient(server_->port(), "/v1/tenants/globex/runs/" + id + "/stream", Stranger())
-                .ReadUntil([](const auto&) { return true; })
-                .size(),
-            0u);
   test::SseClient refused(server_->port(), "/v1/tenants/globex/runs/" + id + "/stream", Stranger());
   refused.ReadUntil([](const auto&) { return true; });
   EXPECT_EQ(refused.status(), 404);

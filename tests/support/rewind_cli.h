@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,5 +42,22 @@ class RewindCli {
  private:
   std::string binary_, data_, scratch_;
 };
+
+// The port `rewind serve --json --listen HOST:0` prints in its first line
+// ({"listening": "HOST:PORT"}), read within 30 s; 0 when it prints none.
+inline std::uint16_t ListeningPort(ChildProcess& serve) {
+  std::vector<std::string> lines;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && serve.ReadLines(100, &lines)) {
+    for (const std::string& line : lines) {
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object() || !j.contains("listening") || !j["listening"].is_string()) continue;
+      const std::string address = j["listening"];
+      return static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+    }
+    lines.clear();
+  }
+  return 0;
+}
 
 }  // namespace rwd::test

@@ -212,12 +212,8 @@ TEST_F(RewindCommandsTest, ServeListensAndItsApiStartsAndApprovesRuns) {
   EXPECT_EQ(Rewind({"serve", "--listen", "nowhere", "--token-secret-file", secret}).exit_code, 14);
   ChildProcess serve(REWIND_CLI, {"serve", "--data", data_, "--json", "--listen", "127.0.0.1:0", "--workflows", gate,
                                   "--token-secret-file", secret});
-  std::vector<std::string> lines;
-  ASSERT_TRUE(serve.ReadLines(20000, &lines) && !lines.empty()) << "serve printed nothing";
-  const json listening = json::parse(lines[0], nullptr, false);
-  ASSERT_TRUE(listening.contains("listening")) << lines[0];
-  const std::string address = listening["listening"];
-  const auto port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  const std::uint16_t port = ListeningPort(serve);
+  ASSERT_NE(port, 0) << "serve did not say where it listens";
   const ProgramOutput minted =
       RunProgram(REWIND_CLI, {"token", "--secret-file", secret, "--subject", "ana", "--roles", "operator"}, dir_.path());
   ASSERT_EQ(minted.exit_code, 0) << minted.err;

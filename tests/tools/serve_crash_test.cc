@@ -27,6 +27,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/kill_schedule.h"
+#include "tests/support/rewind_cli.h"
 #include "tests/support/temp_dir.h"
 
 namespace rwd::test {
@@ -50,18 +51,7 @@ Serve Start(const std::string& data, const std::string& workflow, const std::str
   s.process = std::make_unique<ChildProcess>(
       REWIND_CLI, std::vector<std::string>{"serve", "--data", data, "--json", "--listen", "127.0.0.1:0", "--workflows",
                                            workflow, "--token-secret-file", secret});
-  std::vector<std::string> lines;
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (s.port == 0 && std::chrono::steady_clock::now() < deadline && s.process->ReadLines(100, &lines)) {
-    for (const std::string& line : lines) {
-      const json j = json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("listening")) {
-        const std::string address = j["listening"];
-        s.port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-      }
-    }
-    lines.clear();
-  }
+  s.port = ListeningPort(*s.process);
   return s;
 }
 

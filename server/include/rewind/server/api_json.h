@@ -14,10 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
+
 #include "rewind/executor/engine.h"
 #include "rewind/projections/read_models.h"
 
 namespace rwd::server {
+
+// `j` on one line, never an exception: bytes that are not UTF-8 are replaced.
+std::string JsonText(const nlohmann::json& j);
 
 nlohmann::json RunSummaryJson(const RunSummary& summary);
 nlohmann::json RunPageJson(const RunPage& page);
