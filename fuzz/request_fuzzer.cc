@@ -52,6 +52,7 @@ Fixture& Get() {
     Workflow w("order");
     w.Step("validate", [](const StepContext&) -> Result<Bytes> { return ToBytes("ok"); });
     w.Approval("approve");
+    const RunStarted definition = *w.Definition();
     o.workflows.push_back(std::move(w));
     auto engine = Engine::Open(std::move(o));
     FUZZ_CHECK(engine.has_value());
@@ -59,7 +60,7 @@ Fixture& Get() {
     out->feed = std::make_unique<server_internal::Feed>(out->engine->journal(), server_internal::FeedOptions{});
     auto auth = server::Authenticator::Create({.hs256_secret = kSecret});
     FUZZ_CHECK(auth.has_value());
-    out->api = std::make_unique<server_internal::Api>(*out->engine, *out->feed, *auth, std::set<std::string>{"order"},
+    out->api = std::make_unique<server_internal::Api>(*out->engine, *out->feed, *auth, std::vector<RunStarted>{definition},
                                                       [] { return std::int64_t{1'800'000'000}; });
     out->token = *server::MintHs256(
         {.subject = "ana", .tenant = "acme", .roles = {"operator"}, .expires_unix = 1'800'000'600}, kSecret);

@@ -210,12 +210,20 @@ Response StateResponse(const RunState& state, bool with_etag) {
 
 }  // namespace
 
+Api::Api(Engine& engine, Feed& feed, std::shared_ptr<const server::Authenticator> auth,
+         const std::vector<RunStarted>& workflows, std::function<std::int64_t()> clock)
+    : engine_(engine), feed_(feed), auth_(std::move(auth)), clock_(std::move(clock)) {
+  for (const RunStarted& w : workflows) workflows_.emplace(w.workflow, w);
+}
+
 const std::vector<RouteName>& Routes() {
   static const std::vector<RouteName> routes = {
       {"GET", "/healthz"},
       {"GET", "/readyz"},
       {"GET", "/metrics"},
       {"GET", "/v1/openapi.json"},
+      {"GET", "/v1/me"},
+      {"GET", "/v1/workflows"},
       {"GET", "/v1/tenants/{t}/runs"},
       {"POST", "/v1/tenants/{t}/runs"},
       {"GET", "/v1/tenants/{t}/stream"},
@@ -277,6 +285,17 @@ Response Api::Route(const Request& request) const {
     if (request.method != "GET") return MethodNotAllowed("GET");
     return Response{200, "application/json", std::string(OpenApiDocument()), {}, nullptr};
   }
+  if (p.size() == 2 && p[0] == "v1" && (p[1] == "me" || p[1] == "workflows")) {
+    auto who = auth_->Authenticate(request.authorization, clock_());
+    if (!who.has_value()) return ProblemResponse(who.error());
+    if (request.method != "GET") return MethodNotAllowed("GET");
+    if (p[1] == "me") {
+      return JsonResponse(200, json{{"subject", who->subject}, {"tenant", who->tenant}, {"roles", who->roles}});
+    }
+    json list = json::array();
+    for (const auto& [name, w] : workflows_) list.push_back(server::WorkflowJson(w));
+    return JsonResponse(200, json{{"workflows", std::move(list)}});
+  }
   if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || (p[3] != "runs" && p[3] != "stream") ||
       (p[3] == "stream" && p.size() != 4)) {
     return NotFound("no such route: " + request.path);
@@ -325,7 +344,7 @@ Response Api::Route(const Request& request) const {
       if (!key.has_value()) return ProblemResponse(key.error());
       start.idempotency_key = *key;
       if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
-      if (workflows_.count(*workflow) == 0) {
+      if (!workflows_.contains(*workflow)) {
         return NotFound("workflow '" + *workflow + "' is not one this server runs");
       }
       return Answer(engine_.Start(start), [&](const RunId& run) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "rewind/executor/engine.h"
+#include "rewind/schemas/events.h"
 #include "rewind/server/auth.h"
 #include "server/src/feed.h"
 #include "server/src/http.h"
@@ -49,13 +51,9 @@ std::string_view OpenApiDocument();
 class Api {
  public:
   // `feed` serves the streams; engine and feed outlive the Api.
-  Api(Engine& engine, Feed& feed, std::shared_ptr<const server::Authenticator> auth, std::set<std::string> workflows,
-      std::function<std::int64_t()> clock)
-      : engine_(engine),
-        feed_(feed),
-        auth_(std::move(auth)),
-        workflows_(std::move(workflows)),
-        clock_(std::move(clock)) {}
+  // `workflows`: the definitions POST …/runs may start (by workflow name).
+  Api(Engine& engine, Feed& feed, std::shared_ptr<const server::Authenticator> auth,
+      const std::vector<RunStarted>& workflows, std::function<std::int64_t()> clock);
 
   // Thread-safe: called from the request pool concurrently. Counts the
   // answer in the metrics.
@@ -68,7 +66,7 @@ class Api {
   Engine& engine_;
   Feed& feed_;
   std::shared_ptr<const server::Authenticator> auth_;
-  std::set<std::string> workflows_;
+  std::map<std::string, RunStarted> workflows_;
   std::function<std::int64_t()> clock_;
   mutable Metrics metrics_;
 };

@@ -2,6 +2,7 @@
 
 #include "rewind/inspect/event_json.h"
 #include "rewind/inspect/state_json.h"
+#include "rewind/executor/workflow.h"
 
 namespace rwd::server {
 namespace {
@@ -50,6 +51,19 @@ json ResumeJson(const RunId& run, const ResumeResult& r, bool dry_run) {
               {"seq", r.seq},
               {"kept", std::move(kept)},
               {"reset", std::move(reset)}};
+}
+
+json WorkflowJson(const RunStarted& d) {
+  json steps = json::array();
+  for (const StepDef& step : d.steps) {
+    json deps = json::array();
+    for (std::uint32_t i : step.depends_on) deps.push_back(StringJson(d.steps[i].id));
+    steps.push_back(json{{"id", StringJson(step.id)}, {"kind", StepKindName(step.kind)}, {"depends_on", std::move(deps)}});
+  }
+  return json{{"name", StringJson(d.workflow)},
+              {"version", d.version},
+              {"definition_hash", HexEncode(DefinitionHash(d))},
+              {"steps", std::move(steps)}};
 }
 
 }  // namespace rwd::server

@@ -195,7 +195,9 @@ Status CheckPrincipal(const Principal& p, const std::string& where) {
 }
 
 // The principal a verified token's payload names, if its claims hold now.
-Result<Principal> PrincipalOf(ByteView payload, const AuthOptions& options, std::int64_t now) {
+// `audience`: what "aud" must be or hold ("": anything).
+Result<Principal> PrincipalOf(ByteView payload, const AuthOptions& options, std::string_view audience,
+                              std::int64_t now) {
   const json claims = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   if (!claims.is_object()) return Unauthenticated("the token's payload is not a JSON object");
   auto text = [&](const char* name) -> std::optional<std::string> {
@@ -224,11 +226,11 @@ Result<Principal> PrincipalOf(ByteView payload, const AuthOptions& options, std:
     if (!nbf) return Unauthenticated("the token's \"nbf\" is not a number");
     if (now + leeway < *nbf) return Unauthenticated("the token is not valid yet (\"nbf\")");
   }
-  if (!options.audience.empty()) {
+  if (!audience.empty()) {
     bool ok = false;
     if (auto it = claims.find("aud"); it != claims.end()) {
-      if (it->is_string()) ok = *it == options.audience;
-      if (it->is_array()) ok = std::find(it->begin(), it->end(), json(options.audience)) != it->end();
+      if (it->is_string()) ok = *it == audience;
+      if (it->is_array()) ok = std::find(it->begin(), it->end(), json(audience)) != it->end();
     }
     if (!ok) return Unauthenticated("the token is not for this audience (\"aud\")");
   }
@@ -260,7 +262,9 @@ json ClaimsJson(const TokenClaims& c) {
 Result<std::string> Mint(const TokenClaims& claims, Alg alg, const std::function<Result<Bytes>(std::string_view)>& sign) {
   Principal p{claims.tenant, claims.subject, claims.roles};
   REWIND_RETURN_IF_ERROR(CheckPrincipal(p, "claims"));
-  const std::string header = json{{"alg", AlgName(alg)}, {"typ", "JWT"}}.dump();
+  json h{{"alg", AlgName(alg)}, {"typ", "JWT"}};
+  if (!claims.key_id.empty()) h["kid"] = claims.key_id;
+  const std::string header = h.dump();
   const std::string payload = ClaimsJson(claims).dump();
   std::string signing = Base64Url(AsBytes(header)) + "." + Base64Url(AsBytes(payload));
   REWIND_ASSIGN_OR_RETURN(Bytes sig, sign(signing));
@@ -313,8 +317,10 @@ Authenticator::~Authenticator() = default;
 
 Result<std::shared_ptr<const Authenticator>> Authenticator::Create(AuthOptions options) {
   auto keys = std::make_unique<Keys>();
-  if (!options.hs256_secret.empty() && options.hs256_secret.size() < kMinSecretBytes) {
-    return Err(Code::kInvalidArgument, "an HS256 secret has at least " + std::to_string(kMinSecretBytes) + " bytes");
+  for (const std::string* secret : {&options.hs256_secret, &options.local_secret}) {
+    if (!secret->empty() && secret->size() < kMinSecretBytes) {
+      return Err(Code::kInvalidArgument, "an HS256 secret has at least " + std::to_string(kMinSecretBytes) + " bytes");
+    }
   }
   if (!options.public_key_pem.empty()) {
     REWIND_ASSIGN_OR_RETURN(keys->public_key, ReadKey(options.public_key_pem, /*is_private=*/false));
@@ -332,7 +338,8 @@ Result<std::shared_ptr<const Authenticator>> Authenticator::Create(AuthOptions o
     REWIND_RETURN_IF_ERROR(CheckPrincipal(k.principal, at));
   }
   if (options.anonymous) REWIND_RETURN_IF_ERROR(CheckPrincipal(*options.anonymous, "the anonymous principal"));
-  if (options.hs256_secret.empty() && !keys->public_key && options.api_keys.empty() && !options.anonymous) {
+  if (options.hs256_secret.empty() && !keys->public_key && options.api_keys.empty() && !options.anonymous &&
+      options.local_secret.empty()) {
     return Err(Code::kInvalidArgument,
                "no way to authenticate: give an HS256 secret, a public key, API keys, or an anonymous principal");
   }
@@ -373,6 +380,14 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, st
   const std::string alg = h["alg"];
   const std::string_view signed_part = credential.substr(0, dot2);
   bool verified = false;
+  if (h.contains("kid") && h["kid"] == kLocalKeyId) {
+    if (alg != "HS256" || options_.local_secret.empty()) return Unauthenticated("local tokens are not accepted here");
+    REWIND_ASSIGN_OR_RETURN(Bytes mac, Hmac(options_.local_secret, signed_part));
+    if (signature->size() != mac.size() || CRYPTO_memcmp(signature->data(), mac.data(), mac.size()) != 0) {
+      return Unauthenticated("the local token's signature does not verify (is the server's local access file newer?)");
+    }
+    return PrincipalOf(*payload, options_, kLocalAudience, now);
+  }
   if (alg == "HS256" && !options_.hs256_secret.empty()) {
     REWIND_ASSIGN_OR_RETURN(Bytes mac, Hmac(options_.hs256_secret, signed_part));
     verified = signature->size() == mac.size() && CRYPTO_memcmp(signature->data(), mac.data(), mac.size()) == 0;
@@ -382,7 +397,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, st
     return Unauthenticated("tokens signed with \"" + alg.substr(0, 16) + "\" are not accepted here");
   }
   if (!verified) return Unauthenticated("the token's signature does not verify");
-  return PrincipalOf(*payload, options_, now);
+  return PrincipalOf(*payload, options_, options_.audience, now);
 }
 
 Result<std::string> MintHs256(const TokenClaims& claims, std::string_view secret) {

@@ -1,5 +1,7 @@
 #include "rewind/server/client.h"
 
+#include <poll.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +13,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <thread>
 
 namespace rwd::server {
 
@@ -20,15 +21,66 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-HttpAnswer Http(std::uint16_t port, const HttpCall& call) {
+namespace {
+
+// The url's first endpoint (a name is resolved).
+tcp::endpoint Resolve(asio::io_context& io, const ServerUrl& url) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(url.host, ec);
+  if (!ec) return tcp::endpoint(address, url.port);
+  tcp::resolver resolver(io);
+  return *resolver.resolve(url.host, std::to_string(url.port)).begin();
+}
+
+std::string HostHeader(const ServerUrl& url) {
+  const bool v6 = url.host.find(':') != std::string::npos;
+  return (v6 ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
+}
+
+}  // namespace
+
+std::string ServerUrl::ToString() const { return "http://" + HostHeader(*this); }
+
+Result<ServerUrl> ParseServerUrl(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Err(Code::kInvalidArgument, "server url '" + std::string(text) + "': " + why);
+  };
+  constexpr std::string_view kScheme = "http://";
+  if (text.substr(0, kScheme.size()) != kScheme) {
+    return bad(text.substr(0, 8) == "https://" ? "https is not served yet; use http:// on a trusted network"
+                                               : "expected http://HOST:PORT");
+  }
+  std::string_view rest = text.substr(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos) return bad("expected no path after HOST:PORT");
+  ServerUrl url;
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == rest.size()) return bad("expected a port after the host");
+  std::string_view host = rest.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return bad("expected a host");
+  unsigned port = 0;
+  const std::string_view digits = rest.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
+    return bad("expected a port 1..65535");
+  }
+  url.host = std::string(host);
+  url.port = static_cast<std::uint16_t>(port);
+  return url;
+}
+
+HttpAnswer Http(std::uint16_t port, const HttpCall& call) { return Http(ServerUrl{"127.0.0.1", port}, call); }
+
+HttpAnswer Http(const ServerUrl& url, const HttpCall& call) {
   HttpAnswer answer;
   try {
     asio::io_context io;
     beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(30));
-    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream.expires_after(std::chrono::milliseconds(call.timeout_ms));
+    stream.connect(Resolve(io, url));
     http::request<http::string_body> req(http::string_to_verb(call.method), call.target, 11);
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, HostHeader(url));
     if (!call.token.empty()) req.set(http::field::authorization, "Bearer " + call.token);
     for (const auto& [name, value] : call.headers) req.set(name, value);
     if (!call.body.empty()) req.set(http::field::content_type, "application/json");
@@ -48,8 +100,9 @@ HttpAnswer Http(std::uint16_t port, const HttpCall& call) {
       answer.headers[name] = std::string(field.value());
     }
     answer.body = res.body();
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
     answer.status = 0;
+    answer.error = e.what();
   }
   return answer;
 }
@@ -61,10 +114,15 @@ struct SseClient::Impl {
 
 SseClient::SseClient(std::uint16_t port, const std::string& target, const std::string& token,
                      const std::string& last_event_id)
+    : SseClient(ServerUrl{"127.0.0.1", port}, target, token, last_event_id) {}
+
+SseClient::SseClient(const ServerUrl& url, const std::string& target, const std::string& token,
+                     const std::string& last_event_id)
     : impl_(std::make_unique<Impl>()) {
   try {
-    impl_->socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
+    impl_->socket.connect(Resolve(impl_->io, url));
+    std::string request =
+        "GET " + target + " HTTP/1.1\r\nHost: " + HostHeader(url) + "\r\nAccept: text/event-stream\r\n";
     if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
     if (!last_event_id.empty()) request += "Last-Event-ID: " + last_event_id + "\r\n";
     request += "\r\n";
@@ -80,9 +138,17 @@ const std::vector<SseEvent>& SseClient::ReadUntil(const std::function<bool(const
                                                   int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!closed_ && !(status_ != 0 && done(events_)) && std::chrono::steady_clock::now() < deadline) {
-    if (!ReadSome()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!ReadSome()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      Wait(static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1000)));
+    }
   }
   return events_;
+}
+
+void SseClient::Wait(int timeout_ms) {
+  pollfd p{impl_->socket.native_handle(), POLLIN, 0};
+  ::poll(&p, 1, timeout_ms);
 }
 
 const std::vector<SseEvent>& SseClient::Poll() {

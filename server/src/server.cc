@@ -28,8 +28,7 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOptions opti
   impl->feed_ = std::make_unique<server_internal::Feed>(
       engine.journal(), server_internal::FeedOptions{.max_per_tenant = options.max_streams_per_tenant});
   impl->api_ = std::make_unique<server_internal::Api>(
-      engine, *impl->feed_, options.auth, std::set<std::string>(options.workflows.begin(), options.workflows.end()),
-      options.clock);
+      engine, *impl->feed_, options.auth, options.workflows, options.clock);
   server_internal::HttpOptions http{.address = options.address,
                                     .port = options.port,
                                     .threads = options.threads,

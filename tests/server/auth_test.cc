@@ -1,4 +1,5 @@
 #include "rewind/server/auth.h"
+#include "rewind/server/local_access.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,6 +7,9 @@
 #include <openssl/pem.h>
 #include <rapidcheck/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -64,6 +68,68 @@ TEST(AuthTest, AnHs256TokenNamesItsPrincipal) {
   EXPECT_EQ(who->subject, "ana");
   EXPECT_EQ(who->tenant, "acme");
   EXPECT_EQ(who->roles, std::vector<std::string>{"operator"});
+}
+
+// A local token (local_access.h) verifies with the local secret only, and
+// only as one: its "kid" and "aud" say so, whatever audience is configured.
+TEST(AuthTest, ALocalTokenVerifiesWithTheLocalSecretOnly) {
+  const std::string local = NewLocalSecret();
+  const auto auth = With({.hs256_secret = kSecret, .audience = "rewind-prod", .local_secret = local});
+  const LocalAccess access{1, "http://127.0.0.1:1", local};
+  const auto token = MintLocalToken(access, Principal{"acme", "root/ana", {"operator"}}, kNow);
+  ASSERT_TRUE(token.has_value());
+  const auto who = auth->Authenticate(Bearer(*token), kNow);
+  ASSERT_TRUE(who.has_value()) << who.error().ToString();
+  EXPECT_EQ(who->subject, "root/ana");
+  EXPECT_EQ(who->tenant, "acme");
+  EXPECT_THAT(auth->Authenticate(Bearer(*token), kNow + kLocalTokenSeconds + 60), HasCode(Code::kUnauthenticated))
+      << "local tokens expire";
+  // Signed with the configured secret but claiming to be local; local but
+  // signed with another server's secret; local where no local secret is set.
+  TokenClaims claims = Ana();
+  claims.key_id = "local";
+  claims.audience = "rewind-local";
+  EXPECT_THAT(auth->Authenticate(Bearer(*MintHs256(claims, kSecret)), kNow), HasCode(Code::kUnauthenticated));
+  const auto stale = MintLocalToken(LocalAccess{1, "", NewLocalSecret()}, Principal{"acme", "ana", {}}, kNow);
+  EXPECT_THAT(auth->Authenticate(Bearer(*stale), kNow), HasCode(Code::kUnauthenticated));
+  EXPECT_THAT(With({.hs256_secret = kSecret})->Authenticate(Bearer(*token), kNow), HasCode(Code::kUnauthenticated));
+  // A local secret alone is a way to authenticate; a short one is refused.
+  EXPECT_TRUE(Authenticator::Create({.local_secret = local}).has_value());
+  EXPECT_THAT(Authenticator::Create({.local_secret = "short"}), HasCode(Code::kInvalidArgument));
+}
+
+// The local access file: written whole with its owner's permissions only,
+// read back as written, removed by its server, left alone once another
+// server has replaced it; a malformed one is an error naming it.
+TEST(LocalAccessTest, TheFileIsItsServersWhileItRuns) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/" + std::string(kLocalAccessFile);
+  EXPECT_EQ(*ReadLocalAccess(dir.path()), std::nullopt);
+  const LocalAccess mine{42, LocalUrl("0.0.0.0", 8080), NewLocalSecret()};
+  EXPECT_EQ(mine.url, "http://127.0.0.1:8080");
+  EXPECT_EQ(LocalUrl("::", 1), "http://[::1]:1");
+  EXPECT_EQ(mine.secret.size(), 64u);
+  EXPECT_NE(mine.secret, NewLocalSecret());
+  {
+    auto file = LocalAccessFile::Publish(dir.path(), mine);
+    ASSERT_TRUE(file.has_value()) << file.error().ToString();
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(*ReadLocalAccess(dir.path()), std::optional<LocalAccess>(mine));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path)) << "removed by its server";
+  {
+    auto first = LocalAccessFile::Publish(dir.path(), mine);
+    const LocalAccess next{43, "http://127.0.0.1:9", NewLocalSecret()};
+    auto second = LocalAccessFile::Publish(dir.path(), next);
+    ASSERT_TRUE(first.has_value() && second.has_value());
+    first->reset();
+    EXPECT_EQ(*ReadLocalAccess(dir.path()), std::optional<LocalAccess>(next)) << "another server's file stays";
+  }
+  std::ofstream(path) << "{\"pid\": \"x\"}";
+  EXPECT_THAT(ReadLocalAccess(dir.path()), HasCode(Code::kInvalidArgument));
+  EXPECT_THAT(LocalAccessFile::Publish(dir.path() + "/missing", mine), HasCode(Code::kUnavailable));
 }
 
 TEST(AuthTest, EdDsaAndEs256TokensVerifyWithThePublicKey) {

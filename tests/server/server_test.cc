@@ -56,7 +56,7 @@ class ServerTest : public ::testing::Test {
     engine_ = std::move(*engine);
     auto auth = Authenticator::Create({.hs256_secret = kSecret});
     ASSERT_TRUE(auth.has_value());
-    auto server = Server::Start(*engine_, {.auth = *auth, .workflows = {"order"}, .max_body_bytes = 4096});
+    auto server = Server::Start(*engine_, {.auth = *auth, .workflows = {*Order().Definition()}, .max_body_bytes = 4096});
     ASSERT_TRUE(server.has_value()) << server.error().ToString();
     server_ = std::move(*server);
   }
@@ -116,6 +116,22 @@ TEST_F(ServerTest, HealthNeedsNoTokenAndEverythingElseDoes) {
   EXPECT_EQ(Call("GET", Runs(), "", forged).status, 401);
   const std::string expired = *MintHs256({.subject = "ana", .tenant = "acme", .expires_unix = 1000}, kSecret);
   EXPECT_THAT(Call("GET", Runs(), "", expired).json()["detail"].get<std::string>(), HasSubstr("expired"));
+}
+
+// Who a token says the caller is, and the workflows the server starts,
+// with the hashes a client compares its own definition with.
+TEST_F(ServerTest, MeAndWorkflowsAnswerAnyAuthenticatedCaller) {
+  const json me = Call("GET", "/v1/me", "", Viewer()).json();
+  EXPECT_EQ(me, json({{"subject", "vic"}, {"tenant", "acme"}, {"roles", {"viewer"}}}));
+  EXPECT_EQ(Call("GET", "/v1/me", "", "").status, 401);
+  EXPECT_EQ(Call("POST", "/v1/me").status, 405);
+  const json workflows = Call("GET", "/v1/workflows", "", Stranger()).json();
+  ASSERT_EQ(workflows["workflows"].size(), 1u) << workflows.dump();
+  const json& order = workflows["workflows"][0];
+  EXPECT_EQ(order["name"], "order");
+  EXPECT_EQ(order["definition_hash"], HexEncode(DefinitionHash(*Order().Definition())));
+  EXPECT_EQ(order["steps"][1], json({{"id", "charge"}, {"kind", "code"}, {"depends_on", {"validate"}}}));
+  EXPECT_EQ(Call("GET", "/v1/workflows", "", "").status, 401);
 }
 
 // The Run Console's request: a failed run resumed from the failed step with

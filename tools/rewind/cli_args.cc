@@ -34,9 +34,15 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
     cmd->add_option("--data", c.data_dir, kDataDirHelp);
     cmd->add_flag("--json", c.json, "machine-readable output: one JSON object on stdout");
   };
+  std::vector<CLI::Option*> tenant_options;
   auto common = [&](CLI::App* cmd) {
     data_and_json(cmd);
-    cmd->add_option("--tenant", c.tenant, "tenant to act in (default: default)")->check(kTenant);
+    tenant_options.push_back(
+        cmd->add_option("--tenant", c.tenant, "tenant to act in (default: default, or a --token's)")->check(kTenant));
+    cmd->add_option("--server", c.server, "act through the server at http://HOST:PORT (default: the one holding --data)")
+        ->envname("REWIND_SERVER");
+    cmd->add_option("--token", c.token, "the bearer token for --server")->envname("REWIND_TOKEN");
+    cmd->add_option("--actor", c.actor, "the person acting through a shared account (recorded with the user)");
   };
 
   CLI::App* run_cmd = app.add_subcommand("run", "run a workflow file and follow it until it stops");
@@ -105,8 +111,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
   ServeArgs& sa = a.serve;
   auto* listen = serve->add_option("--listen", sa.listen,
                                    "serve the HTTP API on HOST:PORT (loopback unless told otherwise; port 0: any)");
-  serve->add_option("--workflows", sa.workflows, "workflow files or folders of them that the API may start")
-      ->needs(listen);
+  serve->add_option("--workflows", sa.workflows, "workflow files or folders of them that clients may start");
   serve->add_option("--token-secret-file", sa.token_secret_file,
                     "accept HS256 tokens signed with this file's secret (at least 32 bytes)")
       ->needs(listen);
@@ -172,6 +177,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
     const int code = app.exit(e, out, err);
     return CommandLine{std::nullopt, code == 0 ? kExitOk : kExitUsage};
   }
+  for (const CLI::Option* t : tenant_options) c.tenant_given = c.tenant_given || t->count() > 0;
   const std::pair<const CLI::App*, Command> commands[] = {
       {run_cmd, Command::kRun},
       {resume, Command::kResume},

@@ -20,13 +20,16 @@
 #include "rewind/executor/engine.h"
 #include "rewind/executor/workflow_file.h"
 #include "rewind/server/api_json.h"
+#include "rewind/server/local_access.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/journal_open.h"
 #include "tools/common/json_out.h"
 #include "tools/common/run_text.h"
 #include "tools/common/text.h"
 #include "tools/rewind/cli_args.h"
+#include "tools/rewind/remote.h"
 #include "tools/rewind/render.h"
+#include "tools/rewind/run_control.h"
 #include "tools/rewind/serving.h"
 
 namespace rwd::cli {
@@ -60,6 +63,7 @@ Principal Me(const Context& c) {
   std::string user;
   if (const passwd* pw = getpwuid(getuid()); pw != nullptr) user = pw->pw_name;
   if (user.empty()) user = "uid-" + std::to_string(getuid());
+  if (!c.actor.empty()) user += "/" + c.actor;  // a person acting through a shared account
   return OperatorPrincipal(c.tenant, user);
 }
 
@@ -128,6 +132,60 @@ Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> tou
 
 Result<RunId> ParseRun(const std::string& text) { return RunId::Parse(text); }
 
+// The engine of this process, opened on the journal.
+class LocalControl final : public RunControl {
+ public:
+  explicit LocalControl(Session s) : s_(std::move(s)) {}
+
+  Result<RunId> Start(Workflow workflow, Bytes input, std::string idempotency_key) override {
+    const std::string name = workflow.name();
+    REWIND_RETURN_IF_ERROR(s_.engine->Register(std::move(workflow)));
+    s_.followed->All();  // a new run's id is known only once RunStarted is appended
+    return s_.engine->Start(StartRequest{name, std::move(input), std::move(idempotency_key), s_.me});
+  }
+  Result<ResumeResult> Resume(ResumeRequest request) override {
+    request.actor = s_.me;
+    return s_.engine->Resume(request);
+  }
+  Status Decide(const RunId& run, const std::string& step, bool approve, const std::string& note) override {
+    return approve ? s_.engine->Approve(run, step, s_.me, ToBytes(note))
+                   : s_.engine->Reject(run, step, s_.me, ToBytes(note));
+  }
+  Status Pause(const RunId& run, const std::string& reason) override { return s_.engine->Pause(run, s_.me, reason); }
+  Status Cancel(const RunId& run, const std::string& reason) override {
+    return s_.engine->Cancel(run, s_.me, reason);
+  }
+  Status Signal(const RunId& run, const std::string& name, const std::string& payload) override {
+    return s_.engine->Signal(run, name, ToBytes(payload), s_.me);
+  }
+  Result<RunId> Fork(const RunId& run, const std::string& from_step, std::optional<std::uint64_t> at_seq) override {
+    s_.followed->All();
+    return s_.engine->Fork(ForkRequest{run, from_step, at_seq, s_.me});
+  }
+  Status Recover(const RunId& run) override { return s_.engine->Recover(run, s_.me); }
+  Status Watch(const RunId& run) override {
+    s_.followed->Add(run);
+    return Status::Ok();
+  }
+  Result<RunState> Await(const RunId& run) override {
+    constexpr auto kForever = std::chrono::hours(24 * 365);
+    return s_.engine->Await(run, s_.me, kForever);
+  }
+
+ private:
+  Session s_;
+};
+
+// The server holding the journal (remote.h), or an engine this process
+// opens on it: `may_create` a journal where there is none (run); `touched`:
+// the run the command acts on.
+Result<std::unique_ptr<RunControl>> Control(const Context& c, bool may_create, std::optional<RunId> touched) {
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<RunControl> remote, FindServer(c, Me(c)));
+  if (remote) return remote;
+  REWIND_ASSIGN_OR_RETURN(Session s, Open(c, may_create, touched));
+  return std::unique_ptr<RunControl>(std::make_unique<LocalControl>(std::move(s)));
+}
+
 Result<Bytes> ReadInput(const std::string& input) {
   const std::optional<std::string> path = InputFilePath(input);
   if (!path) return ToBytes(input);
@@ -150,9 +208,8 @@ Result<Bytes> ReadInput(const std::string& input) {
 // Waits until the run stops (completed, failed, cancelled or paused) and
 // reports it; returns the exit status for its state, or the error that
 // stopped this process driving it (no room to record its progress: 17).
-int Follow(const Context& c, Session& s, const RunId& run) {
-  constexpr auto kForever = std::chrono::hours(24 * 365);
-  auto state = s.engine->Await(run, s.me, kForever);
+int Follow(const Context& c, RunControl& control, const RunId& run) {
+  auto state = control.Await(run);
   if (!state.has_value()) return Fail(c, state.error());
   if (c.json) {
     std::cout << RunJson(*state) << std::endl;
@@ -160,6 +217,14 @@ int Follow(const Context& c, Session& s, const RunId& run) {
     std::cout << "run " << run.ToString() << " " << RunStatusName(state->status) << std::endl;
   }
   return ExitCodeFor(state->status);
+}
+
+// The control for a command acting on the run `run_text` names, watching it.
+Result<std::pair<RunId, std::unique_ptr<RunControl>>> ActOn(const Context& c, const std::string& run_text) {
+  REWIND_ASSIGN_OR_RETURN(RunId run, ParseRun(run_text));
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<RunControl> control, Control(c, /*may_create=*/false, run));
+  REWIND_RETURN_IF_ERROR(control->Watch(run));
+  return std::pair<RunId, std::unique_ptr<RunControl>>(run, std::move(control));
 }
 
 }  // namespace
@@ -181,36 +246,30 @@ int RunFile(const Context& c, const std::string& file, const std::string& input,
   if (!workflow.has_value()) return Fail(c, workflow.error());
   auto bytes = ReadInput(input);
   if (!bytes.has_value()) return Fail(c, bytes.error());
-  auto s = Open(c, /*may_create=*/true, std::nullopt);
-  if (!s.has_value()) return Fail(c, s.error());
-  const std::string name = workflow->name();
-  if (auto r = s->engine->Register(std::move(*workflow)); !r.ok()) return Fail(c, r);
-  s->followed->All();  // a new run's id is known only once RunStarted is appended
-  auto run = s->engine->Start(StartRequest{name, std::move(*bytes), idempotency_key, s->me});
+  auto control = Control(c, /*may_create=*/true, std::nullopt);
+  if (!control.has_value()) return Fail(c, control.error());
+  auto run = (*control)->Start(std::move(*workflow), std::move(*bytes), idempotency_key);
   if (!run.has_value()) return Fail(c, run.error());
-  return Follow(c, *s, *run);
+  return Follow(c, **control, *run);
 }
 
 int Resume(const Context& c, const std::string& run_text, const std::string& from_step, const std::string& reason,
            const std::string& request_id, const std::string& resume_data, bool dry_run) {
-  auto run = ParseRun(run_text);
-  if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false, *run);
-  if (!s.has_value()) return Fail(c, s.error());
-  s->followed->Add(*run);
+  auto acting = ActOn(c, run_text);
+  if (!acting.has_value()) return Fail(c, acting.error());
+  auto& [run, control] = *acting;
   ResumeRequest r;
-  r.run = *run;
+  r.run = run;
   r.from_step = from_step;
-  r.actor = s->me;
   r.reason = reason;
   r.request_id = request_id;
   r.data = ToBytes(resume_data);
   r.dry_run = dry_run;
-  auto result = s->engine->Resume(r);
+  auto result = control->Resume(r);
   if (!result.has_value()) return Fail(c, result.error());
   if (dry_run) {
     if (c.json) {
-      std::cout << Dump(server::ResumeJson(*run, *result, true)) << std::endl;
+      std::cout << Dump(server::ResumeJson(run, *result, true)) << std::endl;
     } else {
       auto list = [](const std::vector<std::string>& ids) {
         std::string out;
@@ -228,73 +287,62 @@ int Resume(const Context& c, const std::string& run_text, const std::string& fro
     std::cout << "request '" << Printable(request_id) << "' was seen before (epoch " << result->epoch
               << "): nothing appended" << std::endl;
   }
-  return Follow(c, *s, *run);
+  return Follow(c, *control, run);
 }
 
 int DecideGate(const Context& c, const std::string& run_text, const std::string& step, bool approve,
-           const std::string& note) {
-  auto run = ParseRun(run_text);
-  if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false, *run);
-  if (!s.has_value()) return Fail(c, s.error());
-  s->followed->Add(*run);
-  const Status done = approve ? s->engine->Approve(*run, step, s->me, ToBytes(note))
-                                   : s->engine->Reject(*run, step, s->me, ToBytes(note));
-  if (!done.ok()) return Fail(c, done);
-  return Follow(c, *s, *run);
+               const std::string& note) {
+  auto acting = ActOn(c, run_text);
+  if (!acting.has_value()) return Fail(c, acting.error());
+  auto& [run, control] = *acting;
+  if (const Status done = control->Decide(run, step, approve, note); !done.ok()) return Fail(c, done);
+  return Follow(c, *control, run);
 }
 
 int Cancel(const Context& c, const std::string& run_text, const std::string& reason) {
-  auto run = ParseRun(run_text);
-  if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false, *run);
-  if (!s.has_value()) return Fail(c, s.error());
-  if (auto done = s->engine->Cancel(*run, s->me, reason); !done.ok()) return Fail(c, done);
-  const int followed = Follow(c, *s, *run);
+  auto acting = ActOn(c, run_text);
+  if (!acting.has_value()) return Fail(c, acting.error());
+  auto& [run, control] = *acting;
+  if (auto done = control->Cancel(run, reason); !done.ok()) return Fail(c, done);
+  const int followed = Follow(c, *control, run);
   return followed == kExitRunFailed ? kExitOk : followed;  // cancelled is what was asked
 }
 
 int Pause(const Context& c, const std::string& run_text, const std::string& reason) {
-  auto run = ParseRun(run_text);
-  if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false, *run);
-  if (!s.has_value()) return Fail(c, s.error());
-  if (auto done = s->engine->Pause(*run, s->me, reason); !done.ok()) return Fail(c, done);
-  const int followed = Follow(c, *s, *run);
+  auto acting = ActOn(c, run_text);
+  if (!acting.has_value()) return Fail(c, acting.error());
+  auto& [run, control] = *acting;
+  if (auto done = control->Pause(run, reason); !done.ok()) return Fail(c, done);
+  const int followed = Follow(c, *control, run);
   return followed == kExitPaused ? kExitOk : followed;  // paused is what was asked
 }
 
 int Recover(const Context& c, const std::string& run_text) {
-  auto run = ParseRun(run_text);
-  if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false, *run);
-  if (!s.has_value()) return Fail(c, s.error());
-  s->followed->Add(*run);
-  if (auto done = s->engine->Recover(*run, s->me); !done.ok()) return Fail(c, done);
-  return Follow(c, *s, *run);
+  auto acting = ActOn(c, run_text);
+  if (!acting.has_value()) return Fail(c, acting.error());
+  auto& [run, control] = *acting;
+  if (auto done = control->Recover(run); !done.ok()) return Fail(c, done);
+  return Follow(c, *control, run);
 }
 
 int Fork(const Context& c, const std::string& run_text, const std::string& from_step,
          std::optional<std::uint64_t> at_seq) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false, *run);
-  if (!s.has_value()) return Fail(c, s.error());
-  s->followed->All();
-  auto child = s->engine->Fork(ForkRequest{*run, from_step, at_seq, s->me});
+  auto control = Control(c, /*may_create=*/false, *run);
+  if (!control.has_value()) return Fail(c, control.error());
+  auto child = (*control)->Fork(*run, from_step, at_seq);
   if (!child.has_value()) return Fail(c, child.error());
   if (!c.json) std::cout << "forked run " << run->ToString() << " as " << child->ToString() << std::endl;
-  return Follow(c, *s, *child);
+  return Follow(c, **control, *child);
 }
 
 int Signal(const Context& c, const std::string& run_text, const std::string& name, const std::string& payload) {
-  auto run = ParseRun(run_text);
-  if (!run.has_value()) return Fail(c, run.error());
-  auto s = Open(c, /*may_create=*/false, *run);
-  if (!s.has_value()) return Fail(c, s.error());
-  s->followed->Add(*run);
-  if (auto done = s->engine->Signal(*run, name, ToBytes(payload), s->me); !done.ok()) return Fail(c, done);
-  return Follow(c, *s, *run);
+  auto acting = ActOn(c, run_text);
+  if (!acting.has_value()) return Fail(c, acting.error());
+  auto& [run, control] = *acting;
+  if (auto done = control->Signal(run, name, payload); !done.ok()) return Fail(c, done);
+  return Follow(c, *control, run);
 }
 
 // status and state only read: a read-only journal, so they work beside a
@@ -308,7 +356,25 @@ Result<RunHistory> TenantHistory(const Context& c, const Journal& journal, const
   return history;
 }
 
+// status with --server: one run's state (its driver is the server), or the
+// tenant's runs as the server's run index lists them.
+int ShowRemoteStatus(const Context& c, const std::string& run_text) {
+  if (run_text.empty()) {
+    return Fail(c, Status(Code::kInvalidArgument, "status with --server shows one run: give RUN (`rewind runs` "
+                                                  "lists them from the journal's run index)"));
+  }
+  auto run = ParseRun(run_text);
+  if (!run.has_value()) return Fail(c, run.error());
+  auto history = RemoteHistory(c, Me(c), *run);
+  if (!history.has_value()) return Fail(c, history.error());
+  auto state = history->State();
+  if (!state.has_value()) return Fail(c, state.error());
+  std::cout << (c.json ? RunJson(*state) + "\n" : RunText(*state));
+  return kExitOk;
+}
+
 int ShowStatus(const Context& c, const std::string& run_text) {
+  if (ServerGiven(c)) return ShowRemoteStatus(c, run_text);
   auto journal = OpenReadOnly(c);
   if (!journal.has_value()) return Fail(c, journal.error());
   if (!run_text.empty()) {
@@ -357,9 +423,14 @@ int ShowState(const Context& c, const std::string& run_text, std::optional<std::
               const std::string& at_step) {
   auto run = ParseRun(run_text);
   if (!run.has_value()) return Fail(c, run.error());
-  auto journal = OpenReadOnly(c);
-  if (!journal.has_value()) return Fail(c, journal.error());
-  auto history = TenantHistory(c, **journal, *run);
+  Result<RunHistory> history = Err(Code::kInternal, "");
+  if (ServerGiven(c)) {
+    history = RemoteHistory(c, Me(c), *run);
+  } else {
+    auto journal = OpenReadOnly(c);
+    if (!journal.has_value()) return Fail(c, journal.error());
+    history = TenantHistory(c, **journal, *run);
+  }
   if (!history.has_value()) return Fail(c, history.error());
   const auto seq = StateSeq(*history, at_seq, at_step);
   if (!seq.has_value()) return Fail(c, seq.error());
@@ -382,16 +453,15 @@ int MintToken(const Context& c, const TokenArgs& args) {
 
 int Serve(const Context& c, const ServeArgs& args) {
   // Every flag is checked before the journal is opened.
-  std::vector<Workflow> workflows;
-  std::optional<server::ServerOptions> listen;
-  if (!args.listen.empty()) {
-    auto loaded = LoadWorkflows(args.workflows);
-    if (!loaded.has_value()) return Fail(c, loaded.error());
-    workflows = std::move(*loaded);
-    auto options = ServerOptionsFor(args);
-    if (!options.has_value()) return Fail(c, options.error());
-    for (const Workflow& w : workflows) options->workflows.push_back(w.name());
-    listen = std::move(*options);
+  auto workflows = LoadWorkflows(args.workflows);
+  if (!workflows.has_value()) return Fail(c, workflows.error());
+  const std::string local_secret = server::NewLocalSecret();
+  auto options = ServerOptionsFor(args, local_secret);
+  if (!options.has_value()) return Fail(c, options.error());
+  for (const Workflow& w : *workflows) {
+    auto definition = w.Definition();
+    if (!definition.has_value()) return Fail(c, definition.error());
+    options->workflows.push_back(std::move(*definition));
   }
   sigset_t stop;
   sigemptyset(&stop);
@@ -404,26 +474,27 @@ int Serve(const Context& c, const ServeArgs& args) {
   auto s = Open(c, /*may_create=*/true, std::nullopt, /*recover=*/true, [failure](const Status& cause) {
     failure->set_value(cause);
     ::kill(::getpid(), SIGUSR1);
-  }, std::move(workflows));
+  }, std::move(*workflows));
   if (!s.has_value()) return Fail(c, s.error());
-  std::unique_ptr<server::Server> api;
-  if (listen) {
-    auto started = server::Server::Start(*s->engine, std::move(*listen));
-    if (!started.has_value()) return Fail(c, started.error());
-    api = std::move(*started);
-  }
+  const std::string address = options->address;
+  auto api = server::Server::Start(*s->engine, std::move(*options));
+  if (!api.has_value()) return Fail(c, api.error());
+  // The rewind commands on this machine find the server here (local_access.h).
+  auto access = server::LocalAccessFile::Publish(
+      c.data_dir, server::LocalAccess{::getpid(), server::LocalUrl(address, (*api)->port()), local_secret});
+  if (!access.has_value()) return Fail(c, access.error());
+  const std::string listening = args.listen.substr(0, args.listen.rfind(':')) + ":" + std::to_string((*api)->port());
   if (c.json) {
-    if (api) std::cout << Dump(nlohmann::json{{"listening", args.listen.substr(0, args.listen.rfind(':')) + ":" +
-                                                               std::to_string(api->port())}})
-                       << std::endl;
+    if (!args.listen.empty()) std::cout << Dump(nlohmann::json{{"listening", listening}}) << std::endl;
   } else {
     std::cout << "serving journal " << Printable(c.data_dir);
-    if (api) std::cout << " and its API on " << Printable(args.listen.substr(0, args.listen.rfind(':'))) << ":" << api->port();
+    if (!args.listen.empty()) std::cout << " and its API on " << Printable(listening);
     std::cout << " (Ctrl-C stops)" << std::endl;
   }
   int sig = 0;
   sigwait(&stop, &sig);
-  api.reset();  // no new requests; those in flight are answered
+  access->reset();
+  api->reset();  // no new requests; those in flight are answered
   if (sig == SIGUSR1) {
     // A writer that can no longer write says so and stops, rather than idle.
     return Fail(c, failed.get().WithContext("serve stops: the journal can no longer be written"));

@@ -1,8 +1,16 @@
 // The rewind CLI's commands, each returning the process exit status
-// (exit_codes.h). They open the engine on the journal in `data_dir`, act as the
-// local OS user with the operator role in `tenant`, print human text (or, with
-// `json`, exactly one JSON object on stdout at the end), and print errors on
-// stderr (as JSON on stdout with `json`).
+// (exit_codes.h). They print human text (or, with `json`, exactly one JSON
+// object on stdout at the end), and errors on stderr (as JSON on stdout with
+// `json`).
+//
+// The commands that act (run, resume, approve, reject, pause, cancel, fork,
+// signal) and status and state go through a server when there is one
+// (remote.h): `server` (--server, REWIND_SERVER) with `token`; else the
+// server holding the journal in `data_dir`, found through its local access
+// file. Otherwise they open the engine on the journal in `data_dir`
+// themselves. Either way they act as the local OS user with the operator role
+// in `tenant` (or as the token says), recorded as "USER/ACTOR" when `actor`
+// names the person acting through a shared account.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +27,11 @@ namespace rwd::cli {
 struct Context {
   std::string data_dir;
   std::string tenant = "default";
+  bool tenant_given = false;  // --tenant was given (else a --token's tenant wins)
   bool json = false;
+  std::string server;  // --server URL
+  std::string token;   // --token
+  std::string actor;   // --actor
   friend bool operator==(const Context&, const Context&) = default;
 };
 

@@ -58,8 +58,14 @@ Result<std::vector<Workflow>> LoadWorkflows(const std::vector<std::string>& path
   return out;
 }
 
-Result<server::ServerOptions> ServerOptionsFor(const ServeArgs& args) {
+Result<server::ServerOptions> ServerOptionsFor(const ServeArgs& args, std::string local_secret) {
   server::ServerOptions o;
+  server::AuthOptions auth;
+  auth.local_secret = std::move(local_secret);
+  if (args.listen.empty()) {  // local clients only: loopback, any port
+    REWIND_ASSIGN_OR_RETURN(o.auth, server::Authenticator::Create(std::move(auth)));
+    return o;
+  }
   const std::size_t colon = args.listen.rfind(':');
   if (colon == std::string::npos) {
     return Err(Code::kInvalidArgument, "--listen: expected HOST:PORT, e.g. 127.0.0.1:8080");
@@ -74,7 +80,6 @@ Result<server::ServerOptions> ServerOptionsFor(const ServeArgs& args) {
   }
   o.address = host == "localhost" ? "127.0.0.1" : host;
   o.port = static_cast<std::uint16_t>(value);
-  server::AuthOptions auth;
   if (!args.token_secret_file.empty()) {
     REWIND_ASSIGN_OR_RETURN(auth.hs256_secret, ReadFile(args.token_secret_file, "token secret"));
     while (!auth.hs256_secret.empty() && (auth.hs256_secret.back() == '\n' || auth.hs256_secret.back() == '\r')) {

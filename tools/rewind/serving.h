@@ -1,6 +1,6 @@
-// What `rewind serve --listen` needs before it opens the journal: the
-// workflows the API may start and the server's options (address, who may
-// call), each checked so that a bad flag fails before anything is served.
+// What `rewind serve` needs before it opens the journal: the workflows the
+// API may start and the server's options (address, who may call), each
+// checked so that a bad flag fails before anything is served.
 #pragma once
 
 #include <string>
@@ -18,11 +18,14 @@ namespace rwd::cli {
 // with one workflow name; NotFound for a path that does not exist.
 Result<std::vector<Workflow>> LoadWorkflows(const std::vector<std::string>& paths);
 
-// HOST:PORT ([v6]:PORT) and the authenticator from the token flags.
-// InvalidArgument for a bad address, no way to authenticate, or a key file
-// that is not what its flag says; NotFound or PermissionDenied for a file
-// that cannot be read.
-Result<server::ServerOptions> ServerOptionsFor(const ServeArgs& args);
+// The server `serve` runs: on --listen's HOST:PORT ([v6]:PORT) with the
+// authenticator from the token flags, or without --listen on loopback (any
+// port) for local clients only; local tokens signed with `local_secret`
+// (local_access.h) are accepted either way. InvalidArgument for a bad
+// address, --listen without a way to authenticate, or a key file that is
+// not what its flag says; NotFound or PermissionDenied for a file that
+// cannot be read.
+Result<server::ServerOptions> ServerOptionsFor(const ServeArgs& args, std::string local_secret);
 
 // A token for `args` that expires args.ttl_seconds after `now_unix`,
 // signed as TokenArgs says. InvalidArgument for a bad key or secret.

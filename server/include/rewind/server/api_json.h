@@ -7,6 +7,8 @@
 //                    steps_total, steps_completed, attempts, error, parent_run}
 //   RunPageJson     {"runs": [summaries], "next_page": token or null}
 //   ResumeJson      {run_id, dry_run, repeated, from_step, epoch, seq, kept, reset}
+//   WorkflowJson    {name, version, definition_hash (hex), steps: [{id, kind,
+//                    depends_on}]}
 //
 // Strings are event_json.h's (a string, or {"base64"} when not UTF-8).
 // Thread-safety: pure functions.
@@ -27,5 +29,6 @@ std::string JsonText(const nlohmann::json& j);
 nlohmann::json RunSummaryJson(const RunSummary& summary);
 nlohmann::json RunPageJson(const RunPage& page);
 nlohmann::json ResumeJson(const RunId& run, const ResumeResult& result, bool dry_run);
+nlohmann::json WorkflowJson(const RunStarted& definition);
 
 }  // namespace rwd::server

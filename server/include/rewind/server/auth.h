@@ -12,6 +12,9 @@
 //     checked with a bounded clock leeway;
 //   * an API key (anything else): the SHA-256 of the credential looked up in
 //     a keys file, which keeps hashes only.
+// A JWT whose header says "kid": "local" is a local token (local_access.h):
+// HS256 with AuthOptions::local_secret only, and its "aud" must be
+// kLocalAudience whatever audience is configured.
 // Nothing is anonymous unless AuthOptions::anonymous says who a request
 // without credentials acts as.
 //
@@ -64,13 +67,21 @@ struct AuthOptions {
   // Who a request without credentials acts as; nullopt: such requests are
   // Unauthenticated.
   std::optional<Principal> anonymous;
+  // Local tokens are accepted when set (at least 32 bytes): the secret of
+  // the server's local access file (local_access.h).
+  std::string local_secret;
 };
+
+// The "kid" of a local token, and the "aud" it must carry.
+inline constexpr std::string_view kLocalKeyId = "local";
+inline constexpr std::string_view kLocalAudience = "rewind-local";
 
 class Authenticator {
  public:
   // InvalidArgument for a secret shorter than 32 bytes, a key that is not an
   // Ed25519 or P-256 public key, an API key's bad hash or principal, or no
-  // way to authenticate at all (no secret, key, API key or anonymous).
+  // way to authenticate at all (no secret, key, API key, local secret or
+  // anonymous).
   static Result<std::shared_ptr<const Authenticator>> Create(AuthOptions options);
   ~Authenticator();
 
@@ -94,6 +105,7 @@ struct TokenClaims {
   std::int64_t expires_unix = 0;
   std::int64_t not_before_unix = 0;  // 0: no "nbf"
   std::string audience;              // "": no "aud"
+  std::string key_id;                // "": no "kid" in the header
 };
 
 // Mints a JWT (for `rewind token`, development and tests): HS256 with a

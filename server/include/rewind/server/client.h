@@ -1,7 +1,7 @@
-// A blocking HTTP/1.1 client of a Rewind server on this machine (loopback),
-// for tests, benchmarks and tools: one request per connection, its whole
-// answer read; or a stream of Server-Sent Events read as it comes.
-// Boost.Beast stays in client.cc.
+// A blocking HTTP/1.1 client of a Rewind server, for the `rewind` CLI, tests
+// and benchmarks: one request per connection, its whole answer read; or a
+// stream of Server-Sent Events read as it comes. The port-only forms call
+// 127.0.0.1. Boost.Beast stays in client.cc.
 //
 // Thread-safety: Http from any thread; an SseClient from one thread at a time.
 #pragma once
@@ -15,10 +15,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rewind/base/status.h"
+
 namespace rwd::server {
 
+// Where a server is: "http://HOST:PORT" (a trailing "/" is allowed; IPv6
+// hosts in brackets).
+struct ServerUrl {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  std::string ToString() const;
+};
+// InvalidArgument naming `text` unless it is such a url.
+Result<ServerUrl> ParseServerUrl(std::string_view text);
+
 struct HttpAnswer {
-  int status = 0;  // 0: no answer (the connection failed or closed)
+  int status = 0;     // 0: no answer (the connection failed or closed)
+  std::string error;  // with status 0: why (e.g. "Connection refused")
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
   nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false); }
@@ -30,8 +43,10 @@ struct HttpCall {
   std::string token;   // sent as "Authorization: Bearer <token>" when set
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  int timeout_ms = 30'000;  // for the whole exchange
 };
 
+HttpAnswer Http(const ServerUrl& url, const HttpCall& call);
 HttpAnswer Http(std::uint16_t port, const HttpCall& call);
 
 // One Server-Sent Event.
@@ -44,6 +59,8 @@ struct SseEvent {
 // reads events as they come.
 class SseClient {
  public:
+  SseClient(const ServerUrl& url, const std::string& target, const std::string& token,
+            const std::string& last_event_id = "");
   SseClient(std::uint16_t port, const std::string& target, const std::string& token,
             const std::string& last_event_id = "");
   ~SseClient();
@@ -60,6 +77,7 @@ class SseClient {
 
  private:
   bool ReadSome();  // one non-blocking read, parsed; false when nothing came (or the stream ended)
+  void Wait(int timeout_ms);  // until there is something to read, or the time passes
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string buffer_, head_;

@@ -8,6 +8,8 @@
 // Routes (JSON; the tenant in the path; README "Server API" and
 // GET /v1/openapi.json list every field):
 //   GET  /healthz, /readyz                         liveness; readiness
+//   GET  /v1/me                                    who the credential says the caller is
+//   GET  /v1/workflows                             the workflows POST …/runs starts, with their hashes
 //   GET  /v1/tenants/{t}/runs                      the run index, paged
 //   GET  /v1/tenants/{t}/runs/{id}                 the state (?at_seq, ?at_step); ETag: its seq
 //   GET  /v1/tenants/{t}/runs/{id}/events          the events with their hashes (?after_seq)
@@ -64,9 +66,10 @@ struct ServerOptions {
   std::uint16_t port = 0;
   // Who may call (required).
   std::shared_ptr<const Authenticator> auth;
-  // The workflows POST …/runs may start, by name: those the engine was given
-  // (the API never accepts commands to execute).
-  std::vector<std::string> workflows;
+  // The workflows POST …/runs may start (Workflow::Definition() of those the
+  // engine was given), by name; GET /v1/workflows lists them. The API never
+  // accepts commands to execute.
+  std::vector<RunStarted> workflows;
   unsigned threads = 4;                       // request pool
   std::size_t max_body_bytes = 1 << 20;       // 413 above
   std::size_t max_header_bytes = 16 << 10;    // 431 above
