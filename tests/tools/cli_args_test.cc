@@ -47,7 +47,8 @@ class CliArgsTest : public ::testing::Test {
 
 TEST_F(CliArgsTest, ArgumentsReachTheInvocationAsGiven) {
   const CommandLine line = Parse({"resume", "0102", "--from-step", "2", "--reason", "fixed", "--request-id", "r1",
-                                  "--resume-data", "{}", "--dry-run", "--tenant", "acme", "--json"});
+                                  "--resume-data", "{}", "--dry-run", "--tenant", "acme", "--json", "--server",
+                                  "http://127.0.0.1:9", "--token", "t0k", "--actor", "ana"});
   ASSERT_TRUE(line.invocation.has_value()) << err_.str();
   const Invocation& a = *line.invocation;
   EXPECT_EQ(a.command, Command::kResume);
@@ -57,7 +58,14 @@ TEST_F(CliArgsTest, ArgumentsReachTheInvocationAsGiven) {
   EXPECT_EQ(a.request_id, "r1");
   EXPECT_EQ(a.resume_data, "{}");
   EXPECT_TRUE(a.dry_run);
-  EXPECT_EQ(a.context, (Context{"./data", "acme", true}));
+  EXPECT_EQ(a.context, (Context{.data_dir = "./data",
+                                .tenant = "acme",
+                                .tenant_given = true,
+                                .json = true,
+                                .server = "http://127.0.0.1:9",
+                                .token = "t0k",
+                                .actor = "ana"}));
+  EXPECT_FALSE(Parse({"status"}).invocation->context.tenant_given) << "a --token's tenant wins then";
   EXPECT_EQ(out_.str() + err_.str(), "");
 }
 
