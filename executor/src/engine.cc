@@ -8,6 +8,7 @@
 #include <future>
 
 #include "executor/src/engine_impl.h"
+#include "rewind/executor/refusals.h"
 #include "rewind/projections/history.h"
 
 namespace rwd {
@@ -279,16 +280,42 @@ std::shared_ptr<LiveRun> Engine::Impl::Live(const RunId& run) {
   return live;
 }
 
-Status Engine::Impl::Refused(const Principal& who, Action action, const RunId& run, Status why) {
-  spdlog::warn("refused {} of run={} by subject='{}' tenant='{}': {}", ActionName(action), run.ToString(),
-               who.subject, who.tenant, why.message());
-  return why;
+void Engine::Impl::RefusedAsync(const Principal& who, Action action, Refusing about, Status why,
+                                std::function<void(Status)> then) {
+  spdlog::warn("refused {} of {} by subject='{}' tenant='{}': {}", ActionName(action),
+               about.run ? "run=" + about.run->ToString() : "workflow='" + about.workflow + "'", who.subject,
+               who.tenant, why.message());
+  if (action == Action::kRead) return then(std::move(why));
+  auto table = journal_->OpenTable(kRefusalsTable);
+  if (!table.has_value()) {
+    spdlog::error("the refusal above is not recorded: {}", table.error().ToString());
+    return then(std::move(why));
+  }
+  Refusal r{.unix_us = Now(),
+            .subject = who.subject,
+            .actor_tenant = who.tenant,
+            .action = std::string(ActionName(action)),
+            .run = about.run,
+            .run_tenant = std::move(about.run_tenant),
+            .workflow = std::move(about.workflow),
+            .reason = why.message()};
+  journal_->UpdateAsync([table = *table, r = std::move(r)](WriteView& txn) { return AppendRefusal(txn, table, r); },
+                        [why = std::move(why), then = std::move(then)](const Status& recorded) mutable {
+                          if (!recorded.ok()) spdlog::error("the refusal above is not recorded: {}", recorded.ToString());
+                          then(std::move(why));
+                        });
+}
+
+Status Engine::Impl::Refused(const Principal& who, Action action, Refusing about, Status why) {
+  std::promise<Status> done;
+  RefusedAsync(who, action, std::move(about), std::move(why), [&done](Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
 }
 
 template <typename T>
 Result<T> Engine::Impl::WithRun(const RunId& run, const Principal& who, Action action,
                            std::function<Result<T>(LiveRun&)> fn) {
-  if (Status s = CheckPrincipal(who); !s.ok()) return Err(Refused(who, action, run, std::move(s)));
+  if (Status s = CheckPrincipal(who); !s.ok()) return Err(Refused(who, action, {.run = run}, std::move(s)));
   // A live run evicted between lookup and its turn on the strand sends us back
   // for a fresh one; that can only happen a few times in a row.
   for (int attempt = 0; attempt < 100; ++attempt) {
@@ -305,10 +332,12 @@ Result<T> Engine::Impl::WithRun(const RunId& run, const Principal& who, Action a
         verdict = Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
       }
       if (verdict.ok()) verdict = options_.authorize(who, action, &live->state());
-      if (!verdict.ok()) {
-        if (verdict.code() != Code::kNotFound || live->load_status().ok()) {
-          verdict = Refused(who, action, run, std::move(verdict));
-        }
+      if (!verdict.ok() && (verdict.code() != Code::kNotFound || live->load_status().ok())) {
+        // Recorded before the caller hears of it; the strand goes on meanwhile.
+        const RunState& state = live->state();
+        RefusedAsync(who, action, {.run = run, .run_tenant = state.definition ? state.definition->tenant : ""},
+                     std::move(verdict), [done](Status why) { done->set_value(Result<T>(Err(std::move(why)))); });
+      } else if (!verdict.ok()) {
         done->set_value(Result<T>(Err(std::move(verdict))));
       } else {
         done->set_value(fn(*live));
@@ -384,7 +413,7 @@ Result<RunId> Engine::Impl::Start(const StartRequest& request) {
   Status s = CheckPrincipal(request.actor);
   if (s.ok()) s = options_.authorize(request.actor, Action::kStart, nullptr);
   if (!s.ok()) {
-    return Err(Refused(request.actor, Action::kStart, RunId(), std::move(s)));
+    return Err(Refused(request.actor, Action::kStart, {.workflow = request.workflow}, std::move(s)));
   }
   RunStarted started;
   std::shared_ptr<const Workflow> workflow;
@@ -519,7 +548,8 @@ Result<ResumeResult> Engine::Impl::ResumeOn(LiveRun& live, const ResumeRequest& 
 Result<RunId> Engine::Impl::Fork(const ForkRequest& request) {
   REWIND_ASSIGN_OR_RETURN(RunState at, StateAt(request.run, request.at_seq.value_or(Journal::kEnd), request.actor));
   if (Status s = options_.authorize(request.actor, Action::kFork, &at); !s.ok()) {
-    return Err(Refused(request.actor, Action::kFork, request.run, std::move(s)));
+    return Err(Refused(request.actor, Action::kFork, {.run = request.run, .run_tenant = at.definition->tenant},
+                       std::move(s)));
   }
   const RunStarted& def = *at.definition;
   REWIND_ASSIGN_OR_RETURN(std::uint32_t from, ResolveStep(def, request.from_step));
@@ -686,6 +716,11 @@ Status Engine::Reject(const RunId& run, std::string_view step, const Principal& 
 Status Engine::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& live) {
   return impl_->Signal(run, name, std::move(payload), live);
 }
+Status Engine::RecordRefusal(const Principal& who, Action action, std::optional<RunId> run, std::string run_tenant,
+                             Status why) {
+  return impl_->Refused(who, action, {.run = run, .run_tenant = std::move(run_tenant)}, std::move(why));
+}
+
 Status Engine::Pause(const RunId& run, const Principal& live, std::string reason) {
   return impl_->Pause(run, live, std::move(reason));
 }

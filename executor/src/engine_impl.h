@@ -51,6 +51,19 @@ class Engine::Impl {
   Journal& journal() { return *journal_; }
   Projections* projections() { return projections_.get(); }
   std::int64_t Now() const { return options_.clock(); }
+
+  // A refusal of `who`'s `action`, logged and (unless a read) recorded
+  // durably (refusals.h); `about` names the run (and its tenant, when known)
+  // or the workflow a start named. Refused returns `why` once recorded;
+  // RefusedAsync calls `then(why)` then, from the journal's writer thread.
+  struct Refusing {
+    std::optional<RunId> run;
+    std::string run_tenant;
+    std::string workflow;
+  };
+  Status Refused(const Principal& who, Action action, Refusing about, Status why);
+  void RefusedAsync(const Principal& who, Action action, Refusing about, Status why,
+                    std::function<void(Status)> then);
   std::uint32_t max_parallel_steps() const { return options_.max_parallel_steps; }
   // Runs `work` on the handler pool.
   void RunHandler(std::function<void()> work);
@@ -128,7 +141,6 @@ class Engine::Impl {
                                 const std::shared_ptr<std::promise<Status>>& durable);
   // Ok when `who` may read the run (tenant and authorizer).
   Status MayRead(const RunId& run, const Principal& who);
-  Status Refused(const Principal& who, Action action, const RunId& run, Status why);
 
   EngineOptions options_;
   std::unique_ptr<Journal> journal_;

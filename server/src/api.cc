@@ -202,6 +202,19 @@ class SseStream : public StreamBody {
   bool started_ = false;
 };
 
+// The action a POST under /v1/tenants/{t}/runs asks for; nullopt for a
+// path that is no action.
+std::optional<Action> ActionOf(const std::vector<std::string>& p) {
+  if (p.size() == 4) return Action::kStart;
+  if (p.size() == 6 && p[5] == "resume") return Action::kResume;
+  if (p.size() == 6 && p[5] == "pause") return Action::kPause;
+  if (p.size() == 6 && p[5] == "cancel") return Action::kCancel;
+  if (p.size() == 6 && p[5] == "fork") return Action::kFork;
+  if (p.size() == 7 && p[5] == "approvals") return Action::kApprove;
+  if (p.size() == 7 && p[5] == "signals") return Action::kSignal;
+  return std::nullopt;
+}
+
 Response StateResponse(const RunState& state, bool with_etag) {
   Response r = JsonResponse(200, inspect::StateJson(state));
   if (with_etag) r.headers.emplace_back("ETag", "\"" + std::to_string(state.seq) + "\"");
@@ -227,6 +240,8 @@ const std::vector<RouteName>& Routes() {
       {"GET", "/v1/tenants/{t}/runs"},
       {"POST", "/v1/tenants/{t}/runs"},
       {"GET", "/v1/tenants/{t}/stream"},
+      {"GET", "/v1/tenants/{t}/audit"},
+      {"GET", "/v1/tenants/{t}/refusals"},
       {"GET", "/v1/tenants/{t}/runs/{id}"},
       {"GET", "/v1/tenants/{t}/runs/{id}/events"},
       {"GET", "/v1/tenants/{t}/runs/{id}/timeline"},
@@ -296,22 +311,36 @@ Response Api::Route(const Request& request) const {
     for (const auto& [name, w] : workflows_) list.push_back(server::WorkflowJson(w));
     return JsonResponse(200, json{{"workflows", std::move(list)}});
   }
-  if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || (p[3] != "runs" && p[3] != "stream") ||
-      (p[3] == "stream" && p.size() != 4)) {
+  const bool tenant_wide = p.size() == 4 && (p[3] == "stream" || p[3] == "audit" || p[3] == "refusals");
+  if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || (p[3] != "runs" && !tenant_wide)) {
     return NotFound("no such route: " + request.path);
   }
   auto who = auth_->Authenticate(request.authorization, clock_());
   if (!who.has_value()) return ProblemResponse(who.error());
   const std::string& tenant = p[2];
-  // Another tenant is as unknown as a run that does not exist.
-  if (who->tenant != tenant) {
-    return NotFound(p.size() >= 5 ? "run " + p[4] + " is unknown" : "tenant '" + tenant + "' is unknown");
-  }
   const std::string& method = request.method;
+  // Another tenant is as unknown as a run that does not exist; an action
+  // there is a refusal, recorded as the engine records its own.
+  if (who->tenant != tenant) {
+    const Status unknown(Code::kNotFound,
+                         p.size() >= 5 ? "run " + p[4] + " is unknown" : "tenant '" + tenant + "' is unknown");
+    if (method != "POST" || p[3] != "runs") return ProblemResponse(unknown);
+    const std::optional<Action> action = ActionOf(p);
+    if (!action) return ProblemResponse(unknown);
+    std::optional<RunId> run;
+    if (p.size() >= 5) {
+      if (auto id = RunId::Parse(p[4]); id.has_value()) run = *id;
+    }
+    return ProblemResponse(engine_.RecordRefusal(*who, *action, run, tenant, unknown));
+  }
   const Principal& me = *who;
   if (p[3] == "stream") {
     if (method != "GET") return MethodNotAllowed("GET");
     return Stream(request, me, std::nullopt);
+  }
+  if (p[3] == "audit" || p[3] == "refusals") {
+    if (method != "GET") return MethodNotAllowed("GET");
+    return Audit(request, me, p[3] == "refusals");
   }
 
   if (p.size() == 4) {
@@ -493,6 +522,39 @@ Response Api::Route(const Request& request) const {
     return state_now(engine_.Signal(id, p[6], std::move(payload), me));
   }
   return NotFound("no such route: " + request.path);
+}
+
+Response Api::Audit(const Request& request, const Principal& who, bool refusals) const {
+  std::optional<RunId> run;
+  if (auto it = request.query.find("run"); it != request.query.end()) {
+    auto id = RunId::Parse(it->second);
+    if (!id.has_value()) return ProblemResponse(Invalid("run: " + id.error().message()));
+    run = *id;
+  }
+  std::optional<std::string> actor;
+  if (auto it = request.query.find("actor"); it != request.query.end()) actor = it->second;
+  auto limit = QueryNumber(request, "limit", 100);
+  if (!limit.has_value()) return ProblemResponse(limit.error());
+  if (*limit == 0 || *limit > kMaxPageRuns) return ProblemResponse(Invalid("limit: 1.." + std::to_string(kMaxPageRuns)));
+  auto before = QueryNumber(request, "before", 0);
+  if (!before.has_value()) return ProblemResponse(before.error());
+  json list = json::array();
+  std::optional<std::uint64_t> next;
+  if (refusals) {
+    // The tenant's people's refusals, and others' on the tenant's runs.
+    auto found = ReadRefusals(engine_.journal(), RefusalQuery{who.tenant, run, actor, *limit, *before});
+    if (!found.has_value()) return ProblemResponse(found.error());
+    for (const Refusal& r : *found) list.push_back(server::RefusalObject(r));
+    if (found->size() == *limit) next = found->back().number;
+    return JsonResponse(200, json{{"refusals", std::move(list)}, {"next_before", next ? json(*next) : json(nullptr)}});
+  }
+  const Projections* projections = engine_.projections();
+  if (projections == nullptr) return ProblemResponse(Status(Code::kUnavailable, "this engine keeps no audit index"));
+  auto entries = projections->Audit(AuditQuery{run, actor, who.tenant, *limit, *before});
+  if (!entries.has_value()) return ProblemResponse(entries.error());
+  for (const AuditEntry& e : *entries) list.push_back(server::AuditEntryJson(e));
+  if (entries->size() == *limit) next = entries->back().position;
+  return JsonResponse(200, json{{"entries", std::move(list)}, {"next_before", next ? json(*next) : json(nullptr)}});
 }
 
 Response Api::Stream(const Request& request, const Principal& who, std::optional<RunId> run) const {

@@ -62,6 +62,8 @@ class Api {
  private:
   Response Route(const Request& request) const;
   Response Stream(const Request& request, const Principal& who, std::optional<RunId> run) const;
+  // The tenant's audit entries, or its refusals (refusals.h).
+  Response Audit(const Request& request, const Principal& who, bool refusals) const;
 
   Engine& engine_;
   Feed& feed_;

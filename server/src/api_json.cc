@@ -66,4 +66,19 @@ json WorkflowJson(const RunStarted& d) {
               {"steps", std::move(steps)}};
 }
 
+json AuditEntryJson(const AuditEntry& e) {
+  return json{{"position", e.position},
+              {"run_id", e.run.ToString()},
+              {"seq", e.seq},
+              {"unix_us", e.unix_us},
+              {"action", AuditActionName(e.action)},
+              {"actor", StringJson(e.actor)},
+              {"actor_tenant", StringJson(e.actor_tenant)},
+              {"tenant", StringJson(e.tenant)},
+              {"step", StringJson(e.step)},
+              {"detail", StringJson(e.detail)}};
+}
+
+json RefusalObject(const Refusal& refusal) { return json::parse(RefusalJson(refusal)); }
+
 }  // namespace rwd::server

@@ -11,8 +11,10 @@
 //   * an EngineOptions::authorize that denies everything refuses every call,
 //     Start included, with its own reason;
 // and that every refused call appends nothing to the journal, leaves the run's
-// state as it was, and logs one warning naming the action, the run, the
-// principal's subject and its tenant.
+// state as it was, logs one warning naming the action, the run, the
+// principal's subject and its tenant, and — unless a read — records one
+// refusal saying the same (refusals.h), whose chain verifies and shows any
+// entry changed or taken out.
 #include <gtest/gtest.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "rewind/executor/engine.h"
+#include "rewind/executor/refusals.h"
 #include "tests/executor/engine_fixture.h"
 
 namespace rwd::test {
@@ -209,17 +212,34 @@ class AuthorizationTest : public EngineTest {
   Status ExpectRefused(const Call& call, const RunId& run, const Principal& who, Code code, Action logged_action,
                        const std::function<RunState(const RunId&)>& read_state) {
     const JournalContents journal_before = Contents();
+    const std::vector<Refusal> recorded_before = Refusals();
     const RunState state_before = call.target == Target::kNone ? RunState() : read_state(run);
     sink_->Take();
     const Status refused = call.invoke(run, who);
     const std::vector<CapturingSink::Line> logged = sink_->Take();
     EXPECT_THAT(refused, HasCode(code));
     EXPECT_TRUE(Contents() == journal_before) << "a refused " << call.name << " appended to the journal";
+    const std::vector<Refusal> recorded = Refusals();
+    if (logged_action == Action::kRead) {
+      EXPECT_EQ(recorded.size(), recorded_before.size()) << "a refused read is logged, not recorded";
+    } else if (recorded.size() != recorded_before.size() + 1) {
+      ADD_FAILURE() << "a refused " << call.name << " recorded " << recorded.size() - recorded_before.size()
+                    << " refusals, not one";
+    } else {
+      const Refusal& r = recorded.front();  // the newest
+      EXPECT_EQ(r.subject, who.subject);
+      EXPECT_EQ(r.actor_tenant, who.tenant);
+      EXPECT_EQ(r.action, ActionName(logged_action));
+      EXPECT_EQ(r.run, call.target == Target::kNone ? std::nullopt : std::optional<RunId>(run));
+      EXPECT_EQ(r.reason, refused.message());
+      EXPECT_EQ(r.run_tenant, call.target == Target::kNone ? "" : std::string(kTenant)) << "the run's own tenant";
+    }
+    EXPECT_THAT(VerifyRefusals(engine_->journal()), IsOk());
     if (call.target != Target::kNone) {
       EXPECT_TRUE(read_state(run) == state_before) << "a refused " << call.name << " changed the run's state";
     }
-    const std::string prefix =
-        "refused " + std::string(ActionName(logged_action)) + " of run=" + run.ToString() + " by ";
+    const std::string prefix = "refused " + std::string(ActionName(logged_action)) + " of " +
+                               (call.target == Target::kNone ? "workflow='release'" : "run=" + run.ToString()) + " by ";
     const std::string names = "subject='" + who.subject + "' tenant='" + who.tenant + "'";
     int refusals = 0, matching = 0;
     for (const auto& line : logged) {
@@ -234,6 +254,13 @@ class AuthorizationTest : public EngineTest {
     EXPECT_EQ(matching, 1) << "expected a warning starting '" << prefix << "' naming " << names
                            << " and the reason; logged:" << Show(logged);
     return refused;
+  }
+
+  // The refusals recorded so far, newest first.
+  std::vector<Refusal> Refusals() {
+    auto all = ReadRefusals(engine_->journal(), RefusalQuery{.limit = 100'000});
+    EXPECT_THAT(all, IsOk());
+    return all.value_or(std::vector<Refusal>());
   }
 
   // Every call of the Engine, made on the run it is given.
@@ -376,6 +403,42 @@ TEST_F(AuthorizationTest, AnAuthorizerThatDeniesEverythingRefusesEveryCall) {
   EXPECT_EQ(checked, 14);
   deny->store(false);
   EXPECT_EQ(StateOf(running_).status, RunStatus::kRunning);
+}
+
+}  // namespace
+}  // namespace rwd::test
+
+namespace rwd::test {
+namespace {
+
+// The refusal log is a chain: an entry changed, or taken out of the middle,
+// is found, and the next refusal is not appended after a damaged last one.
+TEST_F(AuthorizationTest, TheRefusalLogShowsAnEntryChangedOrTakenOut) {
+  ASSERT_NO_FATAL_FAILURE(OpenWithRuns());
+  const Principal member{std::string(kTenant), "intern", {"viewer"}};
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(engine_->Pause(running_, member, "try"), HasCode(Code::kPermissionDenied));
+  ASSERT_EQ(*VerifyRefusals(engine_->journal()), 3u);
+  auto table = engine_->journal().OpenTable(kRefusalsTable);
+  ASSERT_TRUE(table.has_value());
+  auto key = [](std::uint8_t n) { return Bytes{0, 0, 0, 0, 0, 0, 0, n}; };
+  std::vector<Refusal> all = Refusals();
+  Refusal changed = all[2];  // the first, oldest
+  changed.reason = "nothing happened";
+  ASSERT_THAT(engine_->journal().Update([&](WriteView& txn) {
+    return txn.Put(*table, key(1), AsBytes(RefusalJson(changed)));
+  }),
+              IsOk());
+  auto verified = VerifyRefusals(engine_->journal());
+  EXPECT_THAT(verified, HasCode(Code::kCorruption));
+  EXPECT_NE(verified.error().message().find("refusal 2 "), std::string::npos) << verified.error().ToString();
+  ASSERT_THAT(engine_->journal().Update([&](WriteView& txn) -> Status {
+    REWIND_RETURN_IF_ERROR(txn.Put(*table, key(1), AsBytes(RefusalJson(all[2]))));
+    return txn.Delete(*table, key(2));
+  }),
+              IsOk());
+  verified = VerifyRefusals(engine_->journal());
+  EXPECT_THAT(verified, HasCode(Code::kCorruption));
+  EXPECT_NE(verified.error().message().find("refusal 2 "), std::string::npos) << verified.error().ToString();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "rewind/journal/hash.h"
 #include "server/src/api.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
@@ -132,6 +133,48 @@ TEST_F(ServerTest, MeAndWorkflowsAnswerAnyAuthenticatedCaller) {
   EXPECT_EQ(order["definition_hash"], HexEncode(DefinitionHash(*Order().Definition())));
   EXPECT_EQ(order["steps"][1], json({{"id", "charge"}, {"kind", "code"}, {"depends_on", {"validate"}}}));
   EXPECT_EQ(Call("GET", "/v1/workflows", "", "").status, 401);
+}
+
+// Refused actions are recorded where auditors look: a viewer's resume, and
+// another tenant's operator acting on this tenant's path; each tenant sees
+// the refusals of its people and those on its runs, and no others.
+TEST_F(ServerTest, RefusedActionsAreRecordedAndShownToTheTenantsTheyConcern) {
+  const std::string id = FailedRun();
+  EXPECT_EQ(Call("POST", Run(id) + "/resume", R"({"reason": "mine now"})", Viewer()).status, 403);
+  EXPECT_EQ(Call("POST", Run(id) + "/cancel", "{}", Stranger()).status, 404);
+  EXPECT_EQ(Call("POST", "/v1/tenants/globex/runs/" + id + "/pause", "{}", Stranger()).status, 404);
+  EXPECT_EQ(Call("GET", Run(id), "", Stranger()).status, 404) << "a refused read is not recorded";
+
+  const json acme = Call("GET", "/v1/tenants/acme/refusals", "", Viewer()).json();
+  ASSERT_EQ(acme["refusals"].size(), 3u) << acme.dump();
+  EXPECT_EQ(acme["refusals"][2]["subject"], "vic");
+  EXPECT_EQ(acme["refusals"][2]["action"], "resume");
+  EXPECT_EQ(acme["refusals"][2]["run"], id);
+  EXPECT_THAT(acme["refusals"][2]["reason"].get<std::string>(), HasSubstr("needs the operator role"));
+  EXPECT_EQ(acme["refusals"][1]["subject"], "eve");
+  EXPECT_EQ(acme["refusals"][1]["actor_tenant"], "globex");
+  EXPECT_EQ(acme["refusals"][1]["run_tenant"], "acme") << "the tenant whose path was tried";
+  EXPECT_EQ(acme["refusals"][0]["action"], "pause");
+  EXPECT_EQ(acme["refusals"][0]["run_tenant"], "acme") << "the run's own tenant, as the engine knew it";
+  EXPECT_EQ(acme["refusals"][1]["prev"], HexEncode(Sha256(AsBytes(acme["refusals"][2].dump()))))
+      << "each names the hash of the one before, as stored";
+
+  const json globex = Call("GET", "/v1/tenants/globex/refusals", "", Stranger()).json();
+  ASSERT_EQ(globex["refusals"].size(), 2u) << "only eve's: " << globex.dump();
+  const json page = Call("GET", "/v1/tenants/acme/refusals?limit=1&actor=vic", "", Viewer()).json();
+  ASSERT_EQ(page["refusals"].size(), 1u);
+  EXPECT_EQ(page["refusals"][0]["subject"], "vic");
+  EXPECT_EQ(Call("GET", "/v1/tenants/acme/refusals?limit=0").status, 400);
+  EXPECT_EQ(Call("GET", "/v1/tenants/acme/refusals?run=zz").status, 400);
+  EXPECT_EQ(Call("GET", "/v1/tenants/acme/refusals", "", Stranger()).status, 404);
+
+  ASSERT_EQ(Call("POST", Run(id) + "/resume", R"({"reason": "card fixed", "data": "ok"})").status, 200);
+  const json audit = Call("GET", "/v1/tenants/acme/audit?run=" + id, "", Viewer()).json();
+  ASSERT_GE(audit["entries"].size(), 1u) << audit.dump();
+  EXPECT_EQ(audit["entries"].back()["action"], "resume");
+  EXPECT_EQ(audit["entries"].back()["actor"], "ana");
+  EXPECT_EQ(audit["entries"].back()["detail"], "card fixed");
+  EXPECT_EQ(Call("GET", "/v1/tenants/globex/audit", "", Stranger()).json()["entries"].size(), 0u);
 }
 
 // The Run Console's request: a failed run resumed from the failed step with

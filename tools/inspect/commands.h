@@ -70,8 +70,10 @@ inline constexpr int kExitProblemsFound = 20;
 
 // Checks one run (`run` not empty) or the whole journal (verify.h), and with
 // `against` not empty also the heads saved in that file. Exit 0 when clean,
-// kExitProblemsFound with the report otherwise. JSON: {"clean", "runs",
-// "events", "problems": [{"run_id" (or null), "seq", "check", "message"}]}.
+// kExitProblemsFound with the report otherwise. The whole journal's check
+// takes in the refusal log's chain (refusals.h). JSON: {"clean", "runs",
+// "events", "refusals", "problems": [{"run_id" (or null), "seq", "check",
+// "message"}]}.
 int Verify(const Context& c, const std::string& run, const std::string& against);
 
 // Replays the run's history through the definition in `workflow_file` (a
@@ -88,5 +90,10 @@ int ReplayCheck(const Context& c, const std::string& run, const std::string& wor
 // Every run's chain head (last seq and its record's chain hash) and a digest
 // over all of them, read in one snapshot.
 int Heads(const Context& c);
+
+// The refusal log (refusals.h), oldest first, once its chain checks out
+// (kExitProblemsFound naming the entry that breaks it otherwise). JSONL:
+// one refusal per line as the journal stores it.
+int Refusals(const Context& c);
 
 }  // namespace rwd::inspect_cli

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "rewind/executor/refusals.h"
 #include "rewind/inspect/heads.h"
 #include "rewind/inspect/verify.h"
 #include "rewind/journal/tables.h"
@@ -217,6 +218,13 @@ int Verify(const Context& c, const std::string& run_text, const std::string& aga
     if (!problems.has_value()) return Fail(c, problems.error());
     report->problems.insert(report->problems.end(), problems->begin(), problems->end());
   }
+  std::uint64_t refusals = 0;  // the refusal log's chain, with the whole journal
+  if (!run) {
+    auto checked = VerifyRefusals(**journal);
+    if (checked.has_value()) refusals = *checked;
+    if (!checked.has_value() && checked.error().code() != Code::kCorruption) return Fail(c, checked.error());
+    if (!checked.has_value()) report->problems.push_back({std::nullopt, 0, "refusals", checked.error().message()});
+  }
   if (c.json) {
     json problems = json::array();
     for (const inspect::Problem& p : report->problems) {
@@ -228,10 +236,12 @@ int Verify(const Context& c, const std::string& run_text, const std::string& aga
     std::cout << Dump(json{{"clean", report->clean()},
                            {"runs", report->runs},
                            {"events", report->events},
+                           {"refusals", refusals},
                            {"problems", problems}})
               << std::endl;
   } else {
     std::cout << "verified " << Grouped(report->runs) << " runs, " << Grouped(report->events) << " events"
+              << (run ? std::string() : ", " + Grouped(refusals) + " refusals")
               << (saved ? " and " + std::to_string(saved->runs.size()) + " saved heads" : std::string()) << ": "
               << (report->clean() ? "clean" : std::to_string(report->problems.size()) + " problems") << "\n";
     for (const inspect::Problem& p : report->problems) {
@@ -241,6 +251,32 @@ int Verify(const Context& c, const std::string& run_text, const std::string& aga
     }
   }
   return report->clean() ? kExitOk : kExitProblemsFound;
+}
+
+int Refusals(const Context& c) {
+  auto journal = Open(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto checked = VerifyRefusals(**journal);
+  if (!checked.has_value()) {
+    if (checked.error().code() != Code::kCorruption) return Fail(c, checked.error());
+    Fail(c, checked.error());
+    return kExitProblemsFound;
+  }
+  auto refusals = ReadRefusals(**journal, RefusalQuery{.limit = static_cast<std::size_t>(*checked)});
+  if (!refusals.has_value()) return Fail(c, refusals.error());
+  std::reverse(refusals->begin(), refusals->end());
+  if (c.json) {
+    for (const Refusal& r : *refusals) std::cout << RefusalJson(r) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const Refusal& r : *refusals) {
+    rows.push_back({std::to_string(r.number), IsoTime(r.unix_us), r.subject, r.actor_tenant, r.action,
+                    r.run ? r.run->ToString() : "workflow " + r.workflow, r.reason});
+  }
+  std::cout << TextTable({{"n", true}, {"time"}, {"subject"}, {"as tenant"}, {"action"}, {"run"}, {"reason"}}, rows)
+            << Grouped(*checked) << " refusals, their chain intact\n";
+  return kExitOk;
 }
 
 int Heads(const Context& c) {

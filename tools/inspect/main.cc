@@ -128,6 +128,8 @@ int main(int argc, char** argv) {
   common(diff);
   CLI::App* heads = app.add_subcommand("heads", "every run's chain head and a digest over all of them");
   common(heads);
+  CLI::App* refusals = app.add_subcommand("refusals", "the actions the engine refused, once their chain checks out");
+  common(refusals);
   bool all = false;
   std::string out;
   CLI::App* export_cmd = app.add_subcommand("export", "every event of a run, or of all runs, with its hashes, as JSONL");
@@ -184,6 +186,7 @@ int main(int argc, char** argv) {
     if (*diff) return cli::Diff(c, run, diff_from, diff_to);
     if (*verify) return cli::Verify(c, run, against);
     if (*replay) return cli::ReplayCheck(c, run, workflow_file, max_parallel);
+    if (*refusals) return cli::Refusals(c);
     return cli::Heads(c);
   });
 }

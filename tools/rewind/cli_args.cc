@@ -156,10 +156,14 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
       app.add_subcommand("audit", "who resumed, forked, approved, rejected, cancelled, signalled, paused");
   audit->add_option("--run", audit_args.run, "only this run's entries");
   audit->add_option("--actor", audit_args.actor, "only entries of this actor (user name)");
-  audit->add_option("--tenant", audit_args.tenant, "only entries on this tenant's runs (default: every tenant)")
+  audit->add_option("--tenant", audit_args.tenant,
+                    "only entries on this tenant's runs, or refusals of its people (default: every tenant)")
       ->check(kTenant);
   audit->add_option("--limit", audit_args.limit, "at most N entries (default 100)")->check(CLI::Range(1, 1000000));
-  audit->add_option("--before", audit_args.before, "only entries before this journal position (the next page)");
+  audit->add_option("--before", audit_args.before,
+                    "only entries before this journal position (refusals: this number), the next page");
+  audit->add_flag("--refusals", audit_args.refusals,
+                  "the actions refused instead: who asked, as which tenant, what, and why it was refused");
   data_and_json(audit);
 
   CLI::App* projections = app.add_subcommand("projections", "the read models behind runs, stats and audit");

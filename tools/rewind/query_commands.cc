@@ -72,6 +72,20 @@ int ShowStats(const Context& c, const std::string& workflow) {
   return kExitOk;
 }
 
+// `audit --refusals`.
+int ShowRefusals(const Context& c, const AuditArgs& args, std::optional<RunId> run) {
+  RefusalQuery q{args.tenant, run, std::nullopt, args.limit, args.before};
+  if (!args.actor.empty()) q.subject = args.actor;
+  auto journal = OpenReadOnly(c);
+  if (!journal.has_value()) return Fail(c, journal.error());
+  auto refusals = ReadRefusals(**journal, q);
+  if (!refusals.has_value()) return Fail(c, refusals.error());
+  std::optional<std::uint64_t> next;
+  if (!refusals->empty() && refusals->size() == q.limit) next = refusals->back().number;
+  std::cout << (c.json ? RefusalsJson(*refusals, next) + "\n" : RefusalsText(*refusals, next));
+  return kExitOk;
+}
+
 int ShowAudit(const Context& c, const AuditArgs& args) {
   AuditQuery q;
   if (!args.run.empty()) {
@@ -79,6 +93,7 @@ int ShowAudit(const Context& c, const AuditArgs& args) {
     if (!run.has_value()) return Fail(c, run.error());
     q.run = *run;
   }
+  if (args.refusals) return ShowRefusals(c, args, q.run);
   if (!args.actor.empty()) q.actor = args.actor;
   q.tenant = args.tenant;
   q.limit = args.limit;

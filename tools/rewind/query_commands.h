@@ -43,8 +43,11 @@ struct AuditArgs {
   std::optional<std::string> tenant;  // the run's tenant; nullopt: every tenant
   std::size_t limit = 100;            // at least 1
   std::uint64_t before = 0;           // only entries before this position (0: from the newest)
+  bool refusals = false;              // the refusal log (refusals.h) instead
 };
-// `rewind audit`: operator actions on runs, newest first.
+// `rewind audit`: operator actions on runs, newest first; with `refusals`,
+// the actions refused (read from the journal beside a running writer), the
+// tenant filter matching the actor's tenant or the run's.
 int ShowAudit(const Context& c, const AuditArgs& args);
 
 // `rewind projections status`: each projection's health and checkpoints.

@@ -226,18 +226,7 @@ std::string StepStatsText(const std::vector<StepStats>& stats) {
 
 std::string AuditJson(const std::vector<AuditEntry>& entries, std::optional<std::uint64_t> next_before) {
   json list = json::array();
-  for (const AuditEntry& e : entries) {
-    list.push_back(json{{"position", e.position},
-                        {"run_id", e.run.ToString()},
-                        {"seq", e.seq},
-                        {"unix_us", e.unix_us},
-                        {"action", AuditActionName(e.action)},
-                        {"actor", e.actor},
-                        {"actor_tenant", e.actor_tenant},
-                        {"tenant", e.tenant},
-                        {"step", e.step},
-                        {"detail", e.detail}});
-  }
+  for (const AuditEntry& e : entries) list.push_back(server::AuditEntryJson(e));
   return Dump(json{{"entries", std::move(list)}, {"next_before", next_before ? json(*next_before) : json(nullptr)}});
 }
 
@@ -252,6 +241,25 @@ std::string AuditText(const std::vector<AuditEntry>& entries, std::optional<std:
                            {"detail"}},
                           rows);
   if (next_before) out += "older entries: --before " + std::to_string(*next_before) + "\n";
+  return out;
+}
+
+std::string RefusalsJson(const std::vector<Refusal>& refusals, std::optional<std::uint64_t> next_before) {
+  json list = json::array();
+  for (const Refusal& r : refusals) list.push_back(server::RefusalObject(r));
+  return Dump(json{{"refusals", std::move(list)}, {"next_before", next_before ? json(*next_before) : json(nullptr)}});
+}
+
+std::string RefusalsText(const std::vector<Refusal>& refusals, std::optional<std::uint64_t> next_before) {
+  if (refusals.empty()) return "no refusals\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const Refusal& r : refusals) {
+    rows.push_back({IsoTime(r.unix_us), Number(r.number), OrDash(r.subject), r.actor_tenant, r.action,
+                    r.run ? r.run->ToString() : "workflow " + r.workflow, Clip(r.reason, 60)});
+  }
+  std::string out = TextTable(
+      {{"time"}, {"n", true}, {"subject"}, {"as tenant"}, {"action"}, {"run"}, {"reason"}}, rows);
+  if (next_before) out += "older refusals: --refusals --before " + std::to_string(*next_before) + "\n";
   return out;
 }
 

@@ -14,6 +14,8 @@
 //                p99_us, max_us}]}
 //   audit        {"entries": [{position, run_id, seq, unix_us, action, actor,
 //                actor_tenant, tenant, step, detail}], "next_before"}
+//   audit --refusals  {"refusals": [as refusals.h RefusalJson stores them],
+//                "next_before"}
 //   projections  {"projections": [{name, health, version, stored_version,
 //                checkpoint, rebuild_checkpoint, journal_position, error}]}
 //   rebuild      {"rebuilt": [names], events, seconds, events_per_second,
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "rewind/executor/engine.h"
+#include "rewind/executor/refusals.h"
 #include "rewind/projections/projections.h"
 
 namespace rwd::cli {
@@ -69,6 +72,8 @@ std::string StepStatsText(const std::vector<StepStats>& stats);
 // `next_before`: the --before position of the next (older) page, if any.
 std::string AuditJson(const std::vector<AuditEntry>& entries, std::optional<std::uint64_t> next_before);
 std::string AuditText(const std::vector<AuditEntry>& entries, std::optional<std::uint64_t> next_before);
+std::string RefusalsJson(const std::vector<Refusal>& refusals, std::optional<std::uint64_t> next_before);
+std::string RefusalsText(const std::vector<Refusal>& refusals, std::optional<std::uint64_t> next_before);
 
 std::string ProjectionsJson(const std::vector<ProjectionStatus>& status);
 std::string ProjectionsText(const std::vector<ProjectionStatus>& status);

@@ -244,6 +244,12 @@ class Engine {
   // it is resumed. Conflict when the run is not running.
   Status Pause(const RunId& run, const Principal& actor, std::string reason);
 
+  // Records a refusal its caller made before reaching the engine (a server
+  // refusing a request on another tenant's path, `run_tenant`), as the
+  // engine records its own (refusals.h). Returns `why` once recorded.
+  Status RecordRefusal(const Principal& who, Action action, std::optional<RunId> run, std::string run_tenant,
+                       Status why);
+
   // Cancels a run that has not finished; attempts in flight are asked to stop
   // and their outcomes are not recorded. Conflict for a finished run.
   Status Cancel(const RunId& run, const Principal& actor, std::string reason);

@@ -9,6 +9,9 @@
 //   ResumeJson      {run_id, dry_run, repeated, from_step, epoch, seq, kept, reset}
 //   WorkflowJson    {name, version, definition_hash (hex), steps: [{id, kind,
 //                    depends_on}]}
+//   AuditEntryJson  {position, run_id, seq, unix_us, action, actor,
+//                    actor_tenant, tenant, step, detail}
+//   RefusalObject   a refusal as the journal stores it (refusals.h RefusalJson)
 //
 // Strings are event_json.h's (a string, or {"base64"} when not UTF-8).
 // Thread-safety: pure functions.
@@ -19,6 +22,7 @@
 #include <string>
 
 #include "rewind/executor/engine.h"
+#include "rewind/executor/refusals.h"
 #include "rewind/projections/read_models.h"
 
 namespace rwd::server {
@@ -30,5 +34,7 @@ nlohmann::json RunSummaryJson(const RunSummary& summary);
 nlohmann::json RunPageJson(const RunPage& page);
 nlohmann::json ResumeJson(const RunId& run, const ResumeResult& result, bool dry_run);
 nlohmann::json WorkflowJson(const RunStarted& definition);
+nlohmann::json AuditEntryJson(const AuditEntry& entry);
+nlohmann::json RefusalObject(const Refusal& refusal);
 
 }  // namespace rwd::server
