@@ -201,6 +201,10 @@ void Engine::Impl::AppendFailed(const RunId& run, const Status& cause) {
   if (cause.code() == Code::kResourceExhausted) return ReviveLater(run);
   if (cause.code() != Code::kUnavailable || stopping()) return;
   std::call_once(journal_failed_, [&] {
+    {
+      MutexLock lock(health_mu_);
+      health_ = cause;
+    }
     spdlog::critical("journal '{}' can no longer be written: {}; runs are not driven until the engine is opened "
                      "again", options_.journal.directory, cause.message());
     if (options_.on_journal_failure) options_.on_journal_failure(cause);
@@ -716,6 +720,13 @@ Status Engine::Reject(const RunId& run, std::string_view step, const Principal& 
 Status Engine::Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& live) {
   return impl_->Signal(run, name, std::move(payload), live);
 }
+Status Engine::Health() const {
+  if (impl_->stopping()) return Status(Code::kUnavailable, "the engine is stopping");
+  MutexLock lock(impl_->health_mu_);
+  return impl_->health_.ok() ? Status::Ok()
+                             : impl_->health_.WithContext("runs are not driven: the journal can no longer be written");
+}
+
 Status Engine::RecordRefusal(const Principal& who, Action action, std::optional<RunId> run, std::string run_tenant,
                              Status why) {
   return impl_->Refused(who, action, {.run = run, .run_tenant = std::move(run_tenant)}, std::move(why));

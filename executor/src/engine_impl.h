@@ -79,6 +79,8 @@ class Engine::Impl {
   // An append of `run` failed with `cause`: no room (ReviveLater), or a
   // journal that can no longer be written (on_journal_failure, once).
   void AppendFailed(const RunId& run, const Status& cause);
+  Mutex health_mu_;
+  Status health_ REWIND_GUARDED_BY(health_mu_);  // the journal's failure, once AppendFailed saw it
   bool stopping() const { return stopping_.load(); }
   // EngineOptions::recover: runs are recovered as they load.
   bool recovers() const { return options_.recover; }

@@ -294,6 +294,11 @@ Response Api::Route(const Request& request) const {
       return Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Exposition(engine_, feed_.subscribers()),
                       {}, nullptr};
     }
+    if (p[0] == "readyz") {
+      // Ready once the engine drove recovery (it did before the server
+      // started) and while it can write its journal.
+      if (Status health = engine_.Health(); !health.ok()) return ProblemResponse(health);
+    }
     return JsonResponse(200, json{{"status", "ok"}});
   }
   if (p.size() == 2 && p[0] == "v1" && p[1] == "openapi.json") {

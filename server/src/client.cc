@@ -6,9 +6,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -20,6 +22,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
 
 namespace {
 
@@ -39,21 +42,24 @@ std::string HostHeader(const ServerUrl& url) {
 
 }  // namespace
 
-std::string ServerUrl::ToString() const { return "http://" + HostHeader(*this); }
+std::string ServerUrl::ToString() const { return (tls ? "https://" : "http://") + HostHeader(*this); }
 
 Result<ServerUrl> ParseServerUrl(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return Err(Code::kInvalidArgument, "server url '" + std::string(text) + "': " + why);
   };
-  constexpr std::string_view kScheme = "http://";
-  if (text.substr(0, kScheme.size()) != kScheme) {
-    return bad(text.substr(0, 8) == "https://" ? "https is not served yet; use http:// on a trusted network"
-                                               : "expected http://HOST:PORT");
+  ServerUrl url;
+  std::string_view rest;
+  if (text.starts_with("http://")) {
+    rest = text.substr(7);
+  } else if (text.starts_with("https://")) {
+    rest = text.substr(8);
+    url.tls = true;
+  } else {
+    return bad("expected http://HOST:PORT or https://HOST:PORT");
   }
-  std::string_view rest = text.substr(kScheme.size());
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos) return bad("expected no path after HOST:PORT");
-  ServerUrl url;
   const std::size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos || colon + 1 == rest.size()) return bad("expected a port after the host");
   std::string_view host = rest.substr(0, colon);
@@ -72,34 +78,88 @@ Result<ServerUrl> ParseServerUrl(std::string_view text) {
 
 HttpAnswer Http(std::uint16_t port, const HttpCall& call) { return Http(ServerUrl{"127.0.0.1", port}, call); }
 
+namespace {
+
+// A client TLS context trusting the system's CAs and the url's ca_file.
+std::shared_ptr<ssl::context> TlsContext(const ServerUrl& url) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  ctx->set_default_verify_paths();
+  if (!url.ca_file.empty()) ctx->load_verify_file(url.ca_file);
+  ctx->set_verify_mode(ssl::verify_peer);
+  return ctx;
+}
+
+// Prepares `stream` (an ssl_stream) for a handshake with `url`'s host.
+template <typename Tls>
+void ForHost(Tls& stream, const ServerUrl& url) {
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+    throw beast::system_error(beast::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
+  }
+  if (url.verify_host) stream.set_verify_callback(ssl::host_name_verification(url.host));
+}
+
+// One exchange on a connected `stream`, every step bounded by the
+// deadline (async operations: a tcp_stream times out only those).
+template <typename Stream>
+void Exchange(asio::io_context& io, Stream& stream, const HttpCall& call, const ServerUrl& url, HttpAnswer& answer) {
+  http::request<http::string_body> req(http::string_to_verb(call.method), call.target, 11);
+  req.set(http::field::host, HostHeader(url));
+  if (!call.token.empty()) req.set(http::field::authorization, "Bearer " + call.token);
+  for (const auto& [name, value] : call.headers) req.set(name, value);
+  if (!call.body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = call.body;
+  req.keep_alive(false);
+  req.prepare_payload();
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  beast::error_code failed;
+  http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+    if (ec) {
+      failed = ec;
+      return;
+    }
+    http::async_read(stream, buffer, parser, [&](beast::error_code ec2, std::size_t) { failed = ec2; });
+  });
+  io.restart();
+  io.run();
+  if (failed) throw beast::system_error(failed);
+  const auto& res = parser.get();
+  answer.status = res.result_int();
+  for (const auto& field : res) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    answer.headers[name] = std::string(field.value());
+  }
+  answer.body = res.body();
+}
+
+}  // namespace
+
 HttpAnswer Http(const ServerUrl& url, const HttpCall& call) {
   HttpAnswer answer;
   try {
     asio::io_context io;
-    beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::milliseconds(call.timeout_ms));
-    stream.connect(Resolve(io, url));
-    http::request<http::string_body> req(http::string_to_verb(call.method), call.target, 11);
-    req.set(http::field::host, HostHeader(url));
-    if (!call.token.empty()) req.set(http::field::authorization, "Bearer " + call.token);
-    for (const auto& [name, value] : call.headers) req.set(name, value);
-    if (!call.body.empty()) req.set(http::field::content_type, "application/json");
-    req.body() = call.body;
-    req.keep_alive(false);
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    http::read(stream, buffer, parser);
-    const auto& res = parser.get();
-    answer.status = res.result_int();
-    for (const auto& field : res) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-      answer.headers[name] = std::string(field.value());
+    beast::tcp_stream plain(io);
+    plain.expires_after(std::chrono::milliseconds(call.timeout_ms));
+    beast::error_code ec;
+    plain.async_connect(Resolve(io, url), [&](beast::error_code e) { ec = e; });
+    io.run();
+    if (ec) throw beast::system_error(ec);
+    if (!url.tls) {
+      Exchange(io, plain, call, url, answer);
+    } else {
+      auto ctx = TlsContext(url);
+      beast::ssl_stream<beast::tcp_stream> tls(std::move(plain), *ctx);
+      ForHost(tls, url);
+      tls.async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+      io.restart();
+      io.run();
+      if (ec) throw beast::system_error(ec);
+      Exchange(io, tls, call, url, answer);
     }
-    answer.body = res.body();
   } catch (const std::exception& e) {
     answer.status = 0;
     answer.error = e.what();
@@ -110,6 +170,26 @@ HttpAnswer Http(const ServerUrl& url, const HttpCall& call) {
 struct SseClient::Impl {
   asio::io_context io;
   tcp::socket socket{io};
+  std::shared_ptr<ssl::context> ctx;
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls;  // over `socket`, for https
+
+  // Bytes that can be read now, read; would_block when none.
+  std::size_t ReadNow(asio::mutable_buffer into, beast::error_code& ec) {
+    if (!tls) {
+      socket.non_blocking(true);
+      return socket.read_some(into, ec);
+    }
+    if (SSL_pending(tls->native_handle()) == 0 && !Readable(0)) {
+      ec = asio::error::would_block;
+      return 0;
+    }
+    return tls->read_some(into, ec);  // a record begun arrives whole soon
+  }
+  bool Readable(int timeout_ms) {
+    if (tls && SSL_pending(tls->native_handle()) > 0) return true;
+    pollfd p{socket.native_handle(), POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) > 0;
+  }
 };
 
 SseClient::SseClient(std::uint16_t port, const std::string& target, const std::string& token,
@@ -121,12 +201,22 @@ SseClient::SseClient(const ServerUrl& url, const std::string& target, const std:
     : impl_(std::make_unique<Impl>()) {
   try {
     impl_->socket.connect(Resolve(impl_->io, url));
+    if (url.tls) {
+      impl_->ctx = TlsContext(url);
+      impl_->tls = std::make_unique<ssl::stream<tcp::socket&>>(impl_->socket, *impl_->ctx);
+      ForHost(*impl_->tls, url);
+      impl_->tls->handshake(ssl::stream_base::client);
+    }
     std::string request =
         "GET " + target + " HTTP/1.1\r\nHost: " + HostHeader(url) + "\r\nAccept: text/event-stream\r\n";
     if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
     if (!last_event_id.empty()) request += "Last-Event-ID: " + last_event_id + "\r\n";
     request += "\r\n";
-    asio::write(impl_->socket, asio::buffer(request));
+    if (impl_->tls) {
+      asio::write(*impl_->tls, asio::buffer(request));
+    } else {
+      asio::write(impl_->socket, asio::buffer(request));
+    }
   } catch (const std::exception&) {
     closed_ = true;
   }
@@ -146,10 +236,7 @@ const std::vector<SseEvent>& SseClient::ReadUntil(const std::function<bool(const
   return events_;
 }
 
-void SseClient::Wait(int timeout_ms) {
-  pollfd p{impl_->socket.native_handle(), POLLIN, 0};
-  ::poll(&p, 1, timeout_ms);
-}
+void SseClient::Wait(int timeout_ms) { impl_->Readable(timeout_ms); }
 
 const std::vector<SseEvent>& SseClient::Poll() {
   while (!closed_ && ReadSome()) {
@@ -159,10 +246,9 @@ const std::vector<SseEvent>& SseClient::Poll() {
 
 bool SseClient::ReadSome() {
   // Read what is there without blocking.
-  impl_->socket.non_blocking(true);
   char buf[8192];
   beast::error_code ec;
-  const std::size_t n = impl_->socket.read_some(asio::buffer(buf), ec);
+  const std::size_t n = impl_->ReadNow(asio::buffer(buf), ec);
   if (ec == asio::error::would_block) return false;
   if (ec) closed_ = true;
   buffer_.append(buf, n);

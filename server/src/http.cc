@@ -5,11 +5,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -28,6 +30,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
 
 }  // namespace
 
@@ -78,7 +81,12 @@ std::optional<std::string> PercentDecode(std::string_view text) {
   return out;
 }
 
-class Session;
+// A connection, whatever its stream: what the server holds and closes.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void Close() = 0;
+};
 
 // Everything the io thread, the pool and the destructor share.
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
@@ -92,35 +100,54 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   asio::thread_pool pool;
   std::thread io_thread;
   std::atomic<std::uint16_t> port{0};
-  std::set<std::shared_ptr<Session>> sessions;  // io thread only
+  std::optional<ssl::context> tls;  // set: every connection speaks TLS
+  std::set<std::shared_ptr<Connection>> sessions;  // io thread only
   bool stopping = false;                        // io thread only
 
   State(HttpOptions o, Handler h) : options(std::move(o)), handler(std::move(h)), pool(std::max(1u, options.threads)) {}
   void Accept();
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// A connection over `Stream`: beast::tcp_stream, or an ssl_stream of one
+// (which shakes hands first).
+template <typename Stream>
+class Session : public Connection, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::State> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  Session(Stream stream, std::shared_ptr<HttpServer::State> server)
+      : stream_(std::move(stream)), server_(std::move(server)) {}
+
+  void Start() {
+    if constexpr (kTls) {
+      Tcp().expires_after(server_->options.idle_timeout);
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return self->Done();  // not TLS, or a handshake that failed: nothing to answer
+        self->Read();
+      });
+    } else {
+      Read();
+    }
+  }
 
   void Read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
-    stream_.expires_after(server_->options.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    Tcp().expires_after(server_->options.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->OnRead(ec);
     });
   }
 
-  void Close() {
+  void Close() override {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close();
   }
 
  private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       return Reply(Problem(413, "resource_exhausted",
@@ -133,7 +160,8 @@ class Session : public std::enable_shared_from_this<Session> {
                    false);
     }
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-        ec == asio::error::connection_reset || ec == asio::error::eof) {
+        ec == asio::error::connection_reset || ec == asio::error::eof || ec.category() == asio::error::get_ssl_category() ||
+        ec == ssl::error::stream_truncated) {
       return Done();
     }
     if (ec) return Reply(Problem(400, "invalid_argument", "not an HTTP/1.1 request"), false);
@@ -153,8 +181,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto it = req.find(http::field::if_match); it != req.end()) r.if_match = std::string(it->value());
     if (auto it = req.find("Last-Event-ID"); it != req.end()) r.last_event_id = std::string(it->value());
     r.body = std::move(req.body());
-    stream_.expires_never();  // the handler may take its time; the answer is written when it comes
-    asio::post(server_->pool, [self = shared_from_this(), r = std::move(r), keep_alive]() mutable {
+    Tcp().expires_never();  // the handler may take its time, up to request_timeout
+    const std::uint64_t request = ++requests_;
+    deadline_.expires_after(server_->options.request_timeout);
+    deadline_.async_wait([weak = std::weak_ptr<Session>(this->shared_from_this()), request](beast::error_code e) {
+      auto self = weak.lock();
+      if (e || !self || self->answered_ == request) return;
+      self->answered_ = request;
+      self->Reply(Problem(503, "unavailable", "the request took too long and was given up; it may still take effect: "
+                                              "look before repeating it"),
+                  false);
+    });
+    asio::post(server_->pool, [self = this->shared_from_this(), r = std::move(r), keep_alive, request]() mutable {
       Response response;
       try {
         response = self->server_->handler(r);
@@ -162,7 +200,10 @@ class Session : public std::enable_shared_from_this<Session> {
         spdlog::error("request {} {} failed: {}", r.method, r.path, e.what());
         response = Problem(500, "internal", "the request failed inside the server");
       }
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive]() mutable {
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, request]() mutable {
+        if (self->answered_ == request) return;  // given up on already
+        self->answered_ = request;
+        self->deadline_.cancel();
         self->Reply(std::move(response), keep_alive);
       });
     });
@@ -179,8 +220,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
-    stream_.expires_after(server_->options.idle_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+    Tcp().expires_after(server_->options.idle_timeout);
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
       if (ec || !keep_alive) {
         self->Close();
         return self->Done();
@@ -196,7 +237,8 @@ class Session : public std::enable_shared_from_this<Session> {
       events_.reset();
       heartbeat_.cancel();
     }
-    server_->sessions.erase(shared_from_this());
+    deadline_.cancel();
+    server_->sessions.erase(this->shared_from_this());
   }
 
   // A streamed answer: the header, then whatever the stream has, until it
@@ -210,7 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& [name, value] : r.headers) res->set(name, value);
     res->keep_alive(false);  // the stream ends with the connection
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    events_->OnReady([weak = std::weak_ptr<Session>(shared_from_this()), executor = stream_.get_executor()] {
+    events_->OnReady([weak = std::weak_ptr<Session>(this->shared_from_this()), executor = stream_.get_executor()] {
       asio::post(executor, [weak] {
         if (auto self = weak.lock(); self && self->waiting_) {
           self->waiting_ = false;
@@ -219,7 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
       });
     });
     http::async_write_header(stream_, *serializer,
-                             [self = shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
+                             [self = this->shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
                                if (ec) return self->Done();
                                self->Beat();
                                self->Pump();
@@ -238,8 +280,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(std::shared_ptr<std::string> data) {
-    asio::async_write(stream_.socket(), asio::buffer(*data),
-                      [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+    Tcp().expires_never();  // a stream's writes wait as long as the client reads (heartbeats find dead ones)
+    asio::async_write(stream_, asio::buffer(*data),
+                      [self = this->shared_from_this(), data](beast::error_code ec, std::size_t) {
                         if (ec) return self->Done();
                         self->Pump();
                       });
@@ -249,7 +292,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // away makes the write fail, and proxies keep the connection open.
   void Beat() {
     heartbeat_.expires_after(server_->options.stream_heartbeat);
-    heartbeat_.async_wait([weak = std::weak_ptr<Session>(shared_from_this())](beast::error_code ec) {
+    heartbeat_.async_wait([weak = std::weak_ptr<Session>(this->shared_from_this())](beast::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || !self->events_) return;
       if (self->waiting_) {
@@ -260,11 +303,14 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::shared_ptr<StreamBody> events_;  // a streamed answer in progress
   bool waiting_ = false;                // the stream had nothing; its wake pumps again
   asio::steady_timer heartbeat_{stream_.get_executor()};
+  asio::steady_timer deadline_{stream_.get_executor()};  // of the request in the handler's hands
+  std::uint64_t requests_ = 0;  // io thread only: requests read
+  std::uint64_t answered_ = 0;  // io thread only: the last one answered
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer::State> server_;
 };
@@ -276,9 +322,16 @@ void HttpServer::State::Accept() {
       beast::error_code ignored;
       socket.close(ignored);  // over the limit: the client may try again later
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), self);
-      self->sessions.insert(session);
-      session->Read();
+      if (self->tls) {
+        using Tls = beast::ssl_stream<beast::tcp_stream>;
+        auto session = std::make_shared<Session<Tls>>(Tls(beast::tcp_stream(std::move(socket)), *self->tls), self);
+        self->sessions.insert(session);
+        session->Start();
+      } else {
+        auto session = std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), self);
+        self->sessions.insert(session);
+        session->Start();
+      }
     }
     self->Accept();
   });
@@ -289,6 +342,21 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   const auto address = asio::ip::make_address(options.address, ec);
   if (ec) return Err(Code::kInvalidArgument, "'" + options.address + "' is not an IP address");
   auto state = std::make_shared<State>(options, std::move(handler));
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    state->tls.emplace(ssl::context::tls_server);
+    state->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                            ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    if (state->tls->use_certificate_chain_file(options.tls_cert_file, ec); ec) {
+      return Err(Code::kInvalidArgument, "TLS certificate '" + options.tls_cert_file + "': " + ec.message());
+    }
+    if (state->tls->use_private_key_file(options.tls_key_file, ssl::context::pem, ec); ec) {
+      return Err(Code::kInvalidArgument, "TLS key '" + options.tls_key_file + "': " + ec.message());
+    }
+    if (SSL_CTX_check_private_key(state->tls->native_handle()) != 1) {
+      return Err(Code::kInvalidArgument,
+                 "TLS key '" + options.tls_key_file + "' is not the key of '" + options.tls_cert_file + "'");
+    }
+  }
   const tcp::endpoint endpoint(address, options.port);
   const std::string where = options.address + ":" + std::to_string(options.port);
   if (state->acceptor.open(endpoint.protocol(), ec); ec) {
@@ -316,7 +384,7 @@ HttpServer::~HttpServer() {
   });
   state_->pool.join();
   asio::post(state_->io, [s = state_] {
-    for (const auto& session : std::set<std::shared_ptr<Session>>(s->sessions)) session->Close();
+    for (const auto& session : std::set<std::shared_ptr<Connection>>(s->sessions)) session->Close();
     s->sessions.clear();
   });
   // The io thread ends when the last connection's handlers have run.

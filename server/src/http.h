@@ -65,7 +65,14 @@ struct HttpOptions {
   std::size_t max_header_bytes = 0;
   std::size_t max_connections = 0;
   std::chrono::seconds idle_timeout{60};
+  // A handler that has not answered by then gets 503 for it (the connection
+  // closes; what the handler does still takes effect).
+  std::chrono::milliseconds request_timeout{30'000};
   std::chrono::seconds stream_heartbeat{15};  // a comment line on a quiet stream, to find dead clients
+  // Both set: every connection speaks TLS (1.2 or later) with this
+  // certificate chain and key (PEM files).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Percent-decodes `text` ('+' stays '+'); nullopt for a bad escape.

@@ -36,7 +36,10 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOptions opti
                                     .max_header_bytes = options.max_header_bytes,
                                     .max_connections = options.max_connections,
                                     .idle_timeout = options.idle_timeout,
-                                    .stream_heartbeat = options.stream_heartbeat};
+                                    .request_timeout = options.request_timeout,
+                                    .stream_heartbeat = options.stream_heartbeat,
+                                    .tls_cert_file = options.tls_cert_file,
+                                    .tls_key_file = options.tls_key_file};
   const server_internal::Api* api = impl->api_.get();
   REWIND_ASSIGN_OR_RETURN(impl->http_, server_internal::HttpServer::Start(
                                            http, [api](const server_internal::Request& r) { return api->Handle(r); }));

@@ -123,6 +123,7 @@ TEST_F(EngineFaultTest, IoErrorPoisonsTheJournalAndReopeningFinishesEveryRun) {
     ++failures;
   };
   ASSERT_NO_FATAL_FAILURE(Open(o));
+  EXPECT_THAT(engine_->Health(), IsOk()) << "it recovered as it opened";
   io_faults::Arm({dir_.path(), 40, io_faults::Mode::kSticky, EIO});
   std::vector<RunId> started;
   Result<RunId> refused = Err(Code::kInternal, "no call failed");
@@ -141,6 +142,7 @@ TEST_F(EngineFaultTest, IoErrorPoisonsTheJournalAndReopeningFinishesEveryRun) {
   // Said once, however many runs stop being driven: a server stops on it.
   for (int i = 0; i < 500 && failures == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(failures.load(), 1);
+  EXPECT_THAT(engine_->Health(), HasCode(Code::kUnavailable)) << "a server's readiness says so";
 
   engine_.reset();
   EXPECT_EQ(failures.load(), 1);

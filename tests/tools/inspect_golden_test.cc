@@ -135,6 +135,7 @@ const std::vector<Case> kCases = {
     {"verify", {"verify"}},
     {"verify_run", {"verify", "{fork}"}},
     {"verify_against", {"verify", "--all", "--against", "{fixtures}/heads.json"}},
+    {"refusals", {"refusals"}},
     // Archives.
     {"export_run", {"export", "{signal}", "--out", "{out}/signal.jsonl"}, "{out}/signal.jsonl"},
     {"export_all", {"export", "--all", "--out", "{out}/all.jsonl"}, "{out}/all.jsonl"},

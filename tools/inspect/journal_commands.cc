@@ -241,7 +241,7 @@ int Verify(const Context& c, const std::string& run_text, const std::string& aga
               << std::endl;
   } else {
     std::cout << "verified " << Grouped(report->runs) << " runs, " << Grouped(report->events) << " events"
-              << (run ? std::string() : ", " + Grouped(refusals) + " refusals")
+              << (refusals == 0 ? std::string() : ", " + Grouped(refusals) + " refusals")
               << (saved ? " and " + std::to_string(saved->runs.size()) + " saved heads" : std::string()) << ": "
               << (report->clean() ? "clean" : std::to_string(report->problems.size()) + " problems") << "\n";
     for (const inspect::Problem& p : report->problems) {
@@ -267,6 +267,10 @@ int Refusals(const Context& c) {
   std::reverse(refusals->begin(), refusals->end());
   if (c.json) {
     for (const Refusal& r : *refusals) std::cout << RefusalJson(r) << "\n";
+    return kExitOk;
+  }
+  if (refusals->empty()) {
+    std::cout << "no refusals\n";
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;

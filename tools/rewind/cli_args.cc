@@ -42,6 +42,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
     cmd->add_option("--server", c.server, "act through the server at http://HOST:PORT (default: the one holding --data)")
         ->envname("REWIND_SERVER");
     cmd->add_option("--token", c.token, "the bearer token for --server")->envname("REWIND_TOKEN");
+    cmd->add_option("--ca-file", c.ca_file, "CA certificates (PEM) to trust for an https --server")
+        ->envname("REWIND_CA_FILE");
     cmd->add_option("--actor", c.actor, "the person acting through a shared account (recorded with the user)");
   };
 
@@ -120,6 +122,10 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
       ->needs(listen);
   serve->add_option("--api-keys", sa.api_keys_file, "accept the API keys this file lists (hashed)")->needs(listen);
   serve->add_option("--audience", sa.audience, "tokens must carry this \"aud\"")->needs(listen);
+  auto* tls_cert = serve->add_option("--tls-cert", sa.tls_cert_file, "serve HTTPS with this certificate chain (PEM)");
+  auto* tls_key = serve->add_option("--tls-key", sa.tls_key_file, "the certificate's private key (PEM)");
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
 
   TokenArgs& ta = a.token;
   CLI::App* token = app.add_subcommand("token", "mint a signed token for a server's API (for development)");

@@ -477,11 +477,14 @@ int Serve(const Context& c, const ServeArgs& args) {
   }, std::move(*workflows));
   if (!s.has_value()) return Fail(c, s.error());
   const std::string address = options->address;
+  const bool tls = !options->tls_cert_file.empty();
+  std::string ca_file;
+  if (tls) ca_file = std::filesystem::absolute(options->tls_cert_file).string();
   auto api = server::Server::Start(*s->engine, std::move(*options));
   if (!api.has_value()) return Fail(c, api.error());
   // The rewind commands on this machine find the server here (local_access.h).
   auto access = server::LocalAccessFile::Publish(
-      c.data_dir, server::LocalAccess{::getpid(), server::LocalUrl(address, (*api)->port()), local_secret});
+      c.data_dir, server::LocalAccess{::getpid(), server::LocalUrl(address, (*api)->port(), tls), local_secret, ca_file});
   if (!access.has_value()) return Fail(c, access.error());
   const std::string listening = args.listen.substr(0, args.listen.rfind(':')) + ":" + std::to_string((*api)->port());
   if (c.json) {

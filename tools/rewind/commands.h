@@ -31,6 +31,7 @@ struct Context {
   bool json = false;
   std::string server;  // --server URL
   std::string token;   // --token
+  std::string ca_file;  // --ca-file: CA certificates to trust for an https --server
   std::string actor;   // --actor
   friend bool operator==(const Context&, const Context&) = default;
 };
@@ -57,6 +58,8 @@ struct ServeArgs {
   std::string token_public_key_file;   // EdDSA / ES256 public key (PEM)
   std::string api_keys_file;           // auth.h LoadApiKeys
   std::string audience;                // a token's "aud"
+  std::string tls_cert_file;           // HTTPS: certificate chain (PEM)
+  std::string tls_key_file;            // and its key
 };
 
 // `token`: a signed token for a server (auth.h TokenClaims), for development.

@@ -32,15 +32,13 @@ namespace rwd::cli {
 
 // The server to act through, or null when there is none (the command opens
 // the journal itself). `me` is who a local token names.
-Result<std::unique_ptr<RunControl>> FindServer(const Context &c,
-                                               const Principal &me);
+Result<std::unique_ptr<RunControl>> FindServer(const Context& c, const Principal& me);
 
 // Whether the command was given a server (--server or REWIND_SERVER).
-inline bool ServerGiven(const Context &c) { return !c.server.empty(); }
+inline bool ServerGiven(const Context& c) { return !c.server.empty(); }
 
 // The history of `run` as the server given by --server holds it (status and
 // state with --server). `me` as for FindServer.
-Result<RunHistory> RemoteHistory(const Context &c, const Principal &me,
-                                 const RunId &run);
+Result<RunHistory> RemoteHistory(const Context& c, const Principal& me, const RunId& run);
 
-} // namespace rwd::cli
+}  // namespace rwd::cli

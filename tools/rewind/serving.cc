@@ -60,6 +60,8 @@ Result<std::vector<Workflow>> LoadWorkflows(const std::vector<std::string>& path
 
 Result<server::ServerOptions> ServerOptionsFor(const ServeArgs& args, std::string local_secret) {
   server::ServerOptions o;
+  o.tls_cert_file = args.tls_cert_file;
+  o.tls_key_file = args.tls_key_file;
   server::AuthOptions auth;
   auth.local_secret = std::move(local_secret);
   if (args.listen.empty()) {  // local clients only: loopback, any port

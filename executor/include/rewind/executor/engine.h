@@ -281,6 +281,11 @@ class Engine {
   // The run's events, decoded, from seq 1 (for tools and tests).
   Result<std::vector<Event>> Events(const RunId& run, const Principal& actor);
 
+  // Ok while the engine drives runs (it recovered them as it opened);
+  // Unavailable with the cause once its journal can no longer be written
+  // (on_journal_failure) or while it stops. A server's readiness.
+  Status Health() const;
+
   Journal& journal();
   // The projections on the journal (queries, health, rebuild); null when
   // EngineOptions::projections was nullopt. Queries are not tenant-checked:

@@ -32,32 +32,32 @@
 
 namespace rwd {
 
-inline constexpr const char *kRefusalsTable = "refusals";
+inline constexpr const char* kRefusalsTable = "refusals";
 
 struct Refusal {
-  std::uint64_t number = 0; // dense from 1, in the order recorded
+  std::uint64_t number = 0;  // dense from 1, in the order recorded
   std::int64_t unix_us = 0;
-  std::string subject;      // who asked
-  std::string actor_tenant; // the tenant they acted as
-  std::string action;       // ActionName: "resume", "approve", ...
-  std::optional<RunId> run; // none for a start
+  std::string subject;       // who asked
+  std::string actor_tenant;  // the tenant they acted as
+  std::string action;        // ActionName: "resume", "approve", ...
+  std::optional<RunId> run;  // none for a start
   // The tenant of the run acted on: the run's own when the engine knew it,
   // else the tenant a server request's path named.
   std::string run_tenant;
-  std::string workflow; // the workflow a start named
-  std::string reason;   // the refusal's message
-  std::string prev;     // hex SHA-256 of the entry before ("" for the first)
-  friend bool operator==(const Refusal &, const Refusal &) = default;
+  std::string workflow;  // the workflow a start named
+  std::string reason;    // the refusal's message
+  std::string prev;      // hex SHA-256 of the entry before ("" for the first)
+  friend bool operator==(const Refusal&, const Refusal&) = default;
 };
 
 // The entry's stored JSON text (keys sorted):
 //   {"action", "actor_tenant", "n", "prev", "reason", "run" (or null),
 //    "run_tenant", "subject", "unix_us", "workflow"}
-std::string RefusalJson(const Refusal &refusal);
+std::string RefusalJson(const Refusal& refusal);
 
 // Appends `refusal` (its number and prev are set here) to the table in the
 // write transaction `txn`. Corruption when the last entry does not parse.
-Status AppendRefusal(WriteView &txn, const Table &table, Refusal refusal);
+Status AppendRefusal(WriteView& txn, const Table& table, Refusal refusal);
 
 struct RefusalQuery {
   // Refusals of this tenant's people, or of actions on this tenant's runs.
@@ -65,18 +65,16 @@ struct RefusalQuery {
   std::optional<RunId> run;
   std::optional<std::string> subject;
   std::size_t limit = 100;
-  std::uint64_t before =
-      0; // newest first from the refusal before this number (0: the newest)
+  std::uint64_t before = 0;  // newest first from the refusal before this number (0: the newest)
 };
 
 // Newest first. A journal that has recorded no refusal has none (not an
 // error). Corruption naming the entry that does not parse.
-Result<std::vector<Refusal>> ReadRefusals(Journal &journal,
-                                          const RefusalQuery &query);
+Result<std::vector<Refusal>> ReadRefusals(Journal& journal, const RefusalQuery& query);
 
 // Checks every entry: numbers dense from 1, each value parses, and each
 // names the hash of the one before. Returns how many there are; Corruption
 // naming the first entry that fails.
-Result<std::uint64_t> VerifyRefusals(Journal &journal);
+Result<std::uint64_t> VerifyRefusals(Journal& journal);
 
-} // namespace rwd
+}  // namespace rwd

@@ -3,6 +3,8 @@
 // stream of Server-Sent Events read as it comes. The port-only forms call
 // 127.0.0.1. Boost.Beast stays in client.cc.
 //
+// Every exchange of Http is bounded by its call's timeout_ms.
+//
 // Thread-safety: Http from any thread; an SseClient from one thread at a time.
 #pragma once
 
@@ -19,11 +21,16 @@
 
 namespace rwd::server {
 
-// Where a server is: "http://HOST:PORT" (a trailing "/" is allowed; IPv6
-// hosts in brackets).
+// Where a server is: "http://HOST:PORT" or "https://HOST:PORT" (a trailing
+// "/" is allowed; IPv6 hosts in brackets). Over https the server's
+// certificate must verify against the system's CAs or `ca_file` (PEM), and
+// name `host` unless verify_host is off (a certificate pinned by ca_file).
 struct ServerUrl {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
+  bool tls = false;
+  std::string ca_file;
+  bool verify_host = true;
   std::string ToString() const;
 };
 // InvalidArgument naming `text` unless it is such a url.

@@ -75,8 +75,15 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 << 10;    // 431 above
   std::size_t max_connections = 1024;         // further connections are closed at once
   std::chrono::seconds idle_timeout{60};      // a connection silent this long is closed
+  // A request the engine has not answered by then gets 503 (what it asked
+  // may still take effect).
+  std::chrono::milliseconds request_timeout{30'000};
   std::size_t max_streams_per_tenant = 256;   // event streams of one tenant at once (507 above)
   std::chrono::seconds stream_heartbeat{15};  // a comment line on a quiet stream
+  // Both set: TLS (1.2 or later) on every connection, with this certificate
+  // chain and key (PEM files); InvalidArgument naming a file that will not do.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Seconds since the Unix epoch, for token expiry. Tests drive it.
   std::function<std::int64_t()> clock;
 };
