@@ -160,14 +160,15 @@ void CheckAccepted(std::string_view text, const rwd::Workflow& workflow) {
   RunToCompletion(std::move(*state));
 }
 
-// `text` as the config a command step recorded.
-void CheckAsConfig(std::string_view text) {
+// `text` as the config a command step (handler "shell") or an http step
+// (handler "http") recorded.
+void CheckAsConfig(std::string_view text, std::string_view handler) {
   rwd::RunStarted recorded;
   recorded.workflow = "fuzz";
   recorded.version = 1;
   rwd::StepDef step;
   step.id = "step";
-  step.handler = "shell";
+  step.handler = std::string(handler);
   step.retry = rwd::kDefaultRetry;
   step.config = rwd::ToBytes(text);
   recorded.steps.push_back(step);
@@ -196,6 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CheckErrorMessage(text, workflow.error().message());
   const auto again = rwd::ParseWorkflowFile(text, kSource);
   FUZZ_CHECK(!again.has_value() && again.error() == workflow.error());
-  CheckAsConfig(text);
+  CheckAsConfig(text, "shell");
+  CheckAsConfig(text, "http");
   return 0;
 }

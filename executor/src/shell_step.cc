@@ -15,6 +15,7 @@
 #include <system_error>
 #include <utility>
 
+#include "executor/src/text_tail.h"
 #include "executor/src/warden.h"
 
 extern char** environ;
@@ -27,12 +28,11 @@ using shell_internal::ReadExit;
 using shell_internal::Reap;
 using shell_internal::StartWarded;
 using shell_internal::Warded;
+using step_internal::WithTail;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kShell = "/bin/sh";
-constexpr std::size_t kStderrTailLines = 20;
-constexpr std::size_t kStderrTailBytes = 2048;
 // Only the tail of stderr is reported; keep a little more than it.
 constexpr std::size_t kStderrKeepBytes = 16u << 10;
 // After the command exits, how long its pipes are read at most (the warden
@@ -119,29 +119,6 @@ Result<std::string> FindProgram(const std::string& name, const std::map<std::str
 std::string SignalName(int sig) {
   const char* abbrev = ::sigabbrev_np(sig);
   return (abbrev != nullptr ? "SIG" + std::string(abbrev) : "signal") + " (" + std::to_string(sig) + ")";
-}
-
-// The last kStderrTailLines lines of `err`, at most kStderrTailBytes of them,
-// without trailing whitespace.
-std::string Tail(std::string_view err) {
-  while (!err.empty() && (err.back() == '\n' || err.back() == '\r' || err.back() == ' ' || err.back() == '\t')) {
-    err.remove_suffix(1);
-  }
-  std::size_t start = err.size();
-  for (std::size_t lines = 0; start > 0; --start) {
-    if (err[start - 1] == '\n' && ++lines == kStderrTailLines) break;
-  }
-  if (err.size() - start > kStderrTailBytes) {
-    start = err.size() - kStderrTailBytes;
-    // Do not begin inside a UTF-8 sequence.
-    while (start < err.size() && (static_cast<unsigned char>(err[start]) & 0xC0) == 0x80) ++start;
-  }
-  return std::string(err.substr(start));
-}
-
-std::string WithTail(std::string message, const std::string& err) {
-  const std::string tail = Tail(err);
-  return tail.empty() ? message : message + ": " + tail;
 }
 
 // What the command did: its wait status and what it wrote.

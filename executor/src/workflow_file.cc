@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "rewind/base/mutex.h"
+#include "rewind/executor/http_step.h"
 #include "rewind/executor/shell_step.h"
 
 namespace rwd {
@@ -25,6 +26,10 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::string_view kKindCommand = "command";
+constexpr std::string_view kKindHttp = "http";
+// The handler names a code step's record carries: how to read its config.
+constexpr std::string_view kShellHandler = "shell";
+constexpr std::string_view kHttpHandler = "http";
 constexpr std::size_t kMaxFileBytes = 16u << 20;
 // Keeps due times (microseconds since the epoch) far from overflow.
 constexpr std::uint64_t kMaxSleepMs = 100ull * 365 * 24 * 3600 * 1000;
@@ -447,14 +452,55 @@ Checked<ShellCommand> CommandFromConfig(const Json& config) {
   return command;
 }
 
+// The canonical record of an http call: {"http":{"audience":...,"url":...}},
+// compact, keys sorted, "audience" only when given.
+Bytes HttpConfig(const HttpStepOptions& options) {
+  Json http = Json::object();
+  if (!options.audience.empty()) http["audience"] = options.audience;
+  http["url"] = options.url;
+  return ToBytes(Json{{"http", http}}.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+// The "url" of an http step: a string ParseHttpUrl accepts.
+Checked<std::string> Url(const Json& v, const Where& where) {
+  auto url = String(v, where);
+  if (!url) return url;
+  if (auto parsed = ParseHttpUrl(*url); !parsed.has_value()) return Bad(where, parsed.error().message());
+  return url;
+}
+
+// The call a recorded config describes (the inverse of HttpConfig).
+Checked<HttpStepOptions> HttpFromConfig(const Json& config) {
+  const Where root{"", ""};
+  if (!config.is_object()) return Bad(root, std::string("must be an object, not ") + TypeName(config));
+  if (auto p = UnknownMember(config, root, nullptr, {"http"})) return std::unexpected(*p);
+  const Where at = root.Member("http");
+  if (!config.contains("http")) return Bad(at, "is required");
+  const Json& http = config["http"];
+  if (!http.is_object()) return Bad(at, std::string("must be an object, not ") + TypeName(http));
+  if (auto p = UnknownMember(http, at, nullptr, {"audience", "url"})) return std::unexpected(*p);
+  if (!http.contains("url")) return Bad(at.Member("url"), "is required");
+  HttpStepOptions options;
+  auto url = Url(http["url"], at.Member("url"));
+  if (!url) return std::unexpected(url.error());
+  options.url = *url;
+  if (http.contains("audience")) {
+    auto audience = String(http["audience"], at.Member("audience"));
+    if (!audience) return std::unexpected(audience.error());
+    options.audience = *audience;
+  }
+  return options;
+}
+
 // ---------------------------------------------------------------------------
 // The file.
 
 // A file names kinds as the schema does (events.h), but calls its code
-// steps, which run commands, "command" (and takes "code" as well).
+// steps, which run commands, "command" (and takes "code" as well), and has
+// code steps of a second kind, "http".
 StepKind KindOf(std::string_view name, bool* known) {
   *known = true;
-  if (name == kKindCommand) return StepKind::kCode;
+  if (name == kKindCommand || name == kKindHttp) return StepKind::kCode;
   for (std::size_t i = 0; i < kStepKindNames.size(); ++i) {
     if (name == kStepKindNames[i]) return static_cast<StepKind>(i);
   }
@@ -470,6 +516,8 @@ struct FileStep {
   Where where;        // the step object
   std::string id;
   StepKind kind = StepKind::kCode;
+  bool http = false;     // a code step that calls a URL rather than runs a command
+  HttpStepOptions call;  // http steps
   std::optional<std::vector<std::string>> depends_on;
   ShellCommand command;
   Json run;
@@ -550,8 +598,8 @@ class FileParser {
       step->label = "step " + Quoted(v["id"].get_ref<const std::string&>());
     }
     if (auto p = UnknownMember(v, at, &index_,
-                               {"id", "kind", "run", "depends_on", "retry", "timeout_ms", "env", "signal",
-                                "sleep_ms"})) {
+                               {"id", "kind", "run", "depends_on", "retry", "timeout_ms", "env", "signal", "sleep_ms",
+                                "url", "audience"})) {
       return p;
     }
     if (!v.contains("id")) return Problem{at, "field 'id' is required"};
@@ -563,9 +611,10 @@ class FileParser {
       if (!kind) return kind.error();
       bool known = false;
       step->kind = KindOf(*kind, &known);
+      step->http = *kind == kKindHttp;
       if (!known) {
         return Problem{at.Member("kind"), "unknown kind " + Quoted(*kind) +
-                                              " (expected 'command', 'approval', 'signal' or 'sleep')"};
+                                              " (expected 'command', 'http', 'approval', 'signal' or 'sleep')"};
       }
     }
     if (v.contains("depends_on")) {
@@ -580,12 +629,21 @@ class FileParser {
       }
     }
     // Fields that belong to other kinds are errors, not ignored.
-    const bool command = step->kind == StepKind::kCode;
-    for (const char* key : {"run", "retry", "timeout_ms", "env"}) {
-      if (!command && v.contains(key)) {
-        return Problem{at.Member(key), "only command steps have it (this is a " +
-                                           std::string(KindName(step->kind)) + " step)", true};
+    const bool code = step->kind == StepKind::kCode;
+    const std::string this_kind =
+        " (this is a " + std::string(step->http ? kKindHttp : KindName(step->kind)) + " step)";
+    for (const char* key : {"run", "env"}) {
+      if ((!code || step->http) && v.contains(key)) {
+        return Problem{at.Member(key), "only command steps have it" + this_kind, true};
       }
+    }
+    for (const char* key : {"retry", "timeout_ms"}) {
+      if (!code && v.contains(key)) {
+        return Problem{at.Member(key), "only command and http steps have it" + this_kind, true};
+      }
+    }
+    for (const char* key : {"url", "audience"}) {
+      if (!step->http && v.contains(key)) return Problem{at.Member(key), "only http steps have it" + this_kind, true};
     }
     if (step->kind != StepKind::kSignal && v.contains("signal")) {
       return Problem{at.Member("signal"), "only signal steps have it", true};
@@ -595,15 +653,19 @@ class FileParser {
     }
     switch (step->kind) {
       case StepKind::kCode: {
-        if (!v.contains("run")) return Problem{at, "field 'run' is required for a command step"};
-        auto run = Run(v["run"], at.Member("run"));
-        if (!run) return run.error();
-        step->command = std::move(*run);
-        step->run = v["run"];
-        if (v.contains("env")) {
-          auto env = Env(v["env"], at.Member("env"), &index_);
-          if (!env) return env.error();
-          step->command.env = std::move(*env);
+        if (step->http) {
+          if (auto p = ParseCall(v, step)) return p;
+        } else {
+          if (!v.contains("run")) return Problem{at, "field 'run' is required for a command step"};
+          auto run = Run(v["run"], at.Member("run"));
+          if (!run) return run.error();
+          step->command = std::move(*run);
+          step->run = v["run"];
+          if (v.contains("env")) {
+            auto env = Env(v["env"], at.Member("env"), &index_);
+            if (!env) return env.error();
+            step->command.env = std::move(*env);
+          }
         }
         if (v.contains("retry")) {
           auto retry = Retry(v["retry"], at.Member("retry"), &index_);
@@ -636,6 +698,22 @@ class FileParser {
       case StepKind::kApproval:
         break;
     }
+    return std::nullopt;
+  }
+
+  // The url and audience of an http step, and its default timeout.
+  std::optional<Problem> ParseCall(const Json& v, FileStep* step) const {
+    const Where& at = step->where;
+    if (!v.contains("url")) return Problem{at, "field 'url' is required for an http step"};
+    auto url = Url(v["url"], at.Member("url"));
+    if (!url) return url.error();
+    step->call.url = *url;
+    if (v.contains("audience")) {
+      auto audience = String(v["audience"], at.Member("audience"));
+      if (!audience) return audience.error();
+      step->call.audience = *audience;
+    }
+    step->timeout_ms = kDefaultHttpTimeoutMs;
     return std::nullopt;
   }
 
@@ -750,8 +828,8 @@ class FileParser {
         case StepKind::kCode:
           d.retry = s.retry;
           d.timeout_ms = s.timeout_ms;
-          d.handler = "shell";
-          d.config = CommandConfig(s.run, s.command.env);
+          d.handler = s.http ? kHttpHandler : kShellHandler;
+          d.config = s.http ? HttpConfig(s.call) : CommandConfig(s.run, s.command.env);
           break;
         case StepKind::kSignal:
           d.handler = s.signal;
@@ -766,9 +844,11 @@ class FileParser {
       dependencies += d.depends_on.size();
       bytes += d.id.size() + d.handler.size() + d.config.size() + 4 * d.depends_on.size();
       if (d.config.size() > kMaxConfigBytes) {
-        return Err(Report(Problem{s.where, "its command and env take " + std::to_string(d.config.size()) +
-                                               " bytes; the limit is " + std::to_string(kMaxConfigBytes)},
-                          s.label));
+        return Err(
+            Report(Problem{s.where, std::string(s.http ? "its url and audience take " : "its command and env take ") +
+                                        std::to_string(d.config.size()) + " bytes; the limit is " +
+                                        std::to_string(kMaxConfigBytes)},
+                   s.label));
       }
       if (dependencies > kMaxDependencies || bytes > kMaxDefinitionBytes) {
         return Err(Report(Problem{s.where, "the steps up to this one have " + std::to_string(dependencies) +
@@ -870,8 +950,8 @@ Result<Workflow> WorkflowFromDefinition(const RunStarted& recorded) {
     if (def.kind != StepKind::kSleep && def.sleep_ms != 0) {
       return refuse(def, "sleep_ms on a step that does not sleep");
     }
-    if (def.kind == StepKind::kCode && def.handler != "shell") {
-      return refuse(def, "handler '" + def.handler + "' is not a shell command");
+    if (def.kind == StepKind::kCode && def.handler != kShellHandler && def.handler != kHttpHandler) {
+      return refuse(def, "handler '" + def.handler + "' is neither a shell command nor an http call");
     }
     if (def.kind != StepKind::kSignal && def.kind != StepKind::kCode && !def.handler.empty()) {
       return refuse(def, "handler '" + def.handler + "' on a step that takes none");
@@ -881,13 +961,19 @@ Result<Workflow> WorkflowFromDefinition(const RunStarted& recorded) {
       case StepKind::kCode: {
         const Json config = Json::parse(AsChars(def.config), nullptr, /*allow_exceptions=*/false);
         if (config.is_discarded()) return refuse(def, "its config is not JSON");
-        auto command = CommandFromConfig(config);
-        if (!command) {
-          const std::string field = command.error().where.field;
-          return refuse(def, "config" + (field.empty() ? std::string() : " field '" + field + "'") + ": " +
-                                 command.error().what);
+        const auto refuse_config = [&](const Problem& p) {
+          const std::string& field = p.where.field;
+          return refuse(def, "config" + (field.empty() ? std::string() : " field '" + field + "'") + ": " + p.what);
+        };
+        if (def.handler == kHttpHandler) {
+          auto call = HttpFromConfig(config);
+          if (!call) return refuse_config(call.error());
+          b.emplace(w.Step(def.id, HttpStep(std::move(*call))));
+        } else {
+          auto command = CommandFromConfig(config);
+          if (!command) return refuse_config(command.error());
+          b.emplace(w.Step(def.id, ShellStep(std::move(*command))));
         }
-        b.emplace(w.Step(def.id, ShellStep(std::move(*command))));
         b->Handler(def.handler);
         break;
       }

@@ -1,12 +1,11 @@
 #include "rewind/inspect/event_json.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <limits>
 #include <type_traits>
 #include <utility>
 
+#include "rewind/base/base64.h"
 #include "rewind/journal/hash.h"
 #include "rewind/schemas/event_fields.h"
 
@@ -71,24 +70,10 @@ bool IsUtf8(ByteView b, bool text) {
   return true;
 }
 
-std::string Base64(ByteView b) {
-  std::string out(4 * ((b.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), b.data(), static_cast<int>(b.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 Result<Bytes> FromBase64(std::string_view s, const std::string& where) {
-  auto bad = [&] { return Err(Code::kInvalidArgument, where + ": not base64"); };
-  if (s.size() % 4 != 0 || s.size() > std::numeric_limits<int>::max()) return bad();
-  Bytes out(s.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  if (n < 0) return bad();
-  std::size_t pad = 0;
-  while (pad < 2 && pad < s.size() && s[s.size() - 1 - pad] == '=') ++pad;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  if (Base64(out) != s) return bad();  // one spelling per value
-  return out;
+  auto out = Base64Decode(s);
+  if (!out) return Err(Code::kInvalidArgument, where + ": not base64");
+  return std::move(*out);
 }
 
 // ---- writing ----
@@ -239,13 +224,13 @@ EventBody MakeBody(std::size_t index, std::index_sequence<I...>) {
 
 json BytesJson(ByteView bytes) {
   if (IsUtf8(bytes, /*text=*/true)) return std::string(bytes.begin(), bytes.end());
-  return json{{"base64", Base64(bytes)}};
+  return json{{"base64", Base64Encode(bytes)}};
 }
 
 
 json StringJson(const std::string& s) {
   if (IsUtf8(AsBytes(s), /*text=*/false)) return s;
-  return json{{"base64", Base64(AsBytes(s))}};
+  return json{{"base64", Base64Encode(AsBytes(s))}};
 }
 
 json EventJson(const Event& event) {

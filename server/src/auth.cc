@@ -16,7 +16,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "rewind/base/base64.h"
 #include "rewind/base/bytes.h"
+#include "rewind/base/jwt.h"
 #include "rewind/journal/hash.h"
 
 namespace rwd::server {
@@ -24,7 +26,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kMinSecretBytes = 32;
+constexpr std::size_t kMinSecretBytes = kMinHs256SecretBytes;
 constexpr std::size_t kMaxTokenBytes = 8 * 1024;
 
 std::unexpected<Status> Unauthenticated(std::string message) { return Err(Code::kUnauthenticated, std::move(message)); }
@@ -38,37 +40,6 @@ struct MdCtxFree {
 };
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
-// ---- base64url (RFC 4648 §5, unpadded, as JWS uses it) ----
-
-std::string Base64Url(ByteView bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  return out;
-}
-
-std::optional<Bytes> FromBase64Url(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string b64(text);
-  for (char& c : b64) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (c == '+' || c == '/' || c == '=') return std::nullopt;  // not the url alphabet
-  }
-  const std::size_t pad = (4 - b64.size() % 4) % 4;
-  b64.append(pad, '=');
-  Bytes out(b64.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(b64.data()),
-                                static_cast<int>(b64.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  if (Base64Url(out) != text) return std::nullopt;  // one spelling per value
-  return out;
-}
-
 // ---- keys and signatures ----
 
 enum class Alg { kHs256, kEdDsa, kEs256 };
@@ -80,18 +51,6 @@ std::string_view AlgName(Alg alg) {
     case Alg::kEs256: return "ES256";
   }
   return "?";
-}
-
-Result<Bytes> Hmac(std::string_view secret, std::string_view data) {
-  Bytes mac(32);
-  std::size_t len = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
-                reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), mac.size(),
-                &len) == nullptr ||
-      len != mac.size()) {
-    return Err(Code::kInternal, "HMAC-SHA256 failed");
-  }
-  return mac;
 }
 
 Result<Pkey> ReadKey(std::string_view pem, bool is_private) {
@@ -259,16 +218,10 @@ json ClaimsJson(const TokenClaims& c) {
   return j;
 }
 
-Result<std::string> Mint(const TokenClaims& claims, Alg alg, const std::function<Result<Bytes>(std::string_view)>& sign) {
+Result<std::string> Mint(const TokenClaims& claims, Alg alg, const JwsSigner& sign) {
   Principal p{claims.tenant, claims.subject, claims.roles};
   REWIND_RETURN_IF_ERROR(CheckPrincipal(p, "claims"));
-  json h{{"alg", AlgName(alg)}, {"typ", "JWT"}};
-  if (!claims.key_id.empty()) h["kid"] = claims.key_id;
-  const std::string header = h.dump();
-  const std::string payload = ClaimsJson(claims).dump();
-  std::string signing = Base64Url(AsBytes(header)) + "." + Base64Url(AsBytes(payload));
-  REWIND_ASSIGN_OR_RETURN(Bytes sig, sign(signing));
-  return signing + "." + Base64Url(sig);
+  return EncodeJwt(AlgName(alg), ClaimsJson(claims).dump(), sign, claims.key_id);
 }
 
 }  // namespace
@@ -368,9 +321,9 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, st
     return Unauthenticated("unknown API key");
   }
   const std::size_t dot1 = credential.find('.'), dot2 = credential.rfind('.');
-  const auto header = FromBase64Url(credential.substr(0, dot1));
-  const auto payload = FromBase64Url(credential.substr(dot1 + 1, dot2 - dot1 - 1));
-  const auto signature = FromBase64Url(credential.substr(dot2 + 1));
+  const auto header = Base64UrlDecode(credential.substr(0, dot1));
+  const auto payload = Base64UrlDecode(credential.substr(dot1 + 1, dot2 - dot1 - 1));
+  const auto signature = Base64UrlDecode(credential.substr(dot2 + 1));
   if (!header || !payload || !signature) return Unauthenticated("the token is not base64url JWT");
   const json h = json::parse(header->begin(), header->end(), nullptr, /*allow_exceptions=*/false);
   if (!h.is_object() || !h.contains("alg") || !h["alg"].is_string()) {
@@ -382,14 +335,14 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, st
   bool verified = false;
   if (h.contains("kid") && h["kid"] == kLocalKeyId) {
     if (alg != "HS256" || options_.local_secret.empty()) return Unauthenticated("local tokens are not accepted here");
-    REWIND_ASSIGN_OR_RETURN(Bytes mac, Hmac(options_.local_secret, signed_part));
+    REWIND_ASSIGN_OR_RETURN(Bytes mac, HmacSha256(options_.local_secret, signed_part));
     if (signature->size() != mac.size() || CRYPTO_memcmp(signature->data(), mac.data(), mac.size()) != 0) {
       return Unauthenticated("the local token's signature does not verify (is the server's local access file newer?)");
     }
     return PrincipalOf(*payload, options_, kLocalAudience, now);
   }
   if (alg == "HS256" && !options_.hs256_secret.empty()) {
-    REWIND_ASSIGN_OR_RETURN(Bytes mac, Hmac(options_.hs256_secret, signed_part));
+    REWIND_ASSIGN_OR_RETURN(Bytes mac, HmacSha256(options_.hs256_secret, signed_part));
     verified = signature->size() == mac.size() && CRYPTO_memcmp(signature->data(), mac.data(), mac.size()) == 0;
   } else if (keys_->public_key && alg == AlgName(keys_->public_alg)) {
     verified = Verify(keys_->public_key.get(), keys_->public_alg, signed_part, *signature);
@@ -404,7 +357,7 @@ Result<std::string> MintHs256(const TokenClaims& claims, std::string_view secret
   if (secret.size() < kMinSecretBytes) {
     return Err(Code::kInvalidArgument, "an HS256 secret has at least " + std::to_string(kMinSecretBytes) + " bytes");
   }
-  return Mint(claims, Alg::kHs256, [&](std::string_view data) { return Hmac(secret, data); });
+  return Mint(claims, Alg::kHs256, [&](std::string_view data) { return HmacSha256(secret, data); });
 }
 
 Result<std::string> MintSigned(const TokenClaims& claims, std::string_view private_key_pem) {

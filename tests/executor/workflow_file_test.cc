@@ -215,8 +215,8 @@ TEST_F(WorkflowFileTest, UnknownFieldsAreRefusedWithTheNearestKnownName) {
 
 TEST_F(WorkflowFileTest, KindsAndTheirFieldsMustMatch) {
   EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "manual")")),
-            "order.json:1:45: step 'a', field 'kind': unknown kind 'manual' (expected 'command', 'approval', "
-            "'signal' or 'sleep')");
+            "order.json:1:45: step 'a', field 'kind': unknown kind 'manual' (expected 'command', 'http', "
+            "'approval', 'signal' or 'sleep')");
   EXPECT_EQ(ErrorOf(OneStep(R"("id": "a")")), "order.json:1:25: step 'a': field 'run' is required for a command step");
   EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "approval", "run": "x")")),
             "order.json:1:57: step 'a', field 'run': only command steps have it (this is a approval step)");
@@ -224,6 +224,72 @@ TEST_F(WorkflowFileTest, KindsAndTheirFieldsMustMatch) {
             "order.json:1:25: step 'a': field 'sleep_ms' is required for a sleep step");
   EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "run": "x", "signal": "s")")),
             "order.json:1:49: step 'a', field 'signal': only signal steps have it");
+}
+
+TEST_F(WorkflowFileTest, AnHttpStepIsRecordedAsItsUrlWithATimeoutByDefault) {
+  const auto d = DefinitionOf(R"({"name": "w", "steps": [
+    {"id": "charge", "kind": "http", "url": "http://127.0.0.1:8080/charge", "retry": {"max_attempts": 5}},
+    {"id": "notify", "kind": "http", "url": "http://hooks.internal/n?v=1", "audience": "hooks", "timeout_ms": 0}]})");
+  ASSERT_THAT(d, IsOk());
+  EXPECT_EQ(d->steps[0].kind, StepKind::kCode);
+  EXPECT_EQ(d->steps[0].handler, "http");
+  EXPECT_EQ(Config(d, 0), R"({"http":{"url":"http://127.0.0.1:8080/charge"}})");
+  EXPECT_EQ(d->steps[0].timeout_ms, kDefaultHttpTimeoutMs);
+  EXPECT_EQ(d->steps[0].retry.max_attempts, 5u);
+  EXPECT_EQ(Config(d, 1), R"({"http":{"audience":"hooks","url":"http://hooks.internal/n?v=1"}})");
+  EXPECT_EQ(d->steps[1].timeout_ms, 0u);
+}
+
+TEST_F(WorkflowFileTest, AnHttpStepsUrlIsCheckedWhereItIs) {
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http")")),
+            "order.json:1:25: step 'a': field 'url' is required for an http step");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "https://x/y")")),
+            "order.json:1:60: step 'a', field 'url': https:// is not supported: give an http:// URL (a "
+            "TLS-terminating proxy beside the engine can reach an https:// service)");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "http://u:p@x/y")")),
+            "order.json:1:60: step 'a', field 'url': must not hold user info ('user:password@'): the URL is "
+            "recorded in the journal, and the service checks the step's token instead");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "http://x")")),
+            "order.json:1:60: step 'a', field 'url': must have a path after the host ('/' at least)");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": 7)")),
+            "order.json:1:60: step 'a', field 'url': must be a string, not a number");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "http://x/", "audience": "")")),
+            "order.json:1:85: step 'a', field 'audience': must not be empty");
+}
+
+TEST_F(WorkflowFileTest, AnHttpStepTakesOnlyItsFields) {
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "http://x/", "run": "x")")),
+            "order.json:1:73: step 'a', field 'run': only command steps have it (this is a http step)");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "http://x/", "env": {})")),
+            "order.json:1:73: step 'a', field 'env': only command steps have it (this is a http step)");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "run": "x", "url": "http://x/")")),
+            "order.json:1:49: step 'a', field 'url': only http steps have it (this is a command step)");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "approval", "timeout_ms": 5)")),
+            "order.json:1:57: step 'a', field 'timeout_ms': only command and http steps have it (this is a "
+            "approval step)");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "http://x/", "method": "PUT")")),
+            "order.json:1:73: step 'a', field 'method': unknown field");
+  EXPECT_EQ(ErrorOf(OneStep(R"("id": "a", "kind": "http", "url": "http://x/", "audiense": "b")")),
+            "order.json:1:73: step 'a', field 'audiense': unknown field (did you mean 'audience'?)");
+}
+
+TEST_F(WorkflowFileTest, ARecordedHttpCallIsRebuiltAndABadRecordIsRefused) {
+  const auto recorded = DefinitionOf(OneStep(R"("id": "a", "kind": "http", "url": "http://x:81/y")"));
+  ASSERT_THAT(recorded, IsOk());
+  const auto rebuilt = WorkflowFromDefinition(*recorded);
+  ASSERT_THAT(rebuilt, IsOk());
+  EXPECT_EQ(rebuilt->Definition(), recorded);
+  EXPECT_NE(rebuilt->handler(0), nullptr);
+  RunStarted bad = *recorded;
+  bad.steps[0].config = ToBytes(R"({"http":{"url":"https://x/y"}})");
+  const auto refused = WorkflowFromDefinition(bad);
+  ASSERT_THAT(refused, HasCode(Code::kInvalidArgument));
+  EXPECT_NE(refused.error().message().find("config field 'http.url': https:// is not supported"), std::string::npos)
+      << refused.error().message();
+  bad.steps[0].config = ToBytes(R"({"env":{},"run":"x"})");
+  EXPECT_THAT(WorkflowFromDefinition(bad), HasCode(Code::kInvalidArgument)) << "a command under the http handler";
+  bad.steps[0].handler = "grpc";
+  EXPECT_THAT(WorkflowFromDefinition(bad), HasCode(Code::kInvalidArgument));
 }
 
 TEST_F(WorkflowFileTest, FieldsOfTheWrongTypeAreRefused) {
@@ -341,7 +407,7 @@ TEST_F(WorkflowFileTest, TheResolverAnswersTheSameWorkflowForTheSameDefinition) 
 
 struct StepSpec {
   std::string id;
-  int kind = 0;  // 0 command, 1 approval, 2 signal, 3 sleep
+  int kind = 0;  // 0 command, 1 approval, 2 signal, 3 sleep, 4 http
   std::optional<std::vector<std::size_t>> depends_on;
   std::string script;
   std::vector<std::string> argv;  // used when non-empty
@@ -351,6 +417,8 @@ struct StepSpec {
   std::optional<std::uint32_t> timeout_ms;
   std::optional<std::string> signal;
   std::uint64_t sleep_ms = 0;
+  std::string url;
+  std::optional<std::string> audience;
 };
 
 rc::Gen<std::string> Text() {
@@ -370,13 +438,24 @@ rc::Gen<std::vector<StepSpec>> Steps() {
     for (std::size_t i = 0; i < n; ++i) {
       StepSpec& s = steps[i];
       s.id = "s" + std::to_string(i) + *rc::gen::element<std::string>("", "-x", ".y", "_z");
-      s.kind = *rc::gen::weightedElement<int>({{4, 0}, {1, 1}, {1, 2}, {1, 3}});
+      s.kind = *rc::gen::weightedElement<int>({{4, 0}, {1, 1}, {1, 2}, {1, 3}, {2, 4}});
       if (*rc::gen::arbitrary<bool>()) {
         std::vector<std::size_t> deps;
         for (std::size_t j = 0; j < i; ++j) {
           if (*rc::gen::arbitrary<bool>()) deps.push_back(j);
         }
         s.depends_on = deps;
+      }
+      if (s.kind == 4) {
+        s.url = *rc::gen::element<std::string>("http://127.0.0.1:8080/charge", "http://hooks.internal/n?v=1&w=%20",
+                                               "http://[::1]/", "http://x_y.example:65535/a/b;c");
+        if (*rc::gen::arbitrary<bool>()) s.audience = "aud" + *Text();
+      }
+      if (s.kind == 0 || s.kind == 4) {
+        if (*rc::gen::arbitrary<bool>()) s.max_attempts = *rc::gen::inRange<std::uint32_t>(1, 10);
+        if (*rc::gen::arbitrary<bool>()) s.initial_backoff_ms = *rc::gen::arbitrary<std::uint32_t>();
+        if (*rc::gen::arbitrary<bool>()) s.jitter = *rc::gen::element(0.0, 0.25, 1.0);
+        if (*rc::gen::arbitrary<bool>()) s.timeout_ms = *rc::gen::arbitrary<std::uint32_t>();
       }
       if (s.kind == 0) {
         s.script = "echo " + *Text();
@@ -387,10 +466,6 @@ rc::Gen<std::vector<StepSpec>> Steps() {
         for (const std::string& v : *rc::gen::container<std::vector<std::string>>(Text())) {
           s.env["V" + std::to_string(s.env.size())] = v;
         }
-        if (*rc::gen::arbitrary<bool>()) s.max_attempts = *rc::gen::inRange<std::uint32_t>(1, 10);
-        if (*rc::gen::arbitrary<bool>()) s.initial_backoff_ms = *rc::gen::arbitrary<std::uint32_t>();
-        if (*rc::gen::arbitrary<bool>()) s.jitter = *rc::gen::element(0.0, 0.25, 1.0);
-        if (*rc::gen::arbitrary<bool>()) s.timeout_ms = *rc::gen::arbitrary<std::uint32_t>();
       }
       if (s.kind == 2 && *rc::gen::arbitrary<bool>()) s.signal = "sig" + *Text();
       if (s.kind == 3) s.sleep_ms = *rc::gen::inRange<std::uint64_t>(0, 1'000'000'000'000);
@@ -411,7 +486,7 @@ std::string Render(const std::vector<StepSpec>& steps, const std::string& gap) {
   };
   std::vector<std::string> rendered;
   for (const StepSpec& s : steps) {
-    static const char* const kKinds[] = {"command", "approval", "signal", "sleep"};
+    static const char* const kKinds[] = {"command", "approval", "signal", "sleep", "http"};
     std::vector<std::string> m{member("id", Quote(s.id)), member("kind", Quote(kKinds[s.kind]))};
     if (s.depends_on) {
       std::vector<std::string> ids;
@@ -429,6 +504,12 @@ std::string Render(const std::vector<StepSpec>& steps, const std::string& gap) {
       std::vector<std::string> env;
       for (const auto& [k, v] : s.env) env.push_back(member(k, Quote(v)));
       if (!env.empty()) m.push_back(member("env", list(env, '{', '}')));
+    }
+    if (s.kind == 4) {
+      m.push_back(member("url", Quote(s.url)));
+      if (s.audience) m.push_back(member("audience", Quote(*s.audience)));
+    }
+    if (s.kind == 0 || s.kind == 4) {
       std::vector<std::string> retry;
       if (s.max_attempts) retry.push_back(member("max_attempts", std::to_string(*s.max_attempts)));
       if (s.initial_backoff_ms) retry.push_back(member("initial_backoff_ms", std::to_string(*s.initial_backoff_ms)));
@@ -455,7 +536,7 @@ RC_GTEST_PROP(WorkflowFileProperty, AFileMeansWhatItSays, ()) {
     const StepSpec& s = steps[i];
     const StepDef& def = d->steps[i];
     RC_ASSERT(def.id == s.id);
-    RC_ASSERT(static_cast<int>(def.kind) == s.kind);
+    RC_ASSERT(def.kind == (s.kind == 4 ? StepKind::kCode : static_cast<StepKind>(s.kind)));
     std::vector<std::uint32_t> deps;
     if (s.depends_on) {
       for (std::size_t j : *s.depends_on) deps.push_back(static_cast<std::uint32_t>(j));
@@ -463,11 +544,18 @@ RC_GTEST_PROP(WorkflowFileProperty, AFileMeansWhatItSays, ()) {
       deps.push_back(static_cast<std::uint32_t>(i - 1));
     }
     RC_ASSERT(def.depends_on == deps);
-    if (s.kind == 0) {
+    if (s.kind == 0 || s.kind == 4) {
       RC_ASSERT(def.retry.max_attempts == s.max_attempts.value_or(kDefaultRetry.max_attempts));
       RC_ASSERT(def.retry.initial_backoff_ms == s.initial_backoff_ms.value_or(kDefaultRetry.initial_backoff_ms));
       RC_ASSERT(def.retry.jitter == s.jitter.value_or(kDefaultRetry.jitter));
-      RC_ASSERT(def.timeout_ms == s.timeout_ms.value_or(0));
+      RC_ASSERT(def.timeout_ms == s.timeout_ms.value_or(s.kind == 4 ? kDefaultHttpTimeoutMs : 0));
+    }
+    if (s.kind == 4) {
+      RC_ASSERT(def.handler == "http");
+      const std::string audience = s.audience ? Quote("audience") + ":" + Quote(*s.audience) + "," : "";
+      RC_ASSERT(std::string(AsChars(def.config)) == "{\"http\":{" + audience + "\"url\":" + Quote(s.url) + "}}");
+    }
+    if (s.kind == 0) {
       std::string env;
       for (const auto& [k, v] : s.env) env += (env.empty() ? "" : ",") + Quote(k) + ":" + Quote(v);
       std::string run = Quote(s.script);

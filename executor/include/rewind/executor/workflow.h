@@ -87,7 +87,8 @@ class StepBuilder {
   // Opaque settings recorded with the definition (the CLI keeps commands here).
   StepBuilder& Config(Bytes config);
   // Names the handler in the recorded definition (code steps; the CLI records
-  // "shell" for its command steps). Informational: handlers are the functions.
+  // "shell" for its command steps, "http" for its http steps). Informational:
+  // handlers are the functions.
   StepBuilder& Handler(std::string name);
 
  private:

@@ -1,5 +1,5 @@
-// Workflow files: a workflow written as JSON whose steps are shell commands,
-// as the `rewind` CLI runs them.
+// Workflow files: a workflow written as JSON whose steps are shell commands
+// or calls to a service's URL, as the `rewind` CLI runs them.
 //
 //   {
 //     "name": "order",
@@ -9,6 +9,8 @@
 //       {"id": "charge", "run": ["./charge", "--card"],  // argv, no shell
 //        "retry": {"max_attempts": 3, "initial_backoff_ms": 200},
 //        "timeout_ms": 30000, "env": {"GATEWAY": "sandbox"}},
+//       {"id": "notify", "kind": "http", "url": "http://127.0.0.1:8080/notify",
+//        "retry": {"max_attempts": 5}, "timeout_ms": 5000},
 //       {"id": "approve", "kind": "approval"},
 //       {"id": "go", "kind": "signal", "signal": "go-live"},
 //       {"id": "cool-off", "kind": "sleep", "sleep_ms": 60000},
@@ -19,15 +21,21 @@
 // Step fields:
 //   id          required, non-empty, unique
 //   kind        "command" (default; "code", the kind's name in events and
-//               JSON, is taken too), "approval", "signal" or "sleep"
+//               JSON, is taken too), "http", "approval", "signal" or "sleep"
 //   run         command steps only, required: a script for /bin/sh -c, or an
 //               argv array (see shell_step.h for how it runs)
+//   url         http steps only, required: http://host[:port]/path[?query],
+//               checked by ParseHttpUrl (http_step.h says how the call is made
+//               and what its answer means)
+//   audience    http steps: the "aud" of the step's token (default: the URL's
+//               origin, "http://host[:port]")
 //   depends_on  ids of earlier or later steps; default: the step before ([] for
 //               the first); [] makes a root
-//   retry       command steps: {max_attempts >= 1, initial_backoff_ms,
+//   retry       command and http steps: {max_attempts >= 1, initial_backoff_ms,
 //               multiplier >= 1, max_backoff_ms, jitter in [0, 1]}; a missing
 //               field takes kDefaultRetry's value, a missing retry is kDefaultRetry
-//   timeout_ms  command steps: 0 (the default) for none
+//   timeout_ms  command and http steps: 0 for none; the default is none for a
+//               command, kDefaultHttpTimeoutMs (30 s) for an http step
 //   env         command steps: {"NAME": "value"}; names are [A-Za-z_][A-Za-z0-9_]*
 //               and must not start with REWIND_ (the engine sets those)
 //   signal      signal steps: the signal's name (default: the step id)
@@ -36,15 +44,20 @@
 // ("depends-on", "max_attempt") never passes silently; so is a key given twice
 // in one object.
 //
-// What the journal records: a command step is a kCode StepDef whose config is
-// the canonical JSON (compact, keys sorted) of {"env": {...}, "run": ...}, so
-// the command is part of the run's definition and its hash; the handler that
-// runs it is rebuilt from that record by WorkflowFromDefinition.
+// What the journal records: a command step is a kCode StepDef with handler
+// "shell" whose config is the canonical JSON (compact, keys sorted) of
+// {"env": {...}, "run": ...}; an http step is a kCode StepDef with handler
+// "http" and config {"http": {"audience": ..., "url": ...}} ("audience" only
+// when given). So the command or URL is part of the run's definition and its
+// hash, and the handler is rebuilt from that record by WorkflowFromDefinition.
+// An http step's token secret is never in the file nor in the record: it comes
+// from $REWIND_STEP_TOKEN_SECRET_FILE when the step runs (http_step.h).
 //
 // Thread-safety: free functions on values; ShellWorkflowResolver's resolver may
 // be called from any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -54,6 +67,10 @@
 #include "rewind/schemas/events.h"
 
 namespace rwd {
+
+// The timeout of an http step whose file gives none: an answer that never
+// comes does not hold the step forever.
+inline constexpr std::uint32_t kDefaultHttpTimeoutMs = 30'000;
 
 // Parses a workflow file's text. `source_name` (usually the path) starts every
 // error message. Errors, all InvalidArgument:
@@ -70,10 +87,11 @@ Result<Workflow> ParseWorkflowFile(std::string_view json_text, std::string_view 
 Result<Workflow> LoadWorkflowFile(const std::string& path);
 
 // Rebuilds a runnable workflow from a recorded definition (RunStarted, or a
-// fork's copy of one): shell handlers from the configs of its code steps. The
-// result's Definition().steps equals `recorded.steps`, so the engine runs it for
-// that run. InvalidArgument when a code step's config is not a command as
-// ParseWorkflowFile records it, or the definition is invalid.
+// fork's copy of one): shell and http handlers from the handler names and
+// configs of its code steps. The result's Definition().steps equals
+// `recorded.steps`, so the engine runs it for that run. InvalidArgument when a
+// code step's handler and config are not a command or an http call as
+// ParseWorkflowFile records them, or the definition is invalid.
 Result<Workflow> WorkflowFromDefinition(const RunStarted& recorded);
 
 // A HandlerResolver for EngineOptions::resolve that answers every definition
