@@ -23,7 +23,7 @@ Result<Bytes> HmacSha256(std::string_view key, std::string_view data) {
 
 Result<std::string> EncodeJwt(std::string_view alg, std::string_view claims_json, const JwsSigner& sign,
                               std::string_view key_id) {
-  auto plain = [](std::string_view text) {
+  [[maybe_unused]] auto plain = [](std::string_view text) {
     return std::all_of(text.begin(), text.end(), [](char c) {
       return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     });
