@@ -2,7 +2,8 @@
 # The README's walkthrough, end to end, on the embedded journal in $REWIND_DATA
 # (default ./rewind-data): a run that fails, a resume from a chosen step with
 # corrected data, a retried payment, an approval, and a look back in time.
-# Then an auditor's look at the same journal with journal-inspect.
+# Then an auditor's look at the same journal with journal-inspect, and the
+# commands acting through `rewind serve` while it holds the journal.
 #   examples/walkthrough.sh            (uses build/tools/rewind and
 #                                      build/tools/journal-inspect, or $REWIND
 #                                      and $JOURNAL_INSPECT)
@@ -89,5 +90,20 @@ say "10. Would the workflow as it is now decide this run the same way?" \
     "journal-inspect replay-check $run --workflow examples/order.json"
 expect 0 "$inspect" replay-check "$run" --workflow examples/order.json
 mentions "the definition decides as recorded"
+
+say "11. While a server holds the journal, the same commands act through it, as the OS user (and --actor)" \
+    "rewind serve --workflows examples/order.json &; rewind run ...; rewind resume ... --actor ana; rewind approve ..."
+"$rewind" serve --workflows examples/order.json >/dev/null 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null; rm -f "$heads_file"' EXIT
+for _ in $(seq 100); do [[ -e "$REWIND_DATA/server.json" ]] && break; sleep 0.1; done
+expect 1 "$rewind" run examples/order.json --input '{"order":43,"qty":11}'
+served=$(awk '{print $2}' <<<"$last")
+expect 3 "$rewind" resume "$served" --from-step validate --resume-data '{"qty":1}' --reason "one will do" --actor ana
+mentions "by $(id -un)/ana: one will do" "waiting for approval"
+expect 0 "$rewind" approve "$served" approve --note "approved while serving"
+mentions completed
+kill "$server"
+wait "$server"
 
 printf '\nWalkthrough complete. The journal is in %s; every event above is in it.\n' "$REWIND_DATA"
