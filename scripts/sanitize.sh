@@ -5,7 +5,7 @@
 #   address  clang-19 with AddressSanitizer, LeakSanitizer and
 #            UndefinedBehaviorSanitizer in build-sanitize-address/: the ctest
 #            suite, then every libFuzzer target (fuzz/*_fuzzer.cc, built in the
-#            same directory) for REWIND_FUZZ_SECONDS (default 20) seconds each
+#            same directory) for REWIND_FUZZ_SECONDS (default 10) seconds each
 #            through scripts/fuzz.sh.
 #   thread   g++ with ThreadSanitizer in build-sanitize-thread/: the ctest suite.
 #
@@ -76,7 +76,7 @@ for mode in "${modes[@]}"; do
       configure_and_test "$dir" -DCMAKE_CXX_COMPILER=clang++-19 \
         -DREWIND_SANITIZE=address,undefined -DREWIND_FUZZ=ON
       start=$SECONDS
-      REWIND_FUZZ_BUILD_DIR="$dir" scripts/fuzz.sh "${REWIND_FUZZ_SECONDS:-20}"
+      REWIND_FUZZ_BUILD_DIR="$dir" scripts/fuzz.sh "${REWIND_FUZZ_SECONDS:-10}"
       echo "== fuzz targets ran in $((SECONDS - start)) s" >&2
       ;;
     thread)
