@@ -16,7 +16,12 @@
 // Traffic goes to 127.0.0.1 only and every phase stops by itself.
 //
 // Output: a table for people; with --json FILE also JSON rows for the report.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,6 +32,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -113,6 +119,69 @@ std::uint64_t GetLoop(std::uint16_t port, const std::string& target, const std::
   }
   return n;
 }
+
+// `n` clients of the tenant's event stream that read everything and keep
+// nothing: plain sockets, one thread polling them all, events counted by
+// their "data: " lines and never parsed, so what they cost is the server's
+// (a browser reads on another machine, not on these 2 cores).
+class StreamSinks {
+ public:
+  StreamSinks(std::uint16_t port, const std::string& token, unsigned n) {
+    const std::string request = "GET /v1/tenants/default/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                                token + "\r\nAccept: text/event-stream\r\n\r\n";
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (unsigned i = 0; i < n; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 ||
+          ::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+        if (fd >= 0) ::close(fd);
+        continue;
+      }
+      fds_.push_back(pollfd{fd, POLLIN, 0});
+    }
+    reader_ = std::thread([this] {
+      std::vector<char> buf(1 << 16);
+      while (!stop_.load()) {
+        if (::poll(fds_.data(), fds_.size(), 5) <= 0) continue;
+        for (pollfd& p : fds_) {
+          if ((p.revents & POLLIN) == 0) continue;
+          const ssize_t got = ::recv(p.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+          if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+            ::close(p.fd);
+            p.fd = -1;  // the server ended it (a client too far behind is cut off): poll skips it now
+            ++ended_;
+            continue;
+          }
+          if (got < 0) continue;
+          std::string_view chunk(buf.data(), static_cast<std::size_t>(got));
+          for (std::size_t at = chunk.find("data: "); at != std::string_view::npos; at = chunk.find("data: ", at + 6)) {
+            ++events_;
+          }
+        }
+      }
+    });
+  }
+  ~StreamSinks() {
+    stop_ = true;
+    reader_.join();
+    for (const pollfd& p : fds_) {
+      if (p.fd >= 0) ::close(p.fd);
+    }
+  }
+  std::size_t attached() const { return fds_.size(); }
+  std::uint64_t events() const { return events_.load(); }  // an event split across reads may count 0 or 2 times
+  std::uint64_t ended() const { return ended_.load(); }     // streams the server ended
+
+ private:
+  std::vector<pollfd> fds_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> events_{0};
+  std::atomic<std::uint64_t> ended_{0};
+  std::thread reader_;
+};
 
 // Runs started and awaited by `threads` threads for `seconds`: runs/s.
 double Throughput(Engine& engine, unsigned threads, double seconds) {
@@ -211,28 +280,27 @@ Status Measure(const Settings& s, const fs::path& dir, JsonRows& rows) {
 
   // stream clients' cost to the engine
   const double alone = Throughput(*engine, s.clients, s.seconds);
-  std::vector<std::unique_ptr<server::SseClient>> streams;
-  for (unsigned i = 0; i < s.streams; ++i) {
-    streams.push_back(std::make_unique<server::SseClient>(port, "/v1/tenants/default/stream", token));
-  }
-  std::atomic<bool> stop_reading{false};
+  double watched = 0;
   std::uint64_t received = 0;
-  std::thread reader([&] {
-    while (!stop_reading.load()) {
-      for (auto& c : streams) c->Poll();
-      std::this_thread::sleep_for(5ms);
-    }
-    for (auto& c : streams) received += c->Poll().size();
-  });
-  const double watched = Throughput(*engine, s.clients, s.seconds);
-  stop_reading = true;
-  reader.join();
+  std::size_t attached = 0;
+  std::uint64_t ended = 0;
+  {
+    StreamSinks sinks(port, token, s.streams);
+    attached = sinks.attached();
+    std::this_thread::sleep_for(200ms);  // every stream attached before the runs start
+    watched = Throughput(*engine, s.clients, s.seconds);
+    received = sinks.events();
+    ended = sinks.ended();
+  }
+  if (attached != s.streams) {
+    return Status(Code::kInternal, std::to_string(attached) + " of " + std::to_string(s.streams) + " streams attached");
+  }
   std::printf("runs/s of a 3-step workflow  %.0f alone, %.0f with %u stream clients (ratio %.2f, target >= 0.9); "
-              "%llu events delivered to them\n",
-              alone, watched, s.streams, alone > 0 ? watched / alone : 0, static_cast<unsigned long long>(received));
+              "%llu events delivered to them, %llu streams cut off\n",
+              alone, watched, s.streams, alone > 0 ? watched / alone : 0, static_cast<unsigned long long>(received),
+              static_cast<unsigned long long>(ended));
   rows.Add({{"phase", "streams"}, {"runs_per_s_alone", alone}, {"runs_per_s_with_streams", watched},
             {"ratio", alone > 0 ? watched / alone : 0}, {"streams", s.streams}});
-  streams.clear();
   srv.reset();
   return ProjectionsHealthy(*engine);
 }

@@ -101,6 +101,7 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   std::thread io_thread;
   std::atomic<std::uint16_t> port{0};
   std::optional<ssl::context> tls;  // set: every connection speaks TLS
+  std::size_t streams = 0;          // io thread only: streamed answers in progress
   std::set<std::shared_ptr<Connection>> sessions;  // io thread only
   bool stopping = false;                        // io thread only
 
@@ -236,6 +237,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
       events_->Close();
       events_.reset();
       heartbeat_.cancel();
+      flush_.cancel();
+      --server_->streams;
     }
     deadline_.cancel();
     server_->sessions.erase(this->shared_from_this());
@@ -245,6 +248,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   // ends or the client goes away (a write fails; a heartbeat finds it).
   void StartStream(Response r) {
     events_ = std::move(r.stream);
+    ++server_->streams;
     auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "rewind");
     res->set(http::field::content_type, r.content_type);
@@ -256,7 +260,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
       asio::post(executor, [weak] {
         if (auto self = weak.lock(); self && self->waiting_) {
           self->waiting_ = false;
-          self->Pump();
+          self->PumpSoon();
         }
       });
     });
@@ -279,7 +283,23 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     Write(std::make_shared<std::string>(std::move(*next)));
   }
 
+  // Pumps now if the stream wrote longer ago than the coalescing interval,
+  // else when it has passed: a client busy with events gets them in fewer,
+  // larger writes (the more streams, the longer the interval), one idle
+  // since then at once.
+  void PumpSoon() {
+    const auto interval = std::min(std::chrono::microseconds(50'000),
+                                   server_->options.stream_coalesce_per_client * static_cast<long>(server_->streams));
+    const auto due = last_write_ + interval;
+    if (std::chrono::steady_clock::now() >= due) return Pump();
+    flush_.expires_at(due);
+    flush_.async_wait([weak = std::weak_ptr<Session>(this->shared_from_this())](beast::error_code e) {
+      if (auto self = weak.lock(); self && !e) self->Pump();
+    });
+  }
+
   void Write(std::shared_ptr<std::string> data) {
+    last_write_ = std::chrono::steady_clock::now();
     Tcp().expires_never();  // a stream's writes wait as long as the client reads (heartbeats find dead ones)
     asio::async_write(stream_, asio::buffer(*data),
                       [self = this->shared_from_this(), data](beast::error_code ec, std::size_t) {
@@ -309,6 +329,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   bool waiting_ = false;                // the stream had nothing; its wake pumps again
   asio::steady_timer heartbeat_{stream_.get_executor()};
   asio::steady_timer deadline_{stream_.get_executor()};  // of the request in the handler's hands
+  asio::steady_timer flush_{stream_.get_executor()};     // a coalesced stream write
+  std::chrono::steady_clock::time_point last_write_;
   std::uint64_t requests_ = 0;  // io thread only: requests read
   std::uint64_t answered_ = 0;  // io thread only: the last one answered
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -37,6 +37,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Writes `text` to stdout whole and flushed: the engine's threads print
+// progress while the command's own thread prints its results, and no line
+// may be cut into another.
+void Print(const std::string& text) {
+  static Mutex mu;
+  MutexLock lock(mu);
+  std::cout << text;
+  std::cout.flush();
+}
+
 // Runs whose progress this process prints (all of them for `serve`).
 class Followed {
  public:
@@ -118,11 +128,14 @@ Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> tou
       // Only `serve` prints them: the one-shot commands print one object, the run's state.
       if (!serving) return;
       std::uint64_t seq = state.seq - appended.size();
-      for (const Event& e : appended) std::cout << EventLineJson(state, e, ++seq) << '\n';
+      std::string lines;
+      for (const Event& e : appended) lines += EventLineJson(state, e, ++seq) + '\n';
+      Print(lines);
     } else {
-      for (const std::string& line : ProgressLines(state, appended, NowUs())) std::cout << line << '\n';
+      std::string lines;
+      for (const std::string& line : ProgressLines(state, appended, NowUs())) lines += line + '\n';
+      Print(lines);
     }
-    std::cout.flush();
   };
   auto engine = Engine::Open(std::move(*journal), std::move(o));
   if (!engine.has_value()) return Err(RefusingToWrite(engine.error(), c.data_dir));
@@ -211,11 +224,7 @@ Result<Bytes> ReadInput(const std::string& input) {
 int Follow(const Context& c, RunControl& control, const RunId& run) {
   auto state = control.Await(run);
   if (!state.has_value()) return Fail(c, state.error());
-  if (c.json) {
-    std::cout << RunJson(*state) << std::endl;
-  } else {
-    std::cout << "run " << run.ToString() << " " << RunStatusName(state->status) << std::endl;
-  }
+  Print(c.json ? RunJson(*state) + "\n" : "run " + run.ToString() + " " + std::string(RunStatusName(state->status)) + "\n");
   return ExitCodeFor(state->status);
 }
 
@@ -233,7 +242,7 @@ int Fail(const Context& c, const Status& error) {
   const Status s = NameJournal(error, c.data_dir);
   const int code = ExitCodeFor(s.code());
   if (c.json) {
-    std::cout << ErrorJson(s, code) << std::endl;
+    Print(ErrorJson(s, code) + "\n");
   } else {
     std::cerr << "rewind: " << Printable(s.ToString()) << std::endl;
   }
@@ -488,11 +497,10 @@ int Serve(const Context& c, const ServeArgs& args) {
   if (!access.has_value()) return Fail(c, access.error());
   const std::string listening = args.listen.substr(0, args.listen.rfind(':')) + ":" + std::to_string((*api)->port());
   if (c.json) {
-    if (!args.listen.empty()) std::cout << Dump(nlohmann::json{{"listening", listening}}) << std::endl;
+    if (!args.listen.empty()) Print(Dump(nlohmann::json{{"listening", listening}}) + "\n");
   } else {
-    std::cout << "serving journal " << Printable(c.data_dir);
-    if (!args.listen.empty()) std::cout << " and its API on " << Printable(listening);
-    std::cout << " (Ctrl-C stops)" << std::endl;
+    Print("serving journal " + Printable(c.data_dir) +
+          (args.listen.empty() ? std::string() : " and its API on " + Printable(listening)) + " (Ctrl-C stops)\n");
   }
   int sig = 0;
   sigwait(&stop, &sig);
@@ -502,11 +510,7 @@ int Serve(const Context& c, const ServeArgs& args) {
     // A writer that can no longer write says so and stops, rather than idle.
     return Fail(c, failed.get().WithContext("serve stops: the journal can no longer be written"));
   }
-  if (c.json) {
-    std::cout << ObjectJson({{"stopped", "signal"}}) << std::endl;
-  } else {
-    std::cout << "stopping: runs in flight continue at the next start" << std::endl;
-  }
+  Print(c.json ? ObjectJson({{"stopped", "signal"}}) + "\n" : "stopping: runs in flight continue at the next start\n");
   return kExitOk;
 }
 
