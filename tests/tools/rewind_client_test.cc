@@ -129,6 +129,22 @@ TEST_F(RewindClientTest, AFileLeftByAKilledServerIsIgnored) {
   EXPECT_EQ(failed["status"], "failed");
   const json resumed = Json({"resume", failed["run_id"], "--resume-data", "qty", "--reason", "r"}, 3);
   EXPECT_EQ(resumed["status"], "paused") << "driven by the command itself, without a reason checked by a server";
+
+  // Another server has taken the dead one's port since: it refuses the
+  // token minted with the old file's secret, and the file is ignored.
+  const std::string other = dir_.Sub("other");
+  ChildProcess other_serve(REWIND_CLI, {"serve", "--data", other, "--json"});
+  for (int i = 0; i < 3000 && !std::filesystem::exists(other + "/server.json"); ++i) std::this_thread::sleep_for(10ms);
+  std::ifstream in(other + "/server.json");
+  const json theirs = json::parse(in, nullptr, false);
+  ASSERT_TRUE(theirs.is_object());
+  std::ifstream mine_in(AccessFile());
+  json mine = json::parse(mine_in, nullptr, false);
+  mine["url"] = theirs["url"];
+  std::ofstream(AccessFile(), std::ios::trunc) << mine.dump();
+  const json again = Json({"run", order_}, 1);
+  EXPECT_EQ(again["status"], "failed") << "run on this journal, not the other server's";
+  EXPECT_EQ(Json({"status", again["run_id"]})["run_id"], again["run_id"]);
 }
 
 // --server URL with --token: the token says who acts, in which tenant; a

@@ -325,14 +325,17 @@ Result<std::optional<Remote>> Locate(const Context& c, const Principal& me) {
   if (!url.has_value()) return std::optional<Remote>();  // not one this build reaches
   url->ca_file = access->ca_file;  // the server's own certificate, pinned
   url->verify_host = false;
-  // Nothing answering: a file left by a server that stopped without removing
-  // it.
-  const HttpAnswer alive = server::Http(*url, HttpCall{.method = "GET", .target = "/healthz", .timeout_ms = 2000});
-  if (alive.status != 200) return std::optional<Remote>();
   std::string token = c.token;
   if (token.empty()) {
     REWIND_ASSIGN_OR_RETURN(token, server::MintLocalToken(*access, me, NowUs() / 1'000'000));
   }
+  // A file left by a server that stopped without removing it: nothing
+  // answers at its url, or another server took its port since (and refuses
+  // a token minted with this file's secret).
+  const HttpAnswer alive = server::Http(
+      *url, HttpCall{
+                .method = "GET", .target = c.token.empty() ? "/v1/me" : "/healthz", .token = token, .timeout_ms = 2000});
+  if (alive.status != 200) return std::optional<Remote>();
   return std::optional<Remote>(Remote(*url, token, c.tenant));
 }
 
