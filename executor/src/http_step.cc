@@ -11,6 +11,7 @@
 
 #include "executor/src/http_client.h"
 #include "executor/src/http_request.h"
+#include "rewind/base/file.h"
 #include "rewind/base/jwt.h"
 #include "rewind/executor/shell_step.h"
 
@@ -147,29 +148,16 @@ Result<std::string> ReadStepTokenSecret() {
                "http steps need a token secret: set " + variable + " to a file holding one (at least 32 bytes)");
   }
   const std::string where = variable + "=" + path;
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Err(Code::kFailedPrecondition, "cannot open " + where + ": " + std::generic_category().message(errno));
-  }
-  std::string secret;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Err(Code::kFailedPrecondition, "cannot read " + where + ": " + std::generic_category().message(err));
-    }
-    if (n == 0) break;
-    secret.append(buf, static_cast<std::size_t>(n));
-    if (secret.size() > kMaxSecretFileBytes) {
-      ::close(fd);
+  auto read = ReadWholeFile(path, kMaxSecretFileBytes);
+  if (!read.has_value()) {
+    if (read.error().error == EFBIG) {
       return Err(Code::kFailedPrecondition, where + " is larger than 64 KiB: not a secret file");
     }
+    return Err(Code::kFailedPrecondition, std::string("cannot ") + read.error().doing + " " + where + ": " +
+                                              std::generic_category().message(read.error().error));
   }
-  ::close(fd);
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  std::string secret = std::move(*read);
+  DropLineEnds(secret);
   if (secret.size() < kMinHs256SecretBytes) {
     return Err(Code::kFailedPrecondition, "the token secret in " + where + " has " + std::to_string(secret.size()) +
                                               " bytes; it needs at least " + std::to_string(kMinHs256SecretBytes));

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "rewind/base/file.h"
 #include "rewind/base/mutex.h"
 #include "rewind/executor/http_step.h"
 #include "rewind/executor/shell_step.h"
@@ -911,32 +912,17 @@ Result<Workflow> ParseWorkflowFile(std::string_view json_text, std::string_view 
 }
 
 Result<Workflow> LoadWorkflowFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    const Code code = err == ENOENT || err == ENOTDIR ? Code::kNotFound : Code::kFailedPrecondition;
-    return Err(code, "cannot open workflow file " + path + ": " + std::generic_category().message(err));
-  }
-  std::string text;
-  char buf[64 << 10];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Err(Code::kFailedPrecondition,
-                 "cannot read workflow file " + path + ": " + std::generic_category().message(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxFileBytes) {
-      ::close(fd);
+  auto text = ReadWholeFile(path, kMaxFileBytes);
+  if (!text.has_value()) {
+    const int err = text.error().error;
+    if (err == EFBIG) {
       return Err(Code::kInvalidArgument, path + ": larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB");
     }
+    const Code code = err == ENOENT || err == ENOTDIR ? Code::kNotFound : Code::kFailedPrecondition;
+    return Err(code, std::string("cannot ") + text.error().doing + " workflow file " + path + ": " +
+                         std::generic_category().message(err));
   }
-  ::close(fd);
-  return ParseWorkflowFile(text, path);
+  return ParseWorkflowFile(*text, path);
 }
 
 Result<Workflow> WorkflowFromDefinition(const RunStarted& recorded) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rewind/base/bytes.h"
+#include "rewind/base/file.h"
 #include "rewind/server/auth.h"
 
 namespace rwd::server {
@@ -75,24 +76,13 @@ LocalAccessFile::~LocalAccessFile() {
 
 Result<std::optional<LocalAccess>> ReadLocalAccess(const std::string& dir) {
   const std::string path = dir + "/" + std::string(kLocalAccessFile);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return std::optional<LocalAccess>();
-    return Err(FileError(errno, "read the server's local access file", path));
+  auto text = ReadWholeFile(path, 64u << 10);
+  if (!text.has_value()) {
+    const int err = text.error().error;
+    if (err == ENOENT || err == ENOTDIR) return std::optional<LocalAccess>();
+    return Err(FileError(err, "read the server's local access file", path));
   }
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0 && text.size() < (64u << 10);) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Err(FileError(err, "read the server's local access file", path));
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer() || !j.contains("url") ||
       !j["url"].is_string() || !j.contains("secret") || !j["secret"].is_string()) {
     return Err(Code::kInvalidArgument, "'" + path +

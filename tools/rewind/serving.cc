@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "rewind/base/file.h"
 #include "rewind/executor/workflow_file.h"
 
 namespace rwd::cli {
@@ -84,9 +85,7 @@ Result<server::ServerOptions> ServerOptionsFor(const ServeArgs& args, std::strin
   o.port = static_cast<std::uint16_t>(value);
   if (!args.token_secret_file.empty()) {
     REWIND_ASSIGN_OR_RETURN(auth.hs256_secret, ReadFile(args.token_secret_file, "token secret"));
-    while (!auth.hs256_secret.empty() && (auth.hs256_secret.back() == '\n' || auth.hs256_secret.back() == '\r')) {
-      auth.hs256_secret.pop_back();  // a secret written by echo
-    }
+    DropLineEnds(auth.hs256_secret);
   }
   if (!args.token_public_key_file.empty()) {
     REWIND_ASSIGN_OR_RETURN(auth.public_key_pem, ReadFile(args.token_public_key_file, "token public key"));
@@ -113,7 +112,7 @@ Result<std::string> Token(const TokenArgs& args, std::int64_t now_unix) {
                              .audience = args.audience};
   if (!args.secret_file.empty()) {
     REWIND_ASSIGN_OR_RETURN(std::string secret, ReadFile(args.secret_file, "token secret"));
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    DropLineEnds(secret);
     return server::MintHs256(claims, secret);
   }
   REWIND_ASSIGN_OR_RETURN(std::string key, ReadFile(args.private_key_file, "private key"));
