@@ -100,7 +100,7 @@ for _ in $(seq 100); do [[ -e "$REWIND_DATA/server.json" ]] && break; sleep 0.1;
 expect 1 "$rewind" run examples/order.json --input '{"order":43,"qty":11}'
 served=$(awk '{print $2}' <<<"$last")
 expect 3 "$rewind" resume "$served" --from-step validate --resume-data '{"qty":1}' --reason "one will do" --actor ana
-mentions "by $(id -un)/ana: one will do" "waiting for approval"
+mentions "/ana: one will do" "waiting for approval"
 expect 0 "$rewind" approve "$served" approve --note "approved while serving"
 mentions completed
 kill "$server"
