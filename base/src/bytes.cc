@@ -22,6 +22,23 @@ std::string HexEncode(ByteView bytes) {
   return out;
 }
 
+std::string PercentEncode(std::string_view text, bool (*keep)(unsigned char byte)) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (keep(b)) {
+      out += c;
+    } else {
+      out += '%';
+      out += kDigits[b >> 4];
+      out += kDigits[b & 0xF];
+    }
+  }
+  return out;
+}
+
 bool HexDecode(std::string_view hex, std::span<std::uint8_t> out) {
   if (hex.size() != 2 * out.size()) return false;
   for (std::size_t i = 0; i < out.size(); ++i) {

@@ -1,8 +1,14 @@
 #include "rewind/base/time.h"
 
+#include <chrono>
 #include <ctime>
 
 namespace rwd {
+
+std::int64_t NowUnixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string IsoTime(std::int64_t unix_us) {
   if (unix_us <= 0) return "-";

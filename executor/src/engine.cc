@@ -8,6 +8,7 @@
 #include <future>
 
 #include "executor/src/engine_impl.h"
+#include "rewind/base/time.h"
 #include "rewind/executor/refusals.h"
 #include "rewind/projections/history.h"
 
@@ -79,12 +80,6 @@ Status CheckPrincipal(const Principal& who) {
 
 namespace {
 
-std::int64_t SystemNowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 RunState NewRunState(const RunId& run) {
   RunState state;
   state.run = run;
@@ -112,7 +107,7 @@ RunId KeyedRunId(const std::string& tenant, const std::string& workflow, const s
 }  // namespace
 
 Engine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
-  if (!options_.clock) options_.clock = SystemNowUs;
+  if (!options_.clock) options_.clock = NowUnixMicros;
   if (!options_.new_id) options_.new_id = RunId::New;
   if (!options_.authorize) options_.authorize = DefaultAuthorizer;
 }

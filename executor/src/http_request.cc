@@ -63,19 +63,7 @@ std::string TokenClaims(const StepContext& ctx, std::string_view audience, std::
 }
 
 std::string IdempotencyHeader(std::string_view key) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : key) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b > 0x7E || c == '%') {
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return PercentEncode(key, [](unsigned char b) { return b >= 0x20 && b <= 0x7E && b != '%'; });
 }
 
 Result<Bytes> Outcome(const Answer& answer, std::string_view url) {

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "rewind/base/mutex.h"
+#include "rewind/base/time.h"
 #include "rewind/executor/engine.h"
 #include "rewind/executor/workflow_file.h"
 #include "rewind/server/api_json.h"
@@ -77,11 +78,6 @@ Principal Me(const Context& c) {
   return OperatorPrincipal(c.tenant, user);
 }
 
-std::int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The engine on the journal, printing progress of followed runs (unless JSON).
 struct Session {
   std::unique_ptr<Engine> engine;
@@ -133,7 +129,7 @@ Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> tou
       Print(lines);
     } else {
       std::string lines;
-      for (const std::string& line : ProgressLines(state, appended, NowUs())) lines += line + '\n';
+      for (const std::string& line : ProgressLines(state, appended, NowUnixMicros())) lines += line + '\n';
       Print(lines);
     }
   };
@@ -454,7 +450,7 @@ int ShowState(const Context& c, const std::string& run_text, std::optional<std::
 }
 
 int MintToken(const Context& c, const TokenArgs& args) {
-  auto token = Token(args, NowUs() / 1'000'000);
+  auto token = Token(args, NowUnixMicros() / 1'000'000);
   if (!token.has_value()) return Fail(c, token.error());
   std::cout << (c.json ? ObjectJson({{"token", *token}}) : *token) << std::endl;
   return kExitOk;

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "rewind/base/bytes.h"
+#include "rewind/base/time.h"
 #include "rewind/inspect/event_json.h"
 #include "rewind/server/client.h"
 #include "rewind/server/local_access.h"
@@ -24,25 +26,9 @@ using server::ServerUrl;
 constexpr auto kReconnectFor = std::chrono::seconds(30);
 constexpr std::uint64_t kEventsPage = 10'000;
 
-std::int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // A path segment with everything but RFC 3986's unreserved characters escaped.
 std::string Segment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char ch : text) {
-    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
+  return PercentEncode(text, [](unsigned char b) { return std::isalnum(b) || b == '-' || b == '.' || b == '_' || b == '~'; });
 }
 
 // Text as a JSON string; InvalidArgument naming `what` when it is not UTF-8
@@ -295,7 +281,7 @@ class RemoteControl final : public RunControl {
     }
     f.position = position;
     if (f.print && !json_) {
-      for (const std::string& line : ProgressLines(*f.state, {e}, NowUs())) std::cout << line << '\n';
+      for (const std::string& line : ProgressLines(*f.state, {e}, NowUnixMicros())) std::cout << line << '\n';
       std::cout.flush();
     }
     return Status::Ok();
@@ -327,7 +313,7 @@ Result<std::optional<Remote>> Locate(const Context& c, const Principal& me) {
   url->verify_host = false;
   std::string token = c.token;
   if (token.empty()) {
-    REWIND_ASSIGN_OR_RETURN(token, server::MintLocalToken(*access, me, NowUs() / 1'000'000));
+    REWIND_ASSIGN_OR_RETURN(token, server::MintLocalToken(*access, me, NowUnixMicros() / 1'000'000));
   }
   // A file left by a server that stopped without removing it: nothing
   // answers at its url, or another server took its port since (and refuses

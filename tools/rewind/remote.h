@@ -18,6 +18,8 @@
 // Errors: the server's problem as a Status of its code (the same exit
 // status as the engine's error); Unavailable when the server cannot be
 // reached; Unauthenticated for --server without a token.
+//
+// Thread-safety: one thread (a RunControl is used by one command).
 #pragma once
 
 #include <memory>

@@ -28,4 +28,7 @@ std::string HexEncode(ByteView bytes);
 // `hex` has another length or a non-hex digit (then `out` is unspecified).
 bool HexDecode(std::string_view hex, std::span<std::uint8_t> out);
 
+// `text` with every byte that `keep` refuses written as %XX (upper-case hex).
+std::string PercentEncode(std::string_view text, bool (*keep)(unsigned char byte));
+
 }  // namespace rwd

@@ -7,6 +7,9 @@
 
 namespace rwd {
 
+// Microseconds since the Unix epoch, by the system's clock.
+std::int64_t NowUnixMicros();
+
 // 2024-05-01T12:00:03Z; "-" for times <= 0 (none recorded).
 std::string IsoTime(std::int64_t unix_us);
 
