@@ -16,8 +16,7 @@ build_dir=${REWIND_BUILD_DIR:-build}
 # printing the build's progress.
 build() {
   scripts/setup.sh
-  local launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  source scripts/compiler-cache.sh
   local werror=OFF
   [[ "${CI:-}" == true ]] && werror=ON
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

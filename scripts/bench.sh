@@ -36,8 +36,7 @@ cd "$(dirname "$0")/.."
 
 if [[ -z "$bin" ]]; then
   scripts/setup.sh
-  launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  source scripts/compiler-cache.sh
   # GCC 12 at -O3 reports -Wrestrict and -Wstringop-overread inside libstdc++'s
   # string and vector code that cannot happen (GCC bugs 105329, 105651); the
   # -O2 test build keeps both warnings on.

@@ -25,8 +25,7 @@ REWIND_WITH_CLANG=1 scripts/setup.sh
 # A directory configured already is only built: scripts/sanitize.sh fuzzes in
 # its AddressSanitizer build, which has REWIND_FUZZ=ON and the tests too.
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-  launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  source scripts/compiler-cache.sh
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREWIND_FUZZ=ON -DREWIND_BUILD_TESTS=OFF -DREWIND_BUILD_BENCH=OFF \
     "${launcher[@]}" >/dev/null
