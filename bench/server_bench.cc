@@ -7,8 +7,10 @@
 //   approve  POST …/approvals/approve of a run paused at its gate until the
 //            next step's StepStarted arrives on the run's event stream: p50
 //            and p99 (target p99 <= 20 ms);
-//   get      GET …/runs/{id} from --clients threads over keep-alive
-//            connections for --seconds: requests/s (target >= 20,000);
+//   get      GET …/runs/{id} over --connections keep-alive connections
+//            driven by one thread for --seconds: requests/s (target >=
+//            20,000), beside a bare Beast server giving the same answer to
+//            the same load (bench/http_load.h): the ratio is Rewind's own cost;
 //   streams  runs/s of a 3-step no-op workflow started and awaited by
 //            --clients threads for --seconds, first with no stream client,
 //            then with --streams clients attached to the tenant's stream and
@@ -43,6 +45,7 @@
 #include "bench/bench_util.h"
 #include "bench/engine_util.h"
 #include "bench/flags.h"
+#include "bench/http_load.h"
 #include "rewind/executor/engine.h"
 #include "rewind/server/client.h"
 #include "rewind/server/server.h"
@@ -58,6 +61,7 @@ namespace http = beast::http;
 struct Settings {
   unsigned runs = 200;
   unsigned clients = 2;
+  unsigned connections = 16;
   double seconds = 3;
   unsigned streams = 1000;
   std::string dir = "bench-tmp";
@@ -98,27 +102,6 @@ Result<std::vector<RunId>> Stopped(Engine& engine, const std::string& workflow, 
   }
   for (const RunId& run : runs) REWIND_RETURN_IF_ERROR(internal::StatusOf(engine.Await(run, BenchPrincipal(), 30s)));
   return runs;
-}
-
-// GETs `target` over one keep-alive connection until `stop`; the answers counted.
-std::uint64_t GetLoop(std::uint16_t port, const std::string& target, const std::string& token,
-                      const std::atomic<bool>& stop) {
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  http::request<http::empty_body> req(http::verb::get, target, 11);
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::authorization, "Bearer " + token);
-  beast::flat_buffer buffer;
-  std::uint64_t n = 0;
-  while (!stop.load(std::memory_order_relaxed)) {
-    http::write(stream, req);
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    if (res.result_int() != 200) break;
-    ++n;
-  }
-  return n;
 }
 
 // `n` clients of the tenant's event stream that read everything and keep
@@ -262,22 +245,20 @@ Status Measure(const Settings& s, const fs::path& dir, JsonRows& rows) {
               approve_p99);
   rows.Add({{"phase", "approve"}, {"p50_ms", approve_p50}, {"p99_ms", approve_p99}, {"runs", s.runs}});
 
-  // GET a run's state
+  // GET a run's state, and the same answer from a bare Beast server
   {
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> answered{0};
-    std::vector<std::thread> clients;
     const std::string target = base + gated.front().ToString();
-    const auto start = Clock::now();
-    for (unsigned i = 0; i < s.clients; ++i) {
-      clients.emplace_back([&] { answered.fetch_add(GetLoop(port, target, token, stop)); });
-    }
-    std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
-    stop = true;
-    for (auto& c : clients) c.join();
-    const double rate = PerSecond(answered.load(), Seconds(Clock::now() - start));
-    std::printf("GET a run's state  %.0f requests/s from %u keep-alive clients (target >= 20,000)\n", rate, s.clients);
-    rows.Add({{"phase", "get"}, {"requests_per_s", rate}, {"clients", s.clients}});
+    const server::HttpAnswer sample = server::Http(port, {"GET", target, token, ""});
+    if (sample.status != 200) return Status(Code::kInternal, "GET answered " + std::to_string(sample.status));
+    REWIND_ASSIGN_OR_RETURN(LoadResult got, GetLoad(port, target, token, s.connections, s.seconds));
+    REWIND_ASSIGN_OR_RETURN(std::unique_ptr<FloorServer> bare, FloorServer::Start(sample.body));
+    REWIND_ASSIGN_OR_RETURN(LoadResult floor_got, GetLoad(bare->port(), target, token, s.connections, s.seconds));
+    const double rate = got.per_second(), floor_rate = floor_got.per_second();
+    std::printf("GET a run's state  %.0f requests/s over %u keep-alive connections (target >= 20,000); "
+                "a bare Beast server with the same answer %.0f (ratio %.2f)\n",
+                rate, s.connections, floor_rate, floor_rate > 0 ? rate / floor_rate : 0);
+    rows.Add({{"phase", "get"}, {"requests_per_s", rate}, {"floor_requests_per_s", floor_rate},
+              {"ratio", floor_rate > 0 ? rate / floor_rate : 0}, {"connections", s.connections}});
   }
 
   // stream clients' cost to the engine
@@ -316,7 +297,10 @@ int main(int argc, char** argv) {
   Settings s;
   CLI::App app("server_bench: the HTTP API's costs on loopback, beside the engine's floors");
   app.add_option("--runs", s.runs, "runs resumed and approved, one at a time")->capture_default_str();
-  app.add_option("--clients", s.clients, "client threads for GET and for the throughput")->capture_default_str();
+  app.add_option("--clients", s.clients, "threads starting and awaiting runs in the throughput phases")
+      ->capture_default_str();
+  app.add_option("--connections", s.connections, "keep-alive connections of the GET phase, one request in flight each")
+      ->capture_default_str();
   app.add_option("--seconds", s.seconds, "length of the GET and throughput phases")->capture_default_str();
   app.add_option("--streams", s.streams, "stream clients attached while runs go on")->capture_default_str();
   bench::AddOutputFlags(app, s.dir, s.json);

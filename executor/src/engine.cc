@@ -644,12 +644,46 @@ Status Engine::Impl::Recover(const RunId& run, const Principal& who) {
 }
 
 Result<RunState> Engine::Impl::State(const RunId& run, const Principal& who) {
-  return WithRun<RunState>(run, who, Action::kRead, [](LiveRun& a) -> Result<RunState> { return a.state(); });
+  // The durable state is the journal's: read on the caller's thread, never
+  // queued behind the run's work on its strand. An event is acknowledged only
+  // once committed, so a reader sees every write acknowledged before it began.
+  if (Status s = CheckPrincipal(who); !s.ok()) return Err(Refused(who, Action::kRead, {.run = run}, std::move(s)));
+  REWIND_ASSIGN_OR_RETURN(RunState state, CurrentState(run));
+  if (!state.definition || state.definition->tenant != who.tenant) {
+    return Err(Refused(who, Action::kRead, {.run = run}, Status(Code::kNotFound, "run " + run.ToString() + " is unknown")));
+  }
+  if (Status verdict = options_.authorize(who, Action::kRead, &state); !verdict.ok()) {
+    return Err(Refused(who, Action::kRead, {.run = run, .run_tenant = state.definition->tenant}, std::move(verdict)));
+  }
+  return state;
 }
 
-Status Engine::Impl::MayRead(const RunId& run, const Principal& who) {
-  return internal::StatusOf(WithRun<bool>(run, who, Action::kRead, [](LiveRun&) -> Result<bool> { return true; }));
+namespace {
+
+// About the memory a state holds, for the cache's budget.
+std::size_t FootprintOf(const RunState& s) {
+  std::size_t bytes = sizeof(RunState) + s.steps.size() * sizeof(StepState) + s.output.size() +
+                      s.resumes.size() * sizeof(ResumeRecord) + s.error_message.size();
+  for (const StepState& step : s.steps) bytes += step.output.size() + step.error_message.size();
+  return bytes;
 }
+
+}  // namespace
+
+Result<RunState> Engine::Impl::CurrentState(const RunId& run) {
+  auto head = journal_->Head(run);
+  if (!head.has_value()) {
+    if (head.error().code() == Code::kNotFound) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
+    return Err(head.error());
+  }
+  if (auto known = states_.Find(run); known && (*known)->seq == head->seq) return **known;
+  REWIND_ASSIGN_OR_RETURN(RunState state, LoadState(run));
+  auto shared = std::make_shared<const RunState>(std::move(state));
+  states_.Put(run, shared, FootprintOf(*shared));
+  return *shared;
+}
+
+Status Engine::Impl::MayRead(const RunId& run, const Principal& who) { return internal::StatusOf(State(run, who)); }
 
 Result<RunState> Engine::Impl::StateAt(const RunId& run, std::uint64_t seq, const Principal& who) {
   if (seq == 0) return Err(Code::kInvalidArgument, "seq counts events from 1: there is no state at seq 0");

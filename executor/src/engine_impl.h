@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "executor/src/live_run.h"
+#include "rewind/base/bounded_cache.h"
 #include "rewind/base/mutex.h"
 #include "rewind/executor/engine.h"
 
@@ -141,8 +142,11 @@ class Engine::Impl {
   // request id sets `durable` at once and accepts nothing.
   Result<ResumeResult> ResumeOn(LiveRun& live, const ResumeRequest& request,
                                 const std::shared_ptr<std::promise<Status>>& durable);
-  // Ok when `who` may read the run (tenant and authorizer).
+  // Ok when `who` may read the run (tenant and authorizer): State's checks.
   Status MayRead(const RunId& run, const Principal& who);
+  // The run's durable state now: the one cached when the journal's head is
+  // still at its seq, else loaded (and cached). NotFound for an unknown run.
+  Result<RunState> CurrentState(const RunId& run);
 
   EngineOptions options_;
   std::unique_ptr<Journal> journal_;
@@ -153,6 +157,10 @@ class Engine::Impl {
   std::unique_ptr<boost::asio::thread_pool> pool_;
   std::atomic<bool> stopping_{false};
   std::once_flag journal_failed_;
+  // The newest durable state CurrentState read of each run: a run's state at
+  // a seq never changes, so one whose seq is the run's head is current.
+  static constexpr std::size_t kStateCacheBytes = 64 << 20;
+  BoundedCache<RunId, std::shared_ptr<const RunState>> states_{kStateCacheBytes};
 
   Mutex mu_;  // guards what follows
   std::map<std::string, Registered> workflows_ REWIND_GUARDED_BY(mu_);

@@ -215,11 +215,8 @@ std::optional<Action> ActionOf(const std::vector<std::string>& p) {
   return std::nullopt;
 }
 
-Response StateResponse(const RunState& state, bool with_etag) {
-  Response r = JsonResponse(200, inspect::StateJson(state));
-  if (with_etag) r.headers.emplace_back("ETag", "\"" + std::to_string(state.seq) + "\"");
-  return r;
-}
+// A past state (time travel): no ETag, which names the current seq.
+Response StateResponse(const RunState& state) { return JsonResponse(200, inspect::StateJson(state)); }
 
 }  // namespace
 
@@ -282,6 +279,27 @@ Response Api::Handle(const Request& request) const {
   static const std::set<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
   metrics_.Count(RouteTemplate(request.path), kMethods.count(request.method) ? request.method : "other", r.status);
   return r;
+}
+
+Response Api::CurrentStateResponse(const RunState& state) const {
+  std::shared_ptr<const std::string> text;
+  if (auto known = state_texts_.Find(state.run); known && known->first == state.seq) {
+    text = known->second;
+  } else {
+    text = std::make_shared<const std::string>(JsonText(inspect::StateJson(state)));
+    state_texts_.Put(state.run, {state.seq, text}, text->size());
+  }
+  return WithHeader(Response{200, "application/json", *text, {}, nullptr}, "ETag",
+                    "\"" + std::to_string(state.seq) + "\"");
+}
+
+bool Api::Quick(const Request& request) const {
+  if (request.method != "GET") return false;
+  const auto p = Segments(request.path);
+  if (!p || p->size() == 2) return true;          // no route, or /v1/openapi.json, /v1/me, /v1/workflows
+  if (p->size() == 1) return (*p)[0] != "metrics";  // /healthz, /readyz
+  return p->size() == 5 && (*p)[3] == "runs" && !request.query.contains("at_seq") &&
+         !request.query.contains("at_step");
 }
 
 Response Api::Route(const Request& request) const {
@@ -400,13 +418,13 @@ Response Api::Route(const Request& request) const {
     if (at_seq) {
       auto seq = QueryNumber(request, "at_seq", 0);
       if (!seq.has_value()) return ProblemResponse(seq.error());
-      return Answer(engine_.StateAt(id, *seq, me), [](const RunState& s) { return StateResponse(s, false); });
+      return Answer(engine_.StateAt(id, *seq, me), [](const RunState& s) { return StateResponse(s); });
     }
     if (at_step) {
       return Answer(engine_.StateAtStep(id, request.query.at("at_step"), me),
-                    [](const RunState& s) { return StateResponse(s, false); });
+                    [](const RunState& s) { return StateResponse(s); });
     }
-    return Answer(engine_.State(id, me), [](const RunState& s) { return StateResponse(s, true); });
+    return Answer(engine_.State(id, me), [&](const RunState& s) { return CurrentStateResponse(s); });
   }
 
   const std::string& what = p[5];
@@ -459,7 +477,7 @@ Response Api::Route(const Request& request) const {
   // After an action the answer is the run as it stands (a resume says what it did).
   auto state_now = [&](const Status& done) {
     if (!done.ok()) return ProblemResponse(done);
-    return Answer(engine_.State(id, me), [](const RunState& s) { return StateResponse(s, true); });
+    return Answer(engine_.State(id, me), [&](const RunState& s) { return CurrentStateResponse(s); });
   };
 
   if (p.size() == 6 && what == "resume") {

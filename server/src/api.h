@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rewind/base/bounded_cache.h"
 #include "rewind/executor/engine.h"
 #include "rewind/schemas/events.h"
 #include "rewind/server/auth.h"
@@ -58,12 +59,20 @@ class Api {
   // Thread-safe: called from the request pool concurrently. Counts the
   // answer in the metrics.
   Response Handle(const Request& request) const;
+  // True when Handle answers `request` without blocking, so the io thread
+  // may (http.h IsQuick): health, the OpenAPI document, who the caller is,
+  // the workflows, and a run's current state (Engine::State reads the
+  // journal and never waits for the run). Time travel, lists, actions and
+  // streams go to the pool.
+  bool Quick(const Request& request) const;
 
  private:
   Response Route(const Request& request) const;
   Response Stream(const Request& request, const Principal& who, std::optional<RunId> run) const;
   // The tenant's audit entries, or its refusals (refusals.h).
   Response Audit(const Request& request, const Principal& who, bool refusals) const;
+  // 200 with the run's current state and its seq as the ETag.
+  Response CurrentStateResponse(const RunState& state) const;
 
   Engine& engine_;
   Feed& feed_;
@@ -71,6 +80,9 @@ class Api {
   std::map<std::string, RunStarted> workflows_;
   std::function<std::int64_t()> clock_;
   mutable Metrics metrics_;
+  // The current states' JSON by run, with their seq: a run's state at a seq
+  // never changes, nor does its text.
+  mutable BoundedCache<RunId, std::pair<std::uint64_t, std::shared_ptr<const std::string>>> state_texts_{16 << 20};
 };
 
 }  // namespace rwd::server_internal

@@ -14,15 +14,28 @@
 #include <cmath>
 #include <functional>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "rewind/base/base64.h"
 #include "rewind/base/bytes.h"
 #include "rewind/base/jwt.h"
+#include "rewind/base/bounded_cache.h"
 #include "rewind/journal/hash.h"
 
 namespace rwd::server {
+
+// A verified token's principal and the clock readings (seconds) at which
+// its claims admit it: [from, until].
+struct Authenticator::Admitted {
+  Principal principal;
+  std::int64_t from = std::numeric_limits<std::int64_t>::min();
+  std::int64_t until = 0;
+};
+
 namespace {
+
+using Admitted = Authenticator::Admitted;
 
 using nlohmann::json;
 
@@ -155,8 +168,8 @@ Status CheckPrincipal(const Principal& p, const std::string& where) {
 
 // The principal a verified token's payload names, if its claims hold now.
 // `audience`: what "aud" must be or hold ("": anything).
-Result<Principal> PrincipalOf(ByteView payload, const AuthOptions& options, std::string_view audience,
-                              std::int64_t now) {
+Result<Admitted> PrincipalOf(ByteView payload, const AuthOptions& options, std::string_view audience,
+                             std::int64_t now) {
   const json claims = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   if (!claims.is_object()) return Unauthenticated("the token's payload is not a JSON object");
   auto text = [&](const char* name) -> std::optional<std::string> {
@@ -179,11 +192,14 @@ Result<Principal> PrincipalOf(ByteView payload, const AuthOptions& options, std:
   const auto leeway = static_cast<std::int64_t>(options.leeway.count());
   const auto exp = number("exp");
   if (!exp) return Unauthenticated("the token has no \"exp\" (expiry) claim");
-  if (now > *exp + leeway) return Unauthenticated("the token expired");
+  Admitted admitted;
+  admitted.until = *exp + leeway;
+  if (now > admitted.until) return Unauthenticated("the token expired");
   if (claims.contains("nbf")) {
     const auto nbf = number("nbf");
     if (!nbf) return Unauthenticated("the token's \"nbf\" is not a number");
-    if (now + leeway < *nbf) return Unauthenticated("the token is not valid yet (\"nbf\")");
+    admitted.from = *nbf - leeway;
+    if (now < admitted.from) return Unauthenticated("the token is not valid yet (\"nbf\")");
   }
   if (!audience.empty()) {
     bool ok = false;
@@ -208,7 +224,8 @@ Result<Principal> PrincipalOf(ByteView payload, const AuthOptions& options, std:
     }
   }
   if (Status s = CheckPrincipal(p, "the token"); !s.ok()) return Unauthenticated(s.message());
-  return p;
+  admitted.principal = std::move(p);
+  return admitted;
 }
 
 json ClaimsJson(const TokenClaims& c) {
@@ -229,6 +246,16 @@ Result<std::string> Mint(const TokenClaims& claims, Alg alg, const JwsSigner& si
 struct Authenticator::Keys {
   Pkey public_key;
   Alg public_alg = Alg::kEdDsa;
+};
+
+// Tokens verified already, by their text: a client sends the same token with
+// every request, and its signature and claims need checking only once. Only
+// a token byte for byte equal to one that verified is found here, and only
+// while the clock is within its claims' window; refusals are not kept. At
+// most kEntries tokens; when full, it starts over.
+struct Authenticator::Cache {
+  static constexpr std::size_t kEntries = 1024;
+  BoundedCache<std::string, Admitted> tokens{kEntries};
 };
 
 Result<std::vector<ApiKey>> LoadApiKeys(const std::string& path) {
@@ -265,7 +292,7 @@ Result<std::vector<ApiKey>> LoadApiKeys(const std::string& path) {
 }
 
 Authenticator::Authenticator(AuthOptions options, std::unique_ptr<Keys> keys)
-    : options_(std::move(options)), keys_(std::move(keys)) {}
+    : options_(std::move(options)), keys_(std::move(keys)), cache_(std::make_unique<Cache>()) {}
 Authenticator::~Authenticator() = default;
 
 Result<std::shared_ptr<const Authenticator>> Authenticator::Create(AuthOptions options) {
@@ -320,6 +347,16 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, st
     }
     return Unauthenticated("unknown API key");
   }
+  std::string key(credential);
+  if (auto known = cache_->tokens.Find(key); known && now >= known->from && now <= known->until) {
+    return std::move(known->principal);
+  }
+  REWIND_ASSIGN_OR_RETURN(Admitted admitted, VerifyJwt(credential, now));
+  cache_->tokens.Put(key, admitted, 1);
+  return std::move(admitted.principal);
+}
+
+Result<Admitted> Authenticator::VerifyJwt(std::string_view credential, std::int64_t now) const {
   const std::size_t dot1 = credential.find('.'), dot2 = credential.rfind('.');
   const auto header = Base64UrlDecode(credential.substr(0, dot1));
   const auto payload = Base64UrlDecode(credential.substr(dot1 + 1, dot2 - dot1 - 1));

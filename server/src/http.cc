@@ -92,6 +92,7 @@ class Connection {
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   HttpOptions options;
   Handler handler;
+  IsQuick quick;
   asio::io_context io{1};
   // Keeps the io thread running until the destructor has handed it the last
   // work (a handler left queued after it stops would keep this State alive).
@@ -105,8 +106,18 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   std::set<std::shared_ptr<Connection>> sessions;  // io thread only
   bool stopping = false;                        // io thread only
 
-  State(HttpOptions o, Handler h) : options(std::move(o)), handler(std::move(h)), pool(std::max(1u, options.threads)) {}
+  State(HttpOptions o, Handler h, IsQuick q)
+      : options(std::move(o)), handler(std::move(h)), quick(std::move(q)), pool(std::max(1u, options.threads)) {}
   void Accept();
+  // The handler's answer; a handler that throws gets 500.
+  Response Answer(const Request& r) const {
+    try {
+      return handler(r);
+    } catch (const std::exception& e) {
+      spdlog::error("request {} {} failed: {}", r.method, r.path, e.what());
+      return Problem(500, "internal", "the request failed inside the server");
+    }
+  }
 };
 
 // A connection over `Stream`: beast::tcp_stream, or an ssl_stream of one
@@ -182,6 +193,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     if (auto it = req.find(http::field::if_match); it != req.end()) r.if_match = std::string(it->value());
     if (auto it = req.find("Last-Event-ID"); it != req.end()) r.last_event_id = std::string(it->value());
     r.body = std::move(req.body());
+    if (server_->quick && server_->quick(r)) return Reply(server_->Answer(r), keep_alive);
     Tcp().expires_never();  // the handler may take its time, up to request_timeout
     const std::uint64_t request = ++requests_;
     deadline_.expires_after(server_->options.request_timeout);
@@ -194,13 +206,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
                   false);
     });
     asio::post(server_->pool, [self = this->shared_from_this(), r = std::move(r), keep_alive, request]() mutable {
-      Response response;
-      try {
-        response = self->server_->handler(r);
-      } catch (const std::exception& e) {
-        spdlog::error("request {} {} failed: {}", r.method, r.path, e.what());
-        response = Problem(500, "internal", "the request failed inside the server");
-      }
+      Response response = self->server_->Answer(r);
       asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, request]() mutable {
         if (self->answered_ == request) return;  // given up on already
         self->answered_ = request;
@@ -340,6 +346,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
 void HttpServer::State::Accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec || self->stopping) return;
+    socket.set_option(tcp::no_delay(true), ec);  // an answer goes out whole at once, never held back
     if (self->sessions.size() >= self->options.max_connections) {
       beast::error_code ignored;
       socket.close(ignored);  // over the limit: the client may try again later
@@ -359,11 +366,11 @@ void HttpServer::State::Accept() {
   });
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options, Handler handler) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options, Handler handler, IsQuick quick) {
   beast::error_code ec;
   const auto address = asio::ip::make_address(options.address, ec);
   if (ec) return Err(Code::kInvalidArgument, "'" + options.address + "' is not an IP address");
-  auto state = std::make_shared<State>(options, std::move(handler));
+  auto state = std::make_shared<State>(options, std::move(handler), std::move(quick));
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
     state->tls.emplace(ssl::context::tls_server);
     state->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |

@@ -56,6 +56,10 @@ Response Problem(int status, std::string_view code, const std::string& detail);
 
 // Runs on the request pool; may block (engine calls wait for durability).
 using Handler = std::function<Response(const Request&)>;
+// True for a request the handler answers without blocking (reads of durable
+// state, health): it is answered on the io thread, without the two hand-offs
+// to the pool and back. Must itself be quick.
+using IsQuick = std::function<bool(const Request&)>;
 
 struct HttpOptions {
   std::string address;
@@ -89,7 +93,8 @@ class HttpServer {
  public:
   // InvalidArgument for an address that does not parse; Unavailable when it
   // cannot be bound.
-  static Result<std::unique_ptr<HttpServer>> Start(const HttpOptions& options, Handler handler);
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpOptions& options, Handler handler,
+                                                   IsQuick quick = nullptr);
   // Closes the listener, lets requests in flight finish, closes connections.
   ~HttpServer();
   std::uint16_t port() const;

@@ -42,7 +42,8 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ServerOptions opti
                                     .tls_key_file = options.tls_key_file};
   const server_internal::Api* api = impl->api_.get();
   REWIND_ASSIGN_OR_RETURN(impl->http_, server_internal::HttpServer::Start(
-                                           http, [api](const server_internal::Request& r) { return api->Handle(r); }));
+                                           http, [api](const server_internal::Request& r) { return api->Handle(r); },
+                                           [api](const server_internal::Request& r) { return api->Quick(r); }));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -428,11 +428,13 @@ TEST_F(EngineTest, HandlerExceptionsAndTimeoutsFailTheAttempt) {
 
 TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
   auto first_call = std::make_shared<std::atomic<bool>>(true);
+  auto inside = std::make_shared<std::atomic<bool>>(false);
   auto make = [&] {
     Workflow w("crashy");
     w.Step("a", Counting(calls_));
-    w.Step("b", [first_call](const StepContext& c) -> Result<Bytes> {
+    w.Step("b", [first_call, inside](const StepContext& c) -> Result<Bytes> {
       if (first_call->exchange(false)) {  // the first engine "crashes" inside this attempt
+        *inside = true;
         while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
         return Err(Code::kUnavailable, "interrupted");
       }
@@ -442,7 +444,10 @@ TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
   };
   Open({make()});
   const RunId run = StartRun("crashy");
-  while (engine_->State(run, User())->steps[1].status != StepStatus::kRunning) std::this_thread::sleep_for(1ms);
+  // The durable state shows b running once its StepStarted is committed,
+  // which may be before its handler is called: wait for the handler.
+  while (!*inside) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(engine_->State(run, User())->steps[1].status, StepStatus::kRunning);
   engine_.reset();  // the outcome of the interrupted attempt is not recorded
   Open({make()});
   const RunState done = AwaitStopped(run);
@@ -497,11 +502,13 @@ TEST_F(EngineTest, EveryAttemptOfAnEpochGetsTheSameIdempotencyKeyAndAResumeANewO
 TEST_F(EngineTest, AnAttemptRetriedAfterARestartKeepsItsIdempotencyKey) {
   auto keys = std::make_shared<std::vector<std::string>>();
   auto first_call = std::make_shared<std::atomic<bool>>(true);
+  auto inside = std::make_shared<std::atomic<bool>>(false);
   auto make = [&] {
     Workflow w("crashy");
-    w.Step("charge", [keys, first_call](const StepContext& c) -> Result<Bytes> {
+    w.Step("charge", [keys, first_call, inside](const StepContext& c) -> Result<Bytes> {
       keys->push_back(c.idempotency_key);  // attempts of one step never overlap
       if (first_call->exchange(false)) {   // the engine stops inside this attempt
+        *inside = true;
         while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
         return Err(Code::kUnavailable, "interrupted");
       }
@@ -511,7 +518,7 @@ TEST_F(EngineTest, AnAttemptRetriedAfterARestartKeepsItsIdempotencyKey) {
   };
   Open({make()});
   const RunId run = StartRun("crashy");
-  while (engine_->State(run, User())->steps[0].status != StepStatus::kRunning) std::this_thread::sleep_for(1ms);
+  while (!*inside) std::this_thread::sleep_for(1ms);  // its handler runs, not only its StepStarted
   engine_.reset();
   Open({make()});
   ASSERT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
@@ -524,10 +531,12 @@ TEST_F(EngineTest, AnAttemptRetriedAfterARestartKeepsItsIdempotencyKey) {
 // abandoned attempt; Recover continues the run.
 TEST_F(EngineTest, ARefusedRequestOnARunWhoseProcessStoppedAppendsNothing) {
   auto first_call = std::make_shared<std::atomic<bool>>(true);
+  auto inside = std::make_shared<std::atomic<bool>>(false);
   auto make = [&] {
     Workflow w("crashy");
-    w.Step("a", [first_call](const StepContext& c) -> Result<Bytes> {
+    w.Step("a", [first_call, inside](const StepContext& c) -> Result<Bytes> {
       if (first_call->exchange(false)) {
+        *inside = true;
         while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
         return Err(Code::kUnavailable, "interrupted");
       }
@@ -538,7 +547,7 @@ TEST_F(EngineTest, ARefusedRequestOnARunWhoseProcessStoppedAppendsNothing) {
   };
   Open({make()});
   const RunId run = StartRun("crashy");
-  while (engine_->State(run, User())->steps[0].status != StepStatus::kRunning) std::this_thread::sleep_for(1ms);
+  while (!*inside) std::this_thread::sleep_for(1ms);  // its handler runs, not only its StepStarted
   engine_.reset();  // the attempt's outcome is not recorded: the journal shows it running
   EngineOptions o = Options();
   o.workflows.push_back(make());

@@ -190,9 +190,33 @@ TEST(AuthTest, AlgNoneAndAlgorithmConfusionAreRefused) {
 
 // Any change to a signed token — one character of header, claims or
 // signature — makes it fail, never authenticates someone else.
+// A token that verified is remembered (auth.h), and only for its window of
+// the clock: the same token is refused once expired or while not yet valid.
+TEST(AuthTest, ARememberedTokenIsStillRefusedOutsideItsWindow) {
+  const auto auth = With({.hs256_secret = kSecret, .leeway = std::chrono::seconds(30)});
+  TokenClaims claims = Ana();
+  claims.not_before_unix = kNow;
+  const std::string token = Bearer(*MintHs256(claims, kSecret));
+  ASSERT_TRUE(auth->Authenticate(token, kNow).has_value());
+  ASSERT_TRUE(auth->Authenticate(token, kNow + 600 + 30).has_value());
+  EXPECT_THAT(auth->Authenticate(token, kNow + 600 + 31), HasCode(Code::kUnauthenticated));
+  EXPECT_THAT(auth->Authenticate(token, kNow - 31), HasCode(Code::kUnauthenticated));
+  EXPECT_TRUE(auth->Authenticate(token, kNow - 30).has_value());
+  // Past the cache's size every token still verifies, the first one too.
+  for (int i = 0; i < 1100; ++i) {
+    TokenClaims other = Ana();
+    other.subject = "user" + std::to_string(i);
+    const auto who = auth->Authenticate(Bearer(*MintHs256(other, kSecret)), kNow);
+    ASSERT_TRUE(who.has_value());
+    ASSERT_EQ(who->subject, other.subject);
+  }
+  EXPECT_EQ(auth->Authenticate(token, kNow)->subject, "ana");
+}
+
 RC_GTEST_PROP(AuthTest, AnAlteredTokenNeverAuthenticates, ()) {
   static const auto auth = With({.hs256_secret = kSecret});
   const std::string token = *MintHs256(Ana(), kSecret);
+  RC_ASSERT(auth->Authenticate(Bearer(token), kNow).has_value());  // remembered: the altered one must not match it
   const auto at = *rc::gen::inRange<std::size_t>(0, token.size());
   const char c = *rc::gen::elementOf(std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."));
   RC_PRE(token[at] != c);

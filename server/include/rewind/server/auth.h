@@ -22,8 +22,11 @@
 // expired, not yet valid, wrong audience, bad signature, unknown key) without
 // echoing the credential.
 //
-// Thread-safety: an Authenticator is immutable after Create; Authenticate
-// may be called from any thread concurrently.
+// A token that verified is remembered by its text (at most 1,024 of them),
+// so the next request with it costs a lookup, not a signature check; it is
+// still refused once its "exp" (or before its "nbf") by the clock.
+//
+// Thread-safety: Authenticate may be called from any thread concurrently.
 #pragma once
 
 #include <chrono>
@@ -89,12 +92,17 @@ class Authenticator {
   // "Bearer <credential>". `now_unix` is the server's clock in seconds.
   Result<Principal> Authenticate(std::string_view authorization, std::int64_t now_unix) const;
 
-  struct Keys;  // parsed keys (auth.cc)
+  struct Keys;      // parsed keys (auth.cc)
+  struct Admitted;  // a verified token's principal and validity window (auth.cc)
+  struct Cache;     // tokens verified already (auth.cc)
 
  private:
   Authenticator(AuthOptions options, std::unique_ptr<Keys> keys);
+  // A JWT's signature and claims checked: its principal and validity window.
+  Result<Admitted> VerifyJwt(std::string_view credential, std::int64_t now_unix) const;
   AuthOptions options_;
   std::unique_ptr<Keys> keys_;
+  std::unique_ptr<Cache> cache_;
 };
 
 // What a token says (the claims Authenticate reads).
