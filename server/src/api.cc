@@ -183,15 +183,17 @@ class SseStream : public StreamBody {
   explicit SseStream(std::shared_ptr<Subscription> sub) : sub_(std::move(sub)) {}
   ~SseStream() override { sub_->Close(); }
 
-  std::optional<std::string> Next() override {
+  std::optional<Pieces> Next() override {
     auto events = sub_->Next();
     if (!events) return std::nullopt;
-    std::string out;
+    Pieces out;
+    out.reserve(events->size() + 1);
     if (!started_) {
-      out = ": attached\nretry: 1000\n\n";
+      static const auto kAttached = std::make_shared<const std::string>(": attached\nretry: 1000\n\n");
+      out.push_back(kAttached);
       started_ = true;
     }
-    for (const FeedEvent& e : *events) out += *e.sse;
+    for (FeedEvent& e : *events) out.push_back(std::move(e.sse));
     return out;
   }
   void OnReady(std::function<void()> wake) override { sub_->OnReady(std::move(wake)); }

@@ -286,7 +286,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
       waiting_ = true;
       return;
     }
-    Write(std::make_shared<std::string>(std::move(*next)));
+    Write(std::move(*next));
   }
 
   // Pumps now if the stream wrote longer ago than the coalescing interval,
@@ -304,14 +304,17 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     });
   }
 
-  void Write(std::shared_ptr<std::string> data) {
+  void Write(Pieces pieces) {
     last_write_ = std::chrono::steady_clock::now();
     Tcp().expires_never();  // a stream's writes wait as long as the client reads (heartbeats find dead ones)
-    asio::async_write(stream_, asio::buffer(*data),
-                      [self = this->shared_from_this(), data](beast::error_code ec, std::size_t) {
-                        if (ec) return self->Done();
-                        self->Pump();
-                      });
+    auto held = std::make_shared<Pieces>(std::move(pieces));
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(held->size());
+    for (const auto& piece : *held) buffers.emplace_back(piece->data(), piece->size());
+    asio::async_write(stream_, buffers, [self = this->shared_from_this(), held](beast::error_code ec, std::size_t) {
+      if (ec) return self->Done();
+      self->Pump();
+    });
   }
 
   // While the stream waits, a comment line now and then: a client that went
@@ -323,7 +326,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
       if (ec || !self || !self->events_) return;
       if (self->waiting_) {
         self->waiting_ = false;
-        self->Write(std::make_shared<std::string>(": keepalive\n\n"));
+        static const auto kKeepalive = std::make_shared<const std::string>(": keepalive\n\n");
+        self->Write({kKeepalive});
       }
       self->Beat();
     });

@@ -29,14 +29,20 @@ struct Request {
   std::string body;
 };
 
+// Bytes to write, in pieces shared with whoever else sends them (an event's
+// text goes to every stream that wants it): written as one gathered write,
+// never copied into one buffer.
+using Pieces = std::vector<std::shared_ptr<const std::string>>;
+
 // A response body written as it comes (Server-Sent Events): after the
 // header, the io thread asks Next for bytes, writes them, and asks again;
-// when Next has none it waits for the wake given to OnReady. The connection
-// closes when Next returns nullopt or the client goes away (then Close).
+// when Next has none (empty) it waits for the wake given to OnReady. The
+// connection closes when Next returns nullopt or the client goes away (then
+// Close).
 class StreamBody {
  public:
   virtual ~StreamBody() = default;
-  virtual std::optional<std::string> Next() = 0;
+  virtual std::optional<Pieces> Next() = 0;
   virtual void OnReady(std::function<void()> wake) = 0;
   virtual void Close() = 0;
 };

@@ -55,10 +55,11 @@ TEST(HttpTest, TlsServesClientsThatTrustItsCertificate) {
   const test::TlsFiles tls = test::SelfSignedCertificate(dir.path());
   class Once : public StreamBody {
    public:
-    std::optional<std::string> Next() override {
+    std::optional<Pieces> Next() override {
       if (sent_) return std::nullopt;
       sent_ = true;
-      return ": attached\n\nid: 7\ndata: {\"seq\": 1}\n\n";
+      return Pieces{std::make_shared<const std::string>(": attached\n\n"),
+                    std::make_shared<const std::string>("id: 7\ndata: {\"seq\": 1}\n\n")};
     }
     void OnReady(std::function<void()>) override {}
     void Close() override {}
