@@ -97,9 +97,8 @@ Status ValidateTenant(std::string_view tenant);
 enum class Action { kStart, kRead, kSignal, kResume, kApprove, kPause, kCancel, kFork };
 std::string_view ActionName(Action action);
 
-// Decides whether `who` may do `action` on a run of its own tenant (`run` is
-// null for kStart). Ok or PermissionDenied with a reason. Called from any
-// thread, concurrently.
+// Decides whether `who` may do `action` on a run of its own tenant (`run` is null for kStart): Ok or
+// PermissionDenied with a reason. Called from any thread, concurrently.
 using Authorizer = std::function<Status(const Principal& who, Action action, const RunState* run)>;
 Status DefaultAuthorizer(const Principal& who, Action action, const RunState* run);
 
@@ -263,9 +262,7 @@ class Engine {
   // instead); needs the resume permission.
   Status Recover(const RunId& run, const Principal& actor);
 
-  // The run's current state (durable events only), read from the journal on
-  // the calling thread: it never waits for the run's work, and it reflects
-  // every action acknowledged before the call.
+  // The run's current state (durable events only), read from the journal: never queued behind the run's work.
   Result<RunState> State(const RunId& run, const Principal& actor);
   // The state after the first `seq` events (time travel).
   Result<RunState> StateAt(const RunId& run, std::uint64_t seq, const Principal& actor);

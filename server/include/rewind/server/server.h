@@ -36,10 +36,15 @@
 //   over max_body_bytes, 431 headers over max_header_bytes, 500 corruption
 //   or internal, 503 unavailable, 507 resource_exhausted.
 //
-// Threads: one io thread accepts and reads and writes every connection; the
-// requests, whose engine calls block until their events are durable, run on
-// a pool of `threads`; the answer is written back by the io thread. A slow
-// client holds only its own connection.
+// Threads: one io thread accepts and reads and writes every connection. It
+// answers the requests that cannot block itself: health, the OpenAPI
+// document, /v1/me, /v1/workflows and a run's current state (Engine::State
+// reads the journal, never waiting for the run; the state and its JSON are
+// cached by the run's seq, a verified token by its text). The others, whose
+// engine calls block until their events are durable, run on a pool of
+// `threads`; their answer is written back by the io thread. A slow client
+// holds only its own connection; a stream's events go out as gathered
+// writes of texts shared by every stream.
 //
 // Thread-safety: Start and the destructor from one thread; port() from any.
 // The engine must outlive the server.
