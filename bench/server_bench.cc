@@ -137,8 +137,8 @@ class StreamSinks {
       std::vector<char> buf(1 << 16);
       std::vector<epoll_event> ready(256);
       while (!stop_.load()) {
-        const int n = ::epoll_wait(epoll_, ready.data(), static_cast<int>(ready.size()), 5);
-        for (int i = 0; i < n; ++i) {
+        const int count = ::epoll_wait(epoll_, ready.data(), static_cast<int>(ready.size()), 5);
+        for (int i = 0; i < count; ++i) {
           const int fd = ready[static_cast<std::size_t>(i)].data.fd;
           const ssize_t got = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
           if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
