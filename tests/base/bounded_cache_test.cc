@@ -39,7 +39,9 @@ RC_GTEST_PROP(BoundedCacheTest, AValueFoundIsTheLastPutForItsKey, ()) {
     cache.Put(key, value, cost);
     last[key] = value;
     for (int k = 0; k < 8; ++k) {
-      if (auto found = cache.Find(k)) RC_ASSERT(*found == last.at(k));
+      if (auto found = cache.Find(k)) {
+        RC_ASSERT(*found == last.at(k));
+      }
     }
   }
   if (!puts.empty()) RC_ASSERT(cache.Find(std::get<0>(puts.back())) == std::get<1>(puts.back()));
@@ -53,7 +55,9 @@ TEST(BoundedCacheTest, ConcurrentPutsAndFindsAgree) {
       for (int i = 0; i < 20'000; ++i) {
         const int key = (i + t) % 100;
         cache.Put(key, key * 2, 1);
-        if (auto v = cache.Find(key)) EXPECT_EQ(*v, key * 2);
+        if (auto v = cache.Find(key)) {
+          EXPECT_EQ(*v, key * 2);
+        }
       }
     });
   }
