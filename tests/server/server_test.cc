@@ -267,6 +267,106 @@ TEST_F(ServerTest, TwoResumesAtOnceOneSucceedsTheOtherConflicts) {
   EXPECT_EQ(codes, (std::multiset<int>{200, 409}));
 }
 
+// A run's state is answered by the io thread from the journal: it never
+// waits for the request pool, nor for the run, and after an action it shows
+// what the action appended. Here the pool's only thread is held by a start
+// that waits for room (the one active run holds it), and the held run's own
+// state is read meanwhile.
+TEST(ServerReadsTest, ARunsStateIsAnsweredWhileEveryRequestThreadWaits) {
+  test::TempDir dir;
+  auto release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  Workflow held("held");
+  held.Step("wait", [released](const StepContext&) -> Result<Bytes> {
+    released.wait();
+    return Bytes{};
+  });
+  EngineOptions o;
+  o.journal.directory = dir.Sub("data");
+  o.workflows.push_back(held);
+  o.max_active_runs = 1;
+  o.start_wait = 3s;
+  auto engine = Engine::Open(std::move(o));
+  ASSERT_TRUE(engine.has_value()) << engine.error().ToString();
+  auto auth = Authenticator::Create({.hs256_secret = kSecret});
+  ASSERT_TRUE(auth.has_value());
+  auto server = Server::Start(**engine, {.auth = *auth, .workflows = {*held.Definition()}, .threads = 1});
+  ASSERT_TRUE(server.has_value()) << server.error().ToString();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string token =
+      *MintHs256({.subject = "ana", .tenant = "acme", .roles = {"operator"}, .expires_unix = now + 600}, kSecret);
+  const std::uint16_t port = (*server)->port();
+  const HttpAnswer first = Http(port, {"POST", "/v1/tenants/acme/runs", token, R"({"workflow": "held"})"});
+  ASSERT_EQ(first.status, 201) << first.body;
+  const std::string run = "/v1/tenants/acme/runs/" + std::string(first.json()["run_id"]);
+
+  auto waiting = std::async(std::launch::async, [&] {
+    return Http(port, {"POST", "/v1/tenants/acme/runs", token, R"({"workflow": "held"})"}).status;
+  });
+  std::this_thread::sleep_for(200ms);  // the start holds the pool's thread, waiting for room
+  const auto t0 = std::chrono::steady_clock::now();
+  const HttpAnswer state = Http(port, {"GET", run, token, ""});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(state.status, 200) << state.body;
+  EXPECT_EQ(state.json()["status"], "running");
+  EXPECT_EQ(waiting.wait_for(0s), std::future_status::timeout) << "the start was not waiting";
+  EXPECT_EQ(Http(port, {"GET", "/healthz", "", ""}).status, 200);
+  EXPECT_EQ(Http(port, {"GET", "/v1/tenants/globex/runs/" + std::string(first.json()["run_id"]), token, ""}).status,
+            404);
+
+  // Once the run goes on, the next read shows it, whatever was read (and
+  // cached) before; the waiting start gets the room the run leaves.
+  release->set_value();
+  json done;
+  for (int i = 0; i < 500 && done["status"] != "completed"; ++i) {
+    const HttpAnswer now_state = Http(port, {"GET", run, token, ""});
+    done = now_state.json();
+    if (done["status"] == "completed") {
+      EXPECT_NE(now_state.headers.at("etag"), state.headers.at("etag"));
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(done["status"], "completed");
+  EXPECT_GT(done["seq"], state.json()["seq"]);
+  EXPECT_EQ(waiting.get(), 201);  // room once the first run stopped
+}
+
+// Approvals are idempotent (Engine::Approve): the same decision twice at
+// once is 200 for both with one ApprovalDecided appended; opposite decisions
+// at once are one 200 and one 409.
+TEST_F(ServerTest, TwoDecisionsAtOnceAppendOneAndConflictOnlyWhenTheyDiffer) {
+  auto gated = [&] {
+    const std::string id = FailedRun();
+    EXPECT_EQ(Call("POST", Run(id) + "/resume", R"({"from_step": "charge", "reason": "paid", "data": "card"})").status,
+              200);
+    EXPECT_EQ(WaitFor(id, "paused")["paused_step"], "approve");
+    return id;
+  };
+  auto both = [&](const std::string& id, const char* first, const char* second) {
+    std::atomic<int> go{0};
+    auto decide = [&](const char* decision) {
+      ++go;
+      while (go.load() < 2) std::this_thread::yield();
+      return Call("POST", Run(id) + "/approvals/approve", std::string(R"({"decision": ")") + decision + R"("})").status;
+    };
+    auto a = std::async(std::launch::async, decide, first), b = std::async(std::launch::async, decide, second);
+    return std::multiset<int>{a.get(), b.get()};
+  };
+  auto decided = [&](const std::string& id) {
+    int n = 0;
+    const json events = Call("GET", Run(id) + "/events").json();
+    for (const json& e : events["events"]) n += e["type"] == "ApprovalDecided" ? 1 : 0;
+    return n;
+  };
+  const std::string same = gated();
+  EXPECT_EQ(both(same, "approve", "approve"), (std::multiset<int>{200, 200}));
+  EXPECT_EQ(decided(same), 1);
+  const std::string opposite = gated();
+  EXPECT_EQ(both(opposite, "approve", "reject"), (std::multiset<int>{200, 409}));
+  EXPECT_EQ(decided(opposite), 1);
+}
+
 // Another tenant's run is 404 exactly as an unknown one, on every route.
 TEST_F(ServerTest, AnotherTenantSeesNothingOnAnyRoute) {
   const std::string id = FailedRun();
