@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "rewind/base/bytes.h"
+#include "rewind/base/mutex.h"
 #include "rewind/server/api_json.h"
 
 namespace rwd::server_internal {
@@ -86,6 +87,8 @@ class Connection {
  public:
   virtual ~Connection() = default;
   virtual void Close() = 0;
+  // A streamed answer has something new to write (io thread).
+  virtual void Wake() = 0;
 };
 
 // Everything the io thread, the pool and the destructor share.
@@ -105,10 +108,49 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   std::size_t streams = 0;          // io thread only: streamed answers in progress
   std::set<std::shared_ptr<Connection>> sessions;  // io thread only
   bool stopping = false;                        // io thread only
+  // Streams with something new to write, marked from the feed's thread and
+  // woken together by one sweep on the io thread, after the coalescing
+  // interval (HttpOptions::stream_coalesce_per_client): one hand-off per
+  // interval, not one per stream per commit.
+  Mutex ready_mu;
+  std::vector<std::weak_ptr<Connection>> ready REWIND_GUARDED_BY(ready_mu);
+  bool sweep_due REWIND_GUARDED_BY(ready_mu) = false;
+  asio::steady_timer sweep{io};
 
   State(HttpOptions o, Handler h, IsQuick q)
       : options(std::move(o)), handler(std::move(h)), quick(std::move(q)), pool(std::max(1u, options.threads)) {}
   void Accept();
+  // Marks `stream` ready and makes sure a sweep will wake it (any thread).
+  void MarkReady(std::weak_ptr<Connection> stream) REWIND_EXCLUDES(ready_mu) {
+    {
+      MutexLock lock(ready_mu);
+      ready.push_back(std::move(stream));
+      if (sweep_due) return;
+      sweep_due = true;
+    }
+    // Held weakly until it runs: posted after the io thread stopped, it
+    // must not keep the server alive.
+    asio::post(io, [weak = weak_from_this()] {
+      auto self = weak.lock();
+      if (!self) return;
+      const auto interval = std::min(std::chrono::microseconds(50'000),
+                                     self->options.stream_coalesce_per_client * static_cast<long>(self->streams));
+      self->sweep.expires_after(interval);
+      self->sweep.async_wait([self](beast::error_code) { self->Sweep(); });
+    });
+  }
+  // Wakes every stream marked ready (io thread).
+  void Sweep() REWIND_EXCLUDES(ready_mu) {
+    std::vector<std::weak_ptr<Connection>> woken;
+    {
+      MutexLock lock(ready_mu);
+      woken.swap(ready);
+      sweep_due = false;
+    }
+    for (const auto& weak : woken) {
+      if (auto c = weak.lock()) c->Wake();
+    }
+  }
   // The handler's answer; a handler that throws gets 500.
   Response Answer(const Request& r) const {
     try {
@@ -154,6 +196,12 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     beast::error_code ignored;
     Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
     Tcp().close();
+  }
+
+  void Wake() override {
+    if (!waiting_) return;
+    waiting_ = false;
+    Pump();
   }
 
  private:
@@ -243,7 +291,6 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
       events_->Close();
       events_.reset();
       heartbeat_.cancel();
-      flush_.cancel();
       --server_->streams;
     }
     deadline_.cancel();
@@ -262,13 +309,11 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     for (const auto& [name, value] : r.headers) res->set(name, value);
     res->keep_alive(false);  // the stream ends with the connection
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    events_->OnReady([weak = std::weak_ptr<Session>(this->shared_from_this()), executor = stream_.get_executor()] {
-      asio::post(executor, [weak] {
-        if (auto self = weak.lock(); self && self->waiting_) {
-          self->waiting_ = false;
-          self->PumpSoon();
-        }
-      });
+    // Called from the feed's thread, maybe after this session and the
+    // server are gone: both are held weakly.
+    events_->OnReady([session = std::weak_ptr<Connection>(this->shared_from_this()),
+                      server = std::weak_ptr<HttpServer::State>(server_)] {
+      if (auto s = server.lock()) s->MarkReady(session);
     });
     http::async_write_header(stream_, *serializer,
                              [self = this->shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
@@ -289,23 +334,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     Write(std::move(*next));
   }
 
-  // Pumps now if the stream wrote longer ago than the coalescing interval,
-  // else when it has passed: a client busy with events gets them in fewer,
-  // larger writes (the more streams, the longer the interval), one idle
-  // since then at once.
-  void PumpSoon() {
-    const auto interval = std::min(std::chrono::microseconds(50'000),
-                                   server_->options.stream_coalesce_per_client * static_cast<long>(server_->streams));
-    const auto due = last_write_ + interval;
-    if (std::chrono::steady_clock::now() >= due) return Pump();
-    flush_.expires_at(due);
-    flush_.async_wait([weak = std::weak_ptr<Session>(this->shared_from_this())](beast::error_code e) {
-      if (auto self = weak.lock(); self && !e) self->Pump();
-    });
-  }
-
   void Write(Pieces pieces) {
-    last_write_ = std::chrono::steady_clock::now();
     Tcp().expires_never();  // a stream's writes wait as long as the client reads (heartbeats find dead ones)
     auto held = std::make_shared<Pieces>(std::move(pieces));
     std::vector<asio::const_buffer> buffers;
@@ -339,8 +368,6 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   bool waiting_ = false;                // the stream had nothing; its wake pumps again
   asio::steady_timer heartbeat_{stream_.get_executor()};
   asio::steady_timer deadline_{stream_.get_executor()};  // of the request in the handler's hands
-  asio::steady_timer flush_{stream_.get_executor()};     // a coalesced stream write
-  std::chrono::steady_clock::time_point last_write_;
   std::uint64_t requests_ = 0;  // io thread only: requests read
   std::uint64_t answered_ = 0;  // io thread only: the last one answered
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -79,9 +79,10 @@ struct HttpOptions {
   // closes; what the handler does still takes effect).
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::seconds stream_heartbeat{15};  // a comment line on a quiet stream, to find dead clients
-  // A stream written to less than this times the number of streams ago (at
-  // most 50 ms) waits that long for its next write: with many streams, each
-  // gets its events in fewer, larger writes.
+  // Streams with new events are written to together, this long times the
+  // number of streams (at most 50 ms) after the first of them got some: with
+  // many streams, each gets its events in fewer, larger writes, and the io
+  // thread is woken once per interval rather than once per stream per commit.
   std::chrono::microseconds stream_coalesce_per_client{20};
   // Both set: every connection speaks TLS (1.2 or later) with this
   // certificate chain and key (PEM files).
