@@ -176,8 +176,9 @@ Response Answer(const Result<T>& result, F&& render) {
   return render(*result);
 }
 
-// Server-Sent Events of a subscription (FeedEvent::sse each); a comment line
-// first, so a client knows the stream is attached.
+// Server-Sent Events of a subscription (FeedEvent::sse each, shared with
+// every other stream, not copied); a comment line first, so a client knows
+// the stream is attached.
 class SseStream : public StreamBody {
  public:
   explicit SseStream(std::shared_ptr<Subscription> sub) : sub_(std::move(sub)) {}
@@ -193,7 +194,7 @@ class SseStream : public StreamBody {
       out.push_back(kAttached);
       started_ = true;
     }
-    for (FeedEvent& e : *events) out.push_back(std::move(e.sse));
+    for (auto& e : *events) out.emplace_back(e, &e->sse);  // shares the event's ownership
     return out;
   }
   void OnReady(std::function<void()> wake) override { sub_->OnReady(std::move(wake)); }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "rewind/inspect/event_json.h"
 #include "rewind/projections/history.h"
@@ -15,8 +16,7 @@ namespace {
 
 constexpr std::size_t kMaxCachedTenants = 100'000;
 constexpr auto kTailWait = std::chrono::milliseconds(50);  // also how long a stopping feed waits
-
-constexpr std::uint64_t kTailBatch = 4096;
+constexpr std::uint64_t kTailBatch = 4096;                  // events read per wake
 
 // The tenant a run's first event names; null for any other event.
 const std::string* TenantOf(const Event& e) {
@@ -29,25 +29,31 @@ const std::string* TenantOf(const Event& e) {
 
 // ---------------------------------------------------------------- Subscription
 
-std::optional<std::vector<FeedEvent>> Subscription::Next() {
-  std::vector<FeedEvent> out;
+std::optional<FeedEvents> Subscription::Next() {
+  FeedEvents out;
+  const std::size_t limit = feed_.options_.batch;
   for (;;) {
-    std::uint64_t from = 0, to = 0;
+    std::uint64_t from = 0, behind_until = 0;
     {
       MutexLock lock(mu_);
       if (ended_) return std::nullopt;
-      if (next_ >= live_from_) {
-        out.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
-        pending_.clear();
-        if (!out.empty()) next_ = out.back().position + 1;
+      from = next_;
+      MutexLock window(feed_.window_mu_);
+      const std::uint64_t end = feed_.window_first_ + feed_.window_.size();  // after the newest seen
+      if (from >= feed_.window_first_) {
+        std::uint64_t at = from;
+        for (; at < end && out.size() < limit; ++at) {
+          const auto& e = feed_.window_[at - feed_.window_first_];
+          if (Wants(*e)) out.push_back(e);
+        }
+        next_ = std::max(from, at);
+        if (at >= end) unread_ = false;  // read all the feed has seen: its next batch wakes it
         return out;
       }
-      from = next_;
-      to = live_from_ - 1;
+      behind_until = feed_.window_first_ - 1;
     }
-    // Catching up: what lies between the client's position and the live
-    // events comes from the journal, a batch at a time.
-    auto read = feed_.ReadBacklog(*this, from, to, feed_.options_.backlog_batch, &out);
+    // Behind the window: what lies before it comes from the journal.
+    auto read = feed_.ReadBacklog(*this, from, behind_until, limit - out.size(), &out);
     MutexLock lock(mu_);
     if (!read.has_value()) {
       spdlog::warn("a stream could not read the journal after position {}: {}", from - 1, read.error().ToString());
@@ -55,13 +61,13 @@ std::optional<std::vector<FeedEvent>> Subscription::Next() {
       return std::nullopt;
     }
     next_ = *read;
-    if (!out.empty()) return out;
+    if (out.size() >= limit) return out;
   }
 }
 
 void Subscription::OnReady(std::function<void()> wake) {
   MutexLock lock(mu_);
-  wake_ = std::move(wake);
+  wake_ = std::make_shared<const std::function<void()>>(std::move(wake));
 }
 
 void Subscription::Close() {
@@ -69,18 +75,19 @@ void Subscription::Close() {
     MutexLock lock(mu_);
     ended_ = true;
     wake_ = nullptr;
-    pending_.clear();
   }
   feed_.Drop(this);
 }
 
 // ---------------------------------------------------------------- Feed
 
-Feed::Feed(const Journal& journal, FeedOptions options) : journal_(journal), options_(options) {
+Feed::Feed(const Journal& journal, FeedOptions options)
+    : journal_(journal),
+      options_{std::max<std::size_t>(options.window, 1), options.max_per_tenant, std::max<std::size_t>(options.batch, 1)} {
   auto last = journal_.LastPosition();
   {
-    MutexLock lock(mu_);
-    last_ = last.has_value() ? *last : 0;
+    MutexLock lock(window_mu_);
+    window_first_ = (last.has_value() ? *last : 0) + 1;
   }
   thread_ = std::thread([this] { Tail(); });
 }
@@ -90,93 +97,99 @@ Feed::~Feed() {
   {
     MutexLock lock(mu_);
     stopping_ = true;
-    for (const auto& weak : subscribers_) {
-      if (auto s = weak.lock()) subs.push_back(std::move(s));
+    for (const auto& [tenant, list] : by_tenant_) {
+      for (const auto& weak : list) {
+        if (auto s = weak.lock()) subs.push_back(std::move(s));
+      }
     }
   }
   thread_.join();
   for (const auto& s : subs) {
-    std::function<void()> wake;
+    std::shared_ptr<const std::function<void()>> wake;
     {
       MutexLock lock(s->mu_);
       s->ended_ = true;
       wake = s->wake_;
     }
-    if (wake) wake();
+    if (wake) (*wake)();
   }
 }
 
 Result<std::shared_ptr<Subscription>> Feed::Subscribe(std::string tenant, std::optional<RunId> run,
                                                       std::optional<std::uint64_t> after) {
   MutexLock lock(mu_);
-  std::size_t of_tenant = 0;
-  std::erase_if(subscribers_, [](const std::weak_ptr<Subscription>& w) { return w.expired(); });
-  for (const auto& weak : subscribers_) {
-    if (auto s = weak.lock(); s && s->tenant_ == tenant) ++of_tenant;
-  }
-  if (of_tenant >= options_.max_per_tenant) {
-    return Err(Code::kResourceExhausted, "tenant '" + tenant + "' has " + std::to_string(of_tenant) +
+  auto& list = by_tenant_[tenant];
+  std::erase_if(list, [](const std::weak_ptr<Subscription>& w) { return w.expired(); });
+  if (list.size() >= options_.max_per_tenant) {
+    return Err(Code::kResourceExhausted, "tenant '" + tenant + "' has " + std::to_string(list.size()) +
                                              " streams open, the most this server keeps");
   }
-  auto sub = std::shared_ptr<Subscription>(new Subscription(*this, std::move(tenant), run, after.value_or(last_)));
+  std::uint64_t next = 0;
   {
-    MutexLock sub_lock(sub->mu_);
-    sub->live_from_ = std::max(last_ + 1, sub->next_);
+    MutexLock window(window_mu_);
+    next = after.has_value() ? *after + 1 : window_first_ + window_.size();
   }
-  subscribers_.push_back(sub);
+  auto sub = std::shared_ptr<Subscription>(new Subscription(*this, std::move(tenant), run, next));
+  list.push_back(sub);
   return sub;
 }
 
 std::size_t Feed::subscribers() const {
   MutexLock lock(mu_);
-  return static_cast<std::size_t>(
-      std::count_if(subscribers_.begin(), subscribers_.end(), [](const auto& w) { return !w.expired(); }));
+  std::size_t n = 0;
+  for (const auto& [tenant, list] : by_tenant_) {
+    n += static_cast<std::size_t>(std::count_if(list.begin(), list.end(), [](const auto& w) { return !w.expired(); }));
+  }
+  return n;
 }
 
 void Feed::Drop(Subscription* sub) {
   MutexLock lock(mu_);
-  std::erase_if(subscribers_, [sub](const std::weak_ptr<Subscription>& w) {
+  auto it = by_tenant_.find(sub->tenant_);
+  if (it == by_tenant_.end()) return;
+  std::erase_if(it->second, [sub](const std::weak_ptr<Subscription>& w) {
     auto s = w.lock();
     return !s || s.get() == sub;
   });
+  if (it->second.empty()) by_tenant_.erase(it);
 }
 
-Result<FeedEvent> Feed::Describe(const EventRecord& record) {
+Result<std::shared_ptr<const FeedEvent>> Feed::Describe(const EventRecord& record) {
   REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
-  FeedEvent out{record.position, record.run, {},
-                std::make_shared<const std::string>("id: " + std::to_string(record.position) + "\ndata: " +
-                                                    server::JsonText(inspect::RecordJson(record, event)) + "\n\n")};
+  auto out = std::make_shared<FeedEvent>();
+  out->position = record.position;
+  out->run = record.run;
+  out->sse = "id: " + std::to_string(record.position) + "\ndata: " +
+             server::JsonText(inspect::RecordJson(record, event)) + "\n\n";
   const std::string* named = TenantOf(event);
   MutexLock lock(tenants_mu_);
   if (tenants_.size() > kMaxCachedTenants) tenants_.clear();
   if (named != nullptr) {
-    out.tenant = tenants_[record.run] = *named;
+    out->tenant = tenants_[record.run] = *named;
     return out;
   }
   if (auto it = tenants_.find(record.run); it != tenants_.end()) {
-    out.tenant = it->second;
+    out->tenant = it->second;
     return out;
   }
   REWIND_RETURN_IF_ERROR(journal_.ReadRun(record.run, 1, 1, [&](const EventRecord& first) -> Status {
     REWIND_ASSIGN_OR_RETURN(const Event e, DecodeRecord(first));
     const std::string* tenant = TenantOf(e);
     if (tenant == nullptr) return Status(Code::kCorruption, "run " + record.run.ToString() + " starts with no RunStarted");
-    out.tenant = *tenant;
+    out->tenant = *tenant;
     return Status::Ok();
   }));
-  tenants_[record.run] = out.tenant;
+  tenants_[record.run] = out->tenant;
   return out;
 }
 
 Result<std::uint64_t> Feed::ReadBacklog(const Subscription& sub, std::uint64_t from, std::uint64_t to,
-                                        std::size_t limit, std::vector<FeedEvent>* out) {
-  std::uint64_t next = from;
+                                        std::size_t limit, FeedEvents* out) {
   // A run's stream reads the run (its positions are sparse in the journal).
   auto take = [&](const EventRecord& r) -> Status {
     if (r.position < from || r.position > to) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(FeedEvent e, Describe(r));
-    if (sub.Wants(e)) out->push_back(std::move(e));
-    next = r.position + 1;
+    REWIND_ASSIGN_OR_RETURN(auto e, Describe(r));
+    if (sub.Wants(*e)) out->push_back(std::move(e));
     return Status::Ok();
   };
   if (sub.run_) {
@@ -184,7 +197,7 @@ Result<std::uint64_t> Feed::ReadBacklog(const Subscription& sub, std::uint64_t f
     if (!read.ok() && read.code() != Code::kNotFound) return Err(read);
     return to + 1;  // the run's events up to `to` are all read
   }
-  const std::uint64_t until = std::min(to, from + limit - 1);
+  const std::uint64_t until = std::min(to, from + std::max<std::size_t>(limit, 1) - 1);
   REWIND_RETURN_IF_ERROR(journal_.ReadAll(from, until, take));
   return until + 1;
 }
@@ -192,8 +205,8 @@ Result<std::uint64_t> Feed::ReadBacklog(const Subscription& sub, std::uint64_t f
 void Feed::Tail() {
   std::uint64_t last = 0;
   {
-    MutexLock lock(mu_);
-    last = last_;
+    MutexLock lock(window_mu_);
+    last = window_first_ - 1;
   }
   for (;;) {
     {
@@ -203,44 +216,60 @@ void Feed::Tail() {
     auto committed = journal_.WaitForPosition(last, std::chrono::steady_clock::now() + kTailWait);
     if (!committed.has_value() || *committed <= last) continue;
     const std::uint64_t until = std::min(*committed, last + kTailBatch);
-    std::vector<FeedEvent> events;
+    FeedEvents batch;
     const Status read = journal_.ReadAll(last + 1, until, [&](const EventRecord& r) -> Status {
-      REWIND_ASSIGN_OR_RETURN(FeedEvent e, Describe(r));
-      events.push_back(std::move(e));
+      REWIND_ASSIGN_OR_RETURN(auto e, Describe(r));
+      batch.push_back(std::move(e));
       return Status::Ok();
     });
-    if (!read.ok()) {
-      spdlog::error("the event streams cannot read the journal after position {}: {}", last, read.ToString());
+    if (!read.ok() || batch.size() != until - last) {
+      spdlog::error("the event streams cannot read the journal after position {}: {}", last,
+                    read.ok() ? "positions are missing" : read.ToString());
       std::this_thread::sleep_for(std::chrono::seconds(1));  // then try again; the streams wait meanwhile
       continue;
     }
-    std::vector<std::shared_ptr<Subscription>> subs;
     {
-      MutexLock lock(mu_);
-      last_ = last = until;
-      for (const auto& weak : subscribers_) {
-        if (auto s = weak.lock()) subs.push_back(std::move(s));
+      MutexLock lock(window_mu_);
+      window_.insert(window_.end(), batch.begin(), batch.end());
+      while (window_.size() > options_.window) {
+        window_.pop_front();
+        ++window_first_;
       }
     }
-    for (const auto& s : subs) {
-      std::function<void()> wake;
-      {
-        MutexLock lock(s->mu_);
-        if (s->ended_) continue;
-        const std::size_t before = s->pending_.size();
-        for (const FeedEvent& e : events) {
-          if (e.position < s->live_from_ || !s->Wants(e)) continue;
-          if (s->pending_.size() >= options_.max_pending) {
-            s->ended_ = true;  // too far behind: it reconnects from its last id
-            break;
-          }
-          s->pending_.push_back(e);
-        }
-        if (s->ended_ || s->pending_.size() != before) wake = s->wake_;
+    last = until;
+    Notify(batch);
+  }
+}
+
+void Feed::Notify(const FeedEvents& batch) {
+  // The tenants and runs the batch has events of (few: one commit group).
+  std::set<std::string_view> tenants;
+  std::set<RunId> runs;
+  for (const auto& e : batch) {
+    tenants.insert(e->tenant);
+    runs.insert(e->run);
+  }
+  const std::uint64_t first = batch.front()->position;
+  std::vector<std::shared_ptr<const std::function<void()>>> wakes;
+  {
+    MutexLock lock(mu_);
+    for (const std::string_view tenant : tenants) {
+      auto it = by_tenant_.find(std::string(tenant));
+      if (it == by_tenant_.end()) continue;
+      for (const auto& weak : it->second) {
+        auto s = weak.lock();
+        if (!s || (s->run_ && !runs.contains(*s->run_))) continue;
+        MutexLock sub(s->mu_);
+        if (s->ended_ || s->unread_) continue;  // already marked: its Next reads this batch too
+        // Next read everything before this batch, and nothing since was
+        // for it: it needs this batch next.
+        s->unread_ = true;
+        s->next_ = std::max(s->next_, first);
+        if (s->wake_) wakes.push_back(s->wake_);
       }
-      if (wake) wake();
     }
   }
+  for (const auto& wake : wakes) (*wake)();
 }
 
 }  // namespace rwd::server_internal

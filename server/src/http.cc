@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <optional>
 #include <set>
@@ -315,12 +316,25 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
                       server = std::weak_ptr<HttpServer::State>(server_)] {
       if (auto s = server.lock()) s->MarkReady(session);
     });
+    Tcp().expires_never();  // the watch below waits as long as the stream lasts; each write sets its own
+    Watch();
     http::async_write_header(stream_, *serializer,
                              [self = this->shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
                                if (ec) return self->Done();
                                self->Beat();
                                self->Pump();
                              });
+  }
+
+  // A stream's client sends nothing after its request, so a read that
+  // completes means it went away (or broke the protocol): the stream ends
+  // then, not at its next write, which a finished run's stream may never
+  // have.
+  void Watch() {
+    auto scrap = std::make_shared<std::array<char, 64>>();
+    stream_.async_read_some(asio::buffer(*scrap), [self = this->shared_from_this(), scrap](beast::error_code, std::size_t) {
+      self->Done();
+    });
   }
 
   void Pump() {
@@ -335,15 +349,25 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   }
 
   void Write(Pieces pieces) {
-    Tcp().expires_never();  // a stream's writes wait as long as the client reads (heartbeats find dead ones)
+    // A client that takes in nothing for this long is gone (or reads too
+    // slowly to ever catch up): the stream ends, to be reconnected.
+    Tcp().expires_after(server_->options.idle_timeout);
     auto held = std::make_shared<Pieces>(std::move(pieces));
     std::vector<asio::const_buffer> buffers;
     buffers.reserve(held->size());
     for (const auto& piece : *held) buffers.emplace_back(piece->data(), piece->size());
     asio::async_write(stream_, buffers, [self = this->shared_from_this(), held](beast::error_code ec, std::size_t) {
       if (ec) return self->Done();
-      self->Pump();
+      self->Rest();
     });
+  }
+
+  // After a write, the stream's next one waits for the next sweep: a busy
+  // stream then writes once per coalescing interval, with all it got
+  // meanwhile, rather than once per commit.
+  void Rest() {
+    waiting_ = true;
+    server_->MarkReady(this->weak_from_this());
   }
 
   // While the stream waits, a comment line now and then: a client that went

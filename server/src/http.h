@@ -35,10 +35,11 @@ struct Request {
 using Pieces = std::vector<std::shared_ptr<const std::string>>;
 
 // A response body written as it comes (Server-Sent Events): after the
-// header, the io thread asks Next for bytes, writes them, and asks again;
-// when Next has none (empty) it waits for the wake given to OnReady. The
-// connection closes when Next returns nullopt or the client goes away (then
-// Close).
+// header, the io thread asks Next for bytes, writes them, and asks again at
+// the next sweep (HttpOptions::stream_coalesce_per_client); when Next has
+// none (empty) it waits for the wake given to OnReady. The connection
+// closes when Next returns nullopt, the client goes away, or a write takes
+// in nothing for idle_timeout (then Close).
 class StreamBody {
  public:
   virtual ~StreamBody() = default;
@@ -80,9 +81,10 @@ struct HttpOptions {
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::seconds stream_heartbeat{15};  // a comment line on a quiet stream, to find dead clients
   // Streams with new events are written to together, this long times the
-  // number of streams (at most 50 ms) after the first of them got some: with
-  // many streams, each gets its events in fewer, larger writes, and the io
-  // thread is woken once per interval rather than once per stream per commit.
+  // number of streams (at most 50 ms) after the first of them got some, and
+  // a stream's next write waits for the next such sweep: with many streams,
+  // each gets its events in fewer, larger writes, and the io thread is woken
+  // once per interval rather than once per stream per commit.
   std::chrono::microseconds stream_coalesce_per_client{20};
   // Both set: every connection speaks TLS (1.2 or later) with this
   // certificate chain and key (PEM files).

@@ -3,7 +3,11 @@
 // server goes on serving.
 #include "server/src/http.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -97,6 +101,47 @@ TEST(HttpTest, TlsServesClientsThatTrustItsCertificate) {
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), Code::kInvalidArgument);
   EXPECT_NE(refused.error().message().find("missing.pem"), std::string::npos) << refused.error().ToString();
+}
+
+// A stream client that takes in nothing is closed once a write has waited
+// for it for the idle timeout: it holds no more than its connection until
+// then, and the server goes on serving.
+TEST(HttpTest, AStreamClientThatReadsNothingIsClosedAfterTheIdleTimeout) {
+  std::atomic<bool> closed{false};
+  class Endless : public StreamBody {
+   public:
+    explicit Endless(std::atomic<bool>& closed) : closed_(closed) {}
+    std::optional<Pieces> Next() override { return Pieces{piece_}; }
+    void OnReady(std::function<void()>) override {}
+    void Close() override { closed_ = true; }
+
+   private:
+    std::atomic<bool>& closed_;
+    std::shared_ptr<const std::string> piece_ = std::make_shared<const std::string>(64 << 10, 'x');
+  };
+  auto server = HttpServer::Start(
+      HttpOptions{.address = "127.0.0.1", .max_body_bytes = 1024, .max_header_bytes = 4096, .max_connections = 16,
+                  .idle_timeout = 1s},
+      [&](const Request& r) {
+        if (r.path == "/stream") return Response{200, "text/event-stream", "", {}, std::make_shared<Endless>(closed)};
+        return Response{200, "application/json", "{}", {}, nullptr};
+      });
+  ASSERT_TRUE(server.has_value()) << server.error().ToString();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons((*server)->port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  const std::string request = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(closed.load()) << "not before the timeout";
+  EXPECT_EQ(test::Http((*server)->port(), {"GET", "/other", "", "", {}}).status, 200);
+  for (int i = 0; i < 1000 && !closed.load(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(closed.load()) << "the stream ended";
+  ::close(fd);
+  EXPECT_EQ(test::Http((*server)->port(), {"GET", "/other", "", "", {}}).status, 200);
 }
 
 }  // namespace

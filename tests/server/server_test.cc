@@ -611,6 +611,29 @@ TEST_F(ServerTest, MetricsCountRunsCommitsRequestsAndStreamsWithoutTenants) {
   EXPECT_GT(samples, 15u);
 }
 
+// A stream whose client went away is let go at once, though a finished
+// run's stream has nothing more to write (before, it stayed until a
+// heartbeat found it).
+TEST_F(ServerTest, AStreamIsLetGoAsSoonAsItsClientLeaves) {
+  const std::string id = FailedRun();
+  auto clients = [&] {
+    const std::string m = Call("GET", "/metrics", "", "").body;
+    const std::size_t at = m.find("\nrewind_stream_clients ");
+    return at == std::string::npos ? std::string("?") : m.substr(at + 23, m.find('\n', at + 1) - at - 23);
+  };
+  {
+    test::SseClient stream(server_->port(), "/v1/tenants/acme/runs/" + id + "/stream", Operator(), "0");
+    ASSERT_FALSE(stream.ReadUntil([&](const auto& e) { return HasType(e, "RunFailed"); }).empty());
+    EXPECT_EQ(clients(), "1");
+  }
+  std::string left = clients();
+  for (int i = 0; i < 200 && left != "0"; ++i) {
+    std::this_thread::sleep_for(5ms);
+    left = clients();
+  }
+  EXPECT_EQ(left, "0");
+}
+
 TEST_F(ServerTest, ConnectionsAreKeptAliveAndStoppingIsClean) {
   const std::string two = test::RawHttp(server_->port(),
                                         "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -23,8 +23,10 @@
 //        run), "id:" its journal position, "data:" the event as the events
 //        route shows it. A client reconnecting with Last-Event-ID (or
 //        ?after=POSITION) gets what it missed from the journal, across
-//        server restarts, with no gap and no duplicate; a client too slow
-//        to keep up is cut off (its buffer is bounded) to reconnect.
+//        server restarts, with no gap and no duplicate. Nothing is held
+//        per client but its position: a slow client reads older events
+//        from the journal at its own pace and slows nobody; one that
+//        takes in nothing for idle_timeout is closed, to reconnect.
 //
 // Every request but /healthz and /readyz is authenticated (auth.h) and its
 // principal goes through the engine's Authorizer. A run of another tenant,
@@ -43,8 +45,10 @@
 // cached by the run's seq, a verified token by its text). The others, whose
 // engine calls block until their events are durable, run on a pool of
 // `threads`; their answer is written back by the io thread. A slow client
-// holds only its own connection; a stream's events go out as gathered
-// writes of texts shared by every stream.
+// holds only its own connection. An event's stream text is made once, kept
+// in a window of recent events shared by every stream, and written to each
+// as a gathered write; a busy stream is written once per coalescing
+// interval (20 µs × streams, at most 50 ms) with all it got meanwhile.
 //
 // Thread-safety: Start and the destructor from one thread; port() from any.
 // The engine must outlive the server.
