@@ -3,7 +3,8 @@
 #   ./dev.sh run    install what is missing, build the two tools it needs (rewind,
 #                   journal-inspect), run the walkthrough (examples/walkthrough.sh)
 #                   on the embedded journal in $REWIND_DATA (default ./rewind-data)
-#   ./dev.sh test   install what is missing, build, run the whole test suite
+#   ./dev.sh test   install what is missing (with the browser the Run Console's
+#                   tests drive), build, run the whole test suite
 #   ./dev.sh build  install what is missing and build (Release with debug info) into build/
 #   ./dev.sh bench  the benchmark suite in Release (scripts/bench.sh; arguments pass through)
 #   ./dev.sh sanitize [address|thread]  the test suite under sanitizers, and the fuzz targets
@@ -34,7 +35,7 @@ case "${1:-}" in
     REWIND="$build_dir/tools/rewind" JOURNAL_INSPECT="$build_dir/tools/journal-inspect" examples/walkthrough.sh
     ;;
   test)
-    build
+    REWIND_WITH_BROWSER=1 build
     cd "$build_dir"
     ctest --output-on-failure --timeout 600 -j"$(nproc)"
     ;;

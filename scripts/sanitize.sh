@@ -59,7 +59,7 @@ configure_and_test() {
   local dir=$1
   shift
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREWIND_BUILD_TESTS=ON \
-    -DREWIND_BUILD_BENCH=OFF "${launcher[@]}" "$@" >/dev/null
+    -DREWIND_BUILD_BENCH=OFF -DREWIND_BROWSER_TESTS=OFF "${launcher[@]}" "$@" >/dev/null
   local start=$SECONDS
   cmake --build "$dir" -j"$(nproc)"
   echo "== $dir built in $((SECONDS - start)) s" >&2

@@ -13,13 +13,34 @@ packages=(
 if [[ "${REWIND_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-19 libclang-rt-19-dev)
 fi
+# The Run Console's browser tests: Debian's chromium, and Node.js with npm
+# when no node is installed (puppeteer-core comes from npm, below).
+browser=${REWIND_WITH_BROWSER:-0}
+if [[ "$browser" == 1 ]]; then
+  packages+=(chromium)
+  command -v node >/dev/null || packages+=(nodejs npm)
+fi
+
+# puppeteer-core as tests/console/package-lock.json pins it; again only when
+# the lock file changed since the last install.
+npm_install() {
+  [[ "$browser" == 1 ]] || return 0
+  local dir=tests/console
+  cmp -s "$dir/package-lock.json" "$dir/node_modules/.rewind-installed-lock" 2>/dev/null && return 0
+  echo "Installing the browser tests' npm packages (tests/console/package-lock.json)" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$dir/package-lock.json" "$dir/node_modules/.rewind-installed-lock"
+}
 
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  npm_install
+  exit 0
+fi
 
 apt_opts=(-o DPkg::Lock::Timeout=300)
 install_cmd="apt-get ${apt_opts[*]} update && apt-get ${apt_opts[*]} install -y --no-install-recommends ${missing[*]}"
@@ -32,3 +53,4 @@ echo "Installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get "${apt_opts[@]}" update -q >/dev/null
 apt-get "${apt_opts[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+npm_install

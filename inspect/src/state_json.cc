@@ -33,9 +33,14 @@ json StateJson(const RunState& s) {
   json steps = json::array();
   for (std::uint32_t i = 0; i < s.steps.size(); ++i) {
     const StepState& st = s.steps[i];
+    json depends_on = json::array();
+    if (def) {
+      for (const std::uint32_t d : def->steps[i].depends_on) depends_on.push_back(step_id(d));
+    }
     steps.push_back(json{{"index", i},
                          {"id", step_id(i)},
                          {"kind", def ? std::string(StepKindName(def->steps[i].kind)) : std::string()},
+                         {"depends_on", std::move(depends_on)},
                          {"status", std::string(StepStatusName(st.status))},
                          {"epoch", st.epoch},
                          {"attempts", st.attempts},

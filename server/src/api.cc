@@ -12,6 +12,7 @@
 #include "rewind/inspect/timeline.h"
 #include "rewind/projections/history.h"
 #include "rewind/server/api_json.h"
+#include "server/src/console.h"
 
 namespace rwd::server_internal {
 namespace {
@@ -257,6 +258,7 @@ const std::vector<RouteName>& Routes() {
 }
 
 std::string RouteTemplate(std::string_view path) {
+  if (FindConsoleFile(path)) return "/console";
   const auto segments = Segments(path);
   if (!segments) return "other";
   const std::vector<std::string>& s = *segments;
@@ -284,6 +286,24 @@ Response Api::Handle(const Request& request) const {
   return r;
 }
 
+namespace {
+
+// A console file; 304 when the client has it already.
+Response ConsoleResponse(const Request& request, const ConsoleFile& file) {
+  if (request.method != "GET") return MethodNotAllowed("GET");
+  Response r{200, file.content_type, "", ConsoleHeaders(), nullptr};
+  r.headers.emplace_back("ETag", file.etag);
+  r.headers.emplace_back("Cache-Control", "no-cache");  // kept, but asked about each time: a new server, new files
+  if (request.if_none_match == file.etag) {
+    r.status = 304;
+  } else {
+    r.body = std::string(file.bytes);
+  }
+  return r;
+}
+
+}  // namespace
+
 Response Api::CurrentStateResponse(const RunState& state) const {
   std::shared_ptr<const std::string> text;
   if (auto known = state_texts_.Find(state.run); known && known->first == state.seq) {
@@ -298,6 +318,7 @@ Response Api::CurrentStateResponse(const RunState& state) const {
 
 bool Api::Quick(const Request& request) const {
   if (request.method != "GET") return false;
+  if (FindConsoleFile(request.path)) return true;
   const auto p = Segments(request.path);
   if (!p || p->size() == 2) return true;          // no route, or /v1/openapi.json, /v1/me, /v1/workflows
   if (p->size() == 1) return (*p)[0] != "metrics";  // /healthz, /readyz
@@ -306,6 +327,7 @@ bool Api::Quick(const Request& request) const {
 }
 
 Response Api::Route(const Request& request) const {
+  if (auto file = FindConsoleFile(request.path)) return ConsoleResponse(request, *file);
   const auto path = Segments(request.path);
   if (!path) return NotFound("no such route: " + request.path);
   const std::vector<std::string>& p = *path;

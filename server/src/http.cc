@@ -240,6 +240,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     }
     if (auto it = req.find(http::field::authorization); it != req.end()) r.authorization = std::string(it->value());
     if (auto it = req.find(http::field::if_match); it != req.end()) r.if_match = std::string(it->value());
+    if (auto it = req.find(http::field::if_none_match); it != req.end()) r.if_none_match = std::string(it->value());
     if (auto it = req.find("Last-Event-ID"); it != req.end()) r.last_event_id = std::string(it->value());
     r.body = std::move(req.body());
     if (server_->quick && server_->quick(r)) return Reply(server_->Answer(r), keep_alive);

@@ -25,6 +25,7 @@ struct Request {
   std::map<std::string, std::string> query;  // decoded; a repeated name keeps its last value
   std::string authorization;                 // header values, "" when absent
   std::string if_match;
+  std::string if_none_match;
   std::string last_event_id;
   std::string body;
 };

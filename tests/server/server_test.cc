@@ -611,6 +611,29 @@ TEST_F(ServerTest, MetricsCountRunsCommitsRequestsAndStreamsWithoutTenants) {
   EXPECT_GT(samples, 15u);
 }
 
+// The Run Console's page and files are served to anyone (they hold no
+// data), with a policy that lets the page load only its own files and talk
+// only to this server; a file the client has is 304; nothing else is a file.
+TEST_F(ServerTest, TheConsoleIsServedWithItsPolicyAndNothingElseIsAFile) {
+  const HttpAnswer page = Call("GET", "/", "", "");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_THAT(page.headers.at("content-type"), HasSubstr("text/html"));
+  EXPECT_THAT(page.body, HasSubstr("/console/app.js"));
+  EXPECT_THAT(page.headers.at("content-security-policy"), HasSubstr("default-src 'none'; script-src 'self'"));
+  EXPECT_THAT(page.headers.at("content-security-policy"), HasSubstr("frame-ancestors 'none'"));
+  EXPECT_EQ(page.headers.at("x-content-type-options"), "nosniff");
+  const HttpAnswer script = Call("GET", "/console/app.js", "", "");
+  ASSERT_EQ(script.status, 200);
+  EXPECT_THAT(script.headers.at("content-type"), HasSubstr("text/javascript"));
+  const HttpAnswer again = Call("GET", "/console/app.js", "", "", {{"If-None-Match", script.headers.at("etag")}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(Call("GET", "/console/vendor/LICENSES.txt", "", "").status, 200) << "the vendored library's licenses";
+  EXPECT_EQ(Call("GET", "/console/nothing.js", "", "").status, 404);
+  EXPECT_EQ(Call("GET", "/console/../CMakeLists.txt", "", "").status, 404);
+  EXPECT_EQ(Call("POST", "/", "{}", Operator()).status, 405);
+}
+
 // A stream whose client went away is let go at once, though a finished
 // run's stream has nothing more to write (before, it stayed until a
 // heartbeat found it).

@@ -1,0 +1,101 @@
+// The Run Console: sign in with a token, then the runs of your tenant, a
+// run (its graph, steps, timeline, time travel, actions) and the audit
+// trail. Pages are addressed by the URL's hash: #/runs, #/runs/{id}, #/audit.
+import { html, render, useEffect, useState } from "./vendor/preact-htm.js";
+import { ApiError, get, session } from "./api.js";
+import { AuditPage } from "./audit.js";
+import { RunPage } from "./run.js";
+import { RunsPage } from "./runs.js";
+
+const ACTING_ROLES = ["operator", "admin"];
+
+function useHash() {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const on = () => setHash(location.hash);
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return hash;
+}
+
+function SignIn({ onSignedIn, problem }) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState(problem || "");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    session.token = token.trim();
+    try {
+      onSignedIn(await get("/v1/me"));
+    } catch (err) {
+      session.token = "";
+      setError(err instanceof ApiError && err.status === 401 ? `The server refused the token: ${err.message}` : err.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <main class="sign-in">
+      <h1>Rewind · Run Console</h1>
+      <form onSubmit=${submit}>
+        <label for="token">Bearer token</label>
+        <textarea id="token" rows="4" required value=${token} onInput=${(e) => setToken(e.target.value)}
+          placeholder="a JWT or API key (rewind token --subject … --tenant … --roles …)"></textarea>
+        <p class="hint">Kept for this tab only.</p>
+        ${error && html`<p class="error" role="alert">${error}</p>`}
+        <button type="submit" disabled=${busy}>${busy ? "Signing in…" : "Sign in"}</button>
+      </form>
+    </main>`;
+}
+
+function Header({ me, onSignOut }) {
+  return html`
+    <header class="top">
+      <a class="brand" href="#/runs">Rewind</a>
+      <nav aria-label="pages">
+        <a href="#/runs">Runs</a>
+        <a href="#/audit">Audit</a>
+      </nav>
+      <span class="who" aria-label="signed in as">
+        <b>${me.subject}</b> · tenant <b>${me.tenant}</b> · ${me.roles.length ? me.roles.join(", ") : "no roles"}
+      </span>
+      <button class="quiet" onClick=${onSignOut}>Sign out</button>
+    </header>`;
+}
+
+function App() {
+  const [me, setMe] = useState(null);
+  const [checking, setChecking] = useState(!!session.token);
+  const [problem, setProblem] = useState("");
+  const hash = useHash();
+  useEffect(() => {
+    if (!session.token) return;
+    get("/v1/me")
+      .then(setMe)
+      .catch((e) => {
+        session.token = "";
+        setProblem(e.message);
+      })
+      .finally(() => setChecking(false));
+  }, []);
+  if (checking) return html`<p class="loading">Checking the token…</p>`;
+  if (!me) return html`<${SignIn} onSignedIn=${setMe} problem=${problem} />`;
+  const signOut = () => {
+    session.token = "";
+    setMe(null);
+  };
+  const ctx = { me, canAct: me.roles.some((r) => ACTING_ROLES.includes(r)) };
+  const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  let page;
+  if (parts[0] === "runs" && parts[1]) page = html`<${RunPage} key=${parts[1]} ctx=${ctx} run=${parts[1]} />`;
+  else if (parts[0] === "audit") page = html`<${AuditPage} ctx=${ctx} />`;
+  else page = html`<${RunsPage} ctx=${ctx} />`;
+  return html`<${Header} me=${me} onSignOut=${signOut} /><main>${page}</main>`;
+}
+
+const root = document.getElementById("app");
+root.textContent = "";  // the "loading" line the page shows until this module runs
+render(html`<${App} />`, root);

@@ -1,0 +1,59 @@
+// Who resumed, approved, rejected, cancelled, paused, forked or signalled,
+// and every attempt the server refused: with who, when and why, filtered
+// by run or actor.
+import { html, useEffect, useState } from "./vendor/preact-htm.js";
+import { get, tenantPath } from "./api.js";
+import { time } from "./widgets.js";
+
+export function AuditPage({ ctx }) {
+  const tenant = ctx.me.tenant;
+  const [filters, setFilters] = useState({ run: "", actor: "" });
+  const [typed, setTyped] = useState({ run: "", actor: "" });
+  const [entries, setEntries] = useState(null);
+  const [refusals, setRefusals] = useState(null);
+  const [error, setError] = useState("");
+
+  useEffect(() => {
+    let stale = false;
+    const q = { run: filters.run, actor: filters.actor, limit: 200 };
+    Promise.all([get(`${tenantPath(tenant)}/audit`, q), get(`${tenantPath(tenant)}/refusals`, q)])
+      .then(([a, r]) => { if (!stale) { setEntries(a.entries); setRefusals(r.refusals); setError(""); } })
+      .catch((e) => { if (!stale) setError(e.message); });
+    return () => { stale = true; };
+  }, [tenant, filters]);
+
+  const apply = (e) => { e.preventDefault(); setFilters({ run: typed.run.trim(), actor: typed.actor.trim() }); };
+  return html`
+    <section class="audit">
+      <h1>Audit</h1>
+      <form class="filters" onSubmit=${apply} role="search">
+        <label>Run id <input value=${typed.run} spellcheck="false" onInput=${(e) => setTyped({ ...typed, run: e.target.value })} /></label>
+        <label>Actor <input value=${typed.actor} placeholder="subject@tenant" onInput=${(e) => setTyped({ ...typed, actor: e.target.value })} /></label>
+        <button type="submit">Filter</button>
+      </form>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      <h2>Actions</h2>
+      ${entries && (entries.length === 0 ? html`<p class="empty">No actions recorded${filters.run || filters.actor ? " for this filter" : ""}.</p>` : html`
+        <table class="list">
+          <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Run</th>
+            <th scope="col">Step</th><th scope="col">Why</th></tr></thead>
+          <tbody>${entries.map((e) => html`
+            <tr key=${e.position}>
+              <td>${time(e.unix_us)}</td><td>${e.actor}</td><td>${e.action}</td>
+              <td><a class="mono" href=${`#/runs/${e.run_id}`}>${e.run_id.slice(0, 12)}…</a></td>
+              <td>${e.step || ""}</td><td>${e.detail || ""}</td>
+            </tr>`)}</tbody>
+        </table>`)}
+      <h2>Refused attempts</h2>
+      ${refusals && (refusals.length === 0 ? html`<p class="empty">No refusals${filters.run || filters.actor ? " for this filter" : ""}.</p>` : html`
+        <table class="list">
+          <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Tried</th><th scope="col">Run</th>
+            <th scope="col">Why refused</th></tr></thead>
+          <tbody>${refusals.map((r) => html`
+            <tr key=${r.n}>
+              <td>${time(r.unix_us)}</td><td>${r.subject}@${r.actor_tenant}</td><td>${r.action}</td>
+              <td class="mono">${r.run ? r.run.slice(0, 12) + "…" : ""}</td><td>${r.reason}</td>
+            </tr>`)}</tbody>
+        </table>`)}
+    </section>`;
+}
