@@ -40,7 +40,7 @@ export function AuditPage({ ctx }) {
           <tbody>${entries.map((e) => html`
             <tr key=${e.position}>
               <td>${time(e.unix_us)}</td><td>${e.actor}</td><td>${e.action}</td>
-              <td><a class="mono" href=${`#/runs/${e.run_id}`}>${e.run_id.slice(0, 12)}…</a></td>
+              <td><a class="mono" href=${`#/runs/${e.run_id}`}>${e.run_id}</a></td>
               <td>${e.step || ""}</td><td>${e.detail || ""}</td>
             </tr>`)}</tbody>
         </table>`)}
@@ -52,7 +52,7 @@ export function AuditPage({ ctx }) {
           <tbody>${refusals.map((r) => html`
             <tr key=${r.n}>
               <td>${time(r.unix_us)}</td><td>${r.subject}@${r.actor_tenant}</td><td>${r.action}</td>
-              <td class="mono">${r.run ? r.run.slice(0, 12) + "…" : ""}</td><td>${r.reason}</td>
+              <td class="mono">${r.run || ""}</td><td>${r.reason}</td>
             </tr>`)}</tbody>
         </table>`)}
     </section>`;

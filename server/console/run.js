@@ -150,7 +150,7 @@ export function RunPage({ ctx, run }) {
       </div>
       <p class="facts">
         epoch ${state.epoch} · seq ${state.seq} · started ${time(state.started_unix_us)} · updated <${Ago} us=${state.updated_unix_us} />
-        ${state.parent_run && html` · forked from <a class="mono" href=${`#/runs/${state.parent_run}`}>${state.parent_run.slice(0, 12)}…</a> at seq ${state.parent_seq}`}
+        ${state.parent_run && html` · forked from <a class="mono" href=${`#/runs/${state.parent_run}`}>${state.parent_run}</a> at seq ${state.parent_seq}`}
       </p>
       ${state.error && html`<p class="run-error"><${ErrorText} error=${state.error} /></p>`}
       ${notice && html`<p class="notice" role="status">${notice}</p>`}

@@ -98,7 +98,7 @@ export function RunsPage({ ctx }) {
           <tbody>
             ${data.runs.map((r) => html`
               <tr key=${r.run_id} data-run=${r.run_id}>
-                <td><a class="mono" href=${`#/runs/${r.run_id}`}>${r.run_id.slice(0, 12)}…</a></td>
+                <td><a class="mono" href=${`#/runs/${r.run_id}`}>${r.run_id}</a></td>
                 <td>${r.workflow} v${r.version}</td>
                 <td><${StatusBadge} status=${r.status} /></td>
                 <td>${r.steps_completed} / ${r.steps_total}</td>

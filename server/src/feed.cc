@@ -17,9 +17,10 @@ namespace {
 constexpr std::size_t kMaxCachedTenants = 100'000;
 constexpr auto kTailWait = std::chrono::milliseconds(50);  // also how long a stopping feed waits
 constexpr std::uint64_t kTailBatch = 4096;                  // events read per wake
+constexpr std::uint64_t kScanBatches = 4;  // a Next reads at most this many batches of positions from the journal
 
 // The tenant a run's first event names; null for any other event.
-const std::string* TenantOf(const Event& e) {
+const std::string* FirstEventTenant(const Event& e) {
   if (const auto* started = std::get_if<RunStarted>(&e.body)) return &started->tenant;
   if (const auto* forked = std::get_if<RunForked>(&e.body)) return &forked->start.tenant;
   return nullptr;
@@ -32,6 +33,9 @@ const std::string* TenantOf(const Event& e) {
 std::optional<FeedEvents> Subscription::Next() {
   FeedEvents out;
   const std::size_t limit = feed_.options_.batch;
+  // Positions read from the journal in this call: a stream far behind reads
+  // a bounded stretch, then lets the io thread serve others and comes back.
+  std::uint64_t scanned = 0;
   for (;;) {
     std::uint64_t from = 0, behind_until = 0;
     {
@@ -54,14 +58,22 @@ std::optional<FeedEvents> Subscription::Next() {
     }
     // Behind the window: what lies before it comes from the journal.
     auto read = feed_.ReadBacklog(*this, from, behind_until, limit - out.size(), &out);
-    MutexLock lock(mu_);
-    if (!read.has_value()) {
-      spdlog::warn("a stream could not read the journal after position {}: {}", from - 1, read.error().ToString());
-      ended_ = true;
-      return std::nullopt;
+    std::shared_ptr<const std::function<void()>> wake;
+    {
+      MutexLock lock(mu_);
+      if (!read.has_value()) {
+        spdlog::warn("a stream could not read the journal after position {}: {}", from - 1, read.error().ToString());
+        ended_ = true;
+        return std::nullopt;
+      }
+      next_ = *read;
+      scanned += *read - from;
+      if (out.size() >= limit) return out;
+      if (scanned < feed_.options_.batch * kScanBatches) continue;
+      wake = wake_;  // nothing yet, and more to read: come back at the next sweep
     }
-    next_ = *read;
-    if (out.size() >= limit) return out;
+    if (wake) (*wake)();
+    return out;
   }
 }
 
@@ -83,7 +95,9 @@ void Subscription::Close() {
 
 Feed::Feed(const Journal& journal, FeedOptions options)
     : journal_(journal),
-      options_{std::max<std::size_t>(options.window, 1), options.max_per_tenant, std::max<std::size_t>(options.batch, 1)} {
+      options_{.window = std::max<std::size_t>(options.window, 1),
+               .max_per_tenant = options.max_per_tenant,
+               .batch = std::max<std::size_t>(options.batch, 1)} {
   auto last = journal_.LastPosition();
   {
     MutexLock lock(window_mu_);
@@ -127,7 +141,13 @@ Result<std::shared_ptr<Subscription>> Feed::Subscribe(std::string tenant, std::o
   std::uint64_t next = 0;
   {
     MutexLock window(window_mu_);
-    next = after.has_value() ? *after + 1 : window_first_ + window_.size();
+    next = window_first_ + window_.size();
+  }
+  if (after.has_value()) {
+    // A position past the journal's end (an id from another journal, or a
+    // restored one) is taken as its end: what comes next is sent.
+    REWIND_ASSIGN_OR_RETURN(const std::uint64_t last, journal_.LastPosition());
+    next = std::min(*after, last) + 1;
   }
   auto sub = std::shared_ptr<Subscription>(new Subscription(*this, std::move(tenant), run, next));
   list.push_back(sub);
@@ -154,52 +174,59 @@ void Feed::Drop(Subscription* sub) {
   if (it->second.empty()) by_tenant_.erase(it);
 }
 
-Result<std::shared_ptr<const FeedEvent>> Feed::Describe(const EventRecord& record) {
-  REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
-  auto out = std::make_shared<FeedEvent>();
-  out->position = record.position;
-  out->run = record.run;
-  out->sse = "id: " + std::to_string(record.position) + "\ndata: " +
-             server::JsonText(inspect::RecordJson(record, event)) + "\n\n";
-  const std::string* named = TenantOf(event);
+Result<std::string> Feed::TenantOf(const EventRecord& record, const Event& event) {
+  const std::string* named = FirstEventTenant(event);
   MutexLock lock(tenants_mu_);
   if (tenants_.size() > kMaxCachedTenants) tenants_.clear();
-  if (named != nullptr) {
-    out->tenant = tenants_[record.run] = *named;
-    return out;
-  }
-  if (auto it = tenants_.find(record.run); it != tenants_.end()) {
-    out->tenant = it->second;
-    return out;
-  }
+  if (named != nullptr) return tenants_[record.run] = *named;
+  if (auto it = tenants_.find(record.run); it != tenants_.end()) return it->second;
+  std::string tenant;
   REWIND_RETURN_IF_ERROR(journal_.ReadRun(record.run, 1, 1, [&](const EventRecord& first) -> Status {
     REWIND_ASSIGN_OR_RETURN(const Event e, DecodeRecord(first));
-    const std::string* tenant = TenantOf(e);
-    if (tenant == nullptr) return Status(Code::kCorruption, "run " + record.run.ToString() + " starts with no RunStarted");
-    out->tenant = *tenant;
+    const std::string* t = FirstEventTenant(e);
+    if (t == nullptr) return Status(Code::kCorruption, "run " + record.run.ToString() + " starts with no RunStarted");
+    tenant = *t;
     return Status::Ok();
   }));
-  tenants_[record.run] = out->tenant;
-  return out;
+  return tenants_[record.run] = tenant;
 }
+
+namespace {
+
+// The event as streams send it.
+std::shared_ptr<const FeedEvent> Render(const EventRecord& record, const Event& event, std::string tenant) {
+  return std::make_shared<const FeedEvent>(FeedEvent{
+      record.position, record.run, std::move(tenant),
+      "id: " + std::to_string(record.position) + "\ndata: " + server::JsonText(inspect::RecordJson(record, event)) +
+          "\n\n"});
+}
+
+}  // namespace
 
 Result<std::uint64_t> Feed::ReadBacklog(const Subscription& sub, std::uint64_t from, std::uint64_t to,
                                         std::size_t limit, FeedEvents* out) {
-  // A run's stream reads the run (its positions are sparse in the journal).
+  std::uint64_t taken = 0, last = 0;
+  // Only the events the stream wants are rendered.
   auto take = [&](const EventRecord& r) -> Status {
-    if (r.position < from || r.position > to) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(auto e, Describe(r));
-    if (sub.Wants(*e)) out->push_back(std::move(e));
+    if (r.position < from || r.position > to || taken >= limit) return Status::Ok();
+    if (sub.run_ && r.run != *sub.run_) return Status::Ok();
+    REWIND_ASSIGN_OR_RETURN(const Event event, DecodeRecord(r));
+    REWIND_ASSIGN_OR_RETURN(std::string tenant, TenantOf(r, event));
+    if (tenant != sub.tenant_) return Status::Ok();
+    out->push_back(Render(r, event, std::move(tenant)));
+    ++taken;
+    last = r.position;
     return Status::Ok();
   };
   if (sub.run_) {
+    // A run's stream reads the run (its positions are sparse in the journal).
     const Status read = journal_.ReadRun(*sub.run_, 1, Journal::kEnd, take);
     if (!read.ok() && read.code() != Code::kNotFound) return Err(read);
-    return to + 1;  // the run's events up to `to` are all read
+    return taken >= limit ? last + 1 : to + 1;
   }
   const std::uint64_t until = std::min(to, from + std::max<std::size_t>(limit, 1) - 1);
   REWIND_RETURN_IF_ERROR(journal_.ReadAll(from, until, take));
-  return until + 1;
+  return taken >= limit ? last + 1 : until + 1;
 }
 
 void Feed::Tail() {
@@ -218,8 +245,9 @@ void Feed::Tail() {
     const std::uint64_t until = std::min(*committed, last + kTailBatch);
     FeedEvents batch;
     const Status read = journal_.ReadAll(last + 1, until, [&](const EventRecord& r) -> Status {
-      REWIND_ASSIGN_OR_RETURN(auto e, Describe(r));
-      batch.push_back(std::move(e));
+      REWIND_ASSIGN_OR_RETURN(const Event event, DecodeRecord(r));
+      REWIND_ASSIGN_OR_RETURN(std::string tenant, TenantOf(r, event));
+      batch.push_back(Render(r, event, std::move(tenant)));
       return Status::Ok();
     });
     if (!read.ok() || batch.size() != until - last) {

@@ -34,6 +34,7 @@
 #include "rewind/base/mutex.h"
 #include "rewind/base/run_id.h"
 #include "rewind/journal/journal.h"
+#include "rewind/schemas/events.h"
 
 namespace rwd::server_internal {
 
@@ -62,7 +63,9 @@ class Subscription {
   // the window.
   std::optional<FeedEvents> Next() REWIND_EXCLUDES(mu_);
   // `wake` is called (from the feed's thread) when Next, having returned
-  // empty, has something new; once until Next is called again.
+  // empty, has something new; once until Next is called again. Also called
+  // by Next itself when it stops reading the journal early (empty, with
+  // more to read). Set it before the first Next.
   void OnReady(std::function<void()> wake) REWIND_EXCLUDES(mu_);
   // Stops delivering: the client went away.
   void Close() REWIND_EXCLUDES(mu_);
@@ -79,8 +82,10 @@ class Subscription {
   Mutex mu_;
   std::uint64_t next_ REWIND_GUARDED_BY(mu_);  // the position the client needs next
   // False once Next has read everything the feed had seen and found nothing
-  // more: then no event it wants lies between next_ and the feed's next
-  // batch, and that batch wakes it if it has one.
+  // more. Invariant: while false, no event it wants lies at or after next_
+  // in the window, so the feed's next batch with one for it may move next_
+  // to that batch's start, set this true again and wake it. True: nobody
+  // waits for a wake (Next will be called, or is running).
   bool unread_ REWIND_GUARDED_BY(mu_) = true;
   bool ended_ REWIND_GUARDED_BY(mu_) = false;
   std::shared_ptr<const std::function<void()>> wake_ REWIND_GUARDED_BY(mu_);
@@ -96,8 +101,9 @@ class Feed {
   Feed& operator=(const Feed&) = delete;
 
   // A stream of `tenant`'s events (of `run` only, when given) after
-  // position `after` (nullopt: after the newest). ResourceExhausted when the
-  // tenant has max_per_tenant streams already.
+  // position `after` (nullopt: after the newest; past the journal's end: its
+  // end). ResourceExhausted when the tenant has max_per_tenant streams
+  // already; an error of the journal's when it cannot be read.
   Result<std::shared_ptr<Subscription>> Subscribe(std::string tenant, std::optional<RunId> run,
                                                   std::optional<std::uint64_t> after) REWIND_EXCLUDES(mu_);
 
@@ -108,10 +114,11 @@ class Feed {
   void Tail();
   // Marks and wakes the subscriptions that want some of `batch`.
   void Notify(const FeedEvents& batch) REWIND_EXCLUDES(mu_);
-  // The event at `record`, for streams; the tenant from the run's first event.
-  Result<std::shared_ptr<const FeedEvent>> Describe(const EventRecord& record) REWIND_EXCLUDES(tenants_mu_);
-  // Events after `from` up to `to` that `sub` wants, from the journal, about
-  // `limit` at most; the position after the last one read.
+  // The tenant of `record`'s run (named by its first event; remembered).
+  Result<std::string> TenantOf(const EventRecord& record, const Event& event) REWIND_EXCLUDES(tenants_mu_);
+  // Events from `from` up to `to` that `sub` wants, from the journal: at
+  // most `limit` of them, and (for a tenant's stream) among at most `limit`
+  // positions; the position after the last one read.
   Result<std::uint64_t> ReadBacklog(const Subscription& sub, std::uint64_t from, std::uint64_t to, std::size_t limit,
                                     FeedEvents* out);
   void Drop(Subscription* sub) REWIND_EXCLUDES(mu_);

@@ -317,8 +317,9 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
                       server = std::weak_ptr<HttpServer::State>(server_)] {
       if (auto s = server.lock()) s->MarkReady(session);
     });
-    Tcp().expires_never();  // the watch below waits as long as the stream lasts; each write sets its own
+    Tcp().expires_never();  // the watch below waits as long as the stream lasts
     Watch();
+    Tcp().expires_after(server_->options.idle_timeout);  // the watch is pending: this is the header write's
     http::async_write_header(stream_, *serializer,
                              [self = this->shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
                                if (ec) return self->Done();
@@ -350,8 +351,9 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   }
 
   void Write(Pieces pieces) {
-    // A client that takes in nothing for this long is gone (or reads too
-    // slowly to ever catch up): the stream ends, to be reconnected.
+    // A client that cannot take in one write (at most a batch of events)
+    // in this long is gone, or too slow to ever catch up: the stream ends,
+    // to be reconnected from its last id.
     Tcp().expires_after(server_->options.idle_timeout);
     auto held = std::make_shared<Pieces>(std::move(pieces));
     std::vector<asio::const_buffer> buffers;

@@ -39,8 +39,8 @@ using Pieces = std::vector<std::shared_ptr<const std::string>>;
 // header, the io thread asks Next for bytes, writes them, and asks again at
 // the next sweep (HttpOptions::stream_coalesce_per_client); when Next has
 // none (empty) it waits for the wake given to OnReady. The connection
-// closes when Next returns nullopt, the client goes away, or a write takes
-// in nothing for idle_timeout (then Close).
+// closes when Next returns nullopt, the client goes away, or a write is not
+// taken in within idle_timeout (then Close).
 class StreamBody {
  public:
   virtual ~StreamBody() = default;

@@ -11,6 +11,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
 #include <thread>
 
 #include "rewind/schemas/events.h"
@@ -202,6 +205,119 @@ TEST(FeedTest, AStreamFarBehindTheWindowReadsTheJournalAndMissesNothing) {
     if (a.tenant == "acme") due.push_back(a.position);
   }
   EXPECT_EQ(seen, due);
+}
+
+// As the server reads: only when woken. A wake that never comes while
+// events are due fails it (the property above polls, and cannot).
+TEST(FeedTest, AReaderThatReadsOnlyWhenWokenGetsEverything) {
+  for (int round = 0; round < 12; ++round) {
+    Journaled j;
+    Feed feed(j.journal(), {.window = static_cast<std::size_t>(round % 2 ? 3 : 64), .max_per_tenant = 8,
+                            .batch = static_cast<std::size_t>(1 + round % 5)});
+    const bool one_run = round % 3 == 0;
+    auto sub = feed.Subscribe("acme", one_run ? std::optional<RunId>(j.run(0)) : std::nullopt, 0).value();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool woken = false;
+    sub->OnReady([&] {
+      std::lock_guard lock(mu);
+      woken = true;
+      cv.notify_one();
+    });
+    std::atomic<long> due{-1};  // known once the writer is done
+    std::thread writer([&] {
+      for (int i = 0; i < 300; ++i) j.Append(static_cast<std::size_t>(i % 4), 1 + i % 3);
+      long n = 0;
+      for (const Appended& a : j.appended()) n += a.tenant == "acme" && (!one_run || a.run == j.run(0));
+      due = n;
+    });
+    std::vector<std::uint64_t> seen;
+    for (;;) {
+      const auto events = sub->Next();
+      ASSERT_TRUE(events.has_value());
+      for (const auto& e : *events) seen.push_back(e->position);
+      if (!events->empty()) continue;
+      if (due.load() >= 0 && static_cast<long>(seen.size()) == due.load()) break;
+      std::unique_lock lock(mu);
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (!woken && !(due.load() >= 0 && static_cast<long>(seen.size()) == due.load()) &&
+             std::chrono::steady_clock::now() < deadline) {
+        cv.wait_for(lock, 10ms);
+      }
+      ASSERT_TRUE(woken || (due.load() >= 0 && static_cast<long>(seen.size()) == due.load()))
+          << "round " << round << ": " << seen.size() << " events read, and no wake for 5 s";
+      woken = false;
+    }
+    writer.join();
+    std::vector<std::uint64_t> want;
+    for (const Appended& a : j.appended()) {
+      if (a.tenant == "acme" && (!one_run || a.run == j.run(0))) want.push_back(a.position);
+    }
+    ASSERT_EQ(seen, want) << "round " << round;
+  }
+}
+
+// A stream far behind, of a tenant with few events among many of another,
+// reads a bounded stretch of the journal per Next (the io thread serves
+// everyone else meanwhile) and wakes itself to read on.
+TEST(FeedTest, AStreamFarBehindReadsABoundedStretchPerNextAndWakesItself) {
+  Journaled j;
+  j.Append(0, 1);                                  // acme
+  for (int i = 0; i < 400; ++i) j.Append(1, 25);  // globex: 10,000 events
+  j.Append(0, 1);                                  // acme, the last
+  Feed feed(j.journal(), {.window = 16, .max_per_tenant = 4, .batch = 100});
+  auto sub = feed.Subscribe("acme", std::nullopt, 1).value();
+  std::atomic<int> wakes{0};
+  sub->OnReady([&] { ++wakes; });
+  int calls = 0;
+  std::vector<std::uint64_t> seen;
+  while (seen.empty() && calls < 1000) {
+    const auto events = sub->Next();
+    ASSERT_TRUE(events.has_value());
+    ++calls;
+    for (const auto& e : *events) seen.push_back(e->position);
+    if (seen.empty()) EXPECT_EQ(wakes.load(), calls) << "an empty Next with more to read wakes its stream";
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{10'002}));
+  EXPECT_GE(calls, 10'000 / 400) << "at most 4 batches of positions per Next";
+}
+
+// A run's stream behind the window gets at most a batch per Next too.
+TEST(FeedTest, ARunsStreamBehindTheWindowGetsABatchPerNext) {
+  Journaled j;
+  for (int i = 0; i < 50; ++i) j.Append(0, 10);
+  Feed feed(j.journal(), {.window = 4, .max_per_tenant = 4, .batch = 16});
+  auto sub = feed.Subscribe("acme", j.run(0), 0).value();
+  std::vector<std::uint64_t> seen;
+  while (seen.size() < 500) {
+    const auto events = sub->Next();
+    ASSERT_TRUE(events.has_value());
+    ASSERT_LE(events->size(), 16u);
+    ASSERT_FALSE(events->empty());
+    for (const auto& e : *events) seen.push_back(e->position);
+  }
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
+}
+
+// An id past the journal's end (another journal's, a restored one's) is
+// taken as its end: what comes next is sent, and nothing wraps around.
+TEST(FeedTest, AnIdPastTheJournalsEndIsItsEnd) {
+  Journaled j;
+  j.Append(0, 3);
+  Feed feed(j.journal(), {});
+  auto past = feed.Subscribe("acme", std::nullopt, 1000).value();
+  auto max = feed.Subscribe("acme", std::nullopt, std::numeric_limits<std::uint64_t>::max()).value();
+  j.Append(2, 2);
+  for (auto* sub : {&past, &max}) {
+    std::vector<std::uint64_t> seen;
+    for (int i = 0; i < 2000 && seen.size() < 2; ++i) {
+      const auto events = (*sub)->Next();
+      ASSERT_TRUE(events.has_value());
+      for (const auto& e : *events) seen.push_back(e->position);
+      if (seen.size() < 2) std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(seen, (std::vector<std::uint64_t>{4, 5}));
+  }
 }
 
 TEST(FeedTest, ATenantHasAtMostItsStreamsAndAClosedOneIsGivenBack) {

@@ -26,7 +26,8 @@
 //        server restarts, with no gap and no duplicate. Nothing is held
 //        per client but its position: a slow client reads older events
 //        from the journal at its own pace and slows nobody; one that
-//        takes in nothing for idle_timeout is closed, to reconnect.
+//        cannot take in a write within idle_timeout is closed, to
+//        reconnect.
 //
 // Every request but /healthz and /readyz is authenticated (auth.h) and its
 // principal goes through the engine's Authorizer. A run of another tenant,
