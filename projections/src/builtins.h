@@ -31,7 +31,8 @@ Result<std::vector<std::pair<RunStatus, std::uint64_t>>> CountRuns(const ReadVie
 RunSummary Summarize(const RunState& state);
 
 // step_stats
-Result<std::vector<StepStats>> ReadStepStats(const ReadView& view, const Table& table, const std::string& workflow);
+Result<std::vector<StepStats>> ReadStepStats(const ReadView& view, const Table& table, const std::string& workflow,
+                                              const std::optional<std::string>& tenant);
 
 // audit
 Result<std::vector<AuditEntry>> ReadAudit(const ReadView& view, const Table& table, const AuditQuery& query);

@@ -722,9 +722,10 @@ Result<RunSummary> Projections::Summary(const RunId& run) const {
   });
 }
 
-Result<std::vector<StepStats>> Projections::Stats(const std::string& workflow) const {
+Result<std::vector<StepStats>> Projections::Stats(const std::string& workflow,
+                                                  const std::optional<std::string>& tenant) const {
   return impl_->Read<std::vector<StepStats>>(
-      kStepStatsName, [&](const ReadView& v, const Table& t) { return ReadStepStats(v, t, workflow); });
+      kStepStatsName, [&](const ReadView& v, const Table& t) { return ReadStepStats(v, t, workflow, tenant); });
 }
 
 Result<std::vector<AuditEntry>> Projections::Audit(const AuditQuery& query) const {

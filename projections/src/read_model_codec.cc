@@ -205,8 +205,9 @@ Result<AuditEntry> FromAudit(const fbs::Audit& a) {
 
 }  // namespace
 
-StepStats ToStepStats(std::string workflow, std::string step, const StepCounters& counters) {
+StepStats ToStepStats(std::string tenant, std::string workflow, std::string step, const StepCounters& counters) {
   StepStats out;
+  out.tenant = std::move(tenant);
   out.workflow = std::move(workflow);
   out.step = std::move(step);
   out.executions = counters.executions;

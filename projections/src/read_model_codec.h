@@ -62,7 +62,7 @@ struct StepCounters {
 
 // The StepStats of `counters` under its key: the counters, and latency_count,
 // p50/p90/p99 (LatencyHistogram::Percentile) and max from the histogram.
-StepStats ToStepStats(std::string workflow, std::string step, const StepCounters& counters);
+StepStats ToStepStats(std::string tenant, std::string workflow, std::string step, const StepCounters& counters);
 
 // Encodes `summary`, writing kSummaryVersion.
 // REQUIRES: summary.status a RunStatus enumerator, summary.error_message at

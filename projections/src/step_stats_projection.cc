@@ -1,6 +1,9 @@
-// step_stats: per workflow and step, counts and an attempt latency histogram.
+// step_stats: per tenant, workflow and step, counts and an attempt latency
+// histogram. A tenant's figures are its own: another tenant's runs of the
+// same workflow are counted apart (and shown to nobody else).
 //
-// Keys: 'w' lp(workflow) lp(step id) → StepCounters (read_models.fbs).
+// Keys: 'w' lp(tenant) lp(workflow) lp(step id) → StepCounters
+// (read_models.fbs). Version 1 had no tenant; a version-1 table is rebuilt.
 // Latency is the recorded time from an attempt's StepStarted to its
 // StepCompleted or StepFailed (times are recorded data: the projection reads
 // them, it never reads a clock).
@@ -15,8 +18,8 @@
 namespace rwd::projections_internal {
 namespace {
 
-Bytes CountersKey(std::string_view workflow, std::string_view step) {
-  return KeyBuilder('w').Str(workflow).Str(step).Take();
+Bytes CountersKey(std::string_view tenant, std::string_view workflow, std::string_view step) {
+  return KeyBuilder('w').Str(tenant).Str(workflow).Str(step).Take();
 }
 
 // What one event does to its step's counters.
@@ -57,7 +60,7 @@ std::optional<Effect> EffectOf(const Event& e, const RunState& state) {
 class StepStatsProjection final : public Projection {
  public:
   std::string_view name() const override { return kStepStatsName; }
-  std::uint32_t version() const override { return 1; }
+  std::uint32_t version() const override { return 2; }
 
   void Begin() override { touched_.clear(); }
 
@@ -65,7 +68,8 @@ class StepStatsProjection final : public Projection {
     const RunState& state = change.state;
     const std::optional<Effect> effect = EffectOf(change.event, state);
     if (!effect) return Status::Ok();
-    Bytes key = CountersKey(state.definition->workflow, state.definition->steps[effect->step].id);
+    Bytes key = CountersKey(state.definition->tenant, state.definition->workflow,
+                            state.definition->steps[effect->step].id);
     auto it = touched_.find(key);
     if (it == touched_.end()) {
       StepCounters stored_counters;
@@ -92,10 +96,10 @@ class StepStatsProjection final : public Projection {
   std::map<Bytes, StepCounters> touched_;
 };
 
-// Splits a key 'w' lp lp into its two names.
-bool SplitKey(ByteView key, std::string* workflow, std::string* step) {
+// Splits a key 'w' lp lp lp into its three names.
+bool SplitKey(ByteView key, std::string* tenant, std::string* workflow, std::string* step) {
   std::size_t at = 1;
-  for (std::string* out : {workflow, step}) {
+  for (std::string* out : {tenant, workflow, step}) {
     if (key.size() < at + 2) return false;
     const std::size_t n = (std::size_t{key[at]} << 8) | key[at + 1];
     at += 2;
@@ -108,24 +112,29 @@ bool SplitKey(ByteView key, std::string* workflow, std::string* step) {
 
 }  // namespace
 
-Result<std::vector<StepStats>> ReadStepStats(const ReadView& view, const Table& table, const std::string& workflow) {
+Result<std::vector<StepStats>> ReadStepStats(const ReadView& view, const Table& table, const std::string& workflow,
+                                              const std::optional<std::string>& tenant) {
   KeyBuilder prefix('w');
-  if (!workflow.empty()) prefix.Str(workflow);
+  if (tenant) {
+    prefix.Str(*tenant);
+    if (!workflow.empty()) prefix.Str(workflow);
+  }
   REWIND_ASSIGN_OR_RETURN(TableCursor cursor, view.Cursor(table));
   std::vector<StepStats> out;
   Result<bool> at = cursor.Seek(prefix.bytes());
   for (; at.has_value() && *at && HasPrefix(cursor.key(), prefix.bytes()); at = cursor.Next()) {
-    std::string wf, step;
-    if (!SplitKey(cursor.key(), &wf, &step)) {
+    std::string t, wf, step;
+    if (!SplitKey(cursor.key(), &t, &wf, &step)) {
       return Err(Code::kCorruption, "step statistics of table '" + table.name() + "' hold a malformed key");
     }
+    if (!workflow.empty() && wf != workflow) continue;  // every tenant's: the workflow is not a prefix
     REWIND_ASSIGN_OR_RETURN(StepCounters counters, DecodeStepCounters(cursor.value()));
-    out.push_back(ToStepStats(std::move(wf), std::move(step), counters));
+    out.push_back(ToStepStats(std::move(t), std::move(wf), std::move(step), counters));
   }
   if (!at.has_value()) return Err(at.error());
   // Keys sort by name length first (length-prefixed); people read by name.
   std::sort(out.begin(), out.end(), [](const StepStats& a, const StepStats& b) {
-    return std::tie(a.workflow, a.step) < std::tie(b.workflow, b.step);
+    return std::tie(a.tenant, a.workflow, a.step) < std::tie(b.tenant, b.workflow, b.step);
   });
   return out;
 }

@@ -1,11 +1,13 @@
 // The Run Console: sign in with a token, then the runs of your tenant, a
 // run (its graph, steps, timeline, time travel, actions) and the audit
-// trail. Pages are addressed by the URL's hash: #/runs, #/runs/{id}, #/audit.
+// trail, and step statistics. Pages are addressed by the URL's hash: #/runs,
+// #/runs/{id}, #/audit, #/stats.
 import { html, render, useEffect, useState } from "./vendor/preact-htm.js";
 import { ApiError, get, session } from "./api.js";
 import { AuditPage } from "./audit.js";
 import { RunPage } from "./run.js";
 import { RunsPage } from "./runs.js";
+import { StatsPage } from "./stats.js";
 
 const ACTING_ROLES = ["operator", "admin"];
 
@@ -58,6 +60,7 @@ function Header({ me, onSignOut }) {
       <nav aria-label="pages">
         <a href="#/runs">Runs</a>
         <a href="#/audit">Audit</a>
+        <a href="#/stats">Statistics</a>
       </nav>
       <span class="who" aria-label="signed in as">
         <b>${me.subject}</b> · tenant <b>${me.tenant}</b> · ${me.roles.length ? me.roles.join(", ") : "no roles"}
@@ -92,6 +95,7 @@ function App() {
   let page;
   if (parts[0] === "runs" && parts[1]) page = html`<${RunPage} key=${parts[1]} ctx=${ctx} run=${parts[1]} />`;
   else if (parts[0] === "audit") page = html`<${AuditPage} ctx=${ctx} />`;
+  else if (parts[0] === "stats") page = html`<${StatsPage} ctx=${ctx} />`;
   else page = html`<${RunsPage} ctx=${ctx} />`;
   return html`<${Header} me=${me} onSignOut=${signOut} /><main>${page}</main>`;
 }

@@ -39,7 +39,7 @@ export function AuditPage({ ctx }) {
             <th scope="col">Step</th><th scope="col">Why</th></tr></thead>
           <tbody>${entries.map((e) => html`
             <tr key=${e.position}>
-              <td>${time(e.unix_us)}</td><td>${e.actor}</td><td>${e.action}</td>
+              <td>${time(e.unix_us)}</td><td>${e.actor}${e.actor_tenant ? `@${e.actor_tenant}` : ""}</td><td>${e.action}</td>
               <td><a class="mono" href=${`#/runs/${e.run_id}`}>${e.run_id}</a></td>
               <td>${e.step || ""}</td><td>${e.detail || ""}</td>
             </tr>`)}</tbody>

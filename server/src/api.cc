@@ -243,6 +243,7 @@ const std::vector<RouteName>& Routes() {
       {"GET", "/v1/tenants/{t}/stream"},
       {"GET", "/v1/tenants/{t}/audit"},
       {"GET", "/v1/tenants/{t}/refusals"},
+      {"GET", "/v1/tenants/{t}/stats"},
       {"GET", "/v1/tenants/{t}/runs/{id}"},
       {"GET", "/v1/tenants/{t}/runs/{id}/events"},
       {"GET", "/v1/tenants/{t}/runs/{id}/timeline"},
@@ -359,7 +360,8 @@ Response Api::Route(const Request& request) const {
     for (const auto& [name, w] : workflows_) list.push_back(server::WorkflowJson(w));
     return JsonResponse(200, json{{"workflows", std::move(list)}});
   }
-  const bool tenant_wide = p.size() == 4 && (p[3] == "stream" || p[3] == "audit" || p[3] == "refusals");
+  const bool tenant_wide =
+      p.size() == 4 && (p[3] == "stream" || p[3] == "audit" || p[3] == "refusals" || p[3] == "stats");
   if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || (p[3] != "runs" && !tenant_wide)) {
     return NotFound("no such route: " + request.path);
   }
@@ -389,6 +391,15 @@ Response Api::Route(const Request& request) const {
   if (p[3] == "audit" || p[3] == "refusals") {
     if (method != "GET") return MethodNotAllowed("GET");
     return Audit(request, me, p[3] == "refusals");
+  }
+  if (p[3] == "stats") {
+    if (method != "GET") return MethodNotAllowed("GET");
+    const Projections* projections = engine_.projections();
+    if (projections == nullptr) return ProblemResponse(Status(Code::kUnavailable, "this engine keeps no statistics"));
+    std::string workflow;
+    if (auto it = request.query.find("workflow"); it != request.query.end()) workflow = it->second;
+    return Answer(projections->Stats(workflow, tenant),
+                  [](const std::vector<StepStats>& stats) { return JsonResponse(200, server::StepStatsJson(stats)); });
   }
 
   if (p.size() == 4) {

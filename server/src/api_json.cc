@@ -81,4 +81,25 @@ json AuditEntryJson(const AuditEntry& e) {
 
 json RefusalObject(const Refusal& refusal) { return json::parse(RefusalJson(refusal)); }
 
+json StepStatsJson(const std::vector<StepStats>& stats) {
+  json list = json::array();
+  for (const StepStats& s : stats) {
+    list.push_back(json{{"tenant", StringJson(s.tenant)},
+                        {"workflow", StringJson(s.workflow)},
+                        {"step", StringJson(s.step)},
+                        {"executions", s.executions},
+                        {"completions", s.completions},
+                        {"failures", s.failures},
+                        {"abandoned", s.abandoned},
+                        {"retries", s.retries},
+                        {"resumes", s.resumes},
+                        {"latency_count", s.latency_count},
+                        {"p50_us", s.p50_us},
+                        {"p90_us", s.p90_us},
+                        {"p99_us", s.p99_us},
+                        {"max_us", s.max_us}});
+  }
+  return json{{"stats", std::move(list)}};
+}
+
 }  // namespace rwd::server

@@ -70,6 +70,17 @@ describe("Run Console", () => {
     const audit = await server.api("GET", `/v1/tenants/acme/audit?run=${run}`, operator);
     assert.equal(audit.body.entries[0].action, "resume");
     assert.equal(audit.body.entries[0].detail.includes("customer lowered the quantity"), true);
+    // The audit page shows who resumed, and why.
+    await page.goto(`${server.url}/#/audit`);
+    await until(page, () => document.querySelector(".audit table")?.textContent.includes("customer lowered the quantity"));
+    assert.match(await page.$eval(".audit table", (t) => t.textContent), /ana@acme.*resume/s);
+    // The statistics count the attempts, and chart their latency.
+    await page.goto(`${server.url}/#/stats`);
+    await until(page, () => document.querySelector('[data-workflow="order"] tr[data-step="validate"]'));
+    const validate = await page.$eval('[data-workflow="order"] tr[data-step="validate"]',
+      (r) => [...r.cells].map((c) => c.textContent));
+    assert.deepEqual(validate.slice(0, 4), ["validate", "2", "1", "1"], "two executions, one completed, one failed");
+    assert.ok(await page.$('[data-workflow="order"] svg.latency rect.p99'), "a latency chart");
   });
 
   it("approves a run waiting at its gate, which then completes", async () => {

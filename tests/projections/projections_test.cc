@@ -120,6 +120,29 @@ TEST_F(ProjectionsTest, StepStatsCountAttemptsFailuresRetriesAndLatency) {
   EXPECT_TRUE(projections_->Stats("nothing")->empty());
 }
 
+// Each tenant's figures are its own, though the workflow is the same.
+TEST_F(ProjectionsTest, StepStatsCountEachTenantsRunsApart) {
+  RunWriter(*journal_, TwoSteps("orders", "acme")).Complete(0).Complete(1).Finish();
+  RunWriter(*journal_, TwoSteps("orders", "globex")).Complete(0).FailAttempt(1).Apply(RetryScheduled{1, 2, 0});
+  RunWriter(*journal_, TwoSteps("orders", "globex")).Complete(0);
+  auto acme = projections_->Stats("orders", "acme");
+  ASSERT_TRUE(acme.has_value()) << acme.error().ToString();
+  ASSERT_EQ(acme->size(), 2u);
+  EXPECT_EQ((*acme)[0].tenant, "acme");
+  EXPECT_EQ((*acme)[0].executions, 1u);
+  EXPECT_EQ((*acme)[1].failures, 0u);
+  auto globex = projections_->Stats({}, "globex");
+  ASSERT_EQ(globex->size(), 2u);
+  EXPECT_EQ((*globex)[0].step, "charge");
+  EXPECT_EQ((*globex)[0].completions, 2u);
+  EXPECT_EQ((*globex)[1].failures, 1u);
+  const auto all = projections_->Stats("orders");
+  ASSERT_EQ(all->size(), 4u) << "every tenant's, each apart";
+  EXPECT_EQ((*all)[0].tenant, "acme");
+  EXPECT_EQ((*all)[3].tenant, "globex");
+  EXPECT_TRUE(projections_->Stats("orders", "initech")->empty());
+}
+
 TEST_F(ProjectionsTest, AuditRecordsWhoActedOnWhichRun) {
   RunWriter run(*journal_, TwoSteps());
   run.Complete(0).FailAttempt(1, false).Fail(1);

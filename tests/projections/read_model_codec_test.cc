@@ -437,7 +437,7 @@ TEST(ReadModelCodecTest, StepStatsTakeCountersAndPercentilesFromTheHistogram) {
   StepCounters counters = Counters();
   counters.latency = LatencyHistogram();
   for (std::uint64_t v = 1; v <= 20; ++v) counters.latency.Record(v);
-  const StepStats stats = ToStepStats("deploy", "ship", counters);
+  const StepStats stats = ToStepStats("acme", "deploy", "ship", counters);
   EXPECT_EQ(stats.workflow, "deploy");
   EXPECT_EQ(stats.step, "ship");
   EXPECT_EQ(stats.executions, 40u);
@@ -454,7 +454,7 @@ TEST(ReadModelCodecTest, StepStatsTakeCountersAndPercentilesFromTheHistogram) {
 }
 
 TEST(ReadModelCodecTest, StepStatsOfNoLatenciesAreZero) {
-  const StepStats stats = ToStepStats("w", "s", StepCounters());
+  const StepStats stats = ToStepStats("acme", "w", "s", StepCounters());
   EXPECT_EQ(stats.latency_count, 0u);
   EXPECT_EQ(stats.p50_us, 0u);
   EXPECT_EQ(stats.max_us, 0u);

@@ -611,6 +611,25 @@ TEST_F(ServerTest, MetricsCountRunsCommitsRequestsAndStreamsWithoutTenants) {
   EXPECT_GT(samples, 15u);
 }
 
+// Step statistics of the caller's tenant only; another tenant's path is 404.
+TEST_F(ServerTest, StatsAreTheTenantsOwn) {
+  FailedRun();
+  const HttpAnswer mine = Call("GET", "/v1/tenants/acme/stats?workflow=order");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  const json stats = mine.json()["stats"];
+  ASSERT_FALSE(stats.empty());
+  for (const json& s : stats) {
+    EXPECT_EQ(s["tenant"], "acme");
+    EXPECT_EQ(s["workflow"], "order");
+  }
+  EXPECT_EQ(stats[0]["executions"], 1);
+  EXPECT_EQ(Call("GET", "/v1/tenants/acme/stats", "", Stranger()).status, 404);
+  const HttpAnswer theirs = Call("GET", "/v1/tenants/globex/stats", "", Stranger());
+  ASSERT_EQ(theirs.status, 200);
+  EXPECT_TRUE(theirs.json()["stats"].empty()) << "acme's runs are not globex's";
+  EXPECT_EQ(Call("POST", "/v1/tenants/acme/stats", "{}").status, 405);
+}
+
 // The Run Console's page and files are served to anyone (they hold no
 // data), with a policy that lets the page load only its own files and talk
 // only to this server; a file the client has is 304; nothing else is a file.

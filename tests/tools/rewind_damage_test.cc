@@ -119,7 +119,11 @@ class RewindDamageTest : public ::testing::Test {
               {false, {"runs"}, true, NamesDamagedRun},
               {false, {"heads"}, false}};
     Lay(DamagedJournal{"none", pristine_}, data_);
-    for (const Read& read : reads_) fixture_.push_back(Run(read).out);
+    for (const Read& read : reads_) {
+      const Answer a = Run(read);
+      fixture_.push_back(a.out);
+      fixture_status_.push_back(a.status);
+    }
     tallies_ = Tallies();  // the figures are of damaged journals only
   }
 
@@ -242,7 +246,7 @@ class RewindDamageTest : public ::testing::Test {
     for (std::size_t i = 0; i < reads_.size(); ++i) {
       SCOPED_TRACE((reads_[i].rewind ? "rewind " : "journal-inspect ") + reads_[i].command[0]);
       const Answer a = Run(reads_[i]);
-      Expect(damage, a);
+      Expect(damage, a, fixture_status_[i]);
       EXPECT_TRUE(unchanged()) << "a read changed the data file";
       if (a.status != 0 || a.out == fixture_[i]) continue;
       const json answer = json::parse(a.out, nullptr, /*allow_exceptions=*/false);
@@ -333,6 +337,10 @@ class RewindDamageTest : public ::testing::Test {
   std::vector<std::string> runs_;  // the fixture's
   std::vector<Read> reads_;
   std::vector<std::string> fixture_;  // each read's answer on the undamaged journal
+  // Each read's exit status there: `stats` is 12 (failed_precondition), as
+  // the fixture's step statistics are of an older version, which only a
+  // writer rebuilds.
+  std::vector<int> fixture_status_;
   Tallies tallies_;
 };
 

@@ -189,36 +189,18 @@ std::string RunPageText(const RunPage& page) {
   return out;
 }
 
-std::string StepStatsJson(const std::vector<StepStats>& stats) {
-  json list = json::array();
-  for (const StepStats& s : stats) {
-    list.push_back(json{{"workflow", s.workflow},
-                        {"step", s.step},
-                        {"executions", s.executions},
-                        {"completions", s.completions},
-                        {"failures", s.failures},
-                        {"abandoned", s.abandoned},
-                        {"retries", s.retries},
-                        {"resumes", s.resumes},
-                        {"latency_count", s.latency_count},
-                        {"p50_us", s.p50_us},
-                        {"p90_us", s.p90_us},
-                        {"p99_us", s.p99_us},
-                        {"max_us", s.max_us}});
-  }
-  return Dump(json{{"stats", std::move(list)}});
-}
+std::string StepStatsJson(const std::vector<StepStats>& stats) { return Dump(server::StepStatsJson(stats)); }
 
 std::string StepStatsText(const std::vector<StepStats>& stats) {
   if (stats.empty()) return "no step executions\n";
   std::vector<std::vector<std::string>> rows;
   for (const StepStats& s : stats) {
     auto latency = [&](std::uint64_t us) { return s.latency_count == 0 ? std::string("-") : Duration(us); };
-    rows.push_back({s.workflow, s.step, Number(s.executions), Number(s.completions), Number(s.failures),
+    rows.push_back({s.tenant, s.workflow, s.step, Number(s.executions), Number(s.completions), Number(s.failures),
                     Number(s.abandoned), Number(s.retries), Number(s.resumes), latency(s.p50_us),
                     latency(s.p90_us), latency(s.p99_us), latency(s.max_us)});
   }
-  return TextTable({{"workflow"}, {"step"}, {"executions", true}, {"completions", true}, {"failures", true},
+  return TextTable({{"tenant"}, {"workflow"}, {"step"}, {"executions", true}, {"completions", true}, {"failures", true},
                 {"abandoned", true}, {"retries", true}, {"resumes", true}, {"p50", true}, {"p90", true},
                 {"p99", true}, {"max", true}},
                rows);

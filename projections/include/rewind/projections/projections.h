@@ -137,8 +137,10 @@ class Projections {
   // How many runs of every tenant have each status (kRunStatuses order), for
   // metrics. Walks the status index: O(runs), about 50 ns a run.
   Result<std::vector<std::pair<RunStatus, std::uint64_t>>> CountRuns() const;
-  // Every step of `workflow` (all workflows when empty), by workflow then step.
-  Result<std::vector<StepStats>> Stats(const std::string& workflow = {}) const;
+  // Every step of `workflow` (all workflows when empty) in runs of `tenant`
+  // (every tenant when nullopt), by tenant, workflow, then step.
+  Result<std::vector<StepStats>> Stats(const std::string& workflow = {},
+                                       const std::optional<std::string>& tenant = std::nullopt) const;
   // Newest first.
   Result<std::vector<AuditEntry>> Audit(const AuditQuery& query) const;
   // The state of `run` after its first `seq` events (Journal::kEnd: all),

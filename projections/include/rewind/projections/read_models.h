@@ -56,6 +56,7 @@ struct RunPage {
 };
 
 struct StepStats {
+  std::string tenant;  // the runs' tenant: each tenant's steps are counted apart
   std::string workflow;
   std::string step;
   std::uint64_t executions = 0;   // attempts started

@@ -12,6 +12,9 @@
 //   AuditEntryJson  {position, run_id, seq, unix_us, action, actor,
 //                    actor_tenant, tenant, step, detail}
 //   RefusalObject   a refusal as the journal stores it (refusals.h RefusalJson)
+//   StepStatsJson   {"stats": [{tenant, workflow, step, executions,
+//                    completions, failures, abandoned, retries, resumes,
+//                    latency_count, p50_us, p90_us, p99_us, max_us}]}
 //
 // Strings are event_json.h's (a string, or {"base64"} when not UTF-8).
 // Thread-safety: pure functions.
@@ -20,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "rewind/executor/engine.h"
 #include "rewind/executor/refusals.h"
@@ -36,5 +40,6 @@ nlohmann::json ResumeJson(const RunId& run, const ResumeResult& result, bool dry
 nlohmann::json WorkflowJson(const RunStarted& definition);
 nlohmann::json AuditEntryJson(const AuditEntry& entry);
 nlohmann::json RefusalObject(const Refusal& refusal);
+nlohmann::json StepStatsJson(const std::vector<StepStats>& stats);
 
 }  // namespace rwd::server
