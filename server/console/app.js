@@ -79,8 +79,8 @@ function App() {
     get("/v1/me")
       .then(setMe)
       .catch((e) => {
-        session.token = "";
-        setProblem(e.message);
+        if (e.status === 401) session.token = "";  // a network blip keeps the token: the next load retries
+        setProblem(e.status === 401 ? `The server refused the token: ${e.message}` : `The server did not answer: ${e.message}`);
       })
       .finally(() => setChecking(false));
   }, []);
@@ -91,7 +91,9 @@ function App() {
     setMe(null);
   };
   const ctx = { me, canAct: me.roles.some((r) => ACTING_ROLES.includes(r)) };
-  const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const parts = hash.replace(/^#\/?/, "").split("/").map((p) => {
+    try { return decodeURIComponent(p); } catch { return p; }
+  });
   let page;
   if (parts[0] === "runs" && parts[1]) page = html`<${RunPage} key=${parts[1]} ctx=${ctx} run=${parts[1]} />`;
   else if (parts[0] === "audit") page = html`<${AuditPage} ctx=${ctx} />`;

@@ -22,13 +22,17 @@ export function AuditPage({ ctx }) {
     return () => { stale = true; };
   }, [tenant, filters]);
 
-  const apply = (e) => { e.preventDefault(); setFilters({ run: typed.run.trim(), actor: typed.actor.trim() }); };
+  // The API's actor is a subject; "ana@acme", as the table shows it, means ana.
+  const apply = (e) => {
+    e.preventDefault();
+    setFilters({ run: typed.run.trim(), actor: typed.actor.trim().split("@")[0] });
+  };
   return html`
     <section class="audit">
       <h1>Audit</h1>
       <form class="filters" onSubmit=${apply} role="search">
         <label>Run id <input value=${typed.run} spellcheck="false" onInput=${(e) => setTyped({ ...typed, run: e.target.value })} /></label>
-        <label>Actor <input value=${typed.actor} placeholder="subject@tenant" onInput=${(e) => setTyped({ ...typed, actor: e.target.value })} /></label>
+        <label>Actor <input value=${typed.actor} placeholder="subject, e.g. ana" onInput=${(e) => setTyped({ ...typed, actor: e.target.value })} /></label>
         <button type="submit">Filter</button>
       </form>
       ${error && html`<p class="error" role="alert">${error}</p>`}

@@ -6,14 +6,31 @@
 import { html, useEffect, useRef, useState } from "./vendor/preact-htm.js";
 import { post, requestId, runPath } from "./api.js";
 
-function Modal({ title, onClose, children }) {
+// Focus returns to what opened the dialog when it closes (or to the page's
+// heading, when that control is gone); Escape closes it unless its request
+// is in flight.
+function Modal({ title, onClose, busy = false, children }) {
   const ref = useRef(null);
+  const busyRef = useRef(busy);
+  busyRef.current = busy;
   useEffect(() => {
     const d = ref.current;
+    const opener = document.activeElement;
     if (d && !d.open) d.showModal();
-    const cancel = (e) => { e.preventDefault(); onClose(); };
+    const cancel = (e) => {
+      e.preventDefault();
+      if (!busyRef.current) onClose();
+    };
     d.addEventListener("cancel", cancel);
-    return () => d.removeEventListener("cancel", cancel);
+    return () => {
+      d.removeEventListener("cancel", cancel);
+      if (d.open) d.close();
+      const back = opener && opener.isConnected && !opener.disabled ? opener : document.querySelector("main h1");
+      if (back) {
+        if (!back.hasAttribute("tabindex") && back.tagName === "H1") back.setAttribute("tabindex", "-1");
+        back.focus();
+      }
+    };
   }, []);
   return html`
     <dialog ref=${ref} aria-labelledby="dialog-title">
@@ -45,7 +62,7 @@ function useAction() {
 function Refusal({ error }) {
   if (!error) return null;
   const what = { 409: "Conflict", 412: "Not possible yet", 403: "Not allowed", 404: "Not found", 400: "Not accepted" }[error.status];
-  return html`<p class="error" role="alert"><b>${what || `Error ${error.status || ""}`}:</b> ${error.message}</p>`;
+  return html`<p class="error refusal" role="alert"><b>${what || `Error ${error.status || ""}`}:</b> ${error.message}</p>`;
 }
 
 // JSON typed by a person: undefined when empty, or an error to show.
@@ -60,6 +77,9 @@ function parseData(text) {
 
 export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
   const [id] = useState(requestId);
+  // The seq of the state the operator saw when opening: a run that moved on
+  // since is a 409, not a resume of something unseen.
+  const [seen] = useState(seq);
   const [preview, setPreview] = useState(null);
   const [previewError, setPreviewError] = useState(null);
   const [reason, setReason] = useState("");
@@ -77,11 +97,11 @@ export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
     if (parsed.error) { setDataError(parsed.error); return; }
     const body = { from_step: step, reason: reason.trim(), request_id: id };
     if (parsed.value !== undefined) body.data = parsed.value;
-    const done = await action.run(() => post(`${runPath(tenant, run)}/resume`, body, { "If-Match": `"${seq}"` }));
+    const done = await action.run(() => post(`${runPath(tenant, run)}/resume`, body, { "If-Match": `"${seen}"` }));
     if (done) onDone(`Resumed from ${step}: epoch ${done.epoch}, ${done.reset.length} step(s) run again.`);
   };
   return html`
-    <${Modal} title=${`Resume from ${step}`} onClose=${onClose}>
+    <${Modal} title=${`Resume from ${step}`} onClose=${onClose} busy=${action.busy}>
       <form onSubmit=${submit} class="dialog-form">
         <div class="preview" aria-live="polite">
           ${!preview && !previewError && html`<p>Asking the server what this resume would do…</p>`}
@@ -100,7 +120,7 @@ export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
         <p id="resume-data-error" class="error" role=${dataError ? "alert" : undefined}>${dataError}</p>
         <${Refusal} error=${action.error} />
         <div class="buttons">
-          <button type="button" class="quiet" onClick=${onClose}>Close</button>
+          <button type="button" class="quiet" disabled=${action.busy} onClick=${onClose}>Close</button>
           <button type="submit" disabled=${action.busy || !reason.trim() || !!previewError}>
             ${action.busy ? "Resuming…" : "Resume"}
           </button>
@@ -119,13 +139,13 @@ export function DecisionDialog({ tenant, run, step, onClose, onDone }) {
     if (done) onDone(`${decision === "approve" ? "Approved" : "Rejected"} ${step}.`);
   };
   return html`
-    <${Modal} title=${`Decide the gate ${step}`} onClose=${onClose}>
+    <${Modal} title=${`Decide the gate ${step}`} onClose=${onClose} busy=${action.busy}>
       <form class="dialog-form" onSubmit=${(e) => e.preventDefault()}>
         <label for="decision-note">Note (recorded with your name, optional)</label>
         <textarea id="decision-note" rows="2" value=${note} onInput=${(e) => setNote(e.target.value)}></textarea>
         <${Refusal} error=${action.error} />
         <div class="buttons">
-          <button type="button" class="quiet" onClick=${onClose}>Close</button>
+          <button type="button" class="quiet" disabled=${action.busy} onClick=${onClose}>Close</button>
           <button type="button" class="danger" disabled=${action.busy} onClick=${decide("reject")}>Reject</button>
           <button type="button" disabled=${action.busy} onClick=${decide("approve")}>Approve</button>
         </div>
@@ -145,14 +165,14 @@ export function StopDialog({ tenant, run, verb, onClose, onDone }) {
   };
   const label = verb === "pause" ? "Pause" : "Cancel the run";
   return html`
-    <${Modal} title=${verb === "pause" ? "Pause the run" : "Cancel the run"} onClose=${onClose}>
+    <${Modal} title=${verb === "pause" ? "Pause the run" : "Cancel the run"} onClose=${onClose} busy=${action.busy}>
       <form class="dialog-form" onSubmit=${submit}>
         <label for="stop-reason">Reason (recorded with your name${verb === "pause" ? ", optional" : ""})</label>
         <textarea id="stop-reason" rows="2" required=${verb === "cancel"} value=${reason}
           onInput=${(e) => setReason(e.target.value)}></textarea>
         <${Refusal} error=${action.error} />
         <div class="buttons">
-          <button type="button" class="quiet" onClick=${onClose}>Close</button>
+          <button type="button" class="quiet" disabled=${action.busy} onClick=${onClose}>Close</button>
           <button type="submit" class=${verb === "cancel" ? "danger" : ""}
             disabled=${action.busy || (verb === "cancel" && !reason.trim())}>${action.busy ? "Sending…" : label}</button>
         </div>
@@ -168,13 +188,13 @@ export function ForkDialog({ tenant, run, step, onClose, onDone }) {
     if (done) onDone(`Forked into a new run.`, done.run_id);
   };
   return html`
-    <${Modal} title=${`Fork from ${step}`} onClose=${onClose}>
+    <${Modal} title=${`Fork from ${step}`} onClose=${onClose} busy=${action.busy}>
       <form class="dialog-form" onSubmit=${submit}>
         <p>A new run starts with this run's state: the steps before ${step} keep their outputs, ${step} and
           what follows run again. This run is left as it is.</p>
         <${Refusal} error=${action.error} />
         <div class="buttons">
-          <button type="button" class="quiet" onClick=${onClose}>Close</button>
+          <button type="button" class="quiet" disabled=${action.busy} onClick=${onClose}>Close</button>
           <button type="submit" disabled=${action.busy}>${action.busy ? "Forking…" : "Fork"}</button>
         </div>
       </form>

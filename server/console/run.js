@@ -93,6 +93,7 @@ export function RunPage({ ctx, run }) {
   const [state, setState] = useState(null);
   const [timeline, setTimeline] = useState([]);
   const [error, setError] = useState("");
+  const [refreshError, setRefreshError] = useState("");
   const [live, setLive] = useState("connecting");
   const [selected, setSelected] = useState(null);
   const [dialog, setDialog] = useState(null);
@@ -102,10 +103,28 @@ export function RunPage({ ctx, run }) {
 
   useEffect(() => {
     let stale = false;
-    const load = () =>
-      Promise.all([get(runPath(tenant, run)), get(`${runPath(tenant, run)}/timeline`)])
-        .then(([s, t]) => { if (!stale) { setState(s); setTimeline(t.entries); setError(""); } })
-        .catch((e) => { if (!stale) setError(e.status === 404 ? `No run ${run} in tenant ${tenant}.` : e.message); });
+    let issued = 0, applied = 0, loaded = false;
+    // Loads may overlap (one per burst of events): an answer older than one
+    // already shown is dropped. A failure after the first load is a banner,
+    // so an open dialog and what was typed in it stay.
+    const load = () => {
+      const n = ++issued;
+      return Promise.all([get(runPath(tenant, run)), get(`${runPath(tenant, run)}/timeline`)])
+        .then(([s, t]) => {
+          if (stale || n < applied) return;
+          applied = n;
+          loaded = true;
+          setState(s);
+          setTimeline(t.entries);
+          setError("");
+          setRefreshError("");
+        })
+        .catch((e) => {
+          if (stale || n < applied) return;
+          if (loaded) setRefreshError(`Could not refresh: ${e.message}`);
+          else setError(e.status === 404 ? `No run ${run} in tenant ${tenant}.` : e.message);
+        });
+    };
     reload.current = load;
     let timer = null;
     // Attached first, then read: nothing between the two is missed.
@@ -125,8 +144,11 @@ export function RunPage({ ctx, run }) {
   if (error) return html`<p class="error" role="alert">${error}</p><p><a href="#/runs">All runs</a></p>`;
   if (!state) return html`<p class="loading">Loading run ${run}…</p>`;
 
-  const shown = travel && travel.at ? travel.at : state;
-  const changed = travel && travel.at ? changedSteps(travel.before, travel.at) : new Set();
+  // In the past: the state there once it came, nothing before (never today's
+  // state under a past label).
+  const past = point ? (travel && travel.at) || null : null;
+  const shown = point ? past : state;
+  const changed = past ? changedSteps(travel.before, past) : new Set();
   const step = selected && state.steps.find((s) => s.id === selected);
   const stopped = STOPPED.includes(state.status);
   const gate = state.status === "paused" && state.paused_step &&
@@ -154,6 +176,7 @@ export function RunPage({ ctx, run }) {
       </p>
       ${state.error && html`<p class="run-error"><${ErrorText} error=${state.error} /></p>`}
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
+      ${refreshError && html`<p class="error" role="alert">${refreshError}</p>`}
 
       ${ctx.canAct && html`
         <div class="actions" role="toolbar" aria-label="actions on this run">
@@ -172,14 +195,15 @@ export function RunPage({ ctx, run }) {
       <section class="travel" aria-label="time travel">
         <h2>${point ? "Time travel" : "Now"}</h2>
         <label for="seq-slider">State after event</label>
-        <input id="seq-slider" type="range" min="1" max=${state.seq} value=${point && point.seq ? point.seq : state.seq}
+        <input id="seq-slider" type="range" min="1" max=${state.seq}
+          value=${point ? (point.seq || (past && past.seq) || state.seq) : state.seq}
           onInput=${(e) => { const v = Number(e.target.value); setPoint(v === state.seq ? null : { seq: v }); }} />
-        <output for="seq-slider">#${shown.seq} of ${state.seq}</output>
+        <output for="seq-slider">${shown ? `#${shown.seq} of ${state.seq}` : "loading…"}</output>
         <label for="after-step">Right after step</label>
         <select id="after-step" value=${point && point.step ? point.step : ""}
           onChange=${(e) => setPoint(e.target.value ? { step: e.target.value } : null)}>
           <option value="">—</option>
-          ${state.steps.map((s) => html`<option value=${s.id}>${s.id}</option>`)}
+          ${state.steps.filter((s) => s.total_attempts > 0).map((s) => html`<option value=${s.id}>${s.id}</option>`)}
         </select>
         ${point && html`<button class="quiet" onClick=${() => setPoint(null)}>Back to now</button>`}
         ${travel && travel.error && html`<p class="error" role="alert">${travel.error}</p>`}
@@ -188,14 +212,16 @@ export function RunPage({ ctx, run }) {
             ${changed.size ? ` Changed by this event: ${[...changed].join(", ")}.` : " No step changed with this event."}</p>`}
       </section>
 
-      <div class="graph-box">
-        <${Graph} steps=${shown.steps} selected=${selected} changed=${changed}
-          onSelect=${(id) => setSelected(id === selected ? null : id)} />
-      </div>
-      <h2>Steps${point ? ` at seq ${shown.seq}` : ""}</h2>
-      <${StepsTable} state=${shown} selected=${selected} onSelect=${(id) => setSelected(id === selected ? null : id)} />
+      ${shown ? html`
+        <div class="graph-box">
+          <${Graph} steps=${shown.steps} selected=${selected} changed=${changed}
+            onSelect=${(id) => setSelected(id === selected ? null : id)} />
+        </div>
+        <h2>Steps${point ? ` at seq ${shown.seq}` : ""}</h2>
+        <${StepsTable} state=${shown} selected=${selected} onSelect=${(id) => setSelected(id === selected ? null : id)} />`
+      : html`<p class="loading">${travel && travel.error ? "" : "Loading the state at that point…"}</p>`}
       <h2>Timeline</h2>
-      <${Timeline} entries=${timeline} at=${point ? shown.seq : 0} />
+      <${Timeline} entries=${timeline} at=${point && shown ? shown.seq : 0} />
 
       ${dialog && dialog.kind === "resume" && html`<${ResumeDialog} tenant=${tenant} run=${run} step=${dialog.step}
         seq=${state.seq} onClose=${close} onDone=${done} />`}

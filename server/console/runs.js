@@ -25,10 +25,13 @@ export function RunsPage({ ctx }) {
 
   useEffect(() => {
     let stale = false;
-    const load = () =>
-      get(`${tenantPath(tenant)}/runs`, { ...filters, limit: PAGE, page_token: pages[pages.length - 1] })
-        .then((d) => { if (!stale) { setData(d); setError(""); } })
-        .catch((e) => { if (!stale) setError(e.message); });
+    let issued = 0, applied = 0;
+    const load = () => {  // an answer older than one shown is dropped
+      const n = ++issued;
+      return get(`${tenantPath(tenant)}/runs`, { ...filters, limit: PAGE, page_token: pages[pages.length - 1] })
+        .then((d) => { if (!stale && n >= applied) { applied = n; setData(d); setError(""); } })
+        .catch((e) => { if (!stale && n >= applied) setError(e.message); });
+    };
     refresh.current = load;
     load();
     return () => { stale = true; };
@@ -42,7 +45,10 @@ export function RunsPage({ ctx }) {
       onEvent: () => {
         if (timer === null) timer = setTimeout(() => { timer = null; refresh.current(); }, 300);
       },
-      onStatus: (s) => setLive(typeof s === "string" ? s : `stream refused: ${s.message}`),
+      onStatus: (s) => {
+        setLive(typeof s === "string" ? s : `stream refused: ${s.message}`);
+        if (s === "live") refresh.current();  // what changed before the stream attached
+      },
     });
     return () => { stop(); clearTimeout(timer); };
   }, [tenant]);

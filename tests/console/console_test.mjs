@@ -14,7 +14,7 @@ const GATE = path.join(repo, "tests/console/gate.json");
 describe("Run Console", () => {
   let server, chrome, page, operator, viewer, stranger;
   before(async () => {
-    server = await Server.start({ workflows: [ORDER, SLOW] });
+    server = await Server.start({ workflows: [ORDER, SLOW, GATE] });
     chrome = await browser();
     operator = server.token("ana", "acme", ["operator"]);
     viewer = server.token("vic", "acme", ["viewer"]);
@@ -177,6 +177,47 @@ describe("Run Console", () => {
     await page.keyboard.press("Escape");
     await page.waitForSelector("dialog[open]", { hidden: true });
     assert.equal((await server.api("GET", `/v1/tenants/acme/runs/${run}`, operator)).body.status, "paused");
+  });
+
+  it("refuses a resume of a state the operator did not see: a 409 in the dialog, which stays open", async () => {
+    const run = await server.start(operator, "acme", "gate", {});
+    await server.waitFor(operator, "acme", run, "paused");
+    page = await openPage(chrome, server);
+    page.allowed.add(409);
+    await signIn(page, operator);
+    await page.goto(`${server.url}/#/runs/${run}`);
+    await (await page.waitForSelector('g.node[data-step="approve"]')).click();
+    await (await button(page, "Resume from approve")).click();
+    await page.waitForSelector("dialog[open] #resume-reason");
+    // Someone else approves it meanwhile: it completes, a state the dialog
+    // never showed (a completed run may be resumed too; If-Match refuses it).
+    const other = await server.api("POST", `/v1/tenants/acme/runs/${run}/approvals/approve`, operator, { decision: "approve" });
+    assert.equal(other.status, 200);
+    await until(page, () => document.querySelector(".bar .badge")?.textContent === "completed");
+    await page.type("#resume-reason", "me too");
+    await page.click("dialog[open] button[type=submit]");
+    await until(page, () => document.querySelector("dialog[open] .refusal")?.textContent.includes("Conflict"));
+    assert.ok(await page.$("dialog[open]"), "the dialog stays open");
+    const timeline = await server.api("GET", `/v1/tenants/acme/runs/${run}/timeline`, operator);
+    assert.equal(timeline.body.entries.filter((e) => e.type === "ResumeRequested").length, 0, "nothing appended");
+    // Closed, the focus goes back to the control that opened it.
+    await page.keyboard.press("Escape");
+    await page.waitForSelector("dialog[open]", { hidden: true });
+    assert.match(await page.evaluate(() => document.activeElement?.textContent ?? ""), /Resume from approve/);
+  });
+
+  it("forks a run from a step and opens the new run", async () => {
+    const run = await server.start(operator, "acme", "order", { qty: 2 });
+    await server.waitFor(operator, "acme", run, "paused");
+    page = await openPage(chrome, server);
+    await signIn(page, operator);
+    await page.goto(`${server.url}/#/runs/${run}`);
+    await (await page.waitForSelector('g.node[data-step="charge"]')).click();
+    await (await button(page, "Fork from charge")).click();
+    await (await button(page, "Fork", "dialog[open]")).click();
+    await until(page, (parent) => location.hash.startsWith("#/runs/") && !location.hash.endsWith(parent), run);
+    await until(page, (parent) => document.querySelector(".facts")?.textContent.includes(`forked from ${parent}`), run);
+    await until(page, () => document.querySelector(".bar .badge")?.textContent === "paused");
   });
 
   it("refuses a token the server does not accept, in words", async () => {
