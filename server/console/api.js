@@ -99,20 +99,30 @@ export function follow(path, { onEvent, onStatus = () => {}, after = null }) {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          buffer += value;
+          buffer += value.replace(/\r\n?/g, "\n");
           let end;
           while ((end = buffer.indexOf("\n\n")) >= 0) {
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
+            // Fields as the SSE format has them: "name: value" (the space is
+            // optional), data lines joined by newlines, ":" a comment.
             let id = null;
-            let data = "";
+            const data = [];
             for (const line of block.split("\n")) {
-              if (line.startsWith("id: ")) id = Number(line.slice(4));
-              else if (line.startsWith("data: ")) data += line.slice(6);
+              const colon = line.indexOf(":");
+              if (colon <= 0) continue;
+              const name = line.slice(0, colon);
+              const text = line.slice(colon + 1).replace(/^ /, "");
+              if (name === "id") id = Number(text);
+              else if (name === "data") data.push(text);
             }
-            if (id === null || !data) continue;  // a comment: attached, keepalive
+            if (id === null || !data.length) continue;  // attached, keepalive
             last = id;
-            onEvent({ id, data: JSON.parse(data) });
+            try {
+              onEvent({ id, data: JSON.parse(data.join("\n")) });
+            } catch (e) {
+              console.warn(`event ${id} of ${path} could not be shown: ${e.message}`);
+            }
           }
         }
       } catch (e) {

@@ -53,16 +53,15 @@ function SignIn({ onSignedIn, problem }) {
     </main>`;
 }
 
-function Header({ me, onSignOut }) {
+function Header({ me, current, onSignOut }) {
   return html`
     <header class="top">
       <a class="brand" href="#/runs">Rewind</a>
       <nav aria-label="pages">
-        <a href="#/runs">Runs</a>
-        <a href="#/audit">Audit</a>
-        <a href="#/stats">Statistics</a>
+        ${[["runs", "Runs"], ["audit", "Audit"], ["stats", "Statistics"]].map(([page, label]) => html`
+          <a href=${`#/${page}`} aria-current=${current === page ? "page" : undefined}>${label}</a>`)}
       </nav>
-      <span class="who" aria-label="signed in as">
+      <span class="who">Signed in as
         <b>${me.subject}</b> · tenant <b>${me.tenant}</b> · ${me.roles.length ? me.roles.join(", ") : "no roles"}
       </span>
       <button class="quiet" onClick=${onSignOut}>Sign out</button>
@@ -99,7 +98,8 @@ function App() {
   else if (parts[0] === "audit") page = html`<${AuditPage} ctx=${ctx} />`;
   else if (parts[0] === "stats") page = html`<${StatsPage} ctx=${ctx} />`;
   else page = html`<${RunsPage} ctx=${ctx} />`;
-  return html`<${Header} me=${me} onSignOut=${signOut} /><main>${page}</main>`;
+  const current = ["audit", "stats"].includes(parts[0]) ? parts[0] : "runs";
+  return html`<${Header} me=${me} current=${current} onSignOut=${signOut} /><main>${page}</main>`;
 }
 
 const root = document.getElementById("app");

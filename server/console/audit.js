@@ -11,16 +11,36 @@ export function AuditPage({ ctx }) {
   const [typed, setTyped] = useState({ run: "", actor: "" });
   const [entries, setEntries] = useState(null);
   const [refusals, setRefusals] = useState(null);
+  const [older, setOlder] = useState({ entries: null, refusals: null });  // next_before of each list
   const [error, setError] = useState("");
+  const query = { run: filters.run, actor: filters.actor, limit: 100 };
 
   useEffect(() => {
     let stale = false;
-    const q = { run: filters.run, actor: filters.actor, limit: 200 };
-    Promise.all([get(`${tenantPath(tenant)}/audit`, q), get(`${tenantPath(tenant)}/refusals`, q)])
-      .then(([a, r]) => { if (!stale) { setEntries(a.entries); setRefusals(r.refusals); setError(""); } })
+    Promise.all([get(`${tenantPath(tenant)}/audit`, query), get(`${tenantPath(tenant)}/refusals`, query)])
+      .then(([a, r]) => {
+        if (stale) return;
+        setEntries(a.entries);
+        setRefusals(r.refusals);
+        setOlder({ entries: a.next_before, refusals: r.next_before });
+        setError("");
+      })
       .catch((e) => { if (!stale) setError(e.message); });
     return () => { stale = true; };
   }, [tenant, filters]);
+
+  // The next page of one list, after what it shows.
+  const more = (list) => async () => {
+    try {
+      const page = await get(`${tenantPath(tenant)}/${list === "entries" ? "audit" : "refusals"}`,
+        { ...query, before: older[list] });
+      if (list === "entries") setEntries([...entries, ...page.entries]);
+      else setRefusals([...refusals, ...page.refusals]);
+      setOlder({ ...older, [list]: page.next_before });
+    } catch (e) {
+      setError(e.message);
+    }
+  };
 
   // The API's actor is a subject; "ana@acme", as the table shows it, means ana.
   const apply = (e) => {
@@ -48,6 +68,7 @@ export function AuditPage({ ctx }) {
               <td>${e.step || ""}</td><td>${e.detail || ""}</td>
             </tr>`)}</tbody>
         </table>`)}
+      ${older.entries !== null && html`<button class="quiet" onClick=${more("entries")}>Older actions</button>`}
       <h2>Refused attempts</h2>
       ${refusals && (refusals.length === 0 ? html`<p class="empty">No refusals${filters.run || filters.actor ? " for this filter" : ""}.</p>` : html`
         <table class="list">
@@ -59,5 +80,6 @@ export function AuditPage({ ctx }) {
               <td class="mono">${r.run || ""}</td><td>${r.reason}</td>
             </tr>`)}</tbody>
         </table>`)}
+      ${older.refusals !== null && html`<button class="quiet" onClick=${more("refusals")}>Older refusals</button>`}
     </section>`;
 }

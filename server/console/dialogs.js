@@ -86,11 +86,13 @@ export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
   const [data, setData] = useState("");
   const [dataError, setDataError] = useState("");
   const action = useAction();
+  const [asked, setAsked] = useState(0);  // a failed preview may be asked for again
   useEffect(() => {
-    post(`${runPath(tenant, run)}/resume`, { from_step: step, reason: "preview", dry_run: true })
+    setPreviewError(null);
+    post(`${runPath(tenant, run)}/resume`, { from_step: step, reason: "preview", dry_run: true }, { "If-Match": `"${seen}"` })
       .then(setPreview)
       .catch(setPreviewError);
-  }, []);
+  }, [asked]);
   const submit = async (e) => {
     e.preventDefault();
     const parsed = parseData(data);
@@ -106,6 +108,8 @@ export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
         <div class="preview" aria-live="polite">
           ${!preview && !previewError && html`<p>Asking the server what this resume would do…</p>`}
           ${previewError && html`<${Refusal} error=${previewError} />`}
+          ${previewError && previewError.status !== 409 && html`
+            <button type="button" class="quiet" onClick=${() => setAsked(asked + 1)}>Ask again</button>`}
           ${preview && html`
             <p>New epoch <b>${preview.epoch}</b>.</p>
             <p>Kept (their outputs stay): ${preview.kept.length ? preview.kept.join(", ") : "none"}</p>

@@ -220,6 +220,24 @@ describe("Run Console", () => {
     await until(page, () => document.querySelector(".bar .badge")?.textContent === "paused");
   });
 
+  it("lists refused attempts in the audit, filtered by actor", async () => {
+    const run = await server.start(operator, "acme", "order", { qty: 30 });
+    await server.waitFor(operator, "acme", run, "failed");
+    const refused = await server.api("POST", `/v1/tenants/acme/runs/${run}/resume`, viewer, { reason: "trying" });
+    assert.equal(refused.status, 403);
+    page = await openPage(chrome, server);
+    await signIn(page, operator);
+    await page.goto(`${server.url}/#/audit`);
+    await until(page, (id) => [...document.querySelectorAll(".audit table")].some((t) => t.textContent.includes(id)), run);
+    await page.type('input[placeholder^="subject"]', "vic@acme");
+    await (await button(page, "Filter")).click();
+    await until(page, () => document.querySelector(".audit")?.textContent.includes("No actions recorded for this filter"));
+    const refusals = await page.$$eval(".audit table:last-of-type tbody tr", (rows) => rows.map((r) => r.textContent));
+    assert.equal(refusals.length, 1);
+    assert.match(refusals[0], /vic@acme.*resume/);
+    assert.match(refusals[0], new RegExp(run));
+  });
+
   it("refuses a token the server does not accept, in words", async () => {
     page = await openPage(chrome, server);
     page.allowed.add(401);
