@@ -276,7 +276,9 @@ TEST(FeedTest, AStreamFarBehindReadsABoundedStretchPerNextAndWakesItself) {
     ASSERT_TRUE(events.has_value());
     ++calls;
     for (const auto& e : *events) seen.push_back(e->position);
-    if (seen.empty()) EXPECT_EQ(wakes.load(), calls) << "an empty Next with more to read wakes its stream";
+    if (seen.empty()) {
+      EXPECT_EQ(wakes.load(), calls) << "an empty Next with more to read wakes its stream";
+    }
   }
   EXPECT_EQ(seen, (std::vector<std::uint64_t>{10'002}));
   EXPECT_GE(calls, 10'000 / 400) << "at most 4 batches of positions per Next";
