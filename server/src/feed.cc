@@ -131,6 +131,13 @@ Feed::~Feed() {
 
 Result<std::shared_ptr<Subscription>> Feed::Subscribe(std::string tenant, std::optional<RunId> run,
                                                       std::optional<std::uint64_t> after) {
+  // A position past the journal's end (an id from another journal, or a
+  // restored one) is taken as its end: what comes next is sent. Read before
+  // the lock, which the feed's thread takes for every batch.
+  if (after.has_value()) {
+    REWIND_ASSIGN_OR_RETURN(const std::uint64_t last, journal_.LastPosition());
+    after = std::min(*after, last);
+  }
   MutexLock lock(mu_);
   auto& list = by_tenant_[tenant];
   std::erase_if(list, [](const std::weak_ptr<Subscription>& w) { return w.expired(); });
@@ -139,15 +146,11 @@ Result<std::shared_ptr<Subscription>> Feed::Subscribe(std::string tenant, std::o
                                              " streams open, the most this server keeps");
   }
   std::uint64_t next = 0;
-  {
+  if (after.has_value()) {
+    next = *after + 1;
+  } else {
     MutexLock window(window_mu_);
     next = window_first_ + window_.size();
-  }
-  if (after.has_value()) {
-    // A position past the journal's end (an id from another journal, or a
-    // restored one) is taken as its end: what comes next is sent.
-    REWIND_ASSIGN_OR_RETURN(const std::uint64_t last, journal_.LastPosition());
-    next = std::min(*after, last) + 1;
   }
   auto sub = std::shared_ptr<Subscription>(new Subscription(*this, std::move(tenant), run, next));
   list.push_back(sub);

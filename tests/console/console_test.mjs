@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { Server, browser, button, openPage, repo, screenshot, signIn, until } from "./harness.mjs";
+import { Server, browser, button, openPage, repo, screenshot, signIn, signedIn, until } from "./harness.mjs";
 
 const ORDER = path.join(repo, "examples/order.json");
 const SLOW = path.join(repo, "tests/console/slow.json");
@@ -86,9 +86,7 @@ describe("Run Console", () => {
   it("approves a run waiting at its gate, which then completes", async () => {
     const run = await server.start(operator, "acme", "order", { qty: 2 });
     await server.waitFor(operator, "acme", run, "paused");
-    page = await openPage(chrome, server);
-    await signIn(page, operator);
-    await page.goto(`${server.url}/#/runs/${run}`);
+    page = await signedIn(chrome, server, operator, `#/runs/${run}`);
     await (await button(page, "Approve or reject approve")).click();
     await page.waitForSelector("dialog[open] #decision-note");
     await page.type("#decision-note", "stock checked");
@@ -101,9 +99,7 @@ describe("Run Console", () => {
   it("shows a viewer no action, and another tenant none of the runs", async () => {
     const run = await server.start(operator, "acme", "order", { qty: 30 });
     await server.waitFor(operator, "acme", run, "failed");
-    page = await openPage(chrome, server);
-    await signIn(page, viewer);
-    await page.goto(`${server.url}/#/runs/${run}`);
+    page = await signedIn(chrome, server, viewer, `#/runs/${run}`);
     await page.waitForSelector('g.node[data-step="validate"]');
     assert.equal(await page.$(".actions"), null, "no action controls for a viewer");
     assert.equal(await page.$eval("body", (b) => b.textContent.includes("Resume from")), false);
@@ -121,9 +117,7 @@ describe("Run Console", () => {
 
   it("pauses a running run and cancels it, each with a reason", async () => {
     const run = await server.start(operator, "acme", "slow", {});
-    page = await openPage(chrome, server);
-    await signIn(page, operator);
-    await page.goto(`${server.url}/#/runs/${run}`);
+    page = await signedIn(chrome, server, operator, `#/runs/${run}`);
     await until(page, () => document.querySelector(".bar .badge")?.textContent === "running");
     await (await button(page, "Pause")).click();
     await page.waitForSelector("dialog[open] #stop-reason");
@@ -145,9 +139,7 @@ describe("Run Console", () => {
   it("resumes from a step with the keyboard alone", async () => {
     const run = await server.start(operator, "acme", "order", { qty: 30 });
     await server.waitFor(operator, "acme", run, "failed");
-    page = await openPage(chrome, server);
-    await signIn(page, operator);
-    await page.goto(`${server.url}/#/runs/${run}`);
+    page = await signedIn(chrome, server, operator, `#/runs/${run}`);
     await page.waitForSelector('g.node[data-step="validate"]');
     const focusOn = async (test, what) => {
       for (let i = 0; i < 80; ++i) {
@@ -182,10 +174,7 @@ describe("Run Console", () => {
   it("refuses a resume of a state the operator did not see: a 409 in the dialog, which stays open", async () => {
     const run = await server.start(operator, "acme", "gate", {});
     await server.waitFor(operator, "acme", run, "paused");
-    page = await openPage(chrome, server);
-    page.allowed.add(409);
-    await signIn(page, operator);
-    await page.goto(`${server.url}/#/runs/${run}`);
+    page = await signedIn(chrome, server, operator, `#/runs/${run}`, [409]);
     await (await page.waitForSelector('g.node[data-step="approve"]')).click();
     await (await button(page, "Resume from approve")).click();
     await page.waitForSelector("dialog[open] #resume-reason");
@@ -209,9 +198,7 @@ describe("Run Console", () => {
   it("forks a run from a step and opens the new run", async () => {
     const run = await server.start(operator, "acme", "order", { qty: 2 });
     await server.waitFor(operator, "acme", run, "paused");
-    page = await openPage(chrome, server);
-    await signIn(page, operator);
-    await page.goto(`${server.url}/#/runs/${run}`);
+    page = await signedIn(chrome, server, operator, `#/runs/${run}`);
     await (await page.waitForSelector('g.node[data-step="charge"]')).click();
     await (await button(page, "Fork from charge")).click();
     await (await button(page, "Fork", "dialog[open]")).click();
@@ -225,9 +212,7 @@ describe("Run Console", () => {
     await server.waitFor(operator, "acme", run, "failed");
     const refused = await server.api("POST", `/v1/tenants/acme/runs/${run}/resume`, viewer, { reason: "trying" });
     assert.equal(refused.status, 403);
-    page = await openPage(chrome, server);
-    await signIn(page, operator);
-    await page.goto(`${server.url}/#/audit`);
+    page = await signedIn(chrome, server, operator, `#/audit`);
     await until(page, (id) => [...document.querySelectorAll(".audit table")].some((t) => t.textContent.includes(id)), run);
     await page.type('input[placeholder^="subject"]', "vic@acme");
     await (await button(page, "Filter")).click();

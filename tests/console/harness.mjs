@@ -116,6 +116,16 @@ export async function signIn(page, token) {
   await page.waitForSelector("header.top");
 }
 
+// A page signed in with `token` and opened at `hash` ("#/runs/ID"), taking
+// the HTTP statuses in `allowed` as expected.
+export async function signedIn(b, server, token, hash, allowed = []) {
+  const page = await openPage(b, server);
+  for (const status of allowed) page.allowed.add(status);
+  await signIn(page, token);
+  await page.goto(`${server.url}/${hash}`);
+  return page;
+}
+
 // Waits until `fn` (run in the page) is true.
 export const until = (page, fn, ...args) => page.waitForFunction(fn, { timeout: 15000, polling: 50 }, ...args);
 
