@@ -1,7 +1,9 @@
 // The Run Console: sign in with a token, then the runs of your tenant, a
 // run (its graph, steps, timeline, time travel, actions) and the audit
-// trail, and step statistics. Pages are addressed by the URL's hash: #/runs,
-// #/runs/{id}, #/audit, #/stats.
+// trail, and step statistics. Pages are addressed by the URL's hash: #/runs
+// (?status=&workflow=&page= when filtered or paged), #/runs/{id},
+// #/audit (?run=&actor=), #/stats; so a view can be reloaded, bookmarked
+// and shared.
 import { html, render, useEffect, useState } from "./vendor/preact-htm.js";
 import { ApiError, get, session } from "./api.js";
 import { AuditPage } from "./audit.js";
@@ -9,7 +11,7 @@ import { RunPage } from "./run.js";
 import { RunsPage } from "./runs.js";
 import { StatsPage } from "./stats.js";
 
-const ACTING_ROLES = ["operator", "admin"];
+const ACTING_ROLES = ["operator"];  // what the server's default authorizer requires to act
 
 function useHash() {
   const [hash, setHash] = useState(location.hash);
@@ -90,14 +92,16 @@ function App() {
     setMe(null);
   };
   const ctx = { me, canAct: me.roles.some((r) => ACTING_ROLES.includes(r)) };
-  const parts = hash.replace(/^#\/?/, "").split("/").map((p) => {
+  const [route, search = ""] = hash.replace(/^#\/?/, "").split("?");
+  const parts = route.split("/").map((p) => {
     try { return decodeURIComponent(p); } catch { return p; }
   });
+  const query = new URLSearchParams(search);
   let page;
   if (parts[0] === "runs" && parts[1]) page = html`<${RunPage} key=${parts[1]} ctx=${ctx} run=${parts[1]} />`;
-  else if (parts[0] === "audit") page = html`<${AuditPage} ctx=${ctx} />`;
+  else if (parts[0] === "audit") page = html`<${AuditPage} ctx=${ctx} query=${query} />`;
   else if (parts[0] === "stats") page = html`<${StatsPage} ctx=${ctx} />`;
-  else page = html`<${RunsPage} ctx=${ctx} />`;
+  else page = html`<${RunsPage} ctx=${ctx} query=${query} />`;
   const current = ["audit", "stats"].includes(parts[0]) ? parts[0] : "runs";
   return html`<${Header} me=${me} current=${current} onSignOut=${signOut} /><main>${page}</main>`;
 }

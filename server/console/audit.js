@@ -1,14 +1,14 @@
 // Who resumed, approved, rejected, cancelled, paused, forked or signalled,
 // and every attempt the server refused: with who, when and why, filtered
-// by run or actor.
+// by run or actor (in the URL: #/audit?run=ID&actor=SUBJECT).
 import { html, useEffect, useState } from "./vendor/preact-htm.js";
 import { get, tenantPath } from "./api.js";
 import { time } from "./widgets.js";
 
-export function AuditPage({ ctx }) {
+export function AuditPage({ ctx, query: url }) {
   const tenant = ctx.me.tenant;
-  const [filters, setFilters] = useState({ run: "", actor: "" });
-  const [typed, setTyped] = useState({ run: "", actor: "" });
+  const filters = { run: url.get("run") || "", actor: url.get("actor") || "" };
+  const [typed, setTyped] = useState(filters);
   const [entries, setEntries] = useState(null);
   const [refusals, setRefusals] = useState(null);
   const [older, setOlder] = useState({ entries: null, refusals: null });  // next_before of each list
@@ -27,7 +27,7 @@ export function AuditPage({ ctx }) {
       })
       .catch((e) => { if (!stale) setError(e.message); });
     return () => { stale = true; };
-  }, [tenant, filters]);
+  }, [tenant, filters.run, filters.actor]);
 
   // The next page of one list, after what it shows.
   const more = (list) => async () => {
@@ -45,7 +45,10 @@ export function AuditPage({ ctx }) {
   // The API's actor is a subject; "ana@acme", as the table shows it, means ana.
   const apply = (e) => {
     e.preventDefault();
-    setFilters({ run: typed.run.trim(), actor: typed.actor.trim().split("@")[0] });
+    const q = new URLSearchParams();
+    if (typed.run.trim()) q.set("run", typed.run.trim());
+    if (typed.actor.trim()) q.set("actor", typed.actor.trim().split("@")[0]);
+    location.hash = q.toString() ? `#/audit?${q}` : "#/audit";
   };
   return html`
     <section class="audit">

@@ -61,7 +61,7 @@ export function Graph({ steps, selected, onSelect, changed = new Set() }) {
         return html`
           <g class=${cls} transform=${`translate(${p.x},${p.y})`} tabindex="0" role="button" data-step=${s.id}
             aria-pressed=${selected === s.id ? "true" : "false"}
-            aria-label=${`step ${s.id}, ${s.kind}, ${s.status}, attempt ${s.attempts}`}
+            aria-label=${`step ${s.id}, ${s.kind}, ${s.status}, attempt ${s.attempts}${changed.has(s.id) ? ", changed by this event" : ""}`}
             onClick=${() => onSelect(s.id)} onKeyDown=${key(s)}>
             <rect width=${W} height=${H} rx="6" />
             <text x="10" y="18" class="name">${s.id.length > 18 ? s.id.slice(0, 17) + "…" : s.id}</text>

@@ -59,6 +59,7 @@ function Timeline({ entries, at }) {
         return html`
           ${band && html`<li class="band" key=${`band-${e.epoch}`}>epoch ${e.epoch}</li>`}
           <li key=${e.seq} class=${`entry${at && e.seq > at ? " future" : ""}${e.actor ? " by-person" : ""}`}>
+            ${at && e.seq > at ? html`<span class="sr-only">after the point shown: </span>` : ""}
             <span class="seq">#${e.seq}</span>
             <span class="type">${e.type}</span>
             <span class="step">${e.step || ""}</span>
@@ -154,6 +155,7 @@ export function RunPage({ ctx, run }) {
   const gate = state.status === "paused" && state.paused_step &&
     state.steps.find((s) => s.id === state.paused_step && s.kind === "approval");
   const close = () => setDialog(null);
+  const openDialog = (d) => { setNotice(""); setDialog(d); };
   const done = (message, forked) => {
     setDialog(null);
     setNotice(message);
@@ -172,22 +174,24 @@ export function RunPage({ ctx, run }) {
       </div>
       <p class="facts">
         epoch ${state.epoch} · seq ${state.seq} · started ${time(state.started_unix_us)} · updated <${Ago} us=${state.updated_unix_us} />
+        · <a href=${`#/audit?run=${state.run_id}`}>its audit</a>
         ${state.parent_run && html` · forked from <a class="mono" href=${`#/runs/${state.parent_run}`}>${state.parent_run}</a> at seq ${state.parent_seq}`}
       </p>
       ${state.error && html`<p class="run-error"><${ErrorText} error=${state.error} /></p>`}
-      ${notice && html`<p class="notice" role="status">${notice}</p>`}
+      ${notice && html`<p class="notice" role="status">${notice}
+        <button class="quiet" aria-label="dismiss the notice" onClick=${() => setNotice("")}>×</button></p>`}
       ${refreshError && html`<p class="error" role="alert">${refreshError}</p>`}
 
       ${ctx.canAct && html`
         <div class="actions" role="toolbar" aria-label="actions on this run">
-          ${gate && html`<button onClick=${() => setDialog({ kind: "decide", step: gate.id })}>Approve or reject ${gate.id}…</button>`}
-          ${!stopped && html`<button onClick=${() => setDialog({ kind: "pause" })}>Pause…</button>`}
-          ${!FINISHED.includes(state.status) && html`<button class="danger" onClick=${() => setDialog({ kind: "cancel" })}>Cancel…</button>`}
-          <button disabled=${!canResumeStep} onClick=${() => setDialog({ kind: "resume", step: selected })}
+          ${gate && html`<button onClick=${() => openDialog({ kind: "decide", step: gate.id })}>Approve or reject ${gate.id}…</button>`}
+          ${!stopped && html`<button onClick=${() => openDialog({ kind: "pause" })}>Pause…</button>`}
+          ${!FINISHED.includes(state.status) && html`<button class="danger" onClick=${() => openDialog({ kind: "cancel" })}>Cancel…</button>`}
+          <button disabled=${!canResumeStep} onClick=${() => openDialog({ kind: "resume", step: selected })}
             title=${step ? "" : "select a step in the graph or the table"}>
             ${step ? `Resume from ${step.id}…` : "Resume from a step…"}
           </button>
-          <button disabled=${!step} onClick=${() => setDialog({ kind: "fork", step: selected })}>
+          <button disabled=${!step} onClick=${() => openDialog({ kind: "fork", step: selected })}>
             ${step ? `Fork from ${step.id}…` : "Fork from a step…"}
           </button>
         </div>`}

@@ -1,5 +1,8 @@
 // The runs of the signed-in tenant: the run index, filtered and paged, kept
-// current by the tenant's event stream.
+// current by the tenant's event stream. Filters and the page are in the URL
+// (#/runs?status=failed&workflow=order&page=TOKEN). Pages are keyset pages
+// of the index, newest start first: a new run appears on the first page and
+// never shifts the rows of the pages after it.
 import { html, useEffect, useRef, useState } from "./vendor/preact-htm.js";
 import { follow, get, tenantPath } from "./api.js";
 import { Ago, LiveBadge, StatusBadge } from "./widgets.js";
@@ -7,10 +10,25 @@ import { Ago, LiveBadge, StatusBadge } from "./widgets.js";
 const STATUSES = ["", "pending", "running", "paused", "failed", "completed", "cancelled"];
 const PAGE = 50;
 
-export function RunsPage({ ctx }) {
+// How each page token was reached in this tab: the token of the page
+// before it and its number, for "Newer" (the browser's back button works
+// too). A page opened from a link starts a trail of its own.
+const trail = new Map();
+
+function go(filters, page = "") {
+  const q = new URLSearchParams();
+  if (filters.status) q.set("status", filters.status);
+  if (filters.workflow) q.set("workflow", filters.workflow);
+  if (page) q.set("page", page);
+  const s = q.toString();
+  location.hash = s ? `#/runs?${s}` : "#/runs";
+}
+
+export function RunsPage({ ctx, query }) {
   const tenant = ctx.me.tenant;
-  const [filters, setFilters] = useState({ status: "", workflow: "" });
-  const [pages, setPages] = useState([""]);  // the page tokens that led here; the last is shown
+  const status = query.get("status") || "", workflow = query.get("workflow") || "", page = query.get("page") || "";
+  const filters = { status, workflow };
+  const back = page ? trail.get(page) : null;  // null: reached from a link
   const [data, setData] = useState(null);
   const [error, setError] = useState("");
   const [live, setLive] = useState("connecting");
@@ -28,14 +46,14 @@ export function RunsPage({ ctx }) {
     let issued = 0, applied = 0;
     const load = () => {  // an answer older than one shown is dropped
       const n = ++issued;
-      return get(`${tenantPath(tenant)}/runs`, { ...filters, limit: PAGE, page_token: pages[pages.length - 1] })
+      return get(`${tenantPath(tenant)}/runs`, { status, workflow, limit: PAGE, page_token: page })
         .then((d) => { if (!stale && n >= applied) { applied = n; setData(d); setError(""); } })
         .catch((e) => { if (!stale && n >= applied) setError(e.message); });
     };
     refresh.current = load;
     load();
     return () => { stale = true; };
-  }, [tenant, filters, pages]);
+  }, [tenant, status, workflow, page]);
 
   // Any event of the tenant may change a row: the page is read again, at
   // most every 300 ms (the run index is a fold of the same events).
@@ -53,7 +71,12 @@ export function RunsPage({ ctx }) {
     return () => { stop(); clearTimeout(timer); };
   }, [tenant]);
 
-  const setFilter = (name) => (e) => { setFilters({ ...filters, [name]: e.target.value }); setPages([""]); };
+  const setFilter = (name) => (e) => go({ ...filters, [name]: e.target.value });
+  const number = page ? (back ? back.n : null) : 1;
+  const older = () => {
+    trail.set(data.next_page, { prev: page, n: number === null ? null : number + 1 });
+    go(filters, data.next_page);
+  };
   const open = async (e) => {
     e.preventDefault();
     const id = search.trim().toLowerCase();
@@ -74,19 +97,20 @@ export function RunsPage({ ctx }) {
       </div>
       <div class="filters">
         <label>Status
-          <select value=${filters.status} onChange=${setFilter("status")}>
+          <select name="status" value=${filters.status} onChange=${setFilter("status")}>
             ${STATUSES.map((s) => html`<option value=${s}>${s || "any"}</option>`)}
           </select>
         </label>
         <label>Workflow
-          <select value=${filters.workflow} onChange=${setFilter("workflow")}>
+          <select name="workflow" value=${filters.workflow} onChange=${setFilter("workflow")}>
             <option value="">any</option>
-            ${workflows.map((w) => html`<option value=${w}>${w}</option>`)}
+            ${(workflows.includes(workflow) || !workflow ? workflows : [...workflows, workflow])
+              .map((w) => html`<option value=${w}>${w}</option>`)}
           </select>
         </label>
         <form class="search" onSubmit=${open} role="search">
           <label>Run id
-            <input value=${search} onInput=${(e) => { setSearch(e.target.value); setSearchError(""); }}
+            <input name="run" value=${search} onInput=${(e) => { setSearch(e.target.value); setSearchError(""); }}
               placeholder="32 hex digits" spellcheck="false" />
           </label>
           <button type="submit">Open</button>
@@ -109,16 +133,16 @@ export function RunsPage({ ctx }) {
                 <td><${StatusBadge} status=${r.status} /></td>
                 <td>${r.steps_completed} / ${r.steps_total}</td>
                 <td>${r.epoch}</td>
-                <td>${r.current_step || ""}${r.error ? html` <span class="error-text" title=${r.error.message}>${r.error.code}</span>` : ""}</td>
+                <td>${r.current_step || ""}${r.error ? html` <span class="error-text clip" title=${r.error.message}>${r.error.code}: ${r.error.message}</span>` : ""}</td>
                 <td><${Ago} us=${r.updated_unix_us} /></td>
               </tr>`)}
           </tbody>
         </table>
         ${data.runs.length === 0 && html`<p class="empty">No runs${filters.status || filters.workflow ? " match these filters" : " yet"}.</p>`}
         <nav class="pager" aria-label="pages of runs">
-          <button disabled=${pages.length === 1} onClick=${() => setPages(pages.slice(0, -1))}>Newer</button>
-          <span>page ${pages.length}</span>
-          <button disabled=${!data.next_page} onClick=${() => setPages([...pages, data.next_page])}>Older</button>
+          <button disabled=${!page} onClick=${() => go(filters, back ? back.prev : "")}>${!page || back ? "Newer" : "Newest"}</button>
+          <span>${number === null ? "an older page" : `page ${number}`}</span>
+          <button disabled=${!data.next_page} onClick=${older}>Older</button>
         </nav>`}
     </section>`;
 }

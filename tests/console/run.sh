@@ -13,4 +13,4 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   echo "the browser tests need: ${missing[*]}; run: REWIND_WITH_BROWSER=1 scripts/setup.sh" >&2
   exit 1
 fi
-exec "$node" --test --test-reporter=spec console_test.mjs
+exec "$node" --test --test-concurrency=1 --test-reporter=spec console_test.mjs views_test.mjs

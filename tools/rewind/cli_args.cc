@@ -134,7 +134,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
   secret_opt->excludes(key_opt);
   token->add_option("--subject", ta.subject, "who the token names (\"sub\")")->required();
   token->add_option("--tenant", ta.tenant, "the tenant it acts in")->check(kTenant);
-  token->add_option("--roles", ta.roles, "viewer, operator, admin (comma-separated)")->delimiter(',');
+  token->add_option("--roles", ta.roles, "comma-separated; the default authorizer lets \"operator\" act, any role read")->delimiter(',');
   token->add_option("--ttl", ta.ttl_seconds, "seconds until it expires")->check(CLI::Range(1, 366 * 86400));
   token->add_option("--audience", ta.audience, "its \"aud\"");
   token->add_flag("--json", a.context.json, "print {\"token\": ...}");
