@@ -256,11 +256,20 @@ class RawFloor {
   Bytes record_;
 };
 
+// The bytes the journal stores for one event of `payload_bytes` appended alone.
+std::size_t RecordBytes(std::size_t payload_bytes) {
+  const Bytes payload(payload_bytes, std::uint8_t{0x5a});
+  const ByteView one[] = {payload};
+  Bytes stored;
+  record::Encode(kJournalFormatVersion, RunId::New(), 1, Hash{}, one, &stored);
+  return stored.size();
+}
+
 // Events/s of the floor, committing batches of exactly `group` events.
 Result<double> MeasureFloor(const fs::path& dir, const Settings& settings, unsigned runs, std::size_t group) {
   REWIND_ASSIGN_OR_RETURN(
       std::unique_ptr<RawFloor> floor,
-      RawFloor::Open(dir, settings.durability, runs, record::kHeaderSize + settings.payload_bytes));
+      RawFloor::Open(dir, settings.durability, runs, RecordBytes(settings.payload_bytes)));
   const Window window(settings.warmup_seconds, settings.seconds);
   std::uint64_t events = 0;
   for (Clock::time_point t = Clock::now(); !window.Over(t);) {
@@ -308,9 +317,9 @@ Result<Row> MeasureConfiguration(const Settings& settings, unsigned appenders) {
 
 void PrintHeader(const Settings& settings) {
   std::printf(
-      "# append_bench: %zu-byte payloads (+%zu-byte record header), %s, %.2f s measured after "
+      "# append_bench: %zu-byte payloads (%zu-byte records), %s, %.2f s measured after "
       "%.2f s warm-up, median of %u, scratch under '%s'\n",
-      settings.payload_bytes, record::kHeaderSize, DurabilityName(settings.durability), settings.seconds,
+      settings.payload_bytes, RecordBytes(settings.payload_bytes), DurabilityName(settings.durability), settings.seconds,
       settings.warmup_seconds, settings.reps, settings.dir.c_str());
   std::printf("%9s  %-10s %12s %11s %11s %10s %13s %11s\n", "appenders", "durability", "events/s",
               "ack p50 us", "ack p99 us", "mean group", "raw events/s", "journal/raw");

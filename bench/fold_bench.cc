@@ -7,7 +7,8 @@
 // kind is not counted), --reps times; figures are medians:
 //
 //   scan         the floor: a raw LMDB cursor walk of the events database
-//                (MDB_NEXT), reading each record's size and first word;
+//                (MDB_NEXT), reading each record's size and first word (a
+//                record holds one append's events in format 2);
 //   read         Journal::ReadAll: the same walk plus each record's
 //                checksum and header checks;
 //   decode       read + Decode of every payload into an Event;
@@ -57,6 +58,12 @@ struct Settings {
   std::string json;
 };
 
+std::uint64_t ReadBe64(const void* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<const std::uint8_t*>(p)[i];
+  return v;
+}
+
 Status LmdbStatus(int rc, const std::string& what) {
   if (rc == MDB_SUCCESS) return Status::Ok();
   return Status(Code::kInternal, "scan: " + what + ": " + mdb_strerror(rc));
@@ -88,17 +95,18 @@ class RawScanner {
     REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_cursor_open(txn, events, &cursor), "mdb_cursor_open"));
     std::unique_ptr<MDB_cursor, decltype(&mdb_cursor_close)> cursor_guard(cursor, &mdb_cursor_close);
     MDB_val key{}, value{};
-    std::uint64_t n = 0, sink = 0;
+    std::uint64_t records = 0, sink = 0, last = 0;
     int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
     for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
       std::uint64_t word = 0;
       std::memcpy(&word, value.mv_data, std::min<std::size_t>(sizeof word, value.mv_size));
       sink += value.mv_size ^ word;
-      ++n;
+      ++records;
+      last = key.mv_size == 8 ? ReadBe64(key.mv_data) : 0;
     }
     if (rc != MDB_NOTFOUND) return Err(LmdbStatus(rc, "mdb_cursor_get"));
-    if (sink == 0 && n != 0) return Err(Code::kInternal, "scan: read nothing");  // keeps the reads
-    return n;
+    if (sink == 0 && records != 0) return Err(Code::kInternal, "scan: read nothing");  // keeps the reads
+    return last;  // a record's key is its last event's position: the last is the number of events
   }
 
  private:

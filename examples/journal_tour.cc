@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     if (!event.has_value()) return event.error();
     std::printf("%8llu  %s %4llu  %.8s  %s\n", static_cast<unsigned long long>(r.position),
                 r.run.ToString().c_str(), static_cast<unsigned long long>(r.seq),
-                rwd::HexEncode(r.prev_hash).c_str(), rwd::DescribeEvent(*event).c_str());
+                rwd::HexEncode(r.prev_hash()).c_str(), rwd::DescribeEvent(*event).c_str());
     return rwd::Status::Ok();
   });
   if (!read.ok()) return Fail(read);

@@ -133,24 +133,38 @@ int main(int argc, char** argv) {
   rwd::Hash prev{};
   rwd::Bytes record;
   bool ok = Write(decode_dir / "empty", rwd::Bytes{});
+  // Each sample alone in a record of each format, and all of them in one
+  // format-2 record (one append).
+  std::vector<rwd::Bytes> all;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const rwd::Bytes encoded = rwd::Encode(samples[i]);
     const std::string name = Name(i, samples[i]);
     ok &= Write(decode_dir / ("sample_" + name), encoded);
-    rwd::record::Encode(run, i + 1, prev, encoded, &record);
-    ok &= Write(record_dir / ("record_" + name), record);
-    prev = rwd::record::ChainHash(record);
+    const rwd::ByteView one[] = {encoded};
+    for (std::uint32_t format : {1u, 2u}) {
+      rwd::record::Encode(format, run, i + 1, prev, one, &record);
+      ok &= Write(record_dir / ("format" + std::to_string(format) + "_" + name), record);
+    }
+    prev = rwd::record::ChainHash(run, i + 1, prev, encoded);
     ok &= Write(json_dir / ("sample_" + name), rwd::AsBytes(rwd::inspect::EventJson(samples[i]).dump()));
+    all.push_back(encoded);
   }
+  const std::vector<rwd::ByteView> views(all.begin(), all.end());
+  rwd::record::Encode(2, run, 1, rwd::Hash{}, views, &record);
+  ok &= Write(record_dir / "format2_all_samples", record);
+  ok &= Write(record_dir / "format2_all_samples_cut", rwd::ByteView(record).first(record.size() / 2));
   for (std::size_t i : damaged) {
     const rwd::Bytes encoded = rwd::Encode(samples[i]);
     const std::string name = Name(i, samples[i]);
     const rwd::ByteView view(encoded);
     ok &= Write(decode_dir / ("truncated_" + name), view.first(encoded.size() / 2));
     ok &= Write(decode_dir / ("flipped_" + name), Flipped(encoded, encoded.size() / 3));
-    rwd::record::Encode(run, i + 1, rwd::Hash{}, encoded, &record);
-    ok &= Write(record_dir / ("bad_checksum_" + name),
-                Flipped(record, rwd::record::kHeaderSize + encoded.size() / 2));
+    const rwd::ByteView one[] = {encoded};
+    for (std::uint32_t format : {1u, 2u}) {
+      rwd::record::Encode(format, run, i + 1, rwd::Hash{}, one, &record);
+      ok &= Write(record_dir / ("bad_checksum_format" + std::to_string(format) + "_" + name),
+                  Flipped(record, record.size() - encoded.size() / 2));
+    }
   }
   for (std::size_t i : damaged) {
     nlohmann::json j = rwd::inspect::EventJson(samples[i]);
@@ -178,9 +192,10 @@ int main(int argc, char** argv) {
   bad = good;
   bad.erase("digest");
   ok &= Write(heads_dir / "no_digest", rwd::AsBytes(bad.dump()));
-  rwd::record::Encode(run, 1, rwd::Hash{}, rwd::Bytes{}, &record);
+  const rwd::ByteView empty[] = {rwd::ByteView()};
+  rwd::record::Encode(1, run, 1, rwd::Hash{}, empty, &record);
   ok &= Write(record_dir / "header_only", record);
-  ok &= Write(record_dir / "short", rwd::ByteView(record).first(rwd::record::kHeaderSize - 1));
+  ok &= Write(record_dir / "short", rwd::ByteView(record).first(rwd::record::kFormat1HeaderSize - 1));
   const fs::path replay_dir = fs::path(argv[1]) / "replay_check_fuzzer";
   fs::create_directories(replay_dir);
   ok &= WriteReplaySeeds(replay_dir);

@@ -253,8 +253,8 @@ json RecordJson(const EventRecord& r, const Event& e) {
   json j{{"run_id", r.run.ToString()},
          {"seq", r.seq},
          {"position", r.position},
-         {"prev_hash", HexEncode(r.prev_hash)},
-         {"hash", HexEncode(ChainHashOf(r))}};
+         {"prev_hash", HexEncode(r.prev_hash())},
+         {"hash", HexEncode(r.hash())}};
   j.update(EventJson(e));
   return j;
 }

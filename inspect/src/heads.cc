@@ -12,7 +12,7 @@ Result<Heads> ReadHeads(const Journal& journal) {
     return view.ForEachRun([&](const RunId& run, std::uint64_t last_seq) -> Status {
       const std::size_t before = out.runs.size();
       const Status read = view.ReadRun(run, last_seq, last_seq, [&](const EventRecord& r) {
-        out.runs.push_back(RunHeadEntry{run, RunHead{r.seq, ChainHashOf(r)}});
+        out.runs.push_back(RunHeadEntry{run, RunHead{r.seq, r.hash()}});
         return Status::Ok();
       });
       // A damaged run index can list a run, or a last seq, that a lookup

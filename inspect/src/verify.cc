@@ -175,7 +175,7 @@ Result<std::vector<Problem>> VerifyAgainst(const Journal& journal, const Heads& 
                                                                  " events; it had " + std::to_string(e.head.seq)});
     } else {
       return view.ReadRun(e.run, e.head.seq, e.head.seq, [&](const EventRecord& r) {
-        if (ChainHashOf(r) != e.head.hash) {
+        if (r.hash() != e.head.hash) {
           problems.push_back(Problem{e.run, e.head.seq, "heads",
                                      "the history up to this seq was rewritten: its chain hash is not the saved one"});
         }

@@ -100,6 +100,10 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   if (options.max_map_bytes < (1u << 20)) {
     return Err(Code::kInvalidArgument, "max_map_bytes must be at least 1 MiB");
   }
+  if (options.new_format_version < kOldestJournalFormatVersion || options.new_format_version > kJournalFormatVersion) {
+    return Err(Code::kInvalidArgument, "new_format_version must be in " + std::to_string(kOldestJournalFormatVersion) +
+                                           ".." + std::to_string(kJournalFormatVersion));
+  }
   if (options.max_payload_bytes == 0 || options.max_payload_bytes > kMaxPayloadBytesLimit) {
     return Err(Code::kInvalidArgument,
                "max_payload_bytes must be in 1.." + std::to_string(kMaxPayloadBytesLimit));
@@ -145,8 +149,9 @@ void Journal::AppendAsync(const RunId& run, std::uint64_t expected_seq, std::vec
                           " bytes exceeds the limit of " +
                           std::to_string(impl_->options.max_payload_bytes)));
     }
-    bytes += p.size() + record::kHeaderSize;
+    bytes += p.size() + record::kFormat1HeaderSize;
   }
+  bytes += record::kFormat2MaxOverhead;  // with the line above, at least what either format stores
   impl_->writer->Enqueue(AppendRequest{run, expected_seq, std::move(payloads), std::move(done), bytes});
 }
 
@@ -159,19 +164,17 @@ Result<AppendResult> Journal::Append(const RunId& run, std::uint64_t expected_se
   return future.get();
 }
 
-Hash ChainHashOf(const EventRecord& record) { return record::ChainHash(record.stored); }
-
 Status ChainCheck::Next(const EventRecord& rec) {
   if (rec.seq != head.seq + 1) {
     return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) + ": expected seq " +
                                          std::to_string(head.seq + 1));
   }
-  if (rec.prev_hash != head.hash) {
+  if (rec.prev_hash() != head.hash) {
     return Status(Code::kCorruption, At(rec.run, rec.seq, rec.position) +
                                          ": its previous hash does not match the chain (an earlier event of "
                                          "the run was changed or removed)");
   }
-  head = RunHead{rec.seq, ChainHashOf(rec)};
+  head = RunHead{rec.seq, rec.hash()};
   return Status::Ok();
 }
 

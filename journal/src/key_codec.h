@@ -1,10 +1,13 @@
 // Keys and fixed-width integers of the journal's LMDB databases (FORMAT.md).
 //
-//   events  key: global position, u64 big-endian (dense from 1; MDB_APPEND)
+//   events  key: the global position of the record's last event, u64
+//           big-endian (MDB_APPEND); the records' events are positions 1..N,
+//           and the record holding position p is the first at or past p
 //           value: a record (record.h)
-//   runs    DUPSORT|DUPFIXED; key: run id (16 bytes)
-//           value: run seq u64 BE ‖ global position u64 BE (16 bytes), so the
-//           duplicates of a run sort by seq and seq k is found in O(log n)
+//   runs    DUPSORT|DUPFIXED; key: run id (16 bytes); one entry per record:
+//           value: the record's last run seq u64 BE ‖ its key (16 bytes), so
+//           the duplicates of a run sort by seq and the record holding seq k
+//           is the first entry at or past k, found in O(log n)
 //   meta    text keys → text values (format_version, engine_id, created_unix_us)
 //
 // Big-endian keys make memcmp order numeric order.
@@ -41,7 +44,7 @@ inline Position EncodePosition(std::uint64_t position) {
   return k;
 }
 
-// A `runs` duplicate value: seq then position.
+// A `runs` duplicate value: the record's last seq, then its position.
 using RunEntry = std::array<std::uint8_t, 16>;
 inline RunEntry EncodeRunEntry(std::uint64_t seq, std::uint64_t position) {
   RunEntry e;

@@ -3,36 +3,29 @@
 #include <cstring>
 
 namespace rwd::journal_internal {
-namespace {
-
-EventRecord ToRecord(const record::View& view, std::uint64_t position, ByteView stored) {
-  return EventRecord{view.run, view.seq, position, view.prev_hash, view.payload, stored};
-}
-
-}  // namespace
 
 std::string At(const RunId& run, std::uint64_t seq, std::uint64_t position) {
   return "run " + run.ToString() + " seq " + std::to_string(seq) + " (position " +
          std::to_string(position) + ")";
 }
 
-// Reads and checks the record a run index entry points at.
-Result<EventRecord> ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run,
-                                const key::DecodedRunEntry& entry) {
+Status ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run, const key::DecodedRunEntry& entry,
+                   EventBatch* batch) {
   auto stored = txn.Get(store.events(), key::EncodePosition(entry.position));
   if (!stored.has_value()) {
-    return Err(stored.error().code() == Code::kNotFound
-                   ? Status(Code::kCorruption, At(run, entry.seq, entry.position) +
-                                                   ": the run index points at a missing event")
-                   : stored.error());
+    return stored.error().code() == Code::kNotFound
+               ? Status(Code::kCorruption, At(run, entry.seq, entry.position) +
+                                               ": the run index points at a missing event")
+               : stored.error();
   }
-  REWIND_ASSIGN_OR_RETURN(record::View view, record::Parse(*stored, entry.position));
-  if (view.run != run || view.seq != entry.seq) {
-    return Err(Code::kCorruption, At(run, entry.seq, entry.position) +
-                                      ": the run index points at an event of run " +
-                                      view.run.ToString() + " seq " + std::to_string(view.seq));
+  REWIND_RETURN_IF_ERROR(batch->Parse(store.info().format_version, *stored, entry.position));
+  const std::uint64_t last = batch->first_seq() + batch->size() - 1;
+  if (batch->run() != run || last != entry.seq) {
+    return Status(Code::kCorruption, At(run, entry.seq, entry.position) +
+                                         ": the run index points at events of run " + batch->run().ToString() +
+                                         " seqs " + std::to_string(batch->first_seq()) + ".." + std::to_string(last));
   }
-  return ToRecord(view, entry.position, *stored);
+  return Status::Ok();
 }
 
 Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
@@ -41,18 +34,23 @@ Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std:
   MDB_val k = mdb::Val(run.bytes()), v;
   int rc = cursor.Get(&k, &v, MDB_SET_KEY);
   if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
-  // Seek to the first entry with seq >= from_seq (entries sort by seq).
+  // Entries sort by the last seq of their record: the first one at or past
+  // from_seq holds it.
   const key::RunEntry first = key::EncodeRunEntry(from_seq, 0);
   v = mdb::Val(first);
   if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_GET_BOTH_RANGE);
+  EventBatch batch;
   for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_DUP)) {
     if (v.mv_size != sizeof(key::RunEntry)) {
       return Status(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
     }
-    const auto entry = key::DecodeRunEntry(mdb::View(v));
-    if (entry.seq > to_seq) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(EventRecord rec, ReadIndexed(store, txn, run, entry));
-    REWIND_RETURN_IF_ERROR(visit(rec));
+    REWIND_RETURN_IF_ERROR(ReadIndexed(store, txn, run, key::DecodeRunEntry(mdb::View(v)), &batch));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const std::uint64_t seq = batch.first_seq() + i;
+      if (seq < from_seq) continue;
+      if (seq > to_seq) return Status::Ok();
+      REWIND_RETURN_IF_ERROR(visit(batch.At(i)));
+    }
   }
   if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading run " + run.ToString());
   return Status::Ok();
@@ -63,13 +61,20 @@ Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_pos
   REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.events()));
   const key::Position start = key::EncodePosition(from_position);
   MDB_val k = mdb::Val(start), v;
+  // Records are keyed by their last event's position: the first key at or
+  // past from_position is the record holding it.
   int rc = cursor.Get(&k, &v, MDB_SET_RANGE);
+  EventBatch batch;
   for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT)) {
     if (k.mv_size != 8) return Status(Code::kCorruption, "events database has a malformed key");
-    const std::uint64_t position = key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
-    if (position > to_position) return Status::Ok();
-    REWIND_ASSIGN_OR_RETURN(record::View view, record::Parse(mdb::View(v), position));
-    REWIND_RETURN_IF_ERROR(visit(ToRecord(view, position, mdb::View(v))));
+    const std::uint64_t last = key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
+    REWIND_RETURN_IF_ERROR(batch.Parse(store.info().format_version, mdb::View(v), last));
+    if (batch.position() > to_position) return Status::Ok();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (batch.position() + i < from_position) continue;
+      if (batch.position() + i > to_position) return Status::Ok();
+      REWIND_RETURN_IF_ERROR(visit(batch.At(i)));
+    }
   }
   if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the global stream");
   return Status::Ok();
@@ -102,18 +107,27 @@ Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId
   return chain.head;
 }
 
+namespace {
 
-Result<std::uint64_t> ReadLastSeq(const Store& store, const mdb::Txn& txn, const RunId& run) {
+// The run's last index entry; nullopt for a run with no events.
+Result<std::optional<key::DecodedRunEntry>> LastEntry(const Store& store, const mdb::Txn& txn, const RunId& run) {
   REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
   MDB_val k = mdb::Val(run.bytes()), v;
   int rc = cursor.Get(&k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) return std::uint64_t{0};
+  if (rc == MDB_NOTFOUND) return std::optional<key::DecodedRunEntry>();
   if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_LAST_DUP);
   if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the last seq of run " + run.ToString()));
   if (v.mv_size != sizeof(key::RunEntry)) {
     return Err(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
   }
-  return key::DecodeRunEntry(mdb::View(v)).seq;
+  return std::optional<key::DecodedRunEntry>(key::DecodeRunEntry(mdb::View(v)));
+}
+
+}  // namespace
+
+Result<std::uint64_t> ReadLastSeq(const Store& store, const mdb::Txn& txn, const RunId& run) {
+  REWIND_ASSIGN_OR_RETURN(auto entry, LastEntry(store, txn, run));
+  return entry ? entry->seq : 0;
 }
 
 Result<std::uint64_t> ReadLastPosition(const Store& store, const mdb::Txn& txn) {
@@ -123,21 +137,15 @@ Result<std::uint64_t> ReadLastPosition(const Store& store, const mdb::Txn& txn) 
   if (rc == MDB_NOTFOUND) return std::uint64_t{0};
   if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the last position"));
   if (k.mv_size != 8) return Err(Code::kCorruption, "events database has a malformed key");
-  return key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));
+  return key::GetBe64(static_cast<const std::uint8_t*>(k.mv_data));  // the last record's last event
 }
 
 Result<RunHead> ReadHead(const Store& store, const mdb::Txn& txn, const RunId& run) {
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
-  MDB_val k = mdb::Val(run.bytes()), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) return RunHead{};
-  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_LAST_DUP);
-  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the head of run " + run.ToString()));
-  if (v.mv_size != sizeof(key::RunEntry)) {
-    return Err(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
-  }
-  REWIND_ASSIGN_OR_RETURN(EventRecord rec, ReadIndexed(store, txn, run, key::DecodeRunEntry(mdb::View(v))));
-  return RunHead{rec.seq, record::ChainHash(rec.stored)};
+  REWIND_ASSIGN_OR_RETURN(auto entry, LastEntry(store, txn, run));
+  if (!entry) return RunHead{};
+  EventBatch batch;
+  REWIND_RETURN_IF_ERROR(ReadIndexed(store, txn, run, *entry, &batch));
+  return RunHead{entry->seq, batch.HashOf(batch.size() - 1)};
 }
 
 }  // namespace rwd::journal_internal

@@ -17,10 +17,11 @@ namespace rwd::journal_internal {
 // "run <id> seq <n> (position <p>)", for messages.
 std::string At(const RunId& run, std::uint64_t seq, std::uint64_t position);
 
-// The record a run index entry points at, checked to be that run's seq.
-// Corruption when it is missing, damaged or another event.
-Result<EventRecord> ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run,
-                                const key::DecodedRunEntry& entry);
+// The record a run index entry points at, parsed into `batch` and checked
+// to be that run's, ending at the entry's seq. Corruption when it is
+// missing, damaged or another run's.
+Status ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run, const key::DecodedRunEntry& entry,
+                   EventBatch* batch);
 
 // The run's head as stored; seq 0 and a zero hash for a run with no events.
 // Corruption for a malformed index entry or a damaged last record.

@@ -169,7 +169,7 @@ Status Store::OpenDatabases() {
 
 Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
   if (fresh) {
-    info_.format_version = kJournalFormatVersion;
+    info_.format_version = options_.new_format_version;
     info_.engine_id = RunId::New().ToString();
     info_.created_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
@@ -189,10 +189,11 @@ Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
     return Status(Code::kCorruption, "journal '" + dir() + "' has an unreadable format version '" +
                                          std::string(Text(*version)) + "'");
   }
-  if (info_.format_version != kJournalFormatVersion) {
+  if (info_.format_version < kOldestJournalFormatVersion || info_.format_version > kJournalFormatVersion) {
     return Status(Code::kFailedPrecondition,
                   "journal '" + dir() + "' has format version " + std::to_string(info_.format_version) +
-                      "; this build reads version " + std::to_string(kJournalFormatVersion) +
+                      "; this build reads versions " + std::to_string(kOldestJournalFormatVersion) + " to " +
+                      std::to_string(kJournalFormatVersion) +
                       (info_.format_version > kJournalFormatVersion ? " (it was written by a newer Rewind)"
                                                                    : ""));
   }

@@ -197,6 +197,7 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store_.BeginWrite());
   touched_.clear();
   written_.clear();
+  batches_.clear();
   std::uint64_t position = next_position_;
   std::uint64_t appended = 0;
   auto put = [&](MDB_dbi dbi, ByteView k, ByteView v, unsigned flags, const char* what) -> Status {
@@ -227,20 +228,34 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
       continue;
     }
     AppendResult result{head.seq + 1, position, {}};
-    for (const Bytes& payload : request.payloads) {
-      if (records_.size() <= written_.size()) records_.emplace_back();
-      Bytes& stored = records_[written_.size()];
-      const Hash prev = head.hash;
-      ++head.seq;
-      record::Encode(request.run, head.seq, prev, payload, &stored);
-      REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(position), stored, MDB_APPEND, "events"));
-      REWIND_RETURN_IF_ERROR(put(store_.runs(), request.run.bytes(), key::EncodeRunEntry(head.seq, position),
-                                 MDB_APPENDDUP, "runs"));
-      head.hash = record::ChainHash(stored);
-      written_.push_back(EventRecord{request.run, head.seq, position, prev,
-                                     ByteView(stored).subspan(record::kHeaderSize), stored});
-      ++position;
+    payloads_.assign(request.payloads.begin(), request.payloads.end());
+    hashes_.clear();
+    for (ByteView payload : payloads_) {
+      hashes_.push_back(record::ChainHash(request.run, head.seq + hashes_.size() + 1,
+                                          hashes_.empty() ? head.hash : hashes_.back(), payload));
     }
+    // Format 2: the request is one record; format 1: a record per event.
+    const std::size_t per_record = format_ == 1 ? 1 : payloads_.size();
+    for (std::size_t first = 0; first < payloads_.size(); first += per_record) {
+      if (records_.size() <= batches_.size()) records_.emplace_back();
+      Bytes& stored = records_[batches_.size()];
+      const auto payloads = std::span<const ByteView>(payloads_).subspan(first, per_record);
+      const Hash& prev = first == 0 ? head.hash : hashes_[first - 1];
+      record::Encode(format_, request.run, head.seq + first + 1, prev, payloads, &stored);
+      const std::uint64_t at = position + first;
+      const std::uint64_t last = at + payloads.size() - 1;  // the record's key
+      REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(last), stored, MDB_APPEND, "events"));
+      REWIND_RETURN_IF_ERROR(put(store_.runs(), request.run.bytes(),
+                                 key::EncodeRunEntry(head.seq + first + payloads.size(), last), MDB_APPENDDUP,
+                                 "runs"));
+      EventBatch& made = batches_.emplace_back();
+      made.Assign(format_, request.run, head.seq + first + 1, at, prev, payloads,
+                  std::span<const Hash>(hashes_).subspan(first, per_record), stored);
+      for (std::size_t e = 0; e < made.size(); ++e) written_.push_back(made.At(e));
+    }
+    head.seq += payloads_.size();
+    head.hash = hashes_.back();
+    position += payloads_.size();
     result.head = head;
     touched_[request.run] = head;
     results[i] = result;
@@ -292,6 +307,7 @@ Status Writer::Commit(mdb::Txn& txn, FaultPoint before) {
 
 void Writer::ReleaseRecords() {
   written_.clear();
+  batches_.clear();
   std::size_t held = 0;
   for (const Bytes& r : records_) held += r.capacity();
   if (held > kMaxHeldRecordBytes) records_.clear();

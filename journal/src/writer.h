@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "journal/src/disk_room.h"
+#include "journal/src/record.h"
 #include "journal/src/store.h"
 #include "rewind/base/mutex.h"
 #include "rewind/journal/journal.h"
@@ -85,7 +86,7 @@ class Writer {
       REWIND_EXCLUDES(committed_mu_);
 
  private:
-  explicit Writer(Store& store) : store_(store), room_(store) {}
+  explicit Writer(Store& store) : store_(store), room_(store), format_(store.info().format_version) {}
   void Loop() REWIND_EXCLUDES(mu_);
   void CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<AppendResult>>& results);
   // Writes the requests at `indices` in one transaction and commits. Fills
@@ -109,8 +110,12 @@ class Writer {
   std::uint64_t next_position_ = 1;
   std::unordered_map<RunId, RunHead> heads_;    // committed heads of recent runs (bounded)
   std::unordered_map<RunId, RunHead> touched_;  // heads written by the current transaction
+  const std::uint32_t format_;        // the journal's: what its records are written in
   std::vector<Bytes> records_;        // the current batch's stored records
-  std::vector<EventRecord> written_;  // views of them, for the commit hook
+  std::deque<EventBatch> batches_;    // them parsed (a deque: EventRecords point at them)
+  std::vector<EventRecord> written_;  // their events, for the commit hook
+  std::vector<ByteView> payloads_;    // scratch: one request's payloads
+  std::vector<Hash> hashes_;          // scratch: their chain hashes
   CommitHook hook_;
   Status poison_;
   std::atomic<std::uint64_t> commits_{0}, appends_{0}, events_{0};

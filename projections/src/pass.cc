@@ -23,7 +23,7 @@ Status Pass::Apply(std::span<Target> targets, const EventRecord& record) {
     state = &cache_.Stage(std::move(*loaded));
   }
   REWIND_RETURN_IF_ERROR(Evolve(*state, event).WithContext("position " + std::to_string(record.position)));
-  const std::uint64_t sum = RecordSum(record.stored);
+  const std::uint64_t sum = record.sum();
   const Change change{record, event, *state};
   for (Target& t : targets) {
     if (t.header.checkpoint >= record.position) continue;

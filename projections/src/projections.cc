@@ -79,7 +79,7 @@ Result<bool> CheckpointHolds(const ReadView& view, const SlotHeader& h, std::uin
   if (h.checkpoint > last) return false;
   bool same = false;
   REWIND_RETURN_IF_ERROR(view.ReadAll(h.checkpoint, h.checkpoint, [&](const EventRecord& r) {
-    same = r.position == h.checkpoint && RecordSum(r.stored) == h.checkpoint_sum;
+    same = r.position == h.checkpoint && r.sum() == h.checkpoint_sum;
     return Status::Ok();
   }));
   return same;

@@ -66,6 +66,5 @@ Status WriteSlotHeader(WriteView& txn, const Table& table, const SlotHeader& hea
   return txn.Put(table, kSlotHeaderKey, EncodeSlotHeader(header));
 }
 
-std::uint64_t RecordSum(ByteView stored) { return XXH3_64bits(stored.data(), stored.size()); }
 
 }  // namespace rwd::projections_internal

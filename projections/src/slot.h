@@ -58,7 +58,4 @@ Result<SlotHeader> DecodeSlotHeader(ByteView bytes, std::string_view table);
 Result<SlotHeader> ReadSlotHeader(const ReadView& view, const Table& table);
 Status WriteSlotHeader(WriteView& txn, const Table& table, const SlotHeader& header);
 
-// The sum a checkpoint records for a stored record.
-std::uint64_t RecordSum(ByteView stored);
-
 }  // namespace rwd::projections_internal

@@ -197,7 +197,7 @@ class AuthorizationTest : public EngineTest {
     for (const RunId& run : runs) {
       std::vector<Bytes>& records = out.records[run];
       EXPECT_THAT(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
-        records.emplace_back(r.stored.begin(), r.stored.end());
+        if (r.index == 0) records.emplace_back(r.record().begin(), r.record().end());
         return Status::Ok();
       }),
                   IsOk());

@@ -143,7 +143,7 @@ Recorded Record(Engine& engine, const RunId& run) {
     auto e = Decode(rec.payload);
     RC_ASSERT(e.has_value());
     r.events.push_back(std::move(*e));
-    r.stored.emplace_back(rec.stored.begin(), rec.stored.end());
+    if (rec.index == 0) r.stored.emplace_back(rec.record().begin(), rec.record().end());  // each record once
     return Status::Ok();
   }).ok());
   return r;

@@ -303,7 +303,7 @@ class World {
     const Status read = journal.ReadAll(1, Journal::kEnd, [&](const EventRecord& r) {
       all.insert(all.end(), reinterpret_cast<const std::uint8_t*>(&r.position),
                  reinterpret_cast<const std::uint8_t*>(&r.position) + sizeof r.position);
-      all.insert(all.end(), r.stored.begin(), r.stored.end());
+      if (r.index == 0) all.insert(all.end(), r.record().begin(), r.record().end());
       ++result_.events;
       auto event = Decode(r.payload);
       result_.listing.push_back(std::to_string(r.position) + " " + r.run.ToString() + " " + std::to_string(r.seq) +

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "journal/src/key_codec.h"
+#include "journal/src/record.h"
 
 namespace rwd::test {
 namespace {
@@ -85,6 +86,19 @@ void RawStore::PutMeta(const std::string& key, const std::string& value) {
 
 void ResealRecord(Bytes* stored) {
   key::PutLe64(stored->data(), XXH3_64bits(stored->data() + 8, stored->size() - 8));
+}
+
+Forged Forge(const Bytes& stored, const Bytes* payload, const Hash* prev_hash) {
+  EventBatch batch;
+  if (Status s = batch.Parse(kJournalFormatVersion, stored, 1); !s.ok() || batch.size() != 1) {
+    throw std::runtime_error("Forge: not a record of one event: " + s.ToString());
+  }
+  const ByteView event = payload != nullptr ? ByteView(*payload) : batch.At(0).payload;
+  const Hash prev = prev_hash != nullptr ? *prev_hash : batch.prev_hash();
+  Forged out;
+  record::Encode(kJournalFormatVersion, batch.run(), batch.first_seq(), prev, std::span(&event, 1), &out.stored);
+  out.hash = record::ChainHash(batch.run(), batch.first_seq(), prev, event);
+  return out;
 }
 
 }  // namespace rwd::test

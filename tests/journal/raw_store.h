@@ -11,6 +11,7 @@
 
 #include "rewind/base/bytes.h"
 #include "rewind/base/run_id.h"
+#include "rewind/journal/hash.h"
 
 namespace rwd::test {
 
@@ -37,5 +38,14 @@ class RawStore {
 
 // Rewrites the record checksum after a deliberate edit, as a forger would.
 void ResealRecord(Bytes* stored);
+
+// A forger's edit of a record of one event in the newest format: its
+// payload and/or the hash it names as its run's previous one replaced (null:
+// kept), the checksum made valid again. With the event's new chain hash.
+struct Forged {
+  Bytes stored;
+  Hash hash{};
+};
+Forged Forge(const Bytes& stored, const Bytes* payload, const Hash* prev_hash);
 
 }  // namespace rwd::test

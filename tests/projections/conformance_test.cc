@@ -27,7 +27,6 @@ namespace rwd::test {
 namespace {
 
 using projections_internal::ReadSlotHeader;
-using projections_internal::RecordSum;
 using projections_internal::SlotHeader;
 using projections_internal::SlotRole;
 using projections_internal::SlotTableName;
@@ -141,7 +140,7 @@ TEST_P(ConformanceTest, IsCurrentAfterEveryAcknowledgedAppend) {
     std::uint64_t sum = 0;
     ASSERT_THAT(journal_->ReadAll(h.checkpoint, h.checkpoint,
                                   [&](const EventRecord& r) {
-                                    sum = RecordSum(r.stored);
+                                    sum = r.sum();
                                     return Status::Ok();
                                   }),
                 IsOk());

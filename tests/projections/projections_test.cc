@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <limits>
@@ -467,16 +469,19 @@ TEST_F(ProjectionsTest, ARebuildAskedForSurvivesAStepThatRanOutOfSpace) {
   jo.max_map_bytes = 1 << 20;
   journal_ = std::move(*Journal::Open(jo));
   OpenAll(Opts());
-  for (int i = 0; i < 40; ++i) RunWriter(*journal_, TwoSteps()).Complete(0).Complete(1).Finish();
-  // Ballast that leaves no room for a second copy of the projections.
+  for (int i = 0; i < 200; ++i) RunWriter(*journal_, TwoSteps()).Complete(0).Complete(1).Finish();
+  // Ballast that leaves 24 pages of the map: room for a few small commits,
+  // not for a second copy of the run index (over 60 pages).
   auto ballast = journal_->OpenTable("ballast");
   ASSERT_TRUE(ballast.has_value());
-  std::uint64_t i = 0;
-  for (std::size_t size : {4000, 400, 40}) {
-    for (;; ++i) {
-      const Bytes key = projections_internal::KeyBuilder('b').U64(i).Take();
-      if (!journal_->Update([&](WriteView& w) { return w.Put(*ballast, key, Bytes(size, 0xAB)); }).ok()) break;
-    }
+  const auto page = static_cast<std::int64_t>(::sysconf(_SC_PAGESIZE));  // LMDB's page
+  const auto room = [&] {
+    const StructureReport r = journal_->CheckStructure().value();
+    return static_cast<std::int64_t>(jo.max_map_bytes) - static_cast<std::int64_t>(r.pages - r.free) * page;
+  };
+  for (std::uint64_t i = 0; room() > 24 * page; ++i) {
+    const Bytes key = projections_internal::KeyBuilder('b').U64(i).Take();
+    ASSERT_THAT(journal_->Update([&](WriteView& w) { return w.Put(*ballast, key, Bytes(4000, 0xAB)); }), IsOk());
   }
   ProjectionsOptions o = Opts();
   o.batch_events = 100'000;  // the rebuild is one step, too large for the room left

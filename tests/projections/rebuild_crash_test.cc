@@ -156,7 +156,7 @@ RawSlots ReadRawSlots(Journal& journal, const std::string& name) {
         continue;
       }
       REWIND_RETURN_IF_ERROR(view.ReadAll(h.checkpoint, h.checkpoint, [&](const EventRecord& r) {
-        out.names_event[i] = RecordSum(r.stored) == h.checkpoint_sum;
+        out.names_event[i] = r.sum() == h.checkpoint_sum;
         return Status::Ok();
       }));
     }

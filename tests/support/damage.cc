@@ -97,8 +97,8 @@ std::vector<DamagedJournal> FixedDamage(const std::string& pristine) {
     throw std::runtime_error("the fixture's data file does not hold its format version exactly once");
   }
   std::string newer = pristine;
-  newer[at + version_node.size() - 1] = '2';
-  cases.push_back({"format version 2", newer, std::nullopt, 12, "has format version 2"});
+  newer[at + version_node.size() - 1] = '9';
+  cases.push_back({"format version 9", newer, std::nullopt, 12, "has format version 9"});
   cases.push_back({"no lock.mdb", pristine, std::nullopt, 0, ""});
   cases.push_back({"a lock.mdb of garbage", pristine, std::string(8192, '\xa5'), 0, ""});
   cases.push_back({"an empty data.mdb", std::string(), std::nullopt, 15, "is empty"});

@@ -327,14 +327,10 @@ TEST_F(InspectTest, RawEventsAreReadByFlatcWithTheSchemaAlone) {
 // The global position of run c's event `seq` (c was written last).
 std::uint64_t PositionOfC(std::uint64_t seq) { return SampleEvents().size() + seq; }
 
-// `stored` with its payload replaced by `event`, resealed (FORMAT.md: a
-// 64-byte header, then the payload) as a forger would.
+// `stored` with its payload replaced by `event`, resealed as a forger would.
 Bytes Rewritten(const Bytes& stored, const Event& event) {
-  Bytes out(stored.begin(), stored.begin() + 64);
   const Bytes payload = Encode(event);
-  out.insert(out.end(), payload.begin(), payload.end());
-  ResealRecord(&out);
-  return out;
+  return test::Forge(stored, &payload, nullptr).stored;
 }
 
 // Does one of the problems concern `run` and mention `words`?
@@ -422,16 +418,12 @@ TEST_F(InspectTest, VerifyAgainstSavedHeadsCatchesAHistoryRewrittenConsistently)
     RawStore raw(data_);
     Hash prev{};
     for (std::uint64_t seq = 1; seq <= written_[c_].size(); ++seq) {
-      Bytes stored = *raw.GetEvent(PositionOfC(seq));
-      if (seq == 9) {
-        Event forged = written_[c_][8];
-        std::get<StepCompleted>(forged.body).output = ToBytes("X");
-        stored = Rewritten(stored, forged);
-      }
-      if (seq > 1) std::copy(prev.begin(), prev.end(), stored.begin() + 32);  // prev hash (FORMAT.md)
-      ResealRecord(&stored);
-      raw.PutEvent(PositionOfC(seq), stored);
-      prev = Sha256(ByteView(stored).subspan(8));
+      Event event = written_[c_][seq - 1];
+      if (seq == 9) std::get<StepCompleted>(event.body).output = ToBytes("X");
+      const Bytes payload = Encode(event);
+      const Forged forged = test::Forge(*raw.GetEvent(PositionOfC(seq)), &payload, &prev);
+      raw.PutEvent(PositionOfC(seq), forged.stored);
+      prev = forged.hash;
     }
   }
   EXPECT_EQ(Json({"verify", c_.ToString()})["clean"], true) << "the chain itself is consistent again";

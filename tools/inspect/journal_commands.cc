@@ -122,7 +122,7 @@ int Stat(const Context& c) {
       ++events;
       ++by_type[std::string(EventTypeName(e.body))];
       payload_bytes += r.payload.size();
-      stored_bytes += r.stored.size();
+      if (r.index == 0) stored_bytes += r.record().size();  // a record once, for its first event
       return Status::Ok();
     });
   });

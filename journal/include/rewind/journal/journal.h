@@ -55,8 +55,12 @@ class ReadView;
 class WriteView;
 struct CommitHook;
 
-// The on-disk format version this build reads and writes (FORMAT.md).
-inline constexpr std::uint32_t kJournalFormatVersion = 1;
+// The on-disk format versions (FORMAT.md): a new journal is made in the
+// newest; a journal keeps the version it was made in (appends to a format-1
+// journal write format 1) until `rewind migrate` rewrites it. This build
+// reads and writes both.
+inline constexpr std::uint32_t kJournalFormatVersion = 2;
+inline constexpr std::uint32_t kOldestJournalFormatVersion = 1;
 
 // No payload may be larger, whatever the options (the event decoder's limit).
 inline constexpr std::size_t kMaxPayloadBytesLimit = 64u << 20;
@@ -92,6 +96,10 @@ struct JournalOptions {
   // with Corruption instead of being written into, which would spread the
   // damage. Read-only opens never check.
   bool check_structure = true;
+  // The format a new journal is made in (an existing one keeps its own):
+  // kOldestJournalFormatVersion..kJournalFormatVersion. Older formats are
+  // for tests of what older builds wrote.
+  std::uint32_t new_format_version = kJournalFormatVersion;
   // Test seam: called at each FaultPoint; a non-ok status is injected there.
   std::function<Status(FaultPoint)> fault_hook;
 };
@@ -110,23 +118,34 @@ struct AppendResult {
   RunHead head;                      // the run after the append
 };
 
-// One stored event as seen by a reader. The views are valid only during the
-// visitor call that receives them (they point into LMDB's map).
+class EventBatch;  // the stored record an event is in (journal/src/record.h)
+
+// One stored event as seen by a reader. The payload and the batch are valid
+// only during the visitor call that receives them (they point into LMDB's
+// map).
 struct EventRecord {
   RunId run;
   std::uint64_t seq = 0;
   std::uint64_t position = 0;
-  Hash prev_hash{};
   ByteView payload;  // the encoded event
-  ByteView stored;   // the exact stored bytes: header + payload
+  const EventBatch* batch = nullptr;
+  std::size_t index = 0;  // its place in the batch
+
+  // The chain hash of the run's event before this one (zero for seq 1), and
+  // this event's own (FORMAT.md), computed when first asked for: SHA-256 of
+  // the run id, seq, previous hash and payload, the same in every format.
+  Hash prev_hash() const;
+  Hash hash() const;
+  // A 64-bit fingerprint of the stored event (FORMAT.md), for noticing that
+  // a position holds another event than it did.
+  std::uint64_t sum() const;
+  // The stored record holding this event, exactly as stored: in format 2
+  // one record holds the events of one append (index 0 is its first).
+  ByteView record() const;
 };
 
-// The record's chain hash (FORMAT.md): SHA-256 of its stored bytes after the
-// checksum, which the run's next record names as its prev_hash.
-Hash ChainHashOf(const EventRecord& record);
-
-// Follows one run's chain record by record, as VerifyRun does: seqs dense
-// from 1, each prev_hash equal to the chain hash of the record before. For a
+// Follows one run's chain event by event, as VerifyRun does: seqs dense
+// from 1, each prev_hash() equal to the hash() of the event before. For a
 // reader that checks a run while it reads it for another purpose.
 struct ChainCheck {
   RunHead head;  // the last record accepted (seq 0 before the first)
