@@ -96,6 +96,8 @@ std::vector<std::string> StepIds(const RunStarted& def, const std::vector<std::u
 
 // A keyed start always maps to the same run id, so a repeated start finds the
 // run instead of needing an index of keys.
+// The id of a keyed start, or (with an empty workflow, which no workflow
+// has) of a fork with a request id.
 RunId KeyedRunId(const std::string& tenant, const std::string& workflow, const std::string& key) {
   const std::string material = tenant + '\0' + workflow + '\0' + key;
   const Hash h = Sha256(AsBytes(material));
@@ -430,7 +432,11 @@ Result<RunId> Engine::Impl::Start(const StartRequest& request) {
                         ? options_.new_id()
                         : KeyedRunId(request.actor.tenant, request.workflow, request.idempotency_key);
   if (request.idempotency_key.empty()) return StartNew(run, std::move(started), std::move(workflow), request.actor);
-  // A keyed start: a repeated one waits for the first one's outcome.
+  return StartKeyed(run, std::move(started), std::move(workflow), request.actor);
+}
+
+Result<RunId> Engine::Impl::StartKeyed(const RunId& run, EventBody first_event, std::shared_ptr<const Workflow> workflow,
+                                       const Principal& who) {
   std::promise<Status> first;
   std::shared_future<Status> earlier;
   {
@@ -447,7 +453,7 @@ Result<RunId> Engine::Impl::Start(const StartRequest& request) {
   }
   Result<RunId> result = run;
   if (!journal_->Head(run).has_value()) {  // not started before
-    result = StartNew(run, std::move(started), std::move(workflow), request.actor);
+    result = StartNew(run, std::move(first_event), std::move(workflow), who);
     // A keyed run that finished and was forgotten between the check and the
     // append makes the append a Conflict: it was started before after all.
     if (!result.has_value() && result.error().code() == Code::kConflict && journal_->Head(run).has_value()) {
@@ -569,7 +575,12 @@ Result<RunId> Engine::Impl::Fork(const ForkRequest& request) {
     return Err(Code::kFailedPrecondition, "this process has no handlers for workflow '" + def.workflow +
                                               "'; fork run " + request.run.ToString() + " where it is registered");
   }
-  REWIND_ASSIGN_OR_RETURN(const RunId run, StartNew(options_.new_id(), std::move(fork), std::move(workflow), request.actor));
+  const RunId id = request.request_id.empty()
+                      ? options_.new_id()
+                      : KeyedRunId(request.actor.tenant, "", "fork\0" + request.run.ToString() + '\0' + request.request_id);
+  REWIND_ASSIGN_OR_RETURN(const RunId run, request.request_id.empty()
+                                               ? StartNew(id, std::move(fork), std::move(workflow), request.actor)
+                                               : StartKeyed(id, std::move(fork), std::move(workflow), request.actor));
   spdlog::info("run={} forked from run={} seq={} at step='{}' by subject='{}'", run.ToString(),
                request.run.ToString(), at.seq, def.steps[from].id, request.actor.subject);
   return run;

@@ -98,7 +98,7 @@ class Engine::Impl {
   Status Register(Workflow workflow) REWIND_EXCLUDES(mu_);
   Result<RunId> Start(const StartRequest& request) REWIND_EXCLUDES(mu_);
   Result<ResumeResult> Resume(const ResumeRequest& request);
-  Result<RunId> Fork(const ForkRequest& request);
+  Result<RunId> Fork(const ForkRequest& request) REWIND_EXCLUDES(mu_);
   Status DecideApproval(const RunId& run, std::string_view step, const Principal& live, bool approved,
                         Bytes data);
   Status Signal(const RunId& run, std::string_view name, Bytes payload, const Principal& live);
@@ -131,6 +131,11 @@ class Engine::Impl {
   // waits for room, registers its live, appends. Conflict if it exists.
   Result<RunId> StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
                          const Principal& who) REWIND_EXCLUDES(mu_);
+  // StartNew under an id derived from a key: the first call starts the run;
+  // a repeated one (also while the first is under way) appends nothing and
+  // returns the same id once the first has its outcome.
+  Result<RunId> StartKeyed(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
+                           const Principal& who) REWIND_EXCLUDES(mu_);
   // Waits up to start_wait until fewer than max_active_runs runs are active.
   // `lock` holds mu_. Unavailable when it stays full or the engine stops.
   Status WaitForRoom(MutexLock& lock) REWIND_REQUIRES(mu_);

@@ -28,14 +28,36 @@ function headers(extra = {}) {
   return h;
 }
 
-async function answer(res) {
+// The server refused the tab's token (expired, revoked): the page goes back
+// to signing in, saying why (app.js listens).
+export const SIGNED_OUT = "rewind:signed-out";
+
+async function answer(res, sentToken) {
   const text = await res.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = null; }
   if (!res.ok) {
-    throw new ApiError(res.status, body && body.code, (body && body.detail) || text || res.statusText);
+    const err = new ApiError(res.status, body && body.code, (body && body.detail) || text || res.statusText);
+    if (res.status === 401 && sentToken && sentToken === session.token) {
+      dispatchEvent(new CustomEvent(SIGNED_OUT, { detail: err.message }));
+    }
+    throw err;
   }
   return body;
+}
+
+// A request that got no answer at all (the server is down, the network
+// dropped): status 0, so a dialog can say the action may or may not be done.
+async function send(url, init) {
+  const token = session.token;
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new ApiError(0, "unreachable", "the server did not answer");
+  }
+  return answer(res, token);
 }
 
 export async function get(path, query = {}) {
@@ -44,15 +66,15 @@ export async function get(path, query = {}) {
     if (v !== undefined && v !== null && v !== "") q.set(k, v);
   }
   const url = q.toString() ? `${path}?${q}` : path;
-  return answer(await fetch(url, { headers: headers() }));
+  return send(url, { headers: headers() });
 }
 
 export async function post(path, body, extra = {}) {
-  return answer(await fetch(path, {
+  return send(path, {
     method: "POST",
     headers: headers({ "Content-Type": "application/json", ...extra }),
     body: JSON.stringify(body),
-  }));
+  });
 }
 
 export const tenantPath = (tenant) => `/v1/tenants/${encodeURIComponent(tenant)}`;
@@ -83,9 +105,10 @@ export function follow(path, { onEvent, onStatus = () => {}, after = null }) {
       try {
         const h = headers({ Accept: "text/event-stream" });
         if (last !== null) h["Last-Event-ID"] = String(last);
+        const token = session.token;
         const res = await fetch(path, { headers: h, signal: stop.signal });
         if (!res.ok) {
-          const err = await answer(res).catch((e) => e);
+          const err = await answer(res, token).catch((e) => e);
           if (res.status === 401 || res.status === 403 || res.status === 404 || res.status === 400) {
             onStatus(err);
             return;

@@ -4,8 +4,8 @@
 // (?status=&workflow=&page= when filtered or paged), #/runs/{id},
 // #/audit (?run=&actor=), #/stats; so a view can be reloaded, bookmarked
 // and shared.
-import { html, render, useEffect, useState } from "./vendor/preact-htm.js";
-import { ApiError, get, session } from "./api.js";
+import { html, render, useEffect, useRef, useState } from "./vendor/preact-htm.js";
+import { ApiError, SIGNED_OUT, get, session } from "./api.js";
 import { AuditPage } from "./audit.js";
 import { RunPage } from "./run.js";
 import { RunsPage } from "./runs.js";
@@ -63,9 +63,8 @@ function Header({ me, current, onSignOut }) {
         ${[["runs", "Runs"], ["audit", "Audit"], ["stats", "Statistics"]].map(([page, label]) => html`
           <a href=${`#/${page}`} aria-current=${current === page ? "page" : undefined}>${label}</a>`)}
       </nav>
-      <span class="who">Signed in as
-        <b>${me.subject}</b> · tenant <b>${me.tenant}</b> · ${me.roles.length ? me.roles.join(", ") : "no roles"}
-      </span>
+      <span class="who">Signed in as${" "}<b>${me.subject}</b> · tenant${" "}<b>${me.tenant}</b>
+        ${" · "}${me.roles.length ? me.roles.join(", ") : "no roles"}</span>
       <button class="quiet" onClick=${onSignOut}>Sign out</button>
     </header>`;
 }
@@ -85,11 +84,36 @@ function App() {
       })
       .finally(() => setChecking(false));
   }, []);
+  // A token the server stops accepting (it expired) ends the session: back
+  // to signing in, saying so, at the same address.
+  const signedIn = useRef(false);
+  signedIn.current = !!me;
+  useEffect(() => {
+    const ended = (e) => {
+      if (!signedIn.current) return;  // a token being tried at sign-in: the form says so
+      session.token = "";
+      setMe(null);
+      setProblem(`Your session ended: ${e.detail}. Sign in again.`);
+    };
+    addEventListener(SIGNED_OUT, ended);
+    return () => removeEventListener(SIGNED_OUT, ended);
+  }, []);
+  // Once signed in, focus goes to the page's heading, not nowhere.
+  useEffect(() => {
+    if (!me) return;
+    const h1 = document.querySelector("main h1");
+    if (h1) {
+      h1.setAttribute("tabindex", "-1");
+      h1.focus();
+    }
+  }, [me]);
   if (checking) return html`<p class="loading">Checking the token…</p>`;
-  if (!me) return html`<${SignIn} onSignedIn=${setMe} problem=${problem} />`;
+  if (!me) return html`<${SignIn} key=${problem} onSignedIn=${(m) => { setProblem(""); setMe(m); }} problem=${problem} />`;
   const signOut = () => {
     session.token = "";
+    setProblem("");
     setMe(null);
+    location.hash = "#/runs";  // the next session starts at its own runs
   };
   const ctx = { me, canAct: me.roles.some((r) => ACTING_ROLES.includes(r)) };
   const [route, search = ""] = hash.replace(/^#\/?/, "").split("?");
@@ -101,8 +125,10 @@ function App() {
   if (parts[0] === "runs" && parts[1]) page = html`<${RunPage} key=${parts[1]} ctx=${ctx} run=${parts[1]} />`;
   else if (parts[0] === "audit") page = html`<${AuditPage} ctx=${ctx} query=${query} />`;
   else if (parts[0] === "stats") page = html`<${StatsPage} ctx=${ctx} />`;
-  else page = html`<${RunsPage} ctx=${ctx} query=${query} />`;
-  const current = ["audit", "stats"].includes(parts[0]) ? parts[0] : "runs";
+  else if (parts[0] === "runs" || parts[0] === "") page = html`<${RunsPage} ctx=${ctx} query=${query} />`;
+  else page = html`<h1>No such page</h1><p class="error" role="alert">The console has no page ${hash}.</p>
+    <p><a href="#/runs">Your runs</a></p>`;
+  const current = ["audit", "stats", "runs"].includes(parts[0]) ? parts[0] : "";
   return html`<${Header} me=${me} current=${current} onSignOut=${signOut} /><main>${page}</main>`;
 }
 

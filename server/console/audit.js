@@ -61,7 +61,7 @@ export function AuditPage({ ctx, query: url }) {
       ${error && html`<p class="error" role="alert">${error}</p>`}
       <h2>Actions</h2>
       ${entries && (entries.length === 0 ? html`<p class="empty">No actions recorded${filters.run || filters.actor ? " for this filter" : ""}.</p>` : html`
-        <table class="list">
+        <div class="table-scroll"><table class="list">
           <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Run</th>
             <th scope="col">Step</th><th scope="col">Why</th></tr></thead>
           <tbody>${entries.map((e) => html`
@@ -70,11 +70,11 @@ export function AuditPage({ ctx, query: url }) {
               <td><a class="mono" href=${`#/runs/${e.run_id}`}>${e.run_id}</a></td>
               <td>${e.step || ""}</td><td>${e.detail || ""}</td>
             </tr>`)}</tbody>
-        </table>`)}
+        </table></div>`)}
       ${older.entries !== null && html`<button class="quiet" onClick=${more("entries")}>Older actions</button>`}
       <h2>Refused attempts</h2>
       ${refusals && (refusals.length === 0 ? html`<p class="empty">No refusals${filters.run || filters.actor ? " for this filter" : ""}.</p>` : html`
-        <table class="list">
+        <div class="table-scroll"><table class="list refusals">
           <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Tried</th><th scope="col">Run</th>
             <th scope="col">Why refused</th></tr></thead>
           <tbody>${refusals.map((r) => html`
@@ -82,7 +82,7 @@ export function AuditPage({ ctx, query: url }) {
               <td>${time(r.unix_us)}</td><td>${r.subject}@${r.actor_tenant}</td><td>${r.action}</td>
               <td class="mono">${r.run || ""}</td><td>${r.reason}</td>
             </tr>`)}</tbody>
-        </table>`)}
+        </table></div>`)}
       ${older.refusals !== null && html`<button class="quiet" onClick=${more("refusals")}>Older refusals</button>`}
     </section>`;
 }

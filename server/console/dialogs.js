@@ -1,8 +1,9 @@
 // The dialogs that act on a run. Each is a modal <dialog> (focus stays in
-// it, Escape closes it), keeps one request id for its whole life (a double
-// click or a retry appends once), disables its button while the request is
-// in flight, and shows the server's refusal (409, 412, 403, ...) in place,
-// staying open.
+// it, Escape closes it), disables its button while the request is in
+// flight, and shows the server's refusal (409, 412, 403, no answer, ...) in
+// place, staying open. A retry does the action at most once: a resume and a
+// fork keep one request id for the dialog's life, a decision repeated is the
+// decision made, and a pause or cancel of a run already stopped is refused.
 import { html, useEffect, useRef, useState } from "./vendor/preact-htm.js";
 import { post, requestId, runPath } from "./api.js";
 
@@ -56,13 +57,22 @@ function useAction() {
       setBusy(false);
     }
   };
-  return { busy, error, run };
+  return { busy, error, run, clear: () => setError(null) };
 }
 
-function Refusal({ error }) {
+// The server's refusal in words; `stale` when a 409 means the run moved on
+// since the dialog was opened.
+function Refusal({ error, stale = false }) {
   if (!error) return null;
-  const what = { 409: "Conflict", 412: "Not possible yet", 403: "Not allowed", 404: "Not found", 400: "Not accepted" }[error.status];
-  return html`<p class="error refusal" role="alert"><b>${what || `Error ${error.status || ""}`}:</b> ${error.message}</p>`;
+  if (error.status === 0) {
+    return html`<p class="error refusal" role="alert"><b>No answer:</b> the server did not answer, so this may or may
+      not have been done. Look at the run before trying again (trying again with this dialog does it at most once).</p>`;
+  }
+  const what = {
+    409: stale ? "Conflict: the run changed since you opened this dialog" : "Conflict",
+    412: "Not possible yet", 403: "Not allowed", 404: "Not found", 400: "Not accepted", 401: "Signed out",
+  }[error.status];
+  return html`<p class="error refusal" role="alert"><b>${what || `Error ${error.status}`}:</b>${" "}${error.message}</p>`;
 }
 
 // JSON typed by a person: undefined when empty, or an error to show.
@@ -76,10 +86,10 @@ function parseData(text) {
 }
 
 export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
-  const [id] = useState(requestId);
+  const [id, setId] = useState(requestId);
   // The seq of the state the operator saw when opening: a run that moved on
   // since is a 409, not a resume of something unseen.
-  const [seen] = useState(seq);
+  const [seen, setSeen] = useState(seq);
   const [preview, setPreview] = useState(null);
   const [previewError, setPreviewError] = useState(null);
   const [reason, setReason] = useState("");
@@ -102,12 +112,23 @@ export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
     const done = await action.run(() => post(`${runPath(tenant, run)}/resume`, body, { "If-Match": `"${seen}"` }));
     if (done) onDone(`Resumed from ${step}: epoch ${done.epoch}, ${done.reset.length} step(s) run again.`);
   };
+  // The run moved on: the operator may look at it as it is now and decide
+  // again, with a new preview (and a new request id: it is another request).
+  const moved = seq !== seen && ((action.error && action.error.status === 409) ||
+                                 (previewError && previewError.status === 409));
+  const review = () => {
+    setSeen(seq);
+    setId(requestId());
+    action.clear();
+    setPreview(null);
+    setAsked(asked + 1);
+  };
   return html`
     <${Modal} title=${`Resume from ${step}`} onClose=${onClose} busy=${action.busy}>
       <form onSubmit=${submit} class="dialog-form">
         <div class="preview" aria-live="polite">
           ${!preview && !previewError && html`<p>Asking the server what this resume would do…</p>`}
-          ${previewError && html`<${Refusal} error=${previewError} />`}
+          ${previewError && html`<${Refusal} error=${previewError} stale=${moved} />`}
           ${previewError && previewError.status !== 409 && html`
             <button type="button" class="quiet" onClick=${() => setAsked(asked + 1)}>Ask again</button>`}
           ${preview && html`
@@ -122,10 +143,12 @@ export function ResumeDialog({ tenant, run, step, seq, onClose, onDone }) {
           aria-invalid=${dataError ? "true" : "false"} aria-describedby="resume-data-error"
           onInput=${(e) => { setData(e.target.value); setDataError(""); }}></textarea>
         <p id="resume-data-error" class="error" role=${dataError ? "alert" : undefined}>${dataError}</p>
-        <${Refusal} error=${action.error} />
+        <${Refusal} error=${action.error} stale=${moved} />
+        ${moved && html`<button type="button" class="quiet" onClick=${review}>See what a resume would do now (seq ${seq})</button>`}
+        ${!reason.trim() && html`<p class="hint">A reason is required.</p>`}
         <div class="buttons">
           <button type="button" class="quiet" disabled=${action.busy} onClick=${onClose}>Close</button>
-          <button type="submit" disabled=${action.busy || !reason.trim() || !!previewError}>
+          <button type="submit" disabled=${action.busy || !reason.trim() || !!previewError || moved}>
             ${action.busy ? "Resuming…" : "Resume"}
           </button>
         </div>
@@ -145,12 +168,14 @@ export function DecisionDialog({ tenant, run, step, onClose, onDone }) {
   return html`
     <${Modal} title=${`Decide the gate ${step}`} onClose=${onClose} busy=${action.busy}>
       <form class="dialog-form" onSubmit=${(e) => e.preventDefault()}>
-        <label for="decision-note">Note (recorded with your name, optional)</label>
+        <label for="decision-note">Note (recorded with your name; required to reject)</label>
         <textarea id="decision-note" rows="2" value=${note} onInput=${(e) => setNote(e.target.value)}></textarea>
+        ${!note.trim() && html`<p class="hint">Approve as it is, or write why to reject.</p>`}
         <${Refusal} error=${action.error} />
         <div class="buttons">
           <button type="button" class="quiet" disabled=${action.busy} onClick=${onClose}>Close</button>
-          <button type="button" class="danger" disabled=${action.busy} onClick=${decide("reject")}>Reject</button>
+          <button type="button" class="danger" disabled=${action.busy || !note.trim()} onClick=${decide("reject")}
+            title=${note.trim() ? "" : "a rejection needs a note saying why"}>Reject</button>
           <button type="button" disabled=${action.busy} onClick=${decide("approve")}>Approve</button>
         </div>
       </form>
@@ -175,6 +200,7 @@ export function StopDialog({ tenant, run, verb, onClose, onDone }) {
         <textarea id="stop-reason" rows="2" required=${verb === "cancel"} value=${reason}
           onInput=${(e) => setReason(e.target.value)}></textarea>
         <${Refusal} error=${action.error} />
+        ${verb === "cancel" && !reason.trim() && html`<p class="hint">A reason is required.</p>`}
         <div class="buttons">
           <button type="button" class="quiet" disabled=${action.busy} onClick=${onClose}>Close</button>
           <button type="submit" class=${verb === "cancel" ? "danger" : ""}
@@ -185,11 +211,12 @@ export function StopDialog({ tenant, run, verb, onClose, onDone }) {
 }
 
 export function ForkDialog({ tenant, run, step, onClose, onDone }) {
+  const [id] = useState(requestId);
   const action = useAction();
   const submit = async (e) => {
     e.preventDefault();
-    const done = await action.run(() => post(`${runPath(tenant, run)}/fork`, { from_step: step }));
-    if (done) onDone(`Forked into a new run.`, done.run_id);
+    const done = await action.run(() => post(`${runPath(tenant, run)}/fork`, { from_step: step, request_id: id }));
+    if (done) onDone(`Forked from run ${run} at step ${step}.`, done.run_id);
   };
   return html`
     <${Modal} title=${`Fork from ${step}`} onClose=${onClose} busy=${action.busy}>

@@ -63,6 +63,7 @@ export function Graph({ steps, selected, onSelect, changed = new Set() }) {
             aria-pressed=${selected === s.id ? "true" : "false"}
             aria-label=${`step ${s.id}, ${s.kind}, ${s.status}, attempt ${s.attempts}${changed.has(s.id) ? ", changed by this event" : ""}`}
             onClick=${() => onSelect(s.id)} onKeyDown=${key(s)}>
+            <title>${s.id}</title>
             <rect width=${W} height=${H} rx="6" />
             <text x="10" y="18" class="name">${s.id.length > 18 ? s.id.slice(0, 17) + "…" : s.id}</text>
             <text x="10" y="34" class="sub">${s.status}${s.attempts > 1 ? ` · ${s.attempts} attempts` : ""}</text>

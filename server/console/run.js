@@ -7,6 +7,9 @@ import { DecisionDialog, ForkDialog, ResumeDialog, StopDialog } from "./dialogs.
 import { Graph } from "./graph.js";
 import { Ago, ErrorText, LiveBadge, StatusBadge, pretty, time } from "./widgets.js";
 
+// A notice for the next run page opened (a fork opens its new run).
+let flash = "";
+
 const STOPPED = ["failed", "paused", "cancelled", "completed"];
 const FINISHED = ["failed", "cancelled", "completed"];
 
@@ -23,7 +26,7 @@ function changedSteps(before, after) {
 
 function StepsTable({ state, selected, onSelect }) {
   return html`
-    <table class="list steps">
+    <div class="table-scroll"><table class="list steps">
       <thead><tr>
         <th scope="col">Step</th><th scope="col">Kind</th><th scope="col">Status</th>
         <th scope="col">Attempts (epoch / ever)</th><th scope="col">Epoch</th><th scope="col">Output or error</th>
@@ -45,7 +48,7 @@ function StepsTable({ state, selected, onSelect }) {
             </td>
           </tr>`)}
       </tbody>
-    </table>`;
+    </table></div>`;
 }
 
 function Timeline({ entries, at }) {
@@ -98,7 +101,7 @@ export function RunPage({ ctx, run }) {
   const [live, setLive] = useState("connecting");
   const [selected, setSelected] = useState(null);
   const [dialog, setDialog] = useState(null);
-  const [notice, setNotice] = useState("");
+  const [notice, setNotice] = useState(() => { const f = flash; flash = ""; return f; });
   const [point, setPoint] = useState(null);  // time travel: {seq} or {step}; null: now
   const reload = useRef(() => {});
 
@@ -158,9 +161,16 @@ export function RunPage({ ctx, run }) {
   const openDialog = (d) => { setNotice(""); setDialog(d); };
   const done = (message, forked) => {
     setDialog(null);
+    if (forked) {
+      flash = message;
+      location.hash = `#/runs/${forked}`;
+      return;
+    }
     setNotice(message);
     reload.current();
-    if (forked) location.hash = `#/runs/${forked}`;
+    // The notice takes the focus: the control that opened the dialog may be
+    // gone or disabled now.
+    requestAnimationFrame(() => document.querySelector(".notice")?.focus());
   };
   const canResumeStep = step && (stopped || step.status === "failed" || step.status === "paused");
 
@@ -173,15 +183,17 @@ export function RunPage({ ctx, run }) {
         <${LiveBadge} state=${live} />
       </div>
       <p class="facts">
-        epoch ${state.epoch} · seq ${state.seq} · started ${time(state.started_unix_us)} · updated <${Ago} us=${state.updated_unix_us} />
-        · <a href=${`#/audit?run=${state.run_id}`}>its audit</a>
+        epoch ${state.epoch} · seq ${state.seq} · started ${time(state.started_unix_us)} · updated${" "}<${Ago} us=${state.updated_unix_us} />
+        ${" · "}<a href=${`#/audit?run=${state.run_id}`}>its audit</a>
         ${state.parent_run && html` · forked from <a class="mono" href=${`#/runs/${state.parent_run}`}>${state.parent_run}</a> at seq ${state.parent_seq}`}
       </p>
       ${state.error && html`<p class="run-error"><${ErrorText} error=${state.error} /></p>`}
-      ${notice && html`<p class="notice" role="status">${notice}
-        <button class="quiet" aria-label="dismiss the notice" onClick=${() => setNotice("")}>×</button></p>`}
+      <p class="sr-only" role="status">The run is ${state.status}.</p>
+      <div role="status">${notice && html`<p class="notice" tabindex="-1">${notice}
+        <button class="quiet" aria-label="dismiss the notice" onClick=${() => setNotice("")}>×</button></p>`}</div>
       ${refreshError && html`<p class="error" role="alert">${refreshError}</p>`}
 
+      ${!ctx.canAct && html`<p class="hint">You can see this run; acting on it needs the operator role.</p>`}
       ${ctx.canAct && html`
         <div class="actions" role="toolbar" aria-label="actions on this run">
           ${gate && html`<button onClick=${() => openDialog({ kind: "decide", step: gate.id })}>Approve or reject ${gate.id}…</button>`}

@@ -48,7 +48,12 @@ export function RunsPage({ ctx, query }) {
       const n = ++issued;
       return get(`${tenantPath(tenant)}/runs`, { status, workflow, limit: PAGE, page_token: page })
         .then((d) => { if (!stale && n >= applied) { applied = n; setData(d); setError(""); } })
-        .catch((e) => { if (!stale && n >= applied) setError(e.message); });
+        .catch((e) => {
+          if (stale || n < applied) return;
+          applied = n;
+          setError(e.message);
+          if (e.status === 400) setData(null);  // a bad filter or page: no rows of another query under it
+        });
     };
     refresh.current = load;
     load();
@@ -117,9 +122,10 @@ export function RunsPage({ ctx, query }) {
         </form>
       </div>
       ${searchError && html`<p class="error" role="alert">${searchError}</p>`}
-      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${error && html`<p class="error" role="alert">${error}
+        ${(status || workflow || page) && html`${" "}<a href="#/runs">Show all runs</a>`}</p>`}
       ${data && html`
-        <table class="list">
+        <div class="table-scroll"><table class="list">
           <thead><tr>
             <th scope="col">Run</th><th scope="col">Workflow</th><th scope="col">Status</th>
             <th scope="col">Steps</th><th scope="col">Epoch</th><th scope="col">Current step</th>
@@ -137,7 +143,7 @@ export function RunsPage({ ctx, query }) {
                 <td><${Ago} us=${r.updated_unix_us} /></td>
               </tr>`)}
           </tbody>
-        </table>
+        </table></div>
         ${data.runs.length === 0 && html`<p class="empty">No runs${filters.status || filters.workflow ? " match these filters" : " yet"}.</p>`}
         <nav class="pager" aria-label="pages of runs">
           <button disabled=${!page} onClick=${() => go(filters, back ? back.prev : "")}>${!page || back ? "Newer" : "Newest"}</button>

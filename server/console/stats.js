@@ -56,7 +56,7 @@ export function StatsPage({ ctx }) {
       ${[...workflows].map(([workflow, steps]) => html`
         <section class="workflow-stats" key=${workflow} data-workflow=${workflow}>
           <h2>${workflow}</h2>
-          <table class="list">
+          <div class="table-scroll"><table class="list">
             <thead><tr>
               <th scope="col">Step</th><th scope="col">Executions</th><th scope="col">Completions</th>
               <th scope="col">Failures</th><th scope="col">Abandoned</th><th scope="col">Retries</th>
@@ -70,7 +70,7 @@ export function StatsPage({ ctx }) {
                 ${["p50_us", "p90_us", "p99_us", "max_us"].map((k) => html`<td>${s.latency_count ? duration(s[k]) : "–"}</td>`)}
               </tr>`)}
             </tbody>
-          </table>
+          </table></div>
           <${LatencyChart} workflow=${workflow} steps=${steps} />
         </section>`)}
     </section>`;

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <chrono>
+#include <limits>
 #include <optional>
 #include <set>
 #include <vector>
@@ -182,7 +184,8 @@ Response Answer(const Result<T>& result, F&& render) {
 // the stream is attached.
 class SseStream : public StreamBody {
  public:
-  explicit SseStream(std::shared_ptr<Subscription> sub) : sub_(std::move(sub)) {}
+  SseStream(std::shared_ptr<Subscription> sub, std::optional<std::chrono::steady_clock::time_point> ends)
+      : sub_(std::move(sub)), ends_(ends) {}
   ~SseStream() override { sub_->Close(); }
 
   std::optional<Pieces> Next() override {
@@ -200,9 +203,11 @@ class SseStream : public StreamBody {
   }
   void OnReady(std::function<void()> wake) override { sub_->OnReady(std::move(wake)); }
   void Close() override { sub_->Close(); }
+  std::optional<std::chrono::steady_clock::time_point> EndsAt() const override { return ends_; }
 
  private:
   std::shared_ptr<Subscription> sub_;
+  const std::optional<std::chrono::steady_clock::time_point> ends_;
   bool started_ = false;
 };
 
@@ -365,7 +370,8 @@ Response Api::Route(const Request& request) const {
   if (p.size() < 4 || p[0] != "v1" || p[1] != "tenants" || (p[3] != "runs" && !tenant_wide)) {
     return NotFound("no such route: " + request.path);
   }
-  auto who = auth_->Authenticate(request.authorization, clock_());
+  std::int64_t valid_until = 0;
+  auto who = auth_->Authenticate(request.authorization, clock_(), &valid_until);
   if (!who.has_value()) return ProblemResponse(who.error());
   const std::string& tenant = p[2];
   const std::string& method = request.method;
@@ -386,7 +392,7 @@ Response Api::Route(const Request& request) const {
   const Principal& me = *who;
   if (p[3] == "stream") {
     if (method != "GET") return MethodNotAllowed("GET");
-    return Stream(request, me, std::nullopt);
+    return Stream(request, me, std::nullopt, valid_until);
   }
   if (p[3] == "audit" || p[3] == "refusals") {
     if (method != "GET") return MethodNotAllowed("GET");
@@ -467,7 +473,7 @@ Response Api::Route(const Request& request) const {
   if (p.size() == 6 && what == "stream") {
     if (method != "GET") return MethodNotAllowed("GET");
     if (auto state = engine_.State(id, me); !state.has_value()) return ProblemResponse(state.error());
-    return Stream(request, me, id);
+    return Stream(request, me, id, valid_until);
   }
   if (p.size() == 6 && (what == "events" || what == "timeline")) {
     if (method != "GET") return MethodNotAllowed("GET");
@@ -552,11 +558,14 @@ Response Api::Route(const Request& request) const {
     ForkRequest f{.run = id, .actor = me};
     auto from = body->Text("from_step", /*required=*/true);
     auto at = body->Number("at_seq");
+    auto request_id = body->Text("request_id");
     if (!from.has_value()) return ProblemResponse(from.error());
     if (!at.has_value()) return ProblemResponse(at.error());
+    if (!request_id.has_value()) return ProblemResponse(request_id.error());
     if (Status s = body->Finish(); !s.ok()) return ProblemResponse(s);
     f.from_step = *from;
     f.at_seq = *at;
+    f.request_id = *request_id;
     return Answer(engine_.Fork(f), [&](const RunId& child) {
       return WithHeader(JsonResponse(201, json{{"run_id", child.ToString()}}), "Location",
                         "/v1/tenants/" + tenant + "/runs/" + child.ToString());
@@ -616,7 +625,8 @@ Response Api::Audit(const Request& request, const Principal& who, bool refusals)
   return JsonResponse(200, json{{"entries", std::move(list)}, {"next_before", next ? json(*next) : json(nullptr)}});
 }
 
-Response Api::Stream(const Request& request, const Principal& who, std::optional<RunId> run) const {
+Response Api::Stream(const Request& request, const Principal& who, std::optional<RunId> run,
+                     std::int64_t valid_until) const {
   // Where the client stands: the id of the last event it saw (a reconnecting
   // EventSource sends it), or ?after= for a first connection; neither: from now.
   std::optional<std::uint64_t> after;
@@ -635,7 +645,14 @@ Response Api::Stream(const Request& request, const Principal& who, std::optional
   auto sub = feed_.Subscribe(who.tenant, run, after);
   if (!sub.has_value()) return ProblemResponse(sub.error());
   Response r{200, "text/event-stream", "", {{"X-Accel-Buffering", "no"}}, nullptr};
-  r.stream = std::make_shared<SseStream>(std::move(*sub));
+  std::optional<std::chrono::steady_clock::time_point> ends;
+  if (valid_until != std::numeric_limits<std::int64_t>::max()) {
+    // The credential is good through second valid_until: the stream ends
+    // right after it (the clock is the API's, in whole seconds).
+    const std::int64_t left = std::max<std::int64_t>(0, valid_until - clock_() + 1);
+    ends = std::chrono::steady_clock::now() + std::chrono::seconds(left);
+  }
+  r.stream = std::make_shared<SseStream>(std::move(*sub), ends);
   return r;
 }
 

@@ -68,7 +68,10 @@ class Api {
 
  private:
   Response Route(const Request& request) const;
-  Response Stream(const Request& request, const Principal& who, std::optional<RunId> run) const;
+  // A stream ends when the credential that opened it expires (`valid_until`,
+  // Unix seconds): the client's reconnection is then asked for a new one.
+  Response Stream(const Request& request, const Principal& who, std::optional<RunId> run,
+                  std::int64_t valid_until) const;
   // The tenant's audit entries, or its refusals (refusals.h).
   Response Audit(const Request& request, const Principal& who, bool refusals) const;
   // 200 with the run's current state and its seq as the ETag.

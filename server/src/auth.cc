@@ -326,7 +326,11 @@ Result<std::shared_ptr<const Authenticator>> Authenticator::Create(AuthOptions o
   return std::shared_ptr<const Authenticator>(new Authenticator(std::move(options), std::move(keys)));
 }
 
-Result<Principal> Authenticator::Authenticate(std::string_view authorization, std::int64_t now) const {
+Result<Principal> Authenticator::Authenticate(std::string_view authorization, std::int64_t now,
+                                              std::int64_t* valid_until) const {
+  std::int64_t ignored = 0;
+  std::int64_t& until = valid_until != nullptr ? *valid_until : ignored;
+  until = std::numeric_limits<std::int64_t>::max();
   if (authorization.empty()) {
     if (options_.anonymous) return *options_.anonymous;
     return Unauthenticated("no credentials: send \"Authorization: Bearer <token>\"");
@@ -349,10 +353,12 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization, st
   }
   std::string key(credential);
   if (auto known = cache_->tokens.Find(key); known && now >= known->from && now <= known->until) {
+    until = known->until;
     return std::move(known->principal);
   }
   REWIND_ASSIGN_OR_RETURN(Admitted admitted, VerifyJwt(credential, now));
   cache_->tokens.Put(key, admitted, 1);
+  until = admitted.until;
   return std::move(admitted.principal);
 }
 

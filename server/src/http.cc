@@ -293,6 +293,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
       events_->Close();
       events_.reset();
       heartbeat_.cancel();
+      ends_.cancel();
       --server_->streams;
     }
     deadline_.cancel();
@@ -319,6 +320,12 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     });
     Tcp().expires_never();  // the watch below waits as long as the stream lasts
     Watch();
+    if (auto ends = events_->EndsAt()) {
+      ends_.expires_at(*ends);
+      ends_.async_wait([weak = std::weak_ptr<Session>(this->shared_from_this())](beast::error_code ec) {
+        if (auto self = weak.lock(); self && !ec) self->Done();
+      });
+    }
     Tcp().expires_after(server_->options.idle_timeout);  // the watch is pending: this is the header write's
     http::async_write_header(stream_, *serializer,
                              [self = this->shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
@@ -394,6 +401,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   std::shared_ptr<StreamBody> events_;  // a streamed answer in progress
   bool waiting_ = false;                // the stream had nothing; its wake pumps again
   asio::steady_timer heartbeat_{stream_.get_executor()};
+  asio::steady_timer ends_{stream_.get_executor()};      // of a stream whose credential expires
   asio::steady_timer deadline_{stream_.get_executor()};  // of the request in the handler's hands
   std::uint64_t requests_ = 0;  // io thread only: requests read
   std::uint64_t answered_ = 0;  // io thread only: the last one answered

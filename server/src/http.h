@@ -39,14 +39,17 @@ using Pieces = std::vector<std::shared_ptr<const std::string>>;
 // header, the io thread asks Next for bytes, writes them, and asks again at
 // the next sweep (HttpOptions::stream_coalesce_per_client); when Next has
 // none (empty) it waits for the wake given to OnReady. The connection
-// closes when Next returns nullopt, the client goes away, or a write is not
-// taken in within idle_timeout (then Close).
+// closes when Next returns nullopt, the client goes away, a write is not
+// taken in within idle_timeout (then Close), or at EndsAt.
 class StreamBody {
  public:
   virtual ~StreamBody() = default;
   virtual std::optional<Pieces> Next() = 0;
   virtual void OnReady(std::function<void()> wake) = 0;
   virtual void Close() = 0;
+  // When the stream must end whatever it has (the credential that opened it
+  // expires then); nullopt: never.
+  virtual std::optional<std::chrono::steady_clock::time_point> EndsAt() const { return std::nullopt; }
 };
 
 struct Response {

@@ -171,7 +171,7 @@ describe("Run Console", () => {
     assert.equal((await server.api("GET", `/v1/tenants/acme/runs/${run}`, operator)).body.status, "paused");
   });
 
-  it("refuses a resume of a state the operator did not see: a 409 in the dialog, which stays open", async () => {
+  it("refuses a resume of a state the operator did not see (409), then resumes the state as it is now", async () => {
     const run = await server.start(operator, "acme", "gate", {});
     await server.waitFor(operator, "acme", run, "paused");
     page = await signedIn(chrome, server, operator, `#/runs/${run}`, [409]);
@@ -189,10 +189,24 @@ describe("Run Console", () => {
     assert.ok(await page.$("dialog[open]"), "the dialog stays open");
     const timeline = await server.api("GET", `/v1/tenants/acme/runs/${run}/timeline`, operator);
     assert.equal(timeline.body.entries.filter((e) => e.type === "ResumeRequested").length, 0, "nothing appended");
-    // Closed, the focus goes back to the control that opened it.
+    assert.match(await page.$eval("dialog[open] .refusal", (p) => p.textContent), /changed since you opened/);
+    assert.equal(await page.$eval("dialog[open] button[type=submit]", (b) => b.disabled), true,
+      "no resume of the state it did not show");
+    // The operator looks at the run as it is now, and resumes that.
+    await (await button(page, "See what a resume would do now", "dialog[open]")).click();
+    await until(page, () => document.querySelector("dialog .preview")?.textContent.includes("Run again: approve") &&
+      !document.querySelector("dialog[open] .refusal"));
+    await page.click("dialog[open] button[type=submit]");
+    await page.waitForSelector("dialog[open]", { hidden: true });
+    await until(page, () => document.querySelector(".notice")?.textContent.includes("epoch 1"));
+    assert.equal(await page.evaluate(() => document.activeElement?.classList.contains("notice")), true,
+      "the notice has the focus");
+    // Closed with Escape, a dialog gives the focus back to what opened it.
+    await (await button(page, "Cancel")).click();
+    await page.waitForSelector("dialog[open] #stop-reason");
     await page.keyboard.press("Escape");
     await page.waitForSelector("dialog[open]", { hidden: true });
-    assert.match(await page.evaluate(() => document.activeElement?.textContent ?? ""), /Resume from approve/);
+    assert.match(await page.evaluate(() => document.activeElement?.textContent ?? ""), /Cancel/);
   });
 
   it("rejects at a gate with a note: the run fails there, and the note is in the timeline", async () => {
@@ -201,6 +215,7 @@ describe("Run Console", () => {
     page = await signedIn(chrome, server, operator, `#/runs/${run}`);
     await (await button(page, "Approve or reject approve")).click();
     await page.waitForSelector("dialog[open] #decision-note");
+    assert.equal(await page.$eval("dialog[open] button.danger", (b) => b.disabled), true, "no rejection without a note");
     await page.type("#decision-note", "not this quarter");
     await (await button(page, "Reject", "dialog[open]")).click();
     await page.waitForSelector("dialog[open]", { hidden: true });
@@ -294,6 +309,7 @@ describe("Run Console", () => {
     await (await button(page, "Fork", "dialog[open]")).click();
     await until(page, (parent) => location.hash.startsWith("#/runs/") && !location.hash.endsWith(parent), run);
     await until(page, (parent) => document.querySelector(".facts")?.textContent.includes(`forked from ${parent}`), run);
+    assert.match(await page.$eval(".notice", (n) => n.textContent), new RegExp(`Forked from run ${run} at step charge`));
     await until(page, () => document.querySelector(".bar .badge")?.textContent === "paused");
   });
 
@@ -307,10 +323,37 @@ describe("Run Console", () => {
     await page.type('input[placeholder^="subject"]', "vic@acme");
     await (await button(page, "Filter")).click();
     await until(page, () => document.querySelector(".audit")?.textContent.includes("No actions recorded for this filter"));
-    const refusals = await page.$$eval(".audit table:last-of-type tbody tr", (rows) => rows.map((r) => r.textContent));
+    const refusals = await page.$$eval(".audit table.refusals tbody tr", (rows) => rows.map((r) => r.textContent));
     assert.equal(refusals.length, 1);
     assert.match(refusals[0], /vic@acme.*resume/);
     assert.match(refusals[0], new RegExp(run));
+  });
+
+  it("ends a session whose token expires, back at sign-in where it was, saying why", async () => {
+    const run = await server.start(operator, "acme", "gate", {});
+    await server.waitFor(operator, "acme", run, "paused");
+    const short = server.token("ana", "acme", ["operator"], 1);
+    page = await signedIn(chrome, server, short, `#/runs/${run}`, [401]);
+    await page.waitForSelector('g.node[data-step="approve"]');
+    // The server allows some clock skew: the token is refused a little after it expires.
+    await until(page, () => document.querySelector(".sign-in .error")?.textContent.includes("Your session ended"),
+      { timeout: 90000 });
+    await page.type("#token", operator);
+    await page.click("button[type=submit]");
+    await until(page, (id) => location.hash === `#/runs/${id}` && document.querySelector('g.node[data-step="approve"]'), run);
+  });
+
+  it("says so when an address names no page, or a filter or page the server does not know", async () => {
+    page = await signedIn(chrome, server, operator, "#/nonsense/page", [400]);
+    await until(page, () => document.querySelector("main h1")?.textContent === "No such page");
+    await page.goto(`${server.url}/#/runs?status=bogus`);
+    await until(page, () => document.querySelector(".error")?.textContent.includes("no run status"));
+    assert.equal(await page.$("tr[data-run]"), null, "no rows of another query under the error");
+    await (await page.waitForSelector(".error a")).click();
+    await until(page, () => location.hash === "#/runs" && document.querySelector("tr[data-run]"));
+    await page.goto(`${server.url}/#/runs?page=zz`);
+    await until(page, () => document.querySelector(".error")?.textContent.includes("page token"));
+    assert.equal(await page.$("tr[data-run]"), null);
   });
 
   it("refuses a token the server does not accept, in words", async () => {

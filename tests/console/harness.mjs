@@ -48,9 +48,9 @@ export class Server {
   constructor(dir, secret, proc, port) {
     Object.assign(this, { dir, secret, proc, port, url: `http://127.0.0.1:${port}` });
   }
-  token(subject, tenant, roles) {
+  token(subject, tenant, roles, ttl = 3600) {
     return execFileSync(config.rewind, ["token", "--secret-file", this.secret, "--subject", subject, "--tenant", tenant,
-      "--roles", roles.join(","), "--ttl", "3600"]).toString().trim();
+      "--roles", roles.join(","), "--ttl", String(ttl)]).toString().trim();
   }
   async api(method, route, token, body) {
     const res = await fetch(this.url + route, {
@@ -126,8 +126,13 @@ export async function signedIn(b, server, token, hash, allowed = []) {
   return page;
 }
 
-// Waits until `fn` (run in the page) is true.
-export const until = (page, fn, ...args) => page.waitForFunction(fn, { timeout: 15000, polling: 50 }, ...args);
+// Waits until `fn` (run in the page) is true; a last argument {timeout}
+// overrides the 15 s.
+export const until = (page, fn, ...args) => {
+  const last = args[args.length - 1];
+  const timeout = last && typeof last === "object" && "timeout" in last ? args.pop().timeout : 15000;
+  return page.waitForFunction(fn, { timeout, polling: 50 }, ...args);
+};
 
 export async function screenshot(page, name) {
   mkdirSync(config.artifacts, { recursive: true });

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "tests/executor/engine_fixture.h"
 
@@ -375,6 +377,31 @@ TEST_F(EngineTest, ForkRunsFromAStepWithoutTouchingTheParent) {
   EXPECT_EQ((*calls_)["reserve"], 1);
   EXPECT_EQ((*calls_)["charge"], 2);
   EXPECT_EQ(Types(parent).size(), parent_events);
+}
+
+TEST_F(EngineTest, ForkWithTheSameRequestIdMakesOneRun) {
+  Open({Order(calls_)});
+  const RunId parent = StartRun("order");
+  ASSERT_EQ(AwaitStopped(parent).status, RunStatus::kCompleted);
+  ForkRequest fork{parent, "charge", std::nullopt, Operator(), "click-1"};
+  std::vector<std::future<Result<RunId>>> at_once;
+  for (int i = 0; i < 4; ++i) at_once.push_back(std::async(std::launch::async, [&] { return engine_->Fork(fork); }));
+  std::set<RunId> made;
+  for (auto& f : at_once) {
+    const Result<RunId> child = f.get();
+    ASSERT_THAT(child, IsOk());
+    made.insert(*child);
+  }
+  ASSERT_EQ(made.size(), 1u) << "four forks with one request id made one run";
+  EXPECT_EQ(AwaitStopped(*made.begin()).status, RunStatus::kCompleted);
+  EXPECT_EQ(engine_->Fork(fork).value(), *made.begin()) << "and once it is done too";
+  EXPECT_EQ((*calls_)["charge"], 2) << "the parent's charge and the one fork's";
+  fork.request_id = "click-2";
+  EXPECT_NE(engine_->Fork(fork).value(), *made.begin()) << "another id is another fork";
+  fork.request_id = "click-1";
+  fork.run = StartRun("order");
+  ASSERT_EQ(AwaitStopped(fork.run).status, RunStatus::kCompleted);
+  EXPECT_NE(engine_->Fork(fork).value(), *made.begin()) << "the same id on another run is another fork";
 }
 
 TEST_F(EngineTest, StateAtAndStateAtStepTravelToEarlierPoints) {

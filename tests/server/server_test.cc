@@ -676,6 +676,26 @@ TEST_F(ServerTest, AStreamIsLetGoAsSoonAsItsClientLeaves) {
   EXPECT_EQ(left, "0");
 }
 
+TEST_F(ServerTest, AStreamEndsWhenItsTokenExpiresAndCannotBeReopenedWithIt) {
+  auto auth = Authenticator::Create({.hs256_secret = kSecret, .leeway = 0s});
+  ASSERT_TRUE(auth.has_value());
+  auto strict = Server::Start(*engine_, {.auth = *auth, .workflows = {*Order().Definition()}});
+  ASSERT_TRUE(strict.has_value()) << strict.error().ToString();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string brief =
+      *MintHs256({.subject = "ana", .tenant = "acme", .roles = {"viewer"}, .expires_unix = now + 2}, kSecret);
+  const auto t0 = std::chrono::steady_clock::now();
+  test::SseClient stream((*strict)->port(), "/v1/tenants/acme/stream", brief);
+  stream.ReadUntil([&](const auto&) { return stream.closed(); }, 8000);
+  const auto lasted = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(stream.status(), 200);
+  EXPECT_TRUE(stream.closed()) << "the stream outlived its token";
+  EXPECT_GE(lasted, 1s);
+  EXPECT_LE(lasted, 5s);
+  EXPECT_EQ(Http((*strict)->port(), HttpCall{"GET", "/v1/tenants/acme/stream", brief}).status, 401);
+}
+
 TEST_F(ServerTest, ConnectionsAreKeptAliveAndStoppingIsClean) {
   const std::string two = test::RawHttp(server_->port(),
                                         "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -193,6 +193,9 @@ struct ForkRequest {
   std::string from_step;  // the step the fork re-runs from (id or 1-based index)
   std::optional<std::uint64_t> at_seq;  // the parent's state at this seq (default: now)
   Principal actor;
+  // Optional. Forking the same run again with the same id returns the run
+  // the first call made and appends nothing (a retry after a lost answer).
+  std::string request_id;
 };
 
 class Engine {

@@ -90,7 +90,11 @@ class Authenticator {
 
   // `authorization` is the request's Authorization header ("" when absent),
   // "Bearer <credential>". `now_unix` is the server's clock in seconds.
-  Result<Principal> Authenticate(std::string_view authorization, std::int64_t now_unix) const;
+  // With `valid_until`, also the last second (Unix) the credential is good
+  // for: a token's expiry plus the leeway; the largest int64 for one that
+  // does not expire (an API key).
+  Result<Principal> Authenticate(std::string_view authorization, std::int64_t now_unix,
+                                 std::int64_t* valid_until = nullptr) const;
 
   struct Keys;      // parsed keys (auth.cc)
   struct Admitted;  // a verified token's principal and validity window (auth.cc)
