@@ -705,6 +705,8 @@ std::vector<std::string> Projections::Names() {
   return {std::string(kRunsName), std::string(kStepStatsName), std::string(kAuditName), std::string(kSnapshotsName)};
 }
 
+bool Projections::OwnsTable(std::string_view table) { return table.starts_with(kSlotTablePrefix); }
+
 Result<RunPage> Projections::ListRuns(const RunQuery& query) const {
   return impl_->Read<RunPage>(kRunsName, [&](const ReadView& v, const Table& t) { return ReadRunPage(v, t, query); });
 }

@@ -23,7 +23,7 @@ std::uint64_t GetLe(const std::uint8_t* p, int n) {
 }  // namespace
 
 std::string SlotTableName(std::string_view projection, int slot) {
-  return "proj." + std::string(projection) + "." + std::to_string(slot);
+  return std::string(kSlotTablePrefix) + std::string(projection) + "." + std::to_string(slot);
 }
 
 Bytes EncodeSlotHeader(const SlotHeader& header) {

@@ -48,6 +48,7 @@ struct SlotHeader {
 
 inline constexpr std::array<std::uint8_t, 1> kSlotHeaderKey = {0x00};
 
+inline constexpr std::string_view kSlotTablePrefix = "proj.";
 std::string SlotTableName(std::string_view projection, int slot);
 
 Bytes EncodeSlotHeader(const SlotHeader& header);

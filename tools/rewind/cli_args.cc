@@ -181,6 +181,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
   rebuild->add_option("NAME", a.projections, "runs, step_stats, audit or snapshots (default: all)");
   data_and_json(rebuild);
 
+  CLI::App* migrate = app.add_subcommand(
+      "migrate", "rewrite the journal in the newest format, in place (needs the journal to itself: stop the engine first)");
+  migrate->add_flag("--discard-old", a.discard_old, "do not keep the old data file as data.mdb.format<N>");
+  data_and_json(migrate);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -207,6 +212,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv, const std::strin
       {audit, Command::kAudit},
       {projections_status, Command::kProjectionsStatus},
       {rebuild, Command::kProjectionsRebuild},
+      {migrate, Command::kMigrate},
   };
   for (const auto& [cmd, command] : commands) {
     if (!*cmd) continue;

@@ -53,6 +53,7 @@ enum class Command {
   kAudit,
   kProjectionsStatus,
   kProjectionsRebuild,
+  kMigrate,
 };
 
 // What a command line says: the command, and its arguments as given (CLI11
@@ -78,6 +79,7 @@ struct Invocation {
   std::string workflow;                 // stats --workflow
   AuditArgs audit;                      // audit
   std::vector<std::string> projections;  // projections rebuild NAME...
+  bool discard_old = false;              // migrate --discard-old
   ServeArgs serve;                       // serve
   TokenArgs token;                       // token
 };

@@ -37,6 +37,7 @@ int Execute(const rwd::cli::Invocation& a) {
     case cli::Command::kAudit: return cli::ShowAudit(c, a.audit);
     case cli::Command::kProjectionsStatus: return cli::ShowProjections(c);
     case cli::Command::kProjectionsRebuild: return cli::RebuildProjections(c, a.projections);
+    case cli::Command::kMigrate: return cli::Migrate(c, a.discard_old);
   }
   return cli::kExitUsage;
 }

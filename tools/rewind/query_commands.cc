@@ -1,9 +1,12 @@
 #include "tools/rewind/query_commands.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <iostream>
 #include <string_view>
 
+#include "rewind/journal/migrate.h"
 #include "rewind/projections/projections.h"
 #include "rewind/server/api_json.h"
 #include "tools/common/json_out.h"
@@ -154,6 +157,43 @@ int RebuildProjections(const Context& c, const std::vector<std::string>& names) 
   RebuildFigures figures{names.empty() ? Projections::Names() : names, *last, seconds};
   const std::vector<ProjectionStatus> after = (*projections)->Health();
   std::cout << (c.json ? RebuildJson(figures, after) + "\n" : RebuildText(figures, after));
+  return kExitOk;
+}
+
+int Migrate(const Context& c, bool discard_old) {
+  // The projections are not copied but made again from the migrated events,
+  // before this returns: the journal is whole, read models included.
+  const auto report = MigrateJournal({.directory = c.data_dir,
+                                      .keep_old = !discard_old,
+                                      .copy_table = [](std::string_view t) { return !Projections::OwnsTable(t); }});
+  if (!report.has_value()) return Fail(c, report.error());
+  const MigrateReport& r = *report;
+  if (r.from_version != r.to_version) {
+    JournalOptions o;
+    o.directory = c.data_dir;
+    auto journal = Journal::Open(o);
+    if (!journal.has_value()) return Fail(c, journal.error());
+    auto projections = Projections::Open(**journal, ProjectionsOptions{.background = false});
+    if (!projections.has_value()) return Fail(c, projections.error());
+    if (Status built = (*projections)->CatchUp(); !built.ok()) return Fail(c, built);
+  }
+  if (c.json) {
+    const nlohmann::json j{{"from_version", r.from_version}, {"to_version", r.to_version}, {"events", r.events},
+                           {"records", r.records},           {"runs", r.runs},             {"old_bytes", r.old_bytes},
+                           {"new_bytes", r.new_bytes},       {"tables_copied", r.tables},       {"kept", r.kept.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.kept)}};
+    std::cout << j.dump() << "\n";
+    return kExitOk;
+  }
+  if (r.from_version == r.to_version) {
+    std::cout << "journal '" << c.data_dir << "' is in format " << r.to_version << " already: nothing to do\n";
+    return kExitOk;
+  }
+  std::cout << "migrated '" << c.data_dir << "' from format " << r.from_version << " to " << r.to_version << ": "
+            << r.events << " events of " << r.runs << " runs in " << r.records << " records; " << r.old_bytes
+            << " bytes in use before, " << r.new_bytes << " now\n";
+  if (!r.kept.empty()) std::cout << "the old data file is kept as " << r.kept << " (remove it when content)\n";
+  std::cout << "every event keeps its position and chain hash: heads saved before still check it "
+               "(journal-inspect verify --all --against FILE); the projections were built again from the events\n";
   return kExitOk;
 }
 

@@ -59,4 +59,9 @@ int ShowProjections(const Context& c);
 // when there is no journal (nothing is created).
 int RebuildProjections(const Context& c, const std::vector<std::string>& names);
 
+// `rewind migrate`: rewrites the journal in the newest format, in place
+// (rewind/journal/migrate.h), keeping the old data file unless
+// `discard_old`. Nothing to do for a journal in the newest format already.
+int Migrate(const Context& c, bool discard_old);
+
 }  // namespace rwd::cli

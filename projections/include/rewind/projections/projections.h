@@ -122,6 +122,9 @@ class Projections {
   std::vector<ProjectionStatus> Health() const;
   // The built-in projections: runs, step_stats, audit, snapshots.
   static std::vector<std::string> Names();
+  // Whether journal table `table` (Journal::OpenTable's name) is one of a
+  // projection's: derived data that a rebuild makes again.
+  static bool OwnsTable(std::string_view table);
 
   // SHA-256 of each projection's table in use — every key and value in key
   // order, its header included — in Names() order; nullopt for a projection
