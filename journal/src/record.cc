@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "journal/src/key_codec.h"
@@ -50,7 +51,8 @@ Hash ChainHash(const RunId& run, std::uint64_t seq, const Hash& prev_hash, ByteV
   // One context per thread, reused: OpenSSL's one-shot EVP_Digest makes and
   // frees a context each call, which costs as much as hashing a small event.
   static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local EVP_MD_CTX* const ctx = EVP_MD_CTX_new();
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> owned(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_MD_CTX* const ctx = owned.get();
   if (kSha256 == nullptr || ctx == nullptr) std::abort();
   std::uint8_t head[RunId::kSize + 8 + sizeof(Hash)];
   std::memcpy(head, run.bytes().data(), RunId::kSize);
