@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <lmdb.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,6 +45,43 @@ Status SyncPath(const fs::path& path, int flags) {
   }
   ::close(fd);
   return Status::Ok();
+}
+
+// Every process with the journal's LMDB environment open holds a shared
+// lock on the first byte of lock.mdb (LMDB's own protocol): an exclusive
+// open-file-description lock there is refused while any other holds it. A
+// process opening the journal meanwhile waits for the lock's release. Returns
+// the descriptor holding the lock (-1 when there is no lock file yet).
+Result<int> LockOutOthers(const fs::path& lock_file) {
+  const int fd = ::open(lock_file.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return -1;
+    return Err(Unavailable("cannot open '" + lock_file.string() + "'", errno));
+  }
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = 0;
+  lock.l_len = 1;
+  if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EAGAIN || err == EACCES) {
+      return Err(Code::kUnavailable, "journal '" + lock_file.parent_path().string() +
+                                         "' is open in another process (a reader); close it before migrating");
+    }
+    return Err(Unavailable("cannot lock '" + lock_file.string() + "'", err));
+  }
+  return fd;
+}
+
+// The new data file gets the old one's mode and, where this process may, its
+// owner: the engine that opens it next may run as another user.
+void KeepModeAndOwner(const fs::path& from, const fs::path& to) {
+  struct stat st;
+  if (::stat(from.c_str(), &st) != 0) return;
+  (void)::chmod(to.c_str(), st.st_mode & 07777);
+  (void)::chown(to.c_str(), st.st_uid, st.st_gid);
 }
 
 std::uint64_t BytesInUse(MDB_env* env) {
@@ -182,29 +220,38 @@ Result<MigrateReport> MigrateJournal(const MigrateOptions& options) {
     return Err(Code::kNotFound, "no Rewind journal at '" + options.directory + "' (no data.mdb there)");
   }
   REWIND_ASSIGN_OR_RETURN(WriterLock lock, WriterLock::Acquire(options.directory));
+  const fs::path work = dir / "migrating";
+  fs::remove_all(work, ec);  // what a migration that was killed left
+  // From here on, a failure leaves the journal as it was and no work behind.
+  struct Cleanup {
+    const fs::path& work;
+    bool armed = true;
+    ~Cleanup() {
+      std::error_code ignored;
+      if (armed) fs::remove_all(work, ignored);
+    }
+  } cleanup{work};
+  REWIND_ASSIGN_OR_RETURN(const int probe, LockOutOthers(dir / "lock.mdb"));
+  if (probe >= 0) ::close(probe);  // early, before the long copy; taken again for the swap
   MigrateReport report;
-  fs::path work = dir / "migrating";
   {
     JournalOptions from_options;
     from_options.directory = options.directory;
     from_options.read_only = true;
+    from_options.max_map_bytes = options.max_map_bytes;
     REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Store> from, Store::Open(from_options));
     report.from_version = report.to_version = from->info().format_version;
     report.old_bytes = BytesInUse(from->env());
     if (report.from_version == kJournalFormatVersion) return report;
-    int readers = 0;
-    mdb_reader_list(
-        from->env(), [](const char*, void* n) { return ++*static_cast<int*>(n), 0; }, &readers);
-    if (readers > 1) {  // the list's first line is its heading
-      return Err(Code::kUnavailable, "journal '" + options.directory +
-                                         "' is open in another process; close its readers before migrating");
-    }
     REWIND_ASSIGN_OR_RETURN(GuardedTxn read, from->BeginRead());
+    // The whole journal is checked first (LMDB's structure, then every
+    // record, chain and run index entry, as VerifyAll): a damaged one is
+    // refused, not copied.
     if (auto checked = CheckStructure(from->env(), read.txn.get(), options.directory); !checked.has_value()) {
       return Err(checked.error());
     }
+    if (auto verified = VerifyAllIn(*from, read.txn); !verified.has_value()) return Err(verified.error());
 
-    fs::remove_all(work, ec);  // a migration that was killed
     if (!fs::create_directories(work, ec) && ec) {
       return Err(Code::kUnavailable, "cannot make '" + work.string() + "': " + ec.message());
     }
@@ -212,7 +259,7 @@ Result<MigrateReport> MigrateJournal(const MigrateOptions& options) {
     to_options.directory = work.string();
     to_options.durability = Durability::kNoSync;  // synced once, before it replaces the old file
     to_options.new_format_version = kJournalFormatVersion;
-    to_options.max_map_bytes = from_options.max_map_bytes;
+    to_options.max_map_bytes = options.max_map_bytes;
     REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Store> to, Store::Open(to_options));
     {
       REWIND_ASSIGN_OR_RETURN(GuardedTxn g, to->BeginWrite());
@@ -232,11 +279,21 @@ Result<MigrateReport> MigrateJournal(const MigrateOptions& options) {
     report.new_bytes = BytesInUse(to->env());
     report.to_version = kJournalFormatVersion;
   }
+  // No other process may have the old file open when it is replaced: such a
+  // reader would go on reading it, and share its lock file with the new one.
+  // Held until the lock file is gone.
+  REWIND_ASSIGN_OR_RETURN(const int held, LockOutOthers(dir / "lock.mdb"));
+  struct Release {
+    int fd;
+    ~Release() {
+      if (fd >= 0) ::close(fd);
+    }
+  } release{held};
   // The swap: the old file kept under a second name (one step), then the new
   // one renamed over data.mdb (one step), then the directory synced. The
-  // lock file goes too: it belongs to the old file, whose readers (none are
-  // left) would share it with the new one.
+  // lock file goes too: it belongs to the old file.
   const fs::path data = dir / "data.mdb";
+  KeepModeAndOwner(data, work / "data.mdb");
   if (options.keep_old) {
     const fs::path kept = dir / ("data.mdb.format" + std::to_string(report.from_version));
     fs::remove(kept, ec);
@@ -246,9 +303,8 @@ Result<MigrateReport> MigrateJournal(const MigrateOptions& options) {
   if (::rename((work / "data.mdb").c_str(), data.c_str()) != 0) {
     return Err(Unavailable("cannot put the new data file in place", errno));
   }
-  REWIND_RETURN_IF_ERROR(SyncPath(dir, O_RDONLY | O_DIRECTORY));
   fs::remove(dir / "lock.mdb", ec);
-  fs::remove_all(work, ec);
+  REWIND_RETURN_IF_ERROR(SyncPath(dir, O_RDONLY | O_DIRECTORY));
   return report;
 }
 

@@ -1,6 +1,7 @@
 #include "journal/src/read.h"
 
 #include <cstring>
+#include <unordered_map>
 
 namespace rwd::journal_internal {
 
@@ -105,6 +106,46 @@ Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId
   REWIND_RETURN_IF_ERROR(ReadRunIn(store, txn, run, 1, Journal::kEnd,
                                    [&](const EventRecord& rec) { return chain.Next(rec); }));
   return chain.head;
+}
+
+Result<std::uint64_t> VerifyAllIn(const Store& store, const mdb::Txn& txn) {
+  // Pass 1: the global stream is dense and every run's chain links up.
+  std::unordered_map<RunId, ChainCheck> chains;
+  std::uint64_t expected_position = 1;
+  REWIND_RETURN_IF_ERROR(ReadAllIn(store, txn, 1, Journal::kEnd, [&](const EventRecord& rec) -> Status {
+    if (rec.position != expected_position) {
+      return Status(Code::kCorruption, "position " + std::to_string(expected_position) +
+                                           " is missing (next stored is " +
+                                           std::to_string(rec.position) + ")");
+    }
+    ++expected_position;
+    return chains[rec.run].Next(rec);
+  }));
+  // Pass 2: the run index holds exactly those events, each where it should be.
+  std::uint64_t runs_seen = 0;
+  REWIND_RETURN_IF_ERROR(ForEachRunIn(store, txn, [&](const RunId& run, std::uint64_t) -> Status {
+    ++runs_seen;
+    auto it = chains.find(run);
+    const RunHead stream_head = it == chains.end() ? RunHead{} : it->second.head;
+    auto verified = VerifyRunIn(store, txn, run);
+    if (!verified.has_value() && verified.error().code() == Code::kNotFound) {
+      return Status(Code::kCorruption, "the run index lists run " + run.ToString() +
+                                           " but a lookup cannot find it (its key is damaged)");
+    }
+    REWIND_ASSIGN_OR_RETURN(RunHead index_head, std::move(verified));
+    if (index_head != stream_head) {
+      return Status(Code::kCorruption, "run " + run.ToString() + ": the run index ends at seq " +
+                                           std::to_string(index_head.seq) +
+                                           " but the stream holds the run up to seq " +
+                                           std::to_string(stream_head.seq));
+    }
+    return Status::Ok();
+  }));
+  if (runs_seen != chains.size()) {
+    return Err(Code::kCorruption, std::to_string(chains.size() - runs_seen) +
+                                      " run(s) in the stream are missing from the run index");
+  }
+  return expected_position - 1;
 }
 
 namespace {

@@ -40,5 +40,7 @@ Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_pos
 Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& visit);
 
 Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId& run);
+// Journal::VerifyAll in `txn`'s snapshot.
+Result<std::uint64_t> VerifyAllIn(const Store& store, const mdb::Txn& txn);
 
 }  // namespace rwd::journal_internal

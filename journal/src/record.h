@@ -43,8 +43,9 @@ namespace rwd::record {
 
 inline constexpr std::size_t kFormat1HeaderSize = 64;
 inline constexpr std::size_t kFormat2FixedSize = 56;  // before the varints
-// A format-2 record's bytes besides its payloads, at most: the fixed part,
-// two varints and a length per event.
+// A format-2 record's bytes besides its payloads and their lengths, at
+// most: the fixed part and two varints (each length takes at most
+// kMaxLengthBytes more).
 inline constexpr std::size_t kFormat2MaxOverhead = kFormat2FixedSize + 20;
 inline constexpr std::size_t kMaxLengthBytes = 10;
 

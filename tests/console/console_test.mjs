@@ -4,8 +4,8 @@
 // fails on any error in the browser's console.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
-import { Server, browser, button, openPage, repo, screenshot, signIn, signedIn, until } from "./harness.mjs";
+import { after, before, describe, it } from "node:test";
+import { Server, browser, button, checkEachPage, openPage, repo, signIn, signedIn, until } from "./harness.mjs";
 
 const ORDER = path.join(repo, "examples/order.json");
 const SLOW = path.join(repo, "tests/console/slow.json");
@@ -24,14 +24,7 @@ describe("Run Console", () => {
     await chrome?.close();
     await server?.stop();
   });
-  afterEach(async (t) => {
-    if (!page) return;
-    await screenshot(page, t.name.replace(/[^a-z0-9]+/gi, "-"));
-    const problems = page.problems;
-    await page.close();
-    page = null;
-    assert.deepEqual(problems, [], "no errors in the browser's console");
-  });
+  checkEachPage(() => page, () => { page = null; });
 
   it("resumes a failed run from the step the operator picks, and shows it going on without a reload", async () => {
     const run = await server.start(operator, "acme", "order", { qty: 30 });

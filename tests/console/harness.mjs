@@ -8,6 +8,8 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { afterEach } from "node:test";
 import puppeteer from "puppeteer-core";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -145,4 +147,19 @@ export async function button(page, text, scope = "body") {
   const handle = await page.waitForFunction((t, s) => [...document.querySelectorAll(`${s} button`)]
     .find((b) => b.textContent.trim().startsWith(t) && !b.disabled), { timeout: 15000, polling: 50 }, text, scope);
   return handle.asElement();
+}
+
+// After each test of the calling suite: a screenshot of the page the test
+// ended on (`current()`), then the page closed (`done()` forgets it), and the
+// test fails on any error its browser console showed.
+export function checkEachPage(current, done) {
+  afterEach(async (t) => {
+    const page = current();
+    if (!page) return;
+    await screenshot(page, t.name.replace(/[^a-z0-9]+/gi, "-"));
+    const problems = page.problems;
+    await page.close();
+    done();
+    assert.deepEqual(problems, [], "no errors in the browser's console");
+  });
 }

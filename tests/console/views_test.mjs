@@ -4,8 +4,8 @@
 // console_test.mjs.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
-import { Server, browser, button, repo, screenshot, signedIn, until } from "./harness.mjs";
+import { after, before, describe, it } from "node:test";
+import { Server, browser, button, checkEachPage, repo, signedIn, until } from "./harness.mjs";
 
 const ORDER = path.join(repo, "examples/order.json");
 const GATE = path.join(repo, "tests/console/gate.json");
@@ -23,14 +23,7 @@ describe("Run Console views", () => {
     await chrome?.close();
     await server?.stop();
   });
-  afterEach(async (t) => {
-    if (!page) return;
-    await screenshot(page, t.name.replace(/[^a-z0-9]+/gi, "-"));
-    const problems = page.problems;
-    await page.close();
-    page = null;
-    assert.deepEqual(problems, [], "no errors in the browser's console");
-  });
+  checkEachPage(() => page, () => { page = null; });
 
   it("shows a run started elsewhere, and its changes, without a reload", async () => {
     page = await signedIn(chrome, server, operator, "#/runs");
@@ -136,14 +129,7 @@ describe("Run Console with 10,000 runs", () => {
     await chrome?.close();
     await server?.stop();
   });
-  afterEach(async (t) => {
-    if (!page) return;
-    await screenshot(page, t.name.replace(/[^a-z0-9]+/gi, "-"));
-    const problems = page.problems;
-    await page.close();
-    page = null;
-    assert.deepEqual(problems, [], "no errors in the browser's console");
-  });
+  checkEachPage(() => page, () => { page = null; });
 
   it("loads the runs page in under a second", async () => {
     page = await signedIn(chrome, server, operator, "#/runs");

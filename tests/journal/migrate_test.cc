@@ -128,10 +128,13 @@ TEST_F(MigrateTest, AFormat1JournalBecomesFormat2WithEveryEventHashHeadAndTable)
   EXPECT_EQ(j->VerifyRun(run).value().seq, head.seq + 1);
   j.reset();
 
-  // Migrating again does nothing; the kept file is the old journal.
+  // Migrating again does nothing but remove what a killed one left; the
+  // kept file is the old journal.
+  fs::create_directories(Options().directory + "/migrating");
   const auto again = MigrateJournal({.directory = Options().directory});
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->from_version, again->to_version);
+  EXPECT_FALSE(fs::exists(Options().directory + "/migrating"));
   const std::string old_dir = dir_.Sub("old");
   fs::create_directories(old_dir);
   fs::copy_file(report->kept, old_dir + "/data.mdb");
@@ -158,7 +161,58 @@ TEST_F(MigrateTest, ADamagedJournalIsRefusedAndLeftAsItWas) {
   EXPECT_EQ(migrated.error().code(), Code::kCorruption) << migrated.error().ToString();
   EXPECT_NE(migrated.error().message().find("position 10"), std::string::npos) << migrated.error().ToString();
   EXPECT_EQ(fs::file_size(data), size);
+  EXPECT_FALSE(fs::exists(Options().directory + "/migrating"));
   EXPECT_EQ(Journal::Open(Options()).value()->info().format_version, 1u);
+}
+
+TEST_F(MigrateTest, ADamagedRunIndexIsRefusedToo) {
+  const Contents before = WriteFormat1(2, 10);
+  const auto& [run, head] = *before.heads.begin();
+  {
+    auto j = Journal::Open(Options()).value();
+    std::uint64_t position = 0;
+    ASSERT_TRUE(j->ReadRun(run, head.seq, head.seq, [&](const EventRecord& r) {
+      position = r.position;
+      return Status::Ok();
+    }).ok());
+    j.reset();
+    RawStore(Options().directory).DeleteRunEntry(run, head.seq, position);  // the run's head entry
+  }
+  const auto migrated = MigrateJournal({.directory = Options().directory});
+  ASSERT_FALSE(migrated.has_value());
+  EXPECT_EQ(migrated.error().code(), Code::kCorruption) << migrated.error().ToString();
+  EXPECT_FALSE(fs::exists(Options().directory + "/migrating")) << "a failed migration leaves no work behind";
+  EXPECT_EQ(Journal::Open(Options()).value()->info().format_version, 1u);
+}
+
+TEST_F(MigrateTest, AJournalOpenInAnotherProcessIsNotMigratedEvenWhileItsReaderIsIdle) {
+  WriteFormat1(3, 30);
+  int ready[2], go[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(go), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    JournalOptions o = Options();
+    o.read_only = true;
+    auto j = Journal::Open(o);
+    char c = j.has_value() ? 'r' : 'x';
+    (void)!write(ready[1], &c, 1);
+    (void)!read(go[0], &c, 1);  // open, reading nothing, until told
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'r');
+  const auto migrated = MigrateJournal({.directory = Options().directory});
+  ASSERT_EQ(write(go[1], "g", 1), 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_FALSE(migrated.has_value());
+  EXPECT_EQ(migrated.error().code(), Code::kUnavailable) << migrated.error().ToString();
+  EXPECT_EQ(Journal::Open(Options()).value()->info().format_version, 1u);
+  // Once it is closed, the migration goes ahead.
+  EXPECT_TRUE(MigrateJournal({.directory = Options().directory}).has_value());
 }
 
 TEST_F(MigrateTest, AJournalHeldByAWriterIsNotMigrated) {

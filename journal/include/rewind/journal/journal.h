@@ -1,9 +1,9 @@
 // Journal: the append-only, hash-chained event log every run is stored in.
 //
 // One Journal owns one LMDB environment (a directory). It stores opaque event
-// payloads (the journal never decodes them) in global order, each behind a
-// record header with its run id, run seq and the hash of its run's previous
-// record (FORMAT.md). Nothing is ever deleted or overwritten: there is no API
+// payloads (the journal never decodes them) in global order, in records that
+// name their run, seqs and the chain hash of the run's event before them
+// (FORMAT.md: one record per event in format 1, per append in format 2). Nothing is ever deleted or overwritten: there is no API
 // for it, and every write uses MDB_APPEND-style ordered inserts.
 //
 // Writes: any number of threads call Append/AppendAsync. A single writer

@@ -8,11 +8,14 @@
 // data to make again: a projection would find its checkpoint's fingerprint
 // changed). The journal keeps its engine id and creation time.
 //
-// Crash-safe: the new file is written and synced under its own name, then
-// renamed over data.mdb in one step. A process killed at any moment leaves
-// the old journal or the complete new one (and, perhaps, a leftover work
-// directory the next migration removes). The old data file is kept as
-// data.mdb.format<N> unless asked not to.
+// Crash-safe: the whole journal is checked first, then the new file is
+// written and synced under its own name, then renamed over data.mdb in one
+// step. A process killed at any moment leaves the old journal or the
+// complete new one (and, perhaps, a leftover work directory the next
+// migration removes); a migration that fails leaves the old journal and no
+// work directory. The old data file is kept as data.mdb.format<N> unless
+// asked not to. No other process may have the journal open, for writing or
+// reading, meanwhile.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,7 @@
 #include <string_view>
 
 #include "rewind/base/status.h"
+#include "rewind/journal/journal.h"
 
 namespace rwd {
 
@@ -29,6 +33,8 @@ struct MigrateOptions {
   bool keep_old = true;  // keep the old data file as data.mdb.format<N>
   // Whether to copy table `name` (Journal::OpenTable's); empty: every table.
   std::function<bool(std::string_view name)> copy_table;
+  // The map both data files are opened with (JournalOptions::max_map_bytes).
+  std::uint64_t max_map_bytes = JournalOptions{}.max_map_bytes;
 };
 
 struct MigrateReport {
