@@ -50,8 +50,10 @@ struct MigrateReport {
   std::string kept;               // the old data file's path when kept, else ""
 };
 
-// Errors: NotFound (no journal there), Unavailable (another process holds
-// it, for writing or reading), Corruption (the old journal fails its checks:
+// Blocks until done; O(journal): it reads every event twice (a check, then
+// the copy). A second caller on the same directory, in any process, is
+// refused by the writer lock. Errors: NotFound (no journal there),
+// Unavailable (another process holds it, for writing or reading), Corruption (the old journal fails its checks:
 // nothing is changed), FailedPrecondition (a format this build cannot read),
 // ResourceExhausted (no room for the new file: nothing is changed).
 Result<MigrateReport> MigrateJournal(const MigrateOptions& options);
