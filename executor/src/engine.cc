@@ -8,6 +8,7 @@
 #include <future>
 
 #include "executor/src/engine_impl.h"
+#include "rewind/base/log.h"
 #include "rewind/base/time.h"
 #include "rewind/executor/refusals.h"
 #include "rewind/projections/history.h"
@@ -742,6 +743,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(std::unique_ptr<Journal> journal, E
   if (journal && journal->options().read_only) {
     return Err(Code::kFailedPrecondition, "the engine needs a journal open for writing, not read-only");
   }
+  PrepareLogging();
   auto impl = std::make_unique<Impl>(std::move(options));
   REWIND_RETURN_IF_ERROR(impl->Open(std::move(journal)));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));

@@ -14,6 +14,7 @@
 #include "projections/src/pass.h"
 #include "projections/src/run_states.h"
 #include "projections/src/slot.h"
+#include "rewind/base/log.h"
 #include "rewind/base/mutex.h"
 #include "rewind/journal/tables.h"
 #include "rewind/projections/history.h"
@@ -150,6 +151,7 @@ class Projections::Impl {
         MutexLock lock(mu_);  // the commit hook, on the writer thread, may be setting work_ already
         work_ = true;
       }
+      PrepareLogging();
       worker_ = std::thread([this] { WorkerLoop(); });
     }
     return Status::Ok();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "rewind/base/log.h"
 #include "rewind/inspect/event_json.h"
 #include "rewind/projections/history.h"
 #include "rewind/server/api_json.h"
@@ -103,6 +104,7 @@ Feed::Feed(const Journal& journal, FeedOptions options)
     MutexLock lock(window_mu_);
     window_first_ = (last.has_value() ? *last : 0) + 1;
   }
+  PrepareLogging();
   thread_ = std::thread([this] { Tail(); });
 }
 

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "rewind/base/bytes.h"
+#include "rewind/base/log.h"
 #include "rewind/base/mutex.h"
 #include "rewind/server/api_json.h"
 
@@ -464,6 +465,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   }
   state->port = state->acceptor.local_endpoint().port();
   state->Accept();
+  PrepareLogging();
   state->io_thread = std::thread([s = state.get()] { s->io.run(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
 }
