@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "bench/bench_util.h"
+#include "rewind/projections/history.h"
 
 namespace rwd::bench {
 namespace {
@@ -206,7 +207,7 @@ Result<bool> Ledger::CheckRun(const Journal& journal, const Record& r, CheckFigu
   state.run = r.run;
   Status folded;
   const Status read = journal.ReadRun(r.run, 1, Journal::kEnd, [&](const EventRecord& rec) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event e, Decode(rec.payload));
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(rec));
     seq = rec.seq;
     if (seq <= r.seq) digest = Chain(digest, seq, e.body.index());
     if (seq == 1) starts_right = std::holds_alternative<RunStarted>(e.body);

@@ -479,8 +479,31 @@ Status Engine::Impl::WaitForRoom(MutexLock& lock) {
   return Status::Ok();
 }
 
+Status Engine::Impl::StoreDefinition(RunStarted& start) {
+  if (start.definition_hash.size() != Hash{}.size()) return Status::Ok();
+  const std::string key(start.definition_hash.begin(), start.definition_hash.end());
+  {
+    MutexLock lock(mu_);
+    if (stored_definitions_.contains(key)) {
+      start.definition_stored = true;
+      return Status::Ok();
+    }
+  }
+  const Bytes canonical = EncodeDefinition(start);
+  const Hash hash = Sha256(canonical);
+  if (!std::equal(hash.begin(), hash.end(), start.definition_hash.begin())) return Status::Ok();
+  REWIND_RETURN_IF_ERROR(journal_->PutBlob(canonical));
+  MutexLock lock(mu_);
+  stored_definitions_.insert(key);
+  start.definition_stored = true;
+  return Status::Ok();
+}
+
 Result<RunId> Engine::Impl::StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
                                 const Principal& who) {
+  RunStarted* start = std::get_if<RunStarted>(&first);
+  if (auto* fork = std::get_if<RunForked>(&first); fork != nullptr) start = &fork->start;
+  if (start != nullptr) REWIND_RETURN_IF_ERROR(StoreDefinition(*start));
   auto live = std::make_shared<LiveRun>(*this, NewRunState(run), std::move(workflow));
   {
     MutexLock lock(mu_);

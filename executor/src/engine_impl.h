@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <mutex>  // std::once_flag
+#include <set>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -136,6 +138,12 @@ class Engine::Impl {
   // returns the same id once the first has its outcome.
   Result<RunId> StartKeyed(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
                            const Principal& who) REWIND_EXCLUDES(mu_);
+  // Stores the definition `start` begins a run with in the journal (a blob,
+  // once per definition and engine) and marks `start` to name it by hash
+  // instead of holding it (RunStarted::definition_stored). A definition whose
+  // hash is not that of its canonical encoding (none the engine makes; a
+  // fork's of a run recorded otherwise) stays in the event.
+  Status StoreDefinition(RunStarted& start) REWIND_EXCLUDES(mu_);
   // Waits up to start_wait until fewer than max_active_runs runs are active.
   // `lock` holds mu_. Unavailable when it stays full or the engine stops.
   Status WaitForRoom(MutexLock& lock) REWIND_REQUIRES(mu_);
@@ -174,6 +182,7 @@ class Engine::Impl {
   // Keyed starts in flight: a repeated start waits for the first one's outcome.
   std::unordered_map<RunId, std::shared_future<Status>> starting_ REWIND_GUARDED_BY(mu_);
   std::size_t active_ REWIND_GUARDED_BY(mu_) = 0;
+  std::set<std::string> stored_definitions_ REWIND_GUARDED_BY(mu_);  // their hashes
   CondVar room_;  // signalled when active_ drops (and when the engine stops)
 };
 

@@ -124,12 +124,6 @@ const StepHandler* Workflow::handler(std::size_t index) const {
   return &steps_[index].handler;
 }
 
-Hash DefinitionHash(const RunStarted& definition) {
-  RunStarted canonical;
-  canonical.workflow = definition.workflow;
-  canonical.version = definition.version;
-  canonical.steps = definition.steps;
-  return Sha256(Encode(Event{0, std::nullopt, kSchemaVersion, std::move(canonical)}));
-}
+Hash DefinitionHash(const RunStarted& definition) { return Sha256(EncodeDefinition(definition)); }
 
 }  // namespace rwd

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "rewind/fold/run_state.h"
+#include "rewind/projections/history.h"
 #include "rewind/projections/projections.h"
 #include "rewind/journal/tables.h"
 
@@ -25,7 +26,8 @@ Status CheckRun(const Journal& journal, const RunId& run, VerifyReport& report) 
   };
   const Status read = journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
     if (Status s = chain.Next(r); !s.ok()) return found(r.seq, "chain", s);
-    auto event = Decode(r.payload);
+    const DefinitionFinder definitions = DefinitionsOf(r);
+    auto event = Decode(r.payload, &definitions);
     if (!event.has_value()) return found(r.seq, "decode", event.error());
     if (Status s = Evolve(state, std::move(*event)); !s.ok()) return found(r.seq, "fold", s);
     ++report.events;

@@ -296,6 +296,23 @@ Status Journal::Update(UpdateFn write) {
   return future.get();
 }
 
+Result<Hash> Journal::PutBlob(ByteView bytes) {
+  const Hash hash = Sha256(bytes);
+  MDB_dbi blobs = impl_->store->blobs();
+  REWIND_RETURN_IF_ERROR(Update([&](WriteView& view) -> Status {
+    if (blobs == 0) {  // the first blob of a journal made by an older build
+      if (int rc = mdb_dbi_open(view.txn().get(), "blobs", MDB_CREATE, &blobs); rc != MDB_SUCCESS) {
+        return mdb::Error(rc, "making the blobs database");
+      }
+    }
+    const ByteView key(hash.data(), hash.size());
+    if (auto stored = view.txn().Get(blobs, key); stored.has_value()) return Status::Ok();
+    return view.txn().Put(blobs, key, bytes, MDB_NOOVERWRITE, "blobs");
+  }).WithContext("storing a blob"));
+  impl_->store->SetBlobs(blobs);  // committed: the handle is the process's now
+  return hash;
+}
+
 Status Journal::SetCommitHook(CommitHook hook) {
   if (impl_->options.read_only) {
     return Status(Code::kFailedPrecondition, "journal '" + impl_->options.directory + "' is open read-only");

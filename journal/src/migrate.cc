@@ -160,8 +160,8 @@ class Packer {
   Bytes stored_;
 };
 
-// Copies the tables (named databases "table.*") of the source that
-// `options` wants, as they are.
+// Copies the blobs and the tables (named databases "table.*") of the source
+// that `options` wants, as they are.
 Status CopyTables(const Store& from, const mdb::Txn& from_txn, Store& to, const MigrateOptions& options,
                   MigrateReport& report) {
   MDB_dbi main_db = 0;
@@ -174,6 +174,7 @@ Status CopyTables(const Store& from, const mdb::Txn& from_txn, Store& to, const 
     MDB_val k, v;
     for (int rc = cursor.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT)) {
       const std::string name(static_cast<const char*>(k.mv_data), k.mv_size);
+      if (name == "blobs") names.push_back(name);
       if (!name.starts_with("table.")) continue;
       if (options.copy_table && !options.copy_table(std::string_view(name).substr(6))) {
         ++report.tables_left;
@@ -202,7 +203,7 @@ Status CopyTables(const Store& from, const mdb::Txn& from_txn, Store& to, const 
     }
     if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading " + name);
     REWIND_RETURN_IF_ERROR(g.txn.Commit().WithContext("copying " + name));
-    ++report.tables;
+    if (name != "blobs") ++report.tables;
   }
   return Status::Ok();
 }

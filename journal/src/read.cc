@@ -1,7 +1,11 @@
 #include "journal/src/read.h"
 
 #include <cstring>
+#include <optional>
 #include <unordered_map>
+
+#include "rewind/base/bytes.h"
+#include "rewind/journal/tables.h"
 
 namespace rwd::journal_internal {
 
@@ -40,6 +44,7 @@ Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std:
   const key::RunEntry first = key::EncodeRunEntry(from_seq, 0);
   v = mdb::Val(first);
   if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_GET_BOTH_RANGE);
+  const ReadView view(store, txn);
   EventBatch batch;
   for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_DUP)) {
     if (v.mv_size != sizeof(key::RunEntry)) {
@@ -50,7 +55,9 @@ Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std:
       const std::uint64_t seq = batch.first_seq() + i;
       if (seq < from_seq) continue;
       if (seq > to_seq) return Status::Ok();
-      REWIND_RETURN_IF_ERROR(visit(batch.At(i)));
+      EventRecord rec = batch.At(i);
+      rec.view = &view;
+      REWIND_RETURN_IF_ERROR(visit(rec));
     }
   }
   if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading run " + run.ToString());
@@ -65,6 +72,7 @@ Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_pos
   // Records are keyed by their last event's position: the first key at or
   // past from_position is the record holding it.
   int rc = cursor.Get(&k, &v, MDB_SET_RANGE);
+  const ReadView view(store, txn);
   EventBatch batch;
   for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT)) {
     if (k.mv_size != 8) return Status(Code::kCorruption, "events database has a malformed key");
@@ -74,7 +82,9 @@ Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_pos
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (batch.position() + i < from_position) continue;
       if (batch.position() + i > to_position) return Status::Ok();
-      REWIND_RETURN_IF_ERROR(visit(batch.At(i)));
+      EventRecord rec = batch.At(i);
+      rec.view = &view;
+      REWIND_RETURN_IF_ERROR(visit(rec));
     }
   }
   if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading the global stream");
@@ -145,7 +155,40 @@ Result<std::uint64_t> VerifyAllIn(const Store& store, const mdb::Txn& txn) {
     return Err(Code::kCorruption, std::to_string(chains.size() - runs_seen) +
                                       " run(s) in the stream are missing from the run index");
   }
+  // Pass 3: every blob is stored under its own hash.
+  if (store.blobs() != 0) {
+    REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.blobs()));
+    MDB_val k, v;
+    int rc = cursor.Get(&k, &v, MDB_FIRST);
+    for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT)) {
+      Hash hash{};
+      if (k.mv_size != hash.size()) return Err(Code::kCorruption, "blobs database has a malformed key");
+      std::memcpy(hash.data(), k.mv_data, hash.size());
+      REWIND_RETURN_IF_ERROR(ReadBlob(store, txn, hash));
+    }
+    if (rc != MDB_NOTFOUND) return Err(mdb::Error(rc, "reading the blobs database"));
+  }
   return expected_position - 1;
+}
+
+Result<std::optional<ByteView>> ReadBlob(const Store& store, const mdb::Txn& txn, const Hash& hash) {
+  if (store.blobs() == 0) {
+    // A writer knows: there are none. A reader only knows there were none
+    // when it opened the journal.
+    if (!store.options().read_only) return std::optional<ByteView>();
+    return Err(Code::kUnavailable, "journal '" + store.dir() + "' got its first blobs after this process opened " +
+                                       "it; open it again to read them");
+  }
+  auto stored = txn.Get(store.blobs(), ByteView(hash.data(), hash.size()));
+  if (!stored.has_value()) {
+    if (stored.error().code() == Code::kNotFound) return std::optional<ByteView>();
+    return Err(stored.error());
+  }
+  if (Sha256(*stored) != hash) {
+    return Err(Code::kCorruption, "blob " + HexEncode(ByteView(hash.data(), hash.size())) +
+                                      " is damaged: its bytes hash to another value");
+  }
+  return std::optional<ByteView>(*stored);
 }
 
 namespace {

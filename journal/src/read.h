@@ -39,8 +39,12 @@ Status ReadAllIn(const Store& store, const mdb::Txn& txn, std::uint64_t from_pos
                  std::uint64_t to_position, const EventVisitor& visit);
 Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& visit);
 
+// The blob stored under `hash`, or nullopt; Corruption when its bytes do not
+// hash to it. ReadView::Blob.
+Result<std::optional<ByteView>> ReadBlob(const Store& store, const mdb::Txn& txn, const Hash& hash);
+
 Result<RunHead> VerifyRunIn(const Store& store, const mdb::Txn& txn, const RunId& run);
-// Journal::VerifyAll in `txn`'s snapshot.
+// Journal::VerifyAll in `txn`'s snapshot (also every blob's hash).
 Result<std::uint64_t> VerifyAllIn(const Store& store, const mdb::Txn& txn);
 
 }  // namespace rwd::journal_internal

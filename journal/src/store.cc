@@ -159,6 +159,14 @@ Status Store::OpenDatabases() {
     return r == MDB_NOTFOUND ? Status(Code::kCorruption, "journal '" + dir() + "' has no runs database")
                              : mdb::Error(r, "opening the runs database");
   }
+  // A journal of an older build gets it with its first blob (Journal::PutBlob):
+  // opening a journal never writes to it.
+  MDB_dbi blobs = 0;
+  if (int r = mdb_dbi_open(txn, "blobs", create, &blobs); r == MDB_SUCCESS) {
+    blobs_ = blobs;
+  } else if (r != MDB_NOTFOUND) {
+    return mdb::Error(r, "opening the blobs database");
+  }
   REWIND_RETURN_IF_ERROR(ReadOrWriteMeta(g.txn, fresh));
   // Committing (also a read-only txn) keeps the dbi handles; aborting would close them.
   REWIND_RETURN_IF_ERROR(g.txn.Commit().WithContext("opening journal '" + dir() + "'"));

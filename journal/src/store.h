@@ -18,6 +18,7 @@
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
@@ -48,6 +49,12 @@ class Store {
   MDB_dbi events() const { return events_; }
   MDB_dbi runs() const { return runs_; }
   MDB_dbi meta() const { return meta_; }
+  // The blobs database (FORMAT.md), or 0 while the journal has none (one
+  // made by an older build, until the first PutBlob). A read-only process
+  // sees only what there was when it opened the journal.
+  MDB_dbi blobs() const { return blobs_.load(std::memory_order_acquire); }
+  // Records the blobs database made by a committed transaction.
+  void SetBlobs(MDB_dbi dbi) { blobs_.store(dbi, std::memory_order_release); }
   const JournalInfo& info() const { return info_; }
   const JournalOptions& options() const { return options_; }
   const std::string& dir() const { return options_.directory; }
@@ -63,6 +70,7 @@ class Store {
   MDB_dbi events_ = 0;
   MDB_dbi runs_ = 0;
   MDB_dbi meta_ = 0;
+  std::atomic<MDB_dbi> blobs_{0};
   JournalInfo info_;
   mutable std::shared_timed_mutex map_mutex_;
   mutable Status broken_;  // set (under map_mutex_ held exclusively) if LMDB lost its map

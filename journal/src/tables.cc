@@ -91,6 +91,10 @@ Result<std::uint64_t> ReadView::LastPosition() const {
   return journal_internal::ReadLastPosition(*store_, *txn_);
 }
 
+Result<std::optional<ByteView>> ReadView::Blob(const Hash& hash) const {
+  return journal_internal::ReadBlob(*store_, *txn_, hash);
+}
+
 Status WriteView::Put(const Table& table, ByteView key, ByteView value) {
   return txn().Put(table.handle_, key, value, 0, "writing table '" + table.name() + "'");
 }

@@ -294,7 +294,15 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   return status;
 }
 
-void Writer::ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records) {
+void Writer::ApplyHook(mdb::Txn& txn, std::span<EventRecord> records) {
+  // A blob an event names was committed before it (Journal::PutBlob): the
+  // records read blobs in a snapshot of the committed journal, apart from
+  // this transaction, in which the hook opens nested ones as it likes. (This
+  // process writes the journal, so its map is never resized under it.)
+  mdb::Txn committed;
+  std::optional<ReadView> before;
+  if (mdb::Txn::Begin(store_.env(), MDB_RDONLY, &committed) == MDB_SUCCESS) before.emplace(store_, committed);
+  for (EventRecord& record : records) record.view = before ? &*before : nullptr;
   // The hook owns its failures (it records them); here they only undo its writes.
   WriteView view(store_, txn);
   (void)view.Nested([&](WriteView& nested) { return hook_.apply(nested, records); });

@@ -96,7 +96,7 @@ class Writer {
   Result<RunHead> LoadHead(const mdb::Txn& txn, const RunId& run);
   // Runs the commit hook on `records` in a nested transaction of `txn`; when
   // it fails its writes are undone and the batch goes on.
-  void ApplyHook(mdb::Txn& txn, std::span<const EventRecord> records);
+  void ApplyHook(mdb::Txn& txn, std::span<EventRecord> records);
   void RunJob(WriteJob& job);
   // Commits `txn` after the fault point `before` (kBeforeCommit or kBeforeUpdateCommit).
   Status Commit(mdb::Txn& txn, FaultPoint before);

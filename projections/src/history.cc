@@ -1,5 +1,6 @@
 #include "rewind/projections/history.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "projections/src/keys.h"
@@ -25,8 +26,18 @@ Result<RunState> FoldPrefix(const RunId& run, std::span<const Event> events) {
 
 }  // namespace
 
+DefinitionFinder DefinitionsOf(const EventRecord& record) {
+  return [&record](ByteView hash) -> Result<std::optional<ByteView>> {
+    if (record.view == nullptr || hash.size() != Hash{}.size()) return std::optional<ByteView>();
+    Hash key{};
+    std::copy(hash.begin(), hash.end(), key.begin());
+    return record.view->Blob(key);
+  };
+}
+
 Result<Event> DecodeRecord(const EventRecord& record) {
-  auto event = Decode(record.payload);
+  const DefinitionFinder find = DefinitionsOf(record);
+  auto event = Decode(record.payload, &find);
   if (!event.has_value()) return Err(event.error().WithContext(At(record.run, record.seq, record.position)));
   return event;
 }

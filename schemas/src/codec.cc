@@ -2,11 +2,13 @@
 // The only translation unit that includes the generated FlatBuffers code.
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
 
 #include "events_generated.h"
+#include "rewind/base/bounded_cache.h"
 #include "rewind/schemas/events.h"
 #include "schemas/src/decode_budget.h"
 
@@ -30,8 +32,9 @@ Offset<flatbuffers::Vector<std::uint8_t>> Vec(FlatBufferBuilder& b, const Bytes&
 
 Offset<fb::RunStarted> EncodeStart(FlatBufferBuilder& b, const RunStarted& e) {
   std::vector<Offset<fb::StepDef>> steps;
-  steps.reserve(e.steps.size());
+  if (!e.definition_stored) steps.reserve(e.steps.size());
   for (const StepDef& s : e.steps) {
+    if (e.definition_stored) break;
     const RetryPolicy& r = s.retry;
     const Offset<fb::RetryPolicy> retry =
         r == RetryPolicy{} ? Offset<fb::RetryPolicy>()
@@ -47,7 +50,8 @@ Offset<fb::RunStarted> EncodeStart(FlatBufferBuilder& b, const RunStarted& e) {
   }
   const auto workflow = b.CreateString(e.workflow);
   const auto hash = Vec(b, e.definition_hash);
-  const auto steps_vec = b.CreateVector(steps);
+  // A stored definition is named by its hash alone (schema version 2).
+  const auto steps_vec = e.definition_stored ? Offset<flatbuffers::Vector<Offset<fb::StepDef>>>() : b.CreateVector(steps);
   const auto input = Vec(b, e.input);
   const auto tenant = Str(b, e.tenant);
   const auto key = Str(b, e.idempotency_key);
@@ -175,7 +179,41 @@ Result<RetryPolicy> Decode(const fb::RetryPolicy* r) {
   return out;
 }
 
-Result<RunStarted> Decode(const fb::RunStarted& e, Budget& budget) {
+Result<std::vector<StepDef>> DecodeSteps(const flatbuffers::Vector<Offset<fb::StepDef>>& steps, Budget& budget);
+
+// Definitions found by hash, decoded once per process: content-addressed, so
+// one found is right for every journal that names it.
+BoundedCache<std::string, std::shared_ptr<const std::vector<StepDef>>>& StoredDefinitions() {
+  static auto* cache = new BoundedCache<std::string, std::shared_ptr<const std::vector<StepDef>>>(16u << 20);
+  return *cache;
+}
+
+// The steps of the definition stored under `hash`, for a RunStarted of
+// `workflow` version `version`: found, decoded and checked to be that
+// workflow's definition (a blob whose bytes hash to the name, as the finder
+// promises, cannot be another one's, but a damaged journal can name a wrong
+// blob).
+Result<std::shared_ptr<const std::vector<StepDef>>> FindSteps(const DefinitionFinder& find, const Bytes& hash,
+                                                              const std::string& workflow, std::uint32_t version) {
+  const std::string key(hash.begin(), hash.end());
+  if (auto cached = StoredDefinitions().Find(key); cached.has_value()) return *std::move(cached);
+  const std::string name = "definition " + HexEncode(hash).substr(0, 16);
+  REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> blob, find(hash));
+  if (!blob.has_value()) return Err(Corrupt("RunStarted names " + name + ", which the journal does not hold"));
+  auto decoded = ::rwd::Decode(*blob);
+  if (!decoded.has_value()) return Err(decoded.error().WithContext("RunStarted names " + name));
+  auto* start = std::get_if<RunStarted>(&decoded->body);
+  if (start == nullptr || start->definition_stored || start->workflow != workflow || start->version != version) {
+    return Err(Corrupt("RunStarted names " + name + ", which is not a definition of workflow '" + workflow +
+                       "' version " + std::to_string(version)));
+  }
+  auto steps = std::make_shared<const std::vector<StepDef>>(std::move(start->steps));
+  StoredDefinitions().Put(key, steps, blob->size());
+  return steps;
+}
+
+Result<RunStarted> Decode(const fb::RunStarted& e, Budget& budget, std::uint16_t version,
+                          const DefinitionFinder* find) {
   RunStarted out;
   out.workflow = ToString(e.workflow(), budget);
   out.version = e.version();
@@ -184,9 +222,30 @@ Result<RunStarted> Decode(const fb::RunStarted& e, Budget& budget) {
     return Err(Corrupt("RunStarted has a definition hash of " +
                        std::to_string(out.definition_hash.size()) + " bytes, not 32"));
   }
-  const auto& steps = *e.steps();
+  if (e.steps() != nullptr) {
+    REWIND_ASSIGN_OR_RETURN(out.steps, DecodeSteps(*e.steps(), budget));
+  } else if (version < 2) {
+    return Err(Corrupt("RunStarted has no steps"));
+  } else if (out.definition_hash.empty()) {
+    return Err(Corrupt("RunStarted has neither steps nor a definition hash"));
+  } else {
+    out.definition_stored = true;
+    if (find != nullptr) {
+      REWIND_ASSIGN_OR_RETURN(auto steps, FindSteps(*find, out.definition_hash, out.workflow, out.version));
+      out.steps = *steps;
+    }
+  }
+  out.input = ToBytes(e.input(), budget);
+  out.tenant = ToString(e.tenant(), budget);
+  out.idempotency_key = ToString(e.idempotency_key(), budget);
+  if (budget.overrun()) return Err(Expanded());
+  return out;
+}
+
+Result<std::vector<StepDef>> DecodeSteps(const flatbuffers::Vector<Offset<fb::StepDef>>& steps, Budget& budget) {
+  std::vector<StepDef> out_steps;
   if (!budget.Take(steps.size() * kStepCost)) return Err(Expanded());
-  out.steps.reserve(steps.size());
+  out_steps.reserve(steps.size());
   for (flatbuffers::uoffset_t i = 0; i < steps.size(); ++i) {
     const fb::StepDef& s = *steps.Get(i);
     StepDef def;
@@ -214,16 +273,13 @@ Result<RunStarted> Decode(const fb::RunStarted& e, Budget& budget) {
     def.sleep_ms = s.sleep_ms();
     def.config = ToBytes(s.config(), budget);
     if (budget.overrun()) return Err(Expanded());
-    out.steps.push_back(std::move(def));
+    out_steps.push_back(std::move(def));
   }
-  out.input = ToBytes(e.input(), budget);
-  out.tenant = ToString(e.tenant(), budget);
-  out.idempotency_key = ToString(e.idempotency_key(), budget);
-  if (budget.overrun()) return Err(Expanded());
-  return out;
+  return out_steps;
 }
 
-Result<RunForked> Decode(const fb::RunForked& e, Budget& budget) {
+Result<RunForked> Decode(const fb::RunForked& e, Budget& budget, std::uint16_t version,
+                         const DefinitionFinder* find) {
   if (e.parent_run()->size() != RunId::kSize) {
     return Err(Corrupt("RunForked has a parent run id of " +
                        std::to_string(e.parent_run()->size()) + " bytes, not 16"));
@@ -234,8 +290,10 @@ Result<RunForked> Decode(const fb::RunForked& e, Budget& budget) {
   out.parent_run = RunId(parent);
   out.parent_seq = e.parent_seq();
   out.from_step = e.from_step();
-  REWIND_ASSIGN_OR_RETURN(out.start, Decode(*e.start(), budget));
-  const std::size_t n = out.start.steps.size();
+  REWIND_ASSIGN_OR_RETURN(out.start, Decode(*e.start(), budget, version, find));
+  // Steps named by a definition that was not looked up cannot be checked here.
+  const bool unresolved = out.start.definition_stored && find == nullptr;
+  const std::size_t n = unresolved ? std::numeric_limits<std::size_t>::max() : out.start.steps.size();
   if (out.from_step >= n) {
     return Err(Corrupt("RunForked starts from step index " + std::to_string(out.from_step) +
                        " of " + std::to_string(n)));
@@ -256,10 +314,10 @@ Result<RunForked> Decode(const fb::RunForked& e, Budget& budget) {
   return out;
 }
 
-Result<EventBody> DecodeBody(const fb::Event& e, Budget& budget) {
+Result<EventBody> DecodeBody(const fb::Event& e, Budget& budget, const DefinitionFinder* find) {
   switch (e.body_type()) {
     case fb::Body::RunStarted: {
-      REWIND_ASSIGN_OR_RETURN(RunStarted body, Decode(*e.body_as_RunStarted(), budget));
+      REWIND_ASSIGN_OR_RETURN(RunStarted body, Decode(*e.body_as_RunStarted(), budget, e.schema_version(), find));
       return body;
     }
     case fb::Body::StepStarted: {
@@ -313,7 +371,7 @@ Result<EventBody> DecodeBody(const fb::Event& e, Budget& budget) {
                              ToString(b->request_id(), budget), ToBytes(b->data(), budget)};
     }
     case fb::Body::RunForked: {
-      REWIND_ASSIGN_OR_RETURN(RunForked body, Decode(*e.body_as_RunForked(), budget));
+      REWIND_ASSIGN_OR_RETURN(RunForked body, Decode(*e.body_as_RunForked(), budget, e.schema_version(), find));
       return body;
     }
     case fb::Body::CancelRequested:
@@ -335,7 +393,7 @@ Result<EventBody> DecodeBody(const fb::Event& e, Budget& budget) {
 }
 
 // Decode of a buffer aligned for FlatBuffers.
-Result<Event> DecodeAligned(const std::uint8_t* data, std::size_t size) {
+Result<Event> DecodeAligned(const std::uint8_t* data, std::size_t size, const DefinitionFinder* find) {
   // An honest event holds at most one table per 4 bytes (a table starts with
   // its 4-byte vtable offset); more means shared tables, or a huge verify.
   flatbuffers::Verifier::Options options;
@@ -363,7 +421,7 @@ Result<Event> DecodeAligned(const std::uint8_t* data, std::size_t size) {
     out.actor = Actor{static_cast<ActorKind>(a->kind()), ToString(a->subject(), budget),
                       ToString(a->tenant(), budget)};
   }
-  Result<EventBody> body = DecodeBody(e, budget);
+  Result<EventBody> body = DecodeBody(e, budget, find);
   if (budget.overrun()) return Err(Expanded());
   if (!body.has_value()) return Err(std::move(body).error());
   out.body = std::move(*body);
@@ -376,7 +434,9 @@ std::string_view EventTypeName(const EventBody& body) {
   return fb::EnumNameBody(BodyType(body));
 }
 
-Bytes Encode(const Event& event) {
+namespace {
+
+Bytes EncodeAs(const Event& event, std::uint16_t schema_version) {
   thread_local Builder builder(256);
   builder.Clear();
   const Offset<void> body = std::visit([](const auto& b) { return EncodeBody(builder, b); },
@@ -388,14 +448,26 @@ Bytes Encode(const Event& event) {
     actor =
         fb::CreateActor(builder, static_cast<fb::ActorKind>(event.actor->kind), subject, tenant);
   }
-  builder.Finish(fb::CreateEvent(builder, event.unix_us, actor, kSchemaVersion,
+  builder.Finish(fb::CreateEvent(builder, event.unix_us, actor, schema_version,
                                  BodyType(event.body), body));
   Bytes out(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
   if (builder.capacity() > kKeepBufferBytes) builder.Reset();
   return out;
 }
 
-Result<Event> Decode(ByteView bytes) {
+}  // namespace
+
+Bytes Encode(const Event& event) { return EncodeAs(event, kSchemaVersion); }
+
+Bytes EncodeDefinition(const RunStarted& definition) {
+  RunStarted canonical;
+  canonical.workflow = definition.workflow;
+  canonical.version = definition.version;
+  canonical.steps = definition.steps;
+  return EncodeAs(Event{0, std::nullopt, kDefinitionSchemaVersion, std::move(canonical)}, kDefinitionSchemaVersion);
+}
+
+Result<Event> Decode(ByteView bytes, const DefinitionFinder* definitions) {
   if (bytes.size() > kMaxEncodedEventBytes) {
     return Err(Corrupt("of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
                        std::to_string(kMaxEncodedEventBytes)));
@@ -404,13 +476,13 @@ Result<Event> Decode(ByteView bytes) {
   // Stored events usually are not (LMDB aligns values to 2): decode from a copy.
   const std::uint8_t* data = bytes.data();
   if (bytes.empty() || reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) == 0) {
-    return DecodeAligned(data, bytes.size());
+    return DecodeAligned(data, bytes.size(), definitions);
   }
   thread_local std::vector<std::uint64_t> scratch;
   scratch.resize((bytes.size() + 7) / 8);
   std::memcpy(scratch.data(), data, bytes.size());
   Result<Event> out =
-      DecodeAligned(reinterpret_cast<const std::uint8_t*>(scratch.data()), bytes.size());
+      DecodeAligned(reinterpret_cast<const std::uint8_t*>(scratch.data()), bytes.size(), definitions);
   if (scratch.capacity() * sizeof(std::uint64_t) > kKeepBufferBytes) {
     scratch = std::vector<std::uint64_t>();
   }

@@ -41,6 +41,7 @@
 
 #include "rewind/executor/engine.h"
 #include "tests/executor/engine_crash_workflow.h"
+#include "rewind/projections/history.h"
 
 namespace rwd::test {
 namespace {
@@ -60,7 +61,7 @@ void WriteLine(const std::string& line) {
 Event EventAt(const Journal& journal, const RunId& run, std::uint64_t seq) {
   std::optional<Event> event;
   const Status s = journal.ReadRun(run, seq, seq, [&](const EventRecord& r) -> Status {
-    auto e = Decode(r.payload);
+    auto e = DecodeRecord(r);
     if (!e.has_value()) return e.error();
     event = std::move(*e);
     return Status::Ok();

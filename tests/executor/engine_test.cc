@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "rewind/journal/tables.h"
+#include "rewind/projections/history.h"
 #include "tests/executor/engine_fixture.h"
 
 namespace rwd::test {
@@ -402,6 +404,48 @@ TEST_F(EngineTest, ForkWithTheSameRequestIdMakesOneRun) {
   fork.run = StartRun("order");
   ASSERT_EQ(AwaitStopped(fork.run).status, RunStatus::kCompleted);
   EXPECT_NE(engine_->Fork(fork).value(), *made.begin()) << "the same id on another run is another fork";
+}
+
+TEST_F(EngineTest, ADefinitionIsStoredOnceAndEveryRunAndForkNamesIt) {
+  Open({Order(calls_)});
+  const RunId a = StartRun("order");
+  const RunId b = StartRun("order");
+  ASSERT_EQ(AwaitStopped(a).status, RunStatus::kCompleted);
+  ASSERT_EQ(AwaitStopped(b).status, RunStatus::kCompleted);
+  auto child = engine_->Fork(ForkRequest{a, "charge", std::nullopt, Operator()});
+  ASSERT_THAT(child, IsOk());
+  ASSERT_EQ(AwaitStopped(*child).status, RunStatus::kCompleted);
+  const RunStarted registered = Order(calls_).Definition().value();
+  const Bytes definition = EncodeDefinition(registered);
+  for (const RunId& run : {a, b, *child}) {
+    ASSERT_THAT(engine_->journal().ReadRun(run, 1, 1, [&](const EventRecord& r) -> Status {
+      // As stored: the definition's hash, not its steps.
+      const Event bare = Decode(r.payload).value();
+      const auto* fork = std::get_if<RunForked>(&bare.body);
+      const RunStarted& named = fork != nullptr ? fork->start : std::get<RunStarted>(bare.body);
+      EXPECT_TRUE(named.definition_stored);
+      EXPECT_TRUE(named.steps.empty());
+      EXPECT_LT(r.payload.size(), definition.size()) << "run " << run.ToString();
+      // As read from the journal: the steps registered.
+      const Event read = DecodeRecord(r).value();
+      const auto* read_fork = std::get_if<RunForked>(&read.body);
+      EXPECT_EQ((read_fork != nullptr ? read_fork->start : std::get<RunStarted>(read.body)).steps, registered.steps);
+      return Status::Ok();
+    }),
+                IsOk());
+  }
+  Hash hash{};
+  std::copy(registered.definition_hash.begin(), registered.definition_hash.end(), hash.begin());
+  ASSERT_THAT(engine_->journal().View([&](const ReadView& view) -> Status {
+    REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> blob, view.Blob(hash));
+    EXPECT_TRUE(blob.has_value());
+    if (blob) EXPECT_TRUE(std::equal(blob->begin(), blob->end(), definition.begin(), definition.end()));
+    return Status::Ok();
+  }),
+              IsOk());
+  // An engine that opens the journal later folds the runs from it.
+  Open({Order(calls_)});
+  EXPECT_EQ(engine_->State(b, Operator()).value().definition->steps, registered.steps);
 }
 
 TEST_F(EngineTest, StateAtAndStateAtStepTravelToEarlierPoints) {

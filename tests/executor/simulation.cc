@@ -19,6 +19,7 @@
 #include "tests/executor/engine_crash_workflow.h"
 #include "tests/executor/execution_audit.h"
 #include "tests/support/projection_dump.h"
+#include "rewind/projections/history.h"
 
 namespace rwd::test {
 namespace {
@@ -305,7 +306,7 @@ class World {
                  reinterpret_cast<const std::uint8_t*>(&r.position) + sizeof r.position);
       if (r.index == 0) all.insert(all.end(), r.record().begin(), r.record().end());
       ++result_.events;
-      auto event = Decode(r.payload);
+      auto event = DecodeRecord(r);
       result_.listing.push_back(std::to_string(r.position) + " " + r.run.ToString() + " " + std::to_string(r.seq) +
                                 " " + (event.has_value() ? DescribeEvent(*event) : event.error().ToString()));
       return Status::Ok();

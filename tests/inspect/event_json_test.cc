@@ -44,7 +44,7 @@ TEST(EventJsonTest, EverySampleEventRoundTrips) {
 TEST(EventJsonTest, FieldsCarryTheSchemasNames) {
   Event e{1700000000000001, Actor{ActorKind::kUser, "alice", "acme"}, kSchemaVersion,
           StepFailed{2, 3, "exit_status", "exit 3", false, 1}};
-  EXPECT_EQ(EventJson(e), json::parse(R"({"type": "StepFailed", "unix_us": 1700000000000001, "schema_version": 1,
+  EXPECT_EQ(EventJson(e), json::parse(R"({"type": "StepFailed", "unix_us": 1700000000000001, "schema_version": 2,
       "actor": {"kind": "user", "subject": "alice", "tenant": "acme"},
       "body": {"step": 2, "attempt": 3, "code": "exit_status", "message": "exit 3", "retryable": false, "epoch": 1}})"));
 }

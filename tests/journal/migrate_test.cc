@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "rewind/journal/hash.h"
 #include "rewind/journal/journal.h"
 #include "rewind/journal/tables.h"
 #include "tests/journal/raw_store.h"
@@ -28,12 +29,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The blobs WriteFormat1 stores (a build of schema version 2 stores the
+// definitions its events name in any journal it writes).
+const std::vector<std::string> kBlobs = {"definition one", "definition two"};
+
 // What a journal holds, as readers see it: every event with its hashes, every
-// run's head, the test table's entries.
+// run's head, the test table's entries, the blobs.
 struct Contents {
   std::vector<std::tuple<std::uint64_t, RunId, std::uint64_t, std::string, Hash, Hash>> events;
   std::map<RunId, RunHead> heads;
   std::map<std::string, std::string> table;
+  std::vector<std::string> blobs;
   friend bool operator==(const Contents&, const Contents&) = default;
 };
 
@@ -45,6 +51,13 @@ Contents Read(Journal& j) {
   }).ok());
   EXPECT_TRUE(j.ForEachRun([&](const RunId& run, std::uint64_t) {
     c.heads[run] = j.Head(run).value();
+    return Status::Ok();
+  }).ok());
+  EXPECT_TRUE(j.View([&](const ReadView& v) -> Status {
+    for (const std::string& blob : kBlobs) {
+      REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> found, v.Blob(Sha256(AsBytes(blob))));
+      if (found) c.blobs.emplace_back(AsChars(*found));
+    }
     return Status::Ok();
   }).ok());
   auto table = j.OpenTable("notes");
@@ -88,6 +101,7 @@ class MigrateTest : public ::testing::Test {
       EXPECT_TRUE(j->Append(ids[r], seqs[r], std::move(payloads)).has_value());
       seqs[r] += n;
     }
+    for (const std::string& blob : kBlobs) EXPECT_TRUE(j->PutBlob(AsBytes(blob)).has_value());
     auto table = j->OpenTable("notes").value();
     EXPECT_TRUE(j->Update([&](WriteView& w) -> Status {
       for (int i = 0; i < 50; ++i) REWIND_RETURN_IF_ERROR(w.Put(table, AsBytes("k" + std::to_string(i)), AsBytes("v")));
@@ -121,6 +135,7 @@ TEST_F(MigrateTest, AFormat1JournalBecomesFormat2WithEveryEventHashHeadAndTable)
   EXPECT_EQ(j->info().format_version, 2u);
   EXPECT_EQ(j->info().engine_id, engine_id);
   EXPECT_EQ(Read(*j), before);
+  EXPECT_EQ(before.blobs, kBlobs);
   EXPECT_EQ(j->VerifyAll().value(), before.events.size());
   // It goes on: an append to a migrated run chains to its head.
   const auto& [run, head] = *before.heads.begin();

@@ -84,6 +84,15 @@ void RawStore::PutMeta(const std::string& key, const std::string& value) {
   Check(mdb_txn_commit(txn), "commit");
 }
 
+void RawStore::PutBlob(const Hash& hash, const Bytes& value) {
+  MDB_txn* txn;
+  Check(mdb_txn_begin(env_, nullptr, 0, &txn), "begin");
+  MDB_val k{hash.size(), const_cast<std::uint8_t*>(hash.data())};
+  MDB_val v{value.size(), const_cast<std::uint8_t*>(value.data())};
+  Check(mdb_put(txn, Open(txn, "blobs"), &k, &v, 0), "put blob");
+  Check(mdb_txn_commit(txn), "commit");
+}
+
 void ResealRecord(Bytes* stored) {
   key::PutLe64(stored->data(), XXH3_64bits(stored->data() + 8, stored->size() - 8));
 }

@@ -30,6 +30,8 @@ class RawStore {
   // Removes run `run`'s index entry for `seq` (at `position`).
   void DeleteRunEntry(const RunId& run, std::uint64_t seq, std::uint64_t position);
   void PutMeta(const std::string& key, const std::string& value);
+  // Overwrites (or adds) the blob stored under `hash`.
+  void PutBlob(const Hash& hash, const Bytes& value);
 
  private:
   MDB_dbi Open(MDB_txn* txn, const char* name);

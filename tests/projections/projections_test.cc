@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/projections/projections_fixture.h"
+#include "rewind/projections/history.h"
 
 namespace rwd::test {
 namespace {
@@ -203,7 +204,7 @@ TEST_F(ProjectionsTest, StateAtEqualsAFreshFoldAtEverySeq) {
   run.Complete(0).Finish();
   std::vector<Event> events;
   ASSERT_THAT(journal_->ReadRun(run.run(), 1, Journal::kEnd, [&](const EventRecord& r) {
-    events.push_back(*Decode(r.payload));
+    events.push_back(*DecodeRecord(r));
     return Status::Ok();
   }),
               IsOk());
@@ -293,7 +294,7 @@ TEST_F(ProjectionsTest, ANewSnapshotIntervalRebuildsSnapshotsOnOpen) {
   EXPECT_EQ(snapshots, 3u);  // after events 2, 4 and 6
   RunState fresh;
   fresh.run = a.run();
-  ASSERT_THAT(journal_->ReadRun(a.run(), 1, 5, [&](const EventRecord& r) { return Evolve(fresh, *Decode(r.payload)); }),
+  ASSERT_THAT(journal_->ReadRun(a.run(), 1, 5, [&](const EventRecord& r) { return Evolve(fresh, *DecodeRecord(r)); }),
               IsOk());
   EXPECT_EQ(*projections_->StateAt(a.run(), 5), fresh);
 }
@@ -437,7 +438,7 @@ TEST_F(ProjectionsTest, ASnapshotStoredUnderAnotherSeqIsFoldedAround) {
               IsOk());
   RunState fresh;
   fresh.run = a.run();
-  ASSERT_THAT(journal_->ReadRun(a.run(), 1, 6, [&](const EventRecord& r) { return Evolve(fresh, *Decode(r.payload)); }),
+  ASSERT_THAT(journal_->ReadRun(a.run(), 1, 6, [&](const EventRecord& r) { return Evolve(fresh, *DecodeRecord(r)); }),
               IsOk());
   EXPECT_EQ(*projections_->StateAt(a.run(), 6), fresh);
 }

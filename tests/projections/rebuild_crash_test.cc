@@ -37,6 +37,7 @@
 #include "tests/support/kill_schedule.h"
 #include "tests/support/matchers.h"
 #include "tests/support/temp_dir.h"
+#include "rewind/projections/history.h"
 
 namespace rwd::test {
 namespace {
@@ -209,7 +210,7 @@ void CheckEvents(Journal& journal, const ChildLog& log) {
 void CheckQueries(Journal& journal, const Projections& projections, const RunId& run, std::mt19937_64& rng) {
   std::vector<Event> events;
   ASSERT_THAT(journal.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event e, Decode(r.payload));
+    REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
     events.push_back(std::move(e));
     return Status::Ok();
   }),

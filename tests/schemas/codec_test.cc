@@ -18,6 +18,7 @@
 
 // The generated FlatBuffers code (build tree), to write bytes Encode never writes.
 #include "events_generated.h"
+#include "rewind/journal/hash.h"
 #include "rewind/schemas/events.h"
 #include "tests/support/matchers.h"
 #include "tests/support/sample_events.h"
@@ -456,6 +457,124 @@ TEST(CodecTest, EventTypeNameIsTheSchemaName) {
                        "TimerScheduled", "TimerFired", "ResumeRequested", "RunForked",
                        "CancelRequested", "RunCancelled", "RunCompleted", "RunFailed"}));
   for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(names[i], fb::EnumNamesBody()[i + 1]);
+}
+
+}  // namespace
+}  // namespace rwd
+
+// ---------------------------------------------------------------- stored definitions
+
+namespace rwd {
+namespace {
+
+// `start` naming its definition, stored under its real hash (the decoder's
+// cache is keyed by it: a made-up hash would meet another test's definition).
+RunStarted Named(RunStarted start) {
+  const Hash hash = Sha256(EncodeDefinition(start));
+  start.definition_hash.assign(hash.begin(), hash.end());
+  start.definition_stored = true;
+  return start;
+}
+
+// A finder holding the definitions of `starts`, counting its lookups.
+struct Store {
+  std::vector<Bytes> blobs;
+  int lookups = 0;
+  DefinitionFinder Finder() {
+    return [this](ByteView hash) -> Result<std::optional<ByteView>> {
+      ++lookups;
+      for (const Bytes& blob : blobs) {
+        const Hash h = Sha256(blob);
+        if (std::equal(h.begin(), h.end(), hash.begin(), hash.end())) return std::optional<ByteView>(blob);
+      }
+      return std::optional<ByteView>();
+    };
+  }
+};
+
+RC_GTEST_PROP(CodecTest, AStartNamingItsStoredDefinitionDecodesToItWithTheDefinitionAndWithoutIt, ()) {
+  const RunStarted held =
+      *rc::gen::suchThat(test::GenRunStarted(), [](const RunStarted& s) { return !s.definition_stored && !s.steps.empty(); });
+  const RunStarted named = Named(held);
+  Store store{{EncodeDefinition(held)}};
+  const DefinitionFinder find = store.Finder();
+  const Bytes encoded = Encode(EventWith(named));
+  // The steps are not in the event.
+  RunStarted holding = named;
+  holding.definition_stored = false;
+  RC_ASSERT(encoded.size() < Encode(EventWith(holding)).size());
+  const Result<Event> found = Decode(encoded, &find);
+  if (!found.has_value()) RC_FAIL(found.error().ToString());
+  RC_ASSERT(std::get<RunStarted>(found->body) == named);
+  RC_ASSERT(found->schema_version == 2);
+  // Without a finder: the same, less the steps.
+  RunStarted bare = named;
+  bare.steps.clear();
+  RC_ASSERT(std::get<RunStarted>(Decode(encoded)->body) == bare);
+  // A fork names the definition as well.
+  RunForked fork;
+  fork.parent_run = RunId::New();
+  fork.from_step = static_cast<std::uint32_t>(held.steps.size() - 1);
+  fork.start = named;
+  const Result<Event> forked = Decode(Encode(EventWith(fork)), &find);
+  if (!forked.has_value()) RC_FAIL(forked.error().ToString());
+  RC_ASSERT(std::get<RunForked>(forked->body) == fork);
+}
+
+TEST(CodecTest, AStoredDefinitionIsLookedUpOncePerProcess) {
+  RunStarted held;
+  held.workflow = "looked-up-once";
+  held.steps = {Step("a"), Step("b", {0})};
+  Store store{{EncodeDefinition(held)}};
+  const DefinitionFinder find = store.Finder();
+  const Bytes encoded = Encode(EventWith(Named(held)));
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(Decode(encoded, &find), IsOk());
+  EXPECT_EQ(store.lookups, 1);
+}
+
+TEST(CodecTest, AMissingForeignOrUnreadableDefinitionIsNamedInTheError) {
+  RunStarted held;
+  held.workflow = "orders";
+  held.version = 4;
+  held.steps = {Step("charge")};
+  const RunStarted named = Named(held);
+  const std::string hex = HexEncode(named.definition_hash).substr(0, 16);
+  const Bytes encoded = Encode(EventWith(named));
+
+  Store none;
+  DefinitionFinder find = none.Finder();
+  const Result<Event> missing = Decode(encoded, &find);
+  EXPECT_THAT(missing, HasCode(Code::kCorruption));
+  EXPECT_THAT(ErrorMessage(missing), HasSubstr("definition " + hex));
+  EXPECT_THAT(ErrorMessage(missing), HasSubstr("does not hold"));
+
+  // A blob that hashes to the name but is another workflow's (a journal
+  // damaged where the event names it).
+  RunStarted other = held;
+  other.workflow = "refunds";
+  const Bytes foreign = EncodeDefinition(other);
+  find = [&](ByteView) -> Result<std::optional<ByteView>> { return std::optional<ByteView>(foreign); };
+  const Result<Event> wrong = Decode(encoded, &find);
+  EXPECT_THAT(wrong, HasCode(Code::kCorruption));
+  EXPECT_THAT(ErrorMessage(wrong), HasSubstr("not a definition of workflow 'orders' version 4"));
+
+  find = [](ByteView) -> Result<std::optional<ByteView>> { return Err(Code::kUnavailable, "the disk is gone"); };
+  EXPECT_THAT(Decode(encoded, &find), HasCode(Code::kUnavailable));
+}
+
+TEST(CodecTest, AStartWithoutStepsIsCorruptionUnlessItNamesAStoredDefinition) {
+  auto start = [](std::uint16_t version, bool hash) {
+    return BuildEvent(version, fb::Body::RunStarted, [&](FlatBufferBuilder& b) {
+      const auto workflow = b.CreateString("w");
+      const auto h = hash ? b.CreateVector(Bytes(32, 0x11)) : Offset<flatbuffers::Vector<std::uint8_t>>();
+      return fb::CreateRunStarted(b, workflow, 1, h).Union();
+    });
+  };
+  EXPECT_THAT(ErrorMessage(Decode(start(1, true))), HasSubstr("RunStarted has no steps"));
+  EXPECT_THAT(ErrorMessage(Decode(start(2, false))), HasSubstr("neither steps nor a definition hash"));
+  const Result<Event> named = Decode(start(2, true));
+  ASSERT_THAT(named, IsOk());
+  EXPECT_TRUE(std::get<RunStarted>(named->body).definition_stored);
 }
 
 }  // namespace

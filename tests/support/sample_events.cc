@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "rewind/journal/hash.h"
+
 namespace rwd {
 
 void PrintTo(const Event& event, std::ostream* os) {
@@ -78,12 +80,28 @@ Event At(int i, EventBody body, std::optional<Actor> actor = std::nullopt) {
 
 }  // namespace
 
+RunStarted SampleDefinition() { return Deploy(); }
+
 std::vector<Event> SampleEvents() {
   RunStarted single;
   single.workflow = "nightly report";
   single.steps.resize(1);
   single.steps[0].id = "render";
   single.steps[0].handler = "report.render";
+
+  // Naming the definition a journal stores (schema version 2), as decoded
+  // without looking it up.
+  RunStarted named = Deploy();
+  const Hash hash = Sha256(EncodeDefinition(named));
+  named.definition_hash.assign(hash.begin(), hash.end());
+  named.steps.clear();
+  named.definition_stored = true;
+  RunForked named_fork;
+  named_fork.parent_run = RunId(RunId::Bytes{0x01, 0x02});
+  named_fork.parent_seq = 9;
+  named_fork.from_step = 3;
+  named_fork.start = named;
+  named_fork.kept = {StepOutput{2, ToBytes("kept")}};
 
   RunForked fork;
   fork.parent_run = RunId(RunId::Bytes{0x3f, 0x2a, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
@@ -123,6 +141,9 @@ std::vector<Event> SampleEvents() {
       At(i++, StepCompleted{2, 1, ToBytes("again"), 3}),
       At(i++, StepFailed{2, 2, "exit_status", "exit 1", true, 3}),
       At(i++, StepAbandoned{2, 3, 3}),
+      // Schema version 2.
+      At(i++, named, User()),
+      At(i++, named_fork, User()),
   };
 }
 
@@ -195,13 +216,21 @@ rc::Gen<std::vector<StepDef>> GenSteps() {
 }
 
 rc::Gen<RunStarted> GenRunStarted() {
-  return gen::build<RunStarted>(
+  const auto held = gen::build<RunStarted>(
       gen::set(&RunStarted::workflow, AnyString()), gen::set(&RunStarted::version),
       gen::set(&RunStarted::definition_hash,
                gen::oneOf(gen::just(Bytes{}), gen::container<Bytes>(32, Any<std::uint8_t>()))),
       gen::set(&RunStarted::steps, GenSteps()), gen::set(&RunStarted::input, AnyBytes()),
       gen::set(&RunStarted::tenant, AnyString()),
       gen::set(&RunStarted::idempotency_key, AnyString()));
+  // Naming a stored definition, as decoded without looking it up: no steps.
+  const auto named = gen::map(gen::pair(held, gen::container<Bytes>(32, Any<std::uint8_t>())), [](auto p) {
+    p.first.definition_stored = true;
+    p.first.steps.clear();
+    p.first.definition_hash = std::move(p.second);
+    return std::move(p.first);
+  });
+  return gen::weightedOneOf<RunStarted>({{3, held}, {1, named}});
 }
 
 rc::Gen<StepStarted> GenStepStarted() {

@@ -33,8 +33,13 @@ namespace test {
 // A fixed, deterministic list with at least one event of every EventBody
 // alternative, every field set to a non-default value somewhere, events with
 // and without an actor, multi-step definitions with dependencies and retry
-// policies, and a fork that keeps outputs. Append-only (see above).
+// policies, and a fork that keeps outputs. Append-only (see above). The last
+// two (schema version 2) name the definition of the first by its real hash,
+// as decoded without looking it up: no steps (SampleDefinition() has them).
 std::vector<Event> SampleEvents();
+
+// The definition the events of SampleEvents() that name one name.
+RunStarted SampleDefinition();
 
 // Named generators; each produces valid values (see the file comment).
 rc::Gen<Actor> GenActor();

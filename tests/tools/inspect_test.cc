@@ -40,11 +40,22 @@ class InspectTest : public ::testing::Test {
     auto journal = Journal::Open(o);
     ASSERT_TRUE(journal.has_value()) << journal.error().ToString();
     const std::vector<Event> samples = SampleEvents();
+    // The definition two of them name, stored as the engine stores it; they
+    // are read with its steps.
+    const RunStarted definition = test::SampleDefinition();
+    ASSERT_TRUE((*journal)->PutBlob(EncodeDefinition(definition)).has_value());
     for (std::size_t i = 0; i < samples.size(); ++i) {
       const RunId& run = i % 3 == 0 ? b_ : a_;
       auto appended = (*journal)->Append(run, written_[run].size(), {Encode(samples[i])});
       ASSERT_TRUE(appended.has_value()) << appended.error().ToString();
-      written_[run].push_back(samples[i]);
+      Event read = samples[i];
+      if (auto* start = std::get_if<RunStarted>(&read.body); start && start->definition_stored) {
+        start->steps = definition.steps;
+      }
+      if (auto* fork = std::get_if<RunForked>(&read.body); fork && fork->start.definition_stored) {
+        fork->start.steps = definition.steps;
+      }
+      written_[run].push_back(std::move(read));
     }
     // A run that folds: b fails, is resumed from b, completes.
     RunStarted def = Definition({Def("a"), Def("b", {0})});

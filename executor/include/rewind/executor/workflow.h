@@ -134,7 +134,7 @@ class Workflow {
   std::vector<Entry> steps_;
 };
 
-// SHA-256 of the encoding of a definition's workflow, version and steps: equal
+// SHA-256 of EncodeDefinition: of a definition's workflow, version and steps: equal
 // for equal definitions, different when any recorded property differs.
 Hash DefinitionHash(const RunStarted& definition);
 

@@ -120,9 +120,9 @@ struct AppendResult {
 
 class EventBatch;  // the stored record an event is in (journal/src/record.h)
 
-// One stored event as seen by a reader. The payload and the batch are valid
-// only during the visitor call that receives them (they point into LMDB's
-// map).
+// One stored event as seen by a reader. The payload, the batch and the view
+// are valid only during the visitor call that receives them (they point into
+// LMDB's map).
 struct EventRecord {
   RunId run;
   std::uint64_t seq = 0;
@@ -130,6 +130,10 @@ struct EventRecord {
   ByteView payload;  // the encoded event
   const EventBatch* batch = nullptr;
   std::size_t index = 0;  // its place in the batch
+  // The snapshot it was read in, for reading what the event refers to: a
+  // blob (ReadView::Blob). A commit hook's records have the snapshot of what
+  // was committed before their batch (which holds every blob they name).
+  const ReadView* view = nullptr;
 
   // The chain hash of the run's event before this one (zero for seq 1), and
   // this event's own (FORMAT.md), computed when first asked for: SHA-256 of
@@ -302,6 +306,12 @@ class Journal {
   // keeps every other writer out until it exits, even after the writer died.
   // Owned by the journal: never close it here.
   int lock_fd() const;
+
+  // Stores `bytes` under their SHA-256 (FORMAT.md, "blobs"), durably, and
+  // returns that hash: data events refer to by hash, kept once however many
+  // events do (a workflow's definition). Storing the same bytes again
+  // changes nothing. A blob is never removed or replaced. Errors as Update.
+  Result<Hash> PutBlob(ByteView bytes);
 
   // --- Tables: derived data beside the events (tables.h) ---
 

@@ -99,6 +99,9 @@ class ReadView {
   // The run's last seq, 0 for a run with no events.
   Result<std::uint64_t> LastSeq(const RunId& run) const;
   Result<std::uint64_t> LastPosition() const;
+  // The blob stored under `hash` (Journal::PutBlob), or nullopt when there
+  // is none. Corruption when the stored bytes do not hash to `hash`.
+  Result<std::optional<ByteView>> Blob(const Hash& hash) const;
 
  // Made by the journal only (its internal types cannot be named elsewhere).
   ReadView(const journal_internal::Store& store, const mdb::Txn& txn) : store_(&store), txn_(&txn) {}

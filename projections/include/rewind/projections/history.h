@@ -25,8 +25,12 @@
 
 namespace rwd {
 
-// The event stored in `record`; Corruption naming its run, seq and position
-// when it does not decode.
+// Looks up the definitions an event names among the blobs of the snapshot
+// `record` was read in (record.view), for Decode. Valid while `record` is.
+DefinitionFinder DefinitionsOf(const EventRecord& record);
+
+// The event stored in `record`, decoded with DefinitionsOf(record);
+// Corruption naming its run, seq and position when it does not decode.
 Result<Event> DecodeRecord(const EventRecord& record);
 
 // The state of `run` after its first `seq` events (0: the empty state;

@@ -52,6 +52,7 @@ void Fields(V& v, T& e) {
   v("input", e.input);
   v("tenant", e.tenant);
   v("idempotency_key", e.idempotency_key);
+  v("definition_stored", e.definition_stored);
 }
 template <typename V, typename T>
   requires Is<T, StepStarted> || Is<T, StepAbandoned>

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,14 @@
 namespace rwd {
 
 // The schema version this build writes. Decode accepts any version up to it.
-inline constexpr std::uint16_t kSchemaVersion = 1;
+//   1  the first
+//   2  a RunStarted may name its definition by hash, stored once in the
+//      journal, instead of holding its steps (RunStarted::definition_stored)
+inline constexpr std::uint16_t kSchemaVersion = 2;
+
+// The version a definition's canonical encoding (EncodeDefinition) is made
+// in, for good: its SHA-256 names the definition in every run and journal.
+inline constexpr std::uint16_t kDefinitionSchemaVersion = 1;
 
 // Decode refuses anything larger: no event of ours comes near it.
 inline constexpr std::size_t kMaxEncodedEventBytes = 64u << 20;
@@ -80,11 +88,17 @@ struct StepDef {
 struct RunStarted {
   std::string workflow;
   std::uint32_t version = 0;
-  Bytes definition_hash;  // empty or 32 bytes
+  Bytes definition_hash;  // empty or 32 bytes: SHA-256 of EncodeDefinition
   std::vector<StepDef> steps;
   Bytes input;
   std::string tenant;
   std::string idempotency_key;
+  // The encoded event names the definition by definition_hash instead of
+  // holding its steps: the journal stores it once, as a blob (FORMAT.md).
+  // Decode fills `steps` in from there when given a DefinitionFinder, and
+  // leaves them empty otherwise. Set by the engine for a journal that holds
+  // the blob; needs schema version 2.
+  bool definition_stored = false;
   friend bool operator==(const RunStarted&, const RunStarted&) = default;
 };
 
@@ -284,6 +298,17 @@ std::string_view ActorKindName(ActorKind kind);
 // big event is freed after it.
 Bytes Encode(const Event& event);
 
+// The canonical encoding of a definition: an Event of schema version
+// kDefinitionSchemaVersion at time 0, without actor, whose RunStarted holds
+// only `definition`'s workflow, version and steps. Its SHA-256 is the
+// definition hash; a journal keeps it as a blob under that hash.
+Bytes EncodeDefinition(const RunStarted& definition);
+
+// Looks up a stored definition by its hash (32 bytes): the bytes stored
+// under it, which hash to it, or nullopt when there are none. Its errors
+// are returned by Decode as they are.
+using DefinitionFinder = std::function<Result<std::optional<ByteView>>(ByteView hash)>;
+
 // Decodes bytes produced by Encode of this or an earlier schema version.
 // Runs the FlatBuffers Verifier with explicit limits (nesting depth 16, at most
 // bytes.size() / 4 + 16 tables), then semantic checks (required fields, id
@@ -299,9 +324,15 @@ Bytes Encode(const Event& event);
 //                       schema version and an event that "expands beyond its
 //                       encoded size (shared sub-objects)"
 //   FailedPrecondition  an event of a newer schema version than kSchemaVersion
+// A RunStarted (also a fork's) that names a stored definition gets its steps
+// from `definitions`: the blob found is decoded (once per process: a cache
+// keyed by the hash keeps it) and must be a definition of the same workflow
+// and version; Corruption naming the definition otherwise, or when there is
+// none. Without `definitions` its steps stay empty (and a fork's step
+// indices are not checked against them).
 // Never reads out of bounds, whatever the input; `bytes` need no alignment.
 // Thread-safe. A misaligned input is copied to a per-thread buffer, which is
 // freed after the call when it grew beyond 1 MiB.
-Result<Event> Decode(ByteView bytes);
+Result<Event> Decode(ByteView bytes, const DefinitionFinder* definitions = nullptr);
 
 }  // namespace rwd
