@@ -42,6 +42,7 @@
 #include "rewind/base/status.h"
 #include "rewind/fold/run_state.h"
 #include "rewind/journal/journal.h"
+#include "rewind/projections/history.h"
 #include "rewind/schemas/events.h"
 
 namespace rwd {
@@ -119,7 +120,7 @@ Result<std::uint64_t> Read(const Journal& journal, bool decode) {
   std::uint64_t n = 0;
   REWIND_RETURN_IF_ERROR(journal.ReadAll(1, last, [&](const EventRecord& record) -> Status {
     if (decode) {
-      Result<Event> event = Decode(record.payload);
+      Result<Event> event = DecodeRecord(record);
       if (!event.has_value()) return event.error();
     }
     ++n;

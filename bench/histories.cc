@@ -1,11 +1,15 @@
 #include "bench/histories.h"
 
+#include <algorithm>
 #include <latch>
 #include <limits>
 #include <random>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "rewind/journal/hash.h"
+#include "rewind/projections/history.h"
 
 namespace rwd::bench {
 namespace {
@@ -20,6 +24,14 @@ Actor Operator(std::uint64_t tenant) {
 
 
 enum class Fate { kClean, kRetried, kResumed, kCancelled };
+
+// `def` naming its definition by hash, as the engine records it.
+RunStarted Named(RunStarted def) {
+  const Hash hash = Sha256(EncodeDefinition(def));
+  def.definition_hash.assign(hash.begin(), hash.end());
+  def.definition_stored = true;
+  return def;
+}
 
 RunStarted CheckoutDefinition(std::uint64_t index) {
   static const char* const kIds[kSteps] = {"validate", "reserve", "charge", "ship", "notify"};
@@ -40,7 +52,7 @@ RunStarted CheckoutDefinition(std::uint64_t index) {
     step.timeout_ms = 30'000;
     def.steps.push_back(std::move(step));
   }
-  return def;
+  return Named(std::move(def));
 }
 
 // One run of the rebuild journal, as the commits the engine would make.
@@ -153,7 +165,7 @@ RunStarted PollerDefinition() {
   poll.retry.multiplier = 1.0;
   poll.retry.max_backoff_ms = 1000;
   def.steps.push_back(std::move(poll));
-  return def;
+  return Named(std::move(def));
 }
 
 // Event number `k` (from 1) of the long run: RunStarted, then StepStarted,
@@ -195,7 +207,30 @@ Result<Bytes> RunMaker::Make(EventBody body, std::int64_t advance_us, std::optio
 // Writes runs until at least options.events events are planned, keeping
 // options.in_flight runs interleaved: each round queues the next commit of
 // every run in flight, then waits for all of them.
+std::vector<Bytes> StoredDefinitions() {
+  return {EncodeDefinition(CheckoutDefinition(0)), EncodeDefinition(CheckoutDefinition(1)),
+          EncodeDefinition(PollerDefinition())};
+}
+
+const DefinitionFinder& StoredDefinitionFinder() {
+  static const std::vector<Bytes> blobs = StoredDefinitions();
+  static const DefinitionFinder find = [](ByteView hash) -> Result<std::optional<ByteView>> {
+    for (const Bytes& blob : blobs) {
+      const Hash h = Sha256(blob);
+      if (std::equal(h.begin(), h.end(), hash.begin(), hash.end())) return std::optional<ByteView>(blob);
+    }
+    return std::optional<ByteView>();
+  };
+  return find;
+}
+
+Status StoreDefinitions(Journal& journal) {
+  for (const Bytes& blob : StoredDefinitions()) REWIND_RETURN_IF_ERROR(journal.PutBlob(blob));
+  return Status::Ok();
+}
+
 Result<MixFigures> WriteMixedJournal(Journal& journal, const MixOptions& options) {
+  REWIND_RETURN_IF_ERROR(StoreDefinitions(journal));
   std::mt19937_64 rng(options.seed);
   std::vector<PlannedRun> active;
   MixFigures out;
@@ -255,6 +290,7 @@ Result<std::vector<Bytes>> CleanCheckoutRun(const RunId& run) {
 }
 
 Status WriteLongRun(Journal& journal, const RunId& run, std::uint64_t events) {
+  REWIND_RETURN_IF_ERROR(StoreDefinitions(journal));
   RunMaker maker(run, kStartUs);
   std::vector<Bytes> batch;
   std::uint64_t seq = 0;
@@ -274,7 +310,7 @@ Result<RunState> FoldFromStart(const Journal& journal, const RunId& run, std::ui
   RunState state;
   state.run = run;
   REWIND_RETURN_IF_ERROR(journal.ReadRun(run, 1, seq, [&](const EventRecord& record) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event event, Decode(record.payload));
+    REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
     return Evolve(state, std::move(event));
   }));
   return state;
@@ -285,7 +321,7 @@ Result<std::uint64_t> FoldEverything(const Journal& journal) {
   std::unordered_map<RunId, RunState> states;
   std::uint64_t folded = 0;
   REWIND_RETURN_IF_ERROR(journal.ReadAll(1, last, [&](const EventRecord& record) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event event, Decode(record.payload));
+    REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
     RunState& state = states[record.run];
     state.run = record.run;
     REWIND_RETURN_IF_ERROR(Evolve(state, std::move(event)));

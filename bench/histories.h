@@ -44,7 +44,8 @@ class RunMaker {
 
 // The events of a clean run of the mixed journal's "checkout" workflow
 // (below): RunStarted, StepStarted and StepCompleted for each of its 5 steps,
-// RunCompleted; 12 events, encoded.
+// RunCompleted; 12 events, encoded. Its RunStarted names its definition
+// (StoreDefinitions).
 Result<std::vector<Bytes>> CleanCheckoutRun(const RunId& run);
 
 // The mixed journal: runs of two 5-step linear code workflows ("checkout",
@@ -65,13 +66,25 @@ struct MixFigures {
   std::uint64_t clean = 0, retried = 0, resumed = 0, cancelled = 0;
 };
 
+// The definitions the histories' runs name (stored once, as the engine
+// stores them: their RunStarted events hold the hash, not the steps), in
+// their canonical encoding: what a journal keeps as blobs.
+std::vector<Bytes> StoredDefinitions();
+
+// Decodes as readers of a journal holding StoredDefinitions() do.
+const DefinitionFinder& StoredDefinitionFinder();
+
+// Stores StoredDefinitions() in `journal`: before the first event that names one.
+Status StoreDefinitions(Journal& journal);
+
 // Writes the mixed journal into `journal` (best opened kNoSync), then syncs.
+// Stores its definitions first.
 Result<MixFigures> WriteMixedJournal(Journal& journal, const MixOptions& options);
 
 // The long run: a code step with an unbounded retry budget that fails again
 // and again (StepStarted, StepFailed retryable, RetryScheduled, ...), so its
 // state keeps the same size however long the run grows. Exactly `events`
-// events, 4096 per Append, then synced.
+// events, 4096 per Append, then synced. Stores its definition first.
 Status WriteLongRun(Journal& journal, const RunId& run, std::uint64_t events);
 
 // Every event of the journal decoded and folded into its run's state in one

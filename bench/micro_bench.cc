@@ -38,7 +38,7 @@ const Corpus& TheCorpus() {
       std::exit(1);
     }
     c.encoded = std::move(*encoded);
-    for (const Bytes& bytes : c.encoded) c.events.push_back(*Decode(bytes));
+    for (const Bytes& bytes : c.encoded) c.events.push_back(*Decode(bytes, &bench::StoredDefinitionFinder()));
     return c;
   }();
   return corpus;
@@ -60,7 +60,7 @@ BENCHMARK(BM_Encode);
 void BM_Decode(benchmark::State& state) {
   const Corpus& c = TheCorpus();
   for (auto _ : state) {
-    for (const Bytes& bytes : c.encoded) benchmark::DoNotOptimize(Decode(bytes));
+    for (const Bytes& bytes : c.encoded) benchmark::DoNotOptimize(Decode(bytes, &bench::StoredDefinitionFinder()));
   }
   SetEvents(state);
 }
@@ -89,7 +89,7 @@ void BM_DecodeEvolve(benchmark::State& state) {
     RunState run;
     run.run = c.run;
     for (const Bytes& bytes : c.encoded) {
-      Result<Event> event = Decode(bytes);
+      Result<Event> event = Decode(bytes, &bench::StoredDefinitionFinder());
       if (!event.has_value() || !Evolve(run, std::move(*event)).ok()) state.SkipWithError("the run does not fold");
     }
     benchmark::DoNotOptimize(run);

@@ -479,10 +479,10 @@ Status Engine::Impl::WaitForRoom(MutexLock& lock) {
   return Status::Ok();
 }
 
-Status Engine::Impl::StoreDefinition(RunStarted& start) {
+Status Engine::Impl::StoreDefinition(RunStarted& start, bool hash_checked) {
   if (start.definition_hash.size() != Hash{}.size()) return Status::Ok();
   const std::string key(start.definition_hash.begin(), start.definition_hash.end());
-  {
+  if (hash_checked) {
     MutexLock lock(mu_);
     if (stored_definitions_.contains(key)) {
       start.definition_stored = true;
@@ -501,9 +501,13 @@ Status Engine::Impl::StoreDefinition(RunStarted& start) {
 
 Result<RunId> Engine::Impl::StartNew(const RunId& run, EventBody first, std::shared_ptr<const Workflow> workflow,
                                 const Principal& who) {
-  RunStarted* start = std::get_if<RunStarted>(&first);
-  if (auto* fork = std::get_if<RunForked>(&first); fork != nullptr) start = &fork->start;
-  if (start != nullptr) REWIND_RETURN_IF_ERROR(StoreDefinition(*start));
+  // A start's definition is a registered workflow's, its hash computed from
+  // its steps; a fork's is as a run recorded it, checked again.
+  if (auto* start = std::get_if<RunStarted>(&first); start != nullptr) {
+    REWIND_RETURN_IF_ERROR(StoreDefinition(*start, /*hash_checked=*/true));
+  } else if (auto* fork = std::get_if<RunForked>(&first); fork != nullptr) {
+    REWIND_RETURN_IF_ERROR(StoreDefinition(fork->start, /*hash_checked=*/false));
+  }
   auto live = std::make_shared<LiveRun>(*this, NewRunState(run), std::move(workflow));
   {
     MutexLock lock(mu_);

@@ -142,8 +142,10 @@ class Engine::Impl {
   // once per definition and engine) and marks `start` to name it by hash
   // instead of holding it (RunStarted::definition_stored). A definition whose
   // hash is not that of its canonical encoding (none the engine makes; a
-  // fork's of a run recorded otherwise) stays in the event.
-  Status StoreDefinition(RunStarted& start) REWIND_EXCLUDES(mu_);
+  // fork's of a run recorded otherwise) stays in the event: unless
+  // `hash_checked` (the hash was computed from these steps), it is checked
+  // each time.
+  Status StoreDefinition(RunStarted& start, bool hash_checked) REWIND_EXCLUDES(mu_);
   // Waits up to start_wait until fewer than max_active_runs runs are active.
   // `lock` holds mu_. Unavailable when it stays full or the engine stops.
   Status WaitForRoom(MutexLock& lock) REWIND_REQUIRES(mu_);

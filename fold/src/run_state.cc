@@ -88,6 +88,11 @@ Status ValidateDefinition(const RunStarted& definition) {
   const auto& steps = definition.steps;
   REWIND_RETURN_IF_ERROR(CheckNameLength("workflow name", definition.workflow));
   REWIND_RETURN_IF_ERROR(CheckNameLength("tenant", definition.tenant));
+  if (steps.empty() && definition.definition_stored) {
+    return Status(Code::kInvalidArgument, "workflow '" + definition.workflow +
+                                              "': the stored definition the event names was not looked up (decode it "
+                                              "with a DefinitionFinder: DecodeRecord)");
+  }
   if (steps.empty()) return Status(Code::kInvalidArgument, "workflow '" + definition.workflow + "' has no steps");
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].id.empty()) {

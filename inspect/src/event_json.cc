@@ -124,6 +124,8 @@ struct Reader {
     const std::string at = where.empty() ? name : where + "." + name;
     auto it = in.find(name);
     if (it == in.end()) {
+      // Added with schema version 2: documents of earlier builds lack it.
+      if (std::string_view(name) == "definition_stored") return;
       status = Status(Code::kInvalidArgument, at + ": missing");
       return;
     }

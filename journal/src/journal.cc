@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -306,7 +307,12 @@ Result<Hash> Journal::PutBlob(ByteView bytes) {
       }
     }
     const ByteView key(hash.data(), hash.size());
-    if (auto stored = view.txn().Get(blobs, key); stored.has_value()) return Status::Ok();
+    auto stored = view.txn().Get(blobs, key);
+    if (stored.has_value()) {
+      if (std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end())) return Status::Ok();
+      return Status(Code::kCorruption, "blob " + HexEncode(key) + " is stored damaged");
+    }
+    if (stored.error().code() != Code::kNotFound) return stored.error();
     return view.txn().Put(blobs, key, bytes, MDB_NOOVERWRITE, "blobs");
   }).WithContext("storing a blob"));
   impl_->store->SetBlobs(blobs);  // committed: the handle is the process's now

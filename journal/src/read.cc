@@ -156,7 +156,9 @@ Result<std::uint64_t> VerifyAllIn(const Store& store, const mdb::Txn& txn) {
                                       " run(s) in the stream are missing from the run index");
   }
   // Pass 3: every blob is stored under its own hash.
-  if (store.blobs() != 0) {
+  MDB_cursor* blobs = nullptr;
+  if (store.blobs() != 0 && mdb_cursor_open(txn.get(), store.blobs(), &blobs) == MDB_SUCCESS) {
+    mdb_cursor_close(blobs);  // (EINVAL: a snapshot older than the database has no blobs)
     REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.blobs()));
     MDB_val k, v;
     int rc = cursor.Get(&k, &v, MDB_FIRST);
@@ -179,11 +181,13 @@ Result<std::optional<ByteView>> ReadBlob(const Store& store, const mdb::Txn& txn
     return Err(Code::kUnavailable, "journal '" + store.dir() + "' got its first blobs after this process opened " +
                                        "it; open it again to read them");
   }
-  auto stored = txn.Get(store.blobs(), ByteView(hash.data(), hash.size()));
-  if (!stored.has_value()) {
-    if (stored.error().code() == Code::kNotFound) return std::optional<ByteView>();
-    return Err(stored.error());
-  }
+  MDB_val k = mdb::Val(ByteView(hash.data(), hash.size())), v;
+  const int rc = mdb_get(txn.get(), store.blobs(), &k, &v);
+  // EINVAL: a snapshot begun before this process made the database (the
+  // first PutBlob) knows no blobs, as it should.
+  if (rc == MDB_NOTFOUND || rc == EINVAL) return std::optional<ByteView>();
+  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading a blob"));
+  const std::optional<ByteView> stored(mdb::View(v));
   if (Sha256(*stored) != hash) {
     return Err(Code::kCorruption, "blob " + HexEncode(ByteView(hash.data(), hash.size())) +
                                       " is damaged: its bytes hash to another value");

@@ -306,6 +306,7 @@ void Writer::ApplyHook(mdb::Txn& txn, std::span<EventRecord> records) {
   // The hook owns its failures (it records them); here they only undo its writes.
   WriteView view(store_, txn);
   (void)view.Nested([&](WriteView& nested) { return hook_.apply(nested, records); });
+  for (EventRecord& record : records) record.view = nullptr;  // `before` ends here
 }
 
 Status Writer::Commit(mdb::Txn& txn, FaultPoint before) {

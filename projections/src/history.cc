@@ -28,7 +28,10 @@ Result<RunState> FoldPrefix(const RunId& run, std::span<const Event> events) {
 
 DefinitionFinder DefinitionsOf(const EventRecord& record) {
   return [&record](ByteView hash) -> Result<std::optional<ByteView>> {
-    if (record.view == nullptr || hash.size() != Hash{}.size()) return std::optional<ByteView>();
+    if (record.view == nullptr) {
+      return Err(Code::kUnavailable, "no snapshot of the journal to read the definition the event names in");
+    }
+    if (hash.size() != Hash{}.size()) return std::optional<ByteView>();
     Hash key{};
     std::copy(hash.begin(), hash.end(), key.begin());
     return record.view->Blob(key);

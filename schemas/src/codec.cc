@@ -181,35 +181,55 @@ Result<RetryPolicy> Decode(const fb::RetryPolicy* r) {
 
 Result<std::vector<StepDef>> DecodeSteps(const flatbuffers::Vector<Offset<fb::StepDef>>& steps, Budget& budget);
 
-// Definitions found by hash, decoded once per process: content-addressed, so
-// one found is right for every journal that names it.
-BoundedCache<std::string, std::shared_ptr<const std::vector<StepDef>>>& StoredDefinitions() {
-  static auto* cache = new BoundedCache<std::string, std::shared_ptr<const std::vector<StepDef>>>(16u << 20);
+Result<Event> DecodeAligned(const std::uint8_t* data, std::size_t size, const DefinitionFinder* find);
+
+// A stored definition as decoded: the blob's bytes, and what they define.
+struct StoredDefinition {
+  Bytes blob;
+  RunStarted definition;  // workflow, version, steps
+};
+
+// Definitions found by hash, decoded once per process. A hit still asks the
+// finder (the journal at hand must hold the blob) and compares its bytes,
+// which is cheaper than decoding them again.
+BoundedCache<std::string, std::shared_ptr<const StoredDefinition>>& StoredDefinitions() {
+  static auto* cache = new BoundedCache<std::string, std::shared_ptr<const StoredDefinition>>(16u << 20);
   return *cache;
 }
 
-// The steps of the definition stored under `hash`, for a RunStarted of
-// `workflow` version `version`: found, decoded and checked to be that
-// workflow's definition (a blob whose bytes hash to the name, as the finder
-// promises, cannot be another one's, but a damaged journal can name a wrong
-// blob).
-Result<std::shared_ptr<const std::vector<StepDef>>> FindSteps(const DefinitionFinder& find, const Bytes& hash,
-                                                              const std::string& workflow, std::uint32_t version) {
-  const std::string key(hash.begin(), hash.end());
-  if (auto cached = StoredDefinitions().Find(key); cached.has_value()) return *std::move(cached);
+// The definition stored under `hash`, for a RunStarted of `workflow` version
+// `version`: found by `find`, decoded and checked to be that workflow's
+// definition (a blob whose bytes hash to the name, as the finder promises,
+// cannot be another one's, but a damaged journal can name a wrong blob).
+Result<std::shared_ptr<const StoredDefinition>> FindDefinition(const DefinitionFinder& find, const Bytes& hash,
+                                                               const std::string& workflow, std::uint32_t version) {
   const std::string name = "definition " + HexEncode(hash).substr(0, 16);
   REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> blob, find(hash));
   if (!blob.has_value()) return Err(Corrupt("RunStarted names " + name + ", which the journal does not hold"));
-  auto decoded = ::rwd::Decode(*blob);
-  if (!decoded.has_value()) return Err(decoded.error().WithContext("RunStarted names " + name));
-  auto* start = std::get_if<RunStarted>(&decoded->body);
-  if (start == nullptr || start->definition_stored || start->workflow != workflow || start->version != version) {
+  const std::string key(hash.begin(), hash.end());
+  std::shared_ptr<const StoredDefinition> found;
+  if (auto cached = StoredDefinitions().Find(key);
+      cached.has_value() && std::equal(blob->begin(), blob->end(), (*cached)->blob.begin(), (*cached)->blob.end())) {
+    found = *std::move(cached);
+  } else {
+    // Decoded from a copy of its own: this decode may be inside another
+    // one's, whose per-thread aligned buffer it must not reuse.
+    std::vector<std::uint64_t> aligned((blob->size() + 7) / 8);
+    if (!blob->empty()) std::memcpy(aligned.data(), blob->data(), blob->size());
+    auto decoded = DecodeAligned(reinterpret_cast<const std::uint8_t*>(aligned.data()), blob->size(), nullptr);
+    if (!decoded.has_value()) return Err(decoded.error().WithContext("RunStarted names " + name));
+    auto* start = std::get_if<RunStarted>(&decoded->body);
+    if (start == nullptr || start->definition_stored) {
+      return Err(Corrupt("RunStarted names " + name + ", which is not a workflow definition"));
+    }
+    found = std::make_shared<const StoredDefinition>(StoredDefinition{Bytes(blob->begin(), blob->end()), std::move(*start)});
+    StoredDefinitions().Put(key, found, 2 * blob->size());
+  }
+  if (found->definition.workflow != workflow || found->definition.version != version) {
     return Err(Corrupt("RunStarted names " + name + ", which is not a definition of workflow '" + workflow +
                        "' version " + std::to_string(version)));
   }
-  auto steps = std::make_shared<const std::vector<StepDef>>(std::move(start->steps));
-  StoredDefinitions().Put(key, steps, blob->size());
-  return steps;
+  return found;
 }
 
 Result<RunStarted> Decode(const fb::RunStarted& e, Budget& budget, std::uint16_t version,
@@ -231,8 +251,8 @@ Result<RunStarted> Decode(const fb::RunStarted& e, Budget& budget, std::uint16_t
   } else {
     out.definition_stored = true;
     if (find != nullptr) {
-      REWIND_ASSIGN_OR_RETURN(auto steps, FindSteps(*find, out.definition_hash, out.workflow, out.version));
-      out.steps = *steps;
+      REWIND_ASSIGN_OR_RETURN(auto stored, FindDefinition(*find, out.definition_hash, out.workflow, out.version));
+      out.steps = stored->definition.steps;
     }
   }
   out.input = ToBytes(e.input(), budget);

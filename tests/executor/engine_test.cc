@@ -439,7 +439,9 @@ TEST_F(EngineTest, ADefinitionIsStoredOnceAndEveryRunAndForkNamesIt) {
   ASSERT_THAT(engine_->journal().View([&](const ReadView& view) -> Status {
     REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> blob, view.Blob(hash));
     EXPECT_TRUE(blob.has_value());
-    if (blob) EXPECT_TRUE(std::equal(blob->begin(), blob->end(), definition.begin(), definition.end()));
+    if (blob) {
+      EXPECT_TRUE(std::equal(blob->begin(), blob->end(), definition.begin(), definition.end()));
+    }
     return Status::Ok();
   }),
               IsOk());

@@ -41,6 +41,20 @@ TEST(EventJsonTest, EverySampleEventRoundTrips) {
   }
 }
 
+// Documents written before schema version 2 have no definition_stored.
+TEST(EventJsonTest, AStartWithoutDefinitionStoredIsOneThatHoldsItsDefinition) {
+  const Event start = SampleEvents()[1];
+  json j = EventJson(start);
+  ASSERT_EQ(j["body"]["definition_stored"], false);
+  j["body"].erase("definition_stored");
+  const auto read = EventFromJson(j);
+  ASSERT_TRUE(read.has_value()) << read.error().ToString();
+  EXPECT_EQ(*read, start);
+  j["body"]["steps"].erase(0);  // any other field is still required
+  j["body"].erase("tenant");
+  EXPECT_FALSE(EventFromJson(j).has_value());
+}
+
 TEST(EventJsonTest, FieldsCarryTheSchemasNames) {
   Event e{1700000000000001, Actor{ActorKind::kUser, "alice", "acme"}, kSchemaVersion,
           StepFailed{2, 3, "exit_status", "exit 3", false, 1}};

@@ -40,7 +40,9 @@ TEST_F(BlobTest, ABlobIsStoredOnceUnderItsHashAndFoundByEveryReader) {
   ASSERT_TRUE(j->Append(a_, 0, Payloads({"one"})).has_value());
   ASSERT_THAT(j->ReadRun(a_, 1, 1, [&](const EventRecord& r) -> Status {
     EXPECT_NE(r.view, nullptr);
-    if (r.view != nullptr) EXPECT_TRUE(r.view->Blob(*hash).value().has_value());
+    if (r.view != nullptr) {
+      EXPECT_TRUE(r.view->Blob(*hash).value().has_value());
+    }
     return Status::Ok();
   }),
               IsOk());
@@ -74,7 +76,9 @@ TEST_F(BlobTest, ACommitHookFindsTheBlobsCommittedBeforeItsBatch) {
   ASSERT_THAT(j->View([&](const ReadView& r) -> Status {
     const std::optional<ByteView> stored = r.Get(*table, AsBytes("two")).value();
     EXPECT_TRUE(stored.has_value());
-    if (stored) EXPECT_EQ(AsChars(*stored), "named");
+    if (stored) {
+      EXPECT_EQ(AsChars(*stored), "named");
+    }
     return Status::Ok();
   }),
               IsOk());

@@ -521,15 +521,54 @@ RC_GTEST_PROP(CodecTest, AStartNamingItsStoredDefinitionDecodesToItWithTheDefini
   RC_ASSERT(std::get<RunForked>(forked->body) == fork);
 }
 
-TEST(CodecTest, AStoredDefinitionIsLookedUpOncePerProcess) {
+// Decoded once per process, a definition is still looked up by every decode:
+// the journal at hand must hold it, and the event must be of its workflow.
+TEST(CodecTest, ADefinitionDecodedBeforeIsStillLookedUpAndChecked) {
   RunStarted held;
-  held.workflow = "looked-up-once";
+  held.workflow = "looked-up-again";
+  held.version = 2;
   held.steps = {Step("a"), Step("b", {0})};
   Store store{{EncodeDefinition(held)}};
   const DefinitionFinder find = store.Finder();
-  const Bytes encoded = Encode(EventWith(Named(held)));
+  const RunStarted named = Named(held);
+  const Bytes encoded = Encode(EventWith(named));
   for (int i = 0; i < 3; ++i) ASSERT_THAT(Decode(encoded, &find), IsOk());
-  EXPECT_EQ(store.lookups, 1);
+  EXPECT_EQ(store.lookups, 3);
+
+  Store empty;
+  const DefinitionFinder none = empty.Finder();
+  EXPECT_THAT(ErrorMessage(Decode(encoded, &none)), HasSubstr("does not hold"));
+
+  RunStarted forged = named;  // another workflow claiming the same definition
+  forged.workflow = "refunds";
+  EXPECT_THAT(ErrorMessage(Decode(Encode(EventWith(forged)), &find)),
+              HasSubstr("not a definition of workflow 'refunds' version 2"));
+}
+
+// Both misaligned, as LMDB keeps them: the definition is decoded while the
+// event is, and neither may spoil the other's aligned copy.
+TEST(CodecTest, AMisalignedEventNamingAMisalignedDefinitionDecodes) {
+  RunStarted held;
+  held.workflow = "misaligned";
+  held.steps = {Step("approve"), Step("ship", {0})};
+  held.steps[0].kind = StepKind::kApproval;
+  held.input = ToBytes(R"({"order":7,"note":"the input of the run itself"})");
+  held.tenant = "acme";
+  held.idempotency_key = "order-7";
+  const RunStarted named = Named(held);
+  auto odd = [](const Bytes& bytes) {
+    Bytes buffer(bytes.size() + 3);
+    std::copy(bytes.begin(), bytes.end(), buffer.begin() + 3);
+    return buffer;
+  };
+  const Bytes blob = odd(EncodeDefinition(held));
+  const Bytes event = odd(Encode(EventWith(named)));
+  const DefinitionFinder find = [&](ByteView) -> Result<std::optional<ByteView>> {
+    return std::optional<ByteView>(ByteView(blob).subspan(3));
+  };
+  const Result<Event> decoded = Decode(ByteView(event).subspan(3), &find);
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(std::get<RunStarted>(decoded->body), named);
 }
 
 TEST(CodecTest, AMissingForeignOrUnreadableDefinitionIsNamedInTheError) {

@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   events->add_option("--from-seq", from_seq, "first seq (default 1)");
   events->add_option("--to-seq", to_seq, "last seq (default: the run's last)");
   std::string raw_dir;
-  events->add_option("--raw", raw_dir, "write each event's exact stored bytes to DIR/<seq>.bin instead");
+  events->add_option("--raw", raw_dir, "write each event's exact stored bytes to DIR/<seq>.bin instead (and the definition a first event names, stored once, to DIR/definition.bin)");
   common(events);
   CLI::App* timeline = app.add_subcommand("timeline", "a run's history for people: attempts, failures, resumes");
   timeline->add_option("RUN", run, "run id")->required();

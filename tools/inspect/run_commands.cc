@@ -36,15 +36,27 @@ int Events(const Context& c, const std::string& run_text, std::uint64_t from_seq
   }
   std::vector<std::vector<std::string>> rows;
   json files = json::array();
+  auto write = [&](const std::string& file, ByteView bytes) -> Status {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!out.good()) return Status(Code::kUnavailable, "cannot write '" + file + "'");
+    files.push_back(file);
+    if (!c.json) std::cout << file << "\n";
+    return Status::Ok();
+  };
   const Status read = (*journal)->ReadRun(*run, from_seq, to_seq, [&](const EventRecord& r) -> Status {
     if (!raw_dir.empty()) {
-      const std::string file = raw_dir + "/" + std::to_string(r.seq) + ".bin";
-      std::ofstream out(file, std::ios::binary | std::ios::trunc);
-      out.write(reinterpret_cast<const char*>(r.payload.data()), static_cast<std::streamsize>(r.payload.size()));
-      if (!out.good()) return Status(Code::kUnavailable, "cannot write '" + file + "'");
-      files.push_back(file);
-      if (!c.json) std::cout << file << "\n";
-      return Status::Ok();
+      REWIND_RETURN_IF_ERROR(write(raw_dir + "/" + std::to_string(r.seq) + ".bin", r.payload));
+      // The definition a first event names, stored once in the journal, beside it.
+      if (r.seq != 1) return Status::Ok();
+      REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
+      const auto* fork = std::get_if<RunForked>(&e.body);
+      const RunStarted* start = fork != nullptr ? &fork->start : std::get_if<RunStarted>(&e.body);
+      if (start == nullptr || !start->definition_stored) return Status::Ok();
+      Hash hash{};
+      std::copy(start->definition_hash.begin(), start->definition_hash.end(), hash.begin());
+      REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> blob, r.view->Blob(hash));
+      return blob ? write(raw_dir + "/definition.bin", *blob) : Status::Ok();
     }
     REWIND_ASSIGN_OR_RETURN(Event e, DecodeRecord(r));
     if (c.json) {
