@@ -246,6 +246,16 @@ Result<GuardedTxn> Store::Begin(unsigned flags) const {
 }
 
 Result<GuardedTxn> Store::BeginRead() const { return Begin(MDB_RDONLY); }
+
+bool Store::BlobVerified(const Hash& hash) const {
+  MutexLock lock(verified_mu_);
+  return verified_.contains(hash);
+}
+
+void Store::SetBlobVerified(const Hash& hash) const {
+  MutexLock lock(verified_mu_);
+  verified_.insert(hash);
+}
 Result<GuardedTxn> Store::BeginWrite() { return Begin(0); }
 
 }  // namespace rwd::journal_internal

@@ -21,10 +21,12 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 
 #include "journal/src/mdb.h"
+#include "rewind/base/mutex.h"
 #include "rewind/journal/journal.h"
 
 namespace rwd::journal_internal {
@@ -55,6 +57,11 @@ class Store {
   MDB_dbi blobs() const { return blobs_.load(std::memory_order_acquire); }
   // Records the blobs database made by a committed transaction.
   void SetBlobs(MDB_dbi dbi) { blobs_.store(dbi, std::memory_order_release); }
+  // Whether this process has found the blob under `hash` to hash to it
+  // already (the map is read-only here: its bytes change only if another
+  // process damages the file, which VerifyAll, hashing every blob, finds).
+  bool BlobVerified(const Hash& hash) const REWIND_EXCLUDES(verified_mu_);
+  void SetBlobVerified(const Hash& hash) const REWIND_EXCLUDES(verified_mu_);
   const JournalInfo& info() const { return info_; }
   const JournalOptions& options() const { return options_; }
   const std::string& dir() const { return options_.directory; }
@@ -71,6 +78,8 @@ class Store {
   MDB_dbi runs_ = 0;
   MDB_dbi meta_ = 0;
   std::atomic<MDB_dbi> blobs_{0};
+  mutable Mutex verified_mu_;
+  mutable std::set<Hash> verified_ REWIND_GUARDED_BY(verified_mu_);
   JournalInfo info_;
   mutable std::shared_timed_mutex map_mutex_;
   mutable Status broken_;  // set (under map_mutex_ held exclusively) if LMDB lost its map
