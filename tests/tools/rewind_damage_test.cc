@@ -390,6 +390,46 @@ TEST_F(RewindDamageTest, ACrashInLmdbEndsWithExit21NamingTheJournalAndWritesRefu
             std::string::npos) << text.err;
 }
 
+// A run's definition is stored once (a blob) and its first event names it:
+// damage there is the run's damage. Reads name it; writes that act on the
+// run refuse the journal and leave it as it was (no refusal recorded).
+TEST_F(RewindDamageTest, ADamagedStoredDefinitionIsNamedAndWritesOnItsRunRefuseTheJournal) {
+  Lay(DamagedJournal{"none", pristine_}, data_);
+  const std::string file = scratch_.Sub("probe.json");
+  WriteFile(file, R"({"name": "probe", "version": 1, "steps": [
+    {"id": "prepare", "run": "printf '%s' the-output"},
+    {"id": "wait", "kind": "signal", "signal": "go-live"}]})");
+  const Answer started = Rewind({"run", file});
+  ASSERT_EQ(started.status, 3) << started.out;  // waits for its signal
+  const std::string run = json::parse(started.out)["run_id"];
+  // The definition's bytes (a step's command, not its output) are in the
+  // blob, and in what copy-on-write left of its page in free pages: all changed.
+  std::string bytes = ReadFile(data_ + "/data.mdb");
+  const std::string command = "printf '%s' the-output";
+  std::size_t copies = 0;
+  for (std::size_t at = bytes.find(command); at != std::string::npos; at = bytes.find(command, at + 1), ++copies) {
+    bytes[at] ^= 0x20;
+  }
+  ASSERT_GT(copies, 0u);
+  Lay(DamagedJournal{"a flipped bit in the stored definition", bytes}, data_);
+
+  const Answer verify = Inspect({"verify"});
+  EXPECT_EQ(verify.status, 20);
+  EXPECT_NE(verify.out.find("blob"), std::string::npos) << verify.out;
+  const Answer status = Rewind({"status", run});
+  EXPECT_EQ(status.status, 15);
+  EXPECT_NE(status.message.find("blob"), std::string::npos) << status.message;
+  using Command = std::vector<std::string>;
+  for (const Command& command : {Command{"signal", run, "go-live"}, Command{"cancel", run},
+                                 Command{"pause", run}, Command{"resume", run, "--from-step", "prepare"}}) {
+    SCOPED_TRACE(command[0]);
+    const Answer a = Rewind(command);
+    EXPECT_EQ(a.status, 15);
+    EXPECT_NE(a.message.find("refusing to write into journal '" + data_ + "'"), std::string::npos) << a.message;
+    EXPECT_TRUE(ReadFile(data_ + "/data.mdb") == bytes) << "the refused command wrote";
+  }
+}
+
 TEST_F(RewindDamageTest, CommandsOnARunCreateNoJournalWhereThereIsNone) {
   const std::string empty = dir_.Sub("empty");
   std::filesystem::create_directories(empty);

@@ -20,6 +20,7 @@
 #include "rewind/base/time.h"
 #include "rewind/executor/engine.h"
 #include "rewind/executor/workflow_file.h"
+#include "rewind/projections/history.h"
 #include "rewind/server/api_json.h"
 #include "rewind/server/local_access.h"
 #include "tools/common/exit_codes.h"
@@ -108,6 +109,13 @@ Result<Session> Open(const Context& c, bool may_create, std::optional<RunId> tou
     if (auto verified = (*journal)->VerifyRun(*touched); !verified.has_value()) {
       return Err(RefusingToWrite(verified.error(), c.data_dir));
     }
+    // And the definition its first event names (stored once, a blob): the
+    // engine could not load the run, and would record the refusal.
+    const Status first = (*journal)->ReadRun(*touched, 1, 1, [](const EventRecord& r) -> Status {
+      auto event = DecodeRecord(r);
+      return event.has_value() ? Status::Ok() : event.error();
+    });
+    if (!first.ok()) return Err(RefusingToWrite(first, c.data_dir));
   }
   Session s;
   s.me = Me(c);
