@@ -334,7 +334,9 @@ Result<T> Engine::Impl::WithRun(const RunId& run, const Principal& who, Action a
         verdict = Status(Code::kNotFound, "run " + run.ToString() + " is unknown");
       }
       if (verdict.ok()) verdict = options_.authorize(who, action, &live->state());
-      if (!verdict.ok() && (verdict.code() != Code::kNotFound || live->load_status().ok())) {
+      // A refusal of the rules is recorded; a run that cannot be loaded (an
+      // unknown one, or a damaged history, which no write may spread) is not.
+      if (!verdict.ok() && live->load_status().ok()) {
         // Recorded before the caller hears of it; the strand goes on meanwhile.
         const RunState& state = live->state();
         RefusedAsync(who, action, {.run = run, .run_tenant = state.definition ? state.definition->tenant : ""},
