@@ -405,9 +405,9 @@ TEST_F(RewindDamageTest, ADamagedStoredDefinitionIsNamedAndWritesOnItsRunRefuseT
   // The definition's bytes (a step's command, not its output) are in the
   // blob, and in what copy-on-write left of its page in free pages: all changed.
   std::string bytes = ReadFile(data_ + "/data.mdb");
-  const std::string command = "printf '%s' the-output";
+  const std::string shell = "printf '%s' the-output";
   std::size_t copies = 0;
-  for (std::size_t at = bytes.find(command); at != std::string::npos; at = bytes.find(command, at + 1), ++copies) {
+  for (std::size_t at = bytes.find(shell); at != std::string::npos; at = bytes.find(shell, at + 1), ++copies) {
     bytes[at] ^= 0x20;
   }
   ASSERT_GT(copies, 0u);
