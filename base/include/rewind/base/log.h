@@ -1,12 +1,13 @@
 #pragma once
 
-#include <spdlog/spdlog.h>
-
 namespace rwd {
 
-// Call before starting a thread that may log. spdlog builds its registry on first use, inside its shared
-// library; built by the thread that starts the others, it is visibly finished before any of them reads it
-// (to ThreadSanitizer too, which cannot see the once-only construction inside an uninstrumented library).
-inline void PrepareLogging() { spdlog::default_logger_raw(); }
+// Makes the process's logging ready. Call it on the thread that starts a
+// thread that may log, before starting it: spdlog builds its registry on
+// first use, inside its shared library; built first by the starting thread,
+// it is visibly finished before any started thread reads it (to
+// ThreadSanitizer too, which cannot see the once-only construction inside an
+// uninstrumented library). Thread-safe; cheap after the first call.
+void PrepareLogging();
 
 }  // namespace rwd
