@@ -14,8 +14,6 @@
 // on the filesystem of --dir, measured for --seconds after --warmup seconds.
 // Output: a table for people; with --json FILE also one JSON object per
 // configuration per line in FILE, for scripts and the suite's report.
-#include <lmdb.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
@@ -38,9 +36,7 @@
 #include "bench/bench_util.h"
 #include "bench/flags.h"
 #include "bench/histories.h"
-#include "journal/src/key_codec.h"
-#include "journal/src/mdb.h"
-#include "journal/src/record.h"
+#include "bench/raw_floor.h"
 #include "rewind/base/run_id.h"
 #include "rewind/journal/journal.h"
 
@@ -50,10 +46,11 @@ namespace {
 namespace fs = std::filesystem;
 using bench::Clock;
 using bench::DurabilityName;
-using bench::kMapBytes;
 using bench::MedianOf;
 using bench::Micros;
 using bench::Percentile;
+using bench::RawFloor;
+using bench::RecordBytes;
 using bench::ScratchDir;
 
 struct Settings {
@@ -174,96 +171,7 @@ Result<JournalFigures> MeasureJournal(const fs::path& dir, const Settings& setti
 }
 
 // ---------------------------------------------------------------------------
-// The raw LMDB floor
-
-Status LmdbStatus(int rc, const std::string& what) {
-  if (rc == MDB_SUCCESS) return Status::Ok();
-  return Status(Code::kInternal, "raw floor: " + what + ": " + mdb_strerror(rc));
-}
-
-// The journal's events and runs databases written directly: same flags, same
-// put flags, same record size, no checksum, hash, queue or thread hand-off.
-class RawFloor {
- public:
-  // `runs` runs are written round-robin, so a batch of g events touches g
-  // different runs, as a group commit of g single-event appends from g
-  // appenders does (each appender has at most one append in flight).
-  static Result<std::unique_ptr<RawFloor>> Open(const fs::path& dir, Durability durability, unsigned runs,
-                                                std::size_t record_bytes) {
-    std::unique_ptr<RawFloor> floor(new RawFloor(runs, record_bytes));
-    MDB_env* env = nullptr;
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_create(&env), "mdb_env_create"));
-    floor->env_.reset(env);
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_maxdbs(env, 2), "mdb_env_set_maxdbs"));
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_mapsize(env, kMapBytes), "mdb_env_set_mapsize"));
-    const unsigned flags = MDB_NOTLS | (durability == Durability::kNoSync ? MDB_NOSYNC : 0u);
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_env_open(env, dir.c_str(), flags, 0644), "mdb_env_open"));
-    MDB_txn* txn = nullptr;
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin"));
-    int rc = mdb_dbi_open(txn, "events", MDB_CREATE, &floor->events_);
-    if (rc == MDB_SUCCESS) {
-      rc = mdb_dbi_open(txn, "runs", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &floor->runs_);
-    }
-    if (rc != MDB_SUCCESS) {
-      mdb_txn_abort(txn);
-      return Err(LmdbStatus(rc, "mdb_dbi_open"));
-    }
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_commit(txn), "creating the databases"));
-    return floor;
-  }
-
-  // Writes `group` records in one transaction and commits it.
-  Status CommitBatch(std::size_t group) {
-    MDB_txn* txn = nullptr;
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(env_.get(), nullptr, 0, &txn), "mdb_txn_begin"));
-    for (std::size_t i = 0; i < group; ++i) {
-      if (Status s = Put(txn); !s.ok()) {
-        mdb_txn_abort(txn);
-        return s;
-      }
-    }
-    return LmdbStatus(mdb_txn_commit(txn), "mdb_txn_commit");
-  }
-
- private:
-  RawFloor(unsigned runs, std::size_t record_bytes)
-      : seqs_(runs, 0), record_(record_bytes, std::uint8_t{0x5a}) {
-    for (unsigned i = 0; i < runs; ++i) run_ids_.push_back(RunId::New());
-  }
-
-  // LMDB never looks into values, so one constant record stands for all.
-  Status Put(MDB_txn* txn) {
-    const std::size_t run = next_run_;
-    next_run_ = (next_run_ + 1) % run_ids_.size();
-    const std::uint64_t seq = ++seqs_[run];
-    const key::Position position = key::EncodePosition(position_);
-    const key::RunEntry entry = key::EncodeRunEntry(seq, position_);
-    MDB_val k = mdb::Val(position), v = mdb::Val(record_);
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_put(txn, events_, &k, &v, MDB_APPEND), "put events"));
-    MDB_val rk = mdb::Val(run_ids_[run].bytes()), rv = mdb::Val(entry);
-    REWIND_RETURN_IF_ERROR(LmdbStatus(mdb_put(txn, runs_, &rk, &rv, MDB_APPENDDUP), "put runs"));
-    ++position_;
-    return Status::Ok();
-  }
-
-  std::unique_ptr<MDB_env, decltype(&mdb_env_close)> env_{nullptr, &mdb_env_close};
-  MDB_dbi events_ = 0;
-  MDB_dbi runs_ = 0;
-  std::vector<RunId> run_ids_;
-  std::vector<std::uint64_t> seqs_;
-  std::size_t next_run_ = 0;
-  std::uint64_t position_ = 1;
-  Bytes record_;
-};
-
-// The bytes the journal stores for one event of `payload_bytes` appended alone.
-std::size_t RecordBytes(std::size_t payload_bytes) {
-  const Bytes payload(payload_bytes, std::uint8_t{0x5a});
-  const ByteView one[] = {payload};
-  Bytes stored;
-  record::Encode(kJournalFormatVersion, RunId::New(), 1, Hash{}, one, &stored);
-  return stored.size();
-}
+// The raw LMDB floor (raw_floor.h)
 
 // Events/s of the floor, committing batches of exactly `group` events.
 Result<double> MeasureFloor(const fs::path& dir, const Settings& settings, unsigned runs, std::size_t group) {

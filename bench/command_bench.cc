@@ -12,15 +12,23 @@
 //   status    `rewind status RUN`: a read-only open and one run's fold, the
 //             floor of any command on this journal;
 //   verify    Journal::VerifyAll in this process, once: what every writing
-//             command paid before it checked only what it touches.
-// The target is approve <= 300 ms on a journal of 1M events.
+//             command paid before it checked only what it touches;
+//   run       `rewind run` of a 5-step file (each step the `true` command)
+//             to its end, --runs times on a journal of its own that the first
+//             run created, then --runs times on the large journal: the whole
+//             process's wall time, and what it adds to the run itself (its
+//             RunStarted to its last event, from the printed state).
+// The targets: approve <= 300 ms on a journal of 1M events; `rewind run`
+// <= 15 ms above the run itself, on either journal.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -29,6 +37,7 @@
 #include "bench/bench_util.h"
 #include "bench/flags.h"
 #include "bench/histories.h"
+#include "rewind/base/status.h"
 #include "rewind/journal/journal.h"
 
 extern char** environ;
@@ -40,6 +49,9 @@ using bench::Clock;
 
 constexpr const char* kGate = R"({"name": "gated", "steps": [
   {"id": "prepare", "run": "true"}, {"id": "approve", "kind": "approval"}, {"id": "ship", "run": "true"}]})";
+constexpr const char* kFive = R"({"name": "five", "steps": [{"id": "a", "run": "true"},
+  {"id": "b", "run": "true", "depends_on": ["a"]}, {"id": "c", "run": "true", "depends_on": ["b"]},
+  {"id": "d", "run": "true", "depends_on": ["c"]}, {"id": "e", "run": "true", "depends_on": ["d"]}]})";
 
 // Runs `rewind ARGS`, stdout to `out` (a file), stderr to /dev/null; returns
 // the exit status (-1 if it did not start or was killed).
@@ -67,19 +79,44 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// `rewind run FILE` to its end on `data`, `runs` times: the whole process's
+// wall time (s), and the run's own time (s) from the state it printed.
+struct RunTimes {
+  std::vector<double> whole, own;
+};
+Result<RunTimes> TimeRuns(const std::string& rewind, const std::string& file, const std::string& data,
+                          const std::string& out, int runs) {
+  RunTimes times;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    if (Rewind(rewind, {"run", file, "--data", data, "--json"}, out) != 0) {
+      return Err(Code::kInternal, "run: " + ReadFile(out));
+    }
+    times.whole.push_back(bench::Seconds(Clock::now() - start));
+    const nlohmann::json state = nlohmann::json::parse(ReadFile(out), nullptr, false);
+    if (!state.is_object() || state.value("status", "") != "completed") {
+      return Err(Code::kInternal, "run did not complete: " + ReadFile(out));
+    }
+    const auto first = state.value("started_unix_us", std::int64_t{0});
+    const auto last = state.value("updated_unix_us", std::int64_t{0});
+    times.own.push_back(static_cast<double>(last - first) / 1e6);
+  }
+  return times;
+}
+
 int Fail(const std::string& what) {
   std::fprintf(stderr, "command_bench: %s\n", what.c_str());
   return 1;
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"command_bench: a writing rewind command, whole process, on a large journal"};
+  CLI::App app{"command_bench: writing rewind commands, whole process, on a large journal"};
   std::uint64_t events = 1'000'000;
   int runs = 15;
   std::string dir = "bench-tmp", json_path;
   std::string rewind = REWIND_CLI;
   app.add_option("--events", events, "events in the journal")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--runs", runs, "runs approved (the median is shown)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--runs", runs, "runs approved, and runs of the 5-step file on each journal (medians are shown)")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--rewind", rewind, "the rewind binary")->capture_default_str();
   bench::AddOutputFlags(app, dir, json_path);
   CLI11_PARSE(app, argc, argv);
@@ -89,7 +126,14 @@ int Main(int argc, char** argv) {
   const std::string data = ((*scratch)->path() / "journal").string();
   const std::string out = ((*scratch)->path() / "out.json").string();
   const std::string gate = ((*scratch)->path() / "gate.json").string();
+  const std::string five = ((*scratch)->path() / "five.json").string();
+  const std::string small = ((*scratch)->path() / "small").string();
   std::ofstream(gate) << kGate;
+  std::ofstream(five) << kFive;
+  // The small journal: created by a first run, then measured.
+  auto fresh = TimeRuns(rewind, five, small, out, 1);
+  if (fresh.has_value()) fresh = TimeRuns(rewind, five, small, out, runs);
+  if (!fresh.has_value()) return Fail(fresh.error().ToString());
   double verify_seconds = 0;
   {
     auto journal = Journal::Open(bench::JournalOptionsFor(data, Durability::kNoSync));
@@ -123,6 +167,8 @@ int Main(int argc, char** argv) {
     }
     approve.push_back(bench::Seconds(Clock::now() - start));
   }
+  auto large = TimeRuns(rewind, five, data, out, runs);
+  if (!large.has_value()) return Fail(large.error().ToString());
   const double mib = static_cast<double>(std::filesystem::file_size(data + "/data.mdb")) / (1 << 20);
   std::printf("# command_bench: %llu events (%.0f MiB), %d runs approved; whole-process wall time\n",
               static_cast<unsigned long long>(events), mib, runs);
@@ -134,6 +180,18 @@ int Main(int argc, char** argv) {
   };
   const double approve_median = row("rewind approve RUN STEP", approve);
   const double status_median = row("rewind status RUN (the floor)", status);
+  // What a run command adds to its run: the median of each run's difference.
+  const auto above = [](const RunTimes& t) {
+    std::vector<double> d;
+    for (std::size_t i = 0; i < t.whole.size(); ++i) d.push_back(t.whole[i] - t.own[i]);
+    return d;
+  };
+  const double run_small = row("rewind run (5 steps), its own journal", fresh->whole);
+  const double own_small = row("  the run itself", fresh->own);
+  const double above_small = row("  above the run", above(*fresh));
+  const double run_large = row("rewind run (5 steps), this journal", large->whole);
+  const double own_large = row("  the run itself", large->own);
+  const double above_large = row("  above the run", above(*large));
   std::printf("%-40s %10.1f\n", "VerifyAll (what approve checked before)", verify_seconds * 1e3);
   std::printf("approve / status: %.2f; approve median %.0f ms (target <= 300 ms)\n", approve_median / status_median,
               approve_median * 1e3);
@@ -145,6 +203,10 @@ int Main(int argc, char** argv) {
             {"floor_ms", status_median * 1e3},
             {"ratio", approve_median / status_median},
             {"verify_all_ms", verify_seconds * 1e3}});
+  json.Add({{"command", "run"}, {"journal", "own"}, {"events", 12 * (runs + 1)}, {"runs", runs},
+            {"median_ms", run_small * 1e3}, {"run_ms", own_small * 1e3}, {"above_run_ms", above_small * 1e3}});
+  json.Add({{"command", "run"}, {"journal", "large"}, {"events", events}, {"runs", runs},
+            {"median_ms", run_large * 1e3}, {"run_ms", own_large * 1e3}, {"above_run_ms", above_large * 1e3}});
   if (Status s = json.Write(); !s.ok()) return Fail(s.ToString());
   return 0;
 }

@@ -2,7 +2,7 @@
 //
 // The workflow is five no-op code steps in a line (each handler returns an
 // empty output at once), so what is measured is the engine: journal appends,
-// the decider, the actor's strand, hand-offs to and from the handler pool.
+// the decider, the actor's strand, the step handlers' slots.
 // A run takes 12 events; the engine appends them in 6 commits when runs go one
 // at a time (RunStarted with the first StepStarted, then each StepCompleted
 // with what it unblocks).
@@ -24,19 +24,27 @@
 //               (with 32 starters about 220; --starters 256 reaches 1,000 but is
 //               no faster, the CPU being the limit).
 //
-// The floor is what one durable commit costs on the same journal at the same
-// time: single-event Journal::Append calls, one at a time, to a run of its own
-// in the engine's journal (a valid history of its own, so the projections
-// fold it with every commit too).
-// Disk sync times on a shared machine drift by 10x within seconds, so the floor
-// is sampled beside the measurement, not before it: in latency mode one append
-// after each measured run, in throughput mode --floor-appends before and after
-// the batch. "commit p50" is their median; floor = commits per run × commit
-// p50; ratio = p50 / floor in latency mode (the least a run can take if each of
-// its commits must be durable before the next is decided), and the batch's
-// mean time per run (1 / runs/s) / floor in throughput mode, i.e. batch time /
-// (commits in the batch × commit p50): how far the batch is from a writer doing
-// nothing but syncs.
+// Three floors, each sampled beside the measurement, not before it (disk sync
+// times on a shared machine drift by 10x within seconds):
+//   * the raw LMDB commit (raw_floor.h): one record of a 100-byte payload
+//     committed straight into LMDB, in a directory beside the journal. In
+//     latency mode one after each measured run; "raw floor" = commits per run
+//     × its p50: what the run's commits would cost with nothing of Rewind in
+//     them. raw ratio = p50 / raw floor, raw p99 ratio = p99 / raw floor.
+//   * the journal's own commit: a single-event Journal::Append to a run of its
+//     own in the engine's journal (a valid history, so the projections fold it
+//     too), one after each measured run in latency mode, --floor-appends
+//     before and after the batch in throughput mode. "commit p50" is their
+//     median; floor = commits per run × commit p50; ratio = p50 / floor in
+//     latency mode, and the batch's mean time per run (1 / runs/s) / floor in
+//     throughput mode (how far the batch is from a writer doing nothing but
+//     syncs).
+//   * latency mode only: a naive SQLite journal (sqlite_journal.h) running the
+//     same 5-step run with one synced transaction per event (12), one run
+//     after each measured run. sqlite ratio = p50 / its p50.
+// "CPU us/run" is the whole process's CPU time (all threads: engine, journal,
+// projections) while the runs were measured, per completed run; the floors'
+// own samples are not counted.
 //
 // Output: a table for people; with --json FILE also one JSON object per mode
 // per line in FILE, for scripts and the suite's report.
@@ -67,6 +75,8 @@
 #include "bench/flags.h"
 #include "bench/engine_util.h"
 #include "bench/histories.h"
+#include "bench/raw_floor.h"
+#include "bench/sqlite_journal.h"
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
 #include "rewind/executor/engine.h"
@@ -79,6 +89,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using bench::CommitFloor;
+using bench::ProcessCpuSeconds;
+using bench::RawFloor;
+using bench::SqliteJournal;
 using bench::DurabilityName;
 using bench::Millis;
 using bench::Seconds;
@@ -162,12 +175,32 @@ struct Figures {
   double floor_ms = 0;       // commits_per_run × commit_p50_ms
   double ratio = 0;          // see the top of the file
   double peak_in_flight = 0;  // throughput: most runs between Start and stopped at once
+  double cpu_us_per_run = 0;   // process CPU while measuring, per run
+  // Latency only (0 otherwise):
+  double raw_commit_p50_ms = 0;  // one raw LMDB commit
+  double raw_floor_ms = 0;       // commits_per_run × raw_commit_p50_ms
+  double raw_ratio = 0;          // p50 / raw floor
+  double raw_p99_ratio = 0;      // p99 / raw floor
+  double sqlite_p50_ms = 0;      // the naive SQLite journal's run
+  double sqlite_p99_ms = 0;
+  double sqlite_ratio = 0;       // p50 / sqlite p50
 };
 
-// `run_ms` per run; `elapsed` for all `runs`; journal counters around them,
-// less the floor's own commits.
-Figures Summarize(std::vector<double>& run_ms, unsigned runs, Clock::duration elapsed, const JournalStats& before,
-                  const JournalStats& after, CommitFloor& floor, bool ratio_of_p50) {
+// The raw and SQLite figures of latency mode from their samples.
+void AddLatencyFloors(Figures& f, std::vector<double>& raw_ms, std::vector<double>& sqlite_ms) {
+  f.raw_commit_p50_ms = Percentile(raw_ms, 0.50);
+  f.raw_floor_ms = f.commits_per_run * f.raw_commit_p50_ms;
+  f.raw_ratio = f.raw_floor_ms > 0 ? f.p50_ms / f.raw_floor_ms : 0;
+  f.raw_p99_ratio = f.raw_floor_ms > 0 ? f.p99_ms / f.raw_floor_ms : 0;
+  f.sqlite_p50_ms = Percentile(sqlite_ms, 0.50);
+  f.sqlite_p99_ms = Percentile(sqlite_ms, 0.99);
+  f.sqlite_ratio = f.sqlite_p50_ms > 0 ? f.p50_ms / f.sqlite_p50_ms : 0;
+}
+
+// `run_ms` per run; `elapsed` and `cpu_seconds` for all `runs`; journal
+// counters around them, less the floor's own commits.
+Figures Summarize(std::vector<double>& run_ms, unsigned runs, Clock::duration elapsed, double cpu_seconds,
+                  const JournalStats& before, const JournalStats& after, CommitFloor& floor, bool ratio_of_p50) {
   const double n = runs;
   const double seconds = Seconds(elapsed);
   const auto commits = static_cast<double>(after.commits - before.commits - floor.commits());
@@ -183,6 +216,7 @@ Figures Summarize(std::vector<double>& run_ms, unsigned runs, Clock::duration el
   f.floor_ms = f.commits_per_run * f.commit_p50_ms;
   const double measured_ms = ratio_of_p50 ? f.p50_ms : seconds * 1000 / n;
   f.ratio = f.floor_ms > 0 ? measured_ms / f.floor_ms : 0;
+  f.cpu_us_per_run = cpu_seconds * 1e6 / n;
   return f;
 }
 
@@ -193,21 +227,38 @@ Result<Figures> MeasureLatency(const fs::path& dir, const Settings& settings) {
   REWIND_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, OpenEngine(dir, settings, EngineOptions{}.max_active_runs));
   REWIND_RETURN_IF_ERROR(Warm(*engine, settings));
   CommitFloor floor(engine->journal());
-  std::vector<double> run_ms;
+  const fs::path raw_dir = dir / "raw-floor", sqlite_dir = dir / "sqlite-journal";
+  std::error_code ec;
+  if (!fs::create_directory(raw_dir, ec) || !fs::create_directory(sqlite_dir, ec)) {
+    return Err(Code::kInternal, "cannot create the floors' directories in '" + dir.string() + "'");
+  }
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<RawFloor> raw,
+                          RawFloor::Open(raw_dir, settings.durability, 1, bench::RecordBytes(100)));
+  REWIND_ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> sqlite, SqliteJournal::Open(sqlite_dir));
+  std::vector<double> run_ms, raw_ms, sqlite_ms;
   run_ms.reserve(settings.runs);
   Clock::duration elapsed{};
+  double cpu_seconds = 0;
   const JournalStats before = engine->journal().stats();
   for (unsigned i = 0; i < settings.runs; ++i) {
+    const double cpu0 = ProcessCpuSeconds();
     const Clock::time_point t0 = Clock::now();
     REWIND_RETURN_IF_ERROR(RunOnce(*engine, settings));
     const Clock::duration took = Clock::now() - t0;
+    cpu_seconds += ProcessCpuSeconds() - cpu0;
     run_ms.push_back(Millis(took));
     elapsed += took;
     REWIND_RETURN_IF_ERROR(floor.Sample().WithContext("floor"));
+    REWIND_ASSIGN_OR_RETURN(double raw_commit_ms, raw->TimedCommit());
+    raw_ms.push_back(raw_commit_ms);
+    REWIND_ASSIGN_OR_RETURN(double sqlite_run_ms, sqlite->TimedRun(kSteps, 100));
+    sqlite_ms.push_back(sqlite_run_ms);
   }
   const JournalStats after = engine->journal().stats();
   REWIND_RETURN_IF_ERROR(bench::ProjectionsHealthy(*engine));
-  return Summarize(run_ms, settings.runs, elapsed, before, after, floor, /*ratio_of_p50=*/true);
+  Figures f = Summarize(run_ms, settings.runs, elapsed, cpu_seconds, before, after, floor, /*ratio_of_p50=*/true);
+  AddLatencyFloors(f, raw_ms, sqlite_ms);
+  return f;
 }
 
 // ---------------------------------------------------------------------------
@@ -293,9 +344,11 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
                          std::ref(tallies[i]));
   }
   go.arrive_and_wait();
+  const double cpu0 = ProcessCpuSeconds();
   const Clock::time_point begin = Clock::now();
   for (std::thread& t : threads) t.join();
   const Clock::duration elapsed = Clock::now() - begin;
+  const double cpu_seconds = ProcessCpuSeconds() - cpu0;
 
   REWIND_RETURN_IF_ERROR(floor.Sample(settings.floor_appends));
   const JournalStats after = engine->journal().stats();
@@ -313,7 +366,8 @@ Result<Figures> MeasureThroughput(const fs::path& dir, const Settings& settings)
     }
   }
   REWIND_RETURN_IF_ERROR(bench::ProjectionsHealthy(*engine));
-  Figures f = Summarize(run_ms, settings.in_flight, elapsed, before, after, floor, /*ratio_of_p50=*/false);
+  Figures f =
+      Summarize(run_ms, settings.in_flight, elapsed, cpu_seconds, before, after, floor, /*ratio_of_p50=*/false);
   std::sort(edges.begin(), edges.end());  // at equal times a stop (-1) comes first
   int in_flight = 0;
   for (const auto& [t, step] : edges) {
@@ -337,7 +391,11 @@ Figures MedianFigures(const std::vector<Figures>& reps) {
                  MedianOf(reps, &Figures::commits_per_run), MedianOf(reps, &Figures::events_per_run),
                  MedianOf(reps, &Figures::runs_per_s),      MedianOf(reps, &Figures::events_per_s),
                  MedianOf(reps, &Figures::commit_p50_ms),   MedianOf(reps, &Figures::floor_ms),
-                 MedianOf(reps, &Figures::ratio),           MedianOf(reps, &Figures::peak_in_flight)};
+                 MedianOf(reps, &Figures::ratio),           MedianOf(reps, &Figures::peak_in_flight),
+                 MedianOf(reps, &Figures::cpu_us_per_run),  MedianOf(reps, &Figures::raw_commit_p50_ms),
+                 MedianOf(reps, &Figures::raw_floor_ms),    MedianOf(reps, &Figures::raw_ratio),
+                 MedianOf(reps, &Figures::raw_p99_ratio),   MedianOf(reps, &Figures::sqlite_p50_ms),
+                 MedianOf(reps, &Figures::sqlite_p99_ms),   MedianOf(reps, &Figures::sqlite_ratio)};
 }
 
 void PrintHeader(const Settings& settings) {
@@ -347,16 +405,19 @@ void PrintHeader(const Settings& settings) {
       "scratch under '%s'\n",
       kSteps, DurabilityName(settings.durability), settings.reps, settings.runs, settings.warmup_runs,
       settings.in_flight, settings.starters, settings.handler_threads, settings.floor_appends, settings.dir.c_str());
-  std::printf("%-10s %-8s %6s %9s %9s %11s %10s %12s %9s %7s %9s %10s %9s\n", "mode", "durable", "runs", "p50 ms",
-              "p99 ms", "commits/run", "events/run", "commit p50ms", "floor ms", "ratio", "runs/s", "events/s",
-              "peak runs");
+  std::printf("%-10s %-8s %6s %9s %9s %11s %10s %12s %9s %7s %9s %10s %9s %10s %9s %9s %9s %9s %9s\n", "mode",
+              "durable", "runs", "p50 ms", "p99 ms", "commits/run", "events/run", "commit p50ms", "floor ms", "ratio",
+              "runs/s", "events/s", "peak runs", "CPU us/run", "raw ms", "raw floor", "raw ratio", "sqlite ms",
+              "sqlite x");
 }
 
 void PrintRow(const Settings& settings, const Row& row) {
   const Figures& f = row.figures;
-  std::printf("%-10s %-8s %6u %9.3f %9.3f %11.3f %10.2f %12.4f %9.3f %7.2f %9.1f %10.1f %9.0f\n", row.mode.c_str(),
-              DurabilityName(settings.durability), row.runs, f.p50_ms, f.p99_ms, f.commits_per_run, f.events_per_run,
-              f.commit_p50_ms, f.floor_ms, f.ratio, f.runs_per_s, f.events_per_s, f.peak_in_flight);
+  std::printf("%-10s %-8s %6u %9.3f %9.3f %11.3f %10.2f %12.4f %9.3f %7.2f %9.1f %10.1f %9.0f %10.1f %9.4f %9.3f %9.2f "
+              "%9.3f %9.2f\n",
+              row.mode.c_str(), DurabilityName(settings.durability), row.runs, f.p50_ms, f.p99_ms, f.commits_per_run,
+              f.events_per_run, f.commit_p50_ms, f.floor_ms, f.ratio, f.runs_per_s, f.events_per_s, f.peak_in_flight,
+              f.cpu_us_per_run, f.raw_commit_p50_ms, f.raw_floor_ms, f.raw_ratio, f.sqlite_p50_ms, f.sqlite_ratio);
   std::fflush(stdout);  // rows arrive seconds apart: show each as it is done
 }
 
@@ -374,7 +435,15 @@ nlohmann::json JsonOf(const Settings& settings, const Row& row) {
           {"ratio", f.ratio},
           {"runs_per_s", f.runs_per_s},
           {"events_per_s", f.events_per_s},
-          {"peak_in_flight", f.peak_in_flight}};
+          {"peak_in_flight", f.peak_in_flight},
+          {"cpu_us_per_run", f.cpu_us_per_run},
+          {"raw_commit_p50_ms", f.raw_commit_p50_ms},
+          {"raw_floor_ms", f.raw_floor_ms},
+          {"raw_ratio", f.raw_ratio},
+          {"raw_p99_ratio", f.raw_p99_ratio},
+          {"sqlite_p50_ms", f.sqlite_p50_ms},
+          {"sqlite_p99_ms", f.sqlite_p99_ms},
+          {"sqlite_ratio", f.sqlite_ratio}};
 }
 
 int Run(const Settings& settings) {

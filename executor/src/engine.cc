@@ -122,7 +122,7 @@ Engine::Impl::~Impl() {
     for (auto& [run, live] : live_) asio::post(live->strand(), [live] { live->StopAttempts(); });
   }
   room_.NotifyAll();
-  if (pool_) pool_->join();
+  if (handlers_) handlers_->Drain();
   work_.reset();
   io_.stop();
   for (auto& t : io_threads_) t.join();
@@ -144,13 +144,15 @@ Status Engine::Impl::Open(std::unique_ptr<Journal> journal) {
     REWIND_ASSIGN_OR_RETURN(projections_, Projections::Open(*journal_, *options_.projections));
   }
   // Everything a live run may use exists before the first strand task can run.
-  pool_ = std::make_unique<asio::thread_pool>(std::max(1u, options_.handler_threads));
+  // One thread more than handlers may occupy: strands and timers always have one.
+  const unsigned slots = std::max(1u, options_.handler_threads);
+  handlers_.emplace(io_, slots);
   work_.emplace(io_.get_executor());
-  io_threads_.emplace_back([this] { io_.run(); });
+  for (unsigned i = 0; i <= slots; ++i) io_threads_.emplace_back([this] { io_.run(); });
   return options_.recover ? RecoverAll() : Status::Ok();
 }
 
-void Engine::Impl::RunHandler(std::function<void()> work) { asio::post(*pool_, std::move(work)); }
+void Engine::Impl::RunHandler(std::function<void()> work) { handlers_->Run(std::move(work)); }
 
 void Engine::Impl::Appended(LiveRun& live, const std::vector<Event>& events) {
   Track(live);

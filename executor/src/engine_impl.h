@@ -1,14 +1,13 @@
 // Engine::Impl: the engine's shared machinery.
 //
 // Owns the journal, the registry of workflows, the io_context whose threads
-// run the live runs' strands and timers, the thread pool that runs step
+// run the live runs' strands, their timers and (HandlerSlots) the step
 // handlers, and the map of live runs (one per run with anything going on).
 // Actors are created on demand by loading a run from the journal and are
 // forgotten once idle and stopped; the journal is the only source of truth.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <atomic>
@@ -22,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "executor/src/handler_slots.h"
 #include "executor/src/live_run.h"
 #include "rewind/base/bounded_cache.h"
 #include "rewind/base/mutex.h"
@@ -68,7 +68,7 @@ class Engine::Impl {
   void RefusedAsync(const Principal& who, Action action, Refusing about, Status why,
                     std::function<void(Status)> then);
   std::uint32_t max_parallel_steps() const { return options_.max_parallel_steps; }
-  // Runs `work` on the handler pool.
+  // Runs `work` (a step's handler) when one of handler_threads slots is free.
   void RunHandler(std::function<void()> work);
   // After each durable append of `live` (on its strand).
   void Appended(LiveRun& live, const std::vector<Event>& events);
@@ -169,7 +169,7 @@ class Engine::Impl {
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
-  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::optional<engine_internal::HandlerSlots> handlers_;  // on io_
   std::atomic<bool> stopping_{false};
   std::once_flag journal_failed_;
   // The newest durable state CurrentState read of each run: a run's state at

@@ -1,5 +1,6 @@
 #include "executor/src/live_run.h"
 
+#include <boost/asio/defer.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -189,7 +190,7 @@ void LiveRun::OnAppended(Result<AppendResult> result, std::vector<Event> events,
 void LiveRun::Dispatch(std::uint32_t index) {
   const StepState& step = state_.steps[index];
   const StepDef& def = state_.definition->steps[index];
-  // The handler is copied: it runs on the pool and must outlive a replacement
+  // The handler is copied: it runs apart from the strand and must outlive a replacement
   // of its workflow.
   const StepHandler* found = workflow_ != nullptr ? workflow_->handler(index) : nullptr;
   std::shared_ptr<const StepHandler> handler = found ? std::make_shared<const StepHandler>(*found) : nullptr;
@@ -217,7 +218,8 @@ void LiveRun::Dispatch(std::uint32_t index) {
   engine_.RunHandler([self = shared_from_this(), definition = state_.definition, context, dependencies,
                        input, resume_data, handler] {
     // The timeout counts from now, when the handler starts, not from when the
-    // attempt was queued behind others on the pool.
+    // attempt waited for a slot. Posted, not deferred: another thread arms it
+    // while this one runs the handler.
     if (context->step->timeout_ms > 0) {
       asio::post(self->strand_, [self, index = context->index, epoch = context->epoch, n = context->attempt] {
         self->ArmTimeout(index, epoch, n);
@@ -235,8 +237,9 @@ void LiveRun::Dispatch(std::uint32_t index) {
         result = Err(Code::kInternal, "handler threw a non-standard exception");
       }
     }
-    asio::post(self->strand_, [self, index = context->index, epoch = context->epoch,
-                               attempt = context->attempt, result = std::move(result)]() mutable {
+    // Deferred: the outcome is decided next on this thread (handler_slots.h).
+    asio::defer(self->strand_, [self, index = context->index, epoch = context->epoch,
+                                attempt = context->attempt, result = std::move(result)]() mutable {
       self->OnOutcome(index, epoch, attempt, std::move(result));
     });
   });

@@ -4,7 +4,7 @@
 // takes effect: a step's handler runs only after its StepStarted is durable,
 // and a step's dependents start only after its completion is durable. The run
 // state is the fold of the run's events (run_state.h); the next actions come
-// from the pure decider (decide.h). Handlers run on a thread pool; all
+// from the pure decider (decide.h). Handlers run apart from the decisions; all
 // decisions of one run are serialized. Step execution is at-least-once: an
 // attempt in flight when the process dies is recorded as StepAbandoned on the
 // next Open and retried. Handlers receive an idempotency key, one per
@@ -37,12 +37,15 @@
 //   * the caller's thread: an API call posts its work to the run's strand and
 //     waits on a future for the answer (and, for a request that appends, for
 //     the append to be durable);
-//   * the io thread (one, running the io_context): every run's strand — the
-//     fold of its accepted events, decisions (Plan), acceptance of requests and
-//     outcomes — and the timers (retries, sleeps, timeouts, revivals). It
-//     hands appends to the journal (AppendAsync) and never waits for them;
-//   * the handler pool (handler_threads): step handlers; a handler's outcome
-//     is posted back to its run's strand;
+//   * the io threads (handler_threads + 1, running one io_context): every
+//     run's strand — the fold of its accepted events, decisions (Plan),
+//     acceptance of requests and outcomes —, the timers (retries, sleeps,
+//     timeouts, revivals) and the step handlers, at most handler_threads of
+//     them at once (the rest wait their turn), so one thread always remains
+//     for strands and timers. A strand hands appends to the journal
+//     (AppendAsync) and never waits for them. A handler starts on the thread
+//     whose strand dispatched it and its outcome is decided next on that
+//     same thread: a quick step costs no hop between threads;
 //   * the journal's writer thread: drains the append queue into one write
 //     transaction per group, runs the projections' hook in that transaction
 //     (so projections match every acknowledged append), syncs, then calls each
@@ -121,7 +124,7 @@ struct EngineOptions {
   std::optional<ProjectionsOptions> projections = ProjectionsOptions{};
   std::vector<Workflow> workflows;  // registered before recovery runs
   HandlerResolver resolve;          // for runs of workflows not registered
-  unsigned handler_threads = 2;     // the pool that runs step handlers
+  unsigned handler_threads = 2;     // step handlers running at once (at least 1)
   // Runs in flight (not stopped) at most; Start waits up to start_wait for room,
   // then fails with Unavailable.
   std::size_t max_active_runs = 10'000;

@@ -1,0 +1,46 @@
+// HandlerSlots: step handlers on the engine's own io_context, at most N at once.
+//
+// The io_context runs on N + 1 threads. A handler is started with
+// asio::defer, so when it is started from a strand (a run's decision to
+// dispatch a step) it runs next on that same thread, and the outcome it
+// defers back to the run's strand runs after it there too: a quick handler
+// costs no thread hand-off at all. At most N handlers run at once, the rest
+// wait in arrival order, so one thread is always left for the strands and
+// timers however long handlers block: a run is never kept from answering a
+// request, a timeout or a cancel by others' handlers.
+//
+// Thread-safety: Run and Drain may be called from any thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <deque>
+#include <functional>
+
+#include "rewind/base/mutex.h"
+
+namespace rwd::engine_internal {
+
+class HandlerSlots {
+ public:
+  // `io` must outlive this; `slots` >= 1, and `io` run by more threads than that.
+  HandlerSlots(boost::asio::io_context& io, unsigned slots) : io_(io), slots_(slots) {}
+
+  // Runs `work` on the io_context when a slot is free; in arrival order.
+  void Run(std::function<void()> work) REWIND_EXCLUDES(mu_);
+  // Waits until every handler given to Run has returned.
+  void Drain() REWIND_EXCLUDES(mu_);
+
+ private:
+  void Start(std::function<void()> work);
+  void Finished() REWIND_EXCLUDES(mu_);
+
+  boost::asio::io_context& io_;
+  const unsigned slots_;
+  Mutex mu_;
+  unsigned running_ REWIND_GUARDED_BY(mu_) = 0;
+  std::deque<std::function<void()>> waiting_ REWIND_GUARDED_BY(mu_);
+  CondVar idle_;
+};
+
+}  // namespace rwd::engine_internal
