@@ -96,7 +96,10 @@ Result<std::optional<ByteView>> ReadView::Blob(const Hash& hash) const {
 }
 
 Status WriteView::Put(const Table& table, ByteView key, ByteView value) {
-  return txn().Put(table.handle_, key, value, 0, "writing table '" + table.name() + "'");
+  MDB_val k = mdb::Val(key), v = mdb::Val(value);
+  const int rc = mdb_put(txn().get(), table.handle_, &k, &v, 0);
+  if (rc == MDB_SUCCESS) return Status::Ok();  // the message is built only for an error
+  return TableError(rc, table.name(), "writing");
 }
 
 Status WriteView::Delete(const Table& table, ByteView key) {

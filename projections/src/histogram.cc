@@ -52,6 +52,7 @@ Result<LatencyHistogram> LatencyHistogram::FromBuckets(std::span<const std::uint
                        std::to_string(counts.size()) + " counts"));
   }
   LatencyHistogram out;
+  out.buckets_.reserve(buckets.size());
   for (std::size_t i = 0; i < buckets.size(); ++i) {
     if (buckets[i] >= kBuckets) {
       return Err(Invalid("bucket index " + std::to_string(buckets[i]) + " is not below " +
@@ -68,7 +69,7 @@ Result<LatencyHistogram> LatencyHistogram::FromBuckets(std::span<const std::uint
       return Err(Invalid("counts overflow 64 bits"));
     }
     out.count_ += counts[i];
-    out.buckets_.emplace_hint(out.buckets_.end(), buckets[i], counts[i]);
+    out.buckets_.emplace_back(buckets[i], counts[i]);
   }
   if (buckets.empty() ? max != 0 : BucketOf(max) != buckets.back()) {
     return Err(Invalid("max " + std::to_string(max) + " is not in its highest bucket"));
@@ -79,7 +80,11 @@ Result<LatencyHistogram> LatencyHistogram::FromBuckets(std::span<const std::uint
 
 void LatencyHistogram::Record(std::uint64_t micros) {
   assert(count_ < UINT64_MAX);
-  ++buckets_[BucketOf(micros)];
+  const std::uint16_t index = BucketOf(micros);
+  auto at = std::lower_bound(buckets_.begin(), buckets_.end(), index,
+                             [](const Bucket& b, std::uint16_t i) { return b.first < i; });
+  if (at == buckets_.end() || at->first != index) at = buckets_.insert(at, Bucket{index, 0});
+  ++at->second;
   ++count_;
   max_ = std::max(max_, micros);
 }

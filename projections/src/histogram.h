@@ -10,9 +10,9 @@
 // Percentile answers the middle of a bucket, which is within 1/32 (3.2%) of
 // every value in it.
 //
-// Only non-empty buckets are held (a map from index to count), plus the exact
-// largest value recorded, so a histogram of a step's latencies stays a few
-// hundred bytes.
+// Only non-empty buckets are held (index and count, in one array ascending by
+// index), plus the exact largest value recorded, so a histogram of a step's
+// latencies stays a few hundred bytes and decodes with one allocation.
 //
 // Invariant: every held count is > 0; count() is their sum; max() lies in the
 // highest held bucket, and is 0 when the histogram is empty.
@@ -21,8 +21,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "rewind/base/status.h"
 
@@ -69,13 +70,14 @@ class LatencyHistogram {
   // smallest rank).
   std::uint64_t Percentile(double p) const;
 
-  // The non-empty buckets: index → count (> 0), ascending by index.
-  const std::map<std::uint16_t, std::uint64_t>& buckets() const { return buckets_; }
+  // The non-empty buckets: (index, count > 0), ascending by index.
+  using Bucket = std::pair<std::uint16_t, std::uint64_t>;
+  std::span<const Bucket> buckets() const { return buckets_; }
 
   friend bool operator==(const LatencyHistogram&, const LatencyHistogram&) = default;
 
  private:
-  std::map<std::uint16_t, std::uint64_t> buckets_;
+  std::vector<Bucket> buckets_;
   std::uint64_t count_ = 0;
   std::uint64_t max_ = 0;
 };
