@@ -10,6 +10,7 @@
 //   'W' lp(tenant) lp(workflow) time run
 // Index entries have empty values; a run's entries move when its status does.
 #include <algorithm>
+#include <array>
 #include <unordered_map>
 
 #include "projections/src/builtins.h"
@@ -23,13 +24,20 @@ constexpr std::size_t kIndexSuffix = 8 + RunId::kSize;  // time, run
 
 Bytes SummaryKey(const RunId& run) { return KeyBuilder('r').Run(run).Take(); }
 
-std::vector<Bytes> IndexKeys(const RunSummary& s) {
-  const auto status = static_cast<std::uint8_t>(s.status);
+// A run's index entries that name its status: they move when it changes.
+std::array<Bytes, 2> StatusKeys(const RunSummary& s, RunStatus status) {
+  const auto code = static_cast<std::uint8_t>(status);
+  return {
+      KeyBuilder('S').Str(s.tenant).U8(code).Time(s.started_unix_us).Run(s.run).Take(),
+      KeyBuilder('X').U8(code).Time(s.started_unix_us).Run(s.run).Take(),
+  };
+}
+
+// The others: tenant, workflow and start time never change.
+std::array<Bytes, 3> FixedKeys(const RunSummary& s) {
   return {
       KeyBuilder('A').Time(s.started_unix_us).Run(s.run).Take(),
       KeyBuilder('T').Str(s.tenant).Time(s.started_unix_us).Run(s.run).Take(),
-      KeyBuilder('S').Str(s.tenant).U8(status).Time(s.started_unix_us).Run(s.run).Take(),
-      KeyBuilder('X').U8(status).Time(s.started_unix_us).Run(s.run).Take(),
       KeyBuilder('W').Str(s.tenant).Str(s.workflow).Time(s.started_unix_us).Run(s.run).Take(),
   };
 }
@@ -88,13 +96,13 @@ class RunsProjection final : public Projection {
 
   Status Flush(WriteView& txn, const Table& table) override {
     for (const auto& [run, t] : touched_) {
+      if (!t.stored_status) {
+        for (const Bytes& k : FixedKeys(t.now)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
+      } else if (*t.stored_status != t.now.status) {
+        for (const Bytes& k : StatusKeys(t.now, *t.stored_status)) REWIND_RETURN_IF_ERROR(txn.Delete(table, k));
+      }
       if (t.stored_status != t.now.status) {
-        if (t.stored_status) {
-          RunSummary old_keys = t.now;  // tenant, workflow and start time never change
-          old_keys.status = *t.stored_status;
-          for (const Bytes& k : IndexKeys(old_keys)) REWIND_RETURN_IF_ERROR(txn.Delete(table, k));
-        }
-        for (const Bytes& k : IndexKeys(t.now)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
+        for (const Bytes& k : StatusKeys(t.now, t.now.status)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
       }
       REWIND_RETURN_IF_ERROR(txn.Put(table, SummaryKey(run), EncodeSummary(t.now)));
     }
