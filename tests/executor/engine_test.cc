@@ -499,6 +499,63 @@ TEST_F(EngineTest, HandlerExceptionsAndTimeoutsFailTheAttempt) {
   EXPECT_NE(timed_out.steps[0].error_message.find("timed out"), std::string::npos);
 }
 
+// At most handler_threads handlers run at once; the others wait their turn,
+// and the runs' decisions never wait for a slot: requests on other runs are
+// answered while every slot is held.
+TEST_F(EngineTest, HandlersBeyondTheSlotsWaitTheirTurnAndNeverHoldUpRequests) {
+  Gate gate;
+  auto running = std::make_shared<std::atomic<int>>(0);
+  auto most = std::make_shared<std::atomic<int>>(0);
+  Workflow w("held");
+  w.Step("hold", [&gate, running, most](const StepContext& c) -> Result<Bytes> {
+    const int now = ++*running;
+    for (int m = most->load(); now > m && !most->compare_exchange_weak(m, now);) {
+    }
+    gate.Handler()(c);
+    --*running;
+    return Bytes{};
+  });
+  EngineOptions o = Options();
+  o.handler_threads = 2;
+  o.workflows.push_back(std::move(w));
+  Open(std::move(o));
+  std::vector<RunId> runs;
+  for (int i = 0; i < 4; ++i) runs.push_back(StartRun("held"));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (running->load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(running->load(), 2);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(most->load(), 2);
+  // Every slot is held: a cancel of a run still waiting for one is decided
+  // and durable at once, and reads are answered.
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_THAT(engine_->Cancel(runs[3], Operator(), "not needed"), IsOk());
+  EXPECT_EQ(AwaitStopped(runs[3]).status, RunStatus::kCancelled);
+  ASSERT_THAT(engine_->State(runs[0], User()), IsOk());
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+  gate.Open();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(AwaitStopped(runs[i]).status, RunStatus::kCompleted);
+  EXPECT_EQ(most->load(), 2);
+  EXPECT_EQ(Count(runs[3], "StepCompleted"), 0u);
+}
+
+// A step's timeout is armed on another thread than its handler's, so it
+// fires even while that handler holds the only slot.
+TEST_F(EngineTest, ATimeoutFiresWhileItsHandlerHoldsTheOnlySlot) {
+  Workflow t("slow");
+  t.Step("hangs", [](const StepContext& c) -> Result<Bytes> {
+     while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+     return Bytes{};
+   }).Timeout(20ms);
+  EngineOptions o = Options();
+  o.handler_threads = 1;
+  o.workflows.push_back(std::move(t));
+  Open(std::move(o));
+  const RunState timed_out = AwaitStopped(StartRun("slow"));
+  EXPECT_EQ(timed_out.status, RunStatus::kFailed);
+  EXPECT_NE(timed_out.steps[0].error_message.find("timed out"), std::string::npos);
+}
+
 TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
   auto first_call = std::make_shared<std::atomic<bool>>(true);
   auto inside = std::make_shared<std::atomic<bool>>(false);
