@@ -203,9 +203,10 @@ BoundedCache<std::string, std::shared_ptr<const StoredDefinition>>& StoredDefini
 // cannot be another one's, but a damaged journal can name a wrong blob).
 Result<std::shared_ptr<const StoredDefinition>> FindDefinition(const DefinitionFinder& find, const Bytes& hash,
                                                                const std::string& workflow, std::uint32_t version) {
-  const std::string name = "definition " + HexEncode(hash).substr(0, 16);
+  // Named in errors only: not built for every decode.
+  const auto name = [&hash] { return "definition " + HexEncode(hash).substr(0, 16); };
   REWIND_ASSIGN_OR_RETURN(std::optional<ByteView> blob, find(hash));
-  if (!blob.has_value()) return Err(Corrupt("RunStarted names " + name + ", which the journal does not hold"));
+  if (!blob.has_value()) return Err(Corrupt("RunStarted names " + name() + ", which the journal does not hold"));
   const std::string key(hash.begin(), hash.end());
   std::shared_ptr<const StoredDefinition> found;
   if (auto cached = StoredDefinitions().Find(key);
@@ -217,16 +218,16 @@ Result<std::shared_ptr<const StoredDefinition>> FindDefinition(const DefinitionF
     std::vector<std::uint64_t> aligned((blob->size() + 7) / 8);
     if (!blob->empty()) std::memcpy(aligned.data(), blob->data(), blob->size());
     auto decoded = DecodeAligned(reinterpret_cast<const std::uint8_t*>(aligned.data()), blob->size(), nullptr);
-    if (!decoded.has_value()) return Err(decoded.error().WithContext("RunStarted names " + name));
+    if (!decoded.has_value()) return Err(decoded.error().WithContext("RunStarted names " + name()));
     auto* start = std::get_if<RunStarted>(&decoded->body);
     if (start == nullptr || start->definition_stored) {
-      return Err(Corrupt("RunStarted names " + name + ", which is not a workflow definition"));
+      return Err(Corrupt("RunStarted names " + name() + ", which is not a workflow definition"));
     }
     found = std::make_shared<const StoredDefinition>(StoredDefinition{Bytes(blob->begin(), blob->end()), std::move(*start)});
     StoredDefinitions().Put(key, found, 2 * blob->size());
   }
   if (found->definition.workflow != workflow || found->definition.version != version) {
-    return Err(Corrupt("RunStarted names " + name + ", which is not a definition of workflow '" + workflow +
+    return Err(Corrupt("RunStarted names " + name() + ", which is not a definition of workflow '" + workflow +
                        "' version " + std::to_string(version)));
   }
   return found;
