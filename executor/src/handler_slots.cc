@@ -9,6 +9,7 @@ namespace rwd::engine_internal {
 void HandlerSlots::Run(std::function<void()> work) {
   {
     MutexLock lock(mu_);
+    if (closed_) return;  // the engine is closing: the attempt is retried after the next Open
     if (running_ == slots_) {
       waiting_.push_back(std::move(work));
       return;
@@ -20,9 +21,18 @@ void HandlerSlots::Run(std::function<void()> work) {
 
 void HandlerSlots::Start(std::function<void()> work) {
   boost::asio::defer(io_, [this, work = std::move(work)] {
-    work();
-    Finished();
+    // The slot passes on however the work ends.
+    struct Release {
+      HandlerSlots* slots;
+      ~Release() { slots->Finished(); }
+    } release{this};
+    if (!Closed()) work();
   });
+}
+
+bool HandlerSlots::Closed() {
+  MutexLock lock(mu_);
+  return closed_;
 }
 
 void HandlerSlots::Finished() {
@@ -37,11 +47,12 @@ void HandlerSlots::Finished() {
     next = std::move(waiting_.front());
     waiting_.pop_front();
   }
-  Start(std::move(next));  // the slot passes on
+  Start(std::move(next));  // the slot passes on (a closed one runs nothing)
 }
 
 void HandlerSlots::Drain() {
   MutexLock lock(mu_);
+  closed_ = true;
   while (running_ != 0) lock.Wait(idle_);
 }
 

@@ -237,7 +237,7 @@ void LiveRun::Dispatch(std::uint32_t index) {
         result = Err(Code::kInternal, "handler threw a non-standard exception");
       }
     }
-    // Deferred: the outcome is decided next on this thread (handler_slots.h).
+    // Deferred: the outcome is queued on this thread (handler_slots.h).
     asio::defer(self->strand_, [self, index = context->index, epoch = context->epoch,
                                 attempt = context->attempt, result = std::move(result)]() mutable {
       self->OnOutcome(index, epoch, attempt, std::move(result));

@@ -520,10 +520,12 @@ TEST_F(EngineTest, HandlersBeyondTheSlotsWaitTheirTurnAndNeverHoldUpRequests) {
   o.workflows.push_back(std::move(w));
   Open(std::move(o));
   std::vector<RunId> runs;
-  for (int i = 0; i < 4; ++i) runs.push_back(StartRun("held"));
+  for (int i = 0; i < 2; ++i) runs.push_back(StartRun("held"));
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (running->load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
   ASSERT_EQ(running->load(), 2);
+  // Both slots held: these two wait for one.
+  for (int i = 0; i < 2; ++i) runs.push_back(StartRun("held"));
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(most->load(), 2);
   // Every slot is held: a cancel of a run still waiting for one is decided
@@ -584,6 +586,44 @@ TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
   EXPECT_EQ(done.status, RunStatus::kCompleted);
   EXPECT_EQ(Count(run, "StepAbandoned"), 1u);
   EXPECT_EQ((*calls_)["a"], 1);
+}
+
+// An engine closing stops new work: a handler still waiting for a slot then
+// never runs, and its attempt is retried after the next Open, as one in
+// flight is.
+TEST_F(EngineTest, AtCloseHandlersWaitingForASlotNeverRunAndAreRetriedAfterReopen) {
+  auto holding = std::make_shared<std::atomic<bool>>(false);
+  auto first_engine = std::make_shared<std::atomic<bool>>(true);
+  auto make = [&] {
+    Workflow w("one");
+    w.Step("s", [calls = calls_, holding, first_engine](const StepContext& c) -> Result<Bytes> {
+      calls->Add(first_engine->load() ? "first engine" : "second engine");
+      if (first_engine->load()) {  // holds the only slot until the engine closes
+        *holding = true;
+        while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+        return Err(Code::kUnavailable, "interrupted");
+      }
+      return Bytes{};
+    });
+    return w;
+  };
+  EngineOptions o = Options();
+  o.handler_threads = 1;
+  o.workflows.push_back(make());
+  Open(std::move(o));
+  const RunId held = StartRun("one");
+  while (!*holding) std::this_thread::sleep_for(1ms);
+  const RunId waiting = StartRun("one");  // its StepStarted is durable; its handler waits for the slot
+  std::this_thread::sleep_for(50ms);
+  engine_.reset();
+  EXPECT_EQ((*calls_)["first engine"], 1);  // the waiting handler never ran
+  *first_engine = false;
+  Open({make()});
+  for (const RunId& run : {held, waiting}) {
+    EXPECT_EQ(AwaitStopped(run).status, RunStatus::kCompleted);
+    EXPECT_EQ(Count(run, "StepAbandoned"), 1u);
+  }
+  EXPECT_EQ((*calls_)["second engine"], 2);
 }
 
 // Records each attempt's (attempt number, idempotency key); fails the first

@@ -43,9 +43,9 @@
 //     timeouts, revivals) and the step handlers, at most handler_threads of
 //     them at once (the rest wait their turn), so one thread always remains
 //     for strands and timers. A strand hands appends to the journal
-//     (AppendAsync) and never waits for them. A handler starts on the thread
-//     whose strand dispatched it and its outcome is decided next on that
-//     same thread: a quick step costs no hop between threads;
+//     (AppendAsync) and never waits for them. A handler is queued on the
+//     thread whose strand dispatched it and its outcome on the thread that
+//     ran it, so a quick step usually costs no hop between threads;
 //   * the journal's writer thread: drains the append queue into one write
 //     transaction per group, runs the projections' hook in that transaction
 //     (so projections match every acknowledged append), syncs, then calls each
