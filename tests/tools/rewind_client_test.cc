@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -120,6 +121,32 @@ TEST_F(RewindClientTest, CommandsActThroughTheServerHoldingTheJournal) {
 
 // A server that was SIGKILLed leaves its local access file behind: the
 // commands find nothing answering there and open the journal themselves.
+// `pause` through the server exits once the run is paused with its attempts
+// in flight settled, as it does on a journal of its own.
+TEST_F(RewindClientTest, PauseThroughTheServerWaitsForTheAttemptsInFlight) {
+  const std::string slow = File("slow.json", R"({"name": "slow", "steps": [
+    {"id": "nap", "run": "sleep 1; echo rested"}, {"id": "after", "run": "true"}]})");
+  auto serve = Serve({"--workflows", slow});
+  ChildProcess run_it(REWIND_CLI, {"run", slow, "--data", data_, "--json"});
+  // The server prints each appended event: wait for the nap's start.
+  std::string run;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 100 && run.empty() && serve->ReadLines(100, &lines); ++i) {
+    for (const std::string& line : lines) {
+      const json e = json::parse(line, nullptr, false);
+      if (e.is_object() && e.value("event", "") == "StepStarted") run = e.value("run_id", "");
+    }
+    lines.clear();
+  }
+  ASSERT_FALSE(run.empty()) << "the server printed no StepStarted";
+  const json paused = Json({"pause", run, "--reason", "look"});
+  EXPECT_EQ(paused["status"], "paused") << paused.dump();
+  EXPECT_EQ(paused["steps"][0]["status"], "completed") << "the nap in flight settled first: " << paused.dump();
+  EXPECT_EQ(paused["steps"][0]["output"], "rested\n");
+  EXPECT_EQ(paused["steps"][1]["status"], "pending");
+  EXPECT_EQ(WEXITSTATUS(run_it.Wait()), 3) << "the run's own command reports it paused";
+}
+
 TEST_F(RewindClientTest, AFileLeftByAKilledServerIsIgnored) {
   auto serve = Serve();
   std::vector<std::string> lines;

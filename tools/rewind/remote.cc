@@ -1,5 +1,6 @@
 #include "tools/rewind/remote.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -212,7 +213,14 @@ class RemoteControl final : public RunControl {
   Result<RunState> Await(const RunId& run) override {
     Followed& f = followed_[run];
     REWIND_RETURN_IF_ERROR(Catch(run, f));
-    auto done = [&] { return f.state && f.state->seq >= f.until_seq && f.state->Stopped(); };
+    // Stopped, with the attempts in flight settled (a paused or failed run
+    // still records their outcomes; a cancelled one none), as Engine::Await.
+    auto done = [&] {
+      if (!f.state || f.state->seq < f.until_seq || !f.state->Stopped()) return false;
+      return f.state->status == RunStatus::kCancelled ||
+             std::none_of(f.state->steps.begin(), f.state->steps.end(),
+                          [](const StepState& s) { return s.status == StepStatus::kRunning; });
+    };
     auto lost_since = std::chrono::steady_clock::now();
     while (!done()) {
       server::SseClient stream(remote_.url(), remote_.Run(run) + "/stream", remote_.token(),
