@@ -222,6 +222,10 @@ std::vector<RunId> Operate(Engine& engine, const RunId& run, const Scenario& s, 
       RC_ASSERT(paused.ok() || paused.code() == Code::kConflict);
     }
   }
+  // The rounds may end right after a resume: what is checked next is a run
+  // that has stopped, not one still appending.
+  auto stopped = engine.Await(run, kOps, 5s);
+  if (!stopped.has_value()) RC_FAIL("run did not stop: " + stopped.error().ToString() + "\n" + Dump(engine, run));
   return forks;
 }
 
