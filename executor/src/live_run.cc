@@ -61,7 +61,8 @@ std::vector<StepAbandoned> LiveRun::Orphans() const {
     const StepState& durable = state_.steps[i];
     const StepState& s = working.steps[i];
     if (durable.status == StepStatus::kRunning && s.status == StepStatus::kRunning &&
-        s.attempts == durable.attempts && s.epoch == durable.epoch && in_flight_.count(i) == 0) {
+        s.attempts == durable.attempts && s.epoch == durable.epoch && in_flight_.count(i) == 0 &&
+        held_.count(i) == 0) {
       orphans.push_back(StepAbandoned{i, s.attempts, s.epoch});
     }
   }
@@ -98,7 +99,8 @@ void LiveRun::RollBack(Mark mark) {
 }
 
 bool LiveRun::Idle() const {
-  return !appending_ && pending_.empty() && in_flight_.empty() && waiters_.empty() && !wake_at_;
+  return !appending_ && pending_.empty() && in_flight_.empty() && timed_out_.empty() && held_.empty() &&
+         waiters_.empty() && !wake_at_;
 }
 
 
@@ -172,10 +174,9 @@ void LiveRun::OnAppended(Result<AppendResult> result, std::vector<Event> events,
   for (std::uint32_t step : dispatch) {
     // Skip attempts that stopped counting while their StepStarted was being
     // appended (a cancel, a shutdown): nothing would stop them otherwise.
-    const StepState& now = working().steps[step];
-    const StepState& started = state_.steps[step];
-    if (engine_.stopping() || now.status != StepStatus::kRunning || now.epoch != started.epoch ||
-        now.attempts != started.attempts) {
+    if (!StillCounts(step)) continue;
+    if (timed_out_.count(step) != 0) {
+      held_.insert(step);  // dispatched once the timed-out attempt has returned
       continue;
     }
     Dispatch(step);
@@ -185,6 +186,13 @@ void LiveRun::OnAppended(Result<AppendResult> result, std::vector<Event> events,
   // caller that acts next never races the live run's own reading of the clock.
   Drive();
   NotifyIfStopped();
+}
+
+bool LiveRun::StillCounts(std::uint32_t step) const {
+  const StepState& now = working().steps[step];
+  const StepState& started = state_.steps[step];
+  return !engine_.stopping() && now.status == StepStatus::kRunning && now.epoch == started.epoch &&
+         now.attempts == started.attempts;
 }
 
 void LiveRun::Dispatch(std::uint32_t index) {
@@ -240,9 +248,22 @@ void LiveRun::Dispatch(std::uint32_t index) {
     // Deferred: the outcome is queued on this thread (handler_slots.h).
     asio::defer(self->strand_, [self, index = context->index, epoch = context->epoch,
                                 attempt = context->attempt, result = std::move(result)]() mutable {
-      self->OnOutcome(index, epoch, attempt, std::move(result));
+      self->OnReturned(index, epoch, attempt, std::move(result));
     });
   });
+}
+
+void LiveRun::OnReturned(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result) {
+  auto t = timed_out_.find(step);
+  if (t == timed_out_.end() || t->second != std::pair(epoch, attempt)) {
+    return OnOutcome(step, epoch, attempt, std::move(result));
+  }
+  // The timed-out attempt has stopped: its failure is recorded already.
+  timed_out_.erase(t);
+  if (held_.erase(step) != 0 && !broken_ && StillCounts(step)) Dispatch(step);
+  NotifyIfStopped();
+  DropWorkingIfIdle();
+  engine_.MaybeEvict(shared_from_this());
 }
 
 void LiveRun::OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result) {
@@ -279,6 +300,7 @@ void LiveRun::OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t a
   auto it = in_flight_.find(step);
   if (it == in_flight_.end() || it->second.epoch != epoch || it->second.attempt != attempt) return;
   it->second.stop.request_stop();
+  timed_out_[step] = {epoch, attempt};  // until its handler returns
   const std::uint32_t timeout_ms = state_.definition->steps[step].timeout_ms;
   OnOutcome(step, epoch, attempt,
             Err(Code::kUnavailable, "timed out after " + std::to_string(timeout_ms) + " ms"));
@@ -306,7 +328,8 @@ void LiveRun::OnStopped(StoppedCallback done) {
 void LiveRun::NotifyIfStopped() {
   // Paused and failed runs still record the outcomes of attempts in flight;
   // a cancelled run records none, so it is settled at once.
-  const bool settled = in_flight_.empty() || state_.status == RunStatus::kCancelled;
+  const bool settled =
+      (in_flight_.empty() && timed_out_.empty() && held_.empty()) || state_.status == RunStatus::kCancelled;
   if (!state_.Stopped() || appending_ || !pending_.empty() || !settled) return;
   auto waiters = std::move(waiters_);
   waiters_.clear();
@@ -325,7 +348,7 @@ RunState& LiveRun::Working() {
 void LiveRun::DropWorkingIfIdle() {
   // Nothing accepted and nothing being appended: working_ equals state_. With
   // no handler running it stays so until something wakes the run.
-  if (pending_.empty() && !appending_ && in_flight_.empty()) working_.reset();
+  if (pending_.empty() && !appending_ && in_flight_.empty() && held_.empty()) working_.reset();
 }
 
 void LiveRun::Break(const Status& cause) {
@@ -337,6 +360,8 @@ void LiveRun::Break(const Status& cause) {
   working_.reset();
   StopAttempts();
   in_flight_.clear();
+  timed_out_.clear();
+  held_.clear();
   wake_.cancel();
   wake_at_.reset();
   auto waiters = std::move(waiters_);

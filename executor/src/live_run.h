@@ -32,6 +32,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -125,7 +126,12 @@ class LiveRun : public std::enable_shared_from_this<LiveRun> {
 
   void OnAppended(Result<AppendResult> result, std::vector<Event> events, std::vector<Ack> acks,
                   std::vector<std::uint32_t> dispatch, std::optional<std::int64_t> wake);
+  // Whether the attempt of `step` its StepStarted started still counts: not
+  // cancelled or reset meanwhile, and the engine not stopping.
+  bool StillCounts(std::uint32_t step) const;
   void Dispatch(std::uint32_t step);
+  // A handler returned: its outcome, or the end of a timed-out attempt.
+  void OnReturned(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result);
   void OnOutcome(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt, Result<Bytes> result);
   void ArmTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt);
   void OnTimeout(std::uint32_t step, std::uint32_t epoch, std::uint32_t attempt);
@@ -148,6 +154,12 @@ class LiveRun : public std::enable_shared_from_this<LiveRun> {
   bool broken_ = false;
   bool evicted_ = false;
   std::map<std::uint32_t, Attempt> in_flight_;
+  // A timed-out attempt's failure is recorded at once, but its handler may
+  // take a while to stop (a command's grace before SIGKILL). Until it has
+  // returned, the step's next attempt is durable but not dispatched: two
+  // attempts of a step never run at once.
+  std::map<std::uint32_t, std::pair<std::uint32_t, std::uint32_t>> timed_out_;  // step → (epoch, attempt)
+  std::set<std::uint32_t> held_;  // steps whose started attempt waits for that
   boost::asio::steady_timer wake_;
   std::optional<std::int64_t> wake_at_;
   std::vector<StoppedCallback> waiters_;

@@ -588,6 +588,34 @@ TEST_F(EngineTest, RunsLeftRunningContinueAfterReopenAndTheAttemptIsAbandoned) {
   EXPECT_EQ((*calls_)["a"], 1);
 }
 
+// A timed-out attempt's failure is recorded at once, but its retry starts
+// only once the attempt's handler has stopped (a command gets a grace
+// before it is killed): two attempts of a step never run at once.
+TEST_F(EngineTest, ARetryAfterATimeoutStartsOnlyOnceTheTimedOutAttemptHasStopped) {
+  auto mu = std::make_shared<std::mutex>();
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto note = [mu, log](std::string what) {
+    std::lock_guard<std::mutex> lock(*mu);
+    log->push_back(std::move(what));
+  };
+  Workflow w("stubborn");
+  w.Step("s", [note](const StepContext& c) -> Result<Bytes> {
+     note("start " + std::to_string(c.attempt));
+     if (c.attempt > 1) return Bytes{};
+     while (!c.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+     std::this_thread::sleep_for(300ms);  // stops slowly, as a command in its grace
+     note("end 1");
+     return Err(Code::kUnavailable, "stopped");
+   })
+      .Timeout(50ms)
+      .Retry(RetryPolicy{2, 0, 2.0, 0, 0});
+  Open({std::move(w)});
+  const RunState done = AwaitStopped(StartRun("stubborn"));
+  EXPECT_EQ(done.status, RunStatus::kCompleted);
+  std::lock_guard<std::mutex> lock(*mu);
+  EXPECT_EQ(*log, (std::vector<std::string>{"start 1", "end 1", "start 2"}));
+}
+
 // An engine closing stops new work: a handler still waiting for a slot then
 // never runs, and its attempt is retried after the next Open, as one in
 // flight is.

@@ -83,6 +83,10 @@ class StepBuilder {
   StepBuilder& After(std::initializer_list<std::string_view> ids);
   StepBuilder& After(const std::vector<std::string>& ids);
   StepBuilder& Retry(const RetryPolicy& policy);
+  // An attempt still running after `timeout` (from its handler's start) is
+  // asked to stop (StepContext::stop) and recorded failed with kUnavailable
+  // at once; its retry, if any, starts only once the handler has returned,
+  // so two attempts of the step never run at once.
   StepBuilder& Timeout(std::chrono::milliseconds timeout);
   // Opaque settings recorded with the definition (the CLI keeps commands here).
   StepBuilder& Config(Bytes config);
