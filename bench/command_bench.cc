@@ -28,9 +28,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -116,7 +116,9 @@ int Main(int argc, char** argv) {
   std::string dir = "bench-tmp", json_path;
   std::string rewind = REWIND_CLI;
   app.add_option("--events", events, "events in the journal")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--runs", runs, "runs approved, and runs of the 5-step file on each journal (medians are shown)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--runs", runs, "runs approved, and runs of the 5-step file on each journal (medians are shown)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--rewind", rewind, "the rewind binary")->capture_default_str();
   bench::AddOutputFlags(app, dir, json_path);
   CLI11_PARSE(app, argc, argv);
