@@ -38,7 +38,7 @@ std::vector<rwd::Event> OrderRun() {
     if (!start.steps.empty()) step.depends_on = {static_cast<std::uint32_t>(start.steps.size() - 1)};
     start.steps.push_back(step);
   }
-  start.steps[2].retry = RetryPolicy{3, 200, 2.0, 5000, 0.1};
+  start.steps.Mutable()[2].retry = RetryPolicy{3, 200, 2.0, 5000, 0.1};
   start.input = ToBytes(R"({"order":42,"amount":1999})");
   start.tenant = "default";
   const std::int64_t t = NowUs();

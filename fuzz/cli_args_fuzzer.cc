@@ -56,20 +56,21 @@ rwd::RunStarted MakeDefinition() {
   d.workflow = "order";
   d.version = 1;
   d.tenant = "default";
-  d.steps.resize(4);
-  d.steps[0].id = "build";
-  d.steps[0].handler = "shell";
-  d.steps[0].retry = rwd::RetryPolicy{3, 0, 2.0, 0, 0.0};
-  d.steps[1].id = "approve";
-  d.steps[1].kind = rwd::StepKind::kApproval;
-  d.steps[1].depends_on = {0};
-  d.steps[2].id = "wait";
-  d.steps[2].kind = rwd::StepKind::kSignal;
-  d.steps[2].handler = "go";
-  d.steps[2].depends_on = {1};
-  d.steps[3].id = "ship";
-  d.steps[3].handler = "shell";
-  d.steps[3].depends_on = {2};
+  std::vector<rwd::StepDef>& steps = d.steps.Mutable();
+  steps.resize(4);
+  steps[0].id = "build";
+  steps[0].handler = "shell";
+  steps[0].retry = rwd::RetryPolicy{3, 0, 2.0, 0, 0.0};
+  steps[1].id = "approve";
+  steps[1].kind = rwd::StepKind::kApproval;
+  steps[1].depends_on = {0};
+  steps[2].id = "wait";
+  steps[2].kind = rwd::StepKind::kSignal;
+  steps[2].handler = "go";
+  steps[2].depends_on = {1};
+  steps[3].id = "ship";
+  steps[3].handler = "shell";
+  steps[3].depends_on = {2};
   return d;
 }
 

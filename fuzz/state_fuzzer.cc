@@ -20,15 +20,16 @@ const rwd::RunId kRun(rwd::RunId::Bytes{0x01, 0x8f, 0xc4, 0x2a, 0x00, 0x01, 0x5a
 rwd::Definition MakeDefinition() {
   auto start = std::make_shared<rwd::RunStarted>();
   start->workflow = "fuzz";
-  start->steps.resize(3);
-  start->steps[0].id = "build";
-  start->steps[1].id = "approve";
-  start->steps[1].kind = rwd::StepKind::kApproval;
-  start->steps[1].depends_on = {0};
-  start->steps[2].id = "wait";
-  start->steps[2].kind = rwd::StepKind::kSignal;
-  start->steps[2].depends_on = {1};
-  start->steps[2].handler = "go";
+  std::vector<rwd::StepDef>& steps = start->steps.Mutable();
+  steps.resize(3);
+  steps[0].id = "build";
+  steps[1].id = "approve";
+  steps[1].kind = rwd::StepKind::kApproval;
+  steps[1].depends_on = {0};
+  steps[2].id = "wait";
+  steps[2].kind = rwd::StepKind::kSignal;
+  steps[2].depends_on = {1};
+  steps[2].handler = "go";
   return start;
 }
 

@@ -191,6 +191,10 @@ struct Reader {
       return Wrong(at, "one of the names of its kind");
     } else if constexpr (Table<F>) {
       return ReadTable(j, f, at);
+    } else if constexpr (std::is_same_v<F, StepDefs>) {
+      std::vector<StepDef> steps;
+      REWIND_RETURN_IF_ERROR(FromJson(j, steps, at));
+      f = std::move(steps);
     } else {  // a vector
       if (!j.is_array()) return Wrong(at, "an array");
       f.clear();

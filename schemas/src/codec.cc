@@ -451,6 +451,21 @@ Result<Event> DecodeAligned(const std::uint8_t* data, std::size_t size, const De
 
 }  // namespace
 
+const std::vector<StepDef>& StepDefs::list() const {
+  static const auto* const kNone = new std::vector<StepDef>();
+  return list_ ? *list_ : *kNone;
+}
+
+std::vector<StepDef>& StepDefs::Mutable() {
+  if (!list_) {
+    list_ = std::make_shared<const std::vector<StepDef>>();
+  } else if (list_.use_count() > 1) {
+    list_ = std::make_shared<const std::vector<StepDef>>(*list_);
+  }
+  // Unshared: this StepDefs is its only holder, so changing it is changing a value.
+  return const_cast<std::vector<StepDef>&>(*list_);
+}
+
 std::string_view EventTypeName(const EventBody& body) {
   return fb::EnumNameBody(BodyType(body));
 }

@@ -55,7 +55,7 @@ std::string Preview(const Bytes& v) {
 
 // A workflow's steps as their ids, with the kind of each that is not code:
 // [validate,approve(approval),ship].
-std::string Steps(const std::vector<StepDef>& steps) {
+std::string Steps(const StepDefs& steps) {
   std::string out = "[";
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (i > 0) out += ',';
@@ -89,7 +89,7 @@ struct Line {
       std::ostringstream number;
       number << f;
       Put(key, number.str());
-    } else if constexpr (std::is_same_v<F, std::vector<StepDef>>) {
+    } else if constexpr (std::is_same_v<F, StepDefs>) {
       Put(key, Steps(f));
     } else if constexpr (Table<F>) {
       Line nested{out, key + "."};

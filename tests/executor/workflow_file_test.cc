@@ -281,14 +281,14 @@ TEST_F(WorkflowFileTest, ARecordedHttpCallIsRebuiltAndABadRecordIsRefused) {
   EXPECT_EQ(rebuilt->Definition(), recorded);
   EXPECT_NE(rebuilt->handler(0), nullptr);
   RunStarted bad = *recorded;
-  bad.steps[0].config = ToBytes(R"({"http":{"url":"https://x/y"}})");
+  bad.steps.Mutable()[0].config = ToBytes(R"({"http":{"url":"https://x/y"}})");
   const auto refused = WorkflowFromDefinition(bad);
   ASSERT_THAT(refused, HasCode(Code::kInvalidArgument));
   EXPECT_NE(refused.error().message().find("config field 'http.url': https:// is not supported"), std::string::npos)
       << refused.error().message();
-  bad.steps[0].config = ToBytes(R"({"env":{},"run":"x"})");
+  bad.steps.Mutable()[0].config = ToBytes(R"({"env":{},"run":"x"})");
   EXPECT_THAT(WorkflowFromDefinition(bad), HasCode(Code::kInvalidArgument)) << "a command under the http handler";
-  bad.steps[0].handler = "grpc";
+  bad.steps.Mutable()[0].handler = "grpc";
   EXPECT_THAT(WorkflowFromDefinition(bad), HasCode(Code::kInvalidArgument));
 }
 

@@ -298,7 +298,7 @@ TEST(RunStateTest, NamesLongerThanTheLimitAreInvalid) {
   EXPECT_THAT(ValidateDefinition(def), IsOk());
   for (int which = 0; which < 3; ++which) {
     RunStarted bad = def;
-    (which == 0 ? bad.workflow : which == 1 ? bad.tenant : bad.steps[0].id) = too_long;
+    (which == 0 ? bad.workflow : which == 1 ? bad.tenant : bad.steps.Mutable()[0].id) = too_long;
     EXPECT_THAT(ValidateDefinition(bad), HasCode(Code::kInvalidArgument)) << which;
   }
 }

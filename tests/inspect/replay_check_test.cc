@@ -186,7 +186,7 @@ TEST(ReplayCheckTest, AStepAddedAtTheEndDivergesWhereTheRunCompleted) {
 TEST(ReplayCheckTest, ARemovedStepDivergesWhereItStarted) {
   const Recorder r = OrderCompleted();
   RunStarted candidate = Order();
-  candidate.steps.pop_back();
+  candidate.steps.Mutable().pop_back();
   const ReplayDivergence d = DivergenceIn(r.Check(candidate));
   EXPECT_EQ(d.seq, r.SeqOfLast<StepStarted>());
   ASSERT_EQ(d.decided.size(), 1u);
@@ -196,7 +196,7 @@ TEST(ReplayCheckTest, ARemovedStepDivergesWhereItStarted) {
 TEST(ReplayCheckTest, AShorterRetryBudgetFailsTheRunWhereARetryWasScheduled) {
   const Recorder r = OrderCompleted();
   RunStarted candidate = Order();
-  candidate.steps[0].retry.max_attempts = 1;
+  candidate.steps.Mutable()[0].retry.max_attempts = 1;
   const ReplayDivergence d = DivergenceIn(r.Check(candidate));
   EXPECT_EQ(d.seq, r.SeqOfLast<RetryScheduled>());
   ASSERT_EQ(d.decided.size(), 1u);
@@ -206,7 +206,7 @@ TEST(ReplayCheckTest, AShorterRetryBudgetFailsTheRunWhereARetryWasScheduled) {
 TEST(ReplayCheckTest, AnotherBackoffSchedulesTheRetryAtAnotherTime) {
   const Recorder r = OrderCompleted();
   RunStarted candidate = Order();
-  candidate.steps[0].retry.initial_backoff_ms = 300;
+  candidate.steps.Mutable()[0].retry.initial_backoff_ms = 300;
   const ReplayDivergence d = DivergenceIn(r.Check(candidate));
   const std::uint64_t at = r.SeqOfLast<RetryScheduled>();
   EXPECT_EQ(d.seq, at);
@@ -234,7 +234,7 @@ TEST(ReplayCheckTest, ADecisionTheCandidateWouldNotTakeIsFound) {
   // counterpart, and the candidate's fold refuses the approval.
   const Recorder r = OrderCompleted();
   RunStarted candidate = Order();
-  candidate.steps[1].kind = StepKind::kCode;
+  candidate.steps.Mutable()[1].kind = StepKind::kCode;
   auto report = r.Check(candidate);
   ASSERT_TRUE(report.has_value());
   ASSERT_TRUE(report->divergence.has_value());
@@ -493,7 +493,7 @@ RC_GTEST_PROP(ReplayCheckProperty, AChangeTheRunNeverExercisedReplaysClean, ()) 
       slept |= std::holds_alternative<TimerScheduled>(e.body);
     }
     RunStarted candidate = RecordedDefinition(events.front());
-    for (StepDef& step : candidate.steps) {
+    for (StepDef& step : candidate.steps.Mutable()) {
       if (!retried) step.retry.initial_backoff_ms += 7;
       if (!slept) step.sleep_ms += 11;
     }

@@ -532,8 +532,15 @@ TEST(CodecTest, ADefinitionDecodedBeforeIsStillLookedUpAndChecked) {
   const DefinitionFinder find = store.Finder();
   const RunStarted named = Named(held);
   const Bytes encoded = Encode(EventWith(named));
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(Decode(encoded, &find), IsOk());
+  std::vector<RunStarted> decoded;
+  for (int i = 0; i < 3; ++i) {
+    Result<Event> event = Decode(encoded, &find);
+    ASSERT_THAT(event, IsOk());
+    decoded.push_back(std::get<RunStarted>(std::move(event->body)));
+  }
   EXPECT_EQ(store.lookups, 3);
+  // Every run of the definition holds its steps as decoded once, not a copy.
+  EXPECT_TRUE(decoded[0].steps.SharesWith(decoded[2].steps));
 
   Store empty;
   const DefinitionFinder none = empty.Finder();
@@ -551,7 +558,7 @@ TEST(CodecTest, AMisalignedEventNamingAMisalignedDefinitionDecodes) {
   RunStarted held;
   held.workflow = "misaligned";
   held.steps = {Step("approve"), Step("ship", {0})};
-  held.steps[0].kind = StepKind::kApproval;
+  held.steps.Mutable()[0].kind = StepKind::kApproval;
   held.input = ToBytes(R"({"order":7,"note":"the input of the run itself"})");
   held.tenant = "acme";
   held.idempotency_key = "order-7";
@@ -614,6 +621,38 @@ TEST(CodecTest, AStartWithoutStepsIsCorruptionUnlessItNamesAStoredDefinition) {
   const Result<Event> named = Decode(start(2, true));
   ASSERT_THAT(named, IsOk());
   EXPECT_TRUE(std::get<RunStarted>(named->body).definition_stored);
+}
+
+}  // namespace
+}  // namespace rwd
+
+namespace rwd {
+namespace {
+
+TEST(StepDefsTest, CopiesShareTheStepsUntilOneIsChanged) {
+  RunStarted a;
+  a.steps = {Step("a"), Step("b", {0})};
+  RunStarted b = a;
+  EXPECT_TRUE(b.steps.SharesWith(a.steps));
+  EXPECT_EQ(&b.steps[1], &a.steps[1]);  // reading never copies
+
+  b.steps.Mutable()[1].id = "c";
+  EXPECT_FALSE(b.steps.SharesWith(a.steps));
+  EXPECT_EQ(a.steps[1].id, "b");
+  EXPECT_EQ(b.steps[1].id, "c");
+  EXPECT_NE(a, b);
+
+  b.steps.Mutable()[1].id = "b";  // equal by value again, though not shared
+  EXPECT_EQ(a, b);
+  b.steps.push_back(Step("d"));
+  EXPECT_EQ(a.steps.size(), 2u);
+  EXPECT_EQ(b.steps.size(), 3u);
+
+  b.steps.clear();
+  EXPECT_TRUE(b.steps.empty());
+  EXPECT_EQ(b.steps.begin(), b.steps.end());
+  EXPECT_EQ(b.steps, StepDefs());
+  EXPECT_EQ(a.steps.size(), 2u);
 }
 
 }  // namespace

@@ -85,9 +85,10 @@ RunStarted SampleDefinition() { return Deploy(); }
 std::vector<Event> SampleEvents() {
   RunStarted single;
   single.workflow = "nightly report";
-  single.steps.resize(1);
-  single.steps[0].id = "render";
-  single.steps[0].handler = "report.render";
+  std::vector<StepDef>& steps = single.steps.Mutable();
+  steps.resize(1);
+  steps[0].id = "render";
+  steps[0].handler = "report.render";
 
   // Naming the definition a journal stores (schema version 2), as decoded
   // without looking it up.

@@ -28,13 +28,14 @@ class CliArgsTest : public ::testing::Test {
   static std::vector<Event> History() {
     RunStarted def;
     def.workflow = "order";
-    def.steps.resize(3);
-    def.steps[0].id = "build";
-    def.steps[1].id = "approve";
-    def.steps[1].kind = StepKind::kApproval;
-    def.steps[1].depends_on = {0};
-    def.steps[2].id = "ship";
-    def.steps[2].depends_on = {1};
+    std::vector<StepDef>& steps = def.steps.Mutable();
+    steps.resize(3);
+    steps[0].id = "build";
+    steps[1].id = "approve";
+    steps[1].kind = StepKind::kApproval;
+    steps[1].depends_on = {0};
+    steps[2].id = "ship";
+    steps[2].depends_on = {1};
     return {Event{1, std::nullopt, kSchemaVersion, def}, Event{2, std::nullopt, kSchemaVersion, StepStarted{0, 1, 0}},
             Event{3, std::nullopt, kSchemaVersion, StepCompleted{0, 1, ToBytes("built"), 0}},
             Event{4, std::nullopt, kSchemaVersion, RunPaused{1, PauseReason::kApprovalRequired, ""}},

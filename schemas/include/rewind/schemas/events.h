@@ -16,6 +16,8 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,11 +87,58 @@ struct StepDef {
 // The first event of a run: the workflow's definition as it was when the run
 // started (so any later process can fold and continue it), the input, the
 // tenant that owns the run, and the idempotency key of a keyed start.
+// A definition's steps: a value, copied in O(1). Copies share one immutable
+// list until one of them is changed, which first gives it a list of its own
+// (copy on write), so every run of a stored definition folds with the steps
+// decoded once (codec.cc) rather than a copy each. Reading never copies;
+// changing goes through push_back, emplace_back or Mutable(), which a shared
+// list pays one copy for. Compared by value.
+class StepDefs {
+ public:
+  using value_type = StepDef;
+  using const_iterator = std::vector<StepDef>::const_iterator;
+  using iterator = const_iterator;  // read-only: change through Mutable()
+
+  StepDefs() = default;
+  StepDefs(std::vector<StepDef> steps)  // NOLINT: implicit, as a vector's braces are
+      : list_(steps.empty() ? nullptr : std::make_shared<const std::vector<StepDef>>(std::move(steps))) {}
+  StepDefs(std::initializer_list<StepDef> steps) : StepDefs(std::vector<StepDef>(steps)) {}
+
+  std::size_t size() const { return list_ ? list_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const StepDef& operator[](std::size_t i) const { return (*list_)[i]; }
+  const StepDef& front() const { return list_->front(); }
+  const StepDef& back() const { return list_->back(); }
+  const_iterator begin() const { return list_ ? list_->begin() : const_iterator(); }
+  const_iterator end() const { return list_ ? list_->end() : const_iterator(); }
+  const std::vector<StepDef>& list() const;  // an empty one when there are none
+
+  // The steps to change in place, unshared first. A reference it returns is
+  // valid until this StepDefs is copied from, assigned or destroyed.
+  std::vector<StepDef>& Mutable();
+  void push_back(StepDef step) { Mutable().push_back(std::move(step)); }
+  void clear() { list_.reset(); }
+  template <typename... Args>
+  StepDef& emplace_back(Args&&... args) {
+    return Mutable().emplace_back(std::forward<Args>(args)...);
+  }
+
+  // Whether both hold the one list (copies, unchanged since): for tests.
+  bool SharesWith(const StepDefs& other) const { return list_ != nullptr && list_ == other.list_; }
+
+  friend bool operator==(const StepDefs& a, const StepDefs& b) {
+    return a.list_ == b.list_ || a.list() == b.list();
+  }
+
+ private:
+  std::shared_ptr<const std::vector<StepDef>> list_;  // null when empty
+};
+
 struct RunStarted {
   std::string workflow;
   std::uint32_t version = 0;
   Bytes definition_hash;  // empty or 32 bytes: SHA-256 of EncodeDefinition
-  std::vector<StepDef> steps;
+  StepDefs steps;
   Bytes input;
   std::string tenant;
   std::string idempotency_key;
