@@ -14,7 +14,10 @@ namespace rwd::projections_internal {
 
 class KeyBuilder {
  public:
-  explicit KeyBuilder(char tag) { key_.push_back(static_cast<std::uint8_t>(tag)); }
+  explicit KeyBuilder(char tag) {
+    key_.reserve(kTypicalBytes);
+    key_.push_back(static_cast<std::uint8_t>(tag));
+  }
   KeyBuilder& U8(std::uint8_t v) {
     key_.push_back(v);
     return *this;
@@ -40,6 +43,7 @@ class KeyBuilder {
   Bytes Take() { return std::move(key_); }
 
  private:
+  static constexpr std::size_t kTypicalBytes = 64;  // a tag, two names, a time and a run id
   Bytes key_;
 };
 

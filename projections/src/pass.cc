@@ -22,7 +22,7 @@ Status Pass::Apply(std::span<Target> targets, const EventRecord& record) {
     if (!loaded.has_value()) return loaded.error();
     state = &cache_.Stage(std::move(*loaded));
   }
-  REWIND_RETURN_IF_ERROR(Evolve(*state, event).WithContext("position " + std::to_string(record.position)));
+  if (Status s = Evolve(*state, event); !s.ok()) return s.WithContext("position " + std::to_string(record.position));
   const std::uint64_t sum = record.sum();
   const Change change{record, event, *state};
   for (Target& t : targets) {

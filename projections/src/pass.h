@@ -1,6 +1,10 @@
 // Pass: applies events to projections, folding each event into its run's
 // state once for all of them.
 //
+// Each run's state is staged in the cache (run_states.h) at one address for
+// the whole pass, which is what lets a projection keep a pointer to a
+// Change's state until Flush.
+//
 // A target is a projection with the table it writes in this pass (its active
 // slot, or the slot being rebuilt) and that table's header. Events must come
 // in position order without gaps; each target takes those after its own

@@ -24,7 +24,8 @@
 namespace rwd::projections_internal {
 
 // One applied event: the stored record, its decoded event and its run's state
-// right after it.
+// right after it. `state` stays at its address, as the run's latest state,
+// until the pass ends: a projection may keep a pointer to it until Flush.
 struct Change {
   const EventRecord& record;
   const Event& event;

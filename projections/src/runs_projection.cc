@@ -67,8 +67,8 @@ std::string CurrentStep(const RunState& state) {
   return {};
 }
 
-// A run's summary and index entries change in memory during a pass and are
-// written once at its end: on the append path a batch usually holds several
+// A run's summary and index entries are written once per pass, at its end,
+// from the run's state then: on the append path a batch usually holds several
 // events of one run, and a rebuild meets each run many times per update.
 class RunsProjection final : public Projection {
  public:
@@ -78,33 +78,31 @@ class RunsProjection final : public Projection {
   void Begin() override { touched_.clear(); }
 
   Status Apply(WriteView& txn, const Table& table, const Change& change) override {
-    auto it = touched_.find(change.state.run);
-    if (it == touched_.end()) {
-      Touched t;
-      if (change.state.seq > 1) {  // the run has a stored summary: its index entries name its status
-        REWIND_ASSIGN_OR_RETURN(std::optional<RunSummary> stored, ReadSummary(txn, table, change.state.run));
-        if (!stored) {
-          return Status(Code::kCorruption, "run " + change.state.run.ToString() + " has no summary to update");
-        }
-        t.stored_status = stored->status;
+    if (touched_.contains(change.state.run)) return Status::Ok();
+    Touched t{std::nullopt, &change.state};
+    if (change.state.seq > 1) {  // the run has a stored summary: its index entries name its status
+      REWIND_ASSIGN_OR_RETURN(std::optional<RunSummary> stored, ReadSummary(txn, table, change.state.run));
+      if (!stored) {
+        return Status(Code::kCorruption, "run " + change.state.run.ToString() + " has no summary to update");
       }
-      it = touched_.emplace(change.state.run, std::move(t)).first;
+      t.stored_status = stored->status;
     }
-    it->second.now = Summarize(change.state);
+    touched_.emplace(change.state.run, t);
     return Status::Ok();
   }
 
   Status Flush(WriteView& txn, const Table& table) override {
     for (const auto& [run, t] : touched_) {
+      const RunSummary now = Summarize(*t.state);
       if (!t.stored_status) {
-        for (const Bytes& k : FixedKeys(t.now)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
-      } else if (*t.stored_status != t.now.status) {
-        for (const Bytes& k : StatusKeys(t.now, *t.stored_status)) REWIND_RETURN_IF_ERROR(txn.Delete(table, k));
+        for (const Bytes& k : FixedKeys(now)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
+      } else if (*t.stored_status != now.status) {
+        for (const Bytes& k : StatusKeys(now, *t.stored_status)) REWIND_RETURN_IF_ERROR(txn.Delete(table, k));
       }
-      if (t.stored_status != t.now.status) {
-        for (const Bytes& k : StatusKeys(t.now, t.now.status)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
+      if (t.stored_status != now.status) {
+        for (const Bytes& k : StatusKeys(now, now.status)) REWIND_RETURN_IF_ERROR(txn.Put(table, k, {}));
       }
-      REWIND_RETURN_IF_ERROR(txn.Put(table, SummaryKey(run), EncodeSummary(t.now)));
+      REWIND_RETURN_IF_ERROR(txn.Put(table, SummaryKey(run), EncodeSummary(now)));
     }
     touched_.clear();
     return Status::Ok();
@@ -113,7 +111,7 @@ class RunsProjection final : public Projection {
  private:
   struct Touched {
     std::optional<RunStatus> stored_status;  // as the table has it; none for a new run
-    RunSummary now;
+    const RunState* state;                   // the run's latest (Change)
   };
   std::unordered_map<RunId, Touched> touched_;
 };
