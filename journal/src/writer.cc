@@ -20,6 +20,11 @@ constexpr std::size_t kMaxHeldRecordBytes = 4u << 20;
 
 const Status kNotWritten(Code::kInternal, "not written");
 
+// A batch of more requests than this has its callbacks run by the completer.
+// One request, the usual batch of a run waited on alone, never pays for the
+// hand-off.
+constexpr std::size_t kMaxInlineCompletions = 8;
+
 }  // namespace
 
 Result<std::unique_ptr<Writer>> Writer::Start(Store& store) {
@@ -31,6 +36,7 @@ Result<std::unique_ptr<Writer>> Writer::Start(Store& store) {
     MutexLock lock(writer->committed_mu_);
     writer->committed_ = last;
   }
+  writer->completer_ = std::thread([w = writer.get()] { w->CompleterLoop(); });
   writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
   return writer;
 }
@@ -43,7 +49,13 @@ void Writer::Stop() {
     stopping_ = true;
   }
   wake_.NotifyOne();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) thread_.join();  // which ran or awaited every callback
+  {
+    MutexLock lock(done_mu_);
+    completer_stopping_ = true;
+  }
+  done_cv_.NotifyAll();
+  if (completer_.joinable()) completer_.join();
   {
     MutexLock lock(committed_mu_);
     stopped_ = true;
@@ -64,7 +76,7 @@ void Writer::Enqueue(AppendRequest request) {
     MutexLock lock(mu_);
     // Appends made by callbacks while stopping are still taken: the loop drains
     // the queue before it exits. Only a stopped writer refuses.
-    if (!stopping_ || thread_.get_id() == std::this_thread::get_id()) {
+    if (!stopping_ || OnWriterThreads()) {
       queue_.push_back(std::move(request));
       wake_.NotifyOne();
       return;
@@ -76,7 +88,7 @@ void Writer::Enqueue(AppendRequest request) {
 void Writer::Enqueue(WriteJob job) {
   {
     MutexLock lock(mu_);
-    if (!stopping_ || thread_.get_id() == std::this_thread::get_id()) {
+    if (!stopping_ || OnWriterThreads()) {
       jobs_.push_back(std::move(job));
       wake_.NotifyOne();
       return;
@@ -99,21 +111,27 @@ Status Writer::SetHook(CommitHook hook) {
   return installed.get_future().get();
 }
 
+bool Writer::OnWriterThreads() const {
+  const std::thread::id me = std::this_thread::get_id();
+  return me == thread_.get_id() || me == completer_.get_id();
+}
+
 void Writer::Loop() {
   std::vector<AppendRequest> batch;
   std::vector<Result<AppendResult>> results;
   for (;;) {
     std::optional<WriteJob> job;
+    bool idle = false;
     {
       MutexLock lock(mu_);
       while (!stopping_ && queue_.empty() && jobs_.empty()) lock.Wait(wake_);
-      if (queue_.empty() && jobs_.empty()) return;  // stopping, and everything queued is done
+      idle = queue_.empty() && jobs_.empty();  // and stopping
       // Jobs and append batches take turns, so neither waits for more than one of the other.
-      if (!jobs_.empty() && (queue_.empty() || job_turn_)) {
+      if (!idle && !jobs_.empty() && (queue_.empty() || job_turn_)) {
         job = std::move(jobs_.front());
         jobs_.pop_front();
         job_turn_ = false;
-      } else {
+      } else if (!idle) {
         std::size_t bytes = 0;
         while (!queue_.empty() &&
                (batch.empty() || bytes + queue_.front().bytes <= store_.options().max_batch_bytes)) {
@@ -124,13 +142,59 @@ void Writer::Loop() {
         job_turn_ = true;
       }
     }
+    if (idle) {
+      // Callbacks still to run may append more: stop once they ran and did not.
+      AwaitCompleted();
+      MutexLock lock(mu_);
+      if (queue_.empty() && jobs_.empty()) return;
+      continue;
+    }
     if (job) {
+      AwaitCompleted();  // a job's `done` follows every earlier callback, on this thread
       RunJob(*job);
       continue;
     }
     CommitBatch(batch, results);
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
-    batch.clear();
+    Complete(batch, results);
+  }
+}
+
+void Writer::Complete(std::vector<AppendRequest>& batch, std::vector<Result<AppendResult>>& results) {
+  {
+    MutexLock lock(done_mu_);
+    if (completing_ > 0 || batch.size() > kMaxInlineCompletions) {
+      ++completing_;
+      completions_.push_back(Completion{std::move(batch), std::move(results)});
+      batch.clear();
+      results.clear();
+      done_cv_.NotifyAll();
+      return;
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  batch.clear();
+}
+
+void Writer::AwaitCompleted() {
+  MutexLock lock(done_mu_);
+  while (completing_ > 0) lock.Wait(done_cv_);
+}
+
+void Writer::CompleterLoop() {
+  for (;;) {
+    Completion c;
+    {
+      MutexLock lock(done_mu_);
+      while (!completer_stopping_ && completions_.empty()) lock.Wait(done_cv_);
+      if (completions_.empty()) return;  // stopping: the writer awaited every completion
+      c = std::move(completions_.front());
+      completions_.pop_front();
+    }
+    for (std::size_t i = 0; i < c.batch.size(); ++i) c.batch[i].done(std::move(c.results[i]));
+    c.batch.clear();  // the callbacks' captures go before the writer hears of it
+    MutexLock lock(done_mu_);
+    --completing_;
+    done_cv_.NotifyAll();
   }
 }
 

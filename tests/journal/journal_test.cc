@@ -9,12 +9,14 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <mutex>
 
 #include <lmdb.h>
 
 #include <chrono>
 #include <thread>
 
+#include "rewind/journal/tables.h"
 #include "tests/journal/journal_fixture.h"
 #include "tests/journal/raw_store.h"
 
@@ -278,6 +280,44 @@ TEST_F(JournalTest, AppendsFromCallbacksDuringCloseAreStillWritten) {
   }
   EXPECT_EQ(ok.load(), 200);
   EXPECT_EQ(failed.load(), 0);
+}
+
+// Large batches have their callbacks run by the completer thread, small ones
+// by the writer: either way callbacks run in commit order, and an update's
+// `done` runs after the callback of every append committed before it.
+TEST_F(JournalTest, CallbacksRunInCommitOrderWhateverTheBatchSizes) {
+  auto j = OpenOrDie();
+  std::mutex mu;
+  std::vector<std::uint64_t> called;  // positions, in the order their callbacks ran
+  for (int round = 0; round < 40; ++round) {
+    const int appends = round % 2 == 0 ? 200 : 1;
+    for (int i = 0; i < appends; ++i) {
+      j->AppendAsync(RunId::New(), 0, Payloads({"e"}), [&](Result<AppendResult> r) {
+        ASSERT_TRUE(r.has_value()) << r.error().ToString();
+        std::lock_guard lock(mu);
+        called.push_back(r->first_position);
+      });
+    }
+    std::uint64_t committed_before = 0;
+    std::size_t called_then = 0;
+    std::promise<void> updated;
+    j->UpdateAsync(
+        [&](WriteView& txn) -> Status {
+          REWIND_ASSIGN_OR_RETURN(committed_before, txn.LastPosition());
+          return Status::Ok();
+        },
+        [&](const Status& s) {
+          EXPECT_THAT(s, IsOk());
+          std::lock_guard lock(mu);
+          called_then = called.size();
+          updated.set_value();
+        });
+    updated.get_future().wait();
+    EXPECT_GE(called_then, committed_before) << "round " << round;
+  }
+  j.reset();  // every callback has run once the journal is closed
+  ASSERT_EQ(called.size(), 20u * 200u + 20u);
+  for (std::size_t i = 0; i < called.size(); ++i) ASSERT_EQ(called[i], i + 1);
 }
 
 TEST_F(JournalTest, DamagedRunIndexIsCorruptionForTheWriterToo) {

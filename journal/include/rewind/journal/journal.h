@@ -26,10 +26,12 @@
 // open makes room.
 //
 // Thread-safety: all methods are safe to call concurrently. Append callbacks
-// run on the writer thread — or, for a request refused before it is queued
-// (read-only, invalid, closing), on the calling thread before AppendAsync
-// returns. They must be short and must not wait on this journal (AppendAsync
-// from a callback is fine; a blocking Append deadlocks). Visitors of the read
+// run on the journal's own threads, in commit order: the writer thread, or,
+// for a group commit of many appends, a second thread that wakes their callers
+// while the writer commits the next group — or, for a request refused before
+// it is queued (read-only, invalid, closing), on the calling thread before
+// AppendAsync returns. They must be short and must not wait on this journal
+// (AppendAsync from a callback is fine; a blocking Append deadlocks). Visitors of the read
 // calls must not wait for appends either. Destroying the Journal completes
 // queued appends first.
 #pragma once
@@ -243,8 +245,9 @@ class Journal {
                               std::vector<Bytes> payloads);
 
   using AppendCallback = std::function<void(Result<AppendResult>)>;
-  // As Append, but returns at once; `done` runs on the writer thread once the
-  // outcome is durable (or failed). `done` is called exactly once.
+  // As Append, but returns at once; `done` runs on one of the journal's
+  // threads once the outcome is durable (or failed), after the callbacks of
+  // every append committed before. `done` is called exactly once.
   void AppendAsync(const RunId& run, std::uint64_t expected_seq, std::vector<Bytes> payloads,
                    AppendCallback done);
 
@@ -327,7 +330,8 @@ class Journal {
   // group commits and commits it when it returns Ok (durably, as appends);
   // otherwise nothing it wrote stays. Appends wait while it runs: keep each
   // update short (a bounded batch). `done` runs on the writer thread with the
-  // outcome, exactly once. FailedPrecondition for a read-only journal;
+  // outcome, exactly once, after the callback of every append committed
+  // before it. FailedPrecondition for a read-only journal;
   // Unavailable once poisoned or closing.
   using UpdateFn = std::function<Status(WriteView&)>;
   void UpdateAsync(UpdateFn write, std::function<void(const Status&)> done);
