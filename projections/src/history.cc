@@ -45,6 +45,19 @@ Result<Event> DecodeRecord(const EventRecord& record) {
   return event;
 }
 
+namespace {
+
+// Folds the event stored in `record` into `state`, naming it in an error.
+Status FoldRecord(RunState& state, const EventRecord& record) {
+  REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
+  if (Status s = Evolve(state, std::move(event)); !s.ok()) {
+    return s.WithContext(At(record.run, record.seq, record.position));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const RunId& run, std::uint64_t seq) {
   RunState state;
   state.run = run;
@@ -67,8 +80,7 @@ Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const R
       RunState first;
       first.run = run;
       REWIND_RETURN_IF_ERROR(view.ReadRun(run, 1, 1, [&](const EventRecord& record) -> Status {
-        REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
-        return Evolve(first, std::move(event)).WithContext(At(record.run, record.seq, record.position));
+        return FoldRecord(first, record);
       }));
       const std::string where = "snapshot of run " + run.ToString() + " in '" + snapshots->name() + "'";
       auto decoded = DecodeState(cursor.value(), run, std::move(first.definition));
@@ -81,10 +93,20 @@ Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const R
       state = std::move(*decoded);
     }
   }
-  REWIND_RETURN_IF_ERROR(view.ReadRun(run, state.seq + 1, seq, [&](const EventRecord& record) -> Status {
-    REWIND_ASSIGN_OR_RETURN(Event event, DecodeRecord(record));
-    return Evolve(state, std::move(event)).WithContext(At(record.run, record.seq, record.position));
+  REWIND_RETURN_IF_ERROR(view.ReadRun(run, state.seq + 1, seq,
+                                      [&](const EventRecord& record) { return FoldRecord(state, record); }));
+  return state;
+}
+
+Result<RunState> LoadVerifiedState(const ReadView& view, const RunId& run) {
+  RunState state;
+  state.run = run;
+  ChainCheck chain;
+  REWIND_RETURN_IF_ERROR(view.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& record) -> Status {
+    REWIND_RETURN_IF_ERROR(chain.Next(record));
+    return FoldRecord(state, record);
   }));
+  if (state.seq == 0) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
   return state;
 }
 

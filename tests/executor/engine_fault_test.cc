@@ -138,7 +138,9 @@ TEST_F(EngineFaultTest, IoErrorPoisonsTheJournalAndReopeningFinishesEveryRun) {
   ASSERT_TRUE(io_faults::Fired());
   ASSERT_THAT(refused, HasCode(Code::kUnavailable));
   EXPECT_NE(refused.error().message().find(std::strerror(EIO)), std::string::npos) << refused.error().message();
-  ASSERT_GT(started.size(), 3u);
+  // Several runs in flight when the disk fails (how many the starts get in
+  // before the 40th write depends on how busy the machine is).
+  ASSERT_GE(started.size(), 2u);
   // Said once, however many runs stop being driven: a server stops on it.
   for (int i = 0; i < 500 && failures == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(failures.load(), 1);
