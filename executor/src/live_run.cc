@@ -5,10 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <exception>
-#include <optional>
 
 #include "executor/src/engine_impl.h"
-#include "rewind/projections/history.h"
 
 namespace rwd::engine_internal {
 
@@ -25,21 +23,17 @@ LiveRun::LiveRun(Engine::Impl& engine, RunState state, std::shared_ptr<const Wor
 void LiveRun::Load() {
   // A run this engine will extend must have an intact history: a writer never
   // buries damage under new events. Only the runs an engine touches are
-  // checked, so the cost is the run's, not the journal's; the state is folded
-  // in the same read (a snapshot would save folding, not reading).
-  std::optional<Result<RunState>> loaded;
-  if (Status read = engine_.journal().View([&](const ReadView& view) {
-        loaded = LoadVerifiedState(view, state_.run);
-        return Status::Ok();
-      });
-      !read.ok()) {
-    loaded = Err(std::move(read));
-  }
-  if (!loaded->has_value()) {
-    load_status_ = loaded->error();
+  // checked, so the cost is the run's, not the journal's.
+  if (auto verified = engine_.journal().VerifyRun(state_.run); !verified.has_value()) {
+    load_status_ = verified.error();
     return;
   }
-  state_ = std::move(**loaded);
+  auto loaded = engine_.LoadState(state_.run);
+  if (!loaded.has_value()) {
+    load_status_ = loaded.error();
+    return;
+  }
+  state_ = std::move(*loaded);
   working_.reset();
   load_status_ = Status::Ok();
   engine_.Track(*this);

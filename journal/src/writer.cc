@@ -38,6 +38,8 @@ Result<std::unique_ptr<Writer>> Writer::Start(Store& store) {
   }
   writer->completer_ = std::thread([w = writer.get()] { w->CompleterLoop(); });
   writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
+  writer->completer_id_ = writer->completer_.get_id();
+  writer->writer_id_ = writer->thread_.get_id();
   return writer;
 }
 
@@ -113,7 +115,7 @@ Status Writer::SetHook(CommitHook hook) {
 
 bool Writer::OnWriterThreads() const {
   const std::thread::id me = std::this_thread::get_id();
-  return me == thread_.get_id() || me == completer_.get_id();
+  return me == writer_id_ || me == completer_id_;
 }
 
 void Writer::Loop() {

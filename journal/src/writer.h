@@ -83,7 +83,7 @@ class Writer {
   void Enqueue(WriteJob job) REWIND_EXCLUDES(mu_);
   // Installs `hook` for the batches after the current one; returns once the
   // writer no longer uses the previous hook. FailedPrecondition when a hook
-  // is installed and `hook` is not empty. REQUIRES: not on the writer thread.
+  // is installed and `hook` is not empty. REQUIRES: not on the writer's threads.
   Status SetHook(CommitHook hook);
 
   JournalStats stats() const;
@@ -150,6 +150,9 @@ class Writer {
   std::uint64_t committed_ REWIND_GUARDED_BY(committed_mu_) = 0;  // the last committed position
   bool stopped_ REWIND_GUARDED_BY(committed_mu_) = false;
   std::thread thread_;  // set by Start before anything is queued
+  // The two threads' ids, set by Start before anything is queued and never
+  // after (the std::thread objects change as Stop joins them).
+  std::thread::id writer_id_, completer_id_;
 
   // Handed-off completions, oldest first; `completing_` counts them and the
   // one the completer is running.

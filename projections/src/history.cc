@@ -98,18 +98,6 @@ Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const R
   return state;
 }
 
-Result<RunState> LoadVerifiedState(const ReadView& view, const RunId& run) {
-  RunState state;
-  state.run = run;
-  ChainCheck chain;
-  REWIND_RETURN_IF_ERROR(view.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& record) -> Status {
-    REWIND_RETURN_IF_ERROR(chain.Next(record));
-    return FoldRecord(state, record);
-  }));
-  if (state.seq == 0) return Err(Code::kNotFound, "run " + run.ToString() + " is unknown");
-  return state;
-}
-
 Result<RunHistory> RunHistory::Read(const ReadView& view, const RunId& run) {
   std::vector<Event> events;
   REWIND_RETURN_IF_ERROR(view.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& r) -> Status {

@@ -1,5 +1,6 @@
 // Encode and Decode between the public event structs and schemas/events.fbs.
 // The only translation unit that includes the generated FlatBuffers code.
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -457,12 +458,17 @@ const std::vector<StepDef>& StepDefs::list() const {
 }
 
 std::vector<StepDef>& StepDefs::Mutable() {
+  // Every list is made non-const (only this class sees it as const), so
+  // changing one that no one else holds is changing a value.
   if (!list_) {
-    list_ = std::make_shared<const std::vector<StepDef>>();
+    list_ = std::make_shared<std::vector<StepDef>>();
   } else if (list_.use_count() > 1) {
-    list_ = std::make_shared<const std::vector<StepDef>>(*list_);
+    list_ = std::make_shared<std::vector<StepDef>>(*list_);
+  } else {
+    // The count's read is relaxed: order the reads of holders that let go of
+    // the list on other threads before the writes to come.
+    std::atomic_thread_fence(std::memory_order_acquire);
   }
-  // Unshared: this StepDefs is its only holder, so changing it is changing a value.
   return const_cast<std::vector<StepDef>&>(*list_);
 }
 

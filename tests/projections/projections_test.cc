@@ -9,7 +9,6 @@
 #include <limits>
 #include <thread>
 
-#include "tests/journal/raw_store.h"
 #include "tests/projections/projections_fixture.h"
 #include "rewind/projections/history.h"
 
@@ -317,44 +316,6 @@ TEST_F(ProjectionsTest, ACheckpointThatNamesAnotherEventIsRebuiltOnOpen) {
   EXPECT_THAT(projections_->Summary(a.run()).error(), HasCode(Code::kFailedPrecondition));
   ASSERT_THAT(projections_->CatchUp(), IsOk());
   EXPECT_EQ(DumpAll(), good);
-}
-
-// A writer loads a run it will extend with LoadVerifiedState: the state of
-// all its events, folded in the read that follows its chain. A forged record
-// (its checksum made valid again, its chain hash not) is refused, naming the
-// event, though a plain fold reads it.
-TEST_F(ProjectionsTest, AVerifiedLoadFoldsTheWholeRunAndRefusesABrokenChain) {
-  RunWriter a(*journal_, TwoSteps());
-  a.Complete(0).FailAttempt(1);  // 5 events, past a snapshot (every 4)
-  const auto verified_load = [&](const RunId& run) {
-    std::optional<Result<RunState>> out;
-    EXPECT_THAT(journal_->View([&](const ReadView& view) {
-      out = LoadVerifiedState(view, run);
-      return Status::Ok();
-    }),
-                IsOk());
-    return std::move(*out);
-  };
-  EXPECT_EQ(*verified_load(a.run()), a.state());
-  EXPECT_THAT(verified_load(RunId::New()), HasCode(Code::kNotFound));
-
-  projections_.reset();
-  journal_.reset();
-  {
-    RawStore raw(JournalOpts().directory);
-    const std::optional<Bytes> stored = raw.GetEvent(3);
-    ASSERT_TRUE(stored.has_value());
-    const Hash wrong{};
-    raw.PutEvent(3, Forge(*stored, nullptr, &wrong).stored);
-  }
-  OpenAll(Opts());
-  const Result<RunState> refused = verified_load(a.run());
-  ASSERT_THAT(refused, HasCode(Code::kCorruption));
-  EXPECT_THAT(refused.error().message(), testing::HasSubstr("seq 3"));
-  EXPECT_THAT(journal_->View([&](const ReadView& view) {
-    return LoadState(view, nullptr, a.run(), Journal::kEnd).has_value() ? Status::Ok() : Status(Code::kInternal, "no");
-  }),
-              IsOk());
 }
 
 TEST_F(ProjectionsTest, ADamagedValueIsRebuiltOnceFound) {

@@ -6,8 +6,6 @@
 //                  position
 //   LoadState      the state after a seq, folded as it streams by (through the
 //                  snapshots projection's table when there is one)
-//   LoadVerifiedState  the state after all of a run's events, its chain
-//                  checked as they stream by (for a writer about to extend it)
 //   RunHistory     all of a run's events, read in one snapshot, for time
 //                  travel: the state at any seq, or right after a step
 //
@@ -42,13 +40,6 @@ Result<Event> DecodeRecord(const EventRecord& record);
 // unknown run or one with fewer events; Corruption for an event that does
 // not decode or fold, or a damaged snapshot.
 Result<RunState> LoadState(const ReadView& view, const Table* snapshots, const RunId& run, std::uint64_t seq);
-
-// The state of `run` after all its events, folded from the first while its
-// chain is checked as Journal::VerifyRun checks it, in one read of the run:
-// what a writer loads before it extends a run. Errors: NotFound for an
-// unknown run; Corruption naming the first event that breaks the chain or
-// does not decode or fold.
-Result<RunState> LoadVerifiedState(const ReadView& view, const RunId& run);
 
 // A run's events from seq 1 to its last, decoded, read in one snapshot.
 class RunHistory {

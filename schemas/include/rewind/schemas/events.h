@@ -101,7 +101,7 @@ class StepDefs {
 
   StepDefs() = default;
   StepDefs(std::vector<StepDef> steps)  // NOLINT: implicit, as a vector's braces are
-      : list_(steps.empty() ? nullptr : std::make_shared<const std::vector<StepDef>>(std::move(steps))) {}
+      : list_(steps.empty() ? nullptr : std::make_shared<std::vector<StepDef>>(std::move(steps))) {}
   StepDefs(std::initializer_list<StepDef> steps) : StepDefs(std::vector<StepDef>(steps)) {}
 
   std::size_t size() const { return list_ ? list_->size() : 0; }
@@ -113,8 +113,9 @@ class StepDefs {
   const_iterator end() const { return list_ ? list_->end() : const_iterator(); }
   const std::vector<StepDef>& list() const;  // an empty one when there are none
 
-  // The steps to change in place, unshared first. A reference it returns is
-  // valid until this StepDefs is copied from, assigned or destroyed.
+  // The steps to change in place, unshared first. A reference it returns (or
+  // emplace_back returns) is valid until this StepDefs is copied from,
+  // assigned or destroyed.
   std::vector<StepDef>& Mutable();
   void push_back(StepDef step) { Mutable().push_back(std::move(step)); }
   void clear() { list_.reset(); }
