@@ -90,18 +90,25 @@ void Writer::Enqueue(AppendRequest request) {
 void Writer::Enqueue(WriteJob job) {
   {
     MutexLock lock(mu_);
-    if (!stopping_ || OnWriterThreads()) {
+    if (stopping_ && (exited_ || !OnWriterThreads())) {
+      job.write = nullptr;
+      job.refused = Status(Code::kUnavailable, "journal '" + store_.dir() + "' is closing");
+    }
+    // Refused or not, `done` runs on the writer thread while there is one: it
+    // may touch what the writer thread owns (a hook, the projections' cache).
+    if (!exited_) {
       jobs_.push_back(std::move(job));
       wake_.NotifyOne();
       return;
     }
   }
-  job.done(Status(Code::kUnavailable, "journal '" + store_.dir() + "' is closing"));
+  job.done(job.refused);
 }
 
 Status Writer::SetHook(CommitHook hook) {
   std::promise<Status> installed;
-  Enqueue(WriteJob{nullptr, [&](const Status&) {
+  Enqueue(WriteJob{nullptr, [&](const Status& s) {
+                     if (!s.ok()) return installed.set_value(s);
                      if (hook.apply && hook_.apply) {
                        installed.set_value(Status(Code::kFailedPrecondition,
                                                   "journal '" + store_.dir() + "' has a commit hook already"));
@@ -148,7 +155,10 @@ void Writer::Loop() {
       // Callbacks still to run may append more: stop once they ran and did not.
       AwaitCompleted();
       MutexLock lock(mu_);
-      if (queue_.empty() && jobs_.empty()) return;
+      if (queue_.empty() && jobs_.empty()) {
+        exited_ = true;
+        return;
+      }
       continue;
     }
     if (job) {
@@ -201,6 +211,7 @@ void Writer::CompleterLoop() {
 }
 
 void Writer::RunJob(WriteJob& job) {
+  if (!job.refused.ok()) return job.done(job.refused);
   if (!job.write) return job.done(Status::Ok());
   if (!poison_.ok()) return job.done(poison_);
   if (Status room = room_.Reserve(0); !room.ok()) {

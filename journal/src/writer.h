@@ -65,6 +65,7 @@ struct AppendRequest {
 struct WriteJob {
   std::function<Status(WriteView&)> write;  // null: no transaction, only `done`
   std::function<void(const Status&)> done;
+  Status refused;  // not ok: nothing runs; `done` is called with it
 };
 
 class Writer {
@@ -79,7 +80,8 @@ class Writer {
 
   // Queues `request`; its callback runs on the writer thread or the completer.
   void Enqueue(AppendRequest request) REWIND_EXCLUDES(mu_);
-  // Queues `job`; its `done` runs on the writer thread.
+  // Queues `job`; its `done` runs on the writer thread, also when the job is
+  // refused because the writer is stopping (until the writer has exited).
   void Enqueue(WriteJob job) REWIND_EXCLUDES(mu_);
   // Installs `hook` for the batches after the current one; returns once the
   // writer no longer uses the previous hook. FailedPrecondition when a hook
@@ -145,6 +147,7 @@ class Writer {
   std::deque<WriteJob> jobs_ REWIND_GUARDED_BY(mu_);
   bool job_turn_ REWIND_GUARDED_BY(mu_) = false;  // the next round runs a job if one is queued
   bool stopping_ REWIND_GUARDED_BY(mu_) = false;
+  bool exited_ REWIND_GUARDED_BY(mu_) = false;  // the loop returned: nothing queued runs
   Mutex committed_mu_;
   CondVar committed_cv_;  // signalled after each commit of events, and when stopping
   std::uint64_t committed_ REWIND_GUARDED_BY(committed_mu_) = 0;  // the last committed position
