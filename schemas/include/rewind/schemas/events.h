@@ -84,9 +84,6 @@ struct StepDef {
   friend bool operator==(const StepDef&, const StepDef&) = default;
 };
 
-// The first event of a run: the workflow's definition as it was when the run
-// started (so any later process can fold and continue it), the input, the
-// tenant that owns the run, and the idempotency key of a keyed start.
 // A definition's steps: a value, copied in O(1). Copies share one immutable
 // list until one of them is changed, which first gives it a list of its own
 // (copy on write), so every run of a stored definition folds with the steps
@@ -135,6 +132,9 @@ class StepDefs {
   std::shared_ptr<const std::vector<StepDef>> list_;  // null when empty
 };
 
+// The first event of a run: the workflow's definition as it was when the run
+// started (so any later process can fold and continue it), the input, the
+// tenant that owns the run, and the idempotency key of a keyed start.
 struct RunStarted {
   std::string workflow;
   std::uint32_t version = 0;
