@@ -117,6 +117,7 @@ Engine::Impl::Impl(EngineOptions options) : options_(std::move(options)) {
 
 Engine::Impl::~Impl() {
   stopping_ = true;
+  if (handlers_) handlers_->Close();  // before the attempts running stop and free their slots
   {
     MutexLock lock(mu_);
     for (auto& [run, live] : live_) asio::post(live->strand(), [live] { live->StopAttempts(); });

@@ -50,9 +50,14 @@ void HandlerSlots::Finished() {
   Start(std::move(next));  // the slot passes on (a closed one runs nothing)
 }
 
-void HandlerSlots::Drain() {
+void HandlerSlots::Close() {
   MutexLock lock(mu_);
   closed_ = true;
+}
+
+void HandlerSlots::Drain() {
+  Close();
+  MutexLock lock(mu_);
   while (running_ != 0) lock.Wait(idle_);
 }
 

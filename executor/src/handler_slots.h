@@ -28,10 +28,13 @@ class HandlerSlots {
   HandlerSlots(boost::asio::io_context& io, unsigned slots) : io_(io), slots_(slots) {}
 
   // Runs `work` on the io_context when a slot is free; in arrival order.
-  // Once Drain was called, nothing more is run: work given then, or still
+  // Once Close was called, nothing more is run: work given then, or still
   // waiting for a slot, is dropped (its attempt is retried after the next
   // Open, as an attempt in flight at a crash is).
   void Run(std::function<void()> work) REWIND_EXCLUDES(mu_);
+  // Closes the slots; handlers running go on. Called before the running
+  // ones are asked to stop, so that no waiting one takes a slot they free.
+  void Close() REWIND_EXCLUDES(mu_);
   // Closes the slots and waits until every handler running has returned.
   void Drain() REWIND_EXCLUDES(mu_);
 
