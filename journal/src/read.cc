@@ -4,6 +4,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "journal/src/structure.h"
 #include "rewind/base/bytes.h"
 #include "rewind/journal/tables.h"
 
@@ -33,8 +34,22 @@ Status ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run, co
   return Status::Ok();
 }
 
+namespace {
+
+// A read-only process never checked the journal's structure (a writer does,
+// at open: JournalOptions::check_structure), and a damaged page on a run's
+// path in the run index can hide the run's last events from LMDB: the run
+// would read as shorter, its chain intact. So it checks that path.
+Status CheckRunPath(const Store& store, const mdb::Txn& txn, const RunId& run) {
+  if (!store.options().read_only) return Status::Ok();
+  return CheckKeyPath(store.env(), txn.get(), store.dir(), "runs", ByteView(run.bytes().data(), RunId::kSize));
+}
+
+}  // namespace
+
 Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
                  std::uint64_t to_seq, const EventVisitor& visit) {
+  REWIND_RETURN_IF_ERROR(CheckRunPath(store, txn, run));
   REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
   MDB_val k = mdb::Val(run.bytes()), v;
   int rc = cursor.Get(&k, &v, MDB_SET_KEY);
@@ -210,6 +225,7 @@ namespace {
 
 // The run's last index entry; nullopt for a run with no events.
 Result<std::optional<key::DecodedRunEntry>> LastEntry(const Store& store, const mdb::Txn& txn, const RunId& run) {
+  REWIND_RETURN_IF_ERROR(CheckRunPath(store, txn, run));
   REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
   MDB_val k = mdb::Val(run.bytes()), v;
   int rc = cursor.Get(&k, &v, MDB_SET_KEY);

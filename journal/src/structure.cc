@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <memory>
 #include <vector>
@@ -114,6 +115,9 @@ struct Tree {
   DbRecord record;
   TreeKind kind;
   bool leaf2 = false;  // leaves are LEAF2 pages (a DUPFIXED sub-tree)
+  // Set: only the path to this key is walked (CheckKeyPath), so the tree's
+  // counts are not compared with its record.
+  const Key* only = nullptr;
   std::uint64_t branch = 0, leaf = 0, overflow = 0, entries = 0;
 };
 
@@ -139,8 +143,10 @@ class Pages {
   static constexpr std::size_t kChunkPages = 16;  // 64 KiB of 4 KiB pages
   static constexpr std::size_t kSlots = 64;       // at most 4 MiB; far more than pages pinned at once
 
-  Pages(int fd, std::size_t psize, Pgno pages, std::string file)
-      : fd_(fd), psize_(psize), pages_(pages), file_(std::move(file)), slots_(kSlots) {}
+  // `chunk_pages`: the most pages one read brings in (1: every page alone,
+  // for a walk of a few pages).
+  Pages(int fd, std::size_t psize, Pgno pages, std::string file, std::size_t chunk_pages = kChunkPages)
+      : fd_(fd), psize_(psize), pages_(pages), file_(std::move(file)), chunk_pages_(chunk_pages), slots_(kSlots) {}
 
   // A page, valid while the Pin lives.
   class Pin {
@@ -161,17 +167,17 @@ class Pages {
 
   // REQUIRES: pgno < pages. Unavailable when the file cannot be read.
   Result<Pin> Get(Pgno pgno) {
-    const std::uint64_t chunk = pgno / kChunkPages;
+    const std::uint64_t chunk = pgno / chunk_pages_;
     if (auto it = where_.find(Chunk(chunk)); it != where_.end()) {
-      return Use(slots_[it->second], (pgno % kChunkPages) * psize_);
+      return Use(slots_[it->second], (pgno % chunk_pages_) * psize_);
     }
     if (auto it = where_.find(Single(pgno)); it != where_.end()) return Use(slots_[it->second], 0);
     const bool sequential = last_chunk_ != kEmpty && chunk >= last_chunk_ && chunk <= last_chunk_ + 2;
     if (sequential || last_chunk_ == kEmpty) {
       last_chunk_ = chunk;
-      const std::uint64_t first = chunk * kChunkPages;
-      REWIND_ASSIGN_OR_RETURN(Slot * slot, Load(Chunk(chunk), first, std::min<std::uint64_t>(kChunkPages, pages_ - first)));
-      return Use(*slot, (pgno % kChunkPages) * psize_);
+      const std::uint64_t first = chunk * chunk_pages_;
+      REWIND_ASSIGN_OR_RETURN(Slot * slot, Load(Chunk(chunk), first, std::min<std::uint64_t>(chunk_pages_, pages_ - first)));
+      return Use(*slot, (pgno % chunk_pages_) * psize_);
     }
     last_chunk_ = chunk;  // the next page of this chunk is read with it
     REWIND_ASSIGN_OR_RETURN(Slot * slot, Load(Single(pgno), pgno, 1));
@@ -215,7 +221,7 @@ class Pages {
     if (victim == nullptr) return Err(Code::kInternal, "every page cache slot is pinned: trees deeper than expected");
     if (victim->key != kEmpty) where_.erase(victim->key);
     victim->key = kEmpty;
-    if (!victim->data) victim->data.reset(new std::uint8_t[kChunkPages * psize_]);
+    if (!victim->data) victim->data.reset(new std::uint8_t[chunk_pages_ * psize_]);
     REWIND_RETURN_IF_ERROR(ReadAt(victim->data.get(), static_cast<std::size_t>(pages) * psize_, first * psize_));
     victim->key = key;
     where_.emplace(key, static_cast<std::size_t>(victim - slots_.data()));
@@ -226,6 +232,7 @@ class Pages {
   std::size_t psize_;
   Pgno pages_;
   std::string file_;
+  std::size_t chunk_pages_;
   std::vector<Slot> slots_;
   std::unordered_map<std::uint64_t, std::size_t> where_;
   std::uint64_t clock_ = 0;
@@ -235,8 +242,9 @@ class Pages {
 
 class Walker {
  public:
-  Walker(Pages& source, std::size_t psize, Pgno pages, std::string file)
-      : source_(source), psize_(psize), pages_(pages), file_(std::move(file)), seen_(pages, false) {}
+  // `whole`: the walk is of every page (Walk), else of a few (WalkPath).
+  Walker(Pages& source, std::size_t psize, Pgno pages, std::string file, bool whole = true)
+      : source_(source), psize_(psize), pages_(pages), file_(std::move(file)), seen_(whole ? pages : 0, false) {}
 
   Status Walk(const DbRecord& free_list, const DbRecord& main) {
     seen_[0] = seen_[1] = true;  // the meta pages
@@ -255,6 +263,14 @@ class Walker {
     return Status::Ok();
   }
 
+  // The pages LMDB reads to find `key` in the named database `name` whose
+  // record is `record`: each page from its root to the leaf that holds (or
+  // would hold) the key, and the key's duplicates, its sub-page or every page
+  // of its sub-tree. Each page is checked as in Walk.
+  Status WalkPath(std::string name, const DbRecord& record, const Key& key) {
+    return WalkTree(Tree{std::move(name), record, TreeKind::kNamed, false, &key});
+  }
+
   const StructureReport& counts() const { return counts_; }
 
  private:
@@ -270,8 +286,9 @@ class Walker {
     if (pgno >= pages_) {
       return Bad(t, pgno, "named by its parent, but the file has " + std::to_string(pages_) + " pages");
     }
-    if (seen_[pgno]) return Bad(t, pgno, "reached a second time");
-    seen_[pgno] = true;
+    const bool again = seen_.empty() ? !seen_on_path_.insert(pgno).second : seen_[pgno];
+    if (again) return Bad(t, pgno, "reached a second time");
+    if (!seen_.empty()) seen_[pgno] = true;
     return Status::Ok();
   }
 
@@ -288,6 +305,7 @@ class Walker {
       return Bad("database '" + t.name + "' records a depth of " + std::to_string(r.depth));
     }
     REWIND_RETURN_IF_ERROR(WalkPage(t, r.root, 1, KeyRange{}));
+    if (t.only != nullptr) return Status::Ok();  // a path: the counts are of part of the tree
     const auto differs = [&](const char* what, std::uint64_t recorded, std::uint64_t found) {
       return Bad("database '" + t.name + "' records " + std::to_string(recorded) + " " + what + ", its tree has " +
                  std::to_string(found));
@@ -392,16 +410,21 @@ class Walker {
       used += Even(kNodeHeader + ksize + (!leaf ? 0 : (node_flags & kBigData) ? sizeof(Pgno) : dsize));
       if (!leaf) {  // a branch node's page number spans lo, hi and flags
         const KeyRange child{i == 0 ? range.lo : &key, next ? &*next : range.hi};
-        REWIND_RETURN_IF_ERROR(WalkPage(t, lo | hi << 16 | std::uint64_t{node_flags} << 32, level + 1, child));
+        if (t.only == nullptr || child.Holds(*t.only, integer)) {
+          REWIND_RETURN_IF_ERROR(WalkPage(t, lo | hi << 16 | std::uint64_t{node_flags} << 32, level + 1, child));
+        }
         if (next) key = *next;
         continue;
       }
+      const bool wanted = t.only == nullptr || Same(key, *t.only);
       std::span<const std::uint8_t> value;
       if (node_flags & kBigData) {
         if (at + kNodeHeader + ksize + sizeof(Pgno) > psize_) {
           return Bad(t, pgno, "entry " + std::to_string(i) + "'s overflow page number runs past the page");
         }
-        REWIND_ASSIGN_OR_RETURN(value, Overflow(t, Load<Pgno>(node + kNodeHeader + ksize), dsize));
+        if (wanted) {
+          REWIND_ASSIGN_OR_RETURN(value, Overflow(t, Load<Pgno>(node + kNodeHeader + ksize), dsize));
+        }
       } else {
         if (at + kNodeHeader + ksize + dsize > psize_) {
           return Bad(t, pgno, "entry " + std::to_string(i) + "'s value of " + std::to_string(dsize) +
@@ -409,7 +432,7 @@ class Walker {
         }
         value = std::span<const std::uint8_t>(node + kNodeHeader + ksize, dsize);
       }
-      REWIND_RETURN_IF_ERROR(Entry(t, pgno, i, key, value, node_flags));
+      if (wanted) REWIND_RETURN_IF_ERROR(Entry(t, pgno, i, key, value, node_flags));
       if (next) key = *next;
     }
     if (used != psize_ - upper) {
@@ -522,6 +545,7 @@ class Walker {
   }
 
   static std::size_t Even(std::size_t n) { return n + (n & 1); }
+  static bool Same(Key a, Key b) { return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0; }
 
   static std::string Hex(unsigned v) {
     char buf[8];
@@ -533,7 +557,8 @@ class Walker {
   std::size_t psize_;
   Pgno pages_;
   std::string file_;
-  std::vector<bool> seen_;
+  std::vector<bool> seen_;                   // a whole walk's, by page number
+  std::unordered_set<Pgno> seen_on_path_;  // a path's
   std::vector<Pgno> free_;
   StructureReport counts_;
 };
@@ -619,6 +644,33 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
   Walker walker(pages, psize, last + 1, file);
   REWIND_RETURN_IF_ERROR(walker.Walk(free_list, main));
   return walker.counts();
+}
+
+Status CheckKeyPath(MDB_env* env, MDB_txn* txn, const std::string& dir, const std::string& name, ByteView key) {
+  const std::string file = dir + "/data.mdb";
+  MDB_stat stat;
+  mdb_filehandle_t fd;
+  MDB_dbi main;
+  if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_stat");
+  if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_get_fd");
+  if (int rc = mdb_dbi_open(txn, nullptr, 0, &main); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_dbi_open");
+  // The database's record as this snapshot has it: the main database's entry.
+  MDB_val k{name.size(), const_cast<char*>(name.data())}, v;
+  if (int rc = mdb_get(txn, main, &k, &v); rc != MDB_SUCCESS) {
+    return mdb::Error(rc, "reading the record of database '" + name + "' in '" + file + "'");
+  }
+  if (v.mv_size != kDbRecord) {
+    return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): the record of database '" +
+                                         name + "' is " + std::to_string(v.mv_size) + " bytes");
+  }
+  // The file only grows, and holds every page of the snapshot read.
+  struct ::stat st;
+  if (::fstat(fd, &st) != 0) return Status(Code::kUnavailable, "cannot stat '" + file + "': " + std::strerror(errno));
+  const std::size_t psize = stat.ms_psize;
+  const Pgno count = static_cast<std::uint64_t>(st.st_size) / psize;
+  Pages pages(fd, psize, count, file, /*chunk_pages=*/1);
+  Walker walker(pages, psize, count, file, /*whole=*/false);
+  return walker.WalkPath(name, DbRecord::From(static_cast<const std::uint8_t*>(v.mv_data)), Key(key.data(), key.size()));
 }
 
 }  // namespace rwd::journal_internal

@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <string>
 
+#include "rewind/base/bytes.h"
 #include "rewind/base/status.h"
 #include "rewind/journal/journal.h"
 
@@ -54,5 +55,13 @@ namespace rwd::journal_internal {
 // Corruption naming the data file in `dir`, the database, the page and what
 // is wrong; Unavailable when the file cannot be read or mapped.
 Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::string& dir);
+
+// The part of that walk LMDB reads to find `key` in the named database
+// `name`, in `txn`'s snapshot: every page from the database's root to the
+// leaf that holds or would hold the key, and the key's duplicates (the
+// sub-page in its entry, or every page of its sub-tree), each checked as
+// above. Damage off that path is not looked for. O(depth + the key's
+// duplicate pages): a few reads of a page each. Errors as CheckStructure.
+Status CheckKeyPath(MDB_env* env, MDB_txn* txn, const std::string& dir, const std::string& name, ByteView key);
 
 }  // namespace rwd::journal_internal

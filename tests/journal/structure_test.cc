@@ -188,5 +188,93 @@ TEST_F(StructureTest, AFlippedBitInAnyPageHeaderIsRefusedOrHarmless) {
   EXPECT_GT(refused, 0);
 }
 
+// A read-only process never checks the whole structure, but each read of a
+// run checks the pages LMDB reads to find it in the run index. Damage there
+// (an entry fewer in the page holding a run's index entries: a LEAF2 page
+// of a long run's sub-tree, or a short run's sub-page) would hide events
+// with every checksum intact; the read is the run as written, or Corruption
+// (a page no longer in use is harmless) — never fewer events.
+TEST_F(StructureTest, AReaderOfARunFindsDamageInTheRunIndexPagesItReads) {
+  {
+    auto j = OpenOrDie();
+    Fill(*j);
+  }
+  const std::string dir = Options().directory;
+  const std::string pristine = ReadFile(dir + "/data.mdb");
+  const auto psize = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  JournalOptions read_only = Options();
+  read_only.read_only = true;
+  const auto read = [&](Journal& j, const RunId& run) -> Result<std::vector<Bytes>> {
+    std::vector<Bytes> events;
+    REWIND_RETURN_IF_ERROR(j.ReadRun(run, 1, Journal::kEnd, [&](const EventRecord& e) {
+      events.emplace_back(e.payload.begin(), e.payload.end());
+      return Status::Ok();
+    }));
+    return events;
+  };
+  std::vector<std::vector<Bytes>> written;
+  {
+    auto j = OpenOrDie(read_only);
+    for (const RunId& run : runs_) {
+      auto events = read(*j, run);
+      ASSERT_THAT(events, IsOk());
+      written.push_back(*events);
+    }
+  }
+  // Where to take an entry away (the lower bound's offset): LEAF2 pages
+  // (flags leaf 0x02 | LEAF2 0x20; only the run index's sub-trees have them),
+  // and the sub-pages after a run's index node (flags F_DUPDATA, key size
+  // 16, the run id).
+  struct Target {
+    std::size_t lower;  // offset of the u16
+    std::size_t run;    // the run whose entries it holds; runs_.size(): unknown
+  };
+  std::vector<Target> targets;
+  for (std::size_t page = 2; page < pristine.size() / psize; ++page) {
+    const std::uint8_t flags = static_cast<std::uint8_t>(pristine[page * psize + 10]);
+    if ((flags & ~0x10) == 0x22) targets.push_back({page * psize + 12, runs_.size()});
+  }
+  for (std::size_t r = 0; r < runs_.size(); ++r) {
+    const std::string node = std::string("\x04\0\x10\0", 4) +
+                             std::string(reinterpret_cast<const char*>(runs_[r].bytes().data()), RunId::kSize);
+    for (std::size_t at = pristine.find(node); at != std::string::npos; at = pristine.find(node, at + 1)) {
+      targets.push_back({at + node.size() + 12, r});
+    }
+  }
+  ASSERT_GT(targets.size(), runs_.size());
+  int found[2] = {0, 0}, unused[2] = {0, 0};
+  for (const Target& target : targets) {
+    std::string damaged = pristine;
+    std::uint16_t lower;
+    std::memcpy(&lower, damaged.data() + target.lower, sizeof lower);
+    if (lower <= kPageHeaderBytes) continue;
+    lower = static_cast<std::uint16_t>(lower - 2);
+    std::memcpy(damaged.data() + target.lower, &lower, sizeof lower);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    WriteFile(dir + "/data.mdb", damaged);
+    auto j = OpenOrDie(read_only);
+    bool named = false;
+    for (std::size_t r = 0; r < runs_.size(); ++r) {
+      const auto events = read(*j, runs_[r]);
+      const std::string where = "byte " + std::to_string(target.lower) + ", run " + std::to_string(r);
+      if (events.has_value()) {
+        EXPECT_EQ(*events, written[r]) << where;
+        continue;
+      }
+      EXPECT_EQ(events.error().code(), Code::kCorruption) << where << ": " << events.error().ToString();
+      EXPECT_NE(events.error().message().find("database 'runs"), std::string::npos) << events.error().ToString();
+      named = true;
+    }
+    (named ? found : unused)[target.run < runs_.size() ? 0 : 1] += 1;
+  }
+  std::cout << "run index entries taken away, in sub-pages / sub-tree pages: " << found[0] << " / " << found[1]
+            << " named by a read of their run, " << unused[0] << " / " << unused[1]
+            << " in pages no longer in use\n";
+  // Each run's sub-page in the newest tree, and run 0's sub-tree pages.
+  EXPECT_GE(found[0], static_cast<int>(runs_.size()) - 1);
+  EXPECT_GT(found[1], 0);
+}
+
 }  // namespace
 }  // namespace rwd::test

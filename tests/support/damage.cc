@@ -123,6 +123,29 @@ DamagedJournal CrashingDamage(const std::string& pristine) {
           "crashed the process"};
 }
 
+DamagedJournal HiddenRunEntriesDamage(const std::string& pristine, const std::string& run_hex) {
+  // A leaf node: data size (u16 low, u16 high), flags F_DUPDATA (4), key
+  // size 16, then the run id; its data is the sub-page: page number (u64),
+  // key size (u16), flags (u16: leaf, sub-page, LEAF2), lower, upper.
+  std::string key = std::string("\x04\0\x10\0", 4);
+  for (std::size_t i = 0; i + 1 < run_hex.size(); i += 2) {
+    key += static_cast<char>(std::stoi(run_hex.substr(i, 2), nullptr, 16));
+  }
+  const std::size_t at = pristine.find(key);
+  if (at == std::string::npos || pristine.find(key, at + 1) != std::string::npos) {
+    throw std::runtime_error("the fixture's data file does not hold run " + run_hex + "'s index sub-page exactly once");
+  }
+  const std::size_t sub_page = at + key.size();
+  // (LMDB leaves the dirty flag, 0x10, in sub-pages it wrote.)
+  if ((pristine[sub_page + 10] & ~0x10) != 0x62 || pristine[sub_page + 11] != 0) {
+    throw std::runtime_error("run " + run_hex + "'s index entry holds no sub-page");
+  }
+  std::string bytes = pristine;
+  bytes[sub_page + 12] = static_cast<char>(bytes[sub_page + 12] - 4);  // lower: two entries of 2 bytes fewer
+  return {"run " + run_hex + "'s last two index entries hidden", std::move(bytes), std::nullopt, 15,
+          "LMDB's own structure"};
+}
+
 void Lay(const DamagedJournal& journal, const std::string& dir) {
   fs::remove_all(dir);
   fs::create_directories(dir);

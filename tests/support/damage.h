@@ -66,6 +66,14 @@ std::vector<DamagedJournal> FixedDamage(const std::string& pristine);
 // write check LMDB's structure first, which finds the node too large. REQUIRES: `pristine` holds one such node.
 DamagedJournal CrashingDamage(const std::string& pristine);
 
+// Damage that hides a run's last two events from LMDB: in the run index,
+// the sub-page holding the duplicates of run `run_hex` (its index entries)
+// has its lower bound moved down by two entries. Every event still verifies
+// and the run's chain still links up; only a check of LMDB's own structure
+// on the run's path finds it. REQUIRES: `pristine` holds that run's entries
+// in one sub-page (a short run of a format-1 journal).
+DamagedJournal HiddenRunEntriesDamage(const std::string& pristine, const std::string& run_hex);
+
 // Makes directory `dir` hold `journal`, replacing whatever was there.
 void Lay(const DamagedJournal& journal, const std::string& dir);
 

@@ -390,6 +390,25 @@ TEST_F(RewindDamageTest, ACrashInLmdbEndsWithExit21NamingTheJournalAndWritesRefu
             std::string::npos) << text.err;
 }
 
+// A damaged page on a run's path in the run index can hide the run's last
+// events from LMDB while every event and the chain still verify: a reader
+// would show the run as it was steps ago, answering exit 0. Reads check the
+// pages on that path and name the damage instead.
+TEST_F(RewindDamageTest, ARunIndexPageHidingARunsLastEventsIsNamedNotReadAsAShorterRun) {
+  const DamagedJournal damage = HiddenRunEntriesDamage(pristine_, order_);
+  Lay(damage, data_);
+  using Command = std::vector<std::string>;
+  for (const Command& command : {Command{"status", order_}, Command{"state", order_, "--at-seq", "5"}}) {
+    SCOPED_TRACE(command[0]);
+    const Answer a = Rewind(command);
+    EXPECT_EQ(a.status, damage.expected_status) << a.out;
+    EXPECT_NE(a.message.find(damage.expected_message), std::string::npos) << a.message;
+    EXPECT_NE(a.message.find("database 'runs'"), std::string::npos) << a.message;
+    EXPECT_EQ(ReadFile(data_ + "/data.mdb"), *damage.data);
+  }
+  EXPECT_EQ(Inspect({"verify"}).status, 20);
+}
+
 // A run's definition is stored once (a blob) and its first event names it:
 // damage there is the run's damage. Reads name it; writes that act on the
 // run refuse the journal and leave it as it was (no refusal recorded).

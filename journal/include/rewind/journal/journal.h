@@ -96,7 +96,10 @@ struct JournalOptions {
   // A writer checks LMDB's own structure when it opens (CheckStructure):
   // one read of every page in use, so O(file). A damaged journal is refused
   // with Corruption instead of being written into, which would spread the
-  // damage. Read-only opens never check.
+  // damage. Read-only opens never check the whole file; they check, on each
+  // read of a run, the pages LMDB reads to find it in the run index (a few
+  // pages: damage there could hide the run's last events), and report damage
+  // there as Corruption.
   bool check_structure = true;
   // The format a new journal is made in (an existing one keeps its own):
   // kOldestJournalFormatVersion..kJournalFormatVersion. Older formats are
