@@ -16,6 +16,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "journal/src/checked_mark.h"
 #include "journal/src/key_codec.h"
 #include "journal/src/read.h"
 #include "journal/src/record.h"
@@ -77,7 +78,15 @@ class OpenJournals {
 class Journal::Impl {
  public:
   ~Impl() {
-    if (writer) writer->Stop();  // completes queued appends while everything is alive
+    if (writer) {
+      writer->Stop();  // completes queued appends while everything is alive
+      // Nothing but LMDB wrote the file since its structure was known sound:
+      // the next writer need not walk it (checked_mark.h). A cache, so a
+      // failure to write the mark changes nothing.
+      if (!writer->Poisoned() && store->structure_sound() && options.durability == Durability::kDurable) {
+        (void)WriteCheckedMark(store->env(), store->dir());
+      }
+    }
     writer.reset();
     store.reset();
     lock = WriterLock();

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "journal/src/checked_mark.h"
 #include "journal/src/structure.h"
 #include "rewind/base/run_id.h"
 
@@ -109,9 +110,17 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
   }
   if (!options.read_only && options.check_structure) {
     // Before the first write transaction (OpenDatabases'): damage LMDB
-    // trusts would spread with any commit.
-    REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store->BeginRead());
-    REWIND_RETURN_IF_ERROR(CheckStructure(env, g.txn.get(), dir));
+    // trusts would spread with any commit. Skipped when the last writer
+    // left a mark that still names the file (checked_mark.h).
+    using Check = JournalInfo::StructureCheck;
+    store->info_.structure_check = HasCheckedMark(env, dir) ? Check::kMarked : Check::kWalked;
+    if (store->info_.structure_check == Check::kWalked) {
+      REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store->BeginRead());
+      REWIND_RETURN_IF_ERROR(CheckStructure(env, g.txn.get(), dir));
+    }
+  }
+  if (!options.read_only && options.durability == Durability::kNoSync) {
+    REWIND_RETURN_IF_ERROR(RemoveCheckedMark(dir));
   }
   REWIND_RETURN_IF_ERROR(store->OpenDatabases());
   return store;

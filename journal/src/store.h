@@ -65,6 +65,9 @@ class Store {
   const JournalInfo& info() const { return info_; }
   const JournalOptions& options() const { return options_; }
   const std::string& dir() const { return options_.directory; }
+  // A writer that checked LMDB's structure when it opened, or trusted the
+  // last writer's mark (checked_mark.h): it may leave a mark when it closes.
+  bool structure_sound() const { return info_.structure_check != JournalInfo::StructureCheck::kNone; }
 
  private:
   Store() = default;

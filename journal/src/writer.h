@@ -77,6 +77,8 @@ class Writer {
   // Completes everything queued, then stops the thread. Idempotent. Requests
   // enqueued afterwards fail at once with Unavailable.
   void Stop() REWIND_EXCLUDES(mu_);
+  // Whether a failed write poisoned the writer. REQUIRES: Stop returned.
+  bool Poisoned() const { return !poison_.ok(); }
 
   // Queues `request`; its callback runs on the writer thread or the completer.
   void Enqueue(AppendRequest request) REWIND_EXCLUDES(mu_);

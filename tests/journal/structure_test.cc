@@ -276,5 +276,66 @@ TEST_F(StructureTest, AReaderOfARunFindsDamageInTheRunIndexPagesItReads) {
   EXPECT_GT(found[1], 0);
 }
 
+// A durable writer that closes leaves a mark naming the data file as it left
+// it; the next writer trusts it instead of walking the file, for as long as
+// nothing else changed the file: any write (the same bytes written back
+// included) or a commit the mark does not know of sends it back to the walk.
+TEST_F(StructureTest, TheNextWriterTrustsTheLastOnesMarkOnlyWhileTheFileIsUnchanged) {
+  using Check = JournalInfo::StructureCheck;
+  JournalOptions durable = Options();
+  durable.durability = Durability::kDurable;
+  const std::string file = durable.directory + "/data.mdb", mark = durable.directory + "/structure-checked";
+  const auto open_check = [&](const JournalOptions& o) {
+    auto j = OpenOrDie(o);
+    return j ? j->info().structure_check : Check::kNone;
+  };
+  {
+    auto j = OpenOrDie(durable);
+    EXPECT_EQ(j->info().structure_check, Check::kWalked);
+    Fill(*j);
+  }
+  ASSERT_TRUE(std::filesystem::exists(mark));
+  EXPECT_EQ(open_check(durable), Check::kMarked);
+  // Writes by a writer that trusted the mark leave a new one.
+  const std::string before = ReadFile(mark);
+  {
+    auto j = OpenOrDie(durable);
+    ASSERT_THAT(Write(*j), IsOk());
+  }
+  EXPECT_NE(ReadFile(mark), before);
+  EXPECT_EQ(open_check(durable), Check::kMarked);
+  JournalOptions read_only = durable;
+  read_only.read_only = true;
+  EXPECT_EQ(open_check(read_only), Check::kNone);
+
+  // A writer killed after its commits leaves the mark of the one before it.
+  const std::string older = ReadFile(mark);
+  {
+    auto j = OpenOrDie(durable);
+    const auto head = j->Head(runs_[1]);
+    ASSERT_THAT(head, IsOk());
+    ASSERT_THAT(j->Append(runs_[1], head->seq, {ToBytes("after the mark")}), IsOk());
+  }
+  WriteFile(mark, older);
+  EXPECT_EQ(open_check(durable), Check::kWalked);
+  // The file written in place (its own bytes, at once): no longer what the
+  // mark names.
+  ASSERT_EQ(open_check(durable), Check::kMarked);
+  WriteFile(file, ReadFile(file));
+  EXPECT_EQ(open_check(durable), Check::kWalked);
+  // A mark that is not one.
+  WriteFile(mark, "rewind-structure-checked-1 1 2 3\n");
+  EXPECT_EQ(open_check(durable), Check::kWalked);
+  // A writer that does not sync removes the mark before it commits, and
+  // leaves none.
+  ASSERT_TRUE(std::filesystem::exists(mark));
+  {
+    auto j = OpenOrDie(Options());
+    EXPECT_FALSE(std::filesystem::exists(mark));
+  }
+  EXPECT_FALSE(std::filesystem::exists(mark));
+  EXPECT_EQ(open_check(durable), Check::kWalked);
+}
+
 }  // namespace
 }  // namespace rwd::test

@@ -7,12 +7,14 @@
 // the writer's lock is taken before anything is checked, so no other process
 // commits while the checks read. Then LMDB's own structure is walked
 // (Journal::CheckStructure, run by every writer as it opens: what LMDB keeps
-// for itself and never reads back, which a write would trust and spread), and
+// for itself and never reads back, which a write would trust and spread;
+// skipped while the file is unchanged since the last writer, which knew it
+// sound, closed it: JournalInfo::structure_check), and
 // the run the command acts on is verified (Journal::VerifyRun) before the
 // engine and its projections open on the journal, so a refused command
 // leaves the file as it was; the engine verifies every other run it loads
 // before it extends it. A command so checks what it touches — O(file) for the
-// structure, O(run) for its run — not every event of the journal:
+// structure, when it is walked, O(run) for its run — not every event of the journal:
 // `journal-inspect verify` does that. A write on top of damage could spread
 // it, and would bury the damaged history under new events.
 #pragma once

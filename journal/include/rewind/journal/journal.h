@@ -96,10 +96,12 @@ struct JournalOptions {
   // A writer checks LMDB's own structure when it opens (CheckStructure):
   // one read of every page in use, so O(file). A damaged journal is refused
   // with Corruption instead of being written into, which would spread the
-  // damage. Read-only opens never check the whole file; they check, on each
-  // read of a run, the pages LMDB reads to find it in the run index (a few
-  // pages: damage there could hide the run's last events), and report damage
-  // there as Corruption.
+  // damage. A writer that closes leaves a mark naming the file as it left
+  // it; the next writer skips the walk while the file is unchanged since
+  // (JournalInfo::structure_check). Read-only opens never check the whole
+  // file; they check, on each read of a run, the pages LMDB reads to find it
+  // in the run index (a few pages: damage there could hide the run's last
+  // events), and report damage there as Corruption.
   bool check_structure = true;
   // The format a new journal is made in (an existing one keeps its own):
   // kOldestJournalFormatVersion..kJournalFormatVersion. Older formats are
@@ -198,6 +200,12 @@ struct JournalInfo {
   std::uint32_t format_version = 0;
   std::string engine_id;  // 32 hex digits, chosen when the journal was created
   std::int64_t created_unix_us = 0;
+  // How this process's open knew LMDB's structure sound (a writer's only):
+  // it walked the file, or trusted the mark the last writer left when it
+  // closed the file that is still there unchanged (the same inode, size,
+  // change time and LMDB transaction).
+  enum class StructureCheck { kNone, kWalked, kMarked };
+  StructureCheck structure_check = StructureCheck::kNone;
 };
 
 class Journal {
