@@ -76,7 +76,6 @@ bool HasCheckedMark(MDB_env* env, const std::string& dir) {
 }
 
 Status WriteCheckedMark(MDB_env* env, const std::string& dir) {
-  if (int rc = mdb_env_sync(env, 1); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_sync");
   REWIND_ASSIGN_OR_RETURN(const FileState state, StateOf(env, dir));
   // Inode times come from the kernel's coarse clock: until it passes the
   // change time, a write could leave that time as it is.

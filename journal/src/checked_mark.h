@@ -4,7 +4,7 @@
 //
 // A writer knows its journal's structure sound when it checked it at open,
 // or trusted a mark then; from then on only LMDB wrote the file. When it
-// closes (its last commit made, the file synced) it leaves
+// closes (its last commit made and synced) it leaves
 // `<dir>/structure-checked`, naming the data file exactly as it left it:
 // device, inode, size, change and modification times (ns), and LMDB's last
 // transaction id. The next writer trusts the mark only when all of them
@@ -42,10 +42,11 @@ namespace rwd::journal_internal {
 // no write transaction yet).
 bool HasCheckedMark(MDB_env* env, const std::string& dir);
 
-// Syncs the data file, waits for the inode clock to pass its change time
-// (at most one tick of the kernel's coarse clock, a few ms), and writes the
-// mark (a temporary file renamed over it). REQUIRES: no transaction open in
-// `env` and none to come. Errors only for messages: the mark is a cache.
+// Waits for the inode clock to pass the data file's change time (at most
+// one tick of the kernel's coarse clock, 4 ms here), and writes the mark (a
+// temporary file renamed over it). REQUIRES: no transaction open in `env`
+// and none to come, and every commit synced (Durability::kDurable). Errors
+// only for messages: the mark is a cache.
 Status WriteCheckedMark(MDB_env* env, const std::string& dir);
 
 // Removes `dir`'s mark, durably (the directory is synced). Unavailable
