@@ -3,10 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <time.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -19,11 +17,7 @@ namespace rwd::journal_internal {
 namespace {
 
 constexpr const char* kMarkFile = "/structure-checked";
-constexpr const char* kMagic = "rewind-structure-checked-1";
-// The longest wait for the inode clock to pass the file's change time: a
-// tick is a few ms; a change time further ahead (the clock was set back) is
-// not waited for, and no mark is written.
-constexpr auto kMaxWait = std::chrono::milliseconds(100);
+constexpr const char* kMagic = "rewind-structure-checked-2";
 
 // The data file as a mark names it.
 struct FileState {
@@ -31,72 +25,114 @@ struct FileState {
   std::int64_t ctime_s = 0, ctime_ns = 0, mtime_s = 0, mtime_ns = 0;
 
   bool operator==(const FileState&) const = default;
-
-  std::string ToString() const {
-    std::ostringstream out;
-    out << kMagic << ' ' << dev << ' ' << ino << ' ' << size << ' ' << ctime_s << ' ' << ctime_ns << ' '
-        << mtime_s << ' ' << mtime_ns << ' ' << txn << '\n';
-    return out.str();
-  }
 };
 
+bool Later(const struct ::timespec& a, std::int64_t s, std::int64_t ns) {
+  return a.tv_sec > s || (a.tv_sec == s && a.tv_nsec > ns);
+}
+
+std::int64_t NowUnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The file `env` has open, which must be the one `dir/data.mdb` names.
 Result<FileState> StateOf(MDB_env* env, const std::string& dir) {
   const std::string file = dir + "/data.mdb";
-  struct ::stat st;
-  if (::stat(file.c_str(), &st) != 0) {
+  mdb_filehandle_t fd;
+  if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_get_fd"));
+  struct ::stat opened, named;
+  if (::fstat(fd, &opened) != 0 || ::stat(file.c_str(), &named) != 0) {
     return Err(Code::kUnavailable, "cannot stat '" + file + "': " + std::strerror(errno));
+  }
+  if (opened.st_dev != named.st_dev || opened.st_ino != named.st_ino) {
+    return Err(Code::kUnavailable, "'" + file + "' is no longer the file the journal has open");
   }
   MDB_envinfo info;
   if (int rc = mdb_env_info(env, &info); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_info"));
   FileState s;
-  s.dev = st.st_dev;
-  s.ino = st.st_ino;
-  s.size = static_cast<std::uint64_t>(st.st_size);
-  s.ctime_s = st.st_ctim.tv_sec;
-  s.ctime_ns = st.st_ctim.tv_nsec;
-  s.mtime_s = st.st_mtim.tv_sec;
-  s.mtime_ns = st.st_mtim.tv_nsec;
+  s.dev = opened.st_dev;
+  s.ino = opened.st_ino;
+  s.size = static_cast<std::uint64_t>(opened.st_size);
+  s.ctime_s = opened.st_ctim.tv_sec;
+  s.ctime_ns = opened.st_ctim.tv_nsec;
+  s.mtime_s = opened.st_mtim.tv_sec;
+  s.mtime_ns = opened.st_mtim.tv_nsec;
   s.txn = info.me_last_txnid;
   return s;
 }
 
+std::string Line(const FileState& s, std::int64_t walked_unix_s) {
+  std::ostringstream out;
+  out << kMagic << ' ' << s.dev << ' ' << s.ino << ' ' << s.size << ' ' << s.ctime_s << ' ' << s.ctime_ns << ' '
+      << s.mtime_s << ' ' << s.mtime_ns << ' ' << s.txn << ' ' << walked_unix_s << '\n';
+  return out.str();
+}
+
+Status Unavailable(const std::string& what, const std::string& path) {
+  return Status(Code::kUnavailable, "cannot " + what + " '" + path + "': " + std::strerror(errno));
+}
+
 }  // namespace
 
-bool HasCheckedMark(MDB_env* env, const std::string& dir) {
+std::optional<std::int64_t> TrustedMark(MDB_env* env, const std::string& dir) {
   std::ifstream in(dir + kMarkFile);
   std::string magic;
   FileState marked;
+  std::int64_t walked = 0;
   if (!(in >> magic >> marked.dev >> marked.ino >> marked.size >> marked.ctime_s >> marked.ctime_ns >>
-        marked.mtime_s >> marked.mtime_ns >> marked.txn) ||
+        marked.mtime_s >> marked.mtime_ns >> marked.txn >> walked) ||
       magic != kMagic) {
-    return false;
+    return std::nullopt;
   }
+  const std::int64_t age = NowUnixSeconds() - walked;
+  if (age < 0 || age >= std::chrono::seconds(kMaxTrust).count()) return std::nullopt;
   const Result<FileState> now = StateOf(env, dir);
-  return now.has_value() && *now == marked;
+  if (!now.has_value() || *now != marked) return std::nullopt;
+  return walked;
 }
 
-Status WriteCheckedMark(MDB_env* env, const std::string& dir) {
+Status WriteCheckedMark(MDB_env* env, const std::string& dir, std::int64_t walked_unix_s) {
   REWIND_ASSIGN_OR_RETURN(const FileState state, StateOf(env, dir));
-  // Inode times come from the kernel's coarse clock: until it passes the
-  // change time, a write could leave that time as it is.
+  const std::string mark = dir + kMarkFile, temporary = mark + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Unavailable("create", temporary);
+  const std::string line = Line(state, walked_unix_s);
+  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  // Until the mark's change time is later than the data file's, a write to
+  // the data file could leave its change time as the mark names it.
   const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
-  for (;;) {
-    timespec now;
-    ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
-    if (now.tv_sec > state.ctime_s || (now.tv_sec == state.ctime_s && now.tv_nsec > state.ctime_ns)) break;
+  for (struct ::stat st; written;) {
+    if (::fstat(fd, &st) != 0) {
+      written = false;
+      break;
+    }
+    if (Later(st.st_ctim, state.ctime_s, state.ctime_ns)) break;
     if (std::chrono::steady_clock::now() > deadline) {
-      return Status(Code::kUnavailable, "the data file's change time is ahead of the clock");
+      written = false;
+      errno = ETIME;
+      break;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (::futimens(fd, nullptr) != 0) written = false;  // stamps it anew
   }
-  const std::string mark = dir + kMarkFile, temporary = mark + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << state.ToString();
-    if (!out.flush()) return Status(Code::kUnavailable, "cannot write '" + temporary + "'");
+  const int err = errno;
+  ::close(fd);
+  if (!written) {
+    ::unlink(temporary.c_str());
+    errno = err;
+    return Unavailable("write", temporary);
+  }
+  // Still the file the mark names (nothing wrote it while this waited).
+  const Result<FileState> after = StateOf(env, dir);
+  if (!after.has_value() || *after != state) {
+    ::unlink(temporary.c_str());
+    return Status(Code::kUnavailable, "'" + dir + "/data.mdb' changed while its mark was written");
   }
   if (std::rename(temporary.c_str(), mark.c_str()) != 0) {
-    return Status(Code::kUnavailable, "cannot rename '" + temporary + "': " + std::strerror(errno));
+    const Status failed = Unavailable("rename", temporary);
+    ::unlink(temporary.c_str());
+    return failed;
   }
   return Status::Ok();
 }
@@ -105,14 +141,15 @@ Status RemoveCheckedMark(const std::string& dir) {
   const std::string mark = dir + kMarkFile;
   if (::unlink(mark.c_str()) != 0) {
     if (errno == ENOENT) return Status::Ok();
-    return Status(Code::kUnavailable, "cannot remove '" + mark + "': " + std::strerror(errno));
+    return Unavailable("remove", mark);
   }
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status(Code::kUnavailable, "cannot open '" + dir + "': " + std::strerror(errno));
+  if (fd < 0) return Unavailable("open", dir);
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) return Status(Code::kUnavailable, "cannot sync '" + dir + "': " + std::strerror(err));
+  errno = err;
+  if (rc != 0) return Unavailable("sync", dir);
   return Status::Ok();
 }
 

@@ -83,8 +83,8 @@ class Journal::Impl {
       // Nothing but LMDB wrote the file since its structure was known sound:
       // the next writer need not walk it (checked_mark.h). A cache, so a
       // failure to write the mark changes nothing.
-      if (!writer->Poisoned() && store->structure_sound() && options.durability == Durability::kDurable) {
-        (void)WriteCheckedMark(store->env(), store->dir());
+      if (!writer->WriteFailed() && store->structure_sound() && options.durability == Durability::kDurable) {
+        (void)WriteCheckedMark(store->env(), store->dir(), store->structure_walked_unix_s());
       }
     }
     writer.reset();

@@ -36,13 +36,14 @@ Status ReadIndexed(const Store& store, const mdb::Txn& txn, const RunId& run, co
 
 namespace {
 
-// A read-only process never checked the journal's structure (a writer does,
-// at open: JournalOptions::check_structure), and a damaged page on a run's
-// path in the run index can hide the run's last events from LMDB: the run
-// would read as shorter, its chain intact. So it checks that path.
+// A read-only process never knew the journal's structure sound (a writer
+// does from its open: JournalOptions::check_structure), and a damaged page on
+// a run's path in the run index can hide the run's last events from LMDB:
+// the run would read as shorter, its chain intact. So it checks that path.
 Status CheckRunPath(const Store& store, const mdb::Txn& txn, const RunId& run) {
   if (!store.options().read_only) return Status::Ok();
-  return CheckKeyPath(store.env(), txn.get(), store.dir(), "runs", ByteView(run.bytes().data(), RunId::kSize));
+  return CheckKeyPath(store.env(), txn.get(), store.main(), store.dir(), "runs",
+                      ByteView(run.bytes().data(), RunId::kSize));
 }
 
 }  // namespace
@@ -114,6 +115,7 @@ Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& v
     if (k.mv_size != RunId::kSize) return Status(Code::kCorruption, "run index has a malformed key");
     RunId::Bytes bytes{};
     std::memcpy(bytes.data(), k.mv_data, RunId::kSize);
+    REWIND_RETURN_IF_ERROR(CheckRunPath(store, txn, RunId(bytes)));  // its last entry could be hidden too
     if (int r = cursor.Get(&k, &v, MDB_LAST_DUP); r != MDB_SUCCESS) {
       return mdb::Error(r, "reading the run index");
     }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "journal/src/checked_mark.h"
@@ -113,10 +114,16 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
     // trusts would spread with any commit. Skipped when the last writer
     // left a mark that still names the file (checked_mark.h).
     using Check = JournalInfo::StructureCheck;
-    store->info_.structure_check = HasCheckedMark(env, dir) ? Check::kMarked : Check::kWalked;
-    if (store->info_.structure_check == Check::kWalked) {
+    if (const std::optional<std::int64_t> walked = TrustedMark(env, dir)) {
+      store->info_.structure_check = Check::kMarked;
+      store->walked_unix_s_ = *walked;
+    } else {
+      store->walked_unix_s_ = std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
       REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store->BeginRead());
       REWIND_RETURN_IF_ERROR(CheckStructure(env, g.txn.get(), dir));
+      store->info_.structure_check = Check::kWalked;
     }
   }
   if (!options.read_only && options.durability == Durability::kNoSync) {
@@ -132,6 +139,9 @@ Status Store::OpenDatabases() {
   MDB_txn* txn = g.txn.get();
   const std::string not_journal = "'" + dir() + "' holds an LMDB environment without a Rewind journal's "
                                   "databases: another program's, or a journal damaged beyond reading";
+  // The main database (named databases' records), for CheckKeyPath: opened
+  // here, once, as LMDB allows no concurrent mdb_dbi_open.
+  if (int r = mdb_dbi_open(txn, nullptr, 0, &main_); r != MDB_SUCCESS) return mdb::Error(r, "mdb_dbi_open");
   int rc = mdb_dbi_open(txn, "meta", 0, &meta_);
   bool fresh = false;
   if (rc == MDB_NOTFOUND) {

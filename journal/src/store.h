@@ -51,6 +51,7 @@ class Store {
   MDB_dbi events() const { return events_; }
   MDB_dbi runs() const { return runs_; }
   MDB_dbi meta() const { return meta_; }
+  MDB_dbi main() const { return main_; }  // the main database: named databases' records
   // The blobs database (FORMAT.md), or 0 while the journal has none (one
   // made by an older build, until the first PutBlob). A read-only process
   // sees only what there was when it opened the journal.
@@ -68,6 +69,9 @@ class Store {
   // A writer that checked LMDB's structure when it opened, or trusted the
   // last writer's mark (checked_mark.h): it may leave a mark when it closes.
   bool structure_sound() const { return info_.structure_check != JournalInfo::StructureCheck::kNone; }
+  // When the walk that made it sound ran (unix seconds): at this open, or
+  // the one the trusted mark goes back to.
+  std::int64_t structure_walked_unix_s() const { return walked_unix_s_; }
 
  private:
   Store() = default;
@@ -80,10 +84,12 @@ class Store {
   MDB_dbi events_ = 0;
   MDB_dbi runs_ = 0;
   MDB_dbi meta_ = 0;
+  MDB_dbi main_ = 0;
   std::atomic<MDB_dbi> blobs_{0};
   mutable Mutex verified_mu_;
   mutable std::set<Hash> verified_ REWIND_GUARDED_BY(verified_mu_);
   JournalInfo info_;
+  std::int64_t walked_unix_s_ = 0;
   mutable std::shared_timed_mutex map_mutex_;
   mutable Status broken_;  // set (under map_mutex_ held exclusively) if LMDB lost its map
 };

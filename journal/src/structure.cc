@@ -646,14 +646,13 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
   return walker.counts();
 }
 
-Status CheckKeyPath(MDB_env* env, MDB_txn* txn, const std::string& dir, const std::string& name, ByteView key) {
+Status CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::string& dir, const std::string& name,
+                    ByteView key) {
   const std::string file = dir + "/data.mdb";
   MDB_stat stat;
   mdb_filehandle_t fd;
-  MDB_dbi main;
   if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_stat");
   if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_get_fd");
-  if (int rc = mdb_dbi_open(txn, nullptr, 0, &main); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_dbi_open");
   // The database's record as this snapshot has it: the main database's entry.
   MDB_val k{name.size(), const_cast<char*>(name.data())}, v;
   if (int rc = mdb_get(txn, main, &k, &v); rc != MDB_SUCCESS) {

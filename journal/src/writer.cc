@@ -219,7 +219,10 @@ void Writer::RunJob(WriteJob& job) {
     return job.done(room);
   }
   auto g = store_.BeginWrite();
-  if (!g.has_value()) return job.done(g.error());
+  if (!g.has_value()) {
+    write_failed_ = true;
+    return job.done(g.error());
+  }
   WriteView view(store_, g->txn);
   Status status = job.write(view);
   if (status.ok()) {
@@ -271,7 +274,12 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   std::uint64_t bytes = 0;
   for (std::size_t i : indices) bytes += batch[i].bytes;
   REWIND_RETURN_IF_ERROR(room_.Reserve(bytes));
-  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store_.BeginWrite());
+  Result<GuardedTxn> begun = store_.BeginWrite();
+  if (!begun.has_value()) {
+    write_failed_ = true;
+    return begun.error();
+  }
+  GuardedTxn g = std::move(*begun);
   touched_.clear();
   written_.clear();
   batches_.clear();
@@ -387,8 +395,10 @@ void Writer::ApplyHook(mdb::Txn& txn, std::span<EventRecord> records) {
 }
 
 Status Writer::Commit(mdb::Txn& txn, FaultPoint before) {
-  REWIND_RETURN_IF_ERROR(Inject(before).WithContext("commit failed"));
-  return txn.Commit().WithContext("committing to '" + store_.dir() + "'");
+  Status status = Inject(before).WithContext("commit failed");
+  if (status.ok()) status = txn.Commit().WithContext("committing to '" + store_.dir() + "'");
+  if (!status.ok()) write_failed_ = true;
+  return status;
 }
 
 void Writer::ReleaseRecords() {

@@ -77,8 +77,10 @@ class Writer {
   // Completes everything queued, then stops the thread. Idempotent. Requests
   // enqueued afterwards fail at once with Unavailable.
   void Stop() REWIND_EXCLUDES(mu_);
-  // Whether a failed write poisoned the writer. REQUIRES: Stop returned.
-  bool Poisoned() const { return !poison_.ok(); }
+  // Whether a write transaction failed to begin or to commit (what it wrote
+  // may have reached the file in part), whether or not that poisoned the
+  // writer. REQUIRES: Stop returned.
+  bool WriteFailed() const { return write_failed_; }
 
   // Queues `request`; its callback runs on the writer thread or the completer.
   void Enqueue(AppendRequest request) REWIND_EXCLUDES(mu_);
@@ -138,6 +140,7 @@ class Writer {
   std::vector<Hash> hashes_;          // scratch: their chain hashes
   CommitHook hook_;
   Status poison_;
+  bool write_failed_ = false;
   std::atomic<std::uint64_t> commits_{0}, appends_{0}, events_{0};
   // Commits by latency bucket, not cumulative (JournalStats' are).
   std::array<std::atomic<std::uint64_t>, JournalStats::kCommitLatencyBounds.size()> commit_latency_{};

@@ -1,12 +1,17 @@
 // Journal::CheckStructure and the check a writer makes when it opens: a
 // healthy journal accounts for every page of its file; a flipped bit in any
 // page header is refused at open, or is harmless to the writes that follow.
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <random>
 #include <string>
 
@@ -323,9 +328,54 @@ TEST_F(StructureTest, TheNextWriterTrustsTheLastOnesMarkOnlyWhileTheFileIsUnchan
   ASSERT_EQ(open_check(durable), Check::kMarked);
   WriteFile(file, ReadFile(file));
   EXPECT_EQ(open_check(durable), Check::kWalked);
-  // A mark that is not one.
-  WriteFile(mark, "rewind-structure-checked-1 1 2 3\n");
+  // The same, its modification time then set back as it was: only the
+  // change time tells.
+  ASSERT_EQ(open_check(durable), Check::kMarked);
+  {
+    struct ::stat st;
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    WriteFile(file, ReadFile(file));
+    const struct ::timespec times[2] = {st.st_atim, st.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+  }
   EXPECT_EQ(open_check(durable), Check::kWalked);
+  // A mark whose walk is a day old: trusted no longer, and the walk renews it.
+  {
+    std::istringstream fields(ReadFile(mark));
+    std::vector<std::string> words{std::istream_iterator<std::string>(fields), {}};
+    ASSERT_EQ(words.size(), 10u);
+    words[9] = std::to_string(std::stoll(words[9]) - 24 * 3600);
+    std::string aged;
+    for (const std::string& w : words) aged += w + (&w == &words.back() ? "\n" : " ");
+    WriteFile(mark, aged);
+  }
+  EXPECT_EQ(open_check(durable), Check::kWalked);
+  EXPECT_EQ(open_check(durable), Check::kMarked);
+  // A mark that is not one.
+  WriteFile(mark, "rewind-structure-checked-2 1 2 3\n");
+  EXPECT_EQ(open_check(durable), Check::kWalked);
+  // A writer that did not check the structure, or one of whose commits
+  // failed, leaves no mark.
+  std::filesystem::remove(mark);
+  JournalOptions unchecked = durable;
+  unchecked.check_structure = false;
+  {
+    auto j = OpenOrDie(unchecked);
+    EXPECT_EQ(j->info().structure_check, Check::kNone);
+  }
+  EXPECT_FALSE(std::filesystem::exists(mark));
+  JournalOptions failing = durable;
+  failing.fault_hook = [](FaultPoint p) {
+    return p == FaultPoint::kBeforeCommit ? Status(Code::kUnavailable, "injected") : Status::Ok();
+  };
+  {
+    auto j = OpenOrDie(failing);
+    const auto head = j->Head(runs_[1]);
+    ASSERT_THAT(head, IsOk());
+    EXPECT_FALSE(j->Append(runs_[1], head->seq, {ToBytes("never committed")}).has_value());
+  }
+  EXPECT_FALSE(std::filesystem::exists(mark));
+  ASSERT_EQ(open_check(durable), Check::kWalked);
   // A writer that does not sync removes the mark before it commits, and
   // leaves none.
   ASSERT_TRUE(std::filesystem::exists(mark));
