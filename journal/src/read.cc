@@ -1,5 +1,6 @@
 #include "journal/src/read.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -46,6 +47,27 @@ Status CheckRunPath(const Store& store, const mdb::Txn& txn, const RunId& run) {
                       ByteView(run.bytes().data(), RunId::kSize));
 }
 
+// The run's last index entry, its path not checked; nullopt for a run with
+// no events.
+Result<std::optional<key::DecodedRunEntry>> LastIndexed(const Store& store, const mdb::Txn& txn, const RunId& run) {
+  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
+  MDB_val k = mdb::Val(run.bytes()), v;
+  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
+  if (rc == MDB_NOTFOUND) return std::optional<key::DecodedRunEntry>();
+  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_LAST_DUP);
+  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the last seq of run " + run.ToString()));
+  if (v.mv_size != sizeof(key::RunEntry)) {
+    return Err(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
+  }
+  return std::optional<key::DecodedRunEntry>(key::DecodeRunEntry(mdb::View(v)));
+}
+
+// Entries LMDB no longer sees in the run index: damage to its pages.
+Status Hidden(const Store& store, const RunId& run, const std::string& what) {
+  return Status(Code::kCorruption, "'" + store.dir() + "/data.mdb' is damaged (LMDB's own structure): database "
+                                   "'runs', run " + run.ToString() + ": " + what);
+}
+
 }  // namespace
 
 Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
@@ -62,11 +84,19 @@ Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std:
   if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_GET_BOTH_RANGE);
   const ReadView view(store, txn);
   EventBatch batch;
+  std::uint64_t read_to = 0;  // the last seq of the records read
   for (; rc == MDB_SUCCESS; rc = cursor.Get(&k, &v, MDB_NEXT_DUP)) {
     if (v.mv_size != sizeof(key::RunEntry)) {
       return Status(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
     }
     REWIND_RETURN_IF_ERROR(ReadIndexed(store, txn, run, key::DecodeRunEntry(mdb::View(v)), &batch));
+    // A run's records follow on from each other: a gap is entries hidden.
+    const std::uint64_t expected = read_to == 0 ? std::max<std::uint64_t>(from_seq, 1) : read_to + 1;
+    if (read_to == 0 ? batch.first_seq() > expected : batch.first_seq() != expected) {
+      return Hidden(store, run, "the entry of seq " + std::to_string(expected) + " is missing (the next holds seqs " +
+                                    std::to_string(batch.first_seq()) + "..)");
+    }
+    read_to = batch.first_seq() + batch.size() - 1;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const std::uint64_t seq = batch.first_seq() + i;
       if (seq < from_seq) continue;
@@ -77,6 +107,15 @@ Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std:
     }
   }
   if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading run " + run.ToString());
+  // The entries ended: at the run's last one (the end of the path checked)?
+  if (store.options().read_only) {
+    REWIND_ASSIGN_OR_RETURN(const auto last, LastIndexed(store, txn, run));
+    const std::uint64_t end = last ? std::min(last->seq, to_seq) : 0;
+    if (from_seq <= end && read_to < end) {
+      return Hidden(store, run, "its entries end at seq " + std::to_string(read_to) + ", its last is seq " +
+                                    std::to_string(last->seq));
+    }
+  }
   return Status::Ok();
 }
 
@@ -228,16 +267,7 @@ namespace {
 // The run's last index entry; nullopt for a run with no events.
 Result<std::optional<key::DecodedRunEntry>> LastEntry(const Store& store, const mdb::Txn& txn, const RunId& run) {
   REWIND_RETURN_IF_ERROR(CheckRunPath(store, txn, run));
-  REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
-  MDB_val k = mdb::Val(run.bytes()), v;
-  int rc = cursor.Get(&k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) return std::optional<key::DecodedRunEntry>();
-  if (rc == MDB_SUCCESS) rc = cursor.Get(&k, &v, MDB_LAST_DUP);
-  if (rc != MDB_SUCCESS) return Err(mdb::Error(rc, "reading the last seq of run " + run.ToString()));
-  if (v.mv_size != sizeof(key::RunEntry)) {
-    return Err(Code::kCorruption, "run index entry of run " + run.ToString() + " is malformed");
-  }
-  return std::optional<key::DecodedRunEntry>(key::DecodeRunEntry(mdb::View(v)));
+  return LastIndexed(store, txn, run);
 }
 
 }  // namespace

@@ -58,14 +58,13 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
 
 // The part of that walk LMDB reads to find `key` in the named database
 // `name`, in `txn`'s snapshot: every page from the database's root to the
-// leaf that holds or would hold the key, and the key's duplicates (the
-// sub-page in its entry, or every page of its sub-tree), each checked as
-// above. Damage off that path is not looked for. `main` is the main
-// database's handle (opened beforehand: LMDB allows no concurrent
-// mdb_dbi_open). O(depth + the key's duplicate pages): a read of a page
-// each, so a few for a key with few duplicates (in a sub-page), and one for
-// every ~250 duplicates of the run index's 16 bytes in a sub-tree. Errors as
-// CheckStructure.
+// leaf that holds or would hold the key, and the key's duplicates: the
+// sub-page in its entry, or the path from its sub-tree's root to its last
+// duplicate. Each page is checked as above. Damage off that path is not
+// looked for: a reader of the duplicates in between checks that they follow
+// on from each other (the run index's reader: their seqs). `main` is the
+// main database's handle (opened beforehand: LMDB allows no concurrent
+// mdb_dbi_open). O(depth): a read of a page each. Errors as CheckStructure.
 Status CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::string& dir, const std::string& name,
                     ByteView key);
 

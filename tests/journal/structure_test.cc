@@ -203,6 +203,11 @@ TEST_F(StructureTest, AReaderOfARunFindsDamageInTheRunIndexPagesItReads) {
   {
     auto j = OpenOrDie();
     Fill(*j);
+    // Run 0's entries over several LEAF2 pages under a branch: a reader
+    // checks the path to the last, and that those it reads follow on.
+    for (int i = 0; i < 900; ++i) {
+      ASSERT_THAT(j->Append(runs_[0], seqs_[0]++, {ToBytes("more")}), IsOk());
+    }
   }
   const std::string dir = Options().directory;
   const std::string pristine = ReadFile(dir + "/data.mdb");
@@ -278,7 +283,7 @@ TEST_F(StructureTest, AReaderOfARunFindsDamageInTheRunIndexPagesItReads) {
             << " in pages no longer in use\n";
   // Each run's sub-page in the newest tree, and run 0's sub-tree pages.
   EXPECT_GE(found[0], static_cast<int>(runs_.size()) - 1);
-  EXPECT_GT(found[1], 0);
+  EXPECT_GE(found[1], 4);
 }
 
 // A durable writer that closes leaves a mark naming the data file as it left
