@@ -1,6 +1,7 @@
 #include "rewind/fold/run_state.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -82,6 +83,35 @@ Status CheckNameLength(std::string_view what, std::string_view name) {
                                             std::to_string(kMaxNameBytes));
 }
 
+// The step lists this thread found valid last. The runs of a definition
+// decoded from the journal share one immutable list (StepDefs), so its
+// checks need not be repeated for each run. Each list is held here, so none
+// is freed while remembered (and another made at its address), and a list
+// held twice is copied before it is changed.
+class ValidLists {
+ public:
+  static bool Holds(const StepDefs& steps) {
+    for (const StepDefs& known : lists_) {
+      if (steps.SharesWith(known)) return true;
+    }
+    return false;
+  }
+  static void Add(const StepDefs& steps) {
+    lists_[next_] = steps;
+    next_ = (next_ + 1) % kLists;
+  }
+
+ private:
+  static constexpr std::size_t kLists = 4;
+  static thread_local std::array<StepDefs, kLists> lists_;
+  static thread_local std::size_t next_;
+};
+thread_local std::array<StepDefs, ValidLists::kLists> ValidLists::lists_;
+thread_local std::size_t ValidLists::next_ = 0;
+
+// Ids, dependencies and acyclicity of a non-empty step list.
+Status ValidateSteps(const StepDefs& steps);
+
 }  // namespace
 
 Status ValidateDefinition(const RunStarted& definition) {
@@ -94,6 +124,15 @@ Status ValidateDefinition(const RunStarted& definition) {
                                               "with a DefinitionFinder: DecodeRecord)");
   }
   if (steps.empty()) return Status(Code::kInvalidArgument, "workflow '" + definition.workflow + "' has no steps");
+  if (ValidLists::Holds(steps)) return Status::Ok();
+  REWIND_RETURN_IF_ERROR(ValidateSteps(steps));
+  ValidLists::Add(steps);
+  return Status::Ok();
+}
+
+namespace {
+
+Status ValidateSteps(const StepDefs& steps) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].id.empty()) {
       return Status(Code::kInvalidArgument, "step " + std::to_string(i + 1) + " has an empty id");
@@ -156,6 +195,8 @@ Status ValidateDefinition(const RunStarted& definition) {
   }
   return Status(Code::kInvalidArgument, "step '" + steps[at].id + "' is part of a dependency cycle");
 }
+
+}  // namespace
 
 std::vector<std::uint32_t> ResetSet(const RunState& state, std::uint32_t from) {
   const auto& steps = state.definition->steps;

@@ -41,8 +41,10 @@ namespace {
 // does from its open: JournalOptions::check_structure), and a damaged page on
 // a run's path in the run index can hide the run's last events from LMDB:
 // the run would read as shorter, its chain intact. So it checks that path.
-Status CheckRunPath(const Store& store, const mdb::Txn& txn, const RunId& run) {
-  if (!store.options().read_only) return Status::Ok();
+// Ok(true) when the run's entries are in a sub-tree, checked only on the
+// path to the last: a reader of the others checks they follow on.
+Result<bool> CheckRunPath(const Store& store, const mdb::Txn& txn, const RunId& run) {
+  if (!store.options().read_only) return false;
   return CheckKeyPath(store.env(), txn.get(), store.main(), store.dir(), "runs",
                       ByteView(run.bytes().data(), RunId::kSize));
 }
@@ -72,7 +74,7 @@ Status Hidden(const Store& store, const RunId& run, const std::string& what) {
 
 Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std::uint64_t from_seq,
                  std::uint64_t to_seq, const EventVisitor& visit) {
-  REWIND_RETURN_IF_ERROR(CheckRunPath(store, txn, run));
+  REWIND_ASSIGN_OR_RETURN(const bool partly_checked, CheckRunPath(store, txn, run));
   REWIND_ASSIGN_OR_RETURN(mdb::Cursor cursor, mdb::Cursor::Open(txn, store.runs()));
   MDB_val k = mdb::Val(run.bytes()), v;
   int rc = cursor.Get(&k, &v, MDB_SET_KEY);
@@ -108,7 +110,7 @@ Status ReadRunIn(const Store& store, const mdb::Txn& txn, const RunId& run, std:
   }
   if (rc != MDB_NOTFOUND) return mdb::Error(rc, "reading run " + run.ToString());
   // The entries ended: at the run's last one (the end of the path checked)?
-  if (store.options().read_only) {
+  if (partly_checked) {
     REWIND_ASSIGN_OR_RETURN(const auto last, LastIndexed(store, txn, run));
     const std::uint64_t end = last ? std::min(last->seq, to_seq) : 0;
     if (from_seq <= end && read_to < end) {
@@ -154,7 +156,8 @@ Status ForEachRunIn(const Store& store, const mdb::Txn& txn, const RunVisitor& v
     if (k.mv_size != RunId::kSize) return Status(Code::kCorruption, "run index has a malformed key");
     RunId::Bytes bytes{};
     std::memcpy(bytes.data(), k.mv_data, RunId::kSize);
-    REWIND_RETURN_IF_ERROR(CheckRunPath(store, txn, RunId(bytes)));  // its last entry could be hidden too
+    // Its last entry could be hidden too.
+    if (auto checked = CheckRunPath(store, txn, RunId(bytes)); !checked.has_value()) return checked.error();
     if (int r = cursor.Get(&k, &v, MDB_LAST_DUP); r != MDB_SUCCESS) {
       return mdb::Error(r, "reading the run index");
     }
@@ -266,7 +269,7 @@ namespace {
 
 // The run's last index entry; nullopt for a run with no events.
 Result<std::optional<key::DecodedRunEntry>> LastEntry(const Store& store, const mdb::Txn& txn, const RunId& run) {
-  REWIND_RETURN_IF_ERROR(CheckRunPath(store, txn, run));
+  if (auto checked = CheckRunPath(store, txn, run); !checked.has_value()) return Err(checked.error());
   return LastIndexed(store, txn, run);
 }
 

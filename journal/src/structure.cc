@@ -273,6 +273,9 @@ class Walker {
   Status WalkPath(std::string name, const DbRecord& record, const Key& key) {
     return WalkTree(Tree{std::move(name), record, TreeKind::kNamed, false, &key});
   }
+  // After WalkPath: the key's duplicates are in a sub-tree, checked only on
+  // the path to the last.
+  bool duplicates_in_sub_tree() const { return duplicates_in_sub_tree_; }
 
   const StructureReport& counts() const { return counts_; }
 
@@ -516,6 +519,7 @@ class Walker {
       const DbRecord dups = DbRecord::From(value.data());
       // On a key's path, the path to its last duplicate: what says where its
       // duplicates end (the rest are read in order, which their reader checks).
+      duplicates_in_sub_tree_ = duplicates_in_sub_tree_ || t.only != nullptr;
       REWIND_RETURN_IF_ERROR(
           WalkTree(Tree{t.name + " (duplicates)", dups, TreeKind::kDuplicates, fixed, nullptr, t.only != nullptr}));
       t.entries += dups.entries;
@@ -565,6 +569,7 @@ class Walker {
   std::string file_;
   std::vector<bool> seen_;                   // a whole walk's, by page number
   std::unordered_set<Pgno> seen_on_path_;  // a path's
+  bool duplicates_in_sub_tree_ = false;
   std::vector<Pgno> free_;
   StructureReport counts_;
 };
@@ -652,30 +657,32 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
   return walker.counts();
 }
 
-Status CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::string& dir, const std::string& name,
-                    ByteView key) {
+Result<bool> CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::string& dir,
+                          const std::string& name, ByteView key) {
   const std::string file = dir + "/data.mdb";
   MDB_stat stat;
   mdb_filehandle_t fd;
-  if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_stat");
-  if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_get_fd");
+  if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_stat"));
+  if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_get_fd"));
   // The database's record as this snapshot has it: the main database's entry.
   MDB_val k{name.size(), const_cast<char*>(name.data())}, v;
   if (int rc = mdb_get(txn, main, &k, &v); rc != MDB_SUCCESS) {
-    return mdb::Error(rc, "reading the record of database '" + name + "' in '" + file + "'");
+    return Err(mdb::Error(rc, "reading the record of database '" + name + "' in '" + file + "'"));
   }
   if (v.mv_size != kDbRecord) {
-    return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): the record of database '" +
+    return Err(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): the record of database '" +
                                          name + "' is " + std::to_string(v.mv_size) + " bytes");
   }
   // The file only grows, and holds every page of the snapshot read.
   struct ::stat st;
-  if (::fstat(fd, &st) != 0) return Status(Code::kUnavailable, "cannot stat '" + file + "': " + std::strerror(errno));
+  if (::fstat(fd, &st) != 0) return Err(Code::kUnavailable, "cannot stat '" + file + "': " + std::strerror(errno));
   const std::size_t psize = stat.ms_psize;
   const Pgno count = static_cast<std::uint64_t>(st.st_size) / psize;
   Pages pages(fd, psize, count, file, /*chunk_pages=*/1);
   Walker walker(pages, psize, count, file, /*whole=*/false);
-  return walker.WalkPath(name, DbRecord::From(static_cast<const std::uint8_t*>(v.mv_data)), Key(key.data(), key.size()));
+  REWIND_RETURN_IF_ERROR(
+      walker.WalkPath(name, DbRecord::From(static_cast<const std::uint8_t*>(v.mv_data)), Key(key.data(), key.size())));
+  return walker.duplicates_in_sub_tree();
 }
 
 }  // namespace rwd::journal_internal

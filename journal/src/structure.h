@@ -64,8 +64,10 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
 // looked for: a reader of the duplicates in between checks that they follow
 // on from each other (the run index's reader: their seqs). `main` is the
 // main database's handle (opened beforehand: LMDB allows no concurrent
-// mdb_dbi_open). O(depth): a read of a page each. Errors as CheckStructure.
-Status CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::string& dir, const std::string& name,
-                    ByteView key);
+// mdb_dbi_open). O(depth): a read of a page each. Errors as CheckStructure;
+// else whether the key's duplicates are in a sub-tree, checked only on the
+// path to the last (their reader then checks the rest as it reads).
+Result<bool> CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::string& dir,
+                          const std::string& name, ByteView key);
 
 }  // namespace rwd::journal_internal

@@ -291,6 +291,26 @@ TEST(RunStateTest, DefinitionsWithCyclesDuplicatesOrNoStepsAreInvalid) {
   EXPECT_THAT(ValidateDefinition(Linear()), IsOk());
 }
 
+// Runs of one stored definition share its steps, checked once per thread;
+// a copy changed afterwards is a list of its own, checked again.
+TEST(RunStateTest, AStepListFoundValidOnceIsCheckedAgainWhenACopyOfItChanges) {
+  const RunStarted valid = Definition({Def("a"), Def("b", {0})});
+  ASSERT_THAT(ValidateDefinition(valid), IsOk());
+  RunStarted shared = valid;
+  ASSERT_TRUE(shared.steps.SharesWith(valid.steps));
+  EXPECT_THAT(ValidateDefinition(shared), IsOk());
+  shared.steps.Mutable()[1].id = "a";
+  EXPECT_FALSE(shared.steps.SharesWith(valid.steps));
+  EXPECT_THAT(ValidateDefinition(shared), HasCode(Code::kInvalidArgument));
+  shared.steps.Mutable()[1].id = "b";
+  shared.steps.Mutable()[0].depends_on = {1};
+  EXPECT_THAT(ValidateDefinition(shared), HasCode(Code::kInvalidArgument));
+  // The valid list's name checks still run.
+  RunStarted renamed = valid;
+  renamed.tenant = std::string(kMaxNameBytes + 1, 't');
+  EXPECT_THAT(ValidateDefinition(renamed), HasCode(Code::kInvalidArgument));
+}
+
 TEST(RunStateTest, NamesLongerThanTheLimitAreInvalid) {
   const std::string longest(kMaxNameBytes, 'n'), too_long(kMaxNameBytes + 1, 'n');
   RunStarted def = Definition({Def(longest)});
