@@ -104,6 +104,7 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
     }
     return Err(mdb::Error(rc, "opening journal '" + dir + "'"));
   }
+  REWIND_RETURN_IF_ERROR(CheckMetaPages(env, dir));
   REWIND_RETURN_IF_ERROR(CheckNotCutShort(env, dir));
   int dead = 0;
   if (int rc = mdb_reader_check(env, &dead); rc != MDB_SUCCESS) {

@@ -5,9 +5,11 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <span>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -30,6 +32,10 @@ constexpr std::uint32_t kMetaMagic = 0xBEEFC0DE;  // MDB_MAGIC
 // Reads of the meta pages before a writer committing all the while is given up on.
 constexpr int kMaxMetaReads = 1000;
 constexpr unsigned kMaxDepth = 32;        // CURSOR_STACK: LMDB cannot descend further
+// Reads of the meta pages before two that do not follow on are damage: a
+// writer may commit between the reads of a read-only process (and writes
+// one page while the other stays).
+constexpr int kMetaPagesReads = 3;
 
 // Page flags (mp_flags) and node flags (mn_flags).
 constexpr std::uint16_t kBranch = 0x01, kLeaf = 0x02, kOverflow = 0x04, kMetaPage = 0x08, kDirty = 0x10,
@@ -683,6 +689,38 @@ Result<bool> CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::s
   REWIND_RETURN_IF_ERROR(
       walker.WalkPath(name, DbRecord::From(static_cast<const std::uint8_t*>(v.mv_data)), Key(key.data(), key.size())));
   return walker.duplicates_in_sub_tree();
+}
+
+Status CheckMetaPages(MDB_env* env, const std::string& dir) {
+  const std::string file = dir + "/data.mdb";
+  MDB_stat stat;
+  mdb_filehandle_t fd;
+  if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_stat");
+  if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return mdb::Error(rc, "mdb_env_get_fd");
+  const std::size_t psize = stat.ms_psize;
+  std::vector<std::uint8_t> metas(2 * psize);
+  std::string wrong;
+  for (int reads = 0; reads < kMetaPagesReads; ++reads) {
+    if (reads > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a writer committing
+    const ssize_t got = ::pread(fd, metas.data(), metas.size(), 0);
+    if (got < 0) return Status(Code::kUnavailable, "cannot read the meta pages of '" + file + "': " + std::strerror(errno));
+    if (static_cast<std::size_t>(got) < metas.size()) {
+      return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): shorter than its two meta pages");
+    }
+    std::uint64_t txn[2];
+    for (unsigned m = 0; m < 2; ++m) {
+      const std::uint8_t* page = metas.data() + m * psize;
+      txn[m] = Load<std::uint64_t>(page + kMetaOffset + 128);
+    }
+    // LMDB writes transaction T's meta into page T % 2, after T - 1's went
+    // into the other; a new environment has 0 in both.
+    const bool fresh = txn[0] == 0 && txn[1] == 0;
+    const bool alternating = txn[0] % 2 == 0 && txn[1] % 2 == 1 && (txn[0] == txn[1] + 1 || txn[1] == txn[0] + 1);
+    if (fresh || alternating) return Status::Ok();
+    wrong = "its meta pages record transactions " + std::to_string(txn[0]) + " and " + std::to_string(txn[1]) +
+            ", not the last two";
+  }
+  return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): " + wrong);
 }
 
 }  // namespace rwd::journal_internal

@@ -56,6 +56,15 @@ namespace rwd::journal_internal {
 // is wrong; Unavailable when the file cannot be read or mapped.
 Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::string& dir);
 
+// The two meta pages' transaction ids: LMDB writes transaction T's meta
+// page (T % 2) after T - 1's, so they are the last two, or 0 and 0 in a new
+// environment. LMDB itself reads the one with the higher id: a flipped bit
+// there makes it take a page that may describe an empty or an old snapshot
+// (and a writer would then write over what the other one holds). Corruption
+// naming the data file otherwise; read again a few times first, as a writer
+// of another process may be committing. Every open checks this.
+Status CheckMetaPages(MDB_env* env, const std::string& dir);
+
 // The part of that walk LMDB reads to find `key` in the named database
 // `name`, in `txn`'s snapshot: every page from the database's root to the
 // leaf that holds or would hold the key, and the key's duplicates: the

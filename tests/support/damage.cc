@@ -106,6 +106,15 @@ std::vector<DamagedJournal> FixedDamage(const std::string& pristine) {
                    "is not a valid LMDB file"});
   cases.push_back({"another program's LMDB environment", ForeignEnvironment(), std::nullopt, 12,
                    "without a Rewind journal's databases"});
+  // Meta page 0's transaction id (MDB_meta after the 16-byte page header;
+  // the id at its byte 128) with bit 18 set: LMDB would take that page,
+  // which describes an older snapshot (the fixture's: the empty one), and
+  // a writer would write over the pages the other names.
+  constexpr std::size_t kMetaTxnId = 16 + 128;
+  std::string meta = pristine;
+  meta[kMetaTxnId + 2] = static_cast<char>(meta[kMetaTxnId + 2] ^ 0x04);
+  cases.push_back({"meta page 0's transaction id 262,144 higher", meta, std::nullopt, 15,
+                   "meta pages record transactions"});
   return cases;
 }
 

@@ -56,7 +56,8 @@ DamagedJournal RandomDamage(const std::string& pristine, std::uint64_t round, st
 // with format version 1): a format version this build does not know (12); no
 // lock.mdb, and a lock.mdb of garbage (both harmless: LMDB makes a lock file
 // no process holds anew); an empty data.mdb (15); a data.mdb that is no LMDB
-// file (15); another program's LMDB environment (12).
+// file (15); another program's LMDB environment (12); a meta page whose
+// transaction id is not one of the last two (15).
 std::vector<DamagedJournal> FixedDamage(const std::string& pristine);
 
 // Damage that crashes LMDB: the size in the node of the event at position 1
