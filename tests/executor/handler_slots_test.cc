@@ -52,7 +52,9 @@ TEST_F(HandlerSlotsTest, WorkBeyondTheSlotsWaitsAndRunsInArrivalOrder) {
   release = true;
   slots.Drain();  // closes, and waits for what runs
   EXPECT_LE(order.load(), 2);
-  if (order.load() == 2) EXPECT_LT(second.load(), third.load());
+  if (order.load() == 2) {
+    EXPECT_LT(second.load(), third.load());
+  }
 }
 
 // The engine's close: the slots are closed before the running handlers are
