@@ -10,7 +10,7 @@
 // for the strands and timers however long handlers block: a run is never
 // kept from answering a request, a timeout or a cancel by others' handlers.
 //
-// Thread-safety: Run and Drain may be called from any thread.
+// Thread-safety: Run, Close and Drain may be called from any thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "journal/src/mdb.h"
+#include "rewind/base/time.h"
 
 namespace rwd::journal_internal {
 namespace {
@@ -29,11 +30,6 @@ struct FileState {
 
 bool Later(const struct ::timespec& a, std::int64_t s, std::int64_t ns) {
   return a.tv_sec > s || (a.tv_sec == s && a.tv_nsec > ns);
-}
-
-std::int64_t NowUnixSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // The file `env` has open, which must be the one `dir/data.mdb` names.
@@ -73,6 +69,30 @@ Status Unavailable(const std::string& what, const std::string& path) {
   return Status(Code::kUnavailable, "cannot " + what + " '" + path + "': " + std::strerror(errno));
 }
 
+// Writes `line` into `path`, then stamps the file anew until its change time
+// is later than the data file's (`data`): a write to the data file after it
+// can then not leave the change time the line names. Gives up after
+// kMaxWait (a file system that stamps whole seconds).
+Status WriteWhenLater(const std::string& path, const std::string& line, const FileState& data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Unavailable("create", path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return Unavailable("write", path);
+  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
+  for (struct ::stat st;;) {
+    if (::fstat(fd, &st) != 0) return Unavailable("stat", path);
+    if (Later(st.st_ctim, data.ctime_s, data.ctime_ns)) return Status::Ok();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status(Code::kUnavailable, "'" + path + "': the file system's clock did not pass the data file's");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (::futimens(fd, nullptr) != 0) return Unavailable("stamp", path);
+  }
+}
+
 }  // namespace
 
 std::optional<std::int64_t> TrustedMark(MDB_env* env, const std::string& dir) {
@@ -85,7 +105,7 @@ std::optional<std::int64_t> TrustedMark(MDB_env* env, const std::string& dir) {
       magic != kMagic) {
     return std::nullopt;
   }
-  const std::int64_t age = NowUnixSeconds() - walked;
+  const std::int64_t age = NowUnixMicros() / 1'000'000 - walked;
   if (age < 0 || age >= std::chrono::seconds(kMaxTrust).count()) return std::nullopt;
   const Result<FileState> now = StateOf(env, dir);
   if (!now.has_value() || *now != marked) return std::nullopt;
@@ -95,46 +115,20 @@ std::optional<std::int64_t> TrustedMark(MDB_env* env, const std::string& dir) {
 Status WriteCheckedMark(MDB_env* env, const std::string& dir, std::int64_t walked_unix_s) {
   REWIND_ASSIGN_OR_RETURN(const FileState state, StateOf(env, dir));
   const std::string mark = dir + kMarkFile, temporary = mark + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Unavailable("create", temporary);
-  const std::string line = Line(state, walked_unix_s);
-  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  // Until the mark's change time is later than the data file's, a write to
-  // the data file could leave its change time as the mark names it.
-  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
-  for (struct ::stat st; written;) {
-    if (::fstat(fd, &st) != 0) {
-      written = false;
-      break;
+  Status status = WriteWhenLater(temporary, Line(state, walked_unix_s), state);
+  if (status.ok()) {
+    // Published only if nothing wrote the data file while this waited.
+    const Result<FileState> after = StateOf(env, dir);
+    if (!after.has_value()) {
+      status = after.error();
+    } else if (*after != state) {
+      status = Status(Code::kUnavailable, "'" + dir + "/data.mdb' changed while its mark was written");
+    } else if (std::rename(temporary.c_str(), mark.c_str()) != 0) {
+      status = Unavailable("rename", temporary);
     }
-    if (Later(st.st_ctim, state.ctime_s, state.ctime_ns)) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      written = false;
-      errno = ETIME;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-    if (::futimens(fd, nullptr) != 0) written = false;  // stamps it anew
   }
-  const int err = errno;
-  ::close(fd);
-  if (!written) {
-    ::unlink(temporary.c_str());
-    errno = err;
-    return Unavailable("write", temporary);
-  }
-  // Still the file the mark names (nothing wrote it while this waited).
-  const Result<FileState> after = StateOf(env, dir);
-  if (!after.has_value() || *after != state) {
-    ::unlink(temporary.c_str());
-    return Status(Code::kUnavailable, "'" + dir + "/data.mdb' changed while its mark was written");
-  }
-  if (std::rename(temporary.c_str(), mark.c_str()) != 0) {
-    const Status failed = Unavailable("rename", temporary);
-    ::unlink(temporary.c_str());
-    return failed;
-  }
-  return Status::Ok();
+  if (!status.ok()) ::unlink(temporary.c_str());
+  return status;
 }
 
 Status RemoveCheckedMark(const std::string& dir) {

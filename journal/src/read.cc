@@ -66,8 +66,7 @@ Result<std::optional<key::DecodedRunEntry>> LastIndexed(const Store& store, cons
 
 // Entries LMDB no longer sees in the run index: damage to its pages.
 Status Hidden(const Store& store, const RunId& run, const std::string& what) {
-  return Status(Code::kCorruption, "'" + store.dir() + "/data.mdb' is damaged (LMDB's own structure): database "
-                                   "'runs', run " + run.ToString() + ": " + what);
+  return StructureDamage(store.dir(), "database 'runs', run " + run.ToString() + ": " + what);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "journal/src/checked_mark.h"
 #include "journal/src/structure.h"
 #include "rewind/base/run_id.h"
+#include "rewind/base/time.h"
 
 namespace rwd::journal_internal {
 namespace {
@@ -119,9 +120,7 @@ Result<std::unique_ptr<Store>> Store::Open(const JournalOptions& options) {
       store->info_.structure_check = Check::kMarked;
       store->walked_unix_s_ = *walked;
     } else {
-      store->walked_unix_s_ = std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+      store->walked_unix_s_ = NowUnixMicros() / 1'000'000;
       REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store->BeginRead());
       REWIND_RETURN_IF_ERROR(CheckStructure(env, g.txn.get(), dir));
       store->info_.structure_check = Check::kWalked;

@@ -32,6 +32,7 @@ constexpr std::uint32_t kMetaMagic = 0xBEEFC0DE;  // MDB_MAGIC
 // Reads of the meta pages before a writer committing all the while is given up on.
 constexpr int kMaxMetaReads = 1000;
 constexpr unsigned kMaxDepth = 32;        // CURSOR_STACK: LMDB cannot descend further
+constexpr std::size_t kMetaTxnId = 128;   // MDB_meta's mm_txnid
 // Reads of the meta pages before two that do not follow on are damage: a
 // writer may commit between the reads of a read-only process (and writes
 // one page while the other stays).
@@ -41,6 +42,11 @@ constexpr int kMetaPagesReads = 3;
 constexpr std::uint16_t kBranch = 0x01, kLeaf = 0x02, kOverflow = 0x04, kMetaPage = 0x08, kDirty = 0x10,
                         kLeaf2 = 0x20, kSubPage = 0x40;
 constexpr std::uint16_t kBigData = 0x01, kSubData = 0x02, kDupData = 0x04;
+
+// StructureDamage, for the data file's path.
+Status Damaged(const std::string& file, const std::string& what) {
+  return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): " + what);
+}
 
 template <typename T>
 T Load(const std::uint8_t* at) {
@@ -287,7 +293,7 @@ class Walker {
 
  private:
   Status Bad(const std::string& what) const {
-    return Status(Code::kCorruption, "'" + file_ + "' is damaged (LMDB's own structure): " + what);
+    return Damaged(file_, what);
   }
   Status Bad(const Tree& t, Pgno pgno, const std::string& what) const {
     return Bad("database '" + t.name + "', page " + std::to_string(pgno) + ": " + what);
@@ -582,6 +588,8 @@ class Walker {
 
 }  // namespace
 
+Status StructureDamage(const std::string& dir, const std::string& what) { return Damaged(dir + "/data.mdb", what); }
+
 Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::string& dir) {
   const std::string file = dir + "/data.mdb";
   MDB_stat stat;
@@ -589,9 +597,7 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
   if (int rc = mdb_env_stat(env, &stat); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_stat"));
   if (int rc = mdb_env_get_fd(env, &fd); rc != MDB_SUCCESS) return Err(mdb::Error(rc, "mdb_env_get_fd"));
   const std::size_t psize = stat.ms_psize;
-  const auto damaged = [&](const std::string& what) {
-    return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): " + what);
-  };
+  const auto damaged = [&](const std::string& what) { return Damaged(file, what); };
 
   // The meta page of this snapshot, which names the roots of its trees. LMDB
   // reads snapshot T through meta page T & 1, which records T (a read-only
@@ -630,7 +636,7 @@ Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::st
       return Err(damaged("meta page " + std::to_string(m) + " is not one"));
     }
   }
-  const auto txn_of = [](const std::uint8_t* meta) { return Load<std::uint64_t>(meta + 128); };
+  const auto txn_of = [](const std::uint8_t* meta) { return Load<std::uint64_t>(meta + kMetaTxnId); };
   const unsigned used = txn_of(fields[txn_id & 1]) == txn_id || txn_of(fields[~txn_id & 1]) != txn_id
                             ? static_cast<unsigned>(txn_id & 1)
                             : static_cast<unsigned>(~txn_id & 1);
@@ -676,8 +682,7 @@ Result<bool> CheckKeyPath(MDB_env* env, MDB_txn* txn, MDB_dbi main, const std::s
     return Err(mdb::Error(rc, "reading the record of database '" + name + "' in '" + file + "'"));
   }
   if (v.mv_size != kDbRecord) {
-    return Err(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): the record of database '" +
-                                         name + "' is " + std::to_string(v.mv_size) + " bytes");
+    return Err(Damaged(file, "the record of database '" + name + "' is " + std::to_string(v.mv_size) + " bytes"));
   }
   // The file only grows, and holds every page of the snapshot read.
   struct ::stat st;
@@ -705,12 +710,12 @@ Status CheckMetaPages(MDB_env* env, const std::string& dir) {
     const ssize_t got = ::pread(fd, metas.data(), metas.size(), 0);
     if (got < 0) return Status(Code::kUnavailable, "cannot read the meta pages of '" + file + "': " + std::strerror(errno));
     if (static_cast<std::size_t>(got) < metas.size()) {
-      return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): shorter than its two meta pages");
+      return Damaged(file, "shorter than its two meta pages");
     }
     std::uint64_t txn[2];
     for (unsigned m = 0; m < 2; ++m) {
       const std::uint8_t* page = metas.data() + m * psize;
-      txn[m] = Load<std::uint64_t>(page + kMetaOffset + 128);
+      txn[m] = Load<std::uint64_t>(page + kMetaOffset + kMetaTxnId);
     }
     // LMDB writes transaction T's meta into page T % 2, after T - 1's went
     // into the other; a new environment has 0 in both.
@@ -720,7 +725,7 @@ Status CheckMetaPages(MDB_env* env, const std::string& dir) {
     wrong = "its meta pages record transactions " + std::to_string(txn[0]) + " and " + std::to_string(txn[1]) +
             ", not the last two";
   }
-  return Status(Code::kCorruption, "'" + file + "' is damaged (LMDB's own structure): " + wrong);
+  return Damaged(file, wrong);
 }
 
 }  // namespace rwd::journal_internal

@@ -56,6 +56,10 @@ namespace rwd::journal_internal {
 // is wrong; Unavailable when the file cannot be read or mapped.
 Result<StructureReport> CheckStructure(MDB_env* env, MDB_txn* txn, const std::string& dir);
 
+// The Corruption every check of LMDB's own structure reports: "'DIR/data.mdb'
+// is damaged (LMDB's own structure): WHAT".
+Status StructureDamage(const std::string& dir, const std::string& what);
+
 // The two meta pages' transaction ids: LMDB writes transaction T's meta
 // page (T % 2) after T - 1's, so they are the last two, or 0 and 0 in a new
 // environment. LMDB itself reads the one with the higher id: a flipped bit

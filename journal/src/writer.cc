@@ -218,11 +218,8 @@ void Writer::RunJob(WriteJob& job) {
     if (room.code() != Code::kResourceExhausted) poison_ = Status(Code::kUnavailable, room.message());
     return job.done(room);
   }
-  auto g = store_.BeginWrite();
-  if (!g.has_value()) {
-    write_failed_ = true;
-    return job.done(g.error());
-  }
+  auto g = BeginWrite();
+  if (!g.has_value()) return job.done(g.error());
   WriteView view(store_, g->txn);
   Status status = job.write(view);
   if (status.ok()) {
@@ -274,12 +271,7 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   std::uint64_t bytes = 0;
   for (std::size_t i : indices) bytes += batch[i].bytes;
   REWIND_RETURN_IF_ERROR(room_.Reserve(bytes));
-  Result<GuardedTxn> begun = store_.BeginWrite();
-  if (!begun.has_value()) {
-    write_failed_ = true;
-    return begun.error();
-  }
-  GuardedTxn g = std::move(*begun);
+  REWIND_ASSIGN_OR_RETURN(GuardedTxn g, BeginWrite());
   touched_.clear();
   written_.clear();
   batches_.clear();
@@ -392,6 +384,12 @@ void Writer::ApplyHook(mdb::Txn& txn, std::span<EventRecord> records) {
   WriteView view(store_, txn);
   (void)view.Nested([&](WriteView& nested) { return hook_.apply(nested, records); });
   for (EventRecord& record : records) record.view = nullptr;  // `before` ends here
+}
+
+Result<GuardedTxn> Writer::BeginWrite() {
+  Result<GuardedTxn> g = store_.BeginWrite();
+  if (!g.has_value()) write_failed_ = true;
+  return g;
 }
 
 Status Writer::Commit(mdb::Txn& txn, FaultPoint before) {

@@ -120,7 +120,10 @@ class Writer {
   void CompleterLoop() REWIND_EXCLUDES(done_mu_);
   // Whether the calling thread is one of the writer's.
   bool OnWriterThreads() const;
-  // Commits `txn` after the fault point `before` (kBeforeCommit or kBeforeUpdateCommit).
+  // BeginWrite begins a write transaction; Commit commits `txn` after the
+  // fault point `before` (kBeforeCommit or kBeforeUpdateCommit). A failure of
+  // either sets write_failed_.
+  Result<GuardedTxn> BeginWrite();
   Status Commit(mdb::Txn& txn, FaultPoint before);
   // Drops the batch's record views; frees the buffers if they grew large.
   void ReleaseRecords();

@@ -224,7 +224,10 @@ class Journal {
   //                       or the directory cannot be created
   //   PermissionDenied    the files cannot be opened for this user
   //   ResourceExhausted   the map cannot be reserved (lower max_map_bytes)
-  //   Corruption          LMDB rejects the data file
+  //   Corruption          LMDB rejects the data file; the data file is cut
+  //                       short; its two meta pages do not hold its last two
+  //                       transactions; or (a writer with check_structure)
+  //                       LMDB's own structure is damaged
   // Clears stale reader slots (mdb_reader_check). Starts the writer thread
   // unless read_only.
   static Result<std::unique_ptr<Journal>> Open(const JournalOptions& options);
