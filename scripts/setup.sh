@@ -9,6 +9,7 @@ packages=(
   liblmdb-dev lmdb-utils libflatbuffers-dev flatbuffers-compiler libboost1.81-dev
   libspdlog-dev librapidcheck-dev libgtest-dev libgmock-dev libcli11-dev
   nlohmann-json3-dev libssl-dev libxxhash-dev libbenchmark-dev libsqlite3-dev
+  libnats-dev nats-server
 )
 if [[ "${REWIND_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-19 libclang-rt-19-dev)

@@ -1,0 +1,138 @@
+#include "tests/support/nats_cluster.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "rewind/jetstream/stream_log.h"
+
+namespace rwd::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A loopback port nothing listens on now (the kernel's choice).
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("no free loopback port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// nats-server from PATH, or where Debian puts it.
+std::string ServerProgram() {
+  std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  path += ":/usr/sbin:/usr/local/sbin:/sbin";
+  for (std::size_t at = 0; at <= path.size();) {
+    const std::size_t colon = std::min(path.find(':', at), path.size());
+    const fs::path candidate = fs::path(path.substr(at, colon - at)) / "nats-server";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    at = colon + 1;
+  }
+  throw std::runtime_error("nats-server is not installed (scripts/setup.sh installs it)");
+}
+
+}  // namespace
+
+std::unique_ptr<NatsCluster> NatsCluster::Start(const std::string& dir, int nodes) {
+  std::unique_ptr<NatsCluster> cluster(new NatsCluster());
+  std::vector<int> route_ports;
+  for (int i = 0; i < nodes; ++i) {
+    Node& n = cluster->nodes_.emplace_back();
+    n.name = "n" + std::to_string(i + 1);
+    n.client_port = FreePort();
+    route_ports.push_back(FreePort());
+  }
+  std::string routes;
+  for (int p : route_ports) routes += (routes.empty() ? "" : ", ") + std::string("nats-route://127.0.0.1:") + std::to_string(p);
+  for (int i = 0; i < nodes; ++i) {
+    Node& n = cluster->nodes_[i];
+    const fs::path home = fs::path(dir) / n.name;
+    fs::create_directories(home);
+    n.config = home / "server.conf";
+    std::ofstream conf(n.config);
+    conf << "server_name: " << n.name << "\n"
+         << "listen: 127.0.0.1:" << n.client_port << "\n"
+         << "jetstream { store_dir: \"" << (home / "store").string() << "\" }\n"
+         << "log_file: \"" << (home / "server.log").string() << "\"\n";
+    if (nodes > 1) {
+      conf << "cluster { name: rewind-test, listen: 127.0.0.1:" << route_ports[i] << ", routes: [" << routes
+           << "] }\n";
+    }
+  }
+  for (Node& n : cluster->nodes_) cluster->Launch(n);
+  // Ready once a stream of every node can be made: the meta leader is elected.
+  jetstream::StreamOptions probe;
+  probe.servers = cluster->urls();
+  probe.stream = "probe";
+  probe.replicas = nodes;
+  probe.timeout = std::chrono::milliseconds(2000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (;;) {
+    auto log = jetstream::StreamLog::Open(probe);
+    if (log.has_value()) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("the NATS cluster under " + dir + " was not ready in a minute: " + log.error().ToString());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return cluster;
+}
+
+NatsCluster::~NatsCluster() {
+  for (Node& n : nodes_) {
+    if (n.process) n.process->Signal(SIGCONT);  // a paused node dies too
+    n.process.reset();
+  }
+}
+
+void NatsCluster::Launch(Node& node) { node.process = std::make_unique<ChildProcess>(ServerProgram(), std::vector<std::string>{"-c", node.config}); }
+
+std::vector<std::string> NatsCluster::urls() const {
+  std::vector<std::string> out;
+  for (const Node& n : nodes_) out.push_back("nats://127.0.0.1:" + std::to_string(n.client_port));
+  return out;
+}
+
+std::string NatsCluster::JournalUrl(const std::string& stream) const {
+  std::string hosts;
+  for (const Node& n : nodes_) hosts += (hosts.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(n.client_port);
+  return "nats://" + hosts + "/" + stream;
+}
+
+int NatsCluster::IndexOf(const std::string& name) const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void NatsCluster::Kill(int node) {
+  std::vector<std::string> ignored;
+  nodes_[node].process->KillAndDrain(&ignored);
+  nodes_[node].process.reset();
+}
+
+void NatsCluster::Pause(int node) { nodes_[node].process->Signal(SIGSTOP); }
+void NatsCluster::Resume(int node) { nodes_[node].process->Signal(SIGCONT); }
+
+void NatsCluster::Restart(int node) {
+  if (!nodes_[node].process) Launch(nodes_[node]);
+}
+
+}  // namespace rwd::test

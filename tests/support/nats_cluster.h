@@ -1,0 +1,47 @@
+// NatsCluster: nats-server processes with JetStream, clustered on loopback,
+// for the JetStream journal's tests: each node can be killed, paused (a
+// partition, as its peers see it) and restarted on its own store.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/child_process.h"
+
+namespace rwd::test {
+
+class NatsCluster {
+ public:
+  // Starts `nodes` servers named n1, n2, … under `dir` (their stores, configs
+  // and logs), each listening on free loopback ports, and returns once
+  // JetStream takes a stream of `nodes` replicas. Throws when it does not
+  // within a minute (the logs say why).
+  static std::unique_ptr<NatsCluster> Start(const std::string& dir, int nodes = 3);
+  ~NatsCluster();  // kills every node
+
+  // "nats://127.0.0.1:PORT" of every node, and "nats://HOST:PORT,…/stream".
+  std::vector<std::string> urls() const;
+  std::string JournalUrl(const std::string& stream) const;
+  int size() const { return static_cast<int>(nodes_.size()); }
+  // The index of the node named `name` ("n2" → 1); -1 when none is.
+  int IndexOf(const std::string& name) const;
+
+  void Kill(int node);     // SIGKILL
+  void Pause(int node);    // SIGSTOP: it answers nothing, its peers see it gone
+  void Resume(int node);   // SIGCONT
+  void Restart(int node);  // starts a killed node again on its store
+  bool Running(int node) const { return nodes_[node].process != nullptr; }
+
+ private:
+  struct Node {
+    std::string name, config;
+    int client_port = 0;
+    std::unique_ptr<ChildProcess> process;
+  };
+  NatsCluster() = default;
+  void Launch(Node& node);
+  std::vector<Node> nodes_;
+};
+
+}  // namespace rwd::test
