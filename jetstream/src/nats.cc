@@ -28,6 +28,7 @@ Status Error(natsStatus status, jsErrCode code, std::string_view what) {
         case NATS_CONNECTION_DISCONNECTED:
         case NATS_STALE_CONNECTION:
         case NATS_IO_ERROR: c = Code::kUnavailable; break;
+        case NATS_MAX_PAYLOAD: c = Code::kResourceExhausted; break;
         default: break;
       }
   }

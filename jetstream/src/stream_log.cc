@@ -12,6 +12,8 @@ using namespace jetstream_internal;
 
 namespace {
 
+constexpr auto kFollowerHeartbeat = std::chrono::seconds(1);
+
 bool IsStreamNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
@@ -30,6 +32,11 @@ std::string Mismatch(const jsStreamConfig& c, const StreamOptions& options) {
     return "limits (a journal's stream has no message, byte, age or per-subject limit)";
   }
   if (!c.DenyDelete || !c.DenyPurge) return "deletes and purges (a journal's stream denies both)";
+  const auto window = std::chrono::duration_cast<std::chrono::nanoseconds>(options.dedup_window).count();
+  if (c.Duplicates < window) {
+    return "duplicate window (" + std::to_string(c.Duplicates / 1'000'000'000) + " s, less than the " +
+           std::to_string(options.dedup_window.count()) + " s a repeated append may come within)";
+  }
   return "";
 }
 
@@ -76,6 +83,7 @@ struct StreamLog::Impl {
   Connection connection;
   Context js;
   std::string what;  // "stream 'S'", for messages
+  std::string identity;
 
   jsOptions RequestOptions() const {
     jsOptions o;
@@ -124,6 +132,7 @@ struct StreamLog::Impl {
     if (std::string why = Mismatch(*(*info)->Config, options); !why.empty()) {
       return Status(Code::kFailedPrecondition, what + " exists with other settings than a journal's: " + why);
     }
+    identity = "nats:" + options.stream + "@" + std::to_string((*info)->Created);
     return Status::Ok();
   }
 };
@@ -132,13 +141,20 @@ namespace {
 
 class OrderedFollower final : public StreamLog::Follower {
  public:
-  explicit OrderedFollower(Subscription sub, std::string what) : sub_(std::move(sub)), what_(std::move(what)) {}
+  OrderedFollower(natsConnection* connection, Subscription sub, std::string what)
+      : connection_(connection), sub_(std::move(sub)), what_(std::move(what)) {}
 
   Result<std::optional<StoredMessage>> Next(std::chrono::milliseconds wait) override {
     natsMsg* raw = nullptr;
     const natsStatus s = natsSubscription_NextMsg(&raw, sub_.get(), wait.count());
     Msg msg(raw);
-    if (s == NATS_TIMEOUT) return std::optional<StoredMessage>();
+    if (s == NATS_TIMEOUT) {
+      // Nothing came: the stream had nothing new, or no server is there to say so.
+      if (natsConnection_Status(connection_) != NATS_CONN_STATUS_CONNECTED) {
+        return Err(Code::kUnavailable, "following " + what_ + ": not connected to any of its servers");
+      }
+      return std::optional<StoredMessage>();
+    }
     if (s != NATS_OK) return Err(Error(s, {}, "following " + what_));
     jsMsgMetaData* meta = nullptr;
     if (natsStatus m = natsMsg_GetMetaData(&meta, msg.get()); m != NATS_OK) {
@@ -156,6 +172,7 @@ class OrderedFollower final : public StreamLog::Follower {
   }
 
  private:
+  natsConnection* connection_;  // the log's: outlives its followers
   Subscription sub_;
   std::string what_;
 };
@@ -201,9 +218,10 @@ StreamLog::StreamLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 StreamLog::~StreamLog() = default;
 
 const StreamOptions& StreamLog::options() const { return impl_->options; }
+const std::string& StreamLog::identity() const { return impl_->identity; }
 
 Result<Appended> StreamLog::Append(std::string_view subject, std::string_view msg_id,
-                                   std::uint64_t expected_subject_seq, ByteView data) {
+                                   std::optional<std::uint64_t> expected_subject_seq, ByteView data) {
   const std::string subj(subject);
   if (!subj.starts_with(SubjectPrefix(impl_->options.stream))) {
     return Err(Code::kInvalidArgument, "subject '" + subj + "' is not one of " + impl_->what);
@@ -215,11 +233,14 @@ Result<Appended> StreamLog::Append(std::string_view subject, std::string_view ms
     return Err(Error(s, {}, "appending to " + impl_->what));
   }
   Msg msg(raw);
-  const std::string id(msg_id), expected = std::to_string(expected_subject_seq);
+  const std::string id(msg_id), expected = expected_subject_seq ? std::to_string(*expected_subject_seq) : "";
+  natsStatus headers = natsMsgHeader_Set(msg.get(), "Nats-Msg-Id", id.c_str());
   // Set by hand: the client's ExpectLastSubjectSeq sends nothing for 0, and
   // 0 is what fences a subject's first message.
-  natsMsgHeader_Set(msg.get(), "Nats-Msg-Id", id.c_str());
-  natsMsgHeader_Set(msg.get(), "Nats-Expected-Last-Subject-Sequence", expected.c_str());
+  if (headers == NATS_OK && expected_subject_seq) {
+    headers = natsMsgHeader_Set(msg.get(), "Nats-Expected-Last-Subject-Sequence", expected.c_str());
+  }
+  if (headers != NATS_OK) return Err(Error(headers, {}, "appending to " + impl_->what));
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = impl_->options.timeout.count();
@@ -232,8 +253,8 @@ Result<Appended> StreamLog::Append(std::string_view subject, std::string_view ms
     Status e = Error(s, code, "appending to '" + subj + "' of " + impl_->what);
     if (e.code() == Code::kConflict) {
       return Err(Code::kConflict, "appending to '" + subj + "' of " + impl_->what + ": its last message is not " +
-                                      (expected_subject_seq == 0 ? "none" : "stream seq " + expected) + " (" +
-                                      e.message() + ")");
+                                      (expected == "0" ? "none" : "stream seq " + expected) + " (" + e.message() +
+                                      ")");
     }
     return Err(std::move(e));
   }
@@ -258,6 +279,10 @@ Result<std::unique_ptr<StreamLog::Follower>> StreamLog::Follow(std::uint64_t fro
   so.Ordered = true;
   so.Config.DeliverPolicy = js_DeliverByStartSequence;
   so.Config.OptStartSeq = std::max<std::uint64_t>(from_seq, 1);
+  // The server beats once a second when it has nothing to send; two missed
+  // beats (its consumer lost with a node) and the client makes it again
+  // from the last message it gave (the default, 5 s, stalled followers 10 s).
+  so.Config.Heartbeat = std::chrono::duration_cast<std::chrono::nanoseconds>(kFollowerHeartbeat).count();
   jsOptions jo = impl_->RequestOptions();
   natsSubscription* sub = nullptr;
   jsErrCode code{};
@@ -265,7 +290,8 @@ Result<std::unique_ptr<StreamLog::Follower>> StreamLog::Follow(std::uint64_t fro
   if (natsStatus s = js_SubscribeSync(&sub, impl_->js.get(), subjects.c_str(), &jo, &so, &code); s != NATS_OK) {
     return Err(Error(s, code, "following " + impl_->what));
   }
-  return std::unique_ptr<Follower>(std::make_unique<OrderedFollower>(Subscription(sub), impl_->what));
+  return std::unique_ptr<Follower>(
+      std::make_unique<OrderedFollower>(impl_->connection.get(), Subscription(sub), impl_->what));
 }
 
 }  // namespace rwd::jetstream

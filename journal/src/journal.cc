@@ -18,6 +18,7 @@
 
 #include "journal/src/checked_mark.h"
 #include "journal/src/key_codec.h"
+#include "journal/src/mirror.h"
 #include "journal/src/read.h"
 #include "journal/src/record.h"
 #include "journal/src/store.h"
@@ -78,6 +79,9 @@ class OpenJournals {
 class Journal::Impl {
  public:
   ~Impl() {
+    // The mirror's threads first; the writer's callbacks of the records they
+    // handed it still call the mirror.
+    if (mirror) mirror->Stop();
     if (writer) {
       writer->Stop();  // completes queued appends while everything is alive
       // Nothing but LMDB wrote the file since its structure was known sound:
@@ -87,6 +91,7 @@ class Journal::Impl {
         (void)WriteCheckedMark(store->env(), store->dir(), store->structure_walked_unix_s());
       }
     }
+    mirror.reset();
     writer.reset();
     store.reset();
     lock = WriterLock();
@@ -97,6 +102,7 @@ class Journal::Impl {
   WriterLock lock;
   std::unique_ptr<Store> store;
   std::unique_ptr<Writer> writer;
+  std::unique_ptr<Mirror> mirror;  // with an upstream (a writer's only)
   Mutex tables_mu;  // LMDB: one mdb_dbi_open at a time per process
   std::unordered_map<std::string, unsigned> tables REWIND_GUARDED_BY(tables_mu);
 };
@@ -135,6 +141,10 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   REWIND_ASSIGN_OR_RETURN(impl->store, Store::Open(options));
   if (!options.read_only) {
     REWIND_ASSIGN_OR_RETURN(impl->writer, Writer::Start(*impl->store));
+    if (options.upstream) {
+      REWIND_ASSIGN_OR_RETURN(impl->mirror, Mirror::Start(*impl->store, *impl->writer, options.upstream));
+      REWIND_RETURN_IF_ERROR(impl->mirror->AwaitCatchUp().WithContext("journal '" + options.directory + "'"));
+    }
   }
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
 }
@@ -162,6 +172,7 @@ void Journal::AppendAsync(const RunId& run, std::uint64_t expected_seq, std::vec
     bytes += p.size() + record::kFormat1HeaderSize;
   }
   bytes += record::kFormat2MaxOverhead;  // with the line above, at least what either format stores
+  if (impl_->mirror) return impl_->mirror->Append(run, expected_seq, std::move(payloads), std::move(done));
   impl_->writer->Enqueue(AppendRequest{run, expected_seq, std::move(payloads), std::move(done), bytes});
 }
 
@@ -307,6 +318,10 @@ Status Journal::Update(UpdateFn write) {
 }
 
 Result<Hash> Journal::PutBlob(ByteView bytes) {
+  if (impl_->options.read_only) {
+    return Err(Code::kFailedPrecondition, "journal '" + impl_->options.directory + "' is open read-only");
+  }
+  if (impl_->mirror) return impl_->mirror->PutBlob(bytes);
   const Hash hash = Sha256(bytes);
   MDB_dbi blobs = impl_->store->blobs();
   REWIND_RETURN_IF_ERROR(Update([&](WriteView& view) -> Status {
@@ -315,14 +330,7 @@ Result<Hash> Journal::PutBlob(ByteView bytes) {
         return mdb::Error(rc, "making the blobs database");
       }
     }
-    const ByteView key(hash.data(), hash.size());
-    auto stored = view.txn().Get(blobs, key);
-    if (stored.has_value()) {
-      if (std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end())) return Status::Ok();
-      return Status(Code::kCorruption, "blob " + HexEncode(key) + " is stored damaged");
-    }
-    if (stored.error().code() != Code::kNotFound) return stored.error();
-    return view.txn().Put(blobs, key, bytes, MDB_NOOVERWRITE, "blobs");
+    return StoreBlob(view.txn(), blobs, hash, bytes);
   }).WithContext("storing a blob"));
   impl_->store->SetBlobs(blobs);  // committed: the handle is the process's now
   return hash;

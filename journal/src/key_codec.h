@@ -8,13 +8,18 @@
 //           value: the record's last run seq u64 BE ‖ its key (16 bytes), so
 //           the duplicates of a run sort by seq and the record holding seq k
 //           is the first entry at or past k, found in O(log n)
-//   meta    text keys → text values (format_version, engine_id, created_unix_us)
+//   meta    text keys → text values (format_version, engine_id, created_unix_us,
+//           and a mirror's upstream)
+//   log     a mirror's only (upstream.h): key run id → the log sequence of the
+//           run's last message, u64 BE; key "last" → the last log sequence
+//           the mirror holds
 //
 // Big-endian keys make memcmp order numeric order.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "rewind/base/bytes.h"
 
@@ -59,5 +64,8 @@ struct DecodedRunEntry {
 inline DecodedRunEntry DecodeRunEntry(ByteView v) {
   return {GetBe64(v.data()), GetBe64(v.data() + 8)};
 }
+
+// The `log` key of the last log sequence a mirror holds (4 bytes: never a run id).
+inline constexpr std::string_view kLogLastKey = "last";
 
 }  // namespace rwd::key

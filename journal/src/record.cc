@@ -96,10 +96,18 @@ void Encode(std::uint32_t format, const RunId& run, std::uint64_t first_seq, con
 namespace rwd {
 
 Status EventBatch::Parse(std::uint32_t format, ByteView stored, std::uint64_t last_position) {
+  return Parse(format, stored, last_position, /*key_is_last=*/true);
+}
+
+Status EventBatch::ParseReceived(ByteView stored, std::uint64_t first_position) {
+  return Parse(2, stored, first_position, /*key_is_last=*/false);
+}
+
+Status EventBatch::Parse(std::uint32_t format, ByteView stored, std::uint64_t position, bool key_is_last) {
   using namespace record;
-  const std::uint64_t position = last_position;  // for messages
+  const std::uint64_t last_position = position;  // when key_is_last
   format_ = format;
-  position_ = last_position;
+  position_ = position;
   stored_ = stored;
   payloads_.clear();
   hashes_.clear();
@@ -137,6 +145,10 @@ Status EventBatch::Parse(std::uint32_t format, ByteView stored, std::uint64_t la
     p += length;
   }
   if (p != end) return Bad(position, "has " + std::to_string(end - p) + " bytes after its last event");
+  if (!key_is_last) {
+    if (position + count - 1 < position) return Bad(position, "holds more events than positions are left");
+    return Status::Ok();
+  }
   if (count > last_position) return Bad(position, "holds more events than there are positions before it");
   position_ = last_position - count + 1;
   return Status::Ok();

@@ -71,6 +71,9 @@ class EventBatch {
   // last event is at `last_position` (its key). Corruption naming the
   // position otherwise. Reuses this object's buffers.
   Status Parse(std::uint32_t format, ByteView stored, std::uint64_t last_position);
+  // The same for a format-2 record received from elsewhere (a mirrored
+  // journal's log), to be stored with its first event at `first_position`.
+  Status ParseReceived(ByteView stored, std::uint64_t first_position);
 
   // For records the writer has just made: their hashes are known.
   void Assign(std::uint32_t format, const RunId& run, std::uint64_t first_seq, std::uint64_t position,
@@ -92,6 +95,8 @@ class EventBatch {
   std::uint64_t SumOf(std::size_t i) const;
 
  private:
+  // `position`: the last event's when `key_is_last`, else the first's.
+  Status Parse(std::uint32_t format, ByteView stored, std::uint64_t position, bool key_is_last);
   std::uint32_t format_ = 0;
   RunId run_;
   std::uint64_t first_seq_ = 0;

@@ -186,7 +186,13 @@ Status Store::OpenDatabases() {
   } else if (r != MDB_NOTFOUND) {
     return mdb::Error(r, "opening the blobs database");
   }
+  const bool mirrored = options_.upstream != nullptr;
+  if (int r = mdb_dbi_open(txn, "log", fresh && mirrored ? MDB_CREATE : 0, &log_); r != MDB_SUCCESS) {
+    if (r != MDB_NOTFOUND) return mdb::Error(r, "opening the log database");
+    log_ = 0;
+  }
   REWIND_RETURN_IF_ERROR(ReadOrWriteMeta(g.txn, fresh));
+  REWIND_RETURN_IF_ERROR(CheckUpstream(fresh));
   // Committing (also a read-only txn) keeps the dbi handles; aborting would close them.
   REWIND_RETURN_IF_ERROR(g.txn.Commit().WithContext("opening journal '" + dir() + "'"));
   // A new journal's files must survive a power loss along with its first
@@ -206,6 +212,10 @@ Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
     REWIND_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("format_version"), AsBytes(version), 0, "meta"));
     REWIND_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("engine_id"), AsBytes(info_.engine_id), 0, "meta"));
     REWIND_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("created_unix_us"), AsBytes(created), 0, "meta"));
+    if (options_.upstream) {
+      info_.upstream = options_.upstream->identity();
+      REWIND_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("upstream"), AsBytes(info_.upstream), 0, "meta"));
+    }
     return Status::Ok();
   }
   auto version = txn.Get(meta_, AsBytes("format_version"));
@@ -229,6 +239,34 @@ Status Store::ReadOrWriteMeta(mdb::Txn& txn, bool fresh) {
   }
   if (auto created = txn.Get(meta_, AsBytes("created_unix_us")); created.has_value()) {
     ParseNumber(Text(*created), &info_.created_unix_us);
+  }
+  if (auto upstream = txn.Get(meta_, AsBytes("upstream")); upstream.has_value()) {
+    info_.upstream = std::string(Text(*upstream));
+  }
+  return Status::Ok();
+}
+
+Status Store::CheckUpstream(bool fresh) const {
+  if ((log_ != 0) != !info_.upstream.empty()) {
+    return Status(Code::kCorruption, "journal '" + dir() + "' is damaged: it has " +
+                                         (log_ != 0 ? "a log database without the log it mirrors"
+                                                    : "a log it mirrors without the log database"));
+  }
+  if (fresh && options_.upstream && info_.format_version != 2) {
+    return Status(Code::kInvalidArgument, "a mirror of a log is made in format 2, not " +
+                                              std::to_string(info_.format_version));
+  }
+  if (options_.read_only) return Status::Ok();  // a mirror is read as it stands
+  if (!options_.upstream && !info_.upstream.empty()) {
+    return Status(Code::kFailedPrecondition, "journal '" + dir() + "' mirrors the log " + info_.upstream +
+                                                 ": a writer opens it with that log");
+  }
+  if (options_.upstream && info_.upstream != options_.upstream->identity()) {
+    return Status(Code::kFailedPrecondition,
+                  "journal '" + dir() + "' " +
+                      (info_.upstream.empty() ? std::string("is not a mirror (a journal is one from its creation)")
+                                              : "mirrors the log " + info_.upstream) +
+                      ", not " + options_.upstream->identity());
   }
   return Status::Ok();
 }

@@ -52,6 +52,9 @@ class Store {
   MDB_dbi runs() const { return runs_; }
   MDB_dbi meta() const { return meta_; }
   MDB_dbi main() const { return main_; }  // the main database: named databases' records
+  // A mirror's `log` database (FORMAT.md): each run's last log sequence;
+  // 0 for a journal that is not a mirror.
+  MDB_dbi log() const { return log_; }
   // The blobs database (FORMAT.md), or 0 while the journal has none (one
   // made by an older build, until the first PutBlob). A read-only process
   // sees only what there was when it opened the journal.
@@ -78,6 +81,8 @@ class Store {
   Result<GuardedTxn> Begin(unsigned flags) const;
   Status OpenDatabases();
   Status ReadOrWriteMeta(mdb::Txn& txn, bool fresh);
+  // That a mirror is opened with the log it mirrors, and nothing else is.
+  Status CheckUpstream(bool fresh) const;
 
   JournalOptions options_;
   mdb::Env env_;
@@ -85,6 +90,7 @@ class Store {
   MDB_dbi runs_ = 0;
   MDB_dbi meta_ = 0;
   MDB_dbi main_ = 0;
+  MDB_dbi log_ = 0;
   std::atomic<MDB_dbi> blobs_{0};
   mutable Mutex verified_mu_;
   mutable std::set<Hash> verified_ REWIND_GUARDED_BY(verified_mu_);

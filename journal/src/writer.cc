@@ -147,6 +147,7 @@ void Writer::Loop() {
           bytes += queue_.front().bytes;
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
+          if (batch.back().blob) break;
         }
         job_turn_ = true;
       }
@@ -243,7 +244,10 @@ void Writer::CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<A
   std::iota(all.begin(), all.end(), 0);
   Status status = TryBatch(batch, all, results, in_batch_conflict);
   if (status.ok()) return;
-  if (status.code() == Code::kResourceExhausted && batch.size() > 1) {
+  // A mirror's records must be stored in their log's order: never one
+  // without those before it.
+  const bool received = std::ranges::any_of(batch, [](const AppendRequest& r) { return r.log_seq != 0; });
+  if (status.code() == Code::kResourceExhausted && batch.size() > 1 && !received) {
     // Perhaps one request does not fit where the others would: try each alone.
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const std::size_t one[] = {i};
@@ -259,7 +263,9 @@ void Writer::CommitBatch(std::vector<AppendRequest>& batch, std::vector<Result<A
     return;
   }
   if (status.code() != Code::kResourceExhausted) poison_ = Status(Code::kUnavailable, status.message());
-  const Status& cause = status.code() == Code::kResourceExhausted ? status : poison_;
+  // A mirror learns why its log's message was refused as it is (Corruption).
+  const bool kept = status.code() == Code::kResourceExhausted || (received && status.code() == Code::kCorruption);
+  const Status& cause = kept ? status : poison_;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Result<AppendResult>& r = results[i];
     if (r.has_value() || r.error() == kNotWritten || in_batch_conflict[i]) r = Err(cause);
@@ -285,6 +291,16 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   };
   for (std::size_t i : indices) {
     AppendRequest& request = batch[i];
+    if (request.log_seq != 0) {
+      AppendResult received;  // all zero for a blob
+      REWIND_RETURN_IF_ERROR(StoreReceived(g.txn, request, position, &received));
+      if (received.first_seq != 0) {
+        position += received.head.seq - received.first_seq + 1;
+        ++appended;
+      }
+      results[i] = received;
+      continue;
+    }
     RunHead head;
     const auto in_batch = touched_.find(request.run);
     if (in_batch != touched_.end()) {
@@ -369,6 +385,75 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   if (hooked && hook_.finished) hook_.finished(status);
   ReleaseRecords();
   return status;
+}
+
+Status StoreBlob(mdb::Txn& txn, MDB_dbi blobs, const Hash& hash, ByteView bytes) {
+  const ByteView key(hash.data(), hash.size());
+  auto stored = txn.Get(blobs, key);
+  if (stored.has_value()) {
+    if (std::equal(stored->begin(), stored->end(), bytes.begin(), bytes.end())) return Status::Ok();
+    return Status(Code::kCorruption, "blob " + HexEncode(key) + " is stored damaged");
+  }
+  if (stored.error().code() != Code::kNotFound) return stored.error();
+  return txn.Put(blobs, key, bytes, MDB_NOOVERWRITE, "blobs");
+}
+
+Status Writer::StoreReceived(mdb::Txn& txn, AppendRequest& request, std::uint64_t position, AppendResult* result) {
+  const std::string message = "message " + std::to_string(request.log_seq) + " of the log '" + store_.info().upstream + "'";
+  // The log's messages are stored in order, every one: never one without
+  // those before it (a batch that failed leaves none of its own behind).
+  const ByteView last_key = AsBytes(key::kLogLastKey);
+  std::uint64_t mirrored = 0;
+  if (Result<ByteView> v = txn.Get(store_.log(), last_key); v.has_value() && v->size() == 8) {
+    mirrored = key::GetBe64(v->data());
+  } else if (v.has_value() || v.error().code() != Code::kNotFound) {
+    return Status(Code::kCorruption, "journal '" + store_.dir() + "' has a malformed last log sequence");
+  }
+  if (request.log_seq != mirrored + 1) {
+    return Status(Code::kCorruption, message + " does not follow the last one mirrored, " + std::to_string(mirrored));
+  }
+  const key::Position seq = key::EncodePosition(request.log_seq);
+  if (request.blob) {
+    REWIND_RETURN_IF_ERROR(StoreBlob(txn, store_.blobs(), Sha256(request.record), request.record).WithContext(message));
+    *result = AppendResult{};
+    return txn.Put(store_.log(), last_key, seq, 0, "log");
+  }
+  if (records_.size() <= batches_.size()) records_.emplace_back();
+  Bytes& stored = records_[batches_.size()];
+  stored = std::move(request.record);
+  EventBatch& made = batches_.emplace_back();
+  if (Status s = made.ParseReceived(stored, position); !s.ok()) {
+    return Status(Code::kCorruption, message + " is not a Rewind record of format 2: " + s.message());
+  }
+  const RunId& run = made.run();
+  RunHead head;
+  if (auto in_batch = touched_.find(run); in_batch != touched_.end()) {
+    head = in_batch->second;
+  } else {
+    REWIND_ASSIGN_OR_RETURN(head, LoadHead(txn, run));
+  }
+  if (made.first_seq() != head.seq + 1 || made.prev_hash() != head.hash) {
+    return Status(Code::kCorruption, message + " does not follow on from run " + run.ToString() + " at seq " +
+                                         std::to_string(head.seq) + " (it names seq " +
+                                         std::to_string(made.first_seq()) + " and another previous hash)");
+  }
+  const std::uint64_t last = position + made.size() - 1;
+  MDB_val k, v;
+  auto put = [&](MDB_dbi dbi, ByteView key, ByteView value, unsigned flags, const char* what) -> Status {
+    k = mdb::Val(key);
+    v = mdb::Val(value);
+    const int rc = mdb_put(txn.get(), dbi, &k, &v, flags);
+    return rc == MDB_SUCCESS ? Status::Ok() : mdb::Error(rc, std::string("mirroring into '") + store_.dir() + "' (" + what + ")");
+  };
+  REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(last), stored, MDB_APPEND, "events"));
+  REWIND_RETURN_IF_ERROR(put(store_.runs(), run.bytes(), key::EncodeRunEntry(head.seq + made.size(), last),
+                             MDB_APPENDDUP, "runs"));
+  REWIND_RETURN_IF_ERROR(put(store_.log(), run.bytes(), seq, 0, "log"));
+  REWIND_RETURN_IF_ERROR(put(store_.log(), last_key, seq, 0, "log"));
+  for (std::size_t e = 0; e < made.size(); ++e) written_.push_back(made.At(e));
+  *result = AppendResult{head.seq + 1, position, RunHead{head.seq + made.size(), made.HashOf(made.size() - 1)}};
+  touched_[run] = result->head;
+  return Status::Ok();
 }
 
 void Writer::ApplyHook(mdb::Txn& txn, std::span<EventRecord> records) {

@@ -60,7 +60,22 @@ struct AppendRequest {
   std::vector<Bytes> payloads;
   Journal::AppendCallback done;
   std::size_t bytes = 0;  // record bytes (headers included), for batch sizing
+  // A mirror's record as its log holds it (mirror.h), at log sequence
+  // `log_seq` (0: an append of `payloads` instead). It is stored as it is
+  // once it checks out as the next record of its run; one that does not
+  // fails the batch and poisons the writer (Corruption naming the message):
+  // the mirror cannot skip a record of its log.
+  std::uint64_t log_seq = 0;
+  Bytes record;
+  // The received message is a blob, stored under its SHA-256. A batch ends
+  // with it, so the records after it that name it find it committed (the
+  // commit hook reads blobs from the committed snapshot).
+  bool blob = false;
 };
+
+// Stores `bytes` under `hash` in `blobs` unless there already; Corruption
+// when other bytes are there.
+Status StoreBlob(mdb::Txn& txn, MDB_dbi blobs, const Hash& hash, ByteView bytes);
 
 struct WriteJob {
   std::function<Status(WriteView&)> write;  // null: no transaction, only `done`
@@ -108,6 +123,10 @@ class Writer {
   Status TryBatch(std::vector<AppendRequest>& batch, std::span<const std::size_t> indices,
                   std::vector<Result<AppendResult>>& results, std::vector<bool>& in_batch_conflict);
   Result<RunHead> LoadHead(const mdb::Txn& txn, const RunId& run);
+  // Stores `request`'s received message (a record from `position` on, after
+  // checking it follows on from its run; or a blob) after checking it is the
+  // log's next; fills `result` (all zero for a blob). Corruption otherwise.
+  Status StoreReceived(mdb::Txn& txn, AppendRequest& request, std::uint64_t position, AppendResult* result);
   // Runs the commit hook on `records` in a nested transaction of `txn`; when
   // it fails its writes are undone and the batch goes on.
   void ApplyHook(mdb::Txn& txn, std::span<EventRecord> records);

@@ -12,7 +12,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "rewind/jetstream/stream_log.h"
 
 namespace rwd::test {
 namespace {
@@ -115,10 +114,16 @@ std::string NatsCluster::JournalUrl(const std::string& stream) const {
   return "nats://" + hosts + "/" + stream;
 }
 
-int NatsCluster::IndexOf(const std::string& name) const {
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i].name == name) return static_cast<int>(i);
-  }
+int NatsCluster::LeaderOf(jetstream::StreamLog& log) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    if (Result<std::string> leader = log.Leader(); leader.has_value()) {
+      for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        if (nodes_[i].name == *leader) return static_cast<int>(i);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
   return -1;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rewind/jetstream/stream_log.h"
 #include "tests/support/child_process.h"
 
 namespace rwd::test {
@@ -24,8 +25,9 @@ class NatsCluster {
   std::vector<std::string> urls() const;
   std::string JournalUrl(const std::string& stream) const;
   int size() const { return static_cast<int>(nodes_.size()); }
-  // The index of the node named `name` ("n2" → 1); -1 when none is.
-  int IndexOf(const std::string& name) const;
+  // The index of the node leading `log`'s stream, once it has one (an
+  // election takes a few seconds); -1 when it has none within 30 s.
+  int LeaderOf(jetstream::StreamLog& log) const;
 
   void Kill(int node);     // SIGKILL
   void Pause(int node);    // SIGSTOP: it answers nothing, its peers see it gone

@@ -79,16 +79,20 @@ class StreamLog {
   StreamLog& operator=(const StreamLog&) = delete;
 
   const StreamOptions& options() const;
+  // "nats:STREAM@CREATED": the stream's name and when it was made (ns since
+  // the epoch), so that a stream made again under the same name is another.
+  const std::string& identity() const;
 
   // Appends `data` to `subject` (which must start with SubjectPrefix) if the
-  // subject's last message has sequence `expected_subject_seq` (0: none).
-  // Conflict, storing nothing, when it has another (the message names it);
+  // subject's last message has sequence `expected_subject_seq` (0: none;
+  // nullopt: whatever it has). Conflict, storing nothing, when it has
+  // another (the message names it);
   // a repeated `msg_id` answers the first append's sequence whatever the
   // subject holds now. Unavailable when no quorum acknowledged in time: the
   // message may or may not be stored, and repeating the append with the same
   // id tells which.
-  Result<Appended> Append(std::string_view subject, std::string_view msg_id, std::uint64_t expected_subject_seq,
-                          ByteView data);
+  Result<Appended> Append(std::string_view subject, std::string_view msg_id,
+                          std::optional<std::uint64_t> expected_subject_seq, ByteView data);
 
   // The sequence of the stream's last message (0 when it has none).
   Result<std::uint64_t> LastSeq();
@@ -100,9 +104,9 @@ class StreamLog {
   class Follower {
    public:
     virtual ~Follower() = default;
-    // The next message, or nullopt when none came within `wait` (also while
-    // the client reconnects, after which the follower goes on after the
-    // last message it gave). Unavailable once the connection is closed.
+    // The next message, or nullopt when none came within `wait`.
+    // Unavailable when no server is connected (the client reconnects, and
+    // the follower then goes on after the last message it gave).
     virtual Result<std::optional<StoredMessage>> Next(std::chrono::milliseconds wait) = 0;
   };
   Result<std::unique_ptr<Follower>> Follow(std::uint64_t from_seq);

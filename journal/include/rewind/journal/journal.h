@@ -49,6 +49,7 @@
 #include "rewind/base/run_id.h"
 #include "rewind/base/status.h"
 #include "rewind/journal/hash.h"
+#include "rewind/journal/upstream.h"
 
 namespace rwd {
 
@@ -109,6 +110,13 @@ struct JournalOptions {
   std::uint32_t new_format_version = kJournalFormatVersion;
   // Test seam: called at each FaultPoint; a non-ok status is injected there.
   std::function<Status(FaultPoint)> fault_hook;
+  // The replicated log the journal mirrors (upstream.h), or null: the
+  // journal's own file orders and keeps its appends. A journal is a mirror
+  // from its creation (format 2) and only of the log it was made from: a
+  // writer opening a mirror without that log, or a journal that is not a
+  // mirror with one, is refused (FailedPrecondition). Read-only opens read
+  // a mirror as it stands, without the log.
+  std::shared_ptr<Upstream> upstream;
 };
 
 // Where a run stands: its last seq and that record's chain hash.
@@ -206,6 +214,9 @@ struct JournalInfo {
   // change time and LMDB transaction).
   enum class StructureCheck { kNone, kWalked, kMarked };
   StructureCheck structure_check = StructureCheck::kNone;
+  // The identity of the log a mirror follows (Upstream::identity); empty
+  // for a journal that is not one.
+  std::string upstream;
 };
 
 class Journal {
@@ -227,7 +238,11 @@ class Journal {
   //   Corruption          LMDB rejects the data file; the data file is cut
   //                       short; its two meta pages do not hold its last two
   //                       transactions; or (a writer with check_structure)
-  //                       LMDB's own structure is damaged
+  //                       LMDB's own structure is damaged; or (a mirror) its
+  //                       log holds a message that is not the next record of
+  //                       its run, or fewer messages than the mirror
+  // A mirror's writer returns once it holds every message its log held when
+  // it was called (Unavailable when the log did not answer for a minute).
   // Clears stale reader slots (mdb_reader_check). Starts the writer thread
   // unless read_only.
   static Result<std::unique_ptr<Journal>> Open(const JournalOptions& options);
@@ -255,6 +270,13 @@ class Journal {
   //   Corruption          the run's last stored record fails its checks (when
   //                       the writer reads it: the head of a recently written
   //                       run is remembered, not re-read)
+  // A mirror (JournalOptions::upstream) acknowledges an append once its log
+  // holds it and the mirror has stored it; besides: Conflict when another
+  // process extended the run in the log first, Unavailable when the log did
+  // not answer for a minute (the append may be in it: reading the run once
+  // the mirror has caught up tells), ResourceExhausted when the log takes no
+  // message that large; a mirror that met a log message it cannot store
+  // fails every append with that Corruption.
   Result<AppendResult> Append(const RunId& run, std::uint64_t expected_seq,
                               std::vector<Bytes> payloads);
 

@@ -19,8 +19,10 @@
 #include <map>
 #include <thread>
 
+#include "rewind/jetstream/upstream.h"
 #include "rewind/journal/journal.h"
 #include "tests/journal/journal_fixture.h"
+#include "tests/support/nats_cluster.h"
 #include "tests/support/temp_dir.h"
 
 namespace rwd::test {
@@ -32,12 +34,32 @@ struct Backend {
   std::string name;
   // Opens the journal on a store of its own under `dir`, for writing.
   std::function<Result<std::unique_ptr<Journal>>(const std::string& dir)> open;
+  friend void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 };
 
+// One cluster for the whole binary, started by the first test that needs it.
+NatsCluster& Cluster() {
+  static TempDir dir;  // outlives the cluster: made before it
+  static std::unique_ptr<NatsCluster> cluster = NatsCluster::Start(dir.path());
+  return *cluster;
+}
+
 std::vector<Backend> Backends() {
-  return {Backend{"lmdb", [](const std::string& dir) {
+  return {Backend{"lmdb",
+                  [](const std::string& dir) {
                     JournalOptions o;
                     o.directory = dir + "/journal";
+                    return Journal::Open(o);
+                  }},
+          // A mirror in `dir` of a stream of its own (named for `dir`).
+          Backend{"jetstream", [](const std::string& dir) -> Result<std::unique_ptr<Journal>> {
+                    jetstream::StreamOptions s;
+                    s.servers = Cluster().urls();
+                    s.stream = "conformance-" + std::to_string(std::hash<std::string>{}(dir));
+                    REWIND_ASSIGN_OR_RETURN(std::shared_ptr<Upstream> upstream, jetstream::OpenUpstream(s));
+                    JournalOptions o;
+                    o.directory = dir + "/mirror";
+                    o.upstream = std::move(upstream);
                     return Journal::Open(o);
                   }}};
 }
