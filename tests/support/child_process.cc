@@ -96,14 +96,26 @@ bool ChildProcess::ReadLines(int timeout_ms, std::vector<std::string>* lines) {
 }
 
 void ChildProcess::KillAndDrain(std::vector<std::string>* lines) {
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
+  if (pid_ > 0) {  // never kill(-1): that is every process
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
   pid_ = -1;
   while (ReadLines(-1, lines)) {
   }
 }
 
-void ChildProcess::Signal(int sig) { ::kill(pid_, sig); }
+void ChildProcess::Signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool ChildProcess::Exited() {
+  if (pid_ <= 0) return true;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  pid_ = -1;
+  return true;
+}
 
 int ChildProcess::Wait() {
   int status = 0;

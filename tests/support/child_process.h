@@ -26,6 +26,8 @@ class ChildProcess {
   void Signal(int sig);
   // Waits for exit; returns the wait status.
   int Wait();
+  // Whether the child has exited (reaped then), without waiting.
+  bool Exited();
 
  private:
   pid_t pid_ = -1;

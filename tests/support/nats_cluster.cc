@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -18,19 +20,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A loopback port nothing listens on now (the kernel's choice).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::runtime_error("no free loopback port");
+// A loopback port nothing listens on now, chosen at random below the
+// kernel's ephemeral range: the kernel hands a port just freed to the next
+// process that asks, so two test processes picking ports at once (ctest -j)
+// would otherwise often pick the same.
+int FreePort(std::mt19937& random) {
+  std::uniform_int_distribution<int> pick(20000, 31999);
+  for (int tries = 0; tries < 1000; ++tries) {
+    const int port = pick(random);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    ::close(fd);
+    if (free) return port;
   }
-  ::close(fd);
-  return ntohs(a.sin_port);
+  throw std::runtime_error("no free loopback port");
 }
 
 // nats-server from PATH, or where Debian puts it.
@@ -49,19 +57,38 @@ std::string ServerProgram() {
 }  // namespace
 
 std::unique_ptr<NatsCluster> NatsCluster::Start(const std::string& dir, int nodes) {
-  std::unique_ptr<NatsCluster> cluster(new NatsCluster());
+  std::mt19937 random(std::random_device{}());
+  // A node that cannot have its ports (another process took one since they
+  // were picked) exits at once: the cluster is then started again elsewhere.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::unique_ptr<NatsCluster> cluster(new NatsCluster());
+    if (cluster->Launch(dir, nodes, random)) return cluster;
+  }
+  throw std::runtime_error("the NATS cluster under " + dir + " did not start (its nodes' logs say why)");
+}
+
+bool NatsCluster::Launch(const std::string& dir, int nodes, std::mt19937& random) {
   std::vector<int> route_ports;
+  std::set<int> taken;
+  auto fresh = [&] {
+    int p = FreePort(random);
+    while (!taken.insert(p).second) p = FreePort(random);
+    return p;
+  };
   for (int i = 0; i < nodes; ++i) {
-    Node& n = cluster->nodes_.emplace_back();
+    Node& n = nodes_.emplace_back();
     n.name = "n" + std::to_string(i + 1);
-    n.client_port = FreePort();
-    route_ports.push_back(FreePort());
+    n.client_port = fresh();
+    route_ports.push_back(fresh());
   }
   std::string routes;
   for (int p : route_ports) routes += (routes.empty() ? "" : ", ") + std::string("nats-route://127.0.0.1:") + std::to_string(p);
+  // A name of its own: no other test's cluster can route into it.
+  const std::string name = "rewind-test-" + std::to_string(::getpid()) + "-" + std::to_string(random());
   for (int i = 0; i < nodes; ++i) {
-    Node& n = cluster->nodes_[i];
+    Node& n = nodes_[i];
     const fs::path home = fs::path(dir) / n.name;
+    fs::remove_all(home);  // what an attempt before this one left
     fs::create_directories(home);
     n.config = home / "server.conf";
     std::ofstream conf(n.config);
@@ -70,27 +97,31 @@ std::unique_ptr<NatsCluster> NatsCluster::Start(const std::string& dir, int node
          << "jetstream { store_dir: \"" << (home / "store").string() << "\" }\n"
          << "log_file: \"" << (home / "server.log").string() << "\"\n";
     if (nodes > 1) {
-      conf << "cluster { name: rewind-test, listen: 127.0.0.1:" << route_ports[i] << ", routes: [" << routes
+      conf << "cluster { name: " << name << ", listen: 127.0.0.1:" << route_ports[i] << ", routes: [" << routes
            << "] }\n";
     }
   }
-  for (Node& n : cluster->nodes_) cluster->Launch(n);
-  // Ready once a stream of every node can be made: the meta leader is elected.
+  for (Node& n : nodes_) Launch(n);
+  // Ready once a stream of every node can be made (the meta leader is
+  // elected), every node still running: then each holds its own ports.
   jetstream::StreamOptions probe;
-  probe.servers = cluster->urls();
+  probe.servers = urls();
   probe.stream = "probe";
   probe.replicas = nodes;
   probe.timeout = std::chrono::milliseconds(2000);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   for (;;) {
-    auto log = jetstream::StreamLog::Open(probe);
-    if (log.has_value()) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("the NATS cluster under " + dir + " was not ready in a minute: " + log.error().ToString());
+    for (Node& n : nodes_) {
+      if (n.process->Exited()) return false;
     }
+    if (jetstream::StreamLog::Open(probe).has_value()) break;
+    if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return cluster;
+  for (Node& n : nodes_) {
+    if (n.process->Exited()) return false;
+  }
+  return true;
 }
 
 NatsCluster::~NatsCluster() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ class NatsCluster {
     std::unique_ptr<ChildProcess> process;
   };
   NatsCluster() = default;
+  // Starts `nodes` nodes on ports picked from `random`; false when one of
+  // them exited or the cluster was not ready within a minute.
+  bool Launch(const std::string& dir, int nodes, std::mt19937& random);
   void Launch(Node& node);
   std::vector<Node> nodes_;
 };
