@@ -19,26 +19,13 @@ constexpr auto kFollowWait = std::chrono::milliseconds(100);
 // Messages handed to the writer and not yet stored, at most.
 constexpr std::uint64_t kMaxUnmirrored = 4096;
 
-// A `log` database value, or 0 when the key is absent.
-Result<std::uint64_t> LogSeq(const Store& store, const mdb::Txn& txn, ByteView key) {
-  Result<ByteView> v = txn.Get(store.log(), key);
-  if (!v.has_value()) {
-    if (v.error().code() == Code::kNotFound) return std::uint64_t{0};
-    return Err(v.error());
-  }
-  if (v->size() != 8) {
-    return Err(Code::kCorruption, "journal '" + store.dir() + "' has a malformed log sequence in its log database");
-  }
-  return key::GetBe64(v->data());
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Mirror>> Mirror::Start(Store& store, Writer& writer, std::shared_ptr<Upstream> upstream) {
   std::unique_ptr<Mirror> m(new Mirror(store, writer, std::move(upstream)));
   {
     REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store.BeginRead());
-    REWIND_ASSIGN_OR_RETURN(std::uint64_t last, LogSeq(store, g.txn, AsBytes(key::kLogLastKey)));
+    REWIND_ASSIGN_OR_RETURN(std::uint64_t last, ReadLogSeq(store, g.txn, AsBytes(key::kLogLastKey)));
     MutexLock lock(m->mu_);
     m->mirrored_ = last;
   }
@@ -95,18 +82,25 @@ void Mirror::Append(const RunId& run, std::uint64_t expected_seq, std::vector<By
 
 Result<Hash> Mirror::PutBlob(ByteView bytes) {
   const Hash hash = Sha256(bytes);
-  Result<std::uint64_t> seq = Err(Code::kUnavailable, "not appended");
-  const auto give_up = std::chrono::steady_clock::now() + kUpstreamPatience;
-  for (;;) {
-    seq = upstream_->PutBlob(hash, bytes);
-    if (seq.has_value() || seq.error().code() != Code::kUnavailable || std::chrono::steady_clock::now() > give_up) break;
-    std::this_thread::sleep_for(kRetryPause);
-  }
+  const Result<std::uint64_t> seq = Persist([&] { return upstream_->PutBlob(hash, bytes); });
   if (!seq.has_value()) return Err(seq.error().WithContext("storing a blob in the log " + upstream_->identity()));
   MutexLock lock(mu_);
   while (mirrored_ < *seq && failed_.ok() && !stopping_) lock.Wait(wake_);
   if (mirrored_ >= *seq) return hash;
   return Err(!failed_.ok() ? failed_ : Status(Code::kUnavailable, "journal '" + store_.dir() + "' is closing"));
+}
+
+Result<std::uint64_t> Mirror::Persist(const std::function<Result<std::uint64_t>()>& call) {
+  const auto give_up = std::chrono::steady_clock::now() + kUpstreamPatience;
+  for (;;) {
+    Result<std::uint64_t> seq = call();
+    if (seq.has_value() || seq.error().code() != Code::kUnavailable || std::chrono::steady_clock::now() > give_up) {
+      return seq;
+    }
+    MutexLock lock(mu_);
+    if (stopping_) return seq;
+    lock.WaitUntil(wake_, std::chrono::steady_clock::now() + kRetryPause);
+  }
 }
 
 void Mirror::PublishLoop() {
@@ -138,7 +132,7 @@ Result<Mirror::Pending> Mirror::HeadOf(const RunId& run) {
   REWIND_ASSIGN_OR_RETURN(GuardedTxn g, store_.BeginRead());
   Pending p;
   REWIND_ASSIGN_OR_RETURN(p.head, ReadHead(store_, g.txn, run));
-  REWIND_ASSIGN_OR_RETURN(p.log_seq, LogSeq(store_, g.txn, run.bytes()));
+  REWIND_ASSIGN_OR_RETURN(p.log_seq, ReadLogSeq(store_, g.txn, run.bytes()));
   // Mirrored meanwhile by the follower: then the pending head is newer.
   MutexLock lock(mu_);
   if (auto it = pending_.find(run); it != pending_.end() && it->second.head.seq > p.head.seq) return it->second;
@@ -175,15 +169,7 @@ void Mirror::Publish(Request& request) {
     }
   }
   if (!refused.ok()) return request.done(Err(std::move(refused)));
-  Result<std::uint64_t> seq = Err(Code::kUnavailable, "not appended");
-  const auto give_up = std::chrono::steady_clock::now() + kUpstreamPatience;
-  for (;;) {
-    seq = upstream_->Append(run, id, at->log_seq, stored);
-    if (seq.has_value() || seq.error().code() != Code::kUnavailable || std::chrono::steady_clock::now() > give_up) break;
-    MutexLock lock(mu_);
-    if (stopping_) break;
-    lock.WaitUntil(wake_, std::chrono::steady_clock::now() + kRetryPause);
-  }
+  const Result<std::uint64_t> seq = Persist([&] { return upstream_->Append(run, id, at->log_seq, stored); });
   Journal::AppendCallback done;
   Result<AppendResult> outcome = Err(Code::kInternal, "unset");
   {

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -90,6 +91,9 @@ class Mirror {
     std::optional<std::pair<std::uint64_t, AppendResult>> arrived;
   };
 
+  // `call` (an append to the log), made again with the same arguments while
+  // the log is Unavailable, for up to kUpstreamPatience or until Stop.
+  Result<std::uint64_t> Persist(const std::function<Result<std::uint64_t>()>& call) REWIND_EXCLUDES(mu_);
   void PublishLoop() REWIND_EXCLUDES(mu_);
   void Publish(Request& request) REWIND_EXCLUDES(mu_);
   void FollowLoop() REWIND_EXCLUDES(mu_);

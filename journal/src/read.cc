@@ -274,6 +274,18 @@ Result<std::optional<key::DecodedRunEntry>> LastEntry(const Store& store, const 
 
 }  // namespace
 
+Result<std::uint64_t> ReadLogSeq(const Store& store, const mdb::Txn& txn, ByteView key) {
+  Result<ByteView> v = txn.Get(store.log(), key);
+  if (!v.has_value()) {
+    if (v.error().code() == Code::kNotFound) return std::uint64_t{0};
+    return Err(v.error());
+  }
+  if (v->size() != 8) {
+    return Err(Code::kCorruption, "journal '" + store.dir() + "' has a malformed log sequence in its log database");
+  }
+  return key::GetBe64(v->data());
+}
+
 Result<std::uint64_t> ReadLastSeq(const Store& store, const mdb::Txn& txn, const RunId& run) {
   REWIND_ASSIGN_OR_RETURN(auto entry, LastEntry(store, txn, run));
   return entry ? entry->seq : 0;

@@ -30,6 +30,10 @@ Result<RunHead> ReadHead(const Store& store, const mdb::Txn& txn, const RunId& r
 // The run's last seq without reading its record (0 for a run with no events).
 Result<std::uint64_t> ReadLastSeq(const Store& store, const mdb::Txn& txn, const RunId& run);
 
+// A mirror's `log` database value under `key` (a run id, or kLogLastKey):
+// a log sequence, 0 when the key is absent. Corruption when malformed.
+Result<std::uint64_t> ReadLogSeq(const Store& store, const mdb::Txn& txn, ByteView key);
+
 // The newest event's position (0 for an empty journal).
 Result<std::uint64_t> ReadLastPosition(const Store& store, const mdb::Txn& txn);
 

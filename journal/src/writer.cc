@@ -283,12 +283,6 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
   batches_.clear();
   std::uint64_t position = next_position_;
   std::uint64_t appended = 0;
-  auto put = [&](MDB_dbi dbi, ByteView k, ByteView v, unsigned flags, const char* what) -> Status {
-    MDB_val key = mdb::Val(k), value = mdb::Val(v);
-    const int rc = mdb_put(g.txn.get(), dbi, &key, &value, flags);
-    if (rc == MDB_SUCCESS) return Status::Ok();
-    return mdb::Error(rc, std::string("appending to '") + store_.dir() + "' (" + what + ")");
-  };
   for (std::size_t i : indices) {
     AppendRequest& request = batch[i];
     if (request.log_seq != 0) {
@@ -337,10 +331,7 @@ Status Writer::TryBatch(std::vector<AppendRequest>& batch, std::span<const std::
       record::Encode(format_, request.run, head.seq + first + 1, prev, payloads, &stored);
       const std::uint64_t at = position + first;
       const std::uint64_t last = at + payloads.size() - 1;  // the record's key
-      REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(last), stored, MDB_APPEND, "events"));
-      REWIND_RETURN_IF_ERROR(put(store_.runs(), request.run.bytes(),
-                                 key::EncodeRunEntry(head.seq + first + payloads.size(), last), MDB_APPENDDUP,
-                                 "runs"));
+      REWIND_RETURN_IF_ERROR(PutRecord(g.txn, request.run, head.seq + first + payloads.size(), last, stored));
       EventBatch& made = batches_.emplace_back();
       made.Assign(format_, request.run, head.seq + first + 1, at, prev, payloads,
                   std::span<const Hash>(hashes_).subspan(first, per_record), stored);
@@ -398,17 +389,24 @@ Status StoreBlob(mdb::Txn& txn, MDB_dbi blobs, const Hash& hash, ByteView bytes)
   return txn.Put(blobs, key, bytes, MDB_NOOVERWRITE, "blobs");
 }
 
+Status Writer::PutRecord(mdb::Txn& txn, const RunId& run, std::uint64_t last_seq, std::uint64_t last_position,
+                         ByteView stored) {
+  auto put = [&](MDB_dbi dbi, ByteView k, ByteView v, unsigned flags, const char* what) -> Status {
+    MDB_val key = mdb::Val(k), value = mdb::Val(v);
+    const int rc = mdb_put(txn.get(), dbi, &key, &value, flags);
+    if (rc == MDB_SUCCESS) return Status::Ok();
+    return mdb::Error(rc, std::string("appending to '") + store_.dir() + "' (" + what + ")");
+  };
+  REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(last_position), stored, MDB_APPEND, "events"));
+  return put(store_.runs(), run.bytes(), key::EncodeRunEntry(last_seq, last_position), MDB_APPENDDUP, "runs");
+}
+
 Status Writer::StoreReceived(mdb::Txn& txn, AppendRequest& request, std::uint64_t position, AppendResult* result) {
   const std::string message = "message " + std::to_string(request.log_seq) + " of the log '" + store_.info().upstream + "'";
   // The log's messages are stored in order, every one: never one without
   // those before it (a batch that failed leaves none of its own behind).
   const ByteView last_key = AsBytes(key::kLogLastKey);
-  std::uint64_t mirrored = 0;
-  if (Result<ByteView> v = txn.Get(store_.log(), last_key); v.has_value() && v->size() == 8) {
-    mirrored = key::GetBe64(v->data());
-  } else if (v.has_value() || v.error().code() != Code::kNotFound) {
-    return Status(Code::kCorruption, "journal '" + store_.dir() + "' has a malformed last log sequence");
-  }
+  REWIND_ASSIGN_OR_RETURN(const std::uint64_t mirrored, ReadLogSeq(store_, txn, last_key));
   if (request.log_seq != mirrored + 1) {
     return Status(Code::kCorruption, message + " does not follow the last one mirrored, " + std::to_string(mirrored));
   }
@@ -437,19 +435,9 @@ Status Writer::StoreReceived(mdb::Txn& txn, AppendRequest& request, std::uint64_
                                          std::to_string(head.seq) + " (it names seq " +
                                          std::to_string(made.first_seq()) + " and another previous hash)");
   }
-  const std::uint64_t last = position + made.size() - 1;
-  MDB_val k, v;
-  auto put = [&](MDB_dbi dbi, ByteView key, ByteView value, unsigned flags, const char* what) -> Status {
-    k = mdb::Val(key);
-    v = mdb::Val(value);
-    const int rc = mdb_put(txn.get(), dbi, &k, &v, flags);
-    return rc == MDB_SUCCESS ? Status::Ok() : mdb::Error(rc, std::string("mirroring into '") + store_.dir() + "' (" + what + ")");
-  };
-  REWIND_RETURN_IF_ERROR(put(store_.events(), key::EncodePosition(last), stored, MDB_APPEND, "events"));
-  REWIND_RETURN_IF_ERROR(put(store_.runs(), run.bytes(), key::EncodeRunEntry(head.seq + made.size(), last),
-                             MDB_APPENDDUP, "runs"));
-  REWIND_RETURN_IF_ERROR(put(store_.log(), run.bytes(), seq, 0, "log"));
-  REWIND_RETURN_IF_ERROR(put(store_.log(), last_key, seq, 0, "log"));
+  REWIND_RETURN_IF_ERROR(PutRecord(txn, run, head.seq + made.size(), position + made.size() - 1, stored));
+  REWIND_RETURN_IF_ERROR(txn.Put(store_.log(), run.bytes(), seq, 0, "log"));
+  REWIND_RETURN_IF_ERROR(txn.Put(store_.log(), last_key, seq, 0, "log"));
   for (std::size_t e = 0; e < made.size(); ++e) written_.push_back(made.At(e));
   *result = AppendResult{head.seq + 1, position, RunHead{head.seq + made.size(), made.HashOf(made.size() - 1)}};
   touched_[run] = result->head;

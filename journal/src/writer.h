@@ -123,6 +123,10 @@ class Writer {
   Status TryBatch(std::vector<AppendRequest>& batch, std::span<const std::size_t> indices,
                   std::vector<Result<AppendResult>>& results, std::vector<bool>& in_batch_conflict);
   Result<RunHead> LoadHead(const mdb::Txn& txn, const RunId& run);
+  // Puts record `stored` of `run`, ending at its seq `last_seq` and the
+  // global position `last_position`, into `events` and the run index.
+  Status PutRecord(mdb::Txn& txn, const RunId& run, std::uint64_t last_seq, std::uint64_t last_position,
+                   ByteView stored);
   // Stores `request`'s received message (a record from `position` on, after
   // checking it follows on from its run; or a blob) after checking it is the
   // log's next; fills `result` (all zero for a blob). Corruption otherwise.

@@ -69,31 +69,48 @@ class StreamLogClusterTest : public ::testing::Test {
     return log.has_value() ? std::move(*log) : nullptr;
   }
 
-  // Every message from `from` on, until none comes for a second. A cluster
-  // that is still electing (a node just restarted) is asked again, from
-  // where the last follower stopped, for up to 30 s.
+  // Every message from `from` to the stream's last one as the call finds
+  // it (a quiet second is no proof of the end while a node catches up).
+  // Followed again from where it stopped while the cluster is electing, for
+  // up to a minute.
   static std::vector<StoredMessage> ReadAll(StreamLog& log, std::uint64_t from) {
     std::vector<StoredMessage> out;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    for (;;) {
-      Result<std::unique_ptr<StreamLog::Follower>> f = log.Follow(from + out.size());
-      for (Result<std::optional<StoredMessage>> m = Err(Code::kUnavailable, "not followed"); f.has_value();) {
-        m = (*f)->Next(1s);
-        if (!m.has_value()) {
-          f = Err(m.error());
-        } else if (!*m) {
-          return out;
-        } else {
-          out.push_back(std::move(**m));
-        }
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    std::uint64_t last = 0;
+    for (Result<std::uint64_t> l = log.LastSeq();; l = log.LastSeq()) {
+      if (l.has_value()) {
+        last = *l;
+        break;
       }
-      EXPECT_EQ(f.error().code(), Code::kUnavailable) << f.error().ToString();
-      if (f.error().code() != Code::kUnavailable || std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "the stream could not be read: " << f.error().ToString();
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "the stream's end could not be read: " << l.error().ToString();
         return out;
       }
       std::this_thread::sleep_for(100ms);
     }
+    while (from + out.size() <= last) {
+      Status lost;
+      if (Result<std::unique_ptr<StreamLog::Follower>> f = log.Follow(from + out.size()); f.has_value()) {
+        while (from + out.size() <= last) {
+          Result<std::optional<StoredMessage>> m = (*f)->Next(1s);
+          if (!m.has_value()) {
+            lost = m.error();
+            break;
+          }
+          if (*m) out.push_back(std::move(**m));
+          if (std::chrono::steady_clock::now() > deadline) break;
+        }
+      } else {
+        lost = f.error();
+      }
+      if (from + out.size() > last) break;
+      if (std::chrono::steady_clock::now() > deadline || (!lost.ok() && lost.code() != Code::kUnavailable)) {
+        ADD_FAILURE() << "the stream could not be read to its end (" << last << "): " << lost.ToString();
+        break;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return out;
   }
 
   test::TempDir dir_;
@@ -184,10 +201,11 @@ TEST_F(StreamLogClusterTest, AStreamWithOtherSettingsIsRefusedNamingTheSetting) 
 }
 
 // Appends `data` until it is acknowledged (the same message id each time),
-// as a writer does through an election; fails the test after 30 s.
+// as a writer does through an election; fails the test after a minute, as
+// long as a mirror waits.
 Appended AppendThrough(StreamLog& log, const std::string& subject, const std::string& id, std::uint64_t expected,
                        const std::string& data) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
   for (;;) {
     Result<Appended> r = log.Append(subject, id, expected, AsBytes(data));
     if (r.has_value()) return *r;
@@ -211,6 +229,7 @@ TEST_F(StreamLogClusterTest, AcknowledgedAppendsSurviveKillingTheLeaderOrAFollow
       const std::string subject = SubjectPrefix("kills") + "r" + std::to_string(n % 5);
       const std::string data = "event " + std::to_string(n);
       const Appended a = AppendThrough(*log, subject, "id" + std::to_string(n), last[subject], data);
+      ASSERT_NE(a.stream_seq, 0u) << "event " << n << " was not acknowledged";
       ASSERT_EQ(acknowledged.count(a.stream_seq), 0u) << "seq " << a.stream_seq << " acknowledged twice";
       acknowledged[a.stream_seq] = data;
       last[subject] = a.stream_seq;

@@ -168,7 +168,19 @@ void NatsCluster::Pause(int node) { nodes_[node].process->Signal(SIGSTOP); }
 void NatsCluster::Resume(int node) { nodes_[node].process->Signal(SIGCONT); }
 
 void NatsCluster::Restart(int node) {
-  if (!nodes_[node].process) Launch(nodes_[node]);
+  if (nodes_[node].process) return;
+  Launch(nodes_[node]);
+  // Back once it answers JetStream requests itself: a client that reconnects
+  // to it earlier hears "no responders" until it has caught up.
+  jetstream::StreamOptions probe;
+  probe.servers = {urls()[node]};
+  probe.stream = "probe";
+  probe.replicas = size();
+  probe.timeout = std::chrono::milliseconds(2000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (!jetstream::StreamLog::Open(probe).has_value() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 }  // namespace rwd::test

@@ -17,8 +17,9 @@ class NatsCluster {
  public:
   // Starts `nodes` servers named n1, n2, … under `dir` (their stores, configs
   // and logs), each listening on free loopback ports, and returns once
-  // JetStream takes a stream of `nodes` replicas. Throws when it does not
-  // within a minute (the logs say why).
+  // JetStream takes a stream of `nodes` replicas. A node that cannot have
+  // its ports makes it start again on others; throws after five tries (the
+  // nodes' logs say why).
   static std::unique_ptr<NatsCluster> Start(const std::string& dir, int nodes = 3);
   ~NatsCluster();  // kills every node
 
@@ -33,7 +34,9 @@ class NatsCluster {
   void Kill(int node);     // SIGKILL
   void Pause(int node);    // SIGSTOP: it answers nothing, its peers see it gone
   void Resume(int node);   // SIGCONT
-  void Restart(int node);  // starts a killed node again on its store
+  // Starts a killed node again on its store; returns once it answers
+  // JetStream requests (at most a minute).
+  void Restart(int node);
   bool Running(int node) const { return nodes_[node].process != nullptr; }
 
  private:

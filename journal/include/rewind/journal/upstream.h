@@ -27,6 +27,9 @@
 
 namespace rwd {
 
+// Thread-safe: a mirror appends from its publisher thread, stores blobs
+// from its callers' threads and follows from a thread of its own, at once.
+// A Follower is used by one thread at a time.
 class Upstream {
  public:
   virtual ~Upstream() = default;
